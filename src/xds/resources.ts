@@ -1,0 +1,201 @@
+import type { TYPE_URL, TYPED_CONFIG } from './type-urls.ts';
+import type { ProtoStruct } from './struct.ts';
+
+/**
+ * The subset of Envoy's v3 resources that meshfed generates, typed with proto field names
+ * (keepCase). Generators return these; proto-loader packs `@type` objects into `Any`. Field names
+ * here must match the .proto files exactly: protobufjs drops unknown fields silently, so a round-trip
+ * test (encode → decode → compare) guards every generator.
+ */
+
+export interface SocketAddress {
+  address: string;
+  port_value: number;
+}
+export interface Address {
+  socket_address: SocketAddress;
+}
+export interface UInt32Value {
+  value: number;
+}
+export interface BoolValue {
+  value: boolean;
+}
+export interface Duration {
+  seconds: string;
+  nanos?: number;
+}
+export interface Metadata {
+  filter_metadata: Record<string, ProtoStruct>;
+}
+export interface AdsConfigSource {
+  ads: Record<string, never>;
+  resource_api_version?: 'V3';
+}
+
+export interface SdsSecretConfig {
+  name: string;
+  sds_config?: AdsConfigSource;
+}
+
+export interface CommonTlsContext {
+  /** `default`: the workload certificate from Citadel. */
+  tls_certificate_sds_secret_configs: SdsSecretConfig[];
+  /** `ROOTCA`: the trust bundle. */
+  validation_context_sds_secret_config?: SdsSecretConfig;
+  alpn_protocols?: string[];
+}
+
+export interface DownstreamTlsContext {
+  '@type': typeof TYPED_CONFIG.downstreamTls;
+  common_tls_context: CommonTlsContext;
+  require_client_certificate?: BoolValue;
+}
+
+export interface UpstreamTlsContext {
+  '@type': typeof TYPED_CONFIG.upstreamTls;
+  common_tls_context: CommonTlsContext;
+  sni?: string;
+}
+
+export interface TransportSocket<T> {
+  name: 'envoy.transport_sockets.tls';
+  typed_config: T;
+}
+
+// ---- RDS ----
+
+export interface HeaderMatcher {
+  name: string;
+  string_match: { exact?: string; prefix?: string };
+}
+export interface RouteMatch {
+  prefix?: string;
+  path?: string;
+  headers?: HeaderMatcher[];
+}
+export interface WeightedCluster {
+  name: string;
+  weight: UInt32Value;
+}
+export interface RouteAction {
+  cluster?: string;
+  weighted_clusters?: { clusters: WeightedCluster[] };
+  timeout?: Duration;
+}
+export interface Route {
+  name?: string;
+  match: RouteMatch;
+  route: RouteAction;
+}
+export interface VirtualHost {
+  name: string;
+  domains: string[];
+  routes: Route[];
+}
+export interface RouteConfiguration {
+  '@type': typeof TYPE_URL.route;
+  name: string;
+  virtual_hosts: VirtualHost[];
+}
+
+// ---- LDS ----
+
+export interface RouterFilter {
+  name: 'envoy.filters.http.router';
+  typed_config: { '@type': typeof TYPED_CONFIG.router };
+}
+
+export interface HttpConnectionManager {
+  '@type': typeof TYPED_CONFIG.httpConnectionManager;
+  stat_prefix: string;
+  codec_type?: 'AUTO' | 'HTTP1' | 'HTTP2';
+  rds?: { route_config_name: string; config_source: AdsConfigSource };
+  route_config?: Omit<RouteConfiguration, '@type'>;
+  http_filters: RouterFilter[];
+  /** Inbound: SANITIZE_SET strips any client XFCC and sets one with the verified peer. */
+  forward_client_cert_details?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  set_current_client_cert_details?: { uri?: boolean; subject?: boolean };
+}
+
+export interface TcpProxy {
+  '@type': typeof TYPED_CONFIG.tcpProxy;
+  stat_prefix: string;
+  cluster: string;
+}
+
+export type NetworkFilter =
+  | { name: 'envoy.filters.network.http_connection_manager'; typed_config: HttpConnectionManager }
+  | { name: 'envoy.filters.network.tcp_proxy'; typed_config: TcpProxy };
+
+export interface FilterChainMatch {
+  server_names?: string[];
+  destination_port?: UInt32Value;
+  transport_protocol?: string;
+}
+
+export interface FilterChain {
+  name?: string;
+  filter_chain_match?: FilterChainMatch;
+  filters: NetworkFilter[];
+  transport_socket?: TransportSocket<DownstreamTlsContext>;
+}
+
+export interface ListenerFilter {
+  name: 'envoy.filters.listener.tls_inspector';
+  typed_config: { '@type': typeof TYPED_CONFIG.tlsInspector };
+}
+
+export interface Listener {
+  '@type': typeof TYPE_URL.listener;
+  name: string;
+  address?: Address;
+  filter_chains?: FilterChain[];
+  listener_filters?: ListenerFilter[];
+  traffic_direction?: 'INBOUND' | 'OUTBOUND';
+  /** Proxyless gRPC only: an HCM using RDS over ADS. */
+  api_listener?: { api_listener: HttpConnectionManager };
+}
+
+// ---- CDS / EDS ----
+
+export interface LbEndpoint {
+  endpoint: { address: Address };
+  health_status?: 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING';
+  load_balancing_weight?: UInt32Value;
+  metadata?: Metadata;
+}
+
+export interface LocalityLbEndpoints {
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  lb_endpoints: LbEndpoint[];
+  /** Required: a locality without it is dropped silently by grpc-js-xds. */
+  load_balancing_weight: UInt32Value;
+  priority?: number;
+}
+
+export interface ClusterLoadAssignment {
+  '@type': typeof TYPE_URL.endpoint;
+  cluster_name: string;
+  endpoints: LocalityLbEndpoints[];
+}
+
+export interface Cluster {
+  '@type': typeof TYPE_URL.cluster;
+  name: string;
+  type: 'EDS' | 'STATIC';
+  eds_cluster_config?: { eds_config: AdsConfigSource; service_name?: string };
+  load_assignment?: Omit<ClusterLoadAssignment, '@type'>;
+  connect_timeout?: Duration;
+  lb_policy?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+  transport_socket?: TransportSocket<UpstreamTlsContext>;
+  metadata?: Metadata;
+}
+
+export type XdsResourceBody = Listener | RouteConfiguration | Cluster | ClusterLoadAssignment;
+
+/** A named resource as the ADS server sends it. */
+export interface XdsResource {
+  name: string;
+  resource: XdsResourceBody;
+}

@@ -51,7 +51,11 @@ export class CertificateRejectedError extends CitadelError {
 
 /** Citadel could not be reached, or refused the request (carries the gRPC status in the message). */
 export class CertificateRequestError extends CitadelError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The gRPC status code when Citadel answered with an error; undefined for local failures. */
+  readonly grpcCode: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; grpcCode?: number }) {
     super('CERTIFICATE_REQUEST_FAILED', message, options);
+    this.grpcCode = options?.grpcCode;
   }
 }

@@ -1,0 +1,63 @@
+import http from 'node:http';
+
+/** Who the echo app says it is; every field appears in each reply. */
+export interface EchoIdentity {
+  cluster: string;
+  namespace: string;
+  workload: string;
+  service: string;
+  version: string | null;
+}
+
+/** The JSON body of every echo reply. */
+export interface EchoReply extends EchoIdentity {
+  /** The caller's SPIFFE ID from the sidecar's x-forwarded-client-cert, or null without one. */
+  peer: string | null;
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** `URI=` of the last element of an XFCC header (the element the nearest proxy set). */
+export function peerFromXfcc(xfcc: string | string[] | undefined): string | null {
+  const value = Array.isArray(xfcc) ? xfcc[xfcc.length - 1] : xfcc;
+  if (!value) return null;
+  const last = value.split(',').at(-1) ?? '';
+  for (const part of last.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === 'URI') return part.slice(eq + 1).trim().replace(/^"|"$/g, '') || null;
+  }
+  return null;
+}
+
+/**
+ * The built-in `app: echo`: answers every request with JSON describing itself and the request.
+ * `?status=NNN` sets the response status, so tests and demos can produce errors on purpose.
+ */
+export function startEchoHttp(identity: EchoIdentity, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://echo');
+      const status = Number(url.searchParams.get('status') ?? '200');
+      const reply: EchoReply = {
+        ...identity,
+        peer: peerFromXfcc(req.headers['x-forwarded-client-cert']),
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers: req.headers,
+      };
+      const body = JSON.stringify(reply);
+      res.writeHead(Number.isInteger(status) && status >= 200 && status <= 599 ? status : 200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

@@ -1,0 +1,30 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { registerComponentCommands } from './commands/components.ts';
+import { registerMeshCommands } from './commands/mesh.ts';
+import { watchParent } from './parent-watch.ts';
+
+/**
+ * The `meshfed` command. Component commands (controlplane, citadel, pilot, mixer, gateway, sidecar,
+ * echo) run one process each; mesh commands (up, status, curl, apply, demo, ca init) drive a local
+ * multi-cluster mesh.
+ */
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number');
+  return n;
+}
+
+const program = new Command('meshfed')
+  .description('meshfed: a multi-cluster service mesh (sidecars, Pilot, Citadel, Mixer, east-west gateways, Consul federation)')
+  .showHelpAfterError()
+  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+  .hook('preAction', (cmd) => {
+    const level = cmd.opts<{ logLevel?: string }>().logLevel;
+    if (level && !process.env['MESHFED_LOG_LEVEL']) process.env['MESHFED_LOG_LEVEL'] = level;
+  });
+
+registerMeshCommands(program);
+registerComponentCommands(program);
+watchParent();
+
+await program.parseAsync(process.argv);

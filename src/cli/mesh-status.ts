@@ -1,0 +1,58 @@
+import { httpStatus } from './runner/readiness.ts';
+import type { MeshState } from './runner/state-file.ts';
+
+export interface ComponentStatus {
+  cluster: string;
+  component: string;
+  address: string;
+  ready: boolean;
+  detail: string;
+}
+
+export interface MeshStatus {
+  name: string;
+  discovery: string;
+  network: string;
+  allReady: boolean;
+  components: ComponentStatus[];
+}
+
+/** Probes every component of a running mesh (control plane, gateway, sidecars) concurrently. */
+export async function meshStatus(state: MeshState): Promise<MeshStatus> {
+  const probes: Promise<ComponentStatus>[] = [];
+  const probe = (cluster: string, component: string, address: string, url: string, detail: string): void => {
+    probes.push(
+      httpStatus(url, 1500).then((code) => ({
+        cluster,
+        component,
+        address,
+        ready: code === 200,
+        detail: code === undefined ? 'not answering' : code === 200 ? detail : `not ready (${code})`,
+      })),
+    );
+  };
+  for (const c of state.clusters) {
+    probe(c.name, 'controlplane', c.controlPlane.address, `${c.controlPlane.monitoring}/ready`, 'pilot, citadel, mixer, federation');
+    probe(c.name, 'gateway', c.gateway.address, `${c.gateway.admin}/ready`, 'east-west, SNI passthrough');
+    for (const w of c.workloads) {
+      const name = `${w.namespace}/${w.name}`;
+      if (w.sidecar) probe(c.name, name, w.address, w.sidecar.health, w.spiffeId);
+      else probe(c.name, name, w.address, `http://${w.address}:${w.service.port}/`, 'no sidecar');
+    }
+  }
+  const components = await Promise.all(probes);
+  return {
+    name: state.name,
+    discovery: state.discovery,
+    network: state.network,
+    allReady: components.every((c) => c.ready),
+    components,
+  };
+}
+
+export function printStatus(s: MeshStatus, out: (line: string) => void): void {
+  out(`mesh ${s.name}  discovery=${s.discovery}  network=${s.network}  ${s.allReady ? 'all ready' : 'NOT all ready'}`);
+  const rows = [['CLUSTER', 'COMPONENT', 'ADDRESS', 'STATUS', 'DETAIL'], ...s.components.map((c) => [c.cluster, c.component, c.address, c.ready ? 'ready' : 'DOWN', c.detail])];
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const r of rows) out(r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+}

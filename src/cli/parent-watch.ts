@@ -1,0 +1,16 @@
+/**
+ * A child started by the local runner exits when the runner is gone (MESHFED_PARENT_PID set by the
+ * supervisor), so a crashed runner or test never leaves components behind.
+ */
+export function watchParent(): void {
+  const raw = process.env['MESHFED_PARENT_PID'];
+  const parent = raw ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(parent) || parent <= 1) return;
+  setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch {
+      process.exit(0);
+    }
+  }, 1000).unref();
+}

@@ -1,0 +1,74 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BootstrapTokenFile, WorkloadRegistryFile, WorkloadSpec } from '../../common/workload.ts';
+import type { ClusterPlan } from './address-plan.ts';
+import type { TopologyCluster } from './topology.ts';
+
+/**
+ * The per-cluster files a control plane reads, under `<stateDir>/clusters/<cluster>/`:
+ * workloads.json (Pilot's file registry), tokens.json (Citadel's bootstrap tokens, hashed),
+ * tokens/<ns>.<workload> (each sidecar's own token), config/ (Pilot's watched config folder:
+ * the topology's config under config/source/, `meshfed apply` writes under config/applied/).
+ */
+export interface ClusterPaths {
+  dir: string;
+  registryFile: string;
+  tokensFile: string;
+  configDir: string;
+  appliedDir: string;
+  tokenFile(namespace: string, workload: string): string;
+}
+
+export function clusterPaths(stateDir: string, cluster: string): ClusterPaths {
+  const dir = path.join(stateDir, 'clusters', cluster);
+  return {
+    dir,
+    registryFile: path.join(dir, 'workloads.json'),
+    tokensFile: path.join(dir, 'tokens.json'),
+    configDir: path.join(dir, 'config'),
+    appliedDir: path.join(dir, 'config', 'applied'),
+    tokenFile: (ns, w) => path.join(dir, 'tokens', `${ns}.${w}`),
+  };
+}
+
+export function workloadSpecs(cluster: TopologyCluster, plan: ClusterPlan): WorkloadSpec[] {
+  return cluster.workloads.map((w, i) => ({
+    name: w.name,
+    namespace: w.namespace,
+    serviceAccount: w.serviceAccount,
+    cluster: cluster.name,
+    address: plan.workloads[i] ?? '',
+    labels: w.labels,
+    service: w.service,
+    sidecar: w.sidecar,
+  }));
+}
+
+export async function writeClusterFiles(
+  paths: ClusterPaths,
+  cluster: TopologyCluster,
+  specs: WorkloadSpec[],
+  gatewayAddress: string,
+): Promise<void> {
+  await mkdir(path.join(paths.dir, 'tokens'), { recursive: true, mode: 0o700 });
+  await mkdir(paths.appliedDir, { recursive: true });
+  const registry: WorkloadRegistryFile = { cluster: cluster.name, gatewayAddress, workloads: specs };
+  await writeFile(paths.registryFile, `${JSON.stringify(registry, null, 2)}\n`);
+  const tokens: BootstrapTokenFile = { tokens: {} };
+  for (const w of specs) {
+    if (!w.sidecar) continue;
+    const token = randomBytes(24).toString('base64url');
+    tokens.tokens[createHash('sha256').update(token).digest('hex')] = {
+      namespace: w.namespace,
+      serviceAccount: w.serviceAccount,
+      workload: w.name,
+    };
+    await writeFile(paths.tokenFile(w.namespace, w.name), token, { mode: 0o600 });
+  }
+  await writeFile(paths.tokensFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  const sourceDir = path.join(paths.configDir, 'source');
+  for (const [i, src] of cluster.config.entries()) {
+    await cp(src, path.join(sourceDir, `${i}-${path.basename(src)}`), { recursive: true });
+  }
+}

@@ -1,0 +1,120 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { fail, ok, type Result } from '../../common/result.ts';
+import { formatZodIssues } from '../../common/zod-issues.ts';
+
+/**
+ * The `LocalMesh` topology file read by `meshfed up -f mesh.yaml`. Validated once here; the
+ * runner trusts the returned value. Config paths are resolved relative to the file.
+ */
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")');
+
+const port = z.number().int().min(1).max(65535);
+
+const appSchema = z.union([
+  z.literal('echo'),
+  z.strictObject({
+    command: z.array(z.string()).min(1),
+    port: port.optional(),
+    env: z.record(z.string(), z.string()).optional(),
+  }),
+]);
+
+const workloadSchema = z.strictObject({
+  name: dnsLabel,
+  namespace: dnsLabel.default('default'),
+  serviceAccount: dnsLabel.optional(),
+  service: z.strictObject({
+    name: dnsLabel,
+    port,
+    protocol: z.enum(['http', 'grpc']).default('http'),
+  }),
+  labels: z.record(z.string(), z.string()).default({}),
+  app: appSchema.default('echo'),
+  sidecar: z.boolean().default(true),
+});
+
+const clusterSchema = z.strictObject({
+  name: dnsLabel,
+  workloads: z.array(workloadSchema).default([]),
+  config: z.array(z.string()).default([]),
+});
+
+const topologySchema = z.strictObject({
+  apiVersion: z.literal('meshfed.dev/v1alpha1'),
+  kind: z.literal('LocalMesh'),
+  metadata: z.strictObject({ name: dnsLabel }),
+  spec: z.strictObject({
+    trustDomain: z.string().regex(/^[a-z0-9.-]+$/, 'must be a DNS name').default('cluster.local'),
+    clusters: z.array(clusterSchema).min(1).max(16),
+  }),
+});
+
+export type TopologyWorkload = z.infer<typeof workloadSchema> & { serviceAccount: string };
+export interface TopologyCluster {
+  name: string;
+  workloads: TopologyWorkload[];
+  /** Absolute paths of config files or folders. */
+  config: string[];
+}
+export interface Topology {
+  name: string;
+  trustDomain: string;
+  clusters: TopologyCluster[];
+  /** Absolute path of the file it came from. */
+  file: string;
+}
+
+/** Validates a parsed topology document. Errors are `path: message` lines. */
+export function parseTopology(doc: unknown, file: string): Result<Topology> {
+  const parsed = topologySchema.safeParse(doc);
+  if (!parsed.success) return fail(formatZodIssues(parsed.error.issues));
+  const v = parsed.data;
+  const errors: string[] = [];
+  const clusterNames = new Set<string>();
+  v.spec.clusters.forEach((c, ci) => {
+    if (clusterNames.has(c.name)) errors.push(`spec.clusters[${ci}].name: duplicate cluster "${c.name}"`);
+    clusterNames.add(c.name);
+    const names = new Set<string>();
+    c.workloads.forEach((w, wi) => {
+      const key = `${w.namespace}/${w.name}`;
+      if (names.has(key)) errors.push(`spec.clusters[${ci}].workloads[${wi}].name: duplicate workload "${key}"`);
+      names.add(key);
+      if (c.workloads.length > 200) errors.push(`spec.clusters[${ci}].workloads: at most 200 workloads per cluster`);
+    });
+  });
+  if (errors.length > 0) return fail(errors);
+  const dir = path.dirname(file);
+  return ok({
+    name: v.metadata.name,
+    trustDomain: v.spec.trustDomain,
+    file,
+    clusters: v.spec.clusters.map((c) => ({
+      name: c.name,
+      config: c.config.map((p) => path.resolve(dir, p)),
+      workloads: c.workloads.map((w) => ({ ...w, serviceAccount: w.serviceAccount ?? w.name })),
+    })),
+  });
+}
+
+export async function loadTopology(file: string): Promise<Result<Topology>> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (e: unknown) {
+    return fail([`${file}: cannot read: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e: unknown) {
+    return fail([`${file}: invalid YAML: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+  const r = parseTopology(doc, abs);
+  return r.ok ? r : fail(r.errors.map((m) => `${file}: ${m}`));
+}

@@ -1,0 +1,272 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { initCa, formatSpiffeId } from '../../citadel/index.ts';
+import { PORTS } from '../../common/ports.ts';
+import { type MemoryDiscoveryServer, startMemoryDiscoveryServer } from '../../federation/index.ts';
+import { loadConfigPaths } from '../../pilot/index.ts';
+import { serviceHostname } from '../../xds/naming.ts';
+import { locateTool, TOOL_HINT } from '../tools.ts';
+import { type AddressPlan, type NetworkMode, planAddresses } from './address-plan.ts';
+import { clusterPaths, workloadSpecs, writeClusterFiles } from './cluster-files.ts';
+import { type ConsulDatacenter, startConsulDatacenters } from './consul-agents.ts';
+import { setUpNetns, tearDownNetns } from './netns.ts';
+import { httpStatus, tcpOpen, waitFor } from './readiness.ts';
+import { type ClusterState, type MeshState, writeState } from './state-file.ts';
+import { type ManagedProcess, Supervisor } from './supervisor.ts';
+import type { Topology } from './topology.ts';
+
+export interface UpOptions {
+  topology: Topology;
+  stateDir: string;
+  /** Default: consul when a Consul binary is found, else memory (and says so). */
+  discovery?: 'consul' | 'memory';
+  network?: NetworkMode;
+  /** Second octet of the loopback plan; tests give each file its own. Default 100. */
+  block?: number;
+  /** Progress lines for the user. */
+  progress?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+/** A running local mesh. `stop()` stops every process by PID and removes namespaces. */
+export interface RunningMesh {
+  state: MeshState;
+  plan: AddressPlan;
+  processes(): readonly ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a whole local multi-cluster mesh: (namespaces), Consul datacenters WAN-joined or the
+ * embedded memory discovery, the CA, then per cluster a control plane (Pilot, Citadel, Mixer,
+ * federation), an east-west gateway, and each workload's app and sidecar. Resolves once every
+ * component reports ready; on any failure it stops what it started and rejects.
+ */
+export async function up(opts: UpOptions): Promise<RunningMesh> {
+  const say = opts.progress ?? (() => {});
+  const topology = opts.topology;
+  const network = opts.network ?? 'loopback';
+  const plan = planAddresses(topology, network, opts.block ?? 100);
+  const stateDir = path.resolve(opts.stateDir);
+  const timeout = opts.readyTimeoutMs ?? 60_000;
+
+  const configErrors: string[] = [];
+  for (const c of topology.clusters) {
+    const r = loadConfigPaths(c.config);
+    if (!r.ok) configErrors.push(...r.errors.map((e) => `cluster ${c.name}: ${String(e)}`));
+  }
+  if (configErrors.length > 0) throw new Error(`invalid config:\n  ${configErrors.join('\n  ')}`);
+
+  let discovery = opts.discovery;
+  const consulBin = locateTool('consul');
+  if (!discovery) {
+    discovery = consulBin ? 'consul' : 'memory';
+    if (!consulBin) say(`! no consul binary found: using the embedded in-memory discovery (${TOOL_HINT})`);
+  }
+  if (discovery === 'consul' && !consulBin) throw new Error(`--discovery consul: no consul binary found; ${TOOL_HINT}`);
+
+  await rm(path.join(stateDir, 'clusters'), { recursive: true, force: true });
+  await rm(path.join(stateDir, 'state.json'), { force: true });
+  await rm(path.join(stateDir, 'logs'), { recursive: true, force: true });
+  await mkdir(stateDir, { recursive: true });
+
+  let stopping = false;
+  const supervisor = new Supervisor(path.join(stateDir, 'logs'), (p, code) => {
+    if (!stopping) say(`! ${p.name} exited (code ${code}); see ${p.logFile}`);
+  });
+  let memory: MemoryDiscoveryServer | undefined;
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    await supervisor.stopAll();
+    await memory?.close();
+    if (network === 'netns') await tearDownNetns(plan);
+  };
+
+  try {
+    if (network === 'netns') {
+      await setUpNetns(plan);
+      say(`✓ network namespaces: ${plan.clusters.map((c) => c.netns?.name).join(', ')}`);
+    }
+
+    let consul: ConsulDatacenter[] = [];
+    if (discovery === 'consul' && consulBin) {
+      consul = await startConsulDatacenters(
+        supervisor,
+        consulBin,
+        plan.clusters.map((c) => ({ datacenter: c.name, address: c.consul, netns: c.netns?.name })),
+      );
+      say(`✓ consul: datacenters ${consul.map((d) => d.datacenter).join(', ')} WAN-joined`);
+    } else {
+      const host = plan.bridge?.address ?? `127.${plan.block}.0.1`;
+      memory = await startMemoryDiscoveryServer({ host, port: 8500 });
+      say(`✓ discovery: embedded in-memory store at ${memory.url}`);
+    }
+
+    const caDir = path.join(stateDir, 'ca');
+    await initCa({ dir: caDir, clusters: topology.clusters.map((c) => c.name), trustDomain: topology.trustDomain });
+    say(`✓ ca: root and ${topology.clusters.length} intermediates in ${caDir}`);
+
+    const clusters: ClusterState[] = [];
+    const cps: { cluster: string; proc: ManagedProcess; url: string }[] = [];
+    for (const [i, c] of topology.clusters.entries()) {
+      const cp = plan.clusters[i];
+      if (!cp) throw new Error('address plan out of step with topology');
+      const paths = clusterPaths(stateDir, c.name);
+      const specs = workloadSpecs(c, cp);
+      await writeClusterFiles(paths, c, specs, cp.gateway);
+      const consulDc = consul.find((d) => d.datacenter === c.name);
+      const discoveryArgs = consulDc
+        ? ['--discovery', 'consul', '--consul', `${consulDc.address}:${consulDc.httpPort}`]
+        : ['--discovery', 'memory', '--memory-discovery', memory?.url ?? ''];
+      const proc = supervisor.spawnMeshfed(
+        `${c.name}/controlplane`,
+        [
+          'controlplane', '--cluster', c.name, '--address', cp.controlPlane, '--trust-domain', topology.trustDomain,
+          '--ca-dir', path.join(caDir, c.name), '--registry-file', paths.registryFile, '--tokens-file', paths.tokensFile,
+          '--config-dir', paths.configDir, '--gateway-address', cp.gateway, ...discoveryArgs,
+        ],
+        { netns: cp.netns?.name },
+      );
+      cps.push({ cluster: c.name, proc, url: `http://${cp.controlPlane}:${PORTS.monitoring}/ready` });
+      clusters.push({
+        name: c.name,
+        netns: cp.netns?.name ?? null,
+        configDir: paths.configDir,
+        controlPlane: {
+          address: cp.controlPlane,
+          xds: `${cp.controlPlane}:${PORTS.xdsPlain}`,
+          xdsTls: `${cp.controlPlane}:${PORTS.xdsTls}`,
+          monitoring: `http://${cp.controlPlane}:${PORTS.monitoring}`,
+        },
+        gateway: {
+          address: `${cp.gateway}:${PORTS.eastWestGateway}`,
+          admin: `http://${cp.gateway}:${PORTS.sidecarAdmin}`,
+          metrics: `http://${cp.gateway}:${PORTS.sidecarMetrics}/stats/prometheus`,
+        },
+        consul: consulDc ? { http: `http://${consulDc.address}:${consulDc.httpPort}`, datacenter: c.name } : null,
+        workloads: specs.map((w) => ({
+          cluster: c.name,
+          namespace: w.namespace,
+          name: w.name,
+          address: w.address,
+          spiffeId: formatSpiffeId({ trustDomain: topology.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount }),
+          service: { ...w.service, hostname: serviceHostname(w.service.name, w.namespace) },
+          labels: w.labels,
+          app: c.workloads.find((x) => x.name === w.name && x.namespace === w.namespace)?.app === 'echo' ? 'echo' : 'command',
+          sidecar: w.sidecar
+            ? {
+                outbound: `${w.address}:${PORTS.sidecarOutbound}`,
+                inbound: `${w.address}:${PORTS.sidecarInbound}`,
+                admin: `http://${w.address}:${PORTS.sidecarAdmin}`,
+                health: `http://${w.address}:${PORTS.sidecarHealth}/healthz/ready`,
+                metrics: `http://${w.address}:${PORTS.sidecarMetrics}/stats/prometheus`,
+              }
+            : null,
+        })),
+      });
+    }
+    await Promise.all(
+      cps.map(({ cluster, proc, url }) =>
+        waitFor(`${cluster}/controlplane`, async () => (await httpStatus(url)) === 200, {
+          timeoutMs: timeout,
+          failed: () => exitedReason(proc),
+        }).then(() => say(`✓ ${cluster}/controlplane ready (pilot, citadel, mixer, federation)`)),
+      ),
+    );
+
+    const waits: Promise<void>[] = [];
+    const rootsFile = path.join(caDir, 'root-cert.pem');
+    for (const [i, c] of topology.clusters.entries()) {
+      const cp = plan.clusters[i];
+      const cs = clusters[i];
+      if (!cp || !cs) continue;
+      const netns = cp.netns?.name;
+      const gw = supervisor.spawnMeshfed(
+        `${c.name}/gateway`,
+        ['gateway', '--cluster', c.name, '--address', cp.gateway, '--control-plane', cp.controlPlane, '--roots', rootsFile],
+        { netns },
+      );
+      waits.push(
+        waitFor(`${c.name}/gateway`, async () => (await httpStatus(`${cs.gateway.admin}/ready`)) === 200, {
+          timeoutMs: timeout,
+          failed: () => exitedReason(gw),
+        }).then(() => say(`✓ ${c.name}/gateway ready on ${cs.gateway.address}`)),
+      );
+      for (const [wi, w] of c.workloads.entries()) {
+        const ws = cs.workloads[wi];
+        if (!ws) continue;
+        const name = `${c.name}/${w.namespace}/${w.name}`;
+        const app =
+          w.app === 'echo'
+            ? supervisor.spawnMeshfed(
+                `${name}/app`,
+                [
+                  'echo', '--address', ws.address, '--port', String(w.service.port), '--protocol', w.service.protocol,
+                  '--cluster', c.name, '--namespace', w.namespace, '--workload', w.name, '--service', w.service.name,
+                  ...(w.labels['version'] ? ['--version', w.labels['version']] : []),
+                ],
+                { netns },
+              )
+            : supervisor.spawn({
+                name: `${name}/app`,
+                command: w.app.command[0] ?? '',
+                args: w.app.command.slice(1),
+                netns,
+                env: {
+                  ...w.app.env,
+                  MESHFED_ADDRESS: ws.address,
+                  PORT: String(w.app.port ?? w.service.port),
+                  MESHFED_OUTBOUND: `http://${ws.address}:${PORTS.sidecarOutbound}`,
+                },
+              });
+        waits.push(
+          waitFor(`${name}/app`, () => tcpOpen(ws.address, w.service.port), {
+            timeoutMs: timeout,
+            failed: () => exitedReason(app),
+          }),
+        );
+        if (!w.sidecar || !ws.sidecar) continue;
+        const health = ws.sidecar.health;
+        const sc = supervisor.spawnMeshfed(
+          `${name}/sidecar`,
+          [
+            'sidecar', '--cluster', c.name, '--namespace', w.namespace, '--workload', w.name,
+            '--service-account', w.serviceAccount, '--address', ws.address, '--service-port', String(w.service.port),
+            '--labels', JSON.stringify(w.labels), '--control-plane', cp.controlPlane, '--roots', rootsFile,
+            '--token-file', clusterPaths(stateDir, c.name).tokenFile(w.namespace, w.name), '--trust-domain', topology.trustDomain,
+          ],
+          { netns },
+        );
+        waits.push(
+          waitFor(`${name}/sidecar`, async () => (await httpStatus(health)) === 200, {
+            timeoutMs: timeout,
+            failed: () => exitedReason(sc),
+          }).then(() => say(`✓ ${name} ready (${ws.address}, ${ws.spiffeId})`)),
+        );
+      }
+    }
+    await Promise.all(waits);
+
+    const state: MeshState = {
+      name: topology.name,
+      runnerPid: process.pid,
+      stateDir,
+      trustDomain: topology.trustDomain,
+      discovery,
+      network,
+      memoryDiscovery: memory?.url ?? null,
+      clusters,
+    };
+    await writeState(state);
+    return { state, plan, processes: () => supervisor.list(), stop };
+  } catch (e: unknown) {
+    await stop();
+    throw e;
+  }
+}
+
+function exitedReason(p: ManagedProcess): string | undefined {
+  return p.child.exitCode !== null || p.child.signalCode !== null
+    ? `exited (${p.child.exitCode ?? p.child.signalCode}); see ${p.logFile}`
+    : undefined;
+}

@@ -1,0 +1,183 @@
+import * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { type NodeIdentityInput, nodeMessage } from '../xds/node.ts';
+import { serviceClient } from '../xds/protos.ts';
+import { wireStruct } from '../xds/index.ts';
+import { toStruct } from '../xds/struct.ts';
+
+/**
+ * Streams HTTP access logs to Mixer over Envoy's ALS (`AccessLogService/StreamAccessLogs`).
+ * Contract: `log()` never blocks and never throws. Entries are batched (every `flushIntervalMs`,
+ * or as soon as `batchSize` are waiting) into a bounded buffer; when Mixer is unreachable the
+ * buffer fills and further entries are dropped and counted (`dropped`). The stream identifier
+ * (node, log name `meshfed`) is sent on the first message of each stream, as Envoy does.
+ */
+
+/** One finished request as the listeners describe it. */
+export interface AccessLogRecord {
+  reporter: 'source' | 'destination';
+  startTime: Date;
+  durationMs: number;
+  downstreamRemote?: { host: string; port: number };
+  upstreamRemote?: { host: string; port: number };
+  upstreamCluster: string;
+  method: string;
+  path: string;
+  authority: string;
+  responseCode: number;
+  /** Envoy-style flags, `-` for none. */
+  responseFlags: string;
+  protocol: 'HTTP11' | 'HTTP2';
+  sourceWorkload: string;
+  sourceNamespace: string;
+  sourceCluster: string;
+  destinationService: string;
+  destinationWorkload: string;
+  destinationCluster: string;
+  connectionSecurityPolicy: string;
+}
+
+/** Options of AccessLogStreamer. */
+export interface AccessLogStreamerOptions {
+  target: string;
+  credentials: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
+  node: NodeIdentityInput;
+  logger: Logger;
+  flushIntervalMs?: number;
+  batchSize?: number;
+  maxBuffered?: number;
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+function address(a: { host: string; port: number } | undefined): object | undefined {
+  return a ? { socket_address: { address: a.host, port_value: a.port } } : undefined;
+}
+
+function duration(ms: number): { seconds: string; nanos: number } {
+  const whole = Math.max(0, ms);
+  return { seconds: String(Math.floor(whole / 1000)), nanos: Math.round((whole % 1000) * 1e6) };
+}
+
+/** The `HTTPAccessLogEntry` proto object (proto field names) for one record. Pure. */
+export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> {
+  const start = r.startTime.getTime();
+  const flags = new Set(r.responseFlags.split(','));
+  return {
+    common_properties: {
+      downstream_remote_address: address(r.downstreamRemote),
+      upstream_remote_address: address(r.upstreamRemote),
+      upstream_cluster: r.upstreamCluster,
+      start_time: { seconds: String(Math.floor(start / 1000)), nanos: (start % 1000) * 1e6 },
+      time_to_last_downstream_tx_byte: duration(r.durationMs),
+      response_flags: {
+        no_route_found: flags.has('NR'),
+        no_healthy_upstream: flags.has('UH') || flags.has('NC'),
+        upstream_connection_failure: flags.has('UF'),
+        upstream_remote_reset: flags.has('UR'),
+        upstream_request_timeout: flags.has('UT'),
+      },
+      metadata: {
+        filter_metadata: {
+          // wireStruct: protobufjs' bundled Struct descriptor encodes only camelCase Value fields.
+          meshfed: wireStruct(toStruct({
+            reporter: r.reporter,
+            source_workload: r.sourceWorkload,
+            source_namespace: r.sourceNamespace,
+            source_cluster: r.sourceCluster,
+            destination_service: r.destinationService,
+            destination_workload: r.destinationWorkload,
+            destination_cluster: r.destinationCluster,
+            connection_security_policy: r.connectionSecurityPolicy,
+          })),
+        },
+      },
+    },
+    protocol_version: r.protocol,
+    request: {
+      request_method: METHODS.has(r.method) ? r.method : 'METHOD_UNSPECIFIED',
+      path: r.path,
+      authority: r.authority,
+    },
+    response: { response_code: { value: r.responseCode } },
+  };
+}
+
+export class AccessLogStreamer {
+  readonly #opts: Required<Omit<AccessLogStreamerOptions, 'channelOptions'>> & { channelOptions: grpc.ChannelOptions };
+  readonly #client: grpc.Client & Record<string, unknown>;
+  readonly #timer: NodeJS.Timeout;
+  #buffer: Record<string, unknown>[] = [];
+  #call: grpc.ClientWritableStream<unknown> | undefined;
+  #closed = false;
+  /** Entries dropped because the buffer was full. */
+  dropped = 0;
+  /** Entries written to a stream. */
+  sent = 0;
+
+  constructor(opts: AccessLogStreamerOptions) {
+    this.#opts = { flushIntervalMs: 1000, batchSize: 100, maxBuffered: 10_000, channelOptions: {}, ...opts };
+    const Ctor = serviceClient('envoy.service.accesslog.v3.AccessLogService');
+    this.#client = new Ctor(opts.target, opts.credentials, this.#opts.channelOptions) as grpc.Client & Record<string, unknown>;
+    this.#timer = setInterval(() => this.flush(), this.#opts.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Queues one record; drops it (and counts) when the buffer is full. */
+  log(record: AccessLogRecord): void {
+    if (this.#closed) return;
+    if (this.#buffer.length >= this.#opts.maxBuffered) {
+      this.dropped++;
+      return;
+    }
+    this.#buffer.push(httpAccessLogEntry(record));
+    if (this.#buffer.length >= this.#opts.batchSize) this.flush();
+  }
+
+  /** Sends what is buffered if the channel is ready; otherwise keeps it (and asks to connect). */
+  flush(): void {
+    if (this.#closed || this.#buffer.length === 0) return;
+    const state = this.#client.getChannel().getConnectivityState(true);
+    if (state !== grpc.connectivityState.READY) return;
+    let identifier: object | undefined;
+    if (!this.#call) {
+      identifier = { node: nodeMessage(this.#opts.node), log_name: 'meshfed' };
+      this.#call = this.#openStream();
+    }
+    while (this.#buffer.length > 0) {
+      const batch = this.#buffer.splice(0, this.#opts.batchSize);
+      const message: Record<string, unknown> = { http_logs: { log_entry: batch } };
+      if (identifier) {
+        message['identifier'] = identifier;
+        identifier = undefined;
+      }
+      this.#call.write(message);
+      this.sent += batch.length;
+    }
+  }
+
+  #openStream(): grpc.ClientWritableStream<unknown> {
+    const method = this.#client['StreamAccessLogs'] as (cb: (err: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<unknown>;
+    const call = method.call(this.#client, (err: grpc.ServiceError | null) => {
+      if (this.#call === call) this.#call = undefined;
+      if (err && !this.#closed) this.#opts.logger.debug({ err: errorMessage(err) }, 'access log stream ended');
+    });
+    call.on('error', () => {
+      if (this.#call === call) this.#call = undefined;
+    });
+    return call;
+  }
+
+  /** Flushes what it can, ends the stream and closes the channel. */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#call?.end();
+    this.#call = undefined;
+    this.#client.close();
+  }
+}

@@ -1,0 +1,299 @@
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type net from 'node:net';
+import type * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '../common/errors.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import { PORTS } from '../common/ports.ts';
+import { fail, ok, type Result } from '../common/result.ts';
+import type { ProxyConfig, SocketAddr } from '../xds/config-types.ts';
+import { LISTENER } from '../xds/naming.ts';
+import { AccessLogStreamer } from './access-log.ts';
+import { createAdminServer, createHealthServer, createMetricsServer, type Readiness } from './admin.ts';
+import type { CertBundle, CertificateSource } from './cert-source.ts';
+import { ListenerBindError, SidecarOptionsError } from './errors.ts';
+import { createInboundServer, inboundSecureContext } from './inbound-listener.ts';
+import type { ListenerContext, LocalWorkload } from './listener-context.ts';
+import { EndpointPicker } from './load-balancer.ts';
+import { createOutboundServer } from './outbound-listener.ts';
+import { encodePeerMetadata } from './peer-metadata.ts';
+import { SidecarTelemetry } from './telemetry.ts';
+import { Http1Upstream } from './upstream-http1.ts';
+import { H2SessionPool } from './upstream-h2-pool.ts';
+
+/** Port numbers of a sidecar; listener ports override the ports in the listener config. */
+export interface SidecarPorts {
+  outbound: number;
+  inbound: number;
+  admin: number;
+  health: number;
+  metrics: number;
+}
+
+/** Options of createDataPlane (validated once, then frozen). */
+export interface DataPlaneOptions {
+  workload: LocalWorkload;
+  certificates: CertificateSource;
+  /** Overrides; 0 binds an ephemeral port. Admin, health and metrics default to Istio's ports. */
+  ports?: Partial<SidecarPorts>;
+  /** Mixer's access-log sink; when absent, no access logs are sent. */
+  accessLog?: { target: string; credentials: grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions; flushIntervalMs?: number };
+  /** Whether the xDS client holds a complete config; defaults to "a config with listeners was applied". */
+  xdsReady?: () => boolean;
+  /** Random source for weighted cluster picks, in [0, 1). */
+  random?: () => number;
+  logger?: Logger;
+}
+
+/**
+ * A sidecar's data plane, without xDS or CA clients: it serves whatever ProxyConfig it is given.
+ * Contract: `applyConfig` may be called any number of times; each call swaps the config used by
+ * the NEXT request (requests in flight finish on the config they started with), binds listeners
+ * that appeared or moved (the old socket stops accepting and drains) and closes removed ones.
+ */
+export interface DataPlane {
+  applyConfig(config: ProxyConfig): Promise<Result<void, ListenerBindError[]>>;
+  config(): ProxyConfig;
+  readiness(): Readiness;
+  telemetry: SidecarTelemetry;
+  /** The address a listener is bound to (after port overrides), if it is. */
+  listenerAddress(name: string): SocketAddr | undefined;
+  /** Open outbound mTLS sessions. */
+  upstreamSessions(): number;
+  /** The access-log streamer, when Mixer is configured. */
+  accessLog: AccessLogStreamer | undefined;
+  urls: { admin: string; health: string; metrics: string };
+  close(): Promise<void>;
+}
+
+/** A ProxyConfig with nothing in it (before the first LDS). */
+export function emptyProxyConfig(): ProxyConfig {
+  return {
+    listeners: new Map(),
+    routes: new Map(),
+    clusters: new Map(),
+    endpoints: new Map(),
+    versions: { listener: '', route: '', cluster: '', endpoint: '' },
+  };
+}
+
+interface BoundListener {
+  key: string;
+  server: http.Server | http2.Http2SecureServer;
+  address: SocketAddr;
+  /** Live HTTP/2 sessions (inbound only), closed gracefully when the listener goes away. */
+  sessions: Set<http2.ServerHttp2Session>;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<Result<SocketAddr, ListenerBindError>> {
+  return new Promise((resolve) => {
+    const onError = (e: unknown): void => resolve(fail(new ListenerBindError(`cannot bind ${host}:${port}: ${errorMessage(e)}`, { cause: e })));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const a = server.address();
+      resolve(ok({ host, port: typeof a === 'object' && a !== null ? a.port : port }));
+    });
+  });
+}
+
+function closeServer(server: net.Server, graceMs: number, force: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      force();
+      resolve();
+    }, graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function validate(opts: DataPlaneOptions): void {
+  const w = opts.workload;
+  for (const key of ['name', 'namespace', 'serviceAccount', 'cluster', 'address'] as const) {
+    if (typeof w[key] !== 'string' || w[key] === '') throw new SidecarOptionsError(`invalid workload.${key}`);
+  }
+  for (const [key, port] of Object.entries(opts.ports ?? {})) {
+    if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new SidecarOptionsError(`invalid ports.${key}`);
+  }
+}
+
+export async function createDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
+  validate(options);
+  const opts = Object.freeze({ ...options });
+  const logger = opts.logger ?? createLogger('sidecar', { workload: opts.workload.name });
+  const workload = opts.workload;
+  const telemetry = new SidecarTelemetry();
+  const accessLog = opts.accessLog
+    ? new AccessLogStreamer({
+        ...opts.accessLog,
+        node: { type: 'sidecar', ip: workload.address, workload: workload.name, namespace: workload.namespace, cluster: workload.cluster, serviceAccount: workload.serviceAccount, labels: workload.labels },
+        logger,
+      })
+    : undefined;
+  let current = emptyProxyConfig();
+  let applied = false;
+  const ctx: ListenerContext = {
+    workload,
+    config: () => current,
+    certificate: () => opts.certificates.current(),
+    telemetry,
+    accessLog: (r) => accessLog?.log(r),
+    picker: new EndpointPicker(),
+    random: opts.random ?? Math.random,
+    logger,
+    peerMetadata: encodePeerMetadata({
+      workload: workload.name,
+      namespace: workload.namespace,
+      cluster: workload.cluster,
+      serviceAccount: workload.serviceAccount,
+      app: workload.labels['app'] ?? workload.name,
+      version: workload.labels['version'] ?? 'unknown',
+    }),
+  };
+  const h2Pool = new H2SessionPool(() => opts.certificates.current(), logger);
+  const h1 = new Http1Upstream();
+  const listeners = new Map<string, BoundListener>();
+
+  const onRotated = (bundle: CertBundle): void => {
+    const inbound = listeners.get(LISTENER.virtualInbound);
+    if (inbound && 'setSecureContext' in inbound.server) inbound.server.setSecureContext(inboundSecureContext(bundle));
+    h2Pool.retire();
+    logger.info({ spiffeId: bundle.spiffeId, notAfter: bundle.notAfter.toISOString() }, 'certificate rotated; new sessions use it');
+  };
+  opts.certificates.on('rotated', onRotated);
+
+  const src = { config: () => current, certificates: opts.certificates, telemetry, readiness: () => readiness() };
+  const aux = [
+    { name: 'admin', server: createAdminServer(src), port: opts.ports?.admin ?? PORTS.sidecarAdmin },
+    { name: 'health', server: createHealthServer(src), port: opts.ports?.health ?? PORTS.sidecarHealth },
+    { name: 'metrics', server: createMetricsServer(src), port: opts.ports?.metrics ?? PORTS.sidecarMetrics },
+  ];
+  const urls = { admin: '', health: '', metrics: '' };
+  for (const a of aux) {
+    const bound = await listen(a.server, workload.address, a.port);
+    if (!bound.ok) {
+      await Promise.all(aux.map((x) => closeServer(x.server, 100, () => x.server.closeAllConnections())));
+      accessLog?.close();
+      opts.certificates.off('rotated', onRotated);
+      throw bound.errors;
+    }
+    urls[a.name as keyof typeof urls] = `http://${hostForUrl(workload.address)}:${bound.value.port}`;
+  }
+
+  const desiredPort = (name: string, port: number): number =>
+    name === LISTENER.virtualOutbound ? (opts.ports?.outbound ?? port) : name === LISTENER.virtualInbound ? (opts.ports?.inbound ?? port) : port;
+
+  const stopListener = async (l: BoundListener, graceMs = 5000): Promise<void> => {
+    for (const s of l.sessions) if (!s.closed) s.close();
+    const server = l.server;
+    await closeServer(server, graceMs, () => {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      for (const s of l.sessions) s.destroy();
+    });
+  };
+
+  const startListener = async (name: string, host: string, port: number): Promise<Result<BoundListener, ListenerBindError>> => {
+    const sessions = new Set<http2.ServerHttp2Session>();
+    let server: http.Server | http2.Http2SecureServer;
+    if (name === LISTENER.virtualInbound) {
+      const s = createInboundServer(ctx);
+      s.on('session', (session: http2.ServerHttp2Session) => {
+        sessions.add(session);
+        session.once('close', () => sessions.delete(session));
+      });
+      server = s;
+    } else {
+      server = createOutboundServer(ctx, h2Pool, h1);
+    }
+    const bound = await listen(server, host, port);
+    if (!bound.ok) return bound;
+    logger.info({ listener: name, address: `${host}:${bound.value.port}` }, 'listener bound');
+    return ok({ key: `${host}:${port}`, server, address: bound.value, sessions });
+  };
+
+  let chain: Promise<unknown> = Promise.resolve();
+  const applyConfig = (config: ProxyConfig): Promise<Result<void, ListenerBindError[]>> => {
+    const run = async (): Promise<Result<void, ListenerBindError[]>> => {
+      current = config;
+      applied = true;
+      ctx.picker.retain(new Set(config.clusters.keys()));
+      const errors: ListenerBindError[] = [];
+      for (const name of [LISTENER.virtualOutbound, LISTENER.virtualInbound]) {
+        const want = config.listeners.get(name);
+        const existing = listeners.get(name);
+        if (!want?.address) {
+          if (existing) {
+            listeners.delete(name);
+            void stopListener(existing);
+          }
+          continue;
+        }
+        const port = desiredPort(name, want.address.port);
+        const key = `${want.address.host}:${port}`;
+        if (existing?.key === key) continue;
+        const started = await startListener(name, want.address.host, port);
+        if (!started.ok) {
+          errors.push(started.errors);
+          continue;
+        }
+        listeners.set(name, started.value);
+        if (existing) void stopListener(existing);
+      }
+      return errors.length > 0 ? fail(errors) : ok(undefined);
+    };
+    const result = chain.then(run);
+    chain = result.catch(() => undefined);
+    return result;
+  };
+
+  const readiness = (): Readiness => {
+    let bundle: CertBundle;
+    try {
+      bundle = opts.certificates.current();
+    } catch (e: unknown) {
+      return { ready: false, reason: `no certificate: ${errorMessage(e)}` };
+    }
+    if (bundle.notAfter.getTime() <= Date.now()) return { ready: false, reason: 'certificate expired' };
+    const xds = opts.xdsReady ? opts.xdsReady() : applied && current.listeners.size > 0;
+    if (!xds) return { ready: false, reason: 'xDS config not received' };
+    for (const name of [LISTENER.virtualOutbound, LISTENER.virtualInbound]) {
+      if (current.listeners.get(name)?.address && !listeners.has(name)) return { ready: false, reason: `listener ${name} not bound` };
+    }
+    return { ready: true };
+  };
+
+  let closed = false;
+  return {
+    applyConfig,
+    config: () => current,
+    readiness,
+    telemetry,
+    listenerAddress: (name) => listeners.get(name)?.address,
+    upstreamSessions: () => h2Pool.size,
+    accessLog,
+    urls,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      opts.certificates.off('rotated', onRotated);
+      await chain;
+      const all = [...listeners.values()];
+      listeners.clear();
+      h2Pool.close();
+      h1.close();
+      accessLog?.close();
+      await Promise.all([
+        ...all.map((l) => stopListener(l, 1000)),
+        ...aux.map((a) => closeServer(a.server, 1000, () => a.server.closeAllConnections())),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * Header translation between the app's HTTP/1.1 and the mesh's HTTP/2 (pure functions).
+ * Hop-by-hop headers never cross a proxy: the fixed list below plus every header named in
+ * `Connection`. `te` survives only as `te: trailers` (the one value HTTP/2 allows).
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'http2-settings',
+  'host',
+]);
+
+function connectionNamed(headers: IncomingHttpHeaders): Set<string> {
+  const raw = headers['connection'];
+  const named = new Set<string>();
+  for (const part of (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name !== '') named.add(name);
+  }
+  return named;
+}
+
+/** Copies end-to-end headers: drops pseudo-headers, hop-by-hop headers and those named in Connection. */
+function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = connectionNamed(headers);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The request line and headers of an HTTP/1.1 request, as the outbound listener received them. */
+export interface H1RequestHead {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * HTTP/1.1 request head → HTTP/2 request headers. Host becomes `:authority` (lower-cased);
+ * `te: trailers` is kept. `authority` overrides the Host header when given.
+ */
+export function h1ToH2RequestHeaders(head: H1RequestHead, authority?: string): OutgoingHttpHeaders {
+  const out = endToEnd(head.headers);
+  const te = head.headers['te'];
+  if (typeof te === 'string' && te.trim().toLowerCase() === 'trailers' && !connectionNamed(head.headers).has('te')) {
+    out['te'] = 'trailers';
+  }
+  return {
+    ':method': head.method,
+    ':path': head.path,
+    ':scheme': 'http',
+    ':authority': (authority ?? head.headers.host ?? '').toLowerCase(),
+    ...out,
+  };
+}
+
+/**
+ * HTTP/1.1 request head → HTTP/1.1 request headers for a plaintext upstream: hop-by-hop headers
+ * dropped, Host kept (the upstream routes on it too).
+ */
+export function h1ToH1RequestHeaders(head: H1RequestHead): OutgoingHttpHeaders {
+  const out = endToEnd(head.headers);
+  if (head.headers.host !== undefined) out['host'] = head.headers.host;
+  return out;
+}
+
+/**
+ * Response headers (HTTP/2 from a mesh peer, or HTTP/1.1 from a plaintext upstream) → headers the
+ * outbound listener writes back to the app: pseudo-headers and hop-by-hop headers dropped.
+ */
+export function responseHeadersForH1(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  return endToEnd(headers);
+}

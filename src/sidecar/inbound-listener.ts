@@ -1,0 +1,235 @@
+import type http from 'node:http';
+import http2 from 'node:http2';
+import { createRequire } from 'node:module';
+import type { TLSSocket } from 'node:tls';
+import { errorMessage } from '../common/errors.ts';
+import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '../xds/config-types.ts';
+import { LISTENER, parseSni } from '../xds/naming.ts';
+import type { CertBundle } from './cert-source.ts';
+import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, RESPONSE_FLAGS_HEADER, UNKNOWN } from './listener-context.ts';
+import { healthyEndpoints } from './load-balancer.ts';
+import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
+import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
+import { routeRequest, stripPort } from './router.ts';
+import { serviceNameOf } from './telemetry.ts';
+
+/**
+ * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
+ * through an east-west gateway). The TLS layer refuses clients without a certificate chaining to
+ * our roots; after the handshake a peer whose leaf lacks a well-formed SPIFFE ID is disconnected.
+ * Requests are forwarded to the app over HTTP/1.1 with http2-proxy, with XFCC set to the verified
+ * peer (client XFCC is always stripped) and the peer metadata header exchanged.
+ */
+
+// http2-proxy is CommonJS whose exports Node's ESM loader cannot detect statically.
+const { web } = createRequire(import.meta.url)('http2-proxy') as typeof import('http2-proxy');
+
+export const XFCC_HEADER = 'x-forwarded-client-cert';
+
+/** Per-connection facts, attached to the TLS socket at handshake time. */
+interface InboundConnection {
+  peer: PeerIdentity;
+  sni: string;
+}
+const kConnection = Symbol('meshfed.inboundConnection');
+type SocketWithConnection = { [kConnection]?: InboundConnection };
+
+/** TLS options of the inbound server (also used for setSecureContext on rotation). */
+export function inboundSecureContext(bundle: CertBundle): { key: string; cert: string; ca: string } {
+  return { key: bundle.privateKeyPem, cert: bundle.certChainPem, ca: bundle.rootsPem };
+}
+
+/**
+ * Picks the filter chain for a connection: the chain whose destinationPort equals the port in
+ * the client's SNI (`outbound_.<port>_…`), else the only HTTP chain, else none.
+ */
+export function selectInboundChain(listener: ListenerConfig | undefined, sni: string | undefined): HttpFilterChain | undefined {
+  if (!listener) return undefined;
+  const chains = listener.filterChains.filter((c): c is HttpFilterChain => c.kind === 'http');
+  const port = sni ? parseSni(sni)?.port : undefined;
+  if (port !== undefined) {
+    const byPort = chains.find((c) => c.destinationPort === port);
+    if (byPort) return byPort;
+  }
+  return chains.length === 1 ? chains[0] : undefined;
+}
+
+/**
+ * Sanitizes the XFCC header of a request bound for the app (mutates `headers`): any value the
+ * client sent is removed; when `setXfcc`, the verified peer's element is set.
+ */
+export function sanitizeXfcc(
+  headers: Record<string, unknown>,
+  setXfcc: boolean,
+  ownSpiffeId: string,
+  peer: PeerIdentity,
+): void {
+  delete headers[XFCC_HEADER];
+  if (setXfcc) headers[XFCC_HEADER] = buildXfcc(ownSpiffeId, peer);
+}
+
+function routeTableOf(cfg: ProxyConfig, chain: HttpFilterChain): RouteTable | undefined {
+  return chain.routes ?? (chain.routeConfigName !== undefined ? cfg.routes.get(chain.routeConfigName) : undefined);
+}
+
+export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServer {
+  const server = http2.createSecureServer({
+    ...inboundSecureContext(ctx.certificate()),
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+    allowHTTP1: false,
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const peer = peerIdentityOfSocket(socket);
+    if (!peer.ok) {
+      ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound peer rejected');
+      socket.destroy();
+      return;
+    }
+    const sni = typeof socket.servername === 'string' ? socket.servername : '';
+    (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni };
+  });
+  server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    handleInbound(ctx, req, res);
+  });
+  return server;
+}
+
+function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+  const startTime = new Date();
+  const started = performance.now();
+  const socket = req.stream.session?.socket as unknown as SocketWithConnection | undefined;
+  const conn = socket?.[kConnection];
+  if (!conn) {
+    req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    return;
+  }
+  const own = ctx.workload;
+  const ownSpiffe = ctx.certificate().spiffeId;
+  const authority = String(req.headers[':authority'] ?? req.headers.host ?? '').toLowerCase();
+  const sniInfo = parseSni(conn.sni);
+  const labels = blankLabels('destination');
+  labels.destination_workload = own.name;
+  labels.destination_workload_namespace = own.namespace;
+  labels.destination_principal = ownSpiffe;
+  labels.destination_cluster = own.cluster;
+  labels.destination_service = sniInfo?.hostname ?? (stripPort(authority) || UNKNOWN);
+  labels.destination_service_name = serviceNameOf(labels.destination_service);
+  labels.source_principal = conn.peer.spiffeId;
+  labels.connection_security_policy = 'mutual_tls';
+  const source = takePeerMetadata(req.headers);
+  if (source) {
+    labels.source_workload = source.workload || UNKNOWN;
+    labels.source_workload_namespace = source.namespace || UNKNOWN;
+    labels.source_cluster = source.cluster || UNKNOWN;
+  }
+  const contentLength = Number(req.headers['content-length'] ?? 0);
+  let responseBytes = 0;
+  let upstreamCluster = '';
+  let upstreamRemote: { host: string; port: number } | undefined;
+
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    labels.response_code = String(res.statusCode);
+    const durationMs = performance.now() - started;
+    ctx.telemetry.record({ labels, durationMs, requestBytes: Number.isFinite(contentLength) ? contentLength : 0, responseBytes });
+    const remote = req.stream.session?.socket;
+    ctx.accessLog({
+      reporter: 'destination',
+      startTime,
+      durationMs,
+      downstreamRemote: remote?.remoteAddress ? { host: remote.remoteAddress, port: remote.remotePort ?? 0 } : undefined,
+      upstreamRemote,
+      upstreamCluster,
+      method: req.method,
+      path: req.url,
+      authority,
+      responseCode: res.statusCode,
+      responseFlags: labels.response_flags,
+      protocol: 'HTTP2',
+      sourceWorkload: labels.source_workload,
+      sourceNamespace: labels.source_workload_namespace,
+      sourceCluster: labels.source_cluster,
+      destinationService: labels.destination_service,
+      destinationWorkload: labels.destination_workload,
+      destinationCluster: labels.destination_cluster,
+      connectionSecurityPolicy: labels.connection_security_policy,
+    });
+  };
+  res.once('close', finish);
+  res.once('finish', finish);
+
+  const localReply = (status: number, flag: string, message: string): void => {
+    labels.response_flags = flag;
+    if (res.headersSent) {
+      req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    const body = `${message}\n`;
+    responseBytes = Buffer.byteLength(body);
+    res.writeHead(status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': responseBytes,
+      [RESPONSE_FLAGS_HEADER]: flag,
+      [PEER_METADATA_HEADER]: ctx.peerMetadata,
+    });
+    res.end(body);
+  };
+
+  const cfg = ctx.config();
+  const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
+  const decision = routeRequest(chain ? routeTableOf(cfg, chain) : undefined, authority, req.url, req.headers, ctx.random);
+  if (!chain || !decision.ok) {
+    localReply(404, 'NR', `no inbound route for "${authority}"`);
+    return;
+  }
+  upstreamCluster = decision.cluster;
+  const cluster = cfg.clusters.get(decision.cluster);
+  if (!cluster) {
+    localReply(503, 'NC', `cluster "${decision.cluster}" not found`);
+    return;
+  }
+  const endpoint = ctx.picker.pick(cluster.name, healthyEndpoints(cluster, cfg));
+  if (!endpoint) {
+    localReply(503, 'UH', `no healthy upstream for "${cluster.name}"`);
+    return;
+  }
+  upstreamRemote = { ...endpoint.address };
+  const timeoutMs = decision.route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
+
+  Promise.resolve(
+    web(req, res, {
+    hostname: endpoint.address.host,
+    port: endpoint.address.port,
+    ...(timeoutMs > 0 ? { proxyTimeout: timeoutMs } : {}),
+    onReq: async (_req: http2.Http2ServerRequest, options: http.RequestOptions): Promise<undefined> => {
+      const headers = (options.headers ?? {}) as Record<string, unknown>;
+      headers['host'] = authority;
+      delete headers[PEER_METADATA_HEADER];
+      sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
+      options.headers = headers as http.OutgoingHttpHeaders;
+      return undefined;
+    },
+    onRes: async (_req: http2.Http2ServerRequest, out: http2.Http2ServerResponse, proxyRes: http.ServerResponse): Promise<void> => {
+      const upstream = proxyRes as unknown as http.IncomingMessage;
+      const headers: http.OutgoingHttpHeaders = { ...upstream.headers };
+      delete headers[PEER_METADATA_HEADER];
+      headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
+      out.writeHead(upstream.statusCode ?? 502, headers);
+      upstream.on('data', (chunk: Buffer) => {
+        responseBytes += chunk.length;
+      });
+      upstream.pipe(out);
+    },
+    }),
+  ).catch((e: unknown) => {
+    const status = typeof e === 'object' && e !== null && 'statusCode' in e ? Number((e as { statusCode: unknown }).statusCode) : 502;
+    const flag = status === 504 ? 'UT' : status === 503 ? 'UF' : 'UR';
+    ctx.logger.debug({ err: errorMessage(e), flag }, 'inbound upstream failed');
+    if (!res.closed) localReply(status === 504 ? 504 : 503, flag, errorMessage(e));
+    else labels.response_flags = flag;
+  });
+}

@@ -1,0 +1,60 @@
+import type { ClusterConfig, EndpointConfig, ProxyConfig } from '../xds/config-types.ts';
+
+/**
+ * Endpoint selection for a cluster: healthy endpoints of the best (lowest) priority that has any,
+ * then smooth weighted round robin (nginx's algorithm: each pick adds every endpoint's weight to
+ * its running score, takes the highest and subtracts the total), so that weights are honoured
+ * without bursts. State is per cluster and is reset when the endpoint set changes.
+ */
+
+/** Healthy endpoints of a cluster at its best priority (STATIC: inline; EDS: from `config.endpoints`). */
+export function healthyEndpoints(cluster: ClusterConfig, config: ProxyConfig): EndpointConfig[] {
+  const all =
+    cluster.type === 'STATIC'
+      ? (cluster.staticEndpoints ?? [])
+      : (config.endpoints.get(cluster.edsServiceName)?.endpoints ?? config.endpoints.get(cluster.name)?.endpoints ?? []);
+  const healthy = all.filter((e) => e.healthy && e.weight > 0);
+  if (healthy.length === 0) return [];
+  const best = Math.min(...healthy.map((e) => e.priority));
+  return healthy.filter((e) => e.priority === best);
+}
+
+interface RoundRobinState {
+  signature: string;
+  scores: number[];
+}
+
+function signature(endpoints: readonly EndpointConfig[]): string {
+  return endpoints.map((e) => `${e.address.host}:${e.address.port}/${e.weight}`).join(',');
+}
+
+/** Weighted round robin per cluster name. One instance per data plane. */
+export class EndpointPicker {
+  readonly #state = new Map<string, RoundRobinState>();
+
+  /** Picks the next endpoint of `clusterName` among `endpoints`; undefined when the list is empty. */
+  pick(clusterName: string, endpoints: readonly EndpointConfig[]): EndpointConfig | undefined {
+    if (endpoints.length === 0) return undefined;
+    const sig = signature(endpoints);
+    let state = this.#state.get(clusterName);
+    if (!state || state.signature !== sig) {
+      state = { signature: sig, scores: endpoints.map(() => 0) };
+      this.#state.set(clusterName, state);
+    }
+    let total = 0;
+    let bestIndex = 0;
+    for (let i = 0; i < endpoints.length; i++) {
+      const w = endpoints[i]!.weight;
+      total += w;
+      state.scores[i] = (state.scores[i] ?? 0) + w;
+      if ((state.scores[i] ?? 0) > (state.scores[bestIndex] ?? 0)) bestIndex = i;
+    }
+    state.scores[bestIndex] = (state.scores[bestIndex] ?? 0) - total;
+    return endpoints[bestIndex];
+  }
+
+  /** Forgets clusters that are no longer configured. */
+  retain(clusterNames: ReadonlySet<string>): void {
+    for (const name of this.#state.keys()) if (!clusterNames.has(name)) this.#state.delete(name);
+  }
+}

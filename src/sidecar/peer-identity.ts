@@ -1,0 +1,52 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { spiffeIdFromCertificate } from '../citadel/index.ts';
+import { fail, ok, type Result } from '../common/result.ts';
+
+/**
+ * Peer identity checks that run after the TLS library verified the chain against the roots:
+ * the leaf must carry exactly one URI SAN, a well-formed SPIFFE ID. Hostnames play no part.
+ */
+
+/** The verified peer of an mTLS connection. */
+export interface PeerIdentity {
+  spiffeId: string;
+  /** sha256 of the leaf certificate's DER, lower-case hex (XFCC `Hash`). */
+  leafSha256: string;
+  serial: string;
+}
+
+export function peerIdentityOf(cert: X509Certificate): Result<PeerIdentity> {
+  const id = spiffeIdFromCertificate(cert);
+  if (!id.ok) return id;
+  return ok({ spiffeId: id.value, leafSha256: createHash('sha256').update(cert.raw).digest('hex'), serial: cert.serialNumber });
+}
+
+/** Reads and checks the peer of a connected TLS socket. */
+export function peerIdentityOfSocket(socket: TLSSocket): Result<PeerIdentity> {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) return fail(['peer presented no certificate']);
+  return peerIdentityOf(cert);
+}
+
+/**
+ * `checkServerIdentity` for outbound mTLS: accepts any server whose (already chain-verified)
+ * certificate carries a well-formed SPIFFE ID; returns an Error to abort the handshake otherwise.
+ */
+export function checkMeshServerIdentity(_host: string, cert: PeerCertificate): Error | undefined {
+  if (!cert.raw) return new Error('server presented no certificate');
+  let id: Result<string>;
+  try {
+    id = spiffeIdFromCertificate(new X509Certificate(cert.raw));
+  } catch (e: unknown) {
+    return new Error(`server certificate does not parse: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return id.ok ? undefined : new Error(`server certificate rejected: ${id.errors.join('; ')}`);
+}
+
+/**
+ * Envoy's XFCC element for a verified peer: `By=<own spiffe>;Hash=<sha256 hex>;URI=<peer spiffe>`.
+ */
+export function buildXfcc(ownSpiffeId: string, peer: PeerIdentity): string {
+  return `By=${ownSpiffeId};Hash=${peer.leafSha256};URI=${peer.spiffeId}`;
+}

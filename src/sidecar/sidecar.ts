@@ -1,0 +1,136 @@
+import * as grpc from '@grpc/grpc-js';
+import { CertificateRotator } from '../citadel/index.ts';
+import { errorMessage } from '../common/errors.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import type { ProxyConfig } from '../xds/config-types.ts';
+import { AdsClient } from '../xds/index.ts';
+import { createDataPlane, type DataPlane, type SidecarPorts } from './data-plane.ts';
+import { SidecarOptionsError } from './errors.ts';
+
+/** Options of startSidecar (validated once at the boundary). */
+export interface SidecarOptions {
+  workload: {
+    name: string;
+    namespace: string;
+    serviceAccount: string;
+    cluster: string;
+    /** The workload's own address; the sidecar's ports are bound here (listeners: per LDS). */
+    address: string;
+    labels: Record<string, string>;
+    /** The port the app listens on at `address` (reached via the inbound cluster). */
+    servicePort: number;
+  };
+  /** Pilot's ADS over TLS (15012): server verified with rootsPem, name checked as serverName. */
+  xds: { target: string; serverName: string; rootsPem: string };
+  /** Citadel (15012, same TLS trust as xds) and the workload's bootstrap token. */
+  ca: { target: string; serverName: string; token: string };
+  /** Mixer's access-log sink; TLS with the xds roots unless `plaintext` (local tests only). */
+  mixer?: { target: string; serverName?: string; plaintext?: boolean };
+  trustDomain: string;
+  ports?: Partial<SidecarPorts>;
+  logger?: Logger;
+}
+
+/** A running sidecar. `close()` stops xDS, certificate renewal and every listener. */
+export interface SidecarHandle {
+  close(): Promise<void>;
+  /** True when xDS is ready, a certificate is loaded and the configured listeners are bound. */
+  ready(): boolean;
+  urls: { admin: string; metrics: string };
+  dataPlane: DataPlane;
+}
+
+function validate(opts: SidecarOptions): void {
+  const req = (v: unknown, field: string): void => {
+    if (typeof v !== 'string' || v === '') throw new SidecarOptionsError(`invalid ${field}`);
+  };
+  req(opts.xds?.target, 'xds.target');
+  req(opts.xds?.serverName, 'xds.serverName');
+  req(opts.xds?.rootsPem, 'xds.rootsPem');
+  req(opts.ca?.target, 'ca.target');
+  req(opts.ca?.serverName, 'ca.serverName');
+  req(opts.ca?.token, 'ca.token');
+  req(opts.trustDomain, 'trustDomain');
+  if (opts.mixer) req(opts.mixer.target, 'mixer.target');
+  const p = opts.workload?.servicePort;
+  if (!Number.isInteger(p) || p < 1 || p > 65535) throw new SidecarOptionsError('invalid workload.servicePort');
+}
+
+/**
+ * Starts a sidecar: obtains the workload certificate from Citadel (renewed at half life), starts
+ * the admin, health and metrics ports, connects to Pilot's ADS (node type `sidecar`) and applies
+ * every config it receives (listeners bind when LDS names their address). Rejects when the
+ * first certificate cannot be obtained permanently (bad token) or a sidecar port cannot be bound.
+ */
+export async function startSidecar(options: SidecarOptions): Promise<SidecarHandle> {
+  validate(options);
+  const opts = Object.freeze({ ...options });
+  const w = opts.workload;
+  const logger = opts.logger ?? createLogger('sidecar', { workload: w.name, cluster: w.cluster });
+  const rotator = new CertificateRotator({
+    request: {
+      target: opts.ca.target,
+      rootsPem: opts.xds.rootsPem,
+      serverName: opts.ca.serverName,
+      token: opts.ca.token,
+      identity: { trustDomain: opts.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount },
+    },
+    logger,
+  });
+  rotator.on('error', (e) => logger.warn({ err: errorMessage(e) }, 'certificate renewal failed'));
+  await rotator.start();
+
+  const tlsChannel = (serverName: string): { credentials: grpc.ChannelCredentials; channelOptions: grpc.ChannelOptions } => ({
+    credentials: grpc.credentials.createSsl(Buffer.from(opts.xds.rootsPem)),
+    channelOptions: { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName },
+  });
+  const workload = { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, cluster: w.cluster, address: w.address, labels: w.labels };
+  const ads = new AdsClient({
+    target: opts.xds.target,
+    ...tlsChannel(opts.xds.serverName),
+    node: { type: 'sidecar', ip: w.address, workload: w.name, namespace: w.namespace, cluster: w.cluster, serviceAccount: w.serviceAccount, labels: w.labels },
+    logger,
+  });
+  let dataPlane: DataPlane;
+  try {
+    dataPlane = await createDataPlane({
+      workload,
+      certificates: rotator,
+      ...(opts.ports ? { ports: opts.ports } : {}),
+      ...(opts.mixer
+        ? {
+            accessLog: opts.mixer.plaintext
+              ? { target: opts.mixer.target, credentials: grpc.credentials.createInsecure() }
+              : { target: opts.mixer.target, ...tlsChannel(opts.mixer.serverName ?? opts.xds.serverName) },
+          }
+        : {}),
+      xdsReady: () => ads.ready(),
+      logger,
+    });
+  } catch (e: unknown) {
+    rotator.close();
+    throw e;
+  }
+  const apply = (cfg: ProxyConfig): void => {
+    void dataPlane.applyConfig(cfg).then((r) => {
+      if (!r.ok) for (const err of r.errors) logger.error({ err: err.message, code: err.code }, 'listener not applied');
+    });
+  };
+  ads.on('config', apply);
+  ads.start();
+
+  let closed = false;
+  return {
+    ready: () => dataPlane.readiness().ready,
+    urls: { admin: dataPlane.urls.admin, metrics: dataPlane.urls.metrics },
+    dataPlane,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      ads.off('config', apply);
+      ads.close();
+      rotator.close();
+      await dataPlane.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * Istio's standard HTTP metrics, in a registry owned by one sidecar (never prom-client's global
+ * one, so several sidecars can share a process in tests). Served on :15090 /stats/prometheus.
+ */
+
+export const REQUEST_LABELS = [
+  'reporter',
+  'source_workload',
+  'source_workload_namespace',
+  'source_principal',
+  'source_cluster',
+  'destination_workload',
+  'destination_workload_namespace',
+  'destination_principal',
+  'destination_service',
+  'destination_service_name',
+  'destination_cluster',
+  'request_protocol',
+  'response_code',
+  'response_flags',
+  'connection_security_policy',
+] as const;
+
+export type RequestLabelName = (typeof REQUEST_LABELS)[number];
+/** One request's labels; every label is set (`unknown` when not known, `-` for no flags). */
+export type RequestLabels = Record<RequestLabelName, string>;
+
+/** Istio's default duration buckets, in milliseconds. */
+const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
+
+/** A finished request, as the listeners report it. */
+export interface RequestRecord {
+  labels: RequestLabels;
+  durationMs: number;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+/** The metrics of one sidecar. */
+export class SidecarTelemetry {
+  readonly registry = new Registry();
+  readonly #requests: Counter<RequestLabelName>;
+  readonly #duration: Histogram<RequestLabelName>;
+  readonly #requestBytes: Histogram<RequestLabelName>;
+  readonly #responseBytes: Histogram<RequestLabelName>;
+
+  constructor() {
+    const labelNames = [...REQUEST_LABELS];
+    const registers = [this.registry];
+    this.#requests = new Counter({ name: 'istio_requests_total', help: 'Requests handled by the proxy', labelNames, registers });
+    this.#duration = new Histogram({
+      name: 'istio_request_duration_milliseconds',
+      help: 'Request duration in milliseconds',
+      labelNames,
+      buckets: DURATION_BUCKETS_MS,
+      registers,
+    });
+    this.#requestBytes = new Histogram({
+      name: 'istio_request_bytes',
+      help: 'Request body size in bytes',
+      labelNames,
+      buckets: SIZE_BUCKETS,
+      registers,
+    });
+    this.#responseBytes = new Histogram({
+      name: 'istio_response_bytes',
+      help: 'Response body size in bytes',
+      labelNames,
+      buckets: SIZE_BUCKETS,
+      registers,
+    });
+  }
+
+  record(r: RequestRecord): void {
+    this.#requests.inc(r.labels);
+    this.#duration.observe(r.labels, r.durationMs);
+    this.#requestBytes.observe(r.labels, r.requestBytes);
+    this.#responseBytes.observe(r.labels, r.responseBytes);
+  }
+
+  /** Prometheus text exposition. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** `reviews.default.svc.cluster.local` → `reviews`; anything else is returned unchanged. */
+export function serviceNameOf(host: string): string {
+  const m = /^([^.]+)\.[^.]+\.svc\./.exec(host);
+  return m?.[1] ?? host;
+}

@@ -1,0 +1,172 @@
+import http2 from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import { errorCode, errorMessage } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import { fail, ok } from '../common/result.ts';
+import type { CertBundle } from './cert-source.ts';
+import { UpstreamError } from './errors.ts';
+import { checkMeshServerIdentity, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
+import type { UpstreamCall, UpstreamRequest } from './upstream-interface.ts';
+
+/**
+ * Pool of mesh mTLS HTTP/2 sessions, keyed by (dial address, SNI). Contract:
+ * - a session is opened with the certificate current at dial time: TLS client cert = our bundle,
+ *   `ca` = its roots, ALPN h2, SNI = the cluster's; the server's chain must reach the roots and its
+ *   leaf must carry a well-formed SPIFFE ID (hostnames are not checked);
+ * - a new request uses a session of its key with spare stream capacity (the server's
+ *   SETTINGS_MAX_CONCURRENT_STREAMS) or opens another one;
+ * - sessions leave the pool on close, error or GOAWAY (the next request reconnects);
+ * - `retire()` (certificate rotation) closes every pooled session gracefully: streams in flight
+ *   finish, new requests open new sessions with the new material.
+ */
+
+/** Where and how to dial. */
+export interface H2Target {
+  host: string;
+  port: number;
+  sni: string;
+  alpn: string[];
+}
+
+interface PooledSession {
+  session: http2.ClientHttp2Session;
+  connected: boolean;
+  active: number;
+  peer?: PeerIdentity;
+}
+
+const DEFAULT_MAX_STREAMS = 100;
+
+export class H2SessionPool {
+  readonly #pools = new Map<string, PooledSession[]>();
+  readonly #all = new Set<PooledSession>();
+  readonly #bundle: () => CertBundle;
+  readonly #logger: Logger;
+
+  constructor(bundle: () => CertBundle, logger: Logger) {
+    this.#bundle = bundle;
+    this.#logger = logger;
+  }
+
+  /** Number of open sessions (tests, config_dump). */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  request(target: H2Target, req: UpstreamRequest): UpstreamCall {
+    const pooled = this.#acquire(target, req.connectTimeoutMs);
+    pooled.active++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      pooled.active--;
+    };
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = pooled.session.request(req.headers, { endStream: false });
+    } catch (e: unknown) {
+      release();
+      this.#drop(target, pooled);
+      return { response: Promise.resolve(fail(new UpstreamError('UF', `cannot open stream: ${errorMessage(e)}`, { cause: e }))), abort: () => {} };
+    }
+    stream.once('close', release);
+    const result = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
+      stream.once('response', (headers) => {
+        resolve(ok({ status: Number(headers[':status'] ?? 502), headers, body: stream, ...(pooled.peer ? { peer: pooled.peer } : {}) }));
+      });
+      const failed = (e?: unknown): void => {
+        const flag = pooled.connected ? 'UR' : 'UF';
+        const why = e === undefined ? `stream closed with code ${stream.rstCode ?? 'unknown'}` : errorMessage(e);
+        resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e })));
+      };
+      stream.on('error', failed);
+      stream.once('close', () => failed());
+    });
+    req.body.pipe(stream);
+    req.body.once('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    return {
+      response: result,
+      abort: () => {
+        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      },
+    };
+  }
+
+  #acquire(target: H2Target, connectTimeoutMs: number): PooledSession {
+    const key = `${target.host}:${target.port}|${target.sni}`;
+    const list = this.#pools.get(key) ?? [];
+    for (const p of list) {
+      const max = p.session.remoteSettings?.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS;
+      if (!p.session.closed && !p.session.destroyed && p.active < Math.min(max, DEFAULT_MAX_STREAMS * 10)) return p;
+    }
+    const pooled = this.#connect(target, connectTimeoutMs, key);
+    list.push(pooled);
+    this.#pools.set(key, list);
+    return pooled;
+  }
+
+  #connect(target: H2Target, connectTimeoutMs: number, key: string): PooledSession {
+    const bundle = this.#bundle();
+    const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+    const session = http2.connect(`https://${host}:${target.port}`, {
+      servername: target.sni,
+      ALPNProtocols: target.alpn.length > 0 ? target.alpn : ['h2'],
+      key: bundle.privateKeyPem,
+      cert: bundle.certChainPem,
+      ca: bundle.rootsPem,
+      rejectUnauthorized: true,
+      checkServerIdentity: checkMeshServerIdentity,
+    });
+    const pooled: PooledSession = { session, connected: false, active: 0 };
+    this.#all.add(pooled);
+    const timer = setTimeout(() => {
+      if (!pooled.connected) session.destroy(new UpstreamError('UF', `connect timeout after ${connectTimeoutMs} ms`));
+    }, connectTimeoutMs);
+    timer.unref();
+    session.once('connect', (_s, socket) => {
+      clearTimeout(timer);
+      const peer = peerIdentityOfSocket(socket as TLSSocket);
+      if (!peer.ok) {
+        session.destroy(new UpstreamError('UF', `server identity rejected: ${peer.errors.join('; ')}`));
+        return;
+      }
+      pooled.connected = true;
+      pooled.peer = peer.value;
+    });
+    session.on('error', (e: unknown) => {
+      this.#logger.debug({ key, err: errorMessage(e), code: errorCode(e) }, 'upstream h2 session error');
+    });
+    session.once('goaway', () => this.#drop(target, pooled, key));
+    session.once('close', () => {
+      clearTimeout(timer);
+      this.#drop(target, pooled, key);
+    });
+    return pooled;
+  }
+
+  #drop(target: H2Target, pooled: PooledSession, key = `${target.host}:${target.port}|${target.sni}`): void {
+    this.#all.delete(pooled);
+    const list = this.#pools.get(key);
+    if (!list) return;
+    const rest = list.filter((p) => p !== pooled);
+    if (rest.length === 0) this.#pools.delete(key);
+    else this.#pools.set(key, rest);
+  }
+
+  /** Takes every session out of the pool and closes it gracefully (in-flight streams finish). */
+  retire(): void {
+    const sessions = [...this.#all];
+    this.#pools.clear();
+    this.#all.clear();
+    for (const p of sessions) if (!p.session.closed) p.session.close();
+  }
+
+  /** Destroys every session (shutdown). */
+  close(): void {
+    const sessions = [...this.#all];
+    this.#pools.clear();
+    this.#all.clear();
+    for (const p of sessions) p.session.destroy();
+  }
+}

@@ -1,0 +1,58 @@
+import http from 'node:http';
+import { errorMessage } from '../common/errors.ts';
+import { fail, ok } from '../common/result.ts';
+import { UpstreamError } from './errors.ts';
+import type { UpstreamCall, UpstreamRequest } from './upstream-interface.ts';
+
+/**
+ * Plaintext HTTP/1.1 upstream (endpoints without `istio.tlsMode`), over one keep-alive agent per
+ * data plane. A failure before the socket connected maps to UF, after it to UR.
+ */
+export class Http1Upstream {
+  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+  request(target: { host: string; port: number }, req: UpstreamRequest): UpstreamCall {
+    let connected = false;
+    const upstream = http.request({
+      host: target.host,
+      port: target.port,
+      method: req.method,
+      path: req.path,
+      headers: req.headers,
+      agent: this.#agent,
+    });
+    const timer = setTimeout(() => {
+      if (!connected) upstream.destroy(new UpstreamError('UF', `connect timeout after ${req.connectTimeoutMs} ms`));
+    }, req.connectTimeoutMs);
+    timer.unref();
+    upstream.once('socket', (socket) => {
+      const up = (): void => {
+        connected = true;
+        clearTimeout(timer);
+      };
+      if (socket.connecting) socket.once('connect', up);
+      else up();
+    });
+    const response = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
+      upstream.once('response', (res) => {
+        clearTimeout(timer);
+        resolve(ok({ status: res.statusCode ?? 502, headers: res.headers, body: res }));
+      });
+      upstream.on('error', (e: unknown) => {
+        clearTimeout(timer);
+        const flag = connected ? 'UR' : 'UF';
+        resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port}: ${errorMessage(e)}`, { cause: e })));
+      });
+      upstream.once('close', () => {
+        resolve(fail(new UpstreamError(connected ? 'UR' : 'UF', `upstream ${target.host}:${target.port} closed`)));
+      });
+    });
+    req.body.pipe(upstream);
+    req.body.once('error', () => upstream.destroy());
+    return { response, abort: () => upstream.destroy() };
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}

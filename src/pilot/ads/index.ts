@@ -1,0 +1,4 @@
+/** Pilot's ADS push server (xDS v3, state of the world). */
+export { ADS_SERVICE, AdsServer, type AdsServerOptions } from './ads-server.ts';
+export type { ProxyStatus, ResourceGenerator, TypeStatus } from './ads-connection.ts';
+export { AdsOptionsError } from './ads-errors.ts';

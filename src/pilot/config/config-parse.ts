@@ -1,0 +1,239 @@
+import { type Document, parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { fail, ok, type Result } from '../../common/result.ts';
+import { ConfigError, type ConfigErrorCode, formatPath } from './config-error.ts';
+import { resolveHost } from './config-hosts.ts';
+import {
+  type DestinationRuleDoc,
+  destinationRuleSpecSchema,
+  documentSchema,
+  durationMs,
+  KNOWN_UNSUPPORTED_FIELDS,
+  type ServiceExportDoc,
+  serviceExportDocumentSchema,
+  type VirtualServiceDoc,
+  virtualServiceSpecSchema,
+} from './config-schema.ts';
+import type {
+  ConfigMeta,
+  ConfigObject,
+  DestinationRuleConfig,
+  HttpMatchRequest,
+  LoadBalancerSimple,
+  ServiceExportConfig,
+  StringMatch,
+  VirtualServiceConfig,
+} from './config-types.ts';
+
+export interface ParseOptions {
+  /** Suffix used to qualify short hosts; default `cluster.local`. */
+  domainSuffix?: string;
+}
+
+const NETWORKING_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
+const SECURITY_VERSIONS = ['v1', 'v1beta1'];
+const MULTICLUSTER_VERSIONS = ['v1alpha1'];
+
+type KindEntry =
+  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceExport' }
+  | { versions: string[]; unsupported: string };
+
+/** `<group>/<kind>` → how meshfed treats it. */
+const KINDS: ReadonlyMap<string, KindEntry> = new Map<string, KindEntry>([
+  ['networking.istio.io/VirtualService', { versions: NETWORKING_VERSIONS, parse: 'VirtualService' }],
+  ['networking.istio.io/DestinationRule', { versions: NETWORKING_VERSIONS, parse: 'DestinationRule' }],
+  ['multicluster.x-k8s.io/ServiceExport', { versions: MULTICLUSTER_VERSIONS, parse: 'ServiceExport' }],
+  ...['Gateway', 'ServiceEntry', 'Sidecar', 'EnvoyFilter', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig'].map(
+    (k): [string, KindEntry] => [`networking.istio.io/${k}`, { versions: NETWORKING_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
+  ),
+  ...['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'].map(
+    (k): [string, KindEntry] => [`security.istio.io/${k}`, { versions: SECURITY_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
+  ),
+  [
+    'multicluster.x-k8s.io/ServiceImport',
+    { versions: MULTICLUSTER_VERSIONS, unsupported: 'kind ServiceImport is written by meshfed, not read from configuration' },
+  ],
+]);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Parses one YAML text (one or more `---` documents) into validated config objects. All problems of
+ * all documents are returned together; a document with any error contributes no object.
+ * `source` names the text in errors (usually a path relative to the config folder).
+ */
+export function parseConfigText(text: string, source: string, opts: ParseOptions = {}): Result<ConfigObject[], ConfigError[]> {
+  const domainSuffix = opts.domainSuffix ?? 'cluster.local';
+  const objects: ConfigObject[] = [];
+  const errors: ConfigError[] = [];
+  let docs: Iterable<Document>;
+  try {
+    // For empty input this is an EmptyStream: an empty array.
+    docs = parseAllDocuments(text) as Iterable<Document>;
+  } catch (e: unknown) {
+    const message = e instanceof Error ? e.message : String(e);
+    return fail([new ConfigError({ code: 'CONFIG_SYNTAX', source, path: '', message })]);
+  }
+  for (const doc of docs) {
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) {
+        // Pretty messages end with `at line L, column C:` and a code excerpt; keep the first line.
+        const message = (err.message.split('\n')[0] ?? err.message).replace(/:$/, '');
+        errors.push(new ConfigError({ code: 'CONFIG_SYNTAX', source, path: '', message }));
+      }
+      continue;
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    const r = parseDocument(value, source, domainSuffix);
+    if (r.ok) objects.push(r.value);
+    else errors.push(...r.errors);
+  }
+  return errors.length > 0 ? fail(errors) : ok(objects);
+}
+
+function parseDocument(value: unknown, source: string, domainSuffix: string): Result<ConfigObject, ConfigError[]> {
+  const err = (code: ConfigErrorCode, path: string, message: string, kind?: string, name?: string): ConfigError[] => [
+    new ConfigError({ code, source, path, message, ...(kind !== undefined ? { kind } : {}), ...(name !== undefined ? { name } : {}) }),
+  ];
+  if (!isRecord(value)) return fail(err('CONFIG_INVALID', '', 'a document must be a mapping with apiVersion, kind, metadata'));
+  const { apiVersion, kind } = value;
+  const meta = isRecord(value['metadata']) ? value['metadata'] : {};
+  const name =
+    typeof meta['name'] === 'string' ? `${typeof meta['namespace'] === 'string' ? meta['namespace'] : 'default'}/${meta['name']}` : undefined;
+  if (typeof kind !== 'string' || kind === '') return fail(err('CONFIG_INVALID', 'kind', 'required', undefined, name));
+  if (typeof apiVersion !== 'string' || !apiVersion.includes('/')) {
+    return fail(err('CONFIG_INVALID', 'apiVersion', 'required, as <group>/<version>', kind, name));
+  }
+  const [group, version] = apiVersion.split('/', 2) as [string, string];
+  const entry = KINDS.get(`${group}/${kind}`);
+  if (!entry) return fail(err('CONFIG_INVALID', 'kind', `unknown kind ${kind} in ${apiVersion}`, kind, name));
+  if (!entry.versions.includes(version)) {
+    return fail(err('CONFIG_INVALID', 'apiVersion', `${apiVersion} is not a supported version of ${kind} (use ${entry.versions.map((v) => `${group}/${v}`).join(', ')})`, kind, name));
+  }
+  if ('unsupported' in entry) return fail(err('CONFIG_UNSUPPORTED', '', entry.unsupported, kind, name));
+
+  const ctx = { source, kind, ...(name !== undefined ? { name } : {}) };
+  switch (entry.parse) {
+    case 'VirtualService': {
+      const r = documentSchema(virtualServiceSpecSchema).safeParse(value);
+      return r.success ? ok(toVirtualService(r.data, source, domainSuffix)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'DestinationRule': {
+      const r = documentSchema(destinationRuleSpecSchema).safeParse(value);
+      return r.success ? ok(toDestinationRule(r.data, source, domainSuffix)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'ServiceExport': {
+      const r = serviceExportDocumentSchema.safeParse(value);
+      return r.success ? ok(toServiceExport(r.data, source, domainSuffix)) : fail(zodErrors(r.error, ctx));
+    }
+  }
+}
+
+function zodErrors(error: z.ZodError, ctx: { source: string; kind: string; name?: string }): ConfigError[] {
+  const out: ConfigError[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const known = KNOWN_UNSUPPORTED_FIELDS.has(key);
+        out.push(
+          new ConfigError({
+            ...ctx,
+            code: known ? 'CONFIG_UNSUPPORTED' : 'CONFIG_INVALID',
+            path: formatPath([...issue.path, key]),
+            message: known ? 'field is not supported by meshfed yet' : 'unknown field',
+          }),
+        );
+      }
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === 'invalid_key') message = `invalid key: ${issue.issues[0]?.message ?? issue.message}`;
+    const unsupported = issue.code === 'custom' && isRecord(issue.params) && issue.params['unsupported'] === true;
+    out.push(new ConfigError({ ...ctx, code: unsupported ? 'CONFIG_UNSUPPORTED' : 'CONFIG_INVALID', path: formatPath(issue.path), message }));
+  }
+  return out;
+}
+
+function toMeta(m: { name: string; namespace?: string | undefined; labels?: Record<string, string> | undefined; annotations?: Record<string, string> | undefined }): ConfigMeta {
+  return Object.freeze({
+    name: m.name,
+    namespace: m.namespace ?? 'default',
+    labels: Object.freeze({ ...(m.labels ?? {}) }),
+    annotations: Object.freeze({ ...(m.annotations ?? {}) }),
+  });
+}
+
+function toStringMatch(m: { exact?: string | undefined; prefix?: string | undefined }): StringMatch {
+  return m.exact !== undefined ? { exact: m.exact } : { prefix: m.prefix ?? '' };
+}
+
+function toVirtualService(d: VirtualServiceDoc, source: string, suffix: string): VirtualServiceConfig {
+  const metadata = toMeta(d.metadata);
+  const ns = metadata.namespace;
+  return deepFreeze({
+    kind: 'VirtualService',
+    apiVersion: d.apiVersion,
+    metadata,
+    source,
+    spec: {
+      hosts: d.spec.hosts.map((h) => resolveHost(h, ns, suffix)),
+      gateways: d.spec.gateways ?? ['mesh'],
+      http: d.spec.http.map((r) => ({
+        ...(r.name !== undefined ? { name: r.name } : {}),
+        match: (r.match ?? []).map((m): HttpMatchRequest => ({
+          ...(m.name !== undefined ? { name: m.name } : {}),
+          ...(m.uri !== undefined ? { uri: toStringMatch(m.uri) } : {}),
+          headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, toStringMatch(v)])),
+        })),
+        route: r.route.map((dst) => ({
+          destination: {
+            host: resolveHost(dst.destination.host, ns, suffix),
+            subset: dst.destination.subset ?? '',
+            ...(dst.destination.port !== undefined ? { port: dst.destination.port.number } : {}),
+          },
+          weight: r.route.length === 1 ? 100 : (dst.weight ?? 0),
+        })),
+        ...(r.timeout !== undefined ? { timeoutMs: durationMs(r.timeout) } : {}),
+      })),
+    },
+  });
+}
+
+function toDestinationRule(d: DestinationRuleDoc, source: string, suffix: string): DestinationRuleConfig {
+  const metadata = toMeta(d.metadata);
+  const simple = d.spec.trafficPolicy?.loadBalancer?.simple;
+  const loadBalancer: LoadBalancerSimple | undefined = simple === 'LEAST_CONN' ? 'LEAST_REQUEST' : simple;
+  return deepFreeze({
+    kind: 'DestinationRule',
+    apiVersion: d.apiVersion,
+    metadata,
+    source,
+    spec: {
+      host: resolveHost(d.spec.host, metadata.namespace, suffix),
+      subsets: (d.spec.subsets ?? []).map((s) => ({ name: s.name, labels: { ...(s.labels ?? {}) } })),
+      ...(loadBalancer !== undefined ? { loadBalancer } : {}),
+    },
+  });
+}
+
+function toServiceExport(d: ServiceExportDoc, source: string, suffix: string): ServiceExportConfig {
+  const metadata = toMeta(d.metadata);
+  return deepFreeze({
+    kind: 'ServiceExport',
+    apiVersion: d.apiVersion,
+    metadata,
+    source,
+    hostname: `${metadata.name}.${metadata.namespace}.svc.${suffix}`,
+  });
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}

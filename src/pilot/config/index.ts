@@ -1,0 +1,23 @@
+export { ConfigError, type ConfigErrorCode, type ConfigErrorFields } from './config-error.ts';
+export { resolveHost } from './config-hosts.ts';
+export type { ConfigStore } from './config-interface.ts';
+export { loadConfigPaths } from './config-load.ts';
+export { type ParseOptions, parseConfigText } from './config-parse.ts';
+export { createFolderConfigStore, type FolderConfigStoreOptions } from './config-store-folder.ts';
+export type {
+  ConfigKind,
+  ConfigMeta,
+  ConfigObject,
+  DestinationRuleConfig,
+  DestinationRuleSpec,
+  HttpMatchRequest,
+  HttpRoute,
+  HttpRouteDestination,
+  LoadBalancerSimple,
+  RouteDestination,
+  ServiceExportConfig,
+  StringMatch,
+  Subset,
+  VirtualServiceConfig,
+  VirtualServiceSpec,
+} from './config-types.ts';

@@ -1,0 +1,95 @@
+import { inboundClusterName, sniFor } from '../../xds/naming.ts';
+import type { ProxyNode } from '../../xds/node.ts';
+import type { Cluster, XdsResource } from '../../xds/resources.ts';
+import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { hasMeshEndpoints, ownEndpoints } from '../model/snapshot-queries.ts';
+import { ADS, CONNECT_TIMEOUT, gatewaySnis, meshTlsContext, outboundClusters } from './generator-common.ts';
+
+function edsCluster(name: string, lbPolicy: Cluster['lb_policy']): Cluster {
+  return {
+    '@type': TYPE_URL.cluster,
+    name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS, service_name: name },
+    connect_timeout: CONNECT_TIMEOUT,
+    lb_policy: lbPolicy ?? 'ROUND_ROBIN',
+  };
+}
+
+function lbPolicyOf(snap: Snapshot, hostname: string): NonNullable<Cluster['lb_policy']> {
+  return snap.destinationRules.get(hostname)?.spec.loadBalancer ?? 'ROUND_ROBIN';
+}
+
+function sidecarClusters(proxy: ProxyNode, snap: Snapshot): Cluster[] {
+  const out: Cluster[] = [];
+  for (const key of outboundClusters(snap)) {
+    const c = edsCluster(key.name, lbPolicyOf(snap, key.hostname));
+    if (hasMeshEndpoints(snap, key.hostname)) {
+      c.transport_socket = {
+        name: 'envoy.transport_sockets.tls',
+        typed_config: {
+          '@type': TYPED_CONFIG.upstreamTls,
+          common_tls_context: meshTlsContext(),
+          sni: sniFor(key.port, key.subset, key.hostname),
+        },
+      };
+    }
+    out.push(c);
+  }
+  const seen = new Set<number>();
+  for (const ep of ownEndpoints(snap, proxy)) {
+    if (seen.has(ep.port)) continue;
+    seen.add(ep.port);
+    const name = inboundClusterName(ep.port);
+    out.push({
+      '@type': TYPE_URL.cluster,
+      name,
+      type: 'STATIC',
+      connect_timeout: CONNECT_TIMEOUT,
+      lb_policy: 'ROUND_ROBIN',
+      load_assignment: {
+        cluster_name: name,
+        endpoints: [
+          {
+            locality: { zone: ep.cluster },
+            lb_endpoints: [
+              {
+                endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
+                health_status: 'HEALTHY',
+                load_balancing_weight: { value: 1 },
+              },
+            ],
+            load_balancing_weight: { value: 1 },
+          },
+        ],
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * CDS for one proxy.
+ * - sidecar: every outbound cluster (`outbound|<port>|<subset>|<host>`, EDS over ADS, mTLS with the
+ *   cross-cluster SNI when the service has mesh endpoints) and its own `inbound|<port>||` clusters.
+ * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI.
+ * - proxyless: the outbound clusters without TLS. grpc-js-xds accepts only ROUND_ROBIN, so a
+ *   DestinationRule's other load balancers apply to sidecars only.
+ */
+export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
+  let clusters: Cluster[];
+  switch (proxy.type) {
+    case 'sidecar':
+      clusters = sidecarClusters(proxy, snap);
+      break;
+    case 'router':
+      clusters = gatewaySnis(snap).map((k) => edsCluster(k.name, lbPolicyOf(snap, k.hostname)));
+      break;
+    case 'proxyless':
+      clusters = outboundClusters(snap).map((k) => edsCluster(k.name, 'ROUND_ROBIN'));
+      break;
+  }
+  return clusters.map((resource) => ({ name: resource.name, resource }));
+}
+

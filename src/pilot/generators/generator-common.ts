@@ -1,0 +1,135 @@
+import type {
+  AdsConfigSource,
+  CommonTlsContext,
+  Duration,
+  HttpConnectionManager,
+  Metadata,
+  RouterFilter,
+} from '../../xds/resources.ts';
+import { SECRET, outboundClusterName, sniFor } from '../../xds/naming.ts';
+import type { JsonValue, ProtoStruct } from '../../xds/struct.ts';
+import { TYPED_CONFIG } from '../../xds/type-urls.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { exportedHostnames, subsetsOf } from '../model/snapshot-queries.ts';
+
+/** Shared building blocks of the generators. Pure functions of their arguments. */
+
+export const ADS: AdsConfigSource = { ads: {} };
+
+/** Upstream connect timeout of every generated cluster. */
+export const CONNECT_TIMEOUT: Duration = { seconds: '10' };
+
+export function routerFilter(): RouterFilter {
+  return { name: 'envoy.filters.http.router', typed_config: { '@type': TYPED_CONFIG.router } };
+}
+
+/** Mesh mTLS material: the workload certificate `default` and the trust bundle `ROOTCA`, over SDS/ADS. */
+export function meshTlsContext(): CommonTlsContext {
+  return {
+    tls_certificate_sds_secret_configs: [{ name: SECRET.workloadCert, sds_config: ADS }],
+    validation_context_sds_secret_config: { name: SECRET.rootCa, sds_config: ADS },
+    alpn_protocols: ['h2'],
+  };
+}
+
+export function durationFromMs(ms: number): Duration {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = (ms % 1000) * 1_000_000;
+  return nanos > 0 ? { seconds: String(seconds), nanos } : { seconds: String(seconds) };
+}
+
+/**
+ * google.protobuf.Value as the loaded serializer encodes it. protobufjs ships its own
+ * google/protobuf/struct.proto with camelCase field names (`stringValue`, ...) and uses it even
+ * with keepCase, so snake_case names (as in src/xds/struct.ts `toStruct`) are dropped silently on
+ * encode. The round-trip test guards this.
+ */
+type WireValue =
+  | { nullValue: 'NULL_VALUE' }
+  | { numberValue: number }
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { structValue: WireStruct }
+  | { listValue: { values: WireValue[] } };
+interface WireStruct {
+  fields: Record<string, WireValue>;
+}
+
+function wireValue(v: JsonValue): WireValue {
+  if (v === null) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(wireValue) } };
+  return { structValue: wireStruct(v) };
+}
+
+function wireStruct(obj: { [k: string]: JsonValue }): WireStruct {
+  const fields: Record<string, WireValue> = {};
+  for (const [k, v] of Object.entries(obj)) fields[k] = wireValue(v);
+  return { fields };
+}
+
+/** Endpoint/cluster metadata: one Struct per filter_metadata namespace, in wire (camelCase) form. */
+export function metadata(namespaces: Record<string, { [k: string]: JsonValue }>): Metadata {
+  const filter_metadata: Metadata['filter_metadata'] = {};
+  // ProtoStruct (src/xds/struct.ts) declares snake_case value names, which do not survive encoding.
+  for (const [ns, value] of Object.entries(namespaces)) filter_metadata[ns] = wireStruct(value) as unknown as ProtoStruct;
+  return { filter_metadata };
+}
+
+/** An HCM using RDS over ADS, router filter last. */
+export function rdsConnectionManager(statPrefix: string, routeConfigName: string): HttpConnectionManager {
+  return {
+    '@type': TYPED_CONFIG.httpConnectionManager,
+    stat_prefix: statPrefix,
+    codec_type: 'AUTO',
+    rds: { route_config_name: routeConfigName, config_source: ADS },
+    http_filters: [routerFilter()],
+  };
+}
+
+/** One outbound cluster: a service port and a subset (`''`: every endpoint). */
+export interface OutboundClusterKey {
+  name: string;
+  hostname: string;
+  port: number;
+  subset: string;
+}
+
+/** Every outbound cluster of the mesh, sorted by host, port, then default-before-subsets. */
+export function outboundClusters(snap: Snapshot): OutboundClusterKey[] {
+  const out: OutboundClusterKey[] = [];
+  for (const service of snap.services.values()) {
+    const subsets = ['', ...subsetsOf(snap, service.hostname).map((s) => s.name)];
+    for (const { port } of service.ports) {
+      for (const subset of subsets) {
+        out.push({ name: outboundClusterName(port, subset, service.hostname), hostname: service.hostname, port, subset });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The SNIs the east-west gateway serves: per service exported by this cluster (ServiceExport and
+ * local sidecar'd endpoints), per port with such endpoints, one for all endpoints and one per
+ * DestinationRule subset. Sorted by SNI.
+ */
+export function gatewaySnis(snap: Snapshot): (OutboundClusterKey & { sni: string })[] {
+  const out: (OutboundClusterKey & { sni: string })[] = [];
+  for (const hostname of exportedHostnames(snap)) {
+    const service = snap.services.get(hostname);
+    if (!service) continue;
+    const eps = snap.endpoints.get(hostname) ?? [];
+    const subsets = ['', ...subsetsOf(snap, hostname).map((s) => s.name)];
+    for (const { port } of service.ports) {
+      if (!eps.some((e) => e.kind === 'local' && e.sidecar && e.cluster === snap.cluster && e.port === port)) continue;
+      for (const subset of subsets) {
+        const sni = sniFor(port, subset, hostname);
+        out.push({ name: sni, sni, hostname, port, subset });
+      }
+    }
+  }
+  return out.sort((a, b) => (a.sni < b.sni ? -1 : a.sni > b.sni ? 1 : 0));
+}

@@ -1,0 +1,138 @@
+import { PORTS } from '../../common/ports.ts';
+import { inboundClusterName, LISTENER, ROUTE_OUTBOUND } from '../../xds/naming.ts';
+import type { ProxyNode } from '../../xds/node.ts';
+import type { FilterChain, Listener, XdsResource } from '../../xds/resources.ts';
+import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { ownEndpoints } from '../model/snapshot-queries.ts';
+import { gatewaySnis, meshTlsContext, rdsConnectionManager, routerFilter } from './generator-common.ts';
+import { hostPortName } from './generator-routes.ts';
+
+function socketAddress(address: string, port: number): Listener['address'] {
+  return { socket_address: { address, port_value: port } };
+}
+
+function inboundChain(port: number): FilterChain {
+  const cluster = inboundClusterName(port);
+  return {
+    name: cluster,
+    filter_chain_match: { destination_port: { value: port } },
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': TYPED_CONFIG.downstreamTls,
+        common_tls_context: meshTlsContext(),
+        require_client_certificate: { value: true },
+      },
+    },
+    filters: [
+      {
+        name: 'envoy.filters.network.http_connection_manager',
+        typed_config: {
+          '@type': TYPED_CONFIG.httpConnectionManager,
+          stat_prefix: `inbound_0.0.0.0_${port}`,
+          codec_type: 'AUTO',
+          route_config: {
+            name: cluster,
+            virtual_hosts: [
+              { name: `inbound|http|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster } }] },
+            ],
+          },
+          http_filters: [routerFilter()],
+          forward_client_cert_details: 'SANITIZE_SET',
+          set_current_client_cert_details: { uri: true },
+        },
+      },
+    ],
+  };
+}
+
+function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
+  const own = ownEndpoints(snap, proxy);
+  const ip = proxy.ip || own[0]?.address || '0.0.0.0';
+  const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
+  const listeners: Listener[] = [
+    {
+      '@type': TYPE_URL.listener,
+      name: LISTENER.virtualOutbound,
+      address: socketAddress(ip, PORTS.sidecarOutbound),
+      traffic_direction: 'OUTBOUND',
+      filter_chains: [
+        {
+          name: LISTENER.virtualOutbound,
+          filters: [
+            {
+              name: 'envoy.filters.network.http_connection_manager',
+              typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND),
+            },
+          ],
+        },
+      ],
+    },
+  ];
+  // Envoy rejects a listener without filter chains: no own workload port, no inbound listener.
+  if (ports.length > 0) {
+    listeners.push({
+      '@type': TYPE_URL.listener,
+      name: LISTENER.virtualInbound,
+      address: socketAddress(ip, PORTS.sidecarInbound),
+      traffic_direction: 'INBOUND',
+      filter_chains: ports.map(inboundChain),
+    });
+  }
+  return listeners;
+}
+
+/** Envoy rejects a listener without filter chains, so nothing exported means no listener. */
+function gatewayListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
+  const snis = gatewaySnis(snap);
+  if (snis.length === 0) return [];
+  return [
+    {
+      '@type': TYPE_URL.listener,
+      name: LISTENER.eastWestGateway,
+      address: socketAddress(proxy.ip || '0.0.0.0', PORTS.eastWestGateway),
+      listener_filters: [
+        { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPED_CONFIG.tlsInspector } },
+      ],
+      filter_chains: snis.map(({ sni }) => ({
+        name: sni,
+        filter_chain_match: { server_names: [sni] },
+        filters: [
+          { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TYPED_CONFIG.tcpProxy, stat_prefix: sni, cluster: sni } },
+        ],
+      })),
+    },
+  ];
+}
+
+function proxylessListeners(snap: Snapshot): Listener[] {
+  const out: Listener[] = [];
+  for (const service of snap.services.values()) {
+    for (const { port } of service.ports) {
+      const route = hostPortName(service.hostname, port);
+      const names = service.ports.length === 1 ? [route, service.hostname] : [route];
+      for (const name of names) {
+        out.push({
+          '@type': TYPE_URL.listener,
+          name,
+          api_listener: { api_listener: rdsConnectionManager(name, route) },
+        });
+      }
+    }
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * LDS for one proxy.
+ * - sidecar: `virtualOutbound` (proxy ip:15001, HTTP via RDS `outbound`) and `virtualInbound`
+ *   (proxy ip:15006, one mTLS filter chain per own app port, inline route to `inbound|<port>||`).
+ * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI.
+ * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS.
+ */
+export function generateListeners(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
+  const listeners =
+    proxy.type === 'sidecar' ? sidecarListeners(proxy, snap) : proxy.type === 'router' ? gatewayListeners(proxy, snap) : proxylessListeners(snap);
+  return listeners.map((resource) => ({ name: resource.name, resource }));
+}

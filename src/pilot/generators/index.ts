@@ -1,0 +1,5 @@
+export { generate } from './generate.ts';
+export { generateClusters } from './generator-clusters.ts';
+export { generateEndpoints } from './generator-endpoints.ts';
+export { generateListeners } from './generator-listeners.ts';
+export { generateRoutes, sidecarDomains } from './generator-routes.ts';

@@ -1,0 +1,78 @@
+import type { DestinationRuleConfig, VirtualServiceConfig } from '../config/config-types.ts';
+
+/** A port of a service, with the protocol its workloads declared (imported ports default to http). */
+export interface ServicePort {
+  readonly port: number;
+  readonly protocol: 'http' | 'grpc';
+}
+
+/** A service known anywhere in the mesh, keyed by hostname. */
+export interface ServiceModel {
+  /** `reviews.default.svc.cluster.local` */
+  readonly hostname: string;
+  readonly name: string;
+  readonly namespace: string;
+  /** Sorted by port. */
+  readonly ports: readonly ServicePort[];
+}
+
+interface EndpointBase {
+  readonly hostname: string;
+  /** Service port this endpoint serves (the app's port for local workloads). */
+  readonly port: number;
+  /** Registry of the shard it came from. */
+  readonly registry: string;
+  /** Cluster the workload runs in. */
+  readonly cluster: string;
+  readonly namespace: string;
+  readonly workload: string;
+  readonly serviceAccount: string;
+  /** The workload's labels plus `topology.istio.io/cluster` = `cluster`. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A workload dialled directly at `address:port` (its sidecar captures on 15006 when `sidecar`). */
+export interface LocalEndpoint extends EndpointBase {
+  readonly kind: 'local';
+  readonly address: string;
+  readonly sidecar: boolean;
+}
+
+/** A workload of another cluster, reached through that cluster's east-west gateway; always mTLS. */
+export interface RemoteEndpoint extends EndpointBase {
+  readonly kind: 'remote';
+  readonly gateway: { readonly address: string; readonly port: number };
+}
+
+export type EndpointModel = LocalEndpoint | RemoteEndpoint;
+
+/**
+ * Everything generators read, built once per push by `buildSnapshot` and never changed afterwards
+ * (frozen; maps are read-only by type). Every collection is sorted, so identical inputs give
+ * identical generator output.
+ */
+export interface Snapshot {
+  readonly version: string;
+  /** The cluster this Pilot serves. */
+  readonly cluster: string;
+  readonly trustDomain: string;
+  readonly domainSuffix: string;
+  /** This cluster's east-west gateway address, if it has one. */
+  readonly gatewayAddress?: string;
+  /** By hostname, sorted. */
+  readonly services: ReadonlyMap<string, ServiceModel>;
+  /** By hostname: every endpoint across all shards (local and remote), sorted. */
+  readonly endpoints: ReadonlyMap<string, readonly EndpointModel[]>;
+  /** By fully qualified host; when several VirtualServices name a host, the first by namespace/name wins. */
+  readonly virtualServices: ReadonlyMap<string, VirtualServiceConfig>;
+  /** By fully qualified host; the first by namespace/name wins. */
+  readonly destinationRules: ReadonlyMap<string, DestinationRuleConfig>;
+  /** Hostnames with a ServiceExport in this cluster's configuration. */
+  readonly exported: ReadonlySet<string>;
+  /** Local endpoints by `workloadKey(cluster, namespace, name)`. */
+  readonly workloads: ReadonlyMap<string, readonly LocalEndpoint[]>;
+}
+
+export function workloadKey(cluster: string, namespace: string, name: string): string {
+  return `${cluster}/${namespace}/${name}`;
+}

@@ -1,0 +1,156 @@
+import { errorMessage, MeshfedError } from '../common/errors.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import type { ImportSink, LocalExportState } from '../federation/federation-interface.ts';
+import type { ProxyNode } from '../xds/node.ts';
+import type { XdsResource } from '../xds/resources.ts';
+import type { XdsTypeUrl } from '../xds/type-urls.ts';
+import type { ConfigError } from './config/config-error.ts';
+import { createFolderConfigStore } from './config/config-store-folder.ts';
+import { generate } from './generators/generate.ts';
+import { buildSnapshot } from './model/build-snapshot.ts';
+import { exportState } from './model/export-state.ts';
+import type { Snapshot } from './model/snapshot.ts';
+import { createFederationRegistry } from './registry/registry-federation.ts';
+import { createFileRegistry } from './registry/registry-file.ts';
+import type { ServiceRegistry } from './registry/registry-interface.ts';
+
+/** Invalid options given to createPilot; `code` is `PILOT_OPTIONS_INVALID`. */
+export class PilotOptionsError extends MeshfedError {
+  constructor(message: string) {
+    super('PILOT_OPTIONS_INVALID', message);
+  }
+}
+
+export interface PilotOptions {
+  /** The cluster this Pilot serves. */
+  cluster: string;
+  trustDomain: string;
+  /** Default `cluster.local`. */
+  domainSuffix?: string;
+  /** Path of the cluster's WorkloadRegistryFile (`workloads.json`). */
+  registryFile: string;
+  /** Folder of Istio-style YAML, read recursively and watched. */
+  configDir: string;
+  /** This cluster's east-west gateway address; defaults to the registry file's `gatewayAddress`. */
+  gatewayAddress?: string;
+  logger?: Logger;
+  /** Quiet period after a registry or config change before the snapshot is rebuilt; default 50 ms. */
+  debounceMs?: number;
+}
+
+/**
+ * Pilot's registries → model → generators, composed. The ADS server (src/pilot/ads) reads
+ * `snapshot()`/`generate()` and subscribes with `onPush`; the federation controller feeds
+ * `federationSink` and reads `exportState()`.
+ */
+export interface Pilot {
+  /** Where the federation controller writes imported endpoints (one shard per remote cluster). */
+  readonly federationSink: ImportSink;
+  /** The current snapshot; replaced (never mutated) on every push. */
+  snapshot(): Snapshot;
+  /** Resources of one type for one proxy, over the current snapshot. */
+  generate(proxy: ProxyNode, typeUrl: XdsTypeUrl): XdsResource[];
+  /** What this cluster exports, over the current snapshot. */
+  exportState(): LocalExportState;
+  /** Called after each rebuilt snapshot with a short reason (`config`, `registry:file`, ...). */
+  onPush(cb: (snap: Snapshot, reason: string) => void): void;
+  /** Current configuration problems; the objects in the snapshot are the last good ones. */
+  configErrors(): ConfigError[];
+  /** Stops watchers and timers; idempotent. */
+  close(): void;
+}
+
+function validate(opts: PilotOptions): void {
+  const nonEmpty: (keyof PilotOptions)[] = ['cluster', 'trustDomain', 'registryFile', 'configDir'];
+  for (const k of nonEmpty) {
+    const v = opts[k];
+    if (typeof v !== 'string' || v === '') throw new PilotOptionsError(`invalid ${k}: must be a non-empty string`);
+  }
+  if (opts.debounceMs !== undefined && (!Number.isInteger(opts.debounceMs) || opts.debounceMs < 0)) {
+    throw new PilotOptionsError('invalid debounceMs: must be a non-negative integer');
+  }
+}
+
+/**
+ * Starts Pilot's stages. Throws PilotOptionsError for invalid options (a programmer error at the
+ * boundary). A missing or broken registry file or config folder is not fatal: it is logged, and
+ * the snapshot holds what could be read (the last good state once there is one).
+ */
+export async function createPilot(opts: PilotOptions): Promise<Pilot> {
+  validate(opts);
+  const logger = opts.logger ?? createLogger('pilot', { cluster: opts.cluster });
+  const debounceMs = opts.debounceMs ?? 50;
+  const domainSuffix = opts.domainSuffix ?? 'cluster.local';
+  const startedAt = Date.now().toString(36);
+
+  const fileRegistry = createFileRegistry(opts.registryFile, logger);
+  for (const e of fileRegistry.errors()) logger.warn({ file: opts.registryFile }, `workload registry: ${e}`);
+  const federation = createFederationRegistry();
+  const registries: ServiceRegistry[] = [fileRegistry, federation];
+  const config = createFolderConfigStore(opts.configDir, logger, { domainSuffix });
+
+  let generation = 0;
+  const build = (): Snapshot => {
+    generation++;
+    const shards = registries.flatMap((r) => r.shards());
+    const gatewayAddress = opts.gatewayAddress ?? fileRegistry.shards().find((s) => s.cluster === opts.cluster)?.gatewayAddress;
+    return buildSnapshot({
+      cluster: opts.cluster,
+      trustDomain: opts.trustDomain,
+      domainSuffix,
+      ...(gatewayAddress !== undefined ? { gatewayAddress } : {}),
+      shards,
+      config: config.list(),
+      version: `${startedAt}-${generation}`,
+    });
+  };
+
+  let current = build();
+  const listeners: ((snap: Snapshot, reason: string) => void)[] = [];
+  const reasons = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const push = (): void => {
+    timer = undefined;
+    if (closed) return;
+    const reason = [...reasons].sort().join(',');
+    reasons.clear();
+    current = build();
+    logger.debug({ version: current.version, reason }, 'snapshot rebuilt');
+    for (const cb of listeners) {
+      try {
+        cb(current, reason);
+      } catch (e: unknown) {
+        logger.error({ err: errorMessage(e) }, 'push listener failed');
+      }
+    }
+  };
+  const schedule = (reason: string): void => {
+    if (closed) return;
+    reasons.add(reason);
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(push, debounceMs);
+  };
+
+  for (const r of registries) r.onChange(() => schedule(`registry:${r.name}`));
+  config.onChange(() => schedule('config'));
+
+  return {
+    federationSink: federation,
+    snapshot: () => current,
+    generate: (proxy, typeUrl) => generate(proxy, typeUrl, current),
+    exportState: () => exportState(current),
+    onPush(cb) {
+      listeners.push(cb);
+    },
+    configErrors: () => config.errors(),
+    close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      config.close();
+      for (const r of registries) r.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { errorMessage } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
+import { fail, ok, type Result } from '../../common/result.ts';
+import type { WorkloadRegistryFile } from '../../common/workload.ts';
+import type { RegistryShard, ServiceRegistry } from './registry-interface.ts';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const label = z.string().regex(DNS_LABEL, 'must be a DNS label');
+const address = z.string().min(1, 'must not be empty');
+
+const workloadSchema = z.strictObject({
+  name: label,
+  namespace: label,
+  serviceAccount: z.string().min(1),
+  cluster: z.string().min(1),
+  address,
+  labels: z.record(z.string(), z.string()),
+  service: z.strictObject({
+    name: label,
+    port: z.int().min(1).max(65535),
+    protocol: z.enum(['http', 'grpc']),
+  }),
+  sidecar: z.boolean(),
+});
+
+const fileSchema = z
+  .strictObject({ cluster: z.string().min(1), gatewayAddress: address.optional(), workloads: z.array(workloadSchema) })
+  .superRefine((f, ctx) => {
+    const seen = new Set<string>();
+    f.workloads.forEach((w, i) => {
+      if (w.cluster !== f.cluster) {
+        ctx.addIssue({ code: 'custom', path: ['workloads', i, 'cluster'], message: `must equal the file's cluster ${f.cluster}` });
+      }
+      const key = `${w.namespace}/${w.name}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['workloads', i, 'name'], message: `duplicate workload ${key}` });
+      seen.add(key);
+    });
+  });
+
+function issuePath(p: readonly PropertyKey[]): string {
+  return p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
+}
+
+/** Validates the text of a `workloads.json` (WorkloadRegistryFile). Errors read `path: message`. */
+export function parseWorkloadRegistry(text: string): Result<WorkloadRegistryFile> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e: unknown) {
+    return fail([`invalid JSON: ${errorMessage(e)}`]);
+  }
+  const r = fileSchema.safeParse(raw);
+  if (!r.success) return fail(r.error.issues.map((i) => `${issuePath(i.path) || '(root)'}: ${i.message}`));
+  const f = r.data;
+  return ok({ cluster: f.cluster, ...(f.gatewayAddress !== undefined ? { gatewayAddress: f.gatewayAddress } : {}), workloads: f.workloads });
+}
+
+export interface FileRegistry extends ServiceRegistry {
+  /** Problems of the current file contents (empty when it is valid). The last good shard stays. */
+  errors(): string[];
+}
+
+export interface FileRegistryOptions {
+  /** Quiet period after the last file event before re-reading; default 50 ms. */
+  debounceMs?: number;
+}
+
+/**
+ * The `file` registry: one shard, for the cluster named in a WorkloadRegistryFile, read at creation
+ * and re-read when the file changes. The parent folder is watched (not the file), so writers that
+ * replace the file by rename are seen. An invalid or missing file keeps the last good shard.
+ */
+export function createFileRegistry(file: string, logger: Logger, opts: FileRegistryOptions = {}): FileRegistry {
+  const debounceMs = opts.debounceMs ?? 50;
+  const listeners: (() => void)[] = [];
+  let shard: RegistryShard | undefined;
+  let text: string | undefined;
+  let errors: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  let closed = false;
+
+  /** Returns true when the shard changed. */
+  const load = (): boolean => {
+    let next: string;
+    try {
+      next = readFileSync(file, 'utf8');
+    } catch (e: unknown) {
+      errors = [`cannot read ${file}: ${errorMessage(e)}`];
+      text = undefined;
+      return false;
+    }
+    if (next === text) return false;
+    text = next;
+    const r = parseWorkloadRegistry(next);
+    if (!r.ok) {
+      errors = r.errors;
+      logger.warn({ file, errors: r.errors }, 'workload registry file rejected; keeping last good');
+      return false;
+    }
+    errors = [];
+    const f = r.value;
+    shard = Object.freeze({
+      registry: 'file',
+      cluster: f.cluster,
+      workloads: Object.freeze(f.workloads.map((w) => Object.freeze({ ...w, labels: Object.freeze({ ...w.labels }), service: Object.freeze({ ...w.service }) }))),
+      imported: Object.freeze([]),
+      ...(f.gatewayAddress !== undefined ? { gatewayAddress: f.gatewayAddress } : {}),
+    });
+    return true;
+  };
+
+  load();
+  try {
+    const base = path.basename(file);
+    watcher = watch(path.dirname(file), (_event, name) => {
+      if (name !== null && String(name) !== base) return;
+      if (closed) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (!closed && load()) for (const cb of listeners) cb();
+      }, debounceMs);
+    });
+    watcher.on('error', (e: unknown) => logger.warn({ file, err: errorMessage(e) }, 'workload registry watch failed'));
+  } catch (e: unknown) {
+    logger.warn({ file, err: errorMessage(e) }, 'cannot watch workload registry file; changes will not be seen');
+  }
+
+  return {
+    name: 'file',
+    shards: () => (shard ? [shard] : []),
+    errors: () => [...errors],
+    onChange(cb) {
+      listeners.push(cb);
+    },
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      watcher?.close();
+    },
+  };
+}

@@ -1,0 +1,408 @@
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { MeshfedError, errorMessage } from '../common/errors.ts';
+import { type Logger, createLogger } from '../common/log.ts';
+import type { Result } from '../common/result.ts';
+import type {
+  ClusterConfig,
+  ClusterLoadAssignmentConfig,
+  ListenerConfig,
+  ProxyConfig,
+  RouteTable,
+} from './config-types.ts';
+import { type NodeIdentityInput, nodeMessage } from './node.ts';
+import { serviceClient } from './protos.ts';
+import { TYPE_URL, type XdsTypeUrl } from './type-urls.ts';
+import { validateCluster } from './validate/cluster.ts';
+import { validateClusterLoadAssignment } from './validate/cluster-load-assignment.ts';
+import { validateListener } from './validate/listener.ts';
+import { validateRouteConfiguration } from './validate/route-configuration.ts';
+import { wireStruct } from './validate/wire-struct.ts';
+
+/** Options of an AdsClient; validated once by the constructor, then frozen. */
+export interface AdsClientOptions {
+  /** `host:port` of Pilot's ADS endpoint. */
+  target: string;
+  credentials: grpc.ChannelCredentials;
+  /** e.g. `grpc.ssl_target_name_override` for TLS to an address. */
+  channelOptions?: grpc.ChannelOptions;
+  /** Identity sent on the first request of every stream. */
+  node: NodeIdentityInput;
+  logger?: Logger;
+  /** First reconnect delay (default 500 ms); doubles per failed attempt, with jitter. */
+  initialBackoffMs?: number;
+  /** Cap of the reconnect delay (default 30 s). */
+  maxBackoffMs?: number;
+}
+
+/** Invalid AdsClient options (a programmer error: thrown by the constructor). */
+export class AdsClientOptionsError extends MeshfedError {
+  constructor(message: string) {
+    super('ADS_CLIENT_OPTIONS_INVALID', message);
+  }
+}
+
+/** Events of an AdsClient. */
+export interface AdsClientEvents {
+  /** After every response that changed the accepted config. */
+  config: [cfg: ProxyConfig];
+  /** A response (partly) rejected; `errors` name each bad resource. */
+  nack: [typeUrl: string, errors: string[]];
+  /** The first response of a stream arrived. */
+  connected: [];
+  /** The stream ended; the client reconnects unless closed. */
+  disconnected: [reason: string];
+}
+
+type Kind = keyof ProxyConfig['versions'];
+
+
+interface TypeDesc<T> {
+  kind: Kind;
+  typeUrl: XdsTypeUrl;
+  validate: (r: unknown) => Result<T>;
+  nameOf: (v: T) => string;
+  /** SotW LDS/CDS: a resource missing from a response is deleted. */
+  removesAbsent: boolean;
+}
+
+/** Per type: accepted resources (last good) and the protocol state of the subscription. */
+class TypeState<T> {
+  readonly resources = new Map<string, T>();
+  /** version_info of the last fully accepted response. */
+  version = '';
+  /** nonce of the last response received on the current stream. */
+  nonce = '';
+  /** Subscribed names (LDS/CDS: wildcard, always empty). */
+  names = new Set<string>();
+  /** A request for this type went out on the current stream. */
+  requested = false;
+  /** At least one response was processed (since start, across streams). */
+  received = false;
+
+  constructor(readonly desc: TypeDesc<T>) {}
+
+  /** Validates and applies one response's resources; returns whether the accepted set changed. */
+  apply(resources: unknown[]): { changed: boolean; errors: string[] } {
+    const errors: string[] = [];
+    const valid = new Map<string, T>();
+    const seen = new Set<string>();
+    resources.forEach((res, i) => {
+      const name = rawName(res) ?? `resources[${i}]`;
+      const type = typeof res === 'object' && res !== null ? (res as Record<string, unknown>)['@type'] : undefined;
+      if (type !== this.desc.typeUrl) {
+        errors.push(`${name}: @type ${JSON.stringify(type)} is not ${this.desc.typeUrl}`);
+        return;
+      }
+      if (seen.has(name)) {
+        errors.push(`${name}: duplicate resource`);
+        return;
+      }
+      seen.add(name);
+      const v = this.desc.validate(res);
+      if (v.ok) valid.set(this.desc.nameOf(v.value), v.value);
+      else errors.push(`${name}: ${v.errors.join('; ')}`);
+    });
+    let changed = false;
+    for (const [name, value] of valid) {
+      const prev = this.resources.get(name);
+      if (prev === undefined || JSON.stringify(prev) !== JSON.stringify(value)) {
+        this.resources.set(name, value);
+        changed = true;
+      }
+    }
+    if (this.desc.removesAbsent && errors.length === 0) {
+      for (const name of [...this.resources.keys()]) {
+        if (!seen.has(name)) {
+          this.resources.delete(name);
+          changed = true;
+        }
+      }
+    }
+    return { changed, errors };
+  }
+}
+
+type AnyState =
+  | TypeState<ListenerConfig>
+  | TypeState<RouteTable>
+  | TypeState<ClusterConfig>
+  | TypeState<ClusterLoadAssignmentConfig>;
+
+const rawName = (r: unknown): string | undefined => {
+  if (typeof r !== 'object' || r === null) return undefined;
+  const o = r as Record<string, unknown>;
+  const n = o['name'] ?? o['cluster_name'];
+  return typeof n === 'string' && n !== '' ? n : undefined;
+};
+
+const CODE_INVALID_ARGUMENT = 3;
+
+/**
+ * A proxy's ADS client (xDS v3, state of the world). It subscribes to CDS and LDS as wildcards, then
+ * to the EDS names its EDS clusters use and the RDS names its listeners use, widening and narrowing
+ * as config changes. Every resource is validated (src/xds/validate): valid ones replace their
+ * previous value, invalid ones keep the last good value and the response is NACKed naming them.
+ * The stream reconnects with jittered exponential backoff until `close()`, re-requesting every type
+ * with its last accepted version. No exception ever leaves a stream callback.
+ */
+export class AdsClient extends EventEmitter<AdsClientEvents> {
+  private readonly opts: Readonly<Required<Omit<AdsClientOptions, 'logger' | 'channelOptions'>>> & {
+    channelOptions: grpc.ChannelOptions;
+  };
+  private readonly log: Logger;
+  private readonly lds = new TypeState<ListenerConfig>({
+    kind: 'listener',
+    typeUrl: TYPE_URL.listener,
+    validate: validateListener,
+    nameOf: (v) => v.name,
+    removesAbsent: true,
+  });
+  private readonly routes = new TypeState<RouteTable>({
+    kind: 'route',
+    typeUrl: TYPE_URL.route,
+    validate: validateRouteConfiguration,
+    nameOf: (v) => v.name,
+    removesAbsent: false,
+  });
+  private readonly clusters = new TypeState<ClusterConfig>({
+    kind: 'cluster',
+    typeUrl: TYPE_URL.cluster,
+    validate: validateCluster,
+    nameOf: (v) => v.name,
+    removesAbsent: true,
+  });
+  private readonly endpoints = new TypeState<ClusterLoadAssignmentConfig>({
+    kind: 'endpoint',
+    typeUrl: TYPE_URL.endpoint,
+    validate: validateClusterLoadAssignment,
+    nameOf: (v) => v.clusterName,
+    removesAbsent: false,
+  });
+  private client: grpc.Client | undefined;
+  private call: grpc.ClientDuplexStream<unknown, unknown> | undefined;
+  private sentNode = false;
+  private streamConnected = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private closed = false;
+  private snapshot: ProxyConfig | undefined;
+
+  constructor(opts: AdsClientOptions) {
+    super();
+    if (typeof opts.target !== 'string' || !/^.+:\d{1,5}$/.test(opts.target)) throw new AdsClientOptionsError('invalid target');
+    if (!(opts.credentials instanceof grpc.ChannelCredentials)) throw new AdsClientOptionsError('invalid credentials');
+    if (typeof opts.node !== 'object' || opts.node === null) throw new AdsClientOptionsError('invalid node');
+    const initialBackoffMs = opts.initialBackoffMs ?? 500;
+    const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
+    if (!Number.isInteger(initialBackoffMs) || initialBackoffMs < 1) throw new AdsClientOptionsError('invalid initialBackoffMs');
+    if (!Number.isInteger(maxBackoffMs) || maxBackoffMs < initialBackoffMs) throw new AdsClientOptionsError('invalid maxBackoffMs');
+    this.opts = Object.freeze({
+      target: opts.target,
+      credentials: opts.credentials,
+      channelOptions: { ...(opts.channelOptions ?? {}) },
+      node: opts.node,
+      initialBackoffMs,
+      maxBackoffMs,
+    });
+    this.log = (opts.logger ?? createLogger('ads-client')).child({ xds: opts.target });
+  }
+
+  /** Opens the stream. Idempotent. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    const Ctor = serviceClient('envoy.service.discovery.v3.AggregatedDiscoveryService');
+    this.client = new Ctor(this.opts.target, this.opts.credentials, this.opts.channelOptions);
+    this.openStream();
+  }
+
+  /** Ends the stream and the channel; nothing keeps the process alive afterwards. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const call = this.call;
+    this.call = undefined;
+    try {
+      call?.cancel();
+      this.client?.close();
+    } catch (e: unknown) {
+      this.log.debug({ err: errorMessage(e) }, 'closing ads client failed');
+    }
+  }
+
+  /** The last good config (empty before the first response). The returned maps are snapshots. */
+  current(): ProxyConfig {
+    if (!this.snapshot) this.snapshot = this.buildSnapshot();
+    return this.snapshot;
+  }
+
+  /** CDS and LDS received, and every EDS / RDS name they reference received too. */
+  ready(): boolean {
+    if (!this.clusters.received || !this.lds.received) return false;
+    for (const n of this.wantedEds()) if (!this.endpoints.resources.has(n)) return false;
+    for (const n of this.wantedRds()) if (!this.routes.resources.has(n)) return false;
+    return true;
+  }
+
+  private buildSnapshot(): ProxyConfig {
+    return Object.freeze({
+      listeners: new Map(this.lds.resources),
+      routes: new Map(this.routes.resources),
+      clusters: new Map(this.clusters.resources),
+      endpoints: new Map(this.endpoints.resources),
+      versions: Object.freeze({
+        listener: this.lds.version,
+        route: this.routes.version,
+        cluster: this.clusters.version,
+        endpoint: this.endpoints.version,
+      }),
+    });
+  }
+
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e: unknown) {
+      this.log.error({ err: errorMessage(e) }, `ads client ${what} failed`);
+    }
+  }
+
+  private openStream(): void {
+    if (this.closed || !this.client) return;
+    const method = (this.client as unknown as Record<string, unknown>)['StreamAggregatedResources'];
+    if (typeof method !== 'function') throw new Error('ADS client has no StreamAggregatedResources');
+    const call = method.call(this.client) as grpc.ClientDuplexStream<unknown, unknown>;
+    this.call = call;
+    this.sentNode = false;
+    this.streamConnected = false;
+    for (const st of this.states()) {
+      st.nonce = '';
+      st.requested = false;
+    }
+    call.on('data', (d: unknown) => this.guard('response handling', () => this.onResponse(call, d)));
+    call.on('error', (e: unknown) => this.guard('stream error', () => this.log.debug({ err: errorMessage(e) }, 'ads stream error')));
+    call.on('status', (s: grpc.StatusObject) => this.guard('stream end', () => this.onStreamEnd(call, `${grpc.status[s.code]}: ${s.details}`)));
+    // Re-request every type with its last accepted version (first start: CDS and LDS wildcards).
+    this.sendRequest(this.clusters);
+    this.sendRequest(this.lds);
+    if (this.endpoints.names.size > 0) this.sendRequest(this.endpoints);
+    if (this.routes.names.size > 0) this.sendRequest(this.routes);
+  }
+
+  private onStreamEnd(call: grpc.ClientDuplexStream<unknown, unknown>, reason: string): void {
+    if (call !== this.call) return;
+    this.call = undefined;
+    if (this.closed) return;
+    this.log.warn({ reason }, 'ads stream ended');
+    this.emit('disconnected', reason);
+    const ceiling = Math.min(this.opts.maxBackoffMs, this.opts.initialBackoffMs * 2 ** Math.min(this.attempt, 30));
+    this.attempt++;
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.guard('reconnect', () => this.openStream());
+    }, delay);
+  }
+
+  private states(): AnyState[] {
+    return [this.clusters, this.endpoints, this.lds, this.routes];
+  }
+
+  private stateFor(typeUrl: string): AnyState | undefined {
+    return this.states().find((s) => s.desc.typeUrl === typeUrl);
+  }
+
+  private sendRequest(st: AnyState, errorDetail?: string): void {
+    const call = this.call;
+    if (!call) return;
+    const req: Record<string, unknown> = {
+      type_url: st.desc.typeUrl,
+      version_info: st.version,
+      response_nonce: st.nonce,
+      resource_names: [...st.names].sort(),
+    };
+    if (errorDetail !== undefined) req['error_detail'] = { code: CODE_INVALID_ARGUMENT, message: errorDetail };
+    if (!this.sentNode) {
+      const n = nodeMessage(this.opts.node);
+      req['node'] = { ...n, metadata: wireStruct(n.metadata) };
+      this.sentNode = true;
+    }
+    st.requested = true;
+    call.write(req);
+  }
+
+  private onResponse(call: grpc.ClientDuplexStream<unknown, unknown>, raw: unknown): void {
+    if (call !== this.call || this.closed) return;
+    if (!this.streamConnected) {
+      this.streamConnected = true;
+      this.attempt = 0;
+      this.emit('connected');
+    }
+    const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const typeUrl = typeof r['type_url'] === 'string' ? r['type_url'] : '';
+    const st = this.stateFor(typeUrl);
+    if (!st) {
+      this.log.warn({ typeUrl }, 'response for a type never requested');
+      return;
+    }
+    const version = typeof r['version_info'] === 'string' ? r['version_info'] : '';
+    st.nonce = typeof r['nonce'] === 'string' ? r['nonce'] : '';
+    const resources = Array.isArray(r['resources']) ? (r['resources'] as unknown[]) : [];
+    const { changed, errors } = st.apply(resources);
+    st.received = true;
+    if (errors.length > 0) {
+      this.log.warn({ typeUrl, version, errors }, 'NACK');
+      this.sendRequest(st, errors.join('\n'));
+    } else {
+      st.version = version;
+      this.sendRequest(st);
+    }
+    const subsChanged = this.updateSubscriptions();
+    this.snapshot = undefined;
+    if (errors.length > 0) this.emit('nack', typeUrl, errors);
+    if (changed || subsChanged) this.emit('config', this.current());
+  }
+
+  private wantedEds(): Set<string> {
+    const out = new Set<string>();
+    for (const c of this.clusters.resources.values()) if (c.type === 'EDS') out.add(c.edsServiceName);
+    return out;
+  }
+
+  private wantedRds(): Set<string> {
+    const out = new Set<string>();
+    for (const l of this.lds.resources.values()) {
+      for (const fc of l.filterChains) if (fc.kind === 'http' && fc.routeConfigName !== undefined) out.add(fc.routeConfigName);
+    }
+    return out;
+  }
+
+  /**
+   * Points the EDS and RDS subscriptions at what clusters and listeners reference. Narrowing drops
+   * the resources no longer referenced. Returns whether any accepted resource was dropped.
+   */
+  private updateSubscriptions(): boolean {
+    let dropped = false;
+    const pairs: [AnyState, Set<string>][] = [
+      [this.endpoints, this.wantedEds()],
+      [this.routes, this.wantedRds()],
+    ];
+    for (const [st, wanted] of pairs) {
+      const same = wanted.size === st.names.size && [...wanted].every((n) => st.names.has(n));
+      if (same) continue;
+      st.names = wanted;
+      for (const name of [...st.resources.keys()]) {
+        if (!wanted.has(name)) {
+          st.resources.delete(name);
+          dropped = true;
+        }
+      }
+      if (wanted.size > 0 || st.requested) this.sendRequest(st);
+    }
+    return dropped;
+  }
+}

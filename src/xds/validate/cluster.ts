@@ -1,0 +1,58 @@
+import type { Result } from '../../common/result.ts';
+import type { ClusterConfig } from '../config-types.ts';
+import { TYPE_URL } from '../type-urls.ts';
+import { endpointsAt } from './cluster-load-assignment.ts';
+import { Issues, enumOf, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
+import { upstreamTls } from './tls-context.ts';
+
+/** Envoy's default connect timeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * Validates a decoded `envoy.config.cluster.v3.Cluster`. Types EDS (over ADS) and STATIC (inline
+ * `load_assignment`); absent enums are their proto3 defaults (type STATIC, lb_policy ROUND_ROBIN).
+ * Upstream TLS comes from an `envoy.transport_sockets.tls` UpstreamTlsContext. `metadata` is
+ * informational and accepted.
+ */
+export function validateCluster(r: unknown): Result<ClusterConfig> {
+  const issues = new Issues();
+  if (!isObj(r)) return { ok: false, errors: ['cluster: not an object'] };
+  if (r['@type'] !== undefined && r['@type'] !== TYPE_URL.cluster) issues.add('@type', `expected ${TYPE_URL.cluster}`);
+  onlyKeys(
+    r,
+    ['name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy', 'transport_socket', 'metadata'],
+    '',
+    issues,
+  );
+  const name = reqString(r, 'name', '', issues) ?? '';
+  const type = enumOf(r, 'type', ['STATIC', 'EDS'], 'STATIC', '', issues);
+  const lbPolicy = enumOf(r, 'lb_policy', ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'], 'ROUND_ROBIN', '', issues);
+  const connectTimeoutMs = optDurationMs(r, 'connect_timeout', '', issues) ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if (connectTimeoutMs <= 0) issues.add('connect_timeout', 'must be positive');
+  const out: ClusterConfig = { name, type, edsServiceName: name, lbPolicy, connectTimeoutMs };
+  const eds = optObj(r, 'eds_cluster_config', '', issues);
+  const la = optObj(r, 'load_assignment', '', issues);
+  if (type === 'EDS') {
+    if (!eds) {
+      if (r['eds_cluster_config'] === undefined) issues.add('eds_cluster_config', 'missing');
+    } else {
+      onlyKeys(eds, ['eds_config', 'service_name'], 'eds_cluster_config', issues);
+      requireAds(eds, 'eds_config', 'eds_cluster_config', issues);
+      const svc = optString(eds, 'service_name', 'eds_cluster_config', issues);
+      if (svc) out.edsServiceName = svc;
+    }
+    if (la) issues.add('load_assignment', 'not allowed on an EDS cluster');
+  } else {
+    if (eds) issues.add('eds_cluster_config', 'not allowed on a STATIC cluster');
+    if (!la) {
+      if (r['load_assignment'] === undefined) issues.add('load_assignment', 'missing');
+    } else {
+      onlyKeys(la, ['cluster_name', 'endpoints'], 'load_assignment', issues);
+      out.staticEndpoints = endpointsAt(la, 'load_assignment', issues);
+    }
+  }
+  const tls = upstreamTls(r, '', issues);
+  if (tls) out.tls = tls;
+  return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
+}
+

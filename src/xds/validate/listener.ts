@@ -1,0 +1,201 @@
+import type { Result } from '../../common/result.ts';
+import type { FilterChainConfig, HttpFilterChain, ListenerConfig, RouteTable } from '../config-types.ts';
+import { TYPE_URL, TYPED_CONFIG } from '../type-urls.ts';
+import {
+  Issues,
+  type Obj,
+  enumOf,
+  isObj,
+  join,
+  list,
+  onlyKeys,
+  optObj,
+  optString,
+  optWrappedInt,
+  reqObj,
+  reqString,
+  requireAds,
+  socketAddress,
+  stringList,
+} from './reader.ts';
+import { routeTableAt } from './route-configuration.ts';
+import { downstreamTls } from './tls-context.ts';
+
+/** What an HTTP connection manager contributes to a filter chain. */
+interface HcmConfig {
+  routeConfigName?: string;
+  routes?: RouteTable;
+  setXfcc: boolean;
+}
+
+const HCM_KEYS = [
+  'stat_prefix',
+  'codec_type',
+  'rds',
+  'route_config',
+  'http_filters',
+  'forward_client_cert_details',
+  'set_current_client_cert_details',
+];
+
+/**
+ * A decoded HttpConnectionManager. Routes come from RDS over ADS or inline; the only supported
+ * HTTP filter is the router, and it must be last. XFCC: SANITIZE (default) or SANITIZE_SET.
+ */
+function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfig {
+  onlyKeys(hcm, HCM_KEYS, path, issues);
+  enumOf(hcm, 'codec_type', ['AUTO', 'HTTP1', 'HTTP2'], 'AUTO', path, issues);
+  const out: HcmConfig = { setXfcc: false };
+  const rds = optObj(hcm, 'rds', path, issues);
+  const inline = optObj(hcm, 'route_config', path, issues);
+  if (rds && inline) issues.add(path, 'rds and route_config are exclusive');
+  else if (rds) {
+    const p = join(path, 'rds');
+    onlyKeys(rds, ['route_config_name', 'config_source'], p, issues);
+    const name = reqString(rds, 'route_config_name', p, issues);
+    requireAds(rds, 'config_source', p, issues);
+    if (name !== undefined) out.routeConfigName = name;
+  } else if (inline) out.routes = routeTableAt(inline, join(path, 'route_config'), issues);
+  else if (hcm['rds'] === undefined && hcm['route_config'] === undefined) issues.add(join(path, 'rds'), 'missing');
+  const filters = list(hcm, 'http_filters', path, issues);
+  if (filters.length === 0) issues.add(join(path, 'http_filters'), 'missing router filter');
+  filters.forEach((f, i) => {
+    const fp = join(join(path, 'http_filters'), i);
+    const type = isObj(f) && isObj(f['typed_config']) ? f['typed_config']['@type'] : undefined;
+    if (type !== TYPED_CONFIG.router) issues.add(fp, `unsupported http filter ${JSON.stringify(type ?? (isObj(f) ? f['name'] : f))}`);
+    else if (i !== filters.length - 1) issues.add(fp, 'router filter must be last');
+  });
+  const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
+  out.setXfcc = xfcc === 'SANITIZE_SET';
+  return out;
+}
+
+function tcpProxyCluster(tcp: Obj, path: string, issues: Issues): string | undefined {
+  onlyKeys(tcp, ['stat_prefix', 'cluster'], path, issues);
+  return reqString(tcp, 'cluster', path, issues);
+}
+
+type NetworkFilterConfig = { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; cluster: string };
+
+/** The single terminal network filter of a chain (HCM or tcp_proxy). */
+function networkFilter(chain: Obj, path: string, issues: Issues): NetworkFilterConfig | undefined {
+  const filters = list(chain, 'filters', path, issues);
+  if (filters.length !== 1) {
+    issues.add(join(path, 'filters'), `exactly one network filter is supported, found ${filters.length}`);
+    if (filters.length === 0) return undefined;
+  }
+  const fp = join(join(path, 'filters'), 0);
+  const f = filters[0];
+  if (!isObj(f)) {
+    issues.add(fp, 'not an object');
+    return undefined;
+  }
+  onlyKeys(f, ['name', 'typed_config'], fp, issues);
+  const tc = reqObj(f, 'typed_config', fp, issues);
+  if (!tc) return undefined;
+  const tp = join(fp, 'typed_config');
+  if (tc['@type'] === TYPED_CONFIG.httpConnectionManager) return { kind: 'http', hcm: httpConnectionManager(tc, tp, issues) };
+  if (tc['@type'] === TYPED_CONFIG.tcpProxy) {
+    const cluster = tcpProxyCluster(tc, tp, issues);
+    return cluster === undefined ? undefined : { kind: 'tcp', cluster };
+  }
+  issues.add(tp, `unsupported network filter ${JSON.stringify(tc['@type'] ?? f['name'])}`);
+  return undefined;
+}
+
+function filterChain(c: unknown, index: number, path: string, issues: Issues): FilterChainConfig | undefined {
+  if (!isObj(c)) {
+    issues.add(path, 'not an object');
+    return undefined;
+  }
+  onlyKeys(c, ['name', 'filter_chain_match', 'filters', 'transport_socket'], path, issues);
+  const name = optString(c, 'name', path, issues) || `filter_chains[${index}]`;
+  let serverNames: string[] = [];
+  let destinationPort: number | undefined;
+  const match = optObj(c, 'filter_chain_match', path, issues);
+  if (match) {
+    const mp = join(path, 'filter_chain_match');
+    onlyKeys(match, ['server_names', 'destination_port', 'transport_protocol'], mp, issues);
+    serverNames = stringList(match, 'server_names', mp, issues).map((s) => s.toLowerCase());
+    destinationPort = optWrappedInt(match, 'destination_port', 1, 65535, mp, issues);
+    const tp = optString(match, 'transport_protocol', mp, issues);
+    if (tp !== undefined && tp !== 'tls' && tp !== 'raw_buffer') {
+      issues.add(join(mp, 'transport_protocol'), `unsupported value ${JSON.stringify(tp)}`);
+    }
+  }
+  const tls = downstreamTls(c, path, issues);
+  const nf = networkFilter(c, path, issues);
+  if (!nf) return undefined;
+  if (nf.kind === 'tcp') {
+    return {
+      kind: 'tcp',
+      name,
+      serverNames,
+      cluster: nf.cluster,
+      ...(destinationPort !== undefined ? { destinationPort } : {}),
+      ...(tls ? { tls } : {}),
+    };
+  }
+  const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc };
+  if (destinationPort !== undefined) out.destinationPort = destinationPort;
+  if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;
+  if (nf.hcm.routes !== undefined) out.routes = nf.hcm.routes;
+  if (tls) out.tls = tls;
+  return out;
+}
+
+function listenerFilters(l: Obj, issues: Issues): boolean {
+  let tlsInspector = false;
+  list(l, 'listener_filters', '', issues).forEach((f, i) => {
+    const fp = join('listener_filters', i);
+    const type = isObj(f) && isObj(f['typed_config']) ? f['typed_config']['@type'] : undefined;
+    if (type === TYPED_CONFIG.tlsInspector) tlsInspector = true;
+    else issues.add(fp, `unsupported listener filter ${JSON.stringify(type ?? (isObj(f) ? f['name'] : f))}`);
+  });
+  return tlsInspector;
+}
+
+/**
+ * Validates a decoded `envoy.config.listener.v3.Listener`. A socket listener needs an address and
+ * filter chains, each with exactly one terminal network filter (HCM or tcp_proxy). A proxyless
+ * `api_listener` becomes a listener without address holding one HTTP chain named `api_listener`.
+ */
+export function validateListener(r: unknown): Result<ListenerConfig> {
+  const issues = new Issues();
+  if (!isObj(r)) return { ok: false, errors: ['listener: not an object'] };
+  if (r['@type'] !== undefined && r['@type'] !== TYPE_URL.listener) issues.add('@type', `expected ${TYPE_URL.listener}`);
+  onlyKeys(r, ['name', 'address', 'filter_chains', 'listener_filters', 'traffic_direction', 'api_listener', 'stat_prefix'], '', issues);
+  const name = reqString(r, 'name', '', issues) ?? '';
+  const out: ListenerConfig = { name, filterChains: [], tlsInspector: listenerFilters(r, issues) };
+  const direction = enumOf(r, 'traffic_direction', ['UNSPECIFIED', 'INBOUND', 'OUTBOUND'], 'UNSPECIFIED', '', issues);
+  if (direction !== 'UNSPECIFIED') out.direction = direction;
+  const api = optObj(r, 'api_listener', '', issues);
+  if (api) {
+    if (r['address'] !== undefined || r['filter_chains'] !== undefined) {
+      issues.add('api_listener', 'exclusive with address and filter_chains');
+    }
+    onlyKeys(api, ['api_listener'], 'api_listener', issues);
+    const hcm = reqObj(api, 'api_listener', 'api_listener', issues);
+    if (hcm) {
+      const p = 'api_listener.api_listener';
+      if (hcm['@type'] !== TYPED_CONFIG.httpConnectionManager) issues.add(p, 'must be an HttpConnectionManager');
+      else {
+        const h = httpConnectionManager(hcm, p, issues);
+        const chain: HttpFilterChain = { kind: 'http', name: 'api_listener', serverNames: [], setXfcc: h.setXfcc };
+        if (h.routeConfigName !== undefined) chain.routeConfigName = h.routeConfigName;
+        if (h.routes !== undefined) chain.routes = h.routes;
+        out.filterChains.push(chain);
+      }
+    }
+  } else {
+    const address = socketAddress(r, 'address', '', issues);
+    if (address) out.address = address;
+    const chains = list(r, 'filter_chains', '', issues);
+    if (chains.length === 0) issues.add('filter_chains', 'empty');
+    chains.forEach((c, i) => {
+      const fc = filterChain(c, i, join('filter_chains', i), issues);
+      if (fc) out.filterChains.push(fc);
+    });
+  }
+  return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
+}

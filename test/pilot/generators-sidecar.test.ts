@@ -1,0 +1,260 @@
+import test from 'ava';
+import { generate } from '../../src/pilot/generators/index.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
+import { clustersOf, endpointRows, endpointsOf, listenersOf, richSnapshot, routesOf } from './support/fixtures.ts';
+import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
+
+const sidecar = proxyNode('sidecar');
+const REVIEWS = 'reviews.default.svc.cluster.local';
+
+test('CDS: outbound cluster per service port and subset, plus the own inbound cluster', (t) => {
+  const clusters = clustersOf(sidecar, richSnapshot());
+  t.deepEqual(
+    [...clusters.values()].map((c) => [c.name, c.type, c.lb_policy, c.transport_socket?.typed_config.sni ?? 'plaintext']),
+    [
+      ['outbound|9080||details.default.svc.cluster.local', 'EDS', 'ROUND_ROBIN', 'plaintext'],
+      ['outbound|50051||echo.default.svc.cluster.local', 'EDS', 'ROUND_ROBIN', 'plaintext'],
+      ['outbound|50052||echo.default.svc.cluster.local', 'EDS', 'ROUND_ROBIN', 'plaintext'],
+      ['outbound|9080||productpage.default.svc.cluster.local', 'EDS', 'ROUND_ROBIN', 'outbound_.9080_._.productpage.default.svc.cluster.local'],
+      ['outbound|9080||ratings.default.svc.cluster.local', 'EDS', 'ROUND_ROBIN', 'outbound_.9080_._.ratings.default.svc.cluster.local'],
+      [`outbound|9080||${REVIEWS}`, 'EDS', 'LEAST_REQUEST', `outbound_.9080_._.${REVIEWS}`],
+      [`outbound|9080|v1|${REVIEWS}`, 'EDS', 'LEAST_REQUEST', `outbound_.9080_.v1_.${REVIEWS}`],
+      [`outbound|9080|v2|${REVIEWS}`, 'EDS', 'LEAST_REQUEST', `outbound_.9080_.v2_.${REVIEWS}`],
+      [`outbound|9080|west|${REVIEWS}`, 'EDS', 'LEAST_REQUEST', `outbound_.9080_.west_.${REVIEWS}`],
+      ['inbound|9080||', 'STATIC', 'ROUND_ROBIN', 'plaintext'],
+    ],
+  );
+});
+
+test('CDS: EDS cluster shape and mTLS transport socket', (t) => {
+  const c = clustersOf(sidecar, richSnapshot()).get(`outbound|9080|v1|${REVIEWS}`);
+  t.deepEqual(c, {
+    '@type': TYPE_URL.cluster,
+    name: `outbound|9080|v1|${REVIEWS}`,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: { ads: {} }, service_name: `outbound|9080|v1|${REVIEWS}` },
+    connect_timeout: { seconds: '10' },
+    lb_policy: 'LEAST_REQUEST',
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        common_tls_context: {
+          tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { ads: {} } }],
+          validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: { ads: {} } },
+          alpn_protocols: ['h2'],
+        },
+        sni: `outbound_.9080_.v1_.${REVIEWS}`,
+      },
+    },
+  });
+});
+
+test('CDS: inbound cluster points at the proxy workload', (t) => {
+  const c = clustersOf(proxyNode('sidecar', { workload: 'reviews-v1', ip: '127.0.1.2' }), richSnapshot()).get('inbound|9080||');
+  t.deepEqual(c?.load_assignment, {
+    cluster_name: 'inbound|9080||',
+    endpoints: [
+      {
+        locality: { zone: 'east' },
+        lb_endpoints: [
+          {
+            endpoint: { address: { socket_address: { address: '127.0.1.2', port_value: 9080 } } },
+            health_status: 'HEALTHY',
+            load_balancing_weight: { value: 1 },
+          },
+        ],
+        load_balancing_weight: { value: 1 },
+      },
+    ],
+  });
+  t.false(clustersOf(proxyNode('sidecar', { workload: 'stranger' }), richSnapshot()).has('inbound|9080||'));
+});
+
+const edsCases: { cluster: string; rows: ReturnType<typeof endpointRows> }[] = [
+  {
+    cluster: `outbound|9080||${REVIEWS}`,
+    rows: [
+      ['east', 1, '127.0.1.2:9080', 1, 'HEALTHY', {
+        istio: { tlsMode: 'istio', cluster_id: 'east' },
+        meshfed: { inbound_port: 15006, workload: 'reviews-v1', namespace: 'default' },
+      }],
+      ['west', 3, '10.1.0.1:15443', 3, 'HEALTHY', { istio: { tlsMode: 'istio', cluster_id: 'west' } }],
+    ],
+  },
+  {
+    cluster: `outbound|9080|v1|${REVIEWS}`,
+    rows: [
+      ['east', 1, '127.0.1.2:9080', 1, 'HEALTHY', {
+        istio: { tlsMode: 'istio', cluster_id: 'east' },
+        meshfed: { inbound_port: 15006, workload: 'reviews-v1', namespace: 'default' },
+      }],
+    ],
+  },
+  {
+    cluster: `outbound|9080|v2|${REVIEWS}`,
+    rows: [['west', 2, '10.1.0.1:15443', 2, 'HEALTHY', { istio: { tlsMode: 'istio', cluster_id: 'west' } }]],
+  },
+  {
+    cluster: `outbound|9080|west|${REVIEWS}`,
+    rows: [['west', 3, '10.1.0.1:15443', 3, 'HEALTHY', { istio: { tlsMode: 'istio', cluster_id: 'west' } }]],
+  },
+  {
+    cluster: 'outbound|9080||details.default.svc.cluster.local',
+    rows: [['east', 1, '127.0.1.3:9080', 1, 'HEALTHY', {
+      istio: { tlsMode: 'disabled', cluster_id: 'east' },
+      meshfed: { workload: 'details-v1', namespace: 'default' },
+    }]],
+  },
+  {
+    cluster: 'outbound|50052||echo.default.svc.cluster.local',
+    rows: [['east', 1, '127.0.1.5:50052', 1, 'HEALTHY', {
+      istio: { tlsMode: 'disabled', cluster_id: 'east' },
+      meshfed: { workload: 'echo-b', namespace: 'default' },
+    }]],
+  },
+];
+for (const c of edsCases) {
+  test(`EDS: ${c.cluster}`, (t) => {
+    t.deepEqual(endpointRows(endpointsOf(sidecar, richSnapshot()).get(c.cluster)), c.rows);
+  });
+}
+
+test('EDS: one assignment per EDS cluster, same names as CDS', (t) => {
+  const snap = richSnapshot();
+  const eds = [...clustersOf(sidecar, snap).values()].filter((c) => c.type === 'EDS').map((c) => c.name);
+  t.deepEqual([...endpointsOf(sidecar, snap).keys()], eds);
+});
+
+test('EDS: remote endpoints behind two gateways of one cluster make two weighted endpoints', (t) => {
+  const snap = new SnapshotBuilder()
+    .imported('west', '10.1.0.2', 'a', 'ratings', 9080)
+    .imported('west', '10.1.0.1', 'b', 'ratings', 9080)
+    .imported('west', '10.1.0.1', 'c', 'ratings', 9080)
+    .imported('north', '10.2.0.1', 'd', 'ratings', 9080)
+    .build();
+  t.deepEqual(
+    endpointRows(endpointsOf(sidecar, snap).get('outbound|9080||ratings.default.svc.cluster.local')).map((r) => r.slice(0, 4)),
+    [
+      ['north', 1, '10.2.0.1:15443', 1],
+      ['west', 3, '10.1.0.1:15443', 2],
+      ['west', 3, '10.1.0.2:15443', 1],
+    ],
+  );
+});
+
+test('LDS: virtualOutbound uses RDS outbound over ADS, router last', (t) => {
+  const l = listenersOf(sidecar, richSnapshot()).get('virtualOutbound');
+  t.deepEqual(l?.address, { socket_address: { address: '127.0.1.1', port_value: 15001 } });
+  t.is(l?.traffic_direction, 'OUTBOUND');
+  t.is(l?.filter_chains?.length, 1);
+  const hcm = l?.filter_chains?.[0]?.filters[0];
+  t.is(hcm?.name, 'envoy.filters.network.http_connection_manager');
+  if (hcm?.name !== 'envoy.filters.network.http_connection_manager') return;
+  t.deepEqual(hcm.typed_config.rds, { route_config_name: 'outbound', config_source: { ads: {} } });
+  t.is(hcm.typed_config.codec_type, 'AUTO');
+  t.is(hcm.typed_config.http_filters.at(-1)?.name, 'envoy.filters.http.router');
+});
+
+test('LDS: virtualInbound has one mTLS chain per own port, routing to the inbound cluster', (t) => {
+  const l = listenersOf(proxyNode('sidecar', { workload: 'echo-a', ip: '127.0.1.4' }), richSnapshot()).get('virtualInbound');
+  t.deepEqual(l?.address, { socket_address: { address: '127.0.1.4', port_value: 15006 } });
+  t.is(l?.traffic_direction, 'INBOUND');
+  const chain = l?.filter_chains?.[0];
+  t.is(l?.filter_chains?.length, 1);
+  t.deepEqual(chain?.filter_chain_match, { destination_port: { value: 50051 } });
+  t.deepEqual(chain?.transport_socket?.typed_config.require_client_certificate, { value: true });
+  t.deepEqual(chain?.transport_socket?.typed_config.common_tls_context.alpn_protocols, ['h2']);
+  const f = chain?.filters[0];
+  if (f?.name !== 'envoy.filters.network.http_connection_manager') {
+    t.fail('expected an HCM');
+    return;
+  }
+  t.is(f.typed_config.forward_client_cert_details, 'SANITIZE_SET');
+  t.deepEqual(f.typed_config.set_current_client_cert_details, { uri: true });
+  t.deepEqual(f.typed_config.route_config?.virtual_hosts, [
+    { name: 'inbound|http|50051', domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'inbound|50051||' } }] },
+  ]);
+});
+
+test('RDS: virtual host per service port with Istio short-name domains', (t) => {
+  const rc = routesOf(sidecar, richSnapshot()).get('outbound');
+  t.deepEqual(
+    rc?.virtual_hosts.map((v) => v.name),
+    [
+      'details.default.svc.cluster.local:9080',
+      'echo.default.svc.cluster.local:50051',
+      'echo.default.svc.cluster.local:50052',
+      'productpage.default.svc.cluster.local:9080',
+      'ratings.default.svc.cluster.local:9080',
+      `${REVIEWS}:9080`,
+    ],
+  );
+  const echo = rc?.virtual_hosts.filter((v) => v.name.startsWith('echo')).map((v) => v.domains);
+  t.deepEqual(echo, [
+    [
+      'echo.default.svc.cluster.local', 'echo.default.svc.cluster.local:50051',
+      'echo.default.svc', 'echo.default.svc:50051',
+      'echo.default', 'echo.default:50051',
+      'echo', 'echo:50051',
+    ],
+    ['echo.default.svc.cluster.local:50052', 'echo.default.svc:50052', 'echo.default:50052', 'echo:50052'],
+  ]);
+  const all = rc?.virtual_hosts.flatMap((v) => v.domains) ?? [];
+  t.is(new Set(all).size, all.length, 'no domain appears twice');
+  const other = routesOf(proxyNode('sidecar', { namespace: 'shop' }), richSnapshot()).get('outbound');
+  t.deepEqual(other?.virtual_hosts.find((v) => v.name.startsWith('ratings'))?.domains, [
+    'ratings.default.svc.cluster.local', 'ratings.default.svc.cluster.local:9080',
+    'ratings.default.svc', 'ratings.default.svc:9080',
+    'ratings.default', 'ratings.default:9080',
+  ]);
+});
+
+test('RDS: VirtualService matches, weights and timeout; default route otherwise', (t) => {
+  const rc = routesOf(sidecar, richSnapshot()).get('outbound');
+  t.deepEqual(rc?.virtual_hosts.find((v) => v.name === `${REVIEWS}:9080`)?.routes, [
+    {
+      name: 'jason',
+      match: { path: '/reviews/0', headers: [{ name: 'end-user', string_match: { exact: 'jason' } }] },
+      route: { cluster: `outbound|9080|v2|${REVIEWS}` },
+    },
+    { name: 'jason', match: { prefix: '/admin' }, route: { cluster: `outbound|9080|v2|${REVIEWS}` } },
+    {
+      match: { prefix: '/' },
+      route: {
+        weighted_clusters: {
+          clusters: [
+            { name: `outbound|9080|v1|${REVIEWS}`, weight: { value: 20 } },
+            { name: `outbound|9080||${REVIEWS}`, weight: { value: 80 } },
+          ],
+        },
+        timeout: { seconds: '1', nanos: 500_000_000 },
+      },
+    },
+  ]);
+  t.deepEqual(rc?.virtual_hosts.find((v) => v.name.startsWith('ratings'))?.routes, [
+    { name: 'default', match: { prefix: '/' }, route: { cluster: 'outbound|9080||ratings.default.svc.cluster.local' } },
+  ]);
+});
+
+test('RDS: a destination host without a port takes its only port', (t) => {
+  const snap = new SnapshotBuilder()
+    .workload('a', 'front', 80)
+    .workload('b', 'back', 7070)
+    .yaml(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: front}
+spec: {hosts: [front], http: [{route: [{destination: {host: back}}]}]}
+`)
+    .build();
+  const routes = routesOf(sidecar, snap).get('outbound')?.virtual_hosts.find((v) => v.name.startsWith('front'))?.routes;
+  t.deepEqual(routes?.[0]?.route, { cluster: 'outbound|7070||back.default.svc.cluster.local' });
+});
+
+test('generation is deterministic and pure', (t) => {
+  for (const typeUrl of Object.values(TYPE_URL)) {
+    const snap = richSnapshot();
+    t.is(JSON.stringify(generate(sidecar, typeUrl, snap)), JSON.stringify(generate(sidecar, typeUrl, richSnapshot())), typeUrl);
+    t.is(JSON.stringify(generate(sidecar, typeUrl, snap)), JSON.stringify(generate(sidecar, typeUrl, snap)), typeUrl);
+  }
+});

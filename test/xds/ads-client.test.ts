@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import test, { type ExecutionContext } from 'ava';
+import { AdsClient } from '../../src/xds/index.ts';
+import type { Cluster } from '../../src/xds/resources.ts';
+import { TYPE_URL } from '../../src/xds/type-urls.ts';
+import { runAds, silent, waitFor } from './support/ads-harness.ts';
+import { TestGenerator, basicMesh, edsCluster, loadAssignment } from './support/fixtures.ts';
+import { TEST_NODE } from './support/raw-ads-stream.ts';
+
+const { cluster: CDS, endpoint: EDS, listener: LDS, route: RDS } = TYPE_URL;
+
+function startClient(t: ExecutionContext, target: string): AdsClient {
+  const client = new AdsClient({
+    target,
+    credentials: grpc.credentials.createInsecure(),
+    node: TEST_NODE,
+    logger: silent,
+    initialBackoffMs: 20,
+    maxBackoffMs: 200,
+  });
+  t.teardown(() => client.close());
+  client.start();
+  return client;
+}
+
+test('the client converges to the served config and becomes ready', async (t) => {
+  const s = await runAds(t);
+  const client = startClient(t, s.target);
+  t.false(client.ready());
+  t.is(client.current().clusters.size, 0);
+  await waitFor(() => client.ready(), 'ready');
+  const cfg = client.current();
+  t.deepEqual([...cfg.clusters.keys()].sort(), ['c1', 'c2']);
+  t.is(cfg.clusters.get('c1')?.edsServiceName, 'svc1');
+  t.deepEqual([...cfg.endpoints.keys()].sort(), ['c2', 'svc1']);
+  t.deepEqual(cfg.endpoints.get('svc1')?.endpoints.map((e) => e.address), [{ host: '127.0.0.2', port: 8080 }]);
+  const chain = cfg.listeners.get('l1')?.filterChains[0];
+  t.is(chain?.kind === 'http' ? chain.routeConfigName : undefined, 'r1');
+  t.deepEqual(cfg.routes.get('r1')?.virtualHosts[0]?.routes[0]?.clusters, [{ name: 'c1', weight: 1 }]);
+  // The server saw every type ACKed with the version it sent.
+  await waitFor(() => {
+    const types = s.ads.status()[0]?.types;
+    return [CDS, EDS, LDS, RDS].every((u) => types?.[u]?.versionAcked !== undefined && types[u]?.versionAcked === types[u]?.versionSent);
+  }, 'all four types ACKed');
+  const st = s.ads.status()[0];
+  t.deepEqual(st?.types[EDS]?.requested, ['c2', 'svc1']);
+  t.deepEqual(st?.types[RDS]?.requested, ['r1']);
+  t.is(client.current().versions.cluster, st?.types[CDS]?.versionAcked ?? '');
+});
+
+test('one invalid resource is NACKed; its last good value stays and valid siblings apply', async (t) => {
+  const s = await runAds(t);
+  const client = startClient(t, s.target);
+  await waitFor(() => client.ready(), 'ready');
+  const goodVersion = client.current().versions.cluster;
+  const nacks: { typeUrl: string; errors: string[] }[] = [];
+  client.on('nack', (typeUrl, errors) => nacks.push({ typeUrl, errors }));
+
+  const brokenC2 = { ...edsCluster('c2'), connect_timeout: { seconds: '0' } } satisfies Cluster;
+  const c1 = { ...edsCluster('c1', 'svc1'), connect_timeout: { seconds: '7' } } satisfies Cluster;
+  s.gen.set(CDS, [c1, brokenC2, edsCluster('c3')]);
+  s.ads.push('c2 broken, c1 changed, c3 added');
+  await waitFor(() => nacks.length > 0, 'a NACK');
+  t.is(nacks[0]?.typeUrl, CDS);
+  t.is(nacks[0]?.errors.length, 1);
+  t.regex(nacks[0]?.errors[0] ?? '', /^c2: connect_timeout: must be positive/);
+  const cfg = client.current();
+  t.is(cfg.clusters.get('c2')?.connectTimeoutMs, 1000, 'c2 keeps its last good value');
+  t.is(cfg.clusters.get('c1')?.connectTimeoutMs, 7000, 'valid sibling c1 applied');
+  t.truthy(cfg.clusters.get('c3'), 'valid sibling c3 applied');
+  t.is(cfg.versions.cluster, goodVersion, 'a NACK does not move the accepted version');
+  await waitFor(() => s.ads.status()[0]?.types[CDS]?.nack !== undefined, 'the server recorded the NACK');
+  t.deepEqual(Object.keys(s.ads.status()[0]?.types[CDS]?.nackedResources ?? {}), ['c2']);
+  await waitFor(() => s.ads.status()[0]?.types[EDS]?.requested.includes('c3') === true, 'EDS widened to c3');
+
+  // A NACKed response removes nothing; the next good one does.
+  s.gen.set(CDS, [c1]);
+  s.ads.push('c2 and c3 removed');
+  await waitFor(() => !client.current().clusters.has('c2'), 'c2 removed');
+  t.deepEqual([...client.current().clusters.keys()], ['c1']);
+  t.not(client.current().versions.cluster, goodVersion);
+  t.false(client.current().endpoints.has('c2'), 'EDS narrowed with the clusters');
+  await waitFor(() => s.ads.status()[0]?.types[CDS]?.nack === undefined, 'the server saw the ACK');
+  await waitFor(() => s.ads.status()[0]?.types[EDS]?.requested.join() === 'svc1', 'the server saw EDS narrowed to svc1');
+});
+
+test('after the server restarts the client re-requests every type and converges', async (t) => {
+  const first = await runAds(t);
+  const client = startClient(t, first.target);
+  const events: string[] = [];
+  client.on('connected', () => events.push('connected'));
+  client.on('disconnected', () => events.push('disconnected'));
+  await waitFor(() => client.ready(), 'ready');
+  first.stop();
+  await waitFor(() => events.includes('disconnected'), 'disconnected');
+  t.true(client.ready(), 'the last good config is kept while disconnected');
+
+  const gen = new TestGenerator();
+  basicMesh(gen, 15001, 9999);
+  gen.set(EDS, [loadAssignment('svc1', [['127.0.0.5', 9999]]), loadAssignment('c2', [['127.0.0.3', 9090]])]);
+  const second = await runAds(t, { port: first.port, gen });
+  await waitFor(() => client.current().endpoints.get('svc1')?.endpoints[0]?.address.port === 9999, 'new endpoints');
+  // Every type was asked for again on the new stream, EDS and RDS by name from the start.
+  const firstCalls = gen.calls.slice(0, 4).map((c) => c.typeUrl).sort();
+  t.deepEqual(firstCalls, [CDS, EDS, LDS, RDS].sort());
+  const st = second.ads.status()[0];
+  t.deepEqual(st?.types[EDS]?.requested, ['c2', 'svc1']);
+  t.deepEqual(st?.types[RDS]?.requested, ['r1']);
+  t.true(events.filter((e) => e === 'connected').length >= 2);
+});
+
+test('an invalid listener is NACKed and the last good one is kept', async (t) => {
+  const gen = new TestGenerator();
+  basicMesh(gen);
+  const s = await runAds(t, { gen });
+  const client = startClient(t, s.target);
+  await waitFor(() => client.ready(), 'ready');
+  const nacks: string[][] = [];
+  client.on('nack', (_u, errors) => nacks.push(errors));
+  // A listener whose only chain has no filters: invalid.
+  gen.set(LDS, [{ '@type': LDS, name: 'l1', address: { socket_address: { address: '127.0.0.1', port_value: 15001 } }, filter_chains: [{ filters: [] }] }]);
+  s.ads.push('broken listener');
+  await waitFor(() => nacks.length > 0, 'NACK');
+  t.regex(nacks[0]?.[0] ?? '', /^l1: filter_chains\[0\]\.filters: exactly one network filter/);
+  t.is(client.current().listeners.get('l1')?.filterChains.length, 1);
+  t.true(client.ready());
+});
+
+test('close() lets the process exit', async (t) => {
+  const s = await runAds(t);
+  const script = fileURLToPath(new URL('./support/ads-client-child.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, s.target], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => resolve(-1), 30_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  t.is(out.trim(), 'ready');
+  t.is(code, 0, 'the child exited on its own after close()');
+});

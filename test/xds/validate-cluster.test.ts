@@ -1,0 +1,111 @@
+import test from 'ava';
+import type { ClusterConfig } from '../../src/xds/config-types.ts';
+import { validateCluster } from '../../src/xds/index.ts';
+import { TYPE_URL, TYPED_CONFIG } from '../../src/xds/type-urls.ts';
+import { decoded } from './support/decode.ts';
+
+const eds = (extra: Record<string, unknown> = {}) => ({
+  '@type': TYPE_URL.cluster,
+  name: 'outbound|9080||reviews.default.svc.cluster.local',
+  type: 'EDS',
+  eds_cluster_config: { eds_config: { ads: {} } },
+  ...extra,
+});
+const upstreamTls = {
+  name: 'envoy.transport_sockets.tls',
+  typed_config: {
+    '@type': TYPED_CONFIG.upstreamTls,
+    sni: 'outbound_.9080_._.reviews.default.svc.cluster.local',
+    common_tls_context: { tls_certificate_sds_secret_configs: [{ name: 'default' }], alpn_protocols: ['h2'] },
+  },
+};
+
+const good: { title: string; resource: object; expected: ClusterConfig }[] = [
+  {
+    title: 'EDS with defaults (name as service name, ROUND_ROBIN, 5 s)',
+    resource: eds({ lb_policy: 'ROUND_ROBIN' }),
+    expected: {
+      name: 'outbound|9080||reviews.default.svc.cluster.local',
+      type: 'EDS',
+      edsServiceName: 'outbound|9080||reviews.default.svc.cluster.local',
+      lbPolicy: 'ROUND_ROBIN',
+      connectTimeoutMs: 5000,
+    },
+  },
+  {
+    title: 'EDS with service name, LEAST_REQUEST, timeout and mTLS',
+    resource: eds({
+      eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'reviews' },
+      lb_policy: 'LEAST_REQUEST',
+      connect_timeout: { seconds: '1', nanos: 500_000_000 },
+      transport_socket: upstreamTls,
+    }),
+    expected: {
+      name: 'outbound|9080||reviews.default.svc.cluster.local',
+      type: 'EDS',
+      edsServiceName: 'reviews',
+      lbPolicy: 'LEAST_REQUEST',
+      connectTimeoutMs: 1500,
+      tls: { sni: 'outbound_.9080_._.reviews.default.svc.cluster.local', alpn: ['h2'] },
+    },
+  },
+  {
+    title: 'STATIC with inline endpoints (type absent on the wire)',
+    resource: {
+      '@type': TYPE_URL.cluster,
+      name: 'inbound|9080||',
+      type: 'STATIC',
+      lb_policy: 'RANDOM',
+      load_assignment: {
+        cluster_name: 'inbound|9080||',
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.20', port_value: 9080 } } } }] }],
+      },
+    },
+    expected: {
+      name: 'inbound|9080||',
+      type: 'STATIC',
+      edsServiceName: 'inbound|9080||',
+      lbPolicy: 'RANDOM',
+      connectTimeoutMs: 5000,
+      staticEndpoints: [{ address: { host: '127.0.0.20', port: 9080 }, weight: 1, healthy: true, tlsMode: 'disabled', priority: 0 }],
+    },
+  },
+];
+
+for (const row of good) {
+  test(`valid cluster: ${row.title}`, (t) => {
+    t.deepEqual(validateCluster(decoded(row.resource)), { ok: true, value: row.expected });
+  });
+}
+
+const bad: { title: string; resource: object; error: string }[] = [
+  { title: 'LOGICAL_DNS', resource: eds({ type: 'LOGICAL_DNS' }), error: 'type: unsupported value "LOGICAL_DNS"' },
+  { title: 'EDS without eds_cluster_config', resource: eds({ eds_cluster_config: undefined }), error: 'eds_cluster_config: missing' },
+  {
+    title: 'EDS not over ADS',
+    resource: eds({ eds_cluster_config: { eds_config: { self: {} } } }),
+    error: 'eds_cluster_config.eds_config: only { ads: {} } is supported',
+  },
+  { title: 'RING_HASH', resource: eds({ lb_policy: 'RING_HASH' }), error: 'lb_policy: unsupported value "RING_HASH"' },
+  {
+    title: 'downstream TLS context upstream',
+    resource: eds({ transport_socket: { name: 'tls', typed_config: { '@type': TYPED_CONFIG.downstreamTls } } }),
+    error: `transport_socket.typed_config: unsupported transport socket "${TYPED_CONFIG.downstreamTls}"`,
+  },
+  { title: 'STATIC without load_assignment', resource: { '@type': TYPE_URL.cluster, name: 's' }, error: 'load_assignment: missing' },
+  {
+    title: 'circuit breakers',
+    resource: eds({ circuit_breakers: { thresholds: [{ max_connections: { value: 1 } }] } }),
+    error: 'circuit_breakers: unsupported field',
+  },
+  { title: 'zero connect timeout', resource: eds({ connect_timeout: { seconds: '0' } }), error: 'connect_timeout: must be positive' },
+  { title: 'no name', resource: eds({ name: undefined }), error: 'name: missing' },
+];
+
+for (const row of bad) {
+  test(`invalid cluster: ${row.title}`, (t) => {
+    const r = validateCluster(decoded(row.resource));
+    t.false(r.ok);
+    if (!r.ok) t.true(r.errors.includes(row.error), `got: ${r.errors.join(' | ')}`);
+  });
+}

@@ -1,0 +1,230 @@
+import test from 'ava';
+import type { ListenerConfig } from '../../src/xds/config-types.ts';
+import { validateListener } from '../../src/xds/index.ts';
+import { TYPE_URL, TYPED_CONFIG } from '../../src/xds/type-urls.ts';
+import { decoded } from './support/decode.ts';
+import { httpListener } from './support/fixtures.ts';
+
+const router = { name: 'envoy.filters.http.router', typed_config: { '@type': TYPED_CONFIG.router } };
+const hcm = (extra: Record<string, unknown> = {}) => ({
+  name: 'envoy.filters.network.http_connection_manager',
+  typed_config: {
+    '@type': TYPED_CONFIG.httpConnectionManager,
+    stat_prefix: 'in',
+    rds: { route_config_name: 'r', config_source: { ads: {} } },
+    http_filters: [router],
+    ...extra,
+  },
+});
+const listener = (extra: Record<string, unknown>) => ({
+  '@type': TYPE_URL.listener,
+  name: 'l',
+  address: { socket_address: { address: '127.0.0.1', port_value: 15006 } },
+  filter_chains: [{ filters: [hcm()] }],
+  ...extra,
+});
+const sni = 'outbound_.9080_._.reviews.default.svc.cluster.local';
+
+const good: { title: string; resource: object; expected: ListenerConfig }[] = [
+  {
+    title: 'sidecar outbound listener with RDS',
+    resource: httpListener('virtualOutbound', 15001, 'outbound'),
+    expected: {
+      name: 'virtualOutbound',
+      address: { host: '127.0.0.1', port: 15001 },
+      direction: 'OUTBOUND',
+      tlsInspector: false,
+      filterChains: [{ kind: 'http', name: 'filter_chains[0]', serverNames: [], routeConfigName: 'outbound', setXfcc: false }],
+    },
+  },
+  {
+    title: 'inbound mTLS chain per port, inline routes, SANITIZE_SET',
+    resource: listener({
+      traffic_direction: 'INBOUND',
+      listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPED_CONFIG.tlsInspector } }],
+      filter_chains: [
+        {
+          name: 'inbound|9080||',
+          filter_chain_match: { destination_port: { value: 9080 }, transport_protocol: 'tls' },
+          transport_socket: {
+            name: 'envoy.transport_sockets.tls',
+            typed_config: {
+              '@type': TYPED_CONFIG.downstreamTls,
+              common_tls_context: {
+                tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { ads: {} } }],
+                validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: { ads: {} } },
+                alpn_protocols: ['h2'],
+              },
+              require_client_certificate: { value: true },
+            },
+          },
+          filters: [
+            hcm({
+              rds: undefined,
+              route_config: {
+                name: 'inbound|9080||',
+                virtual_hosts: [{ name: 'in', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|9080||' } }] }],
+              },
+              forward_client_cert_details: 'SANITIZE_SET',
+              set_current_client_cert_details: { uri: true },
+            }),
+          ],
+        },
+      ],
+    }),
+    expected: {
+      name: 'l',
+      address: { host: '127.0.0.1', port: 15006 },
+      direction: 'INBOUND',
+      tlsInspector: true,
+      filterChains: [
+        {
+          kind: 'http',
+          name: 'inbound|9080||',
+          serverNames: [],
+          destinationPort: 9080,
+          routes: {
+            name: 'inbound|9080||',
+            virtualHosts: [
+              { name: 'in', domains: ['*'], routes: [{ name: '0', match: { prefix: '/', headers: [] }, clusters: [{ name: 'inbound|9080||', weight: 1 }] }] },
+            ],
+          },
+          tls: { requireClientCertificate: true, alpn: ['h2'] },
+          setXfcc: true,
+        },
+      ],
+    },
+  },
+  {
+    title: 'east-west gateway SNI passthrough chain',
+    resource: listener({
+      name: 'eastwestgateway_15443',
+      address: { socket_address: { address: '0.0.0.0', port_value: 15443 } },
+      listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPED_CONFIG.tlsInspector } }],
+      filter_chains: [
+        {
+          filter_chain_match: { server_names: [sni.toUpperCase()] },
+          filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TYPED_CONFIG.tcpProxy, stat_prefix: 'sni', cluster: `outbound|9080||reviews.default.svc.cluster.local` } }],
+        },
+      ],
+    }),
+    expected: {
+      name: 'eastwestgateway_15443',
+      address: { host: '0.0.0.0', port: 15443 },
+      tlsInspector: true,
+      filterChains: [{ kind: 'tcp', name: 'filter_chains[0]', serverNames: [sni], cluster: 'outbound|9080||reviews.default.svc.cluster.local' }],
+    },
+  },
+  {
+    title: 'proxyless api_listener',
+    resource: {
+      '@type': TYPE_URL.listener,
+      name: 'echo.default.svc.cluster.local:7070',
+      api_listener: { api_listener: hcm().typed_config },
+    },
+    expected: {
+      name: 'echo.default.svc.cluster.local:7070',
+      tlsInspector: false,
+      filterChains: [{ kind: 'http', name: 'api_listener', serverNames: [], routeConfigName: 'r', setXfcc: false }],
+    },
+  },
+];
+
+for (const row of good) {
+  test(`valid listener: ${row.title}`, (t) => {
+    const r = validateListener(decoded(row.resource));
+    t.deepEqual(r, { ok: true, value: row.expected });
+  });
+}
+
+const bad: { title: string; resource: object; error: string }[] = [
+  {
+    title: 'RDS without a route config name',
+    resource: listener({ filter_chains: [{ filters: [hcm({ rds: { config_source: { ads: {} } } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.rds.route_config_name: missing',
+  },
+  {
+    title: 'RDS not over ADS',
+    resource: listener({ filter_chains: [{ filters: [hcm({ rds: { route_config_name: 'r', config_source: { self: {} } } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.rds.config_source: only { ads: {} } is supported',
+  },
+  {
+    title: 'unknown network filter',
+    resource: listener({ filter_chains: [{ filters: [{ name: 'x', typed_config: { '@type': TYPED_CONFIG.router } }] }] }),
+    error: `filter_chains[0].filters[0].typed_config: unsupported network filter "${TYPED_CONFIG.router}"`,
+  },
+  {
+    title: 'two network filters',
+    resource: listener({ filter_chains: [{ filters: [hcm(), hcm()] }] }),
+    error: 'filter_chains[0].filters: exactly one network filter is supported, found 2',
+  },
+  {
+    title: 'an http filter other than the router',
+    resource: listener({ filter_chains: [{ filters: [hcm({ http_filters: [{ name: 'x', typed_config: { '@type': TYPED_CONFIG.tlsInspector } }, router] })] }] }),
+    error: `filter_chains[0].filters[0].typed_config.http_filters[0]: unsupported http filter "${TYPED_CONFIG.tlsInspector}"`,
+  },
+  {
+    title: 'router not last',
+    resource: listener({ filter_chains: [{ filters: [hcm({ http_filters: [router, router] })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.http_filters[0]: router filter must be last',
+  },
+  {
+    title: 'no http filters',
+    resource: listener({ filter_chains: [{ filters: [hcm({ http_filters: [] })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.http_filters: missing router filter',
+  },
+  {
+    title: 'unsupported XFCC mode',
+    resource: listener({ filter_chains: [{ filters: [hcm({ forward_client_cert_details: 'APPEND_FORWARD' })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.forward_client_cert_details: unsupported value "APPEND_FORWARD"',
+  },
+  {
+    title: 'no address on a socket listener',
+    resource: listener({ address: undefined }),
+    error: 'address: missing',
+  },
+  {
+    title: 'no filter chains',
+    resource: listener({ filter_chains: [] }),
+    error: 'filter_chains: empty',
+  },
+  {
+    title: 'unknown listener filter',
+    resource: listener({ listener_filters: [{ name: 'x', typed_config: { '@type': TYPED_CONFIG.router } }] }),
+    error: `listener_filters[0]: unsupported listener filter "${TYPED_CONFIG.router}"`,
+  },
+  {
+    title: 'unsupported filter chain match',
+    resource: listener({ filter_chains: [{ filter_chain_match: { application_protocols: ['h2'] }, filters: [hcm()] }] }),
+    error: 'filter_chains[0].filter_chain_match.application_protocols: unsupported field',
+  },
+  {
+    title: 'tcp proxy without cluster',
+    resource: listener({ filter_chains: [{ filters: [{ name: 't', typed_config: { '@type': TYPED_CONFIG.tcpProxy, stat_prefix: 's' } }] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.cluster: missing',
+  },
+  {
+    title: 'upstream TLS context on a listener',
+    resource: listener({
+      filter_chains: [{ filters: [hcm()], transport_socket: { name: 'tls', typed_config: { '@type': TYPED_CONFIG.upstreamTls, sni: 'x' } } }],
+    }),
+    error: `filter_chains[0].transport_socket.typed_config: unsupported transport socket "${TYPED_CONFIG.upstreamTls}"`,
+  },
+  {
+    title: 'listener without name',
+    resource: listener({ name: undefined }),
+    error: 'name: missing',
+  },
+];
+
+for (const row of bad) {
+  test(`invalid listener: ${row.title}`, (t) => {
+    const r = validateListener(decoded(row.resource));
+    t.false(r.ok);
+    if (!r.ok) t.true(r.errors.includes(row.error), `got: ${r.errors.join(' | ')}`);
+  });
+}
+
+test('a non-object is rejected, not thrown on', (t) => {
+  t.deepEqual(validateListener(null), { ok: false, errors: ['listener: not an object'] });
+});

@@ -1,5 +1,5 @@
 import type { ProtoStruct } from './struct.ts';
-import { fromStruct } from './struct.ts';
+import { fromStruct, toStruct } from './struct.ts';
 
 /**
  * Identity of a proxy on an ADS stream, taken from the first DiscoveryRequest's `node`.
@@ -44,7 +44,7 @@ export function nodeMessage(n: NodeIdentityInput): {
   metadata: ProtoStruct;
   user_agent_name: string;
 } {
-  const metadata: Record<string, string | Record<string, string>> = {
+  const metadata: { [k: string]: string | { [k: string]: string } } = {
     CLUSTER_ID: n.cluster,
     NAMESPACE: n.namespace,
     WORKLOAD_NAME: n.workload,
@@ -52,13 +52,7 @@ export function nodeMessage(n: NodeIdentityInput): {
     LABELS: n.labels,
   };
   if (n.generator) metadata['GENERATOR'] = n.generator;
-  const fields: ProtoStruct['fields'] = {};
-  for (const [k, v] of Object.entries(metadata)) {
-    fields[k] =
-      typeof v === 'string'
-        ? { string_value: v }
-        : { struct_value: { fields: Object.fromEntries(Object.entries(v).map(([lk, lv]) => [lk, { string_value: lv }])) } };
-  }
+  const fields = toStruct(metadata).fields;
   return { id: formatNodeId(n), cluster: n.cluster, metadata: { fields }, user_agent_name: 'meshfed' };
 }
 

@@ -1,16 +1,19 @@
 /**
- * google.protobuf.Struct as proto-loader decodes it (`{ fields: { k: { string_value } } }`), and
- * conversions to and from plain JSON values. Struct is not auto-expanded like Any.
+ * google.protobuf.Struct on the wire, and conversions to and from plain JSON values.
+ *
+ * proto-loader takes Struct from protobufjs's bundled struct.proto, whose Value fields are
+ * camelCase (`stringValue`, …) even with keepCase: a snake_case `string_value` is dropped silently
+ * on encode. So this module writes camelCase, and reads either spelling.
  */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
 export interface ProtoValue {
-  null_value?: 'NULL_VALUE' | 0;
-  number_value?: number;
-  string_value?: string;
-  bool_value?: boolean;
-  struct_value?: ProtoStruct;
-  list_value?: { values?: ProtoValue[] };
+  nullValue?: 'NULL_VALUE' | 0;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: ProtoStruct;
+  listValue?: { values?: ProtoValue[] };
   kind?: string;
 }
 
@@ -19,12 +22,12 @@ export interface ProtoStruct {
 }
 
 export function toProtoValue(v: JsonValue): ProtoValue {
-  if (v === null) return { null_value: 'NULL_VALUE' };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(toProtoValue) } };
-  return { struct_value: toStruct(v) };
+  if (v === null) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toProtoValue) } };
+  return { structValue: toStruct(v) };
 }
 
 export function toStruct(obj: { [k: string]: JsonValue }): ProtoStruct {
@@ -35,11 +38,17 @@ export function toStruct(obj: { [k: string]: JsonValue }): ProtoStruct {
 
 export function fromProtoValue(v: ProtoValue | undefined): JsonValue {
   if (!v) return null;
-  if (v.string_value !== undefined) return v.string_value;
-  if (v.number_value !== undefined) return v.number_value;
-  if (v.bool_value !== undefined) return v.bool_value;
-  if (v.struct_value !== undefined) return fromStruct(v.struct_value);
-  if (v.list_value !== undefined) return (v.list_value.values ?? []).map(fromProtoValue);
+  const r = v as Record<string, unknown>;
+  const str = r['stringValue'] ?? r['string_value'];
+  if (typeof str === 'string') return str;
+  const num = r['numberValue'] ?? r['number_value'];
+  if (typeof num === 'number') return num;
+  const bool = r['boolValue'] ?? r['bool_value'];
+  if (typeof bool === 'boolean') return bool;
+  const st = r['structValue'] ?? r['struct_value'];
+  if (typeof st === 'object' && st !== null) return fromStruct(st as ProtoStruct);
+  const list = r['listValue'] ?? r['list_value'];
+  if (typeof list === 'object' && list !== null) return ((list as { values?: ProtoValue[] }).values ?? []).map(fromProtoValue);
   return null;
 }
 

@@ -22,7 +22,7 @@ test('a proxyless grpc-js-xds client resolves through the AdsServer and reaches 
   const ads = await runAds(t, { gen });
 
   const reply = await runProxylessCall({ xdsServer: ads.target, target: `${HOST}:${PORT}`, request: 'hello', timeoutMs: 20_000 });
-  t.is(reply, 'echo-v1: hello');
+  t.is((JSON.parse(reply) as { message: string }).message, 'echo-v1: hello');
 
   // The client identified itself as proxyless and asked for every type by the names we served.
   const proxyless = gen.calls.filter((c) => c.node.type === 'proxyless');

@@ -1,7 +1,7 @@
 /**
  * Child process of `runProxylessCall`: a proxyless gRPC client on @grpc/grpc-js-xds. Bootstrap comes
  * from GRPC_XDS_BOOTSTRAP_CONFIG. argv: <target> <request message> <timeoutMs>. Prints the reply
- * message on stdout and exits 0; on failure prints the error on stderr and exits 1. It exits
+ * as JSON on stdout and exits 0; on failure prints the error on stderr and exits 1. It exits
  * explicitly because the xDS client's ADS stream keeps the process alive.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -23,6 +23,6 @@ echo.call(client, { message } satisfies EchoMessage, { deadline, waitForReady: t
     process.stderr.write(`${e.code} ${e.details}\n`);
     process.exit(1);
   }
-  process.stdout.write(`${reply?.message ?? ''}\n`);
+  process.stdout.write(`${JSON.stringify(reply ?? {})}\n`);
   process.exit(0);
 });

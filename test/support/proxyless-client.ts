@@ -3,25 +3,28 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 
 /**
- * A proto-free echo service for proxyless gRPC tests: unary `Echo`, JSON over the wire.
- * Request `{ message }`, reply `{ message }` (prefixed with the server's name when it has one).
+ * A proto-free echo service for proxyless gRPC tests: unary `Echo`, JSON over the wire, the same
+ * method and messages as meshfed's built-in gRPC echo app (src/cli/apps/echo-grpc.ts).
+ * Request `{ message }`, reply `{ message, ... }` (prefixed with the server's name when it has one);
+ * the built-in app adds its identity (cluster, namespace, workload, …) to the reply.
  */
 export interface EchoMessage {
   message: string;
+  [k: string]: unknown;
 }
 
 const json = {
   serialize: (v: EchoMessage): Buffer => Buffer.from(JSON.stringify(v)),
   deserialize: (b: Buffer): EchoMessage => {
     const v: unknown = JSON.parse(b.toString('utf8'));
-    const m = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['message'] : undefined;
-    return { message: typeof m === 'string' ? m : '' };
+    const o = typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+    return { ...o, message: typeof o['message'] === 'string' ? o['message'] : '' };
   },
 };
 
 export const ECHO_SERVICE = {
   Echo: {
-    path: '/meshfed.test.EchoService/Echo',
+    path: '/meshfed.echo.Echo/Echo',
     requestStream: false,
     responseStream: false,
     requestSerialize: json.serialize,
@@ -60,7 +63,7 @@ export interface ProxylessCallOptions {
 /**
  * Makes one Echo call through a proxyless `@grpc/grpc-js-xds` client in a child process (the
  * library reads its bootstrap once per process and its ADS stream keeps the process alive) and
- * resolves with the reply message. Rejects with the child's stderr if the call fails. The child is
+ * resolves with the whole reply as JSON text. Rejects with the child's stderr if the call fails. The child is
  * killed by PID if it has not exited within `timeoutMs` (+2 s of process start-up).
  */
 export function runProxylessCall(opts: ProxylessCallOptions): Promise<string> {

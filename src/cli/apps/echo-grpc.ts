@@ -3,7 +3,8 @@ import type { EchoIdentity } from './echo-http.ts';
 
 /**
  * A gRPC echo service without a .proto: method `/meshfed.echo.Echo/Echo`, messages are JSON in
- * UTF-8. Used by `app: echo` when the service protocol is `grpc`, and by proxyless clients.
+ * UTF-8: request `{ message }`, reply `{ cluster, namespace, workload, service, version, message }`.
+ * Used by `app: echo` when the service protocol is `grpc`, and by proxyless clients.
  */
 const json = {
   serialize: (v: unknown): Buffer => Buffer.from(JSON.stringify(v)),
@@ -22,13 +23,14 @@ export const ECHO_SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-export const EchoClient = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
 
 export async function startEchoGrpc(identity: EchoIdentity, host: string, port: number): Promise<grpc.Server> {
   const server = new grpc.Server();
   server.addService(ECHO_SERVICE, {
     Echo: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      callback(null, { ...identity, request: call.request });
+      const req = call.request;
+      const message = typeof req === 'object' && req !== null ? (req as Record<string, unknown>)['message'] : undefined;
+      callback(null, { ...identity, message: typeof message === 'string' ? message : '' });
     },
   });
   await new Promise<void>((resolve, reject) =>

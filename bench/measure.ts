@@ -1,0 +1,135 @@
+import path from 'node:path';
+import type { ChildRegistry } from './children.ts';
+import { runFixedRate, runMax } from './load.ts';
+import type { MaxResult, RateResult } from './load-protocol.ts';
+import { cpuSeconds, hostCpu, rssMiB } from './proc-stats.ts';
+import { isProxy, type PathTarget, type WatchedProcess } from './target.ts';
+
+/** Frozen run settings shared by every path, so that all paths see the same load. */
+export interface LoadSettings {
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  rate: number;
+  rateDurationS: number;
+  rateConnections: number;
+}
+
+export interface ProcessResult {
+  name: string;
+  kind: WatchedProcess['kind'];
+  pid: number;
+  proxy: boolean;
+  /** CPU seconds used during the max-throughput run. */
+  cpuSeconds: number | null;
+  /** CPU seconds per 1,000 requests at max throughput; numerically equal to vCPU per 1k rps. */
+  cpuPer1kReq: number | null;
+  /** Average cores busy during the max-throughput run. */
+  avgVcpu: number | null;
+  /** CPU seconds per 1,000 requests during the fixed-rate run. */
+  cpuPer1kReqAtRate: number | null;
+  /** VmRSS after the max-throughput run, MiB. */
+  rssMiB: number | null;
+}
+
+export interface PathResult {
+  id: PathTarget['id'];
+  title: string;
+  status: 'ok' | 'missing' | 'failed';
+  reason?: string;
+  url?: string;
+  host?: string;
+  /** ms of 200-polling before the path served (mesh paths). */
+  readyAfterMs?: number;
+  max?: MaxResult;
+  rate?: RateResult;
+  /** Share of the whole machine's CPU busy during the max-throughput run (all cores), percent. */
+  hostCpuBusyPct?: number;
+  /** Mean response body bytes + headers as autocannon counted them. */
+  bytesPerResponse?: number;
+  processes?: ProcessResult[];
+}
+
+/** Seconds the fixed-rate run sends at its rate before it starts recording. */
+const RATE_WARMUP_S = 1;
+
+type CpuSnapshot = Map<number, number | undefined>;
+
+function snapshot(procs: readonly WatchedProcess[]): CpuSnapshot {
+  return new Map(procs.map((p) => [p.pid, cpuSeconds(p.pid)]));
+}
+
+function delta(before: CpuSnapshot, after: CpuSnapshot, pid: number): number | null {
+  const a = before.get(pid);
+  const b = after.get(pid);
+  return a === undefined || b === undefined ? null : b - a;
+}
+
+/**
+ * Measures one path: a closed-loop warm-up (not recorded), the max-throughput run with CPU read
+ * from /proc before and after, RSS after it, then the fixed-rate latency run (CPU read again).
+ */
+export async function measurePath(
+  children: ChildRegistry,
+  target: PathTarget,
+  s: LoadSettings,
+  logDir: string,
+  say: (line: string) => void,
+): Promise<PathResult> {
+  const log = path.join(logDir, `load-${target.id}.log`);
+  const base = { url: target.url, ...(target.host ? { host: target.host } : {}) };
+
+  if (s.warmupS > 0) {
+    say(`  ${target.id}: warm-up ${s.warmupS} s`);
+    await runMax(children, { ...base, connections: s.connections, durationS: s.warmupS }, log);
+  }
+
+  const procs = target.processes();
+  say(`  ${target.id}: max throughput, ${s.connections} connections, ${s.durationS} s`);
+  const host0 = hostCpu();
+  const cpu0 = snapshot(procs);
+  const max = await runMax(children, { ...base, connections: s.connections, durationS: s.durationS }, log);
+  const cpu1 = snapshot(procs);
+  const host1 = hostCpu();
+  const rss = new Map(procs.map((p) => [p.pid, rssMiB(p.pid)]));
+
+  say(`  ${target.id}: fixed rate ${s.rate} rps, ${s.rateConnections} connections, ${s.rateDurationS} s`);
+  const rate = await runFixedRate(
+    children,
+    { ...base, rate: s.rate, durationS: s.rateDurationS, warmupS: RATE_WARMUP_S, connections: s.rateConnections },
+    log,
+  );
+  const cpu2 = snapshot(procs);
+
+  const per1k = (cpu: number | null, requests: number): number | null =>
+    cpu === null || requests === 0 ? null : cpu / (requests / 1000);
+  // The fixed-rate CPU window includes its 1 s warm-up, so count those requests too.
+  const rateRequests = rate.completed + Math.round(rate.rate * RATE_WARMUP_S);
+  const processes: ProcessResult[] = procs.map((p) => {
+    const cpu = delta(cpu0, cpu1, p.pid);
+    const r = rss.get(p.pid);
+    return {
+      name: p.name,
+      kind: p.kind,
+      pid: p.pid,
+      proxy: isProxy(p),
+      cpuSeconds: cpu,
+      cpuPer1kReq: per1k(cpu, max.requests),
+      avgVcpu: cpu === null ? null : cpu / max.durationS,
+      cpuPer1kReqAtRate: per1k(delta(cpu1, cpu2, p.pid), rateRequests),
+      rssMiB: r ?? null,
+    };
+  });
+
+  return {
+    id: target.id,
+    title: target.title,
+    status: 'ok',
+    ...base,
+    max,
+    rate,
+    hostCpuBusyPct: host1.total > host0.total ? (100 * (host1.busy - host0.busy)) / (host1.total - host0.total) : 0,
+    bytesPerResponse: max.requests > 0 ? max.bytes / max.requests : 0,
+    processes,
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Chooses a discovery backend by name (STYLE.md item 2). `consul` talks to a local Consul agent;
+ * `memory` to the embedded memory discovery server, the default when no Consul binary is found.
+ */
+import { z } from 'zod';
+import { createConsulDiscovery, type ConsulDiscoveryOptions } from './discovery-consul.ts';
+import type { DiscoveryBackend, DiscoveryBackendKind } from './discovery-interface.ts';
+import { createMemoryDiscovery, type MemoryDiscoveryOptions } from './discovery-memory.ts';
+import { FederationOptionsError } from './federation-errors.ts';
+
+/** The options each backend takes, by backend name. */
+export interface DiscoveryBackendOptions {
+  consul: ConsulDiscoveryOptions;
+  memory: MemoryDiscoveryOptions;
+}
+
+const timeout = z.number().int().positive().optional();
+const schemas = {
+  consul: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535), requestTimeoutMs: timeout }),
+  memory: z.object({ url: z.url({ protocol: /^https?$/ }), datacenter: z.string().min(1), requestTimeoutMs: timeout }),
+} as const;
+
+function invalid(kind: string, error: z.ZodError): FederationOptionsError {
+  const issue = error.issues[0];
+  return new FederationOptionsError(`invalid ${kind} ${issue?.path.join('.') ?? 'options'}: ${issue?.message ?? ''}`);
+}
+
+/** Creates the backend named `kind`; throws FederationOptionsError naming the invalid field. */
+export function createDiscoveryBackend<K extends DiscoveryBackendKind>(
+  kind: K,
+  opts: DiscoveryBackendOptions[K],
+): DiscoveryBackend {
+  if (kind === 'consul') {
+    const parsed = schemas.consul.safeParse(opts);
+    if (!parsed.success) throw invalid(kind, parsed.error);
+    return createConsulDiscovery(Object.freeze(parsed.data));
+  }
+  if (kind === 'memory') {
+    const parsed = schemas.memory.safeParse(opts);
+    if (!parsed.success) throw invalid(kind, parsed.error);
+    return createMemoryDiscovery(Object.freeze(parsed.data));
+  }
+  throw new FederationOptionsError(`invalid backend: ${String(kind)} (expected consul or memory)`);
+}

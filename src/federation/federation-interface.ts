@@ -1,0 +1,53 @@
+/**
+ * The federation contract other components code against: what the control plane hands to the
+ * federation controller (LocalExportState), what the controller hands to Pilot's federation
+ * registry (ImportSink / ImportedEndpoint), and the domain events it reports.
+ */
+
+/** A service this cluster exports (it has a ServiceExport), with its local endpoints. */
+export interface ExportedService {
+  namespace: string;
+  name: string;
+  /** `<name>.<namespace>.svc.cluster.local` */
+  hostname: string;
+  ports: { port: number; protocol: 'http' | 'grpc' }[];
+  endpoints: { workload: string; serviceAccount: string; labels: Record<string, string> }[];
+}
+
+/** What the local cluster offers; given by the control plane whenever it changes. */
+export interface LocalExportState {
+  cluster: string;
+  gateway: { address: string; port: number };
+  exports: ExportedService[];
+}
+
+/** One remote endpoint, reachable only through its cluster's east-west gateway. */
+export interface ImportedEndpoint {
+  cluster: string;
+  namespace: string;
+  service: string;
+  hostname: string;
+  /** The service port. */
+  port: number;
+  gateway: { address: string; port: number };
+  /** Includes `topology.istio.io/cluster`. */
+  labels: Record<string, string>;
+  workload: string;
+  serviceAccount: string;
+}
+
+/** Pilot's federation registry implements this; the controller feeds it. */
+export interface ImportSink {
+  /** Replaces every endpoint previously imported from `cluster` (a shard) with `endpoints`. */
+  replaceCluster(cluster: string, endpoints: ImportedEndpoint[]): void;
+  /** Drops the whole shard of `cluster`. */
+  removeCluster(cluster: string): void;
+}
+
+/** Domain events (STYLE.md item 15). */
+export type FederationEvent =
+  | { type: 'ServiceExported'; cluster: string; hostname: string }
+  | { type: 'ServiceWithdrawn'; cluster: string; hostname: string }
+  | { type: 'ClusterUnreachable'; cluster: string; reason: string }
+  | { type: 'ClusterUntrusted'; cluster: string; reason: string }
+  | { type: 'ClusterImported'; cluster: string; endpoints: number };

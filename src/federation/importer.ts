@@ -1,0 +1,234 @@
+/**
+ * The import half of the federation controller. It discovers the other datacenters, watches each
+ * (datacenter-watch.ts), and on its retrying queue turns the latest raw results of a datacenter
+ * into domain events and into one `replaceCluster` of the import sink — a shard per cluster,
+ * never merged in place.
+ *
+ * Trust: before importing from a datacenter, every sync reads the root that cluster published at
+ * `meshfed/trust-bundle/<cluster>` in its own datacenter. If it is absent or differs from the local
+ * root, the cluster is untrusted: ClusterUntrusted once, its shard removed, nothing imported until
+ * a later sync finds a matching root. A datacenter's name is its cluster's name.
+ *
+ * Reachability: after `unreachableAfterFailures` consecutive watch failures the cluster is
+ * reported ClusterUnreachable; its last imports stay, since Consul decides health and a partition
+ * is not a withdrawal.
+ */
+import type { Logger } from '../common/log.ts';
+import { fail, ok, type Result } from '../common/result.ts';
+import { fromHealthEntries } from './consul/conversion.ts';
+import { type DatacenterWatch, startDatacenterWatch } from './datacenter-watch.ts';
+import type { DiscoveryBackend } from './discovery-interface.ts';
+import type { FederationEvent, ImportedEndpoint, ImportSink } from './federation-interface.ts';
+import { RetryingQueue } from './retrying-queue.ts';
+import { sameRoots } from './trust-bundle.ts';
+
+/** Options of the importer (validated by startFederation). */
+export interface ImporterOptions {
+  cluster: string;
+  backend: DiscoveryBackend;
+  rootCertPem: string;
+  sink: ImportSink;
+  waitSeconds: number;
+  datacenterPollMs: number;
+  unreachableAfterFailures: number;
+  retryDelayMs: number;
+  logger: Logger;
+  emit: (event: FederationEvent) => void;
+}
+
+/** Everything known about one remote datacenter. Watch callbacks write only `raw` and `failure`. */
+interface RemoteState {
+  watch: DatacenterWatch;
+  /** Latest raw health entries by service; undefined until the first complete snapshot. */
+  raw: Map<string, unknown> | undefined;
+  /** The last watch error while failing repeatedly; undefined when healthy. */
+  failure: string | undefined;
+  reportedUnreachable: boolean;
+  untrusted: boolean;
+  /** What the sink holds for this cluster; undefined when it holds nothing. */
+  imported: ImportedEndpoint[] | undefined;
+  importedJson: string;
+  hostnames: Set<string>;
+}
+
+function endpointKey(e: ImportedEndpoint): string {
+  return `${e.namespace}/${e.service}/${e.workload}/${e.port}`;
+}
+
+export class Importer {
+  private readonly remotes = new Map<string, RemoteState>();
+  private readonly queue: RetryingQueue;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: ImporterOptions) {
+    this.queue = new RetryingQueue((dc) => this.sync(dc), {
+      onFailure: (dc, attempt, error) => opts.logger.warn({ dc, attempt, err: error.message }, 'import sync failed'),
+    });
+  }
+
+  start(): void {
+    void this.discover();
+    this.pollTimer = setInterval(() => void this.discover(), this.opts.datacenterPollMs);
+    this.pollTimer.unref();
+  }
+
+  /** Endpoint count per imported cluster. */
+  imports(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [dc, st] of this.remotes) if (st.imported) out[dc] = st.imported.length;
+    return out;
+  }
+
+  untrusted(): string[] {
+    return [...this.remotes].filter(([, st]) => st.untrusted).map(([dc]) => dc).sort();
+  }
+
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Stops discovery, every watch (aborting its blocking queries) and the queue. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    for (const st of this.remotes.values()) st.watch.stop();
+    await this.queue.close();
+  }
+
+  /** Starts watches for new datacenters, drops vanished ones, and rechecks untrusted ones. */
+  private async discover(): Promise<void> {
+    const listed = await this.opts.backend.datacenters();
+    if (this.closed) return;
+    if (!listed.ok) {
+      this.opts.logger.warn({ err: listed.errors.message }, 'listing datacenters failed');
+      return;
+    }
+    const names = new Set(listed.value.filter((dc) => dc !== this.opts.cluster));
+    for (const dc of names) {
+      const known = this.remotes.get(dc);
+      if (known) {
+        // Re-reads the published root, so a rotated or repaired root takes effect; a sync that
+        // is failing keeps its backoff.
+        if (known.raw && !this.queue.retrying(dc)) this.queue.add(dc);
+        continue;
+      }
+      this.opts.logger.info({ dc }, 'watching datacenter');
+      this.remotes.set(dc, this.watch(dc));
+    }
+    for (const [dc, st] of this.remotes) {
+      if (names.has(dc)) continue;
+      st.watch.stop();
+      this.drop(dc, st);
+      this.remotes.delete(dc);
+    }
+  }
+
+  private watch(dc: string): RemoteState {
+    const state: RemoteState = {
+      watch: { stop: () => undefined },
+      raw: undefined,
+      failure: undefined,
+      reportedUnreachable: false,
+      untrusted: false,
+      imported: undefined,
+      importedJson: '',
+      hostnames: new Set(),
+    };
+    state.watch = startDatacenterWatch(
+      {
+        backend: this.opts.backend,
+        datacenter: dc,
+        waitSeconds: this.opts.waitSeconds,
+        retryDelayMs: this.opts.retryDelayMs,
+      },
+      {
+        onSnapshot: (entries) => {
+          state.raw = entries;
+          this.queue.add(dc);
+        },
+        onFailure: (consecutive, error) => {
+          if (consecutive < this.opts.unreachableAfterFailures) return;
+          state.failure = error.message;
+          this.queue.add(dc);
+        },
+        onRecovered: () => {
+          state.failure = undefined;
+          state.reportedUnreachable = false;
+        },
+      },
+    );
+    return state;
+  }
+
+  /** Removes a cluster's shard and withdraws its hostnames. */
+  private drop(dc: string, st: RemoteState): void {
+    if (st.imported) this.opts.sink.removeCluster(dc);
+    for (const hostname of st.hostnames) this.opts.emit({ type: 'ServiceWithdrawn', cluster: dc, hostname });
+    st.hostnames = new Set();
+    st.imported = undefined;
+    st.importedJson = '';
+  }
+
+  /** The queue handler: brings the sink and the events up to date with one datacenter. */
+  private async sync(dc: string): Promise<Result<void, Error>> {
+    const st = this.remotes.get(dc);
+    if (!st || this.closed) return ok(undefined);
+    if (st.failure !== undefined && !st.reportedUnreachable) {
+      st.reportedUnreachable = true;
+      this.opts.emit({ type: 'ClusterUnreachable', cluster: dc, reason: st.failure });
+    }
+    const raw = st.raw;
+    if (!raw) return ok(undefined);
+
+    const published = await this.opts.backend.getTrustBundle(dc, dc);
+    if (this.closed) return ok(undefined);
+    if (!published.ok) return fail(published.errors);
+    const reason =
+      published.value === undefined
+        ? `cluster ${dc} has published no root certificate`
+        : sameRoots(published.value, this.opts.rootCertPem)
+          ? undefined
+          : `root certificate of cluster ${dc} differs from the local root`;
+    if (reason !== undefined) {
+      if (!st.untrusted) {
+        st.untrusted = true;
+        this.opts.emit({ type: 'ClusterUntrusted', cluster: dc, reason });
+      }
+      this.drop(dc, st);
+      return ok(undefined);
+    }
+    st.untrusted = false;
+
+    const endpoints: ImportedEndpoint[] = [];
+    for (const [service, entries] of raw) {
+      const converted = fromHealthEntries(dc, entries);
+      if (!converted.ok) {
+        this.opts.logger.warn({ dc, service, errors: converted.errors }, 'ignored malformed health answer');
+        continue;
+      }
+      for (const problem of converted.value.skipped) {
+        this.opts.logger.warn({ dc, service, problem }, 'skipped malformed instance');
+      }
+      endpoints.push(...converted.value.endpoints);
+    }
+    endpoints.sort((a, b) => endpointKey(a).localeCompare(endpointKey(b)));
+
+    const hostnames = new Set(endpoints.map((e) => e.hostname));
+    for (const hostname of hostnames) {
+      if (!st.hostnames.has(hostname)) this.opts.emit({ type: 'ServiceExported', cluster: dc, hostname });
+    }
+    for (const hostname of st.hostnames) {
+      if (!hostnames.has(hostname)) this.opts.emit({ type: 'ServiceWithdrawn', cluster: dc, hostname });
+    }
+    st.hostnames = hostnames;
+
+    const json = JSON.stringify(endpoints);
+    if (st.imported && json === st.importedJson) return ok(undefined);
+    this.opts.sink.replaceCluster(dc, endpoints);
+    st.imported = endpoints;
+    st.importedJson = json;
+    this.opts.emit({ type: 'ClusterImported', cluster: dc, endpoints: endpoints.length });
+    return ok(undefined);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Public surface of meshfed's federation component: the contract types, the controller, the
+ * discovery backends and the pure Consul conversion.
+ */
+export type {
+  ExportedService,
+  FederationEvent,
+  ImportedEndpoint,
+  ImportSink,
+  LocalExportState,
+} from './federation-interface.ts';
+export { type FederationHandle, type FederationOptions, startFederation } from './federation-controller.ts';
+export type {
+  Blocking,
+  BlockingOptions,
+  DiscoveryBackend,
+  DiscoveryBackendKind,
+} from './discovery-interface.ts';
+export { trustBundleKey } from './discovery-interface.ts';
+export { createDiscoveryBackend, type DiscoveryBackendOptions } from './discovery-backends.ts';
+export type { ConsulDiscoveryOptions } from './discovery-consul.ts';
+export type { MemoryDiscoveryOptions } from './discovery-memory.ts';
+export {
+  type MemoryDiscoveryServer,
+  type MemoryDiscoveryServerOptions,
+  startMemoryDiscoveryServer,
+} from './discovery-memory-server.ts';
+export {
+  CLUSTER_LABEL,
+  type ConsulRegistration,
+  fromHealthEntries,
+  type HealthConversion,
+  MESHFED_TAG,
+  type RegistrationConversion,
+  toRegistrations,
+} from './consul/conversion.ts';
+export { DiscoveryError, FederationError, FederationOptionsError } from './federation-errors.ts';

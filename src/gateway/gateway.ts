@@ -1,0 +1,143 @@
+import * as grpc from '@grpc/grpc-js';
+import { z } from 'zod';
+import { createLogger, type Logger } from '../common/log.ts';
+import { PORTS } from '../common/ports.ts';
+import type { ProxyConfig } from '../xds/config-types.ts';
+import { AdsClient } from '../xds/index.ts';
+import type { NodeIdentityInput } from '../xds/node.ts';
+import { prometheusRoute, type RunningHttpServer, startHttpServer } from './admin-server.ts';
+import { configDump } from './config-dump.ts';
+import { createGatewayDataPlane } from './data-plane.ts';
+import { GatewayOptionsError } from './errors.ts';
+
+/** Options of startGateway (the `meshfed gateway` command). Validated once, then frozen. */
+export interface StartGatewayOptions {
+  /** The gateway's cluster (its network, and `CLUSTER_ID` of its xDS node). */
+  cluster: string;
+  /** Address to bind every port on. */
+  address: string;
+  /** Passthrough port; default 15443; 0 picks a free port. */
+  port?: number;
+  xds: {
+    /** Pilot's ADS address, `host:port`. */
+    target: string;
+    /** TLS name to verify Pilot's certificate against, when it differs from the target host. */
+    serverName?: string;
+    /** PEM roots that sign Pilot's certificate: TLS when given, else plaintext (15010, local only). */
+    rootsPem?: string;
+  };
+  /** Admin (/config_dump, /ready) and Prometheus (/stats/prometheus) ports; 0 picks a free port. */
+  ports?: Partial<{ admin: number; metrics: number }>;
+  /** See GatewayDataPlaneOptions; tests shorten it. */
+  helloTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** A running east-west gateway. close() stops xDS, the listener and both HTTP servers. */
+export interface GatewayHandle {
+  port: number;
+  adminPort: number;
+  metricsPort: number;
+  /** The config most recently applied, if any. */
+  config(): ProxyConfig | undefined;
+  close(): Promise<void>;
+}
+
+const port = z.number().int().min(0).max(65535);
+const OptionsSchema = z.object({
+  cluster: z.string().min(1),
+  address: z.string().min(1),
+  port: port.optional(),
+  xds: z.object({ target: z.string().min(1), serverName: z.string().min(1).optional(), rootsPem: z.string().min(1).optional() }),
+  ports: z.object({ admin: port.optional(), metrics: port.optional() }).optional(),
+  helloTimeoutMs: z.number().int().positive().optional(),
+});
+
+/** The xDS identity of a cluster's east-west gateway, as Istio's `istio-eastwestgateway`. */
+export function gatewayNode(cluster: string, address: string): NodeIdentityInput {
+  return {
+    type: 'router',
+    ip: address,
+    workload: 'istio-eastwestgateway',
+    namespace: 'istio-system',
+    cluster,
+    serviceAccount: 'istio-eastwestgateway',
+    labels: { istio: 'eastwestgateway', 'topology.istio.io/network': cluster },
+  };
+}
+
+/**
+ * Starts the east-west gateway: passthrough listener, admin and metrics servers, then the ADS
+ * client whose every config is applied to the listener. Resolves once all ports are bound (not
+ * when config has arrived: /ready says that). Throws GatewayOptionsError for bad options and
+ * rejects with GatewayListenError when a port is taken; nothing is left running on failure.
+ */
+export async function startGateway(input: StartGatewayOptions): Promise<GatewayHandle> {
+  const parsed = OptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new GatewayOptionsError(`invalid ${issue?.path.join('.') ?? 'options'}: ${issue?.message ?? 'bad value'}`);
+  }
+  const opts = Object.freeze(parsed.data);
+  const logger = input.logger ?? createLogger('gateway', { cluster: opts.cluster });
+  const plane = createGatewayDataPlane({
+    address: opts.address,
+    port: opts.port ?? PORTS.eastWestGateway,
+    cluster: opts.cluster,
+    helloTimeoutMs: opts.helloTimeoutMs,
+    logger,
+  });
+  const started: { close(): Promise<void> | void }[] = [];
+  const closeAll = async (): Promise<void> => {
+    const stopping = started.splice(0).reverse();
+    for (const s of stopping) await s.close();
+  };
+  const ads = new AdsClient({
+    target: opts.xds.target,
+    credentials: opts.xds.rootsPem ? grpc.credentials.createSsl(Buffer.from(opts.xds.rootsPem)) : grpc.credentials.createInsecure(),
+    channelOptions: opts.xds.serverName ? { 'grpc.ssl_target_name_override': opts.xds.serverName } : {},
+    node: gatewayNode(opts.cluster, opts.address),
+    logger: logger.child({ sub: 'ads' }),
+  });
+  try {
+    const gatewayPort = await plane.listen();
+    started.push(plane);
+    const admin: RunningHttpServer = await startHttpServer(
+      'admin',
+      opts.address,
+      opts.ports?.admin ?? PORTS.sidecarAdmin,
+      {
+        '/config_dump': () => ({ status: 200, type: 'application/json', body: JSON.stringify(configDump(plane.config(), plane.routes()), null, 2) }),
+        // Ready once xDS has been received. A cluster that exports nothing has no SNI listener
+        // (Envoy rejects an empty one) and is still a ready gateway that refuses everything.
+        '/ready': () =>
+          ads.ready()
+            ? { status: 200, type: 'text/plain', body: 'LIVE\n' }
+            : { status: 503, type: 'text/plain', body: 'PRE_INITIALIZING\n' },
+      },
+      logger,
+    );
+    started.push(admin);
+    const metrics = await startHttpServer(
+      'metrics',
+      opts.address,
+      opts.ports?.metrics ?? PORTS.sidecarMetrics,
+      { '/stats/prometheus': prometheusRoute(plane.metrics.registry) },
+      logger,
+    );
+    started.push(metrics);
+    ads.on('config', (cfg: ProxyConfig) => plane.applyConfig(cfg));
+    ads.start();
+    started.push({ close: () => ads.close() });
+    return {
+      port: gatewayPort,
+      adminPort: admin.port,
+      metricsPort: metrics.port,
+      config: () => plane.config(),
+      close: closeAll,
+    };
+  } catch (e: unknown) {
+    await closeAll();
+    throw e;
+  }
+}

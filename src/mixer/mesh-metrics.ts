@@ -1,0 +1,84 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { MeshEntry } from './access-log-entry.ts';
+
+const REQUEST_LABELS = ['reporter', 'source_cluster', 'destination_cluster', 'destination_service', 'response_code'] as const;
+const TCP_LABELS = ['reporter', 'source_cluster', 'destination_cluster', 'destination_service'] as const;
+
+/** Istio's duration buckets (milliseconds). */
+const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+
+/**
+ * Mixer's mesh-wide metrics, registered once into the given registry (a second MeshMetrics on the
+ * same registry throws: one Mixer per registry). Contract (DESIGN: Mixer exposes mesh-wide request
+ * counts): `meshfed_mesh_requests_total` by source and destination cluster.
+ */
+export class MeshMetrics {
+  private readonly requests: Counter<(typeof REQUEST_LABELS)[number]>;
+  private readonly duration: Histogram<(typeof REQUEST_LABELS)[number]>;
+  private readonly tcpConnections: Counter<(typeof TCP_LABELS)[number]>;
+  private readonly entries: Counter<'result'>;
+  private readonly streams: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'meshfed_mesh_requests_total',
+      help: 'Requests reported by every proxy of the mesh through access-log streams',
+      labelNames: REQUEST_LABELS,
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'meshfed_mesh_request_duration_milliseconds',
+      help: 'Request duration (time to last downstream byte sent) reported through access-log streams',
+      labelNames: REQUEST_LABELS,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.tcpConnections = new Counter({
+      name: 'meshfed_mesh_tcp_connections_total',
+      help: 'TCP connections reported through access-log streams',
+      labelNames: TCP_LABELS,
+      registers,
+    });
+    this.entries = new Counter({
+      name: 'meshfed_mixer_access_log_entries_total',
+      help: 'Access-log entries received, by whether they were accepted or malformed',
+      labelNames: ['result'],
+      registers,
+    });
+    this.streams = new Gauge({ name: 'meshfed_mixer_streams_active', help: 'Open access-log streams', registers });
+    // Expose both results at 0 from the start, so that rate() queries work before the first entry.
+    this.entries.inc({ result: 'accepted' }, 0);
+    this.entries.inc({ result: 'malformed' }, 0);
+  }
+
+  /** Counts a validated entry (HTTP entries carry a response code; TCP entries do not). */
+  record(e: MeshEntry): void {
+    this.entries.inc({ result: 'accepted' });
+    const base = {
+      reporter: e.reporter,
+      source_cluster: e.sourceCluster,
+      destination_cluster: e.destinationCluster,
+      destination_service: e.destinationService,
+    };
+    if (e.responseCode === undefined) {
+      this.tcpConnections.inc(base);
+      return;
+    }
+    const labels = { ...base, response_code: String(e.responseCode) };
+    this.requests.inc(labels);
+    if (e.durationMs !== undefined) this.duration.observe(labels, e.durationMs);
+  }
+
+  malformed(count = 1): void {
+    this.entries.inc({ result: 'malformed' }, count);
+  }
+
+  streamOpened(): void {
+    this.streams.inc();
+  }
+
+  streamClosed(): void {
+    this.streams.dec();
+  }
+}

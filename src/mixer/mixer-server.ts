@@ -1,0 +1,92 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { errorMessage } from '../common/errors.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import { createMixerService, type MixerStats } from './access-log-service.ts';
+import { MixerListenError, MixerOptionsError } from './errors.ts';
+
+/** Options of startMixer (the standalone `meshfed mixer` command). Ports may be 0 (free port). */
+export interface StartMixerOptions {
+  host: string;
+  grpcPort: number;
+  metricsPort: number;
+  logger?: Logger;
+}
+
+/** A running standalone Mixer; close() stops both servers (in-flight streams are cancelled). */
+export interface MixerHandle {
+  grpcPort: number;
+  metricsPort: number;
+  registry: Registry;
+  stats(): MixerStats;
+  close(): Promise<void>;
+}
+
+function checkPort(value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new MixerOptionsError(`invalid ${field}: ${value}`);
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Starts Mixer standalone: an insecure gRPC server with the access-log service, and an HTTP server
+ * with `/metrics` (its own Registry). Rejects with MixerListenError when a port is taken, leaving
+ * nothing running.
+ */
+export async function startMixer(opts: StartMixerOptions): Promise<MixerHandle> {
+  if (opts.host === '') throw new MixerOptionsError('invalid host: empty');
+  checkPort(opts.grpcPort, 'grpcPort');
+  checkPort(opts.metricsPort, 'metricsPort');
+  const logger = opts.logger ?? createLogger('mixer');
+  const registry = new Registry();
+  const service = createMixerService({ registry, logger });
+  const server = new grpc.Server();
+  server.addService(service.definition, service.implementation);
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(hostPort(opts.host, opts.grpcPort), grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(new MixerListenError(`gRPC on ${hostPort(opts.host, opts.grpcPort)}`, err)) : resolve(bound),
+    );
+  });
+
+  const httpServer = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (e: unknown) => {
+        logger.error({ err: errorMessage(e) }, 'metrics rendering failed');
+        res.writeHead(500).end();
+      },
+    );
+  });
+  let metricsPort: number;
+  try {
+    metricsPort = await new Promise<number>((resolve, reject) => {
+      httpServer.once('error', (e: unknown) => reject(new MixerListenError(`metrics on ${hostPort(opts.host, opts.metricsPort)}`, e)));
+      httpServer.listen(opts.metricsPort, opts.host, () => resolve((httpServer.address() as AddressInfo).port));
+    });
+  } catch (e: unknown) {
+    server.forceShutdown();
+    throw e;
+  }
+  logger.info({ host: opts.host, grpcPort, metricsPort }, 'mixer listening');
+  return {
+    grpcPort,
+    metricsPort,
+    registry,
+    stats: service.stats,
+    close: async () => {
+      server.forceShutdown();
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type MeshRequest, type MeshResponse, sendFromWorkload } from '../../../src/cli/mesh-client.ts';
+import type { NetworkMode } from '../../../src/cli/runner/address-plan.ts';
+import { findWorkload, type MeshState } from '../../../src/cli/runner/state-file.ts';
+import { loadTopology } from '../../../src/cli/runner/topology.ts';
+import { type RunningMesh, up } from '../../../src/cli/runner/up.ts';
+import { locateTool, TOOL_HINT } from '../../../src/cli/tools.ts';
+
+export const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'mesh.yaml');
+
+/**
+ * Starts the two-cluster fixture mesh with real Consul (two WAN-joined datacenters). Fails — never
+ * skips — when Consul is missing. The caller owns the result and must `stop()` it (every process
+ * is stopped by PID) and remove `stateDir`.
+ */
+export async function startFixtureMesh(opts: { block: number; network: NetworkMode }): Promise<RunningMesh & { stateDir: string }> {
+  if (!locateTool('consul')) throw new Error(`end-to-end tests need the real consul binary: ${TOOL_HINT}`);
+  const topology = await loadTopology(FIXTURE);
+  if (!topology.ok) throw new Error(topology.errors.join('\n'));
+  const stateDir = await mkdtemp(path.join(tmpdir(), `meshfed-e2e-${opts.block}-`));
+  try {
+    const mesh = await up({
+      topology: topology.value,
+      stateDir,
+      discovery: 'consul',
+      network: opts.network,
+      block: opts.block,
+      readyTimeoutMs: 90_000,
+      progress: (l) => process.stderr.write(`[e2e ${opts.block}] ${l}\n`),
+    });
+    return { ...mesh, stateDir };
+  } catch (e: unknown) {
+    await rm(stateDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export function request(state: MeshState, from: string, url: string, init: Partial<MeshRequest> = {}): Promise<MeshResponse> {
+  const w = findWorkload(state, from);
+  if (!w.ok) throw new Error(w.errors.join('; '));
+  return sendFromWorkload(w.value, { url, method: 'GET', headers: {}, timeoutMs: 5000, ...init });
+}
+
+/** Retries `fn` until it returns a value (not undefined) or the deadline passes. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e: unknown) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not true after ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Sample lines of a Prometheus text exposition whose name and labels all match. */
+export function samples(text: string, name: string, labels: Record<string, string>): number[] {
+  const out: number[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const close = line.lastIndexOf('}');
+    const body = line.slice(name.length + 1, close);
+    const ok = Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`));
+    if (ok) out.push(Number(line.slice(close + 1).trim()));
+  }
+  return out;
+}
+
+export async function fetchText(url: string): Promise<string> {
+  const res = await fetch(url);
+  return res.text();
+}

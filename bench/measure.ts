@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { ChildRegistry } from './children.ts';
 import { runFixedRate, runMax } from './load.ts';
 import type { MaxResult, RateResult } from './load-protocol.ts';
-import { cpuSeconds, hostCpu, rssMiB } from './proc-stats.ts';
+import { cpuSeconds, hostCpu, rssMiB, runqueueWaitSeconds } from './proc-stats.ts';
 import { isProxy, type PathTarget, type WatchedProcess } from './target.ts';
 
 /** Frozen run settings shared by every path, so that all paths see the same load. */
@@ -28,6 +28,8 @@ export interface ProcessResult {
   avgVcpu: number | null;
   /** CPU seconds per 1,000 requests during the fixed-rate run. */
   cpuPer1kReqAtRate: number | null;
+  /** Seconds the main thread waited for a CPU while runnable during the max-throughput run. */
+  cpuWaitS: number | null;
   /** VmRSS after the max-throughput run, MiB. */
   rssMiB: number | null;
 }
@@ -55,8 +57,8 @@ const RATE_WARMUP_S = 1;
 
 type CpuSnapshot = Map<number, number | undefined>;
 
-function snapshot(procs: readonly WatchedProcess[]): CpuSnapshot {
-  return new Map(procs.map((p) => [p.pid, cpuSeconds(p.pid)]));
+function snapshot(procs: readonly WatchedProcess[], read: (pid: number) => number | undefined = cpuSeconds): CpuSnapshot {
+  return new Map(procs.map((p) => [p.pid, read(p.pid)]));
 }
 
 function delta(before: CpuSnapshot, after: CpuSnapshot, pid: number): number | null {
@@ -88,8 +90,10 @@ export async function measurePath(
   say(`  ${target.id}: max throughput, ${s.connections} connections, ${s.durationS} s`);
   const host0 = hostCpu();
   const cpu0 = snapshot(procs);
+  const wait0 = snapshot(procs, runqueueWaitSeconds);
   const max = await runMax(children, { ...base, connections: s.connections, durationS: s.durationS }, log);
   const cpu1 = snapshot(procs);
+  const wait1 = snapshot(procs, runqueueWaitSeconds);
   const host1 = hostCpu();
   const rss = new Map(procs.map((p) => [p.pid, rssMiB(p.pid)]));
 
@@ -117,6 +121,7 @@ export async function measurePath(
       cpuPer1kReq: per1k(cpu, max.requests),
       avgVcpu: cpu === null ? null : cpu / max.durationS,
       cpuPer1kReqAtRate: per1k(delta(cpu1, cpu2, p.pid), rateRequests),
+      cpuWaitS: delta(wait0, wait1, p.pid),
       rssMiB: r ?? null,
     };
   });

@@ -78,3 +78,16 @@ export function hostCpu(): { busy: number; total: number } {
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   return { busy: total - idle, total };
 }
+
+/**
+ * Seconds the process's main thread has spent runnable but waiting for a CPU (second field of
+ * /proc/<pid>/schedstat). Growth during a run means the process was starved, not idle.
+ */
+export function runqueueWaitSeconds(pid: number): number | undefined {
+  try {
+    const v = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/)[1]);
+    return Number.isFinite(v) ? v / 1e9 : undefined;
+  } catch {
+    return undefined;
+  }
+}

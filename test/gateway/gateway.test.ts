@@ -35,6 +35,7 @@ test('without Pilot the gateway serves admin and metrics, is not ready, and refu
 
     const sock = net.connect({ host: ADDRESS, port: gw.port });
     sock.on('error', () => {});
+    sock.resume();
     sock.end('not tls');
     await new Promise((r) => sock.once('close', r));
     const metrics = await (await fetch(`http://${ADDRESS}:${gw.metricsPort}/stats/prometheus`)).text();

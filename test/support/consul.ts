@@ -202,7 +202,7 @@ export async function startConsulDatacenters(opts: ConsulDatacentersOptions): Pr
 
   return {
     dcs,
-    stop: () => stop(true),
+    stop: () => stop(false),
     killDatacenter: async (name) => {
       const child = children[dcs.findIndex((dc) => dc.name === name)];
       if (!child) throw new Error(`no datacenter ${name}`);

@@ -96,20 +96,25 @@ test.serial('the gateway refuses an SNI for a service that was not exported', as
   t.true(res.status >= 400, `secret answered ${res.status}`);
 });
 
+/** One HTTP/2 GET over TLS; resolves with the status, rejects on any failure (never hangs). */
 async function h2Get(url: string, opts: tls.ConnectionOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(url, { ...opts, checkServerIdentity: () => undefined } as http2.SecureClientSessionOptions);
-    session.on('error', reject);
+    const fail = (e: Error): void => {
+      session.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new Error('timeout')), 5000);
+    session.on('error', fail);
+    session.on('close', () => fail(new Error('session closed before a response')));
     const req = session.request({ ':path': '/', ':method': 'GET' });
     req.on('response', (h) => {
+      clearTimeout(timer);
       resolve(Number(h[':status']));
       session.close();
     });
-    req.on('error', (e) => {
-      reject(e);
-      session.destroy();
-    });
-    req.setTimeout(5000, () => req.close());
+    req.on('error', fail);
+    req.on('close', () => fail(new Error('stream closed before a response')));
     req.end();
   });
 }

@@ -7,7 +7,7 @@ import type {
   RouterFilter,
 } from '../../xds/resources.ts';
 import { SECRET, outboundClusterName, sniFor } from '../../xds/naming.ts';
-import type { JsonValue, ProtoStruct } from '../../xds/struct.ts';
+import { type JsonValue, toStruct } from '../../xds/struct.ts';
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { exportedHostnames, subsetsOf } from '../model/snapshot-queries.ts';
@@ -38,43 +38,10 @@ export function durationFromMs(ms: number): Duration {
   return nanos > 0 ? { seconds: String(seconds), nanos } : { seconds: String(seconds) };
 }
 
-/**
- * google.protobuf.Value as the loaded serializer encodes it. protobufjs ships its own
- * google/protobuf/struct.proto with camelCase field names (`stringValue`, ...) and uses it even
- * with keepCase, so snake_case names (as in src/xds/struct.ts `toStruct`) are dropped silently on
- * encode. The round-trip test guards this.
- */
-type WireValue =
-  | { nullValue: 'NULL_VALUE' }
-  | { numberValue: number }
-  | { stringValue: string }
-  | { boolValue: boolean }
-  | { structValue: WireStruct }
-  | { listValue: { values: WireValue[] } };
-interface WireStruct {
-  fields: Record<string, WireValue>;
-}
-
-function wireValue(v: JsonValue): WireValue {
-  if (v === null) return { nullValue: 'NULL_VALUE' };
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(wireValue) } };
-  return { structValue: wireStruct(v) };
-}
-
-function wireStruct(obj: { [k: string]: JsonValue }): WireStruct {
-  const fields: Record<string, WireValue> = {};
-  for (const [k, v] of Object.entries(obj)) fields[k] = wireValue(v);
-  return { fields };
-}
-
-/** Endpoint/cluster metadata: one Struct per filter_metadata namespace, in wire (camelCase) form. */
+/** Endpoint/cluster metadata: one Struct per filter_metadata namespace (toStruct writes the wire form). */
 export function metadata(namespaces: Record<string, { [k: string]: JsonValue }>): Metadata {
   const filter_metadata: Metadata['filter_metadata'] = {};
-  // ProtoStruct (src/xds/struct.ts) declares snake_case value names, which do not survive encoding.
-  for (const [ns, value] of Object.entries(namespaces)) filter_metadata[ns] = wireStruct(value) as unknown as ProtoStruct;
+  for (const [ns, value] of Object.entries(namespaces)) filter_metadata[ns] = toStruct(value);
   return { filter_metadata };
 }
 

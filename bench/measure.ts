@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ChildRegistry } from './children.ts';
+import { type ChildRegistry, sleep } from './children.ts';
 import { runFixedRate, runMax } from './load.ts';
 import type { MaxResult, RateResult } from './load-protocol.ts';
 import { cpuSeconds, hostCpu, rssMiB, runqueueWaitSeconds } from './proc-stats.ts';
@@ -30,6 +30,8 @@ export interface ProcessResult {
   cpuPer1kReqAtRate: number | null;
   /** Seconds the main thread waited for a CPU while runnable during the max-throughput run. */
   cpuWaitS: number | null;
+  /** Cores busy with no load at all (timers, xDS, telemetry flushes), measured after the runs. */
+  idleVcpu: number | null;
   /** VmRSS after the max-throughput run, MiB. */
   rssMiB: number | null;
 }
@@ -55,6 +57,9 @@ export interface PathResult {
 /** Seconds the fixed-rate run sends at its rate before it starts recording. */
 const RATE_WARMUP_S = 1;
 
+/** Seconds of no load over which each process's idle CPU is measured. */
+const IDLE_S = 3;
+
 type CpuSnapshot = Map<number, number | undefined>;
 
 function snapshot(procs: readonly WatchedProcess[], read: (pid: number) => number | undefined = cpuSeconds): CpuSnapshot {
@@ -69,7 +74,8 @@ function delta(before: CpuSnapshot, after: CpuSnapshot, pid: number): number | n
 
 /**
  * Measures one path: a closed-loop warm-up (not recorded), the max-throughput run with CPU read
- * from /proc before and after, RSS after it, then the fixed-rate latency run (CPU read again).
+ * from /proc before and after, RSS after it, the fixed-rate latency run (CPU read again), then
+ * 3 s without load for each process's idle CPU.
  */
 export async function measurePath(
   children: ChildRegistry,
@@ -105,6 +111,13 @@ export async function measurePath(
   );
   const cpu2 = snapshot(procs);
 
+  // Idle cost: let the last responses and telemetry flushes settle, then measure with no load.
+  await sleep(1000);
+  const idle0 = snapshot(procs);
+  await sleep(IDLE_S * 1000);
+  const idle1 = snapshot(procs);
+
+  const idleOf = (cpu: number | null): number | null => (cpu === null ? null : cpu / IDLE_S);
   const per1k = (cpu: number | null, requests: number): number | null =>
     cpu === null || requests === 0 ? null : cpu / (requests / 1000);
   // The fixed-rate CPU window includes its 1 s warm-up, so count those requests too.
@@ -122,6 +135,7 @@ export async function measurePath(
       avgVcpu: cpu === null ? null : cpu / max.durationS,
       cpuPer1kReqAtRate: per1k(delta(cpu1, cpu2, p.pid), rateRequests),
       cpuWaitS: delta(wait0, wait1, p.pid),
+      idleVcpu: idleOf(delta(idle0, idle1, p.pid)),
       rssMiB: r ?? null,
     };
   });

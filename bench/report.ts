@@ -149,18 +149,18 @@ export function renderMarkdown(meta: RunMeta, paths: readonly PathResult[], cmp:
   out.push('### Proxy cost');
   out.push('');
   out.push(
-    `CPU-s per 1k requests is numerically the same as vCPU per 1k rps. "at max" is over the ${s.durationS} s max-throughput run, "at ${s.rate} rps" over the fixed-rate run. "waited for a CPU" is the main thread's run-queue wait (/proc/<pid>/schedstat) during the ${s.durationS} s max run: a large share means the proxy was starved of CPU rather than idle.`,
+    `CPU-s per 1k requests is numerically the same as vCPU per 1k rps. "at max" is over the ${s.durationS} s max-throughput run, "at ${s.rate} rps" over the fixed-rate run. "waited for a CPU" is the main thread's run-queue wait (/proc/<pid>/schedstat) during the ${s.durationS} s max run: a large share means the proxy was starved of CPU rather than idle. "idle vCPU" is measured over 3 s with no load after the runs.`,
   );
   out.push('');
   out.push(
-    `| path | process | vCPU per 1k rps at max | vCPU per 1k rps at ${s.rate} rps | avg vCPU at max | waited for a CPU at max | RSS MiB |`,
+    `| path | process | vCPU per 1k rps at max | vCPU per 1k rps at ${s.rate} rps | avg vCPU at max | waited for a CPU at max | idle vCPU | RSS MiB |`,
   );
-  out.push('|---|---|---:|---:|---:|---:|---:|');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const p of paths) {
     if (!ok(p)) continue;
     for (const proc of p.processes.filter((x) => x.proxy)) {
       out.push(
-        `| ${p.title} | ${shortName(proc.name)} (${proc.kind}) | ${fix(proc.cpuPer1kReq, 3)} | ${fix(proc.cpuPer1kReqAtRate, 3)} | ${fix(proc.avgVcpu, 2)} | ${fix(proc.cpuWaitS, 2)} s | ${fix(proc.rssMiB, 1)} |`,
+        `| ${p.title} | ${shortName(proc.name)} (${proc.kind}) | ${fix(proc.cpuPer1kReq, 3)} | ${fix(proc.cpuPer1kReqAtRate, 3)} | ${fix(proc.avgVcpu, 2)} | ${fix(proc.cpuWaitS, 2)} s | ${fix(proc.idleVcpu, 3)} | ${fix(proc.rssMiB, 1)} |`,
       );
     }
   }

@@ -49,6 +49,8 @@ export interface ConsulDatacentersOptions {
   basePort: number;
   /** Deadline for the whole start-up, in ms (default 30000). */
   startTimeoutMs?: number;
+  /** Quiet time after the WAN join before returning, in ms (default 3500); see below. */
+  settleMs?: number;
 }
 
 class EarlyExit extends Error {
@@ -179,6 +181,7 @@ export async function startConsulDatacenters(opts: ConsulDatacentersOptions): Pr
         return true;
       });
     }
+    const joinedAt = Date.now();
     const all = [...opts.names].sort().join(',');
     await Promise.all(
       dcs.map((dc) =>
@@ -193,6 +196,11 @@ export async function startConsulDatacenters(opts: ConsulDatacentersOptions): Pr
         }),
       ),
     );
+    // A server joining triggers a full anti-entropy sync after a random delay of up to 3 s. If
+    // that sync starts while the agent is busy registering a service (sync paused), Consul 1.8
+    // backs off for 15-30 s and syncs no changes meanwhile: a TTL check that goes critical then
+    // stays passing in the catalog. Returning only after that delay keeps tests clear of it.
+    await sleep(Math.max(0, joinedAt + (opts.settleMs ?? 3500) - Date.now()));
   } catch (e: unknown) {
     await stop(false);
     const dead = e instanceof EarlyExit ? `consul agent ${e.dc} exited early; ` : '';
@@ -202,7 +210,7 @@ export async function startConsulDatacenters(opts: ConsulDatacentersOptions): Pr
 
   return {
     dcs,
-    stop: () => stop(false),
+    stop: () => stop(true),
     killDatacenter: async (name) => {
       const child = children[dcs.findIndex((dc) => dc.name === name)];
       if (!child) throw new Error(`no datacenter ${name}`);

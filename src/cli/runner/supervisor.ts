@@ -37,6 +37,11 @@ export class Supervisor {
     private readonly onUnexpectedExit: (p: ManagedProcess, code: number | null) => void = () => {},
   ) {
     mkdirSync(logDir, { recursive: true });
+    // Last resort when the owner exits without stop() (a crash, a test runner's timeout): children
+    // that do not watch their parent themselves (Consul) must not outlive it.
+    process.once('exit', () => {
+      for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) signal(p.pid, 'SIGKILL');
+    });
   }
 
   spawnMeshfed(name: string, args: string[], opts: { env?: Record<string, string>; netns?: string } = {}): ManagedProcess {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { ECHO_SERVICE } from '../../src/cli/apps/echo-grpc.ts';
 
 /**
  * A proto-free echo service for proxyless gRPC tests: unary `Echo`, JSON over the wire, the same
@@ -13,33 +14,16 @@ export interface EchoMessage {
   [k: string]: unknown;
 }
 
-const json = {
-  serialize: (v: EchoMessage): Buffer => Buffer.from(JSON.stringify(v)),
-  deserialize: (b: Buffer): EchoMessage => {
-    const v: unknown = JSON.parse(b.toString('utf8'));
-    const o = typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
-    return { ...o, message: typeof o['message'] === 'string' ? o['message'] : '' };
-  },
-};
-
-export const ECHO_SERVICE = {
-  Echo: {
-    path: '/meshfed.echo.Echo/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-  },
-} satisfies grpc.ServiceDefinition;
+export { ECHO_SERVICE };
 
 /** Starts a plain gRPC echo backend on `host:0`. */
 export async function startEchoServer(opts: { host?: string; name?: string } = {}): Promise<{ port: number; close(): void }> {
   const server = new grpc.Server();
   server.addService(ECHO_SERVICE, {
-    Echo: (call: grpc.ServerUnaryCall<EchoMessage, EchoMessage>, cb: grpc.sendUnaryData<EchoMessage>) => {
-      cb(null, { message: opts.name ? `${opts.name}: ${call.request.message}` : call.request.message });
+    Echo: (call: grpc.ServerUnaryCall<unknown, EchoMessage>, cb: grpc.sendUnaryData<EchoMessage>) => {
+      const req = call.request as Partial<EchoMessage> | null;
+      const message = typeof req?.message === 'string' ? req.message : '';
+      cb(null, { message: opts.name ? `${opts.name}: ${message}` : message });
     },
   });
   const port = await new Promise<number>((resolve, reject) =>

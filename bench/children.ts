@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tcpOpen } from '../src/cli/runner/readiness.ts';
 
 /** The folder this file is in (bench/), for spawning sibling scripts. */
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -83,21 +83,6 @@ export async function waitForPort(c: BenchChild, host: string, port: number, tim
     if (Date.now() > deadline) throw new Error(`${c.name}: nothing listening on ${host}:${port} after ${timeoutMs} ms`);
     await sleep(100);
   }
-}
-
-function tcpOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port, timeout: 1000 });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('timeout', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,6 +1,5 @@
-import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import {
   bootstrapTokenAuthenticator,
   createCitadelService,
@@ -12,34 +11,52 @@ import type { Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import {
   createDiscoveryBackend,
+  type DiscoveryBackend,
   type FederationHandle,
   startFederation,
 } from '../federation/index.ts';
 import { createMixerService } from '../mixer/index.ts';
 import { AdsServer, createPilot } from '../pilot/index.ts';
+import { startMonitoringServer } from './monitoring-server.ts';
 
 /**
- * A cluster's control plane in one process, the way istiod hosts it: Pilot (xDS), Citadel (CA),
- * Mixer (access-log sink) and the federation controller.
+ * A cluster's control plane, the way istiod hosts it: Pilot (xDS) always, and, when asked for,
+ * Citadel (CA), Mixer (access-log sink) and the federation controller in the same process.
+ * `meshfed controlplane` runs all four; `meshfed pilot` runs Pilot alone, with its imports coming
+ * from a `meshfed federation` process through the imports folder.
  *
  * - 15010: plain gRPC, ADS only (local clients, proxyless gRPC).
- * - 15012: TLS gRPC with a serving certificate from this cluster's intermediate: ADS, CA, ALS.
+ * - 15012: TLS gRPC with a serving certificate from this cluster's intermediate: ADS, and CA and
+ *   ALS when hosted.
  * - 15014: HTTP monitoring: /ready, /metrics, /debug/adsz, /debug/configz, /debug/federationz.
  */
 export interface ControlPlaneOptions {
   cluster: string;
   address: string;
   trustDomain: string;
+  /** The cluster's plug-in CA folder: signs the 15012 serving certificate, and workloads' with Citadel. */
   caDir: string;
   registryFile: string;
-  tokensFile: string;
   configDir: string;
-  gatewayAddress: string;
-  discovery: { kind: 'consul'; host: string; port: number } | { kind: 'memory'; url: string } | { kind: 'none' };
+  /** Defaults to the registry file's `gatewayAddress`. */
+  gatewayAddress?: string;
+  /** Hosts Citadel on 15012, authenticating callers by these bootstrap tokens. */
+  citadel?: { tokensFile: string };
+  /** Hosts Mixer's access-log sink on 15012 and its metrics on /metrics. */
+  mixer?: boolean;
+  /** Hosts the federation controller with this discovery backend (`none`: not hosted). */
+  discovery: DiscoveryChoice;
+  /** Reads imports written by a federation controller in another process. */
+  importsDir?: string;
   ports?: Partial<{ xdsPlain: number; xdsTls: number; monitoring: number }>;
   federationTtlSeconds?: number;
   logger: Logger;
 }
+
+export type DiscoveryChoice =
+  | { kind: 'consul'; host: string; port: number }
+  | { kind: 'memory'; url: string }
+  | { kind: 'none' };
 
 export interface ControlPlane {
   close(): Promise<void>;
@@ -58,18 +75,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     trustDomain: opts.trustDomain,
     registryFile: opts.registryFile,
     configDir: opts.configDir,
-    gatewayAddress: opts.gatewayAddress,
+    ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
+    ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     logger: log.child({ component: 'pilot' }),
   });
   const ads = new AdsServer({ generate: (node, typeUrl) => pilot.generate(node, typeUrl), logger: log.child({ component: 'ads' }) });
 
   const registry = new Registry();
-  const mixer = createMixerService({ registry, logger: log.child({ component: 'mixer' }) });
-  const citadel = createCitadelService({
-    ca,
-    trustDomain: opts.trustDomain,
-    authenticate: bootstrapTokenAuthenticator(opts.tokensFile, log.child({ component: 'citadel' })),
-    logger: log.child({ component: 'citadel' }),
+  new Gauge({
+    name: 'pilot_xds',
+    help: 'Number of endpoints connected to this pilot using XDS.',
+    registers: [registry],
+    collect() {
+      this.set(ads.status().length);
+    },
   });
 
   const serving = issueServingCertificate({
@@ -84,8 +103,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   ads.addTo(plain);
   const secure = new grpc.Server();
   ads.addTo(secure);
-  secure.addService(citadel.definition, citadel.implementation);
-  secure.addService(mixer.definition, mixer.implementation);
+  if (opts.citadel) {
+    const citadelLog = log.child({ component: 'citadel' });
+    const citadel = createCitadelService({
+      ca,
+      trustDomain: opts.trustDomain,
+      authenticate: bootstrapTokenAuthenticator(opts.citadel.tokensFile, citadelLog),
+      logger: citadelLog,
+    });
+    secure.addService(citadel.definition, citadel.implementation);
+  }
+  if (opts.mixer) {
+    const mixer = createMixerService({ registry, logger: log.child({ component: 'mixer' }) });
+    secure.addService(mixer.definition, mixer.implementation);
+  }
   await bind(plain, `${opts.address}:${ports.xdsPlain}`, grpc.ServerCredentials.createInsecure());
   await bind(
     secure,
@@ -97,13 +128,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   let federation: FederationHandle | undefined;
   if (opts.discovery.kind !== 'none') {
-    const backend =
-      opts.discovery.kind === 'consul'
-        ? createDiscoveryBackend('consul', { host: opts.discovery.host, port: opts.discovery.port })
-        : createDiscoveryBackend('memory', { url: opts.discovery.url, datacenter: opts.cluster });
     federation = await startFederation({
       cluster: opts.cluster,
-      backend,
+      backend: discoveryBackend(opts.discovery, opts.cluster),
       rootCertPem: ca.rootPem,
       sink: pilot.federationSink,
       ttlSeconds: opts.federationTtlSeconds ?? 15,
@@ -118,54 +145,40 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     federation?.update(pilot.exportState());
   });
 
-  const monitoring = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://cp');
-    const json = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(body, null, 2)}\n`);
-    };
-    switch (url.pathname) {
-      case '/ready':
-        json(200, { ready: true });
-        return;
-      case '/metrics':
-        registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { 'content-type': registry.contentType });
-            res.end(text);
-          },
-          () => json(500, { error: 'metrics unavailable' }),
-        );
-        return;
-      case '/debug/adsz':
-        json(200, ads.status());
-        return;
-      case '/debug/configz':
-        json(200, { errors: pilot.configErrors().map(String), version: pilot.snapshot().version });
-        return;
-      case '/debug/federationz':
-        json(200, federation?.status() ?? { disabled: true });
-        return;
-      default:
-        json(404, { error: 'not found' });
-    }
+  const monitoring = await startMonitoringServer({
+    host: opts.address,
+    port: ports.monitoring,
+    metrics: registry,
+    json: {
+      '/ready': () => ({ ready: true }),
+      '/debug/adsz': () => ads.status(),
+      '/debug/configz': () => ({
+        errors: pilot.configErrors().map(String),
+        registryErrors: pilot.registryErrors(),
+        version: pilot.snapshot().version,
+      }),
+      '/debug/federationz': () => federation?.status() ?? { disabled: true },
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    monitoring.once('error', reject);
-    monitoring.listen(ports.monitoring, opts.address, () => resolve());
-  });
-  log.info({ address: opts.address, ports }, 'control plane ready');
+  const hosted = ['pilot', ...(opts.citadel ? ['citadel'] : []), ...(opts.mixer ? ['mixer'] : []), ...(federation ? ['federation'] : [])];
+  log.info({ address: opts.address, ports, hosted }, 'control plane ready');
 
   return {
     async close(): Promise<void> {
       await federation?.close();
       ads.close();
       pilot.close();
-      monitoring.closeAllConnections();
-      await new Promise((r) => monitoring.close(() => r(undefined)));
+      await monitoring.close();
       await Promise.all([shutdown(plain), shutdown(secure)]);
     },
   };
+}
+
+/** The discovery backend a federation controller reaches Consul (or the embedded store) through. */
+export function discoveryBackend(choice: Exclude<DiscoveryChoice, { kind: 'none' }>, cluster: string): DiscoveryBackend {
+  return choice.kind === 'consul'
+    ? createDiscoveryBackend('consul', { host: choice.host, port: choice.port })
+    : createDiscoveryBackend('memory', { url: choice.url, datacenter: cluster });
 }
 
 function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<void> {

@@ -1,11 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { registerComponentCommands } from './commands/components.ts';
+import { registerControlPlaneCommands } from './commands/control-plane.ts';
 import { registerMeshCommands } from './commands/mesh.ts';
 import { watchParent } from './parent-watch.ts';
 
 /**
- * The `meshfed` command. Component commands (controlplane, citadel, pilot, mixer, gateway, sidecar,
- * echo) run one process each; mesh commands (up, status, curl, apply, demo, ca init) drive a local
+ * The `meshfed` command. Component commands (controlplane, pilot, federation, citadel, mixer,
+ * gateway, sidecar, echo) run one process each; mesh commands (up, status, curl, apply, demo, ca init) drive a local
  * multi-cluster mesh.
  */
 export function parsePort(value: string): number {
@@ -24,6 +25,7 @@ const program = new Command('meshfed')
   });
 
 registerMeshCommands(program);
+registerControlPlaneCommands(program);
 registerComponentCommands(program);
 watchParent();
 

@@ -1,4 +1,4 @@
-import { httpStatus } from './runner/readiness.ts';
+import { httpStatus, tcpOpen } from './runner/readiness.ts';
 import type { MeshState } from './runner/state-file.ts';
 
 export interface ComponentStatus {
@@ -31,13 +31,33 @@ export async function meshStatus(state: MeshState): Promise<MeshStatus> {
       })),
     );
   };
+  const probeTcp = (cluster: string, component: string, address: string, detail: string): void => {
+    const i = address.lastIndexOf(':');
+    probes.push(
+      tcpOpen(address.slice(0, i), Number(address.slice(i + 1)), 1500).then((open) => ({
+        cluster,
+        component,
+        address,
+        ready: open,
+        detail: open ? detail : 'not answering',
+      })),
+    );
+  };
   for (const c of state.clusters) {
-    probe(c.name, 'controlplane', c.controlPlane.address, `${c.controlPlane.monitoring}/ready`, 'pilot, citadel, mixer, federation');
+    const split = c.controlPlane.split;
+    if (split) {
+      probe(c.name, 'pilot', c.controlPlane.xdsTls, `${c.controlPlane.monitoring}/ready`, 'xDS on 15010 and 15012');
+      probeTcp(c.name, 'citadel', split.citadel, 'CSR signing over TLS');
+      probe(c.name, 'mixer', split.mixer, split.mixerMetrics, 'access-log sink, mesh metrics');
+      probe(c.name, 'federation', new URL(split.federation).host, `${split.federation}/ready`, `${state.discovery} export and import`);
+    } else {
+      probe(c.name, 'controlplane', c.controlPlane.address, `${c.controlPlane.monitoring}/ready`, 'pilot, citadel, mixer, federation');
+    }
     probe(c.name, 'gateway', c.gateway.address, `${c.gateway.admin}/ready`, 'east-west, SNI passthrough');
     for (const w of c.workloads) {
       const name = `${w.namespace}/${w.name}`;
       if (w.sidecar) probe(c.name, name, w.address, w.sidecar.health, w.spiffeId);
-      else probe(c.name, name, w.address, `http://${w.address}:${w.service.port}/`, 'no sidecar');
+      else probeTcp(c.name, name, `${w.address}:${w.service.port}`, 'no sidecar');
     }
   }
   const components = await Promise.all(probes);

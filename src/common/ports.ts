@@ -16,6 +16,14 @@ export const PORTS = {
   xdsTls: 15012,
   /** Control plane monitoring: /metrics, /debug. */
   monitoring: 15014,
+  /** Citadel run apart from Pilot: CSR signing over TLS gRPC (istio-citadel's old port). */
+  citadel: 8060,
+  /** Mixer run apart from Pilot: access-log sink over plain gRPC (istio-telemetry's port). */
+  mixerGrpc: 9091,
+  /** Mixer run apart from Pilot: mesh-wide metrics at /metrics (istio-telemetry's port). */
+  mixerMetrics: 42422,
+  /** Federation controller run apart from Pilot: /ready and /debug pages (meshfed's own). */
+  federationMonitoring: 15016,
   /** East-west gateway: TLS passthrough routed by SNI. */
   eastWestGateway: 15443,
 } as const;

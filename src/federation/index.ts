@@ -34,4 +34,12 @@ export {
   type RegistrationConversion,
   toRegistrations,
 } from './consul/conversion.ts';
+export {
+  formatImportFile,
+  IMPORT_FILE_API_VERSION,
+  IMPORT_FILE_KIND,
+  importFileName,
+  parseImportFile,
+} from './import-file.ts';
+export { createImportFolderSink, type ImportFolderSink, type ImportFolderSinkOptions } from './import-folder-sink.ts';
 export { DiscoveryError, FederationError, FederationOptionsError } from './federation-errors.ts';

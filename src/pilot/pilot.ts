@@ -11,6 +11,7 @@ import { buildSnapshot } from './model/build-snapshot.ts';
 import { exportState } from './model/export-state.ts';
 import type { Snapshot } from './model/snapshot.ts';
 import { createFederationRegistry } from './registry/registry-federation.ts';
+import { readImportFolder } from './registry/import-folder-reader.ts';
 import { createFileRegistry } from './registry/registry-file.ts';
 import type { ServiceRegistry } from './registry/registry-interface.ts';
 
@@ -31,6 +32,11 @@ export interface PilotOptions {
   registryFile: string;
   /** Folder of Istio-style YAML, read recursively and watched. */
   configDir: string;
+  /**
+   * Folder of imports written by a federation controller in another process (`meshfed
+   * federation --imports-dir`); without it, imports arrive only through `federationSink`.
+   */
+  importsDir?: string;
   /** This cluster's east-west gateway address; defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
   logger?: Logger;
@@ -56,6 +62,8 @@ export interface Pilot {
   onPush(cb: (snap: Snapshot, reason: string) => void): void;
   /** Current configuration problems; the objects in the snapshot are the last good ones. */
   configErrors(): ConfigError[];
+  /** Current problems of the registry file and the imports folder; their last good state stays. */
+  registryErrors(): string[];
   /** Stops watchers and timers; idempotent. */
   close(): void;
 }
@@ -86,6 +94,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   const fileRegistry = createFileRegistry(opts.registryFile, logger);
   for (const e of fileRegistry.errors()) logger.warn({ file: opts.registryFile }, `workload registry: ${e}`);
   const federation = createFederationRegistry();
+  const imports = opts.importsDir !== undefined ? readImportFolder(opts.importsDir, federation, logger, { debounceMs }) : undefined;
   const registries: ServiceRegistry[] = [fileRegistry, federation];
   const config = createFolderConfigStore(opts.configDir, logger, { domainSuffix });
 
@@ -145,11 +154,13 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       listeners.push(cb);
     },
     configErrors: () => config.errors(),
+    registryErrors: () => [...fileRegistry.errors(), ...(imports?.errors() ?? [])],
     close() {
       if (closed) return;
       closed = true;
       if (timer) clearTimeout(timer);
       config.close();
+      imports?.close();
       for (const r of registries) r.close();
     },
   };

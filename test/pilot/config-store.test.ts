@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -52,6 +52,38 @@ test('folder store reads recursively, keeps last good objects on a broken edit, 
   unlinkSync(path.join(dir, 'nested', 'exports.yml'));
   await waitFor((cb) => store.onChange(cb), () => store.list().length === 1, 'the deletion');
   t.deepEqual(summary(), ['DestinationRule reviews LEAST_REQUEST']);
+});
+
+test('folder store sees edits to a file that was replaced by rename, and files in folders made later', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(path.join(dir, 'nested'));
+  const file = path.join(dir, 'nested', 'reviews.yaml');
+  writeFileSync(file, drDoc('RANDOM'));
+  const store = createFolderConfigStore(dir, silentLogger, { debounceMs: 20 });
+  t.teardown(() => store.close());
+  const lb = (): string => {
+    const o = store.list().find((x) => x.kind === 'DestinationRule');
+    return o?.kind === 'DestinationRule' ? (o.spec.loadBalancer ?? '') : '';
+  };
+
+  // How editors and `meshfed apply` write: a temp file renamed over the old one.
+  writeFileSync(`${file}.tmp`, drDoc('ROUND_ROBIN'));
+  renameSync(`${file}.tmp`, file);
+  await waitFor((cb) => store.onChange(cb), () => lb() === 'ROUND_ROBIN', 'the renamed file');
+  // Node 20's recursive fs.watch on Linux misses this in-place write to the renamed file.
+  writeFileSync(file, drDoc('LEAST_REQUEST'));
+  await waitFor((cb) => store.onChange(cb), () => lb() === 'LEAST_REQUEST', 'the in-place edit after the rename');
+
+  mkdirSync(path.join(dir, 'later'));
+  writeFileSync(path.join(dir, 'later', 'exports.yaml'), exportDoc('reviews'));
+  await waitFor((cb) => store.onChange(cb), () => store.list().some((o) => o.kind === 'ServiceExport'), 'the file in a new folder');
+  writeFileSync(path.join(dir, 'later', 'exports.yaml'), exportDoc('ratings'));
+  await waitFor(
+    (cb) => store.onChange(cb),
+    () => store.list().some((o) => o.kind === 'ServiceExport' && o.metadata.name === 'ratings'),
+    'the edit in the new folder',
+  );
+  t.pass();
 });
 
 test('folder store reports duplicates across files and keeps the first by file order', (t) => {

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { z } from 'zod';
 import { loadCa, startCitadel, bootstrapTokenAuthenticator, issueServingCertificate } from '../../citadel/index.ts';
-import { errorMessage } from '../../common/errors.ts';
 import { createLogger } from '../../common/log.ts';
 import { PORTS } from '../../common/ports.ts';
 import { startGateway } from '../../gateway/index.ts';
@@ -10,67 +8,13 @@ import { startMixer } from '../../mixer/index.ts';
 import { startSidecar } from '../../sidecar/index.ts';
 import { startEchoGrpc } from '../apps/echo-grpc.ts';
 import { startEchoHttp } from '../apps/echo-http.ts';
-import { CONTROL_PLANE_SERVER_NAME, type ControlPlaneOptions, startControlPlane } from '../control-plane.ts';
+import { CONTROL_PLANE_SERVER_NAME } from '../control-plane.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
-
-/** Parses `host:port`; the error names the flag. */
-function hostPort(flag: string, value: string): { host: string; port: number } {
-  const i = value.lastIndexOf(':');
-  const port = Number(value.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) exitWith(`invalid ${flag}: expected host:port, got "${value}"`);
-  return { host: value.slice(0, i), port };
-}
-
-function readText(flag: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (e: unknown) {
-    return exitWith(`invalid ${flag}: ${errorMessage(e)}`);
-  }
-}
+import { hostPort, readText } from './options.ts';
 
 const labelsSchema = z.record(z.string(), z.string());
 
 export function registerComponentCommands(program: Command): void {
-  program
-    .command('controlplane')
-    .description("run a cluster's control plane (Pilot, Citadel, Mixer, federation) in one process, like istiod")
-    .requiredOption('--cluster <name>')
-    .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on')
-    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-    .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
-    .requiredOption('--registry-file <file>', 'workloads.json of the file registry')
-    .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
-    .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
-    .requiredOption('--gateway-address <ip>', "this cluster's east-west gateway address")
-    .addOption(new Option('--discovery <kind>', 'federation backend').choices(['consul', 'memory', 'none']).default('none'))
-    .option('--consul <host:port>', 'local Consul agent HTTP address')
-    .option('--memory-discovery <url>', 'embedded discovery URL')
-    .action(async (o: Record<string, string>) => {
-      const log = createLogger('controlplane', { cluster: o['cluster'] ?? '' });
-      let discovery: ControlPlaneOptions['discovery'] = { kind: 'none' };
-      if (o['discovery'] === 'consul') {
-        if (!o['consul']) exitWith('--discovery consul needs --consul host:port');
-        discovery = { kind: 'consul', ...hostPort('--consul', o['consul']) };
-      } else if (o['discovery'] === 'memory') {
-        if (!o['memoryDiscovery']) exitWith('--discovery memory needs --memory-discovery URL');
-        discovery = { kind: 'memory', url: o['memoryDiscovery'] };
-      }
-      const cp = await startControlPlane({
-        cluster: o['cluster'] ?? '',
-        address: o['address'] ?? '',
-        trustDomain: o['trustDomain'] ?? 'cluster.local',
-        caDir: o['caDir'] ?? '',
-        registryFile: o['registryFile'] ?? '',
-        tokensFile: o['tokensFile'] ?? '',
-        configDir: o['configDir'] ?? '',
-        gatewayAddress: o['gatewayAddress'] ?? '',
-        discovery,
-        logger: log,
-      });
-      runUntilSignal('controlplane', log, () => cp.close());
-    });
-
   program
     .command('citadel')
     .description("run Citadel alone: signs workload CSRs over gRPC with TLS (Istio's certificate service)")
@@ -151,37 +95,50 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--service-port <port>', "the app's port")
     .option('--labels <json>', 'workload labels as a JSON object', '{}')
     .requiredOption('--control-plane <ip>', 'control plane address (xDS, CA and Mixer over TLS on 15012)')
+    .option('--ca <host:port>', 'Citadel over TLS, when it runs apart from Pilot (default: the control plane)')
+    .option('--mixer <host:port>', 'Mixer access-log sink, when it runs apart from Pilot (default: the control plane)')
+    .option('--mixer-plaintext', 'reach --mixer without TLS (a standalone `meshfed mixer`)')
     .requiredOption('--roots <file>', 'root certificate(s)')
     .requiredOption('--token-file <file>', 'bootstrap token for Citadel')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-    .action(async (o: Record<string, string>) => {
-      const log = createLogger('sidecar', { cluster: o['cluster'] ?? '', workload: o['workload'] ?? '' });
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const str = (k: string, fallback = ''): string => {
+        const v = o[k];
+        return typeof v === 'string' ? v : fallback;
+      };
+      const log = createLogger('sidecar', { cluster: str('cluster'), workload: str('workload') });
       let labelsRaw: unknown;
       try {
-        labelsRaw = JSON.parse(o['labels'] ?? '{}');
+        labelsRaw = JSON.parse(str('labels', '{}'));
       } catch {
         exitWith('invalid --labels: not JSON');
       }
       const labels = labelsSchema.safeParse(labelsRaw);
       if (!labels.success) exitWith('invalid --labels: must be an object of strings');
-      const servicePort = Number(o['servicePort']);
+      const servicePort = Number(str('servicePort'));
       if (!Number.isInteger(servicePort) || servicePort < 1 || servicePort > 65535) exitWith('invalid --service-port');
-      const rootsPem = readText('--roots', o['roots'] ?? '');
-      const target = `${o['controlPlane']}:${PORTS.xdsTls}`;
+      const rootsPem = readText('--roots', str('roots'));
+      const target = `${str('controlPlane')}:${PORTS.xdsTls}`;
+      /** A `host:port` flag, validated; the control plane's 15012 when it is not given. */
+      const apart = (key: 'ca' | 'mixer'): string => {
+        if (o[key] === undefined) return target;
+        hostPort(`--${key}`, str(key));
+        return str(key);
+      };
       const sc = await startSidecar({
         workload: {
-          name: o['workload'] ?? '',
-          namespace: o['namespace'] ?? 'default',
-          serviceAccount: o['serviceAccount'] ?? '',
-          cluster: o['cluster'] ?? '',
-          address: o['address'] ?? '',
+          name: str('workload'),
+          namespace: str('namespace', 'default'),
+          serviceAccount: str('serviceAccount'),
+          cluster: str('cluster'),
+          address: str('address'),
           labels: labels.data,
           servicePort,
         },
         xds: { target, serverName: CONTROL_PLANE_SERVER_NAME, rootsPem },
-        ca: { target, serverName: CONTROL_PLANE_SERVER_NAME, token: readText('--token-file', o['tokenFile'] ?? '') },
-        mixer: { target },
-        trustDomain: o['trustDomain'] ?? 'cluster.local',
+        ca: { target: apart('ca'), serverName: CONTROL_PLANE_SERVER_NAME, token: readText('--token-file', str('tokenFile')) },
+        mixer: { target: apart('mixer'), ...(o['mixerPlaintext'] === true ? { plaintext: true } : {}) },
+        trustDomain: str('trustDomain', 'cluster.local'),
         logger: log,
       });
       runUntilSignal('sidecar', log, () => sc.close());

@@ -23,8 +23,13 @@ export function registerMeshCommands(program: Command): void {
     .option('--state-dir <dir>', 'where state.json, certificates and logs go', DEFAULT_STATE_DIR)
     .addOption(new Option('--discovery <kind>', 'federation backend (default: consul if found, else memory)').choices(['consul', 'memory']))
     .addOption(new Option('--network <mode>', 'loopback addresses, or a network namespace per cluster (root)').choices(['loopback', 'netns']).default('loopback'))
+    .addOption(
+      new Option('--control-plane <mode>', "per cluster: one istiod-style process, or Pilot, Citadel, Mixer and federation as separate processes")
+        .choices(['istiod', 'split'])
+        .default('istiod'),
+    )
     .option('--address-block <n>', 'second octet of the 127.x address plan', '100')
-    .action(async (o: { file: string; stateDir: string; discovery?: 'consul' | 'memory'; network: 'loopback' | 'netns'; addressBlock: string }) => {
+    .action(async (o: { file: string; stateDir: string; discovery?: 'consul' | 'memory'; network: 'loopback' | 'netns'; controlPlane: 'istiod' | 'split'; addressBlock: string }) => {
       const topology = await loadTopology(o.file);
       if (!topology.ok) exitWith(topology.errors.join('\n'));
       const started = Date.now();
@@ -35,6 +40,7 @@ export function registerMeshCommands(program: Command): void {
           stateDir: o.stateDir,
           discovery: o.discovery,
           network: o.network,
+          controlPlane: o.controlPlane,
           block: Number(o.addressBlock),
           progress: (line) => process.stdout.write(`${line}\n`),
         });

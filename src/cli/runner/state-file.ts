@@ -32,7 +32,16 @@ const clusterState = z.object({
   name: z.string(),
   netns: z.string().nullable(),
   configDir: z.string(),
-  controlPlane: z.object({ address: z.string(), xds: z.string(), xdsTls: z.string(), monitoring: z.string() }),
+  controlPlane: z.object({
+    address: z.string(),
+    xds: z.string(),
+    xdsTls: z.string(),
+    monitoring: z.string(),
+    /** Present when `meshfed up --control-plane split` ran each part as its own process. */
+    split: z
+      .object({ citadel: z.string(), mixer: z.string(), mixerMetrics: z.string(), federation: z.string() })
+      .optional(),
+  }),
   gateway: z.object({ address: z.string(), admin: z.string(), metrics: z.string() }),
   consul: z.object({ http: z.string(), datacenter: z.string() }).nullable(),
   workloads: z.array(workloadState),

@@ -9,6 +9,7 @@ import { locateTool, TOOL_HINT } from '../tools.ts';
 import { type AddressPlan, type NetworkMode, planAddresses } from './address-plan.ts';
 import { clusterPaths, workloadSpecs, writeClusterFiles } from './cluster-files.ts';
 import { type ConsulDatacenter, startConsulDatacenters } from './consul-agents.ts';
+import { type ControlPlaneMode, type StartedControlPlane, spawnControlPlane } from './control-plane-procs.ts';
 import { setUpNetns, tearDownNetns } from './netns.ts';
 import { httpStatus, tcpOpen, waitFor } from './readiness.ts';
 import { type ClusterState, type MeshState, writeState } from './state-file.ts';
@@ -21,6 +22,8 @@ export interface UpOptions {
   /** Default: consul when a Consul binary is found, else memory (and says so). */
   discovery?: 'consul' | 'memory';
   network?: NetworkMode;
+  /** One istiod-style process per cluster (default), or each part its own process. */
+  controlPlane?: ControlPlaneMode;
   /** Second octet of the loopback plan; tests give each file its own. Default 100. */
   block?: number;
   /** Progress lines for the user. */
@@ -39,7 +42,7 @@ export interface RunningMesh {
 /**
  * Starts a whole local multi-cluster mesh: (namespaces), Consul datacenters WAN-joined or the
  * embedded memory discovery, the CA, then per cluster a control plane (Pilot, Citadel, Mixer,
- * federation), an east-west gateway, and each workload's app and sidecar. Resolves once every
+ * federation; one process or four), an east-west gateway, and each workload's app and sidecar. Resolves once every
  * component reports ready; on any failure it stops what it started and rejects.
  */
 export async function up(opts: UpOptions): Promise<RunningMesh> {
@@ -107,7 +110,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
     say(`✓ ca: root and ${topology.clusters.length} intermediates in ${caDir}`);
 
     const clusters: ClusterState[] = [];
-    const cps: { cluster: string; proc: ManagedProcess; url: string }[] = [];
+    const cps: { cluster: string; started: StartedControlPlane }[] = [];
     for (const [i, c] of topology.clusters.entries()) {
       const cp = plan.clusters[i];
       if (!cp) throw new Error('address plan out of step with topology');
@@ -118,26 +121,23 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       const discoveryArgs = consulDc
         ? ['--discovery', 'consul', '--consul', `${consulDc.address}:${consulDc.httpPort}`]
         : ['--discovery', 'memory', '--memory-discovery', memory?.url ?? ''];
-      const proc = supervisor.spawnMeshfed(
-        `${c.name}/controlplane`,
-        [
-          'controlplane', '--cluster', c.name, '--address', cp.controlPlane, '--trust-domain', topology.trustDomain,
-          '--ca-dir', path.join(caDir, c.name), '--registry-file', paths.registryFile, '--tokens-file', paths.tokensFile,
-          '--config-dir', paths.configDir, '--gateway-address', cp.gateway, ...discoveryArgs,
-        ],
-        { netns: cp.netns?.name },
-      );
-      cps.push({ cluster: c.name, proc, url: `http://${cp.controlPlane}:${PORTS.monitoring}/ready` });
+      const started = spawnControlPlane(supervisor, {
+        cluster: c.name,
+        mode: opts.controlPlane ?? 'istiod',
+        address: cp.controlPlane,
+        trustDomain: topology.trustDomain,
+        caDir: path.join(caDir, c.name),
+        paths,
+        gatewayAddress: cp.gateway,
+        discoveryArgs,
+        netns: cp.netns?.name,
+      });
+      cps.push({ cluster: c.name, started });
       clusters.push({
         name: c.name,
         netns: cp.netns?.name ?? null,
         configDir: paths.configDir,
-        controlPlane: {
-          address: cp.controlPlane,
-          xds: `${cp.controlPlane}:${PORTS.xdsPlain}`,
-          xdsTls: `${cp.controlPlane}:${PORTS.xdsTls}`,
-          monitoring: `http://${cp.controlPlane}:${PORTS.monitoring}`,
-        },
+        controlPlane: started.state,
         gateway: {
           address: `${cp.gateway}:${PORTS.eastWestGateway}`,
           admin: `http://${cp.gateway}:${PORTS.sidecarAdmin}`,
@@ -166,11 +166,8 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       });
     }
     await Promise.all(
-      cps.map(({ cluster, proc, url }) =>
-        waitFor(`${cluster}/controlplane`, async () => (await httpStatus(url)) === 200, {
-          timeoutMs: timeout,
-          failed: () => exitedReason(proc),
-        }).then(() => say(`✓ ${cluster}/controlplane ready (pilot, citadel, mixer, federation)`)),
+      cps.map(({ cluster, started }) =>
+        started.ready(timeout).then(() => say(`✓ ${cluster} control plane ready (${started.parts.join(', ')})`)),
       ),
     );
 
@@ -234,6 +231,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
             '--service-account', w.serviceAccount, '--address', ws.address, '--service-port', String(w.service.port),
             '--labels', JSON.stringify(w.labels), '--control-plane', cp.controlPlane, '--roots', rootsFile,
             '--token-file', clusterPaths(stateDir, c.name).tokenFile(w.namespace, w.name), '--trust-domain', topology.trustDomain,
+            ...(cps[i]?.started.sidecarArgs ?? []),
           ],
           { netns },
         );

@@ -1,6 +1,7 @@
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../../common/errors.ts';
+import { watchFolder } from '../../common/folder-watch.ts';
 import type { Logger } from '../../common/log.ts';
 import { ConfigError } from './config-error.ts';
 import type { ConfigStore } from './config-interface.ts';
@@ -33,9 +34,6 @@ export function createFolderConfigStore(dir: string, logger: Logger, opts: Folde
   let dirError: ConfigError | undefined;
   let objects: ConfigObject[] = [];
   let errors: ConfigError[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  let closed = false;
 
   /** Re-reads the folder; returns true when objects or errors changed. */
   const scan = (): boolean => {
@@ -93,25 +91,20 @@ export function createFolderConfigStore(dir: string, logger: Logger, opts: Folde
     return changed;
   };
 
-  const schedule = (): void => {
-    if (closed) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (closed) return;
-      if (scan()) for (const cb of listeners) cb();
-    }, debounceMs);
-  };
-
   scan();
-  try {
-    watcher = watch(dir, { recursive: true }, (_event, name) => {
-      if (name === null || isConfigFile(String(name)) || !String(name).includes('.')) schedule();
-    });
-    watcher.on('error', (e: unknown) => logger.warn({ err: errorMessage(e) }, 'config folder watch failed'));
-  } catch (e: unknown) {
-    logger.warn({ dir, err: errorMessage(e) }, 'cannot watch config folder; changes will not be seen');
-  }
+  const watch = watchFolder(
+    dir,
+    logger,
+    {
+      recursive: true,
+      debounceMs,
+      what: 'config folder',
+      accept: (name) => isConfigFile(name) || !name.includes('.'),
+    },
+    () => {
+      if (scan()) for (const cb of listeners) cb();
+    },
+  );
 
   return {
     list: () => [...objects],
@@ -120,9 +113,7 @@ export function createFolderConfigStore(dir: string, logger: Logger, opts: Folde
       listeners.push(cb);
     },
     close() {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      watcher?.close();
+      watch.close();
     },
   };
 }

@@ -1,7 +1,8 @@
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../../common/errors.ts';
+import { watchFolder } from '../../common/folder-watch.ts';
 import type { Logger } from '../../common/log.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
 import type { WorkloadRegistryFile } from '../../common/workload.ts';
@@ -79,9 +80,6 @@ export function createFileRegistry(file: string, logger: Logger, opts: FileRegis
   let shard: RegistryShard | undefined;
   let text: string | undefined;
   let errors: string[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  let closed = false;
 
   /** Returns true when the shard changed. */
   const load = (): boolean => {
@@ -114,21 +112,10 @@ export function createFileRegistry(file: string, logger: Logger, opts: FileRegis
   };
 
   load();
-  try {
-    const base = path.basename(file);
-    watcher = watch(path.dirname(file), (_event, name) => {
-      if (name !== null && String(name) !== base) return;
-      if (closed) return;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        timer = undefined;
-        if (!closed && load()) for (const cb of listeners) cb();
-      }, debounceMs);
-    });
-    watcher.on('error', (e: unknown) => logger.warn({ file, err: errorMessage(e) }, 'workload registry watch failed'));
-  } catch (e: unknown) {
-    logger.warn({ file, err: errorMessage(e) }, 'cannot watch workload registry file; changes will not be seen');
-  }
+  const base = path.basename(file);
+  const watch = watchFolder(path.dirname(file), logger, { debounceMs, what: 'workload registry', accept: (name) => name === base }, () => {
+    if (load()) for (const cb of listeners) cb();
+  });
 
   return {
     name: 'file',
@@ -138,9 +125,7 @@ export function createFileRegistry(file: string, logger: Logger, opts: FileRegis
       listeners.push(cb);
     },
     close() {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      watcher?.close();
+      watch.close();
     },
   };
 }

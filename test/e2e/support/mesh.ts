@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type MeshRequest, type MeshResponse, sendFromWorkload } from '../../../src/cli/mesh-client.ts';
 import type { NetworkMode } from '../../../src/cli/runner/address-plan.ts';
+import type { ControlPlaneMode } from '../../../src/cli/runner/control-plane-procs.ts';
 import { findWorkload, type MeshState } from '../../../src/cli/runner/state-file.ts';
 import { loadTopology } from '../../../src/cli/runner/topology.ts';
 import { type RunningMesh, up } from '../../../src/cli/runner/up.ts';
@@ -16,7 +17,11 @@ export const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '
  * skips — when Consul is missing. The caller owns the result and must `stop()` it (every process
  * is stopped by PID) and remove `stateDir`.
  */
-export async function startFixtureMesh(opts: { block: number; network: NetworkMode }): Promise<RunningMesh & { stateDir: string }> {
+export async function startFixtureMesh(opts: {
+  block: number;
+  network: NetworkMode;
+  controlPlane?: ControlPlaneMode;
+}): Promise<RunningMesh & { stateDir: string }> {
   if (!locateTool('consul')) throw new Error(`end-to-end tests need the real consul binary: ${TOOL_HINT}`);
   const topology = await loadTopology(FIXTURE);
   if (!topology.ok) throw new Error(topology.errors.join('\n'));
@@ -27,6 +32,7 @@ export async function startFixtureMesh(opts: { block: number; network: NetworkMo
       stateDir,
       discovery: 'consul',
       network: opts.network,
+      ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),
       block: opts.block,
       readyTimeoutMs: 90_000,
       progress: (l) => process.stderr.write(`[e2e ${opts.block}] ${l}\n`),

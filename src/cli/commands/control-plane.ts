@@ -1,0 +1,124 @@
+import { type Command, Option } from 'commander';
+import { createLogger } from '../../common/log.ts';
+import { type DiscoveryChoice, startControlPlane } from '../control-plane.ts';
+import { startFederationProcess } from '../federation-process.ts';
+import { exitWith, runUntilSignal } from './lifecycle.ts';
+import { hostPort } from './options.ts';
+
+function discoveryOption(defaultKind: DiscoveryChoice['kind']): Option {
+  return new Option('--discovery <kind>', 'federation backend').choices(['consul', 'memory', 'none']).default(defaultKind);
+}
+
+/** `--discovery` with the address it needs. */
+function discoveryChoice(o: Record<string, string>): DiscoveryChoice {
+  if (o['discovery'] === 'consul') {
+    if (!o['consul']) exitWith('--discovery consul needs --consul host:port');
+    return { kind: 'consul', ...hostPort('--consul', o['consul']) };
+  }
+  if (o['discovery'] === 'memory') {
+    if (!o['memoryDiscovery']) exitWith('--discovery memory needs --memory-discovery URL');
+    return { kind: 'memory', url: o['memoryDiscovery'] };
+  }
+  return { kind: 'none' };
+}
+
+/** What Pilot's model is built from, shared by `controlplane`, `pilot` and `federation`. */
+function pilotSources(o: Record<string, string>): {
+  cluster: string;
+  trustDomain: string;
+  registryFile: string;
+  configDir: string;
+  gatewayAddress?: string;
+} {
+  return {
+    cluster: o['cluster'] ?? '',
+    trustDomain: o['trustDomain'] ?? 'cluster.local',
+    registryFile: o['registryFile'] ?? '',
+    configDir: o['configDir'] ?? '',
+    ...(o['gatewayAddress'] ? { gatewayAddress: o['gatewayAddress'] } : {}),
+  };
+}
+
+/** `controlplane` (istiod-style, all parts in one process), and `pilot` and `federation` alone. */
+export function registerControlPlaneCommands(program: Command): void {
+  program
+    .command('controlplane')
+    .description("run a cluster's control plane (Pilot, Citadel, Mixer, federation) in one process, like istiod")
+    .requiredOption('--cluster <name>')
+    .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
+    .requiredOption('--registry-file <file>', 'workloads.json of the file registry')
+    .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
+    .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
+    .requiredOption('--gateway-address <ip>', "this cluster's east-west gateway address")
+    .addOption(discoveryOption('none'))
+    .option('--consul <host:port>', 'local Consul agent HTTP address')
+    .option('--memory-discovery <url>', 'embedded discovery URL')
+    .action(async (o: Record<string, string>) => {
+      const log = createLogger('controlplane', { cluster: o['cluster'] ?? '' });
+      const cp = await startControlPlane({
+        ...pilotSources(o),
+        address: o['address'] ?? '',
+        caDir: o['caDir'] ?? '',
+        citadel: { tokensFile: o['tokensFile'] ?? '' },
+        mixer: true,
+        discovery: discoveryChoice(o),
+        logger: log,
+      });
+      runUntilSignal('controlplane', log, () => cp.close());
+    });
+
+  program
+    .command('pilot')
+    .description('run Pilot alone: xDS over ADS on 15010 (plain) and 15012 (TLS), monitoring on 15014')
+    .requiredOption('--cluster <name>')
+    .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder; signs the 15012 serving certificate")
+    .requiredOption('--registry-file <file>', 'workloads.json of the file registry')
+    .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
+    .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
+    .option('--imports-dir <dir>', 'watched folder of imports written by `meshfed federation`')
+    .action(async (o: Record<string, string>) => {
+      const log = createLogger('pilot', { cluster: o['cluster'] ?? '' });
+      const cp = await startControlPlane({
+        ...pilotSources(o),
+        address: o['address'] ?? '',
+        caDir: o['caDir'] ?? '',
+        discovery: { kind: 'none' },
+        ...(o['importsDir'] ? { importsDir: o['importsDir'] } : {}),
+        logger: log,
+      });
+      runUntilSignal('pilot', log, () => cp.close());
+    });
+
+  program
+    .command('federation')
+    .description("run the federation controller alone: exports to this cluster's Consul datacenter, imports the others into Pilot")
+    .requiredOption('--cluster <name>', 'this cluster; also its Consul datacenter')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .requiredOption('--registry-file <file>', 'workloads.json of the file registry (the same file Pilot reads)')
+    .requiredOption('--config-dir <dir>', 'folder of Istio-kind YAML holding the ServiceExports (the same folder Pilot reads)')
+    .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
+    .requiredOption('--root-cert <file>', "the mesh's root certificate; published, and required of every peer")
+    .requiredOption('--imports-dir <dir>', 'folder to write imports into, for `meshfed pilot --imports-dir`')
+    .addOption(discoveryOption('consul'))
+    .option('--consul <host:port>', 'local Consul agent HTTP address', '127.0.0.1:8500')
+    .option('--memory-discovery <url>', 'embedded discovery URL')
+    .option('--monitoring <host:port>', 'serve /ready, /debug/federationz and /debug/configz here')
+    .action(async (o: Record<string, string>) => {
+      const log = createLogger('federation', { cluster: o['cluster'] ?? '' });
+      const discovery = discoveryChoice(o);
+      if (discovery.kind === 'none') return exitWith('--discovery none: the federation controller needs consul or memory');
+      const f = await startFederationProcess({
+        ...pilotSources(o),
+        rootCertFile: o['rootCert'] ?? '',
+        importsDir: o['importsDir'] ?? '',
+        discovery,
+        ...(o['monitoring'] ? { monitoring: hostPort('--monitoring', o['monitoring']) } : {}),
+        logger: log,
+      });
+      runUntilSignal('federation', log, () => f.close());
+    });
+}

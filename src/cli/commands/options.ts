@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { errorMessage } from '../../common/errors.ts';
+import { exitWith } from './lifecycle.ts';
+
+/** Parses `host:port`; the error names the flag. */
+export function hostPort(flag: string, value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const port = Number(value.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) exitWith(`invalid ${flag}: expected host:port, got "${value}"`);
+  return { host: value.slice(0, i), port };
+}
+
+export function readText(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e: unknown) {
+    return exitWith(`invalid ${flag}: ${errorMessage(e)}`);
+  }
+}
+

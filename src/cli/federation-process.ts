@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from '../common/log.ts';
+import { createImportFolderSink, startFederation } from '../federation/index.ts';
+import { createPilot } from '../pilot/index.ts';
+import { type DiscoveryChoice, discoveryBackend } from './control-plane.ts';
+import { type MonitoringServer, startMonitoringServer } from './monitoring-server.ts';
+
+/**
+ * The federation controller in its own process (`meshfed federation`). It reads the same sources
+ * as its cluster's Pilot (the workload registry and the config folder, where the ServiceExports
+ * are), the way a controller in Kubernetes watches the same API objects as istiod, and it hands
+ * imports to Pilot through the imports folder (`meshfed pilot --imports-dir`).
+ */
+export interface FederationProcessOptions {
+  cluster: string;
+  trustDomain: string;
+  registryFile: string;
+  configDir: string;
+  gatewayAddress?: string;
+  /** The mesh's root certificate(s): published, and required of every peer. */
+  rootCertFile: string;
+  importsDir: string;
+  discovery: Exclude<DiscoveryChoice, { kind: 'none' }>;
+  /** `/ready`, `/debug/federationz` and `/debug/configz` on this address. */
+  monitoring?: { host: string; port: number };
+  ttlSeconds?: number;
+  logger: Logger;
+}
+
+export interface FederationProcess {
+  /** Deregisters this cluster's exports; the imports folder is left for the next controller. */
+  close(): Promise<void>;
+}
+
+export async function startFederationProcess(opts: FederationProcessOptions): Promise<FederationProcess> {
+  const log = opts.logger;
+  const rootCertPem = await readFile(opts.rootCertFile, 'utf8');
+  const model = await createPilot({
+    cluster: opts.cluster,
+    trustDomain: opts.trustDomain,
+    registryFile: opts.registryFile,
+    configDir: opts.configDir,
+    ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
+    logger: log.child({ component: 'model' }),
+  });
+  const sink = createImportFolderSink(opts.importsDir, log.child({ component: 'imports' }));
+  const federation = await startFederation({
+    cluster: opts.cluster,
+    backend: discoveryBackend(opts.discovery, opts.cluster),
+    rootCertPem,
+    sink,
+    ttlSeconds: opts.ttlSeconds ?? 15,
+    logger: log,
+  });
+  federation.update(model.exportState());
+  model.onPush(() => federation.update(model.exportState()));
+
+  let monitoring: MonitoringServer | undefined;
+  if (opts.monitoring) {
+    monitoring = await startMonitoringServer({
+      ...opts.monitoring,
+      json: {
+        '/ready': () => ({ ready: true }),
+        '/debug/federationz': () => federation.status(),
+        '/debug/configz': () => ({ errors: model.configErrors().map(String), registryErrors: model.registryErrors() }),
+      },
+    });
+  }
+  log.info({ importsDir: opts.importsDir, monitoring: opts.monitoring }, 'federation ready');
+
+  return {
+    async close() {
+      model.close();
+      sink.close();
+      await monitoring?.close();
+      await federation.close();
+    },
+  };
+}

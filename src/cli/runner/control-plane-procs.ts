@@ -1,0 +1,110 @@
+import path from 'node:path';
+import { PORTS } from '../../common/ports.ts';
+import type { ClusterPaths } from './cluster-files.ts';
+import { httpStatus, tcpOpen, waitFor } from './readiness.ts';
+import type { ClusterState } from './state-file.ts';
+import type { ManagedProcess, Supervisor } from './supervisor.ts';
+
+/**
+ * How `meshfed up` runs a cluster's control plane:
+ * - `istiod`: Pilot, Citadel, Mixer and federation in one `meshfed controlplane` process;
+ * - `split`: `meshfed pilot`, `citadel`, `mixer` and `federation`, each its own process on the
+ *   control-plane address (Pilot 15010/15012/15014, Citadel 8060, Mixer 9091 and 42422,
+ *   federation 15016); federation hands imports to Pilot through `<cluster>/imports/`.
+ */
+export type ControlPlaneMode = 'istiod' | 'split';
+
+export interface ControlPlaneSpawn {
+  cluster: string;
+  mode: ControlPlaneMode;
+  address: string;
+  trustDomain: string;
+  /** The cluster's intermediate CA folder; its `root-cert.pem` is the mesh root. */
+  caDir: string;
+  paths: ClusterPaths;
+  gatewayAddress: string;
+  discoveryArgs: string[];
+  netns: string | undefined;
+}
+
+export interface StartedControlPlane {
+  /** What goes into the cluster's state.json entry. */
+  state: ClusterState['controlPlane'];
+  /** Extra sidecar flags that point at Citadel and Mixer when they run apart. */
+  sidecarArgs: string[];
+  /** Resolves once every part answers; rejects when one exits first. */
+  ready(timeoutMs: number): Promise<void>;
+  /** The parts, for progress lines. */
+  parts: string[];
+}
+
+interface Part {
+  name: string;
+  proc: ManagedProcess;
+  probe: () => Promise<boolean>;
+}
+
+const httpOk = (url: string) => async (): Promise<boolean> => (await httpStatus(url)) === 200;
+
+export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn): StartedControlPlane {
+  const a = s.address;
+  const opts = { netns: s.netns };
+  const monitoring = `http://${a}:${PORTS.monitoring}`;
+  const common = ['--cluster', s.cluster, '--trust-domain', s.trustDomain, '--registry-file', s.paths.registryFile, '--config-dir', s.paths.configDir, '--gateway-address', s.gatewayAddress];
+  const base = { address: a, xds: `${a}:${PORTS.xdsPlain}`, xdsTls: `${a}:${PORTS.xdsTls}`, monitoring };
+  const parts: Part[] = [];
+  const spawn = (part: string, args: string[], probe: () => Promise<boolean>): void => {
+    parts.push({ name: part, proc: supervisor.spawnMeshfed(`${s.cluster}/${part}`, args, opts), probe });
+  };
+
+  let state: ClusterState['controlPlane'];
+  let sidecarArgs: string[] = [];
+  if (s.mode === 'istiod') {
+    spawn('controlplane', ['controlplane', ...common, '--address', a, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile, ...s.discoveryArgs], httpOk(`${monitoring}/ready`));
+    state = base;
+  } else {
+    const importsDir = path.join(s.paths.dir, 'imports');
+    const split = {
+      citadel: `${a}:${PORTS.citadel}`,
+      mixer: `${a}:${PORTS.mixerGrpc}`,
+      mixerMetrics: `http://${a}:${PORTS.mixerMetrics}/metrics`,
+      federation: `http://${a}:${PORTS.federationMonitoring}`,
+    };
+    spawn('pilot', ['pilot', ...common, '--address', a, '--ca-dir', s.caDir, '--imports-dir', importsDir], httpOk(`${monitoring}/ready`));
+    spawn(
+      'citadel',
+      ['citadel', '--address', a, '--port', String(PORTS.citadel), '--trust-domain', s.trustDomain, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile],
+      () => tcpOpen(a, PORTS.citadel),
+    );
+    spawn('mixer', ['mixer', '--address', a, '--grpc-port', String(PORTS.mixerGrpc), '--metrics-port', String(PORTS.mixerMetrics)], httpOk(split.mixerMetrics));
+    spawn(
+      'federation',
+      [
+        'federation', ...common, '--root-cert', path.join(s.caDir, 'root-cert.pem'), '--imports-dir', importsDir,
+        ...s.discoveryArgs, '--monitoring', `${a}:${PORTS.federationMonitoring}`,
+      ],
+      httpOk(`${split.federation}/ready`),
+    );
+    state = { ...base, split };
+    sidecarArgs = ['--ca', split.citadel, '--mixer', split.mixer, '--mixer-plaintext'];
+  }
+
+  return {
+    state,
+    sidecarArgs,
+    parts: parts.map((p) => p.name),
+    ready: async (timeoutMs) => {
+      await Promise.all(
+        parts.map((p) =>
+          waitFor(`${s.cluster}/${p.name}`, p.probe, {
+            timeoutMs,
+            failed: () =>
+              p.proc.child.exitCode !== null || p.proc.child.signalCode !== null
+                ? `exited (${p.proc.child.exitCode ?? p.proc.child.signalCode}); see ${p.proc.logFile}`
+                : undefined,
+          }),
+        ),
+      );
+    },
+  };
+}

@@ -76,5 +76,8 @@ fi
 
 consul_bin=$(command -v consul 2>/dev/null || echo "$bin/consul")
 prom_bin=$(command -v prometheus 2>/dev/null || echo "$bin/prometheus")
-"$consul_bin" version | head -n1 >&2 || die "consul does not run"
-"$prom_bin" --version 2>&1 | head -n1 >&2 || die "prometheus does not run"
+# Read the whole output before cutting it: `| head -n1` would let SIGPIPE fail the check under pipefail.
+consul_version=$("$consul_bin" version) || die "consul does not run"
+prom_version=$("$prom_bin" --version 2>&1) || die "prometheus does not run"
+echo "${consul_version%%$'\n'*}" >&2
+echo "${prom_version%%$'\n'*}" >&2

@@ -5,7 +5,7 @@ import { sendFromWorkload } from './mesh-client.ts';
 import { up } from './runner/up.ts';
 import { findWorkload } from './runner/state-file.ts';
 import { loadTopology } from './runner/topology.ts';
-import { REPO_ROOT } from './tools.ts';
+import { locateTool, REPO_ROOT } from './tools.ts';
 
 export interface DemoOptions {
   stateDir: string;
@@ -53,14 +53,20 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const topology = await loadTopology(path.join(REPO_ROOT, 'examples', 'demo', 'mesh.yaml'));
   if (!topology.ok) throw new Error(topology.errors.join('\n'));
   opts.out('meshfed demo: starting two clusters, east and west…');
-  const mesh = await up({ topology: topology.value, stateDir: opts.stateDir, discovery: opts.discovery, progress: opts.out });
+  const prometheus = locateTool('prometheus') !== undefined;
+  const mesh = await up({ topology: topology.value, stateDir: opts.stateDir, discovery: opts.discovery, prometheus, progress: opts.out });
   const from = findWorkload(mesh.state, 'east/default/frontend');
   if (!from.ok) {
     await mesh.stop();
     throw new Error(from.errors.join('\n'));
   }
   opts.out(`\nmesh is up (discovery: ${mesh.state.discovery}). frontend → http://reviews:9080/ at ${opts.rps} rps; VirtualService: v1 90% / v2 10%`);
-  opts.out(`try in another shell: meshfed curl --state-dir ${opts.stateDir} --from east/default/frontend http://reviews:9080/\n`);
+  opts.out(`try in another shell: meshfed curl --state-dir ${opts.stateDir} --from east/default/frontend http://reviews:9080/`);
+  if (mesh.state.prometheus) {
+    const q = 'sum by (destination_cluster, destination_workload) (rate(istio_requests_total{reporter="source", destination_service_name="reviews"}[1m]))';
+    opts.out(`prometheus: ${mesh.state.prometheus}/graph?g0.expr=${encodeURIComponent(q)}`);
+  }
+  opts.out('');
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const w = newWindow();

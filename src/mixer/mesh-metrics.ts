@@ -5,7 +5,8 @@ const REQUEST_LABELS = ['reporter', 'source_cluster', 'destination_cluster', 'de
 const TCP_LABELS = ['reporter', 'source_cluster', 'destination_cluster', 'destination_service'] as const;
 
 /** Istio's duration buckets (milliseconds). */
-const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+/** Istio's duration buckets (ms), in seconds: meshfed's own metrics use the Prometheus base unit. */
+const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000].map((ms) => ms / 1000);
 
 /**
  * Mixer's mesh-wide metrics, registered once into the given registry (a second MeshMetrics on the
@@ -28,7 +29,7 @@ export class MeshMetrics {
       registers,
     });
     this.duration = new Histogram({
-      name: 'meshfed_mesh_request_duration_milliseconds',
+      name: 'meshfed_mesh_request_duration_seconds',
       help: 'Request duration (time to last downstream byte sent) reported through access-log streams',
       labelNames: REQUEST_LABELS,
       buckets: DURATION_BUCKETS,
@@ -67,7 +68,7 @@ export class MeshMetrics {
     }
     const labels = { ...base, response_code: String(e.responseCode) };
     this.requests.inc(labels);
-    if (e.durationMs !== undefined) this.duration.observe(labels, e.durationMs);
+    if (e.durationMs !== undefined) this.duration.observe(labels, e.durationMs / 1000);
   }
 
   malformed(count = 1): void {

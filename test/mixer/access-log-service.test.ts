@@ -98,10 +98,10 @@ test('access-log entries are counted into mesh-wide metrics by source and destin
     t.is(sample(text, 'meshfed_mesh_requests_total', { ...base, response_code: '200' }), 2);
     t.is(sample(text, 'meshfed_mesh_requests_total', { ...base, response_code: '503' }), 1);
     t.is(sample(text, 'meshfed_mesh_requests_total', { reporter: 'destination', source_cluster: 'west', destination_cluster: 'east', response_code: '200' }), 1);
-    t.is(sample(text, 'meshfed_mesh_request_duration_milliseconds_count', { ...base, response_code: '200' }), 1);
-    t.is(sample(text, 'meshfed_mesh_request_duration_milliseconds_sum', { ...base, response_code: '200' }), 12);
-    t.is(sample(text, 'meshfed_mesh_request_duration_milliseconds_bucket', { ...base, response_code: '200', le: '10' }), 0);
-    t.is(sample(text, 'meshfed_mesh_request_duration_milliseconds_bucket', { ...base, response_code: '200', le: '25' }), 1);
+    t.is(sample(text, 'meshfed_mesh_request_duration_seconds_count', { ...base, response_code: '200' }), 1);
+    t.is(sample(text, 'meshfed_mesh_request_duration_seconds_sum', { ...base, response_code: '200' }), 0.012);
+    t.is(sample(text, 'meshfed_mesh_request_duration_seconds_bucket', { ...base, response_code: '200', le: '0.01' }), 0);
+    t.is(sample(text, 'meshfed_mesh_request_duration_seconds_bucket', { ...base, response_code: '200', le: '0.025' }), 1);
     t.is(sample(text, 'meshfed_mesh_tcp_connections_total', base), 1);
     t.is(sample(text, 'meshfed_mixer_access_log_entries_total', { result: 'accepted' }), 5);
     t.is(sample(text, 'meshfed_mixer_access_log_entries_total', { result: 'malformed' }), 0);

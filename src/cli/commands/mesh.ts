@@ -28,8 +28,9 @@ export function registerMeshCommands(program: Command): void {
         .choices(['istiod', 'split'])
         .default('istiod'),
     )
+    .option('--prometheus', 'also run Prometheus, scraping every sidecar, gateway and control plane')
     .option('--address-block <n>', 'second octet of the 127.x address plan', '100')
-    .action(async (o: { file: string; stateDir: string; discovery?: 'consul' | 'memory'; network: 'loopback' | 'netns'; controlPlane: 'istiod' | 'split'; addressBlock: string }) => {
+    .action(async (o: { prometheus?: boolean; file: string; stateDir: string; discovery?: 'consul' | 'memory'; network: 'loopback' | 'netns'; controlPlane: 'istiod' | 'split'; addressBlock: string }) => {
       const topology = await loadTopology(o.file);
       if (!topology.ok) exitWith(topology.errors.join('\n'));
       const started = Date.now();
@@ -41,6 +42,7 @@ export function registerMeshCommands(program: Command): void {
           discovery: o.discovery,
           network: o.network,
           controlPlane: o.controlPlane,
+          prometheus: o.prometheus === true,
           block: Number(o.addressBlock),
           progress: (line) => process.stdout.write(`${line}\n`),
         });
@@ -52,6 +54,7 @@ export function registerMeshCommands(program: Command): void {
         `\nmesh "${s.name}" is up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${s.clusters.length} clusters, ` +
           `${s.clusters.reduce((n, c) => n + c.workloads.length, 0)} workloads, discovery ${s.discovery}, network ${s.network}\n` +
           `state: ${path.join(s.stateDir, 'state.json')}   logs: ${path.join(s.stateDir, 'logs')}\n` +
+          (s.prometheus ? `prometheus: ${s.prometheus}\n` : '') +
           `try:   meshfed status --state-dir ${o.stateDir}\n` +
           `Ctrl-C stops everything.\n`,
       );

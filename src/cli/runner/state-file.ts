@@ -55,6 +55,8 @@ const stateSchema = z.object({
   discovery: z.enum(['consul', 'memory']),
   network: z.enum(['loopback', 'netns']),
   memoryDiscovery: z.string().nullable(),
+  /** Prometheus scraping the mesh (`meshfed up --prometheus`). */
+  prometheus: z.string().nullable().optional(),
   clusters: z.array(clusterState),
 });
 

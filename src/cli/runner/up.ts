@@ -11,6 +11,7 @@ import { clusterPaths, workloadSpecs, writeClusterFiles } from './cluster-files.
 import { type ConsulDatacenter, startConsulDatacenters } from './consul-agents.ts';
 import { type ControlPlaneMode, type StartedControlPlane, spawnControlPlane } from './control-plane-procs.ts';
 import { setUpNetns, tearDownNetns } from './netns.ts';
+import { startPrometheus } from './prometheus.ts';
 import { httpStatus, tcpOpen, waitFor } from './readiness.ts';
 import { type ClusterState, type MeshState, writeState } from './state-file.ts';
 import { type ManagedProcess, Supervisor } from './supervisor.ts';
@@ -24,6 +25,8 @@ export interface UpOptions {
   network?: NetworkMode;
   /** One istiod-style process per cluster (default), or each part its own process. */
   controlPlane?: ControlPlaneMode;
+  /** Also run the real Prometheus, scraping every component (needs the binary). */
+  prometheus?: boolean;
   /** Second octet of the loopback plan; tests give each file its own. Default 100. */
   block?: number;
   /** Progress lines for the user. */
@@ -67,6 +70,8 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
     if (!consulBin) say(`! no consul binary found: using the embedded in-memory discovery (${TOOL_HINT})`);
   }
   if (discovery === 'consul' && !consulBin) throw new Error(`--discovery consul: no consul binary found; ${TOOL_HINT}`);
+  const prometheusBin = opts.prometheus ? locateTool('prometheus') : undefined;
+  if (opts.prometheus && !prometheusBin) throw new Error(`--prometheus: no prometheus binary found; ${TOOL_HINT}`);
 
   await rm(path.join(stateDir, 'clusters'), { recursive: true, force: true });
   await rm(path.join(stateDir, 'state.json'), { force: true });
@@ -253,8 +258,18 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       discovery,
       network,
       memoryDiscovery: memory?.url ?? null,
+      prometheus: null,
       clusters,
     };
+    if (prometheusBin) {
+      const prom = await startPrometheus(supervisor, prometheusBin, state, plan.bridge?.address ?? `127.${plan.block}.0.2`);
+      await waitFor('prometheus', async () => (await httpStatus(`${prom.url}/-/ready`)) === 200, {
+        timeoutMs: timeout,
+        failed: () => exitedReason(prom.proc),
+      });
+      state.prometheus = prom.url;
+      say(`✓ prometheus scraping the mesh at ${prom.url} (config ${prom.configFile})`);
+    }
     await writeState(state);
     return { state, plan, processes: () => supervisor.list(), stop };
   } catch (e: unknown) {

@@ -21,8 +21,10 @@ export async function startFixtureMesh(opts: {
   block: number;
   network: NetworkMode;
   controlPlane?: ControlPlaneMode;
+  prometheus?: boolean;
 }): Promise<RunningMesh & { stateDir: string }> {
   if (!locateTool('consul')) throw new Error(`end-to-end tests need the real consul binary: ${TOOL_HINT}`);
+  if (opts.prometheus && !locateTool('prometheus')) throw new Error(`end-to-end tests need the real prometheus binary: ${TOOL_HINT}`);
   const topology = await loadTopology(FIXTURE);
   if (!topology.ok) throw new Error(topology.errors.join('\n'));
   const stateDir = await mkdtemp(path.join(tmpdir(), `meshfed-e2e-${opts.block}-`));
@@ -33,6 +35,7 @@ export async function startFixtureMesh(opts: {
       discovery: 'consul',
       network: opts.network,
       ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),
+      ...(opts.prometheus ? { prometheus: true } : {}),
       block: opts.block,
       readyTimeoutMs: 90_000,
       progress: (l) => process.stderr.write(`[e2e ${opts.block}] ${l}\n`),
@@ -82,4 +85,16 @@ export function samples(text: string, name: string, labels: Record<string, strin
 export async function fetchText(url: string): Promise<string> {
   const res = await fetch(url);
   return res.text();
+}
+
+/** One instant query against Prometheus's HTTP API: each series' labels and value. */
+export async function promQuery(baseUrl: string, query: string): Promise<{ metric: Record<string, string>; value: number }[]> {
+  const res = await fetch(`${baseUrl}/api/v1/query?query=${encodeURIComponent(query)}`);
+  const doc = (await res.json()) as {
+    status: string;
+    error?: string;
+    data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  if (doc.status !== 'success' || !doc.data) throw new Error(`prometheus query ${query}: ${doc.error ?? res.status}`);
+  return doc.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }

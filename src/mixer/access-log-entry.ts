@@ -1,11 +1,11 @@
 import type { Result } from '../common/result.ts';
 import { fail, ok } from '../common/result.ts';
-import { wireStruct } from '../xds/index.ts';
+import { MESH_ATTRIBUTE_KEYS as KEY, MESH_ATTRIBUTES_NAMESPACE } from '../xds/mesh-attributes.ts';
 import type { ProxyNode } from '../xds/node.ts';
 import { fromStruct } from '../xds/struct.ts';
 
 /** The `filter_metadata` namespace under which meshfed's sidecars put their telemetry attributes. */
-export const MESHFED_METADATA = 'meshfed';
+export const MESHFED_METADATA = MESH_ATTRIBUTES_NAMESPACE;
 
 /**
  * One access-log entry reduced to what mesh-wide metrics need. String attributes come from the
@@ -75,8 +75,7 @@ export function parseAccessLogEntry(entry: unknown, kind: 'http' | 'tcp', node: 
   const filterMetadata = isRecord(metadata) ? metadata['filter_metadata'] : undefined;
   const struct = isRecord(filterMetadata) ? filterMetadata[MESHFED_METADATA] : undefined;
   if (!isRecord(struct)) return fail([`common_properties.metadata.filter_metadata.${MESHFED_METADATA}: missing`]);
-  // proto-loader decodes Struct values camelCase (see wireStruct); read either spelling.
-  const attrs = fromStruct(wireStruct(struct));
+  const attrs = fromStruct(struct);
   const errors: string[] = [];
   /** Reads a string attribute; `fallback` undefined makes it required. */
   const str = (key: string, fallback: string | undefined): string => {
@@ -91,19 +90,19 @@ export function parseAccessLogEntry(entry: unknown, kind: 'http' | 'tcp', node: 
     }
     return v;
   };
-  const reporter = str('reporter', undefined);
+  const reporter = str(KEY.reporter, undefined);
   if (errors.length === 0 && reporter !== 'source' && reporter !== 'destination') {
     errors.push(`${MESHFED_METADATA}.reporter: ${JSON.stringify(reporter)} is not source or destination`);
   }
   const parsed: MeshEntry = {
     reporter: reporter === 'destination' ? 'destination' : 'source',
-    sourceWorkload: str('source_workload', 'unknown'),
-    sourceNamespace: str('source_namespace', 'unknown'),
-    sourceCluster: str('source_cluster', reporter === 'source' ? node?.cluster : undefined),
-    destinationService: str('destination_service', undefined),
-    destinationWorkload: str('destination_workload', 'unknown'),
-    destinationCluster: str('destination_cluster', reporter === 'destination' ? node?.cluster : undefined),
-    connectionSecurityPolicy: str('connection_security_policy', 'unknown'),
+    sourceWorkload: str(KEY.sourceWorkload, 'unknown'),
+    sourceNamespace: str(KEY.sourceNamespace, 'unknown'),
+    sourceCluster: str(KEY.sourceCluster, reporter === 'source' ? node?.cluster : undefined),
+    destinationService: str(KEY.destinationService, undefined),
+    destinationWorkload: str(KEY.destinationWorkload, 'unknown'),
+    destinationCluster: str(KEY.destinationCluster, reporter === 'destination' ? node?.cluster : undefined),
+    connectionSecurityPolicy: str(KEY.connectionSecurityPolicy, 'unknown'),
   };
   const duration = durationMs(common['time_to_last_downstream_tx_byte'], errors);
   if (duration !== undefined) parsed.durationMs = duration;

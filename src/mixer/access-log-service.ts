@@ -2,7 +2,6 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
-import { wireStruct } from '../xds/index.ts';
 import { parseNode, type ProxyNode } from '../xds/node.ts';
 import { serviceClient } from '../xds/protos.ts';
 import { parseAccessLogEntry } from './access-log-entry.ts';
@@ -91,8 +90,7 @@ export function createMixerService(opts: MixerServiceOptions): MixerService {
         const identifier = msg['identifier'];
         if (isRecord(identifier) && identifier['node'] !== undefined) {
           const raw = identifier['node'];
-          // Node metadata is a Struct, decoded camelCase (see wireStruct); parseNode reads snake_case.
-          const parsed = parseNode(isRecord(raw) ? { ...raw, metadata: wireStruct(raw['metadata']) } : raw);
+          const parsed = parseNode(raw);
           if (parsed.ok) {
             node = parsed.value;
             streamLog = streamLog.child({ node: node.id });

@@ -3,8 +3,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { type NodeIdentityInput, nodeMessage } from '../xds/node.ts';
 import { serviceClient } from '../xds/protos.ts';
-import { wireStruct } from '../xds/index.ts';
-import { toStruct } from '../xds/struct.ts';
+import { MESH_ATTRIBUTES_NAMESPACE, meshAttributesStruct } from '../xds/mesh-attributes.ts';
 
 /**
  * Streams HTTP access logs to Mixer over Envoy's ALS (`AccessLogService/StreamAccessLogs`).
@@ -81,17 +80,16 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
       },
       metadata: {
         filter_metadata: {
-          // wireStruct: protobufjs' bundled Struct descriptor encodes only camelCase Value fields.
-          meshfed: wireStruct(toStruct({
+          [MESH_ATTRIBUTES_NAMESPACE]: meshAttributesStruct({
             reporter: r.reporter,
-            source_workload: r.sourceWorkload,
-            source_namespace: r.sourceNamespace,
-            source_cluster: r.sourceCluster,
-            destination_service: r.destinationService,
-            destination_workload: r.destinationWorkload,
-            destination_cluster: r.destinationCluster,
-            connection_security_policy: r.connectionSecurityPolicy,
-          })),
+            sourceWorkload: r.sourceWorkload,
+            sourceNamespace: r.sourceNamespace,
+            sourceCluster: r.sourceCluster,
+            destinationService: r.destinationService,
+            destinationWorkload: r.destinationWorkload,
+            destinationCluster: r.destinationCluster,
+            connectionSecurityPolicy: r.connectionSecurityPolicy,
+          }),
         },
       },
     },

@@ -17,7 +17,6 @@ import { validateCluster } from './validate/cluster.ts';
 import { validateClusterLoadAssignment } from './validate/cluster-load-assignment.ts';
 import { validateListener } from './validate/listener.ts';
 import { validateRouteConfiguration } from './validate/route-configuration.ts';
-import { wireStruct } from './validate/wire-struct.ts';
 
 /** Options of an AdsClient; validated once by the constructor, then frozen. */
 export interface AdsClientOptions {
@@ -327,8 +326,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     };
     if (errorDetail !== undefined) req['error_detail'] = { code: CODE_INVALID_ARGUMENT, message: errorDetail };
     if (!this.sentNode) {
-      const n = nodeMessage(this.opts.node);
-      req['node'] = { ...n, metadata: wireStruct(n.metadata) };
+      req['node'] = nodeMessage(this.opts.node);
       this.sentNode = true;
     }
     st.requested = true;

@@ -5,4 +5,3 @@
 export { AdsClient, type AdsClientEvents, type AdsClientOptions, AdsClientOptionsError } from './ads-client.ts';
 export type * from './config-types.ts';
 export { validateCluster, validateClusterLoadAssignment, validateListener, validateRouteConfiguration } from './validate/index.ts';
-export { wireStruct } from './validate/wire-struct.ts';

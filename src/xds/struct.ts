@@ -37,7 +37,7 @@ export function toStruct(obj: { [k: string]: JsonValue }): ProtoStruct {
 }
 
 export function fromProtoValue(v: ProtoValue | undefined): JsonValue {
-  if (!v) return null;
+  if (typeof v !== 'object' || v === null) return null;
   const r = v as Record<string, unknown>;
   const str = r['stringValue'] ?? r['string_value'];
   if (typeof str === 'string') return str;
@@ -52,8 +52,11 @@ export function fromProtoValue(v: ProtoValue | undefined): JsonValue {
   return null;
 }
 
+/** A decoded Struct as plain JSON; anything that is not a Struct reads as `{}`. */
 export function fromStruct(s: ProtoStruct | undefined): { [k: string]: JsonValue } {
   const out: { [k: string]: JsonValue } = {};
-  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = fromProtoValue(v);
+  const fields: unknown = typeof s === 'object' && s !== null ? s.fields : undefined;
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return out;
+  for (const [k, v] of Object.entries(fields)) out[k] = fromProtoValue(v as ProtoValue);
   return out;
 }

@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { createLogger } from '../../src/common/log.ts';
 import { startMixer, type MixerHandle } from '../../src/mixer/index.ts';
-import { wireStruct } from '../../src/xds/index.ts';
 import { nodeMessage } from '../../src/xds/node.ts';
 import { serviceClient } from '../../src/xds/protos.ts';
 import { type JsonValue, toStruct } from '../../src/xds/struct.ts';
@@ -22,11 +21,10 @@ const identity = nodeMessage({
   labels: { app: 'productpage' },
 });
 // The top-level `cluster` differs on purpose: the fallback must come from metadata CLUSTER_ID.
-const node = { ...identity, cluster: 'not-the-cluster-id', metadata: wireStruct(identity.metadata) };
+const node = { ...identity, cluster: 'not-the-cluster-id', metadata: identity.metadata };
 
 function meta(attrs: Record<string, JsonValue>): Record<string, unknown> {
-  // Struct values travel camelCase on this proto-loader setup; wireStruct writes both spellings.
-  return { filter_metadata: { meshfed: wireStruct(toStruct(attrs)) } };
+  return { filter_metadata: { meshfed: toStruct(attrs) } };
 }
 
 const EAST_TO_WEST = {

@@ -3,7 +3,6 @@ import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { pino } from 'pino';
 import { AccessLogStreamer, createDataPlane, type DataPlane, StaticCertificateSource } from '../../src/sidecar/index.ts';
-import { wireStruct } from '../../src/xds/index.ts';
 import { ROUTE_OUTBOUND } from '../../src/xds/naming.ts';
 import { serviceClient } from '../../src/xds/protos.ts';
 import { fromStruct, type ProtoStruct } from '../../src/xds/struct.ts';
@@ -85,7 +84,7 @@ test.serial('a plaintext request is logged to Mixer with the meshfed struct and 
   const entry = entries().find((e) => e.request?.path === '/legacy-path');
   t.is(entry?.response?.response_code?.value, 200);
   t.is(entry?.common_properties?.upstream_cluster, 'outbound|8080||legacy.default.svc.cluster.local');
-  t.deepEqual(fromStruct(wireStruct(entry?.common_properties?.metadata?.filter_metadata?.['meshfed'])), {
+  t.deepEqual(fromStruct(entry?.common_properties?.metadata?.filter_metadata?.['meshfed']), {
     reporter: 'source',
     source_workload: 'productpage-v1',
     source_namespace: 'default',

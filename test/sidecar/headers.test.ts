@@ -12,7 +12,6 @@ import {
   sanitizeXfcc,
   selectInboundChain,
 } from '../../src/sidecar/index.ts';
-import { wireStruct } from '../../src/xds/index.ts';
 import { fromStruct } from '../../src/xds/struct.ts';
 import { createTestCa } from './support-certs.ts';
 import { inboundListener } from './support-config.ts';
@@ -134,7 +133,7 @@ test('access log entry carries the meshfed struct Mixer reads', (t) => {
   t.deepEqual(cp.start_time, { seconds: '1700000000', nanos: 123_000_000 });
   t.deepEqual(cp.time_to_last_downstream_tx_byte, { seconds: '1', nanos: 500_500_000 });
   t.true(cp.response_flags['upstream_connection_failure']);
-  t.deepEqual(fromStruct(wireStruct(cp.metadata.filter_metadata.meshfed)), {
+  t.deepEqual(fromStruct(cp.metadata.filter_metadata.meshfed), {
     reporter: 'source',
     source_workload: 'productpage-v1',
     source_namespace: 'default',

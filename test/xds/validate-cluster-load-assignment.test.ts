@@ -1,13 +1,13 @@
 import test from 'ava';
 import type { ClusterLoadAssignmentConfig } from '../../src/xds/config-types.ts';
-import { validateClusterLoadAssignment, wireStruct } from '../../src/xds/index.ts';
+import { validateClusterLoadAssignment } from '../../src/xds/index.ts';
 import { type JsonValue, toStruct } from '../../src/xds/struct.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { decoded } from './support/decode.ts';
 
-/** `filter_metadata` as it must travel (see wireStruct: protobufjs' Struct is camelCase on the wire). */
+/** `filter_metadata` as it travels (toStruct writes the camelCase Value fields protobufjs encodes). */
 const meta = (ns: Record<string, { [k: string]: JsonValue }>) => ({
-  filter_metadata: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, wireStruct(toStruct(v))])),
+  filter_metadata: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, toStruct(v)])),
 });
 const lb = (address: string, port: number, extra: Record<string, unknown> = {}) => ({
   endpoint: { address: { socket_address: { address, port_value: port } } },

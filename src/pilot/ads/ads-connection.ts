@@ -5,7 +5,6 @@ import { errorMessage } from '../../common/errors.ts';
 import { type ProxyNode, parseNode } from '../../xds/node.ts';
 import type { XdsResource } from '../../xds/resources.ts';
 import { PUSH_ORDER, TYPE_URL, type XdsTypeUrl } from '../../xds/type-urls.ts';
-import { wireStruct } from '../../xds/validate/wire-struct.ts';
 import { type DiscoveryRequest, isXdsTypeUrl, parseDiscoveryRequest } from './discovery-request.ts';
 import { type PushItem, PushQueue } from './push-queue.ts';
 
@@ -178,8 +177,7 @@ export class AdsConnection {
       return;
     }
     if (!this.node) {
-      const node = req.node === undefined ? undefined : { ...(req.node as object), metadata: wireStruct((req.node as Record<string, unknown>)['metadata']) };
-      const parsed = parseNode(node);
+      const parsed = parseNode(req.node);
       if (!parsed.ok) {
         this.reject(grpc.status.INVALID_ARGUMENT, `unusable node: ${parsed.errors.join('; ')}`);
         return;

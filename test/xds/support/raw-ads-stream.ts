@@ -1,7 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { type NodeIdentityInput, nodeMessage } from '../../../src/xds/node.ts';
 import { serviceClient } from '../../../src/xds/protos.ts';
-import { wireStruct } from '../../../src/xds/validate/wire-struct.ts';
 
 /** A decoded DiscoveryResponse as a raw client sees it. */
 export interface RawResponse {
@@ -31,8 +30,7 @@ export const TEST_NODE: NodeIdentityInput = {
 
 /** The `node` of a first request, encodable by proto-loader. */
 export function wireNode(input: NodeIdentityInput = TEST_NODE): Record<string, unknown> {
-  const n = nodeMessage(input);
-  return { ...n, metadata: wireStruct(n.metadata) };
+  return { ...nodeMessage(input) };
 }
 
 function asResponse(v: unknown): RawResponse {

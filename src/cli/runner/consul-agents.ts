@@ -1,20 +1,39 @@
 import http from 'node:http';
-import type { Supervisor } from './supervisor.ts';
+import type { ManagedProcess, Supervisor } from './supervisor.ts';
 import { waitFor } from './readiness.ts';
 
-/** One Consul datacenter per cluster: a dev-mode agent on the cluster's own address. */
+/** The ports of one agent; DNS and gRPC are always off. */
+export interface ConsulPorts {
+  http: number;
+  server: number;
+  serfLan: number;
+  serfWan: number;
+}
+
+export const CONSUL_PORTS: ConsulPorts = { http: 8500, server: 8300, serfLan: 8301, serfWan: 8302 };
+
+/** What to start: one dev-mode agent, the only server of its datacenter. */
+export interface ConsulDatacenterSpec {
+  datacenter: string;
+  address: string;
+  /** Default CONSUL_PORTS; give each agent its own when several share an address. */
+  ports?: ConsulPorts;
+  netns?: string | undefined;
+}
+
+/** One running datacenter. */
 export interface ConsulDatacenter {
   datacenter: string;
   address: string;
   httpPort: number;
   serfWanPort: number;
+  /** The agent process, owned by the supervisor (stopped by PID). */
+  proc: ManagedProcess;
 }
 
-export const CONSUL_PORTS = { http: 8500, server: 8300, serfLan: 8301, serfWan: 8302 } as const;
-
-function consulRequest(dc: ConsulDatacenter, method: string, path: string): Promise<{ status: number; body: string }> {
+function consulRequest(dc: { address: string; httpPort: number }, method: string, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: dc.address, port: dc.httpPort, method, path, timeout: 2000, agent: false }, (res) => {
+    const req = http.request({ host: dc.address, port: dc.httpPort, method, path, timeout: 5000, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -28,68 +47,65 @@ function consulRequest(dc: ConsulDatacenter, method: string, path: string): Prom
   });
 }
 
-async function consulOk(dc: ConsulDatacenter, path: string, accept: (body: string) => boolean): Promise<boolean> {
+async function consulOk(dc: ConsulDatacenter, method: string, path: string, accept: (body: string) => boolean = () => true): Promise<boolean> {
   try {
-    const r = await consulRequest(dc, 'GET', path);
+    const r = await consulRequest(dc, method, path);
     return r.status === 200 && accept(r.body);
   } catch {
     return false;
   }
 }
 
+function exited(p: ManagedProcess): string | undefined {
+  return p.child.exitCode !== null || p.child.signalCode !== null ? `exited early; see ${p.logFile}` : undefined;
+}
+
 /**
- * Starts a dev agent per datacenter (through the supervisor, so they are stopped by PID with the
- * rest), waits for each to elect itself leader, WAN-joins them, and waits until every datacenter
- * sees all the others.
+ * Starts one dev agent per datacenter through the supervisor (so they are stopped by PID with the
+ * rest), waits for each to elect itself leader, WAN-joins them all to the first, and resolves once
+ * every datacenter lists all the others and can route a read to each of them.
  */
 export async function startConsulDatacenters(
   supervisor: Supervisor,
   consulBin: string,
-  dcs: { datacenter: string; address: string; netns?: string }[],
+  specs: ConsulDatacenterSpec[],
+  opts: { timeoutMs?: number } = {},
 ): Promise<ConsulDatacenter[]> {
-  const started = dcs.map((d) => {
-    const dc: ConsulDatacenter = {
-      datacenter: d.datacenter,
-      address: d.address,
-      httpPort: CONSUL_PORTS.http,
-      serfWanPort: CONSUL_PORTS.serfWan,
-    };
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const dcs = specs.map((s): ConsulDatacenter => {
+    const p = s.ports ?? CONSUL_PORTS;
     const proc = supervisor.spawn({
-      name: `${d.datacenter}/consul`,
+      name: `${s.datacenter}/consul`,
       command: consulBin,
-      netns: d.netns,
+      netns: s.netns,
       args: [
-        'agent', '-dev', '-datacenter', d.datacenter, '-node', `${d.datacenter}-server`,
-        '-bind', d.address, '-client', d.address, '-advertise', d.address, '-advertise-wan', d.address,
-        '-http-port', String(CONSUL_PORTS.http), '-server-port', String(CONSUL_PORTS.server),
-        '-serf-lan-port', String(CONSUL_PORTS.serfLan), '-serf-wan-port', String(CONSUL_PORTS.serfWan),
+        'agent', '-dev', '-datacenter', s.datacenter, '-node', `${s.datacenter}-server`,
+        '-bind', s.address, '-client', s.address, '-advertise', s.address, '-advertise-wan', s.address,
+        '-http-port', String(p.http), '-server-port', String(p.server),
+        '-serf-lan-port', String(p.serfLan), '-serf-wan-port', String(p.serfWan),
         '-dns-port', '-1', '-grpc-port', '-1', '-log-level', 'warn',
       ],
     });
-    return { dc, proc };
+    return { datacenter: s.datacenter, address: s.address, httpPort: p.http, serfWanPort: p.serfWan, proc };
   });
+  const wait = (dc: ConsulDatacenter, what: string, check: () => Promise<boolean>): Promise<void> =>
+    waitFor(`consul ${dc.datacenter}: ${what}`, check, { timeoutMs, failed: () => exited(dc.proc) });
+
+  await Promise.all(dcs.map((dc) => wait(dc, 'leader', () => consulOk(dc, 'GET', '/v1/status/leader', (b) => b.length > 4))));
+  const [first, ...rest] = dcs;
+  if (!first) return dcs;
+  for (const other of rest) {
+    await wait(other, `WAN join to ${first.datacenter}`, () => consulOk(first, 'PUT', `/v1/agent/join/${other.address}:${other.serfWanPort}?wan=1`));
+  }
+  const names = dcs.map((d) => d.datacenter);
   await Promise.all(
-    started.map(({ dc, proc }) =>
-      waitFor(`consul ${dc.datacenter}`, () => consulOk(dc, '/v1/status/leader', (b) => b.length > 4), {
-        timeoutMs: 30_000,
-        failed: () => (proc.child.exitCode !== null ? `exited; see ${proc.logFile}` : undefined),
+    dcs.map((dc) =>
+      wait(dc, 'WAN federation', async () => {
+        if (!(await consulOk(dc, 'GET', '/v1/catalog/datacenters', (b) => names.every((n) => b.includes(`"${n}"`))))) return false;
+        for (const n of names) if (!(await consulOk(dc, 'GET', `/v1/catalog/services?dc=${n}`))) return false;
+        return true;
       }),
     ),
   );
-  const [first, ...rest] = started.map((s) => s.dc);
-  if (first) {
-    for (const other of rest) {
-      const r = await consulRequest(first, 'PUT', `/v1/agent/join/${other.address}:${other.serfWanPort}?wan=1`);
-      if (r.status !== 200) throw new Error(`consul WAN join ${first.datacenter} → ${other.datacenter}: ${r.status} ${r.body}`);
-    }
-    const names = started.map((s) => s.dc.datacenter);
-    await Promise.all(
-      started.map(({ dc }) =>
-        waitFor(`consul ${dc.datacenter} WAN federation`, () =>
-          consulOk(dc, '/v1/catalog/datacenters', (b) => names.every((n) => b.includes(`"${n}"`))),
-        ),
-      ),
-    );
-  }
-  return started.map((s) => s.dc);
+  return dcs;
 }

@@ -102,6 +102,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
         supervisor,
         consulBin,
         plan.clusters.map((c) => ({ datacenter: c.name, address: c.consul, netns: c.netns?.name })),
+        { timeoutMs: timeout },
       );
       say(`✓ consul: datacenters ${consul.map((d) => d.datacenter).join(', ')} WAN-joined`);
     } else {

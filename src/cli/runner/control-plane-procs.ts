@@ -34,8 +34,8 @@ export interface StartedControlPlane {
   sidecarArgs: string[];
   /** Resolves once every part answers; rejects when one exits first. */
   ready(timeoutMs: number): Promise<void>;
-  /** The parts, for progress lines. */
-  parts: string[];
+  /** What runs, for progress lines. */
+  summary: string;
 }
 
 interface Part {
@@ -92,7 +92,7 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
   return {
     state,
     sidecarArgs,
-    parts: parts.map((p) => p.name),
+    summary: s.mode === 'istiod' ? 'pilot, citadel, mixer, federation in one process' : `${parts.map((p) => p.name).join(', ')} as separate processes`,
     ready: async (timeoutMs) => {
       await Promise.all(
         parts.map((p) =>

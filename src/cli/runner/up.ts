@@ -173,7 +173,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
     }
     await Promise.all(
       cps.map(({ cluster, started }) =>
-        started.ready(timeout).then(() => say(`✓ ${cluster} control plane ready (${started.parts.join(', ')})`)),
+        started.ready(timeout).then(() => say(`✓ ${cluster} control plane ready (${started.summary})`)),
       ),
     );
 

@@ -1,31 +1,20 @@
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { meshStatus } from '../../src/cli/mesh-status.ts';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
-import type { RunningMesh } from '../../src/cli/runner/up.ts';
 import { parseImportFile } from '../../src/federation/index.ts';
-import { eventually, fetchText, request, samples, startFixtureMesh } from './support/mesh.ts';
+import { eventually, fetchText, request, samples, type FixtureMeshContext, useFixtureMesh } from './support/mesh.ts';
 
 /**
  * The two-cluster mesh with every control-plane part as its own process (`meshfed up
  * --control-plane split`): `meshfed pilot`, `citadel`, `mixer` and `federation` per cluster, real
  * Consul, real certificates from the standalone Citadel. Addresses: 127.122.0.0/16.
  */
-const test = anyTest as TestFn<{ mesh: RunningMesh & { stateDir: string }; state: MeshState }>;
+const test = anyTest as TestFn<FixtureMeshContext>;
 const RATINGS = 'http://ratings.default.svc.cluster.local:9080/';
 
-test.before(async (t) => {
-  const mesh = await startFixtureMesh({ block: 122, network: 'loopback', controlPlane: 'split' });
-  t.context = { mesh, state: mesh.state };
-});
-
-test.after.always(async (t) => {
-  const mesh = t.context.mesh as (RunningMesh & { stateDir: string }) | undefined;
-  if (!mesh) return;
-  await mesh.stop();
-  await rm(mesh.stateDir, { recursive: true, force: true });
-});
+useFixtureMesh(test, { block: 122, network: 'loopback', controlPlane: 'split' });
 
 function clusterDir(state: MeshState, name: string): string {
   return path.join(state.stateDir, 'clusters', name);

@@ -7,31 +7,20 @@ import tls from 'node:tls';
 import anyTest, { type TestFn } from 'ava';
 import { initCa } from '../../src/citadel/index.ts';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
-import type { RunningMesh } from '../../src/cli/runner/up.ts';
 import { runProxylessCall } from '../support/proxyless-client.ts';
 import { findTool } from '../support/tools.ts';
 import { workloadCert } from './support/mesh-certs.ts';
-import { eventually, fetchText, promQuery, request, samples, startFixtureMesh } from './support/mesh.ts';
+import { eventually, fetchText, promQuery, request, samples, type FixtureMeshContext, useFixtureMesh } from './support/mesh.ts';
 
 /**
  * The two-cluster mesh end to end, with real processes, real Consul (two WAN-joined datacenters),
  * real certificates from Citadel. Addresses: 127.120.0.0/16.
  */
-const test = anyTest as TestFn<{ mesh: RunningMesh & { stateDir: string }; state: MeshState }>;
+const test = anyTest as TestFn<FixtureMeshContext>;
 const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
 const RATINGS = 'http://ratings.default.svc.cluster.local:9080/';
 
-test.before(async (t) => {
-  const mesh = await startFixtureMesh({ block: 120, network: 'loopback', prometheus: true });
-  t.context = { mesh, state: mesh.state };
-});
-
-test.after.always(async (t) => {
-  const mesh = t.context.mesh as (RunningMesh & { stateDir: string }) | undefined;
-  if (!mesh) return;
-  await mesh.stop();
-  await rm(mesh.stateDir, { recursive: true, force: true });
-});
+useFixtureMesh(test, { block: 120, network: 'loopback', prometheus: true });
 
 function cluster(state: MeshState, name: string) {
   const c = state.clusters.find((x) => x.name === name);

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { TestFn } from 'ava';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +46,29 @@ export async function startFixtureMesh(opts: {
     await rm(stateDir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** What the e2e files keep in `t.context`. */
+export interface FixtureMeshContext {
+  mesh: RunningMesh & { stateDir: string };
+  state: MeshState;
+}
+
+/**
+ * Starts the fixture mesh before a file's tests and stops it (every process by PID, then its
+ * state folder) after them, even when they fail.
+ */
+export function useFixtureMesh(test: TestFn<FixtureMeshContext>, opts: Parameters<typeof startFixtureMesh>[0]): void {
+  test.before(async (t) => {
+    const mesh = await startFixtureMesh(opts);
+    t.context = { mesh, state: mesh.state };
+  });
+  test.after.always(async (t) => {
+    const mesh = (t.context as Partial<FixtureMeshContext>).mesh;
+    if (!mesh) return;
+    await mesh.stop();
+    await rm(mesh.stateDir, { recursive: true, force: true });
+  });
 }
 
 export function request(state: MeshState, from: string, url: string, init: Partial<MeshRequest> = {}): Promise<MeshResponse> {

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { fail, ok, type Result } from '../common/result.ts';
-import { loadConfigPaths, parseConfigText } from '../pilot/index.ts';
+import { configKey, loadConfigPaths, parseConfigText } from '../pilot/index.ts';
 import type { MeshState } from './runner/state-file.ts';
 
 function yamlFiles(p: string): string[] {
@@ -18,7 +18,9 @@ function yamlFiles(p: string): string[] {
  * `meshfed apply`: validates every document of the given files (all or nothing: one bad field and
  * nothing is applied), then writes each object as its own file into the cluster's watched config
  * folder (`config/applied/<kind>.<namespace>.<name>.yaml`), replacing an earlier apply of the same
- * object. Pilot picks the change up and pushes it. Returns kubectl-style lines.
+ * object. As with `kubectl apply`, the object then exists once: a copy from the topology's config
+ * (`config/source/`) is taken out of its file. Pilot picks the change up and pushes it. Returns
+ * kubectl-style lines.
  */
 export async function applyConfig(state: MeshState, clusterName: string, paths: string[]): Promise<Result<string[]>> {
   const cluster = state.clusters.find((c) => c.name === clusterName);
@@ -38,12 +40,41 @@ export async function applyConfig(state: MeshState, clusterName: string, paths: 
       for (const o of parsed.value) {
         const name = `${o.kind.toLowerCase()}.${o.metadata.namespace}.${o.metadata.name}.yaml`;
         const target = path.join(appliedDir, name);
-        const existed = statSync(target, { throwIfNoEntry: false }) !== undefined;
-        await writeFile(`${path.join(appliedDir, `.${name}.tmp`)}`, text);
-        await rename(path.join(appliedDir, `.${name}.tmp`), target);
+        const existedApplied = statSync(target, { throwIfNoEntry: false }) !== undefined;
+        await writeAtomically(target, text);
+        const existedElsewhere = await removeFromOtherFiles(cluster.configDir, appliedDir, configKey(o));
+        const existed = existedApplied || existedElsewhere;
         lines.push(`${o.kind.toLowerCase()}/${o.metadata.namespace}/${o.metadata.name} ${existed ? 'configured' : 'created'} in cluster ${clusterName}`);
       }
     }
   }
   return ok(lines);
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+/**
+ * Takes the object `key` out of every config file outside `appliedDir` (rewriting multi-document
+ * files without it, deleting files left empty). The applied copy is written first and sorts first,
+ * so Pilot never sees the object missing. Returns whether a copy was found.
+ */
+async function removeFromOtherFiles(configDir: string, appliedDir: string, key: string): Promise<boolean> {
+  let found = false;
+  for (const file of yamlFiles(configDir)) {
+    if (!path.relative(appliedDir, file).startsWith('..')) continue;
+    const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+    const keep = docs.filter((d) => {
+      const parsed = parseConfigText(d.toString(), file);
+      return !(parsed.ok && parsed.value.some((o) => configKey(o) === key));
+    });
+    if (keep.length === docs.length) continue;
+    found = true;
+    if (keep.length === 0) await rm(file);
+    else await writeAtomically(file, keep.map((d) => d.toString()).join('---\n'));
+  }
+  return found;
 }

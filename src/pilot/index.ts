@@ -2,6 +2,7 @@ export {
   ConfigError,
   type ConfigObject,
   type ConfigStore,
+  configKey,
   createFolderConfigStore,
   loadConfigPaths,
   parseConfigText,

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { CLI_MAIN } from '../../src/cli/runner/supervisor.ts';
+import { loadConfigPaths } from '../../src/pilot/index.ts';
 import { type MeshState, writeState } from '../../src/cli/runner/state-file.ts';
 
 /**
@@ -66,6 +67,33 @@ test('apply writes a valid object into the cluster config folder', async (t) => 
   const unknown = await meshfed(['apply', '--state-dir', state.stateDir, '--cluster', 'north', '-f', file]);
   t.not(unknown.code, 0);
   t.regex(unknown.stderr, /no cluster "north"/);
+});
+
+test('apply replaces an object from the topology config instead of defining it twice', async (t) => {
+  const state = await fakeMesh(t);
+  const sourceDir = path.join(state.stateDir, 'config', 'source', '0-west');
+  await mkdir(sourceDir, { recursive: true });
+  const exportDoc = 'apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\nmetadata: { name: ratings, namespace: default }\n';
+  const drDoc = (lb: string): string =>
+    `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: reviews, namespace: default }\nspec: { host: reviews, trafficPolicy: { loadBalancer: { simple: ${lb} } } }\n`;
+  await writeFile(path.join(sourceDir, 'all.yaml'), `${exportDoc}---\n${drDoc('RANDOM')}`);
+  await writeFile(path.join(sourceDir, 'only-dr.yaml'), drDoc('RANDOM').replace('name: reviews', 'name: reviews-copy'));
+  const file = path.join(state.stateDir, 'dr.yaml');
+  await writeFile(file, drDoc('ROUND_ROBIN'));
+
+  const r = await meshfed(['apply', '--state-dir', state.stateDir, '--cluster', 'east', '-f', file]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /destinationrule\/default\/reviews configured in cluster east/);
+  const source = await readFile(path.join(sourceDir, 'all.yaml'), 'utf8');
+  t.regex(source, /kind: ServiceExport/);
+  t.notRegex(source, /kind: DestinationRule/);
+  t.regex(await readFile(path.join(sourceDir, 'only-dr.yaml'), 'utf8'), /reviews-copy/, 'other objects stay');
+  const all = loadConfigPaths([path.join(state.stateDir, 'config')]);
+  if (!all.ok) return t.fail(all.errors.map(String).join('\n'));
+  t.deepEqual(
+    all.value.map((o) => `${o.kind}/${o.metadata.name}${o.kind === 'DestinationRule' ? ` ${o.spec.loadBalancer ?? ''}` : ''}`).sort(),
+    ['DestinationRule/reviews ROUND_ROBIN', 'DestinationRule/reviews-copy RANDOM', 'ServiceExport/ratings'],
+  );
 });
 
 test('status reports components that do not answer and exits non-zero', async (t) => {

@@ -4,7 +4,7 @@
  * only; turning them into domain events is the importer's job, done on its queue, not here.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DiscoveryBackend } from './discovery-interface.ts';
+import type { Blocking, BlockingOptions, DiscoveryBackend, DiscoveryResult } from './discovery-interface.ts';
 import type { DiscoveryError } from './federation-errors.ts';
 
 /** Callbacks of a datacenter watch. They must only record and enqueue, never block. */
@@ -78,14 +78,18 @@ export function startDatacenterWatch(opts: DatacenterWatchOptions, handlers: Dat
     handlers.onSnapshot(snapshot);
   };
 
-  const watchHealth = async (name: string, signal: AbortSignal): Promise<void> => {
+  /**
+   * One blocking-query loop: asks again with the last index after every answer, backs off after a
+   * failure, and hands each answer to `onAnswer` until the signal aborts or `onAnswer` says stop.
+   */
+  const follow = async <T>(
+    signal: AbortSignal,
+    query: (o: BlockingOptions) => DiscoveryResult<Blocking<T>>,
+    onAnswer: (value: T) => 'continue' | 'stop',
+  ): Promise<void> => {
     let index: string | undefined;
     while (!signal.aborted) {
-      const answer = await backend.watchServiceHealth(datacenter, name, {
-        ...(index !== undefined ? { index } : {}),
-        waitSeconds,
-        signal,
-      });
+      const answer = await query({ ...(index !== undefined ? { index } : {}), waitSeconds, signal });
       if (signal.aborted) return;
       if (!answer.ok) {
         await failed(answer.errors, signal);
@@ -93,35 +97,27 @@ export function startDatacenterWatch(opts: DatacenterWatchOptions, handlers: Dat
       }
       succeeded();
       index = nextIndex(index, answer.value.index);
-      const state = services.get(name);
-      if (!state) return;
-      const text = JSON.stringify(answer.value.value);
-      if (state.seen && state.text === text) continue;
-      state.raw = answer.value.value;
-      state.text = text;
-      state.seen = true;
-      publish();
+      if (onAnswer(answer.value.value) === 'stop') return;
     }
   };
 
-  const watchNames = async (): Promise<void> => {
-    let index: string | undefined;
-    let first = true;
-    const signal = stopAll.signal;
-    while (!signal.aborted) {
-      const answer = await backend.watchServiceNames(datacenter, {
-        ...(index !== undefined ? { index } : {}),
-        waitSeconds,
-        signal,
-      });
-      if (signal.aborted) return;
-      if (!answer.ok) {
-        await failed(answer.errors, signal);
-        continue;
-      }
-      succeeded();
-      index = nextIndex(index, answer.value.index);
-      const names = new Set(answer.value.value);
+  const watchHealth = (name: string, signal: AbortSignal): Promise<void> =>
+    follow(signal, (o) => backend.watchServiceHealth(datacenter, name, o), (entries) => {
+      const state = services.get(name);
+      if (!state) return 'stop';
+      const text = JSON.stringify(entries);
+      if (state.seen && state.text === text) return 'continue';
+      state.raw = entries;
+      state.text = text;
+      state.seen = true;
+      publish();
+      return 'continue';
+    });
+
+  let first = true;
+  const watchNames = (): Promise<void> =>
+    follow(stopAll.signal, (o) => backend.watchServiceNames(datacenter, o), (listed) => {
+      const names = new Set(listed);
       let removed = false;
       for (const [name, state] of services) {
         if (!names.has(name)) {
@@ -142,8 +138,8 @@ export function startDatacenterWatch(opts: DatacenterWatchOptions, handlers: Dat
       }
       if (removed || first) publish();
       first = false;
-    }
-  };
+      return 'continue';
+    });
 
   void watchNames();
   return {

@@ -1,6 +1,6 @@
 import type { Result } from '../common/result.ts';
 import { fail, ok } from '../common/result.ts';
-import { MESH_ATTRIBUTE_KEYS as KEY, MESH_ATTRIBUTES_NAMESPACE } from '../xds/mesh-attributes.ts';
+import { MESH_ATTRIBUTE_KEYS as KEY, MESH_ATTRIBUTES_NAMESPACE, type MeshAttributes } from '../xds/mesh-attributes.ts';
 import type { ProxyNode } from '../xds/node.ts';
 import { fromStruct } from '../xds/struct.ts';
 
@@ -12,15 +12,8 @@ export const MESHFED_METADATA = MESH_ATTRIBUTES_NAMESPACE;
  * entry's `common_properties.metadata.filter_metadata.meshfed` Struct; absent optional ones are
  * `unknown`, as in Istio's metrics.
  */
-export interface MeshEntry {
+export interface MeshEntry extends Omit<MeshAttributes, 'reporter'> {
   reporter: 'source' | 'destination';
-  sourceWorkload: string;
-  sourceNamespace: string;
-  sourceCluster: string;
-  destinationService: string;
-  destinationWorkload: string;
-  destinationCluster: string;
-  connectionSecurityPolicy: string;
   /** HTTP entries: the response code (0 when no response was sent); TCP entries: undefined. */
   responseCode?: number;
   /** From `time_to_last_downstream_tx_byte`, when present. */

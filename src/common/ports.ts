@@ -18,7 +18,7 @@ export const PORTS = {
   monitoring: 15014,
   /** Citadel run apart from Pilot: CSR signing over TLS gRPC (istio-citadel's old port). */
   citadel: 8060,
-  /** Mixer run apart from Pilot: access-log sink over plain gRPC (istio-telemetry's port). */
+  /** Mixer run apart from Pilot: access-log sink over gRPC, TLS with a CA (istio-telemetry's port). */
   mixerGrpc: 9091,
   /** Mixer run apart from Pilot: mesh-wide metrics at /metrics (istio-telemetry's port). */
   mixerMetrics: 42422,

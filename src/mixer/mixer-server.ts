@@ -12,6 +12,8 @@ export interface StartMixerOptions {
   host: string;
   grpcPort: number;
   metricsPort: number;
+  /** Serve the gRPC port over TLS with this key and chain (PEM); plain gRPC without it. */
+  tls?: { privateKeyPem: string; certChainPem: string };
   logger?: Logger;
 }
 
@@ -33,7 +35,7 @@ function hostPort(host: string, port: number): string {
 }
 
 /**
- * Starts Mixer standalone: an insecure gRPC server with the access-log service, and an HTTP server
+ * Starts Mixer standalone: a gRPC server (TLS when `tls` is given) with the access-log service, and an HTTP server
  * with `/metrics` (its own Registry). Rejects with MixerListenError when a port is taken, leaving
  * nothing running.
  */
@@ -47,7 +49,12 @@ export async function startMixer(opts: StartMixerOptions): Promise<MixerHandle> 
   const server = new grpc.Server();
   server.addService(service.definition, service.implementation);
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(opts.host, opts.grpcPort), grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    const credentials = opts.tls
+      ? grpc.ServerCredentials.createSsl(null, [
+          { private_key: Buffer.from(opts.tls.privateKeyPem), cert_chain: Buffer.from(opts.tls.certChainPem) },
+        ])
+      : grpc.ServerCredentials.createInsecure();
+    server.bindAsync(hostPort(opts.host, opts.grpcPort), credentials, (err, bound) =>
       err ? reject(new MixerListenError(`gRPC on ${hostPort(opts.host, opts.grpcPort)}`, err)) : resolve(bound),
     );
   });
@@ -75,7 +82,7 @@ export async function startMixer(opts: StartMixerOptions): Promise<MixerHandle> 
     server.forceShutdown();
     throw e;
   }
-  logger.info({ host: opts.host, grpcPort, metricsPort }, 'mixer listening');
+  logger.info({ host: opts.host, grpcPort, metricsPort, tls: opts.tls !== undefined }, 'mixer listening');
   return {
     grpcPort,
     metricsPort,

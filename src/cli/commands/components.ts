@@ -14,6 +14,11 @@ import { hostPort, readText } from './options.ts';
 
 const labelsSchema = z.record(z.string(), z.string());
 
+/** A control-plane serving certificate from the cluster's CA, for the name sidecars verify. */
+function servingCertificate(ca: Awaited<ReturnType<typeof loadCa>>, address: string): ReturnType<typeof issueServingCertificate> {
+  return issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
+}
+
 export function registerComponentCommands(program: Command): void {
   program
     .command('citadel')
@@ -26,12 +31,7 @@ export function registerComponentCommands(program: Command): void {
     .action(async (o: Record<string, string>) => {
       const log = createLogger('citadel');
       const ca = await loadCa(o['caDir'] ?? '');
-      const servingCert = issueServingCertificate({
-        ca,
-        dnsNames: [CONTROL_PLANE_SERVER_NAME],
-        ipAddresses: [o['address'] ?? ''],
-        ttlSeconds: 24 * 3600,
-      });
+      const servingCert = servingCertificate(ca, o['address'] ?? '');
       const c = await startCitadel({
         host: o['address'] ?? '',
         port: Number(o['port']),
@@ -49,14 +49,17 @@ export function registerComponentCommands(program: Command): void {
     .command('mixer')
     .description('run Mixer alone: access-log sink (Envoy ALS v3) and mesh-wide metrics')
     .requiredOption('--address <ip>')
-    .option('--grpc-port <port>', 'ALS gRPC port (plain)', '9091')
-    .option('--metrics-port <port>', 'Prometheus /metrics port', String(PORTS.monitoring))
+    .option('--grpc-port <port>', 'ALS gRPC port', String(PORTS.mixerGrpc))
+    .option('--metrics-port <port>', 'Prometheus /metrics port', String(PORTS.mixerMetrics))
+    .option('--ca-dir <dir>', "this cluster's plug-in CA folder: serve ALS over TLS with a certificate from it (plain gRPC without)")
     .action(async (o: Record<string, string>) => {
       const log = createLogger('mixer');
+      const caDir = o['caDir'];
       const m = await startMixer({
         host: o['address'] ?? '',
         grpcPort: Number(o['grpcPort']),
         metricsPort: Number(o['metricsPort']),
+        ...(caDir ? { tls: servingCertificate(await loadCa(caDir), o['address'] ?? '') } : {}),
         logger: log,
       });
       runUntilSignal('mixer', log, () => m.close());

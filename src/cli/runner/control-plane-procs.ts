@@ -9,7 +9,7 @@ import type { ManagedProcess, Supervisor } from './supervisor.ts';
  * How `meshfed up` runs a cluster's control plane:
  * - `istiod`: Pilot, Citadel, Mixer and federation in one `meshfed controlplane` process;
  * - `split`: `meshfed pilot`, `citadel`, `mixer` and `federation`, each its own process on the
- *   control-plane address (Pilot 15010/15012/15014, Citadel 8060, Mixer 9091 and 42422,
+ *   control-plane address (Pilot 15010/15012/15014, Citadel 8060, Mixer 9091 (TLS) and 42422,
  *   federation 15016); federation hands imports to Pilot through `<cluster>/imports/`.
  */
 export type ControlPlaneMode = 'istiod' | 'split';
@@ -76,7 +76,11 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
       ['citadel', '--address', a, '--port', String(PORTS.citadel), '--trust-domain', s.trustDomain, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile],
       () => tcpOpen(a, PORTS.citadel),
     );
-    spawn('mixer', ['mixer', '--address', a, '--grpc-port', String(PORTS.mixerGrpc), '--metrics-port', String(PORTS.mixerMetrics)], httpOk(split.mixerMetrics));
+    spawn(
+      'mixer',
+      ['mixer', '--address', a, '--grpc-port', String(PORTS.mixerGrpc), '--metrics-port', String(PORTS.mixerMetrics), '--ca-dir', s.caDir],
+      httpOk(split.mixerMetrics),
+    );
     spawn(
       'federation',
       [
@@ -86,7 +90,7 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
       httpOk(`${split.federation}/ready`),
     );
     state = { ...base, split };
-    sidecarArgs = ['--ca', split.citadel, '--mixer', split.mixer, '--mixer-plaintext'];
+    sidecarArgs = ['--ca', split.citadel, '--mixer', split.mixer];
   }
 
   return {

@@ -60,10 +60,50 @@ function duration(ms: number): { seconds: string; nanos: number } {
   return { seconds: String(Math.floor(whole / 1000)), nanos: Math.round((whole % 1000) * 1e6) };
 }
 
+/**
+ * `common_properties.metadata` (the mesh attributes Struct) by attribute values: a sidecar reports
+ * few distinct combinations, so each is built once and shared by the entries that carry it.
+ */
+const metadataByAttributes = new Map<string, object>();
+const METADATA_MAX = 1024;
+
+function metadataOf(r: AccessLogRecord): object {
+  const key = [
+    r.reporter,
+    r.sourceWorkload,
+    r.sourceNamespace,
+    r.sourceCluster,
+    r.destinationService,
+    r.destinationWorkload,
+    r.destinationCluster,
+    r.connectionSecurityPolicy,
+  ].join('\n');
+  let metadata = metadataByAttributes.get(key);
+  if (!metadata) {
+    metadata = {
+      filter_metadata: {
+        [MESH_ATTRIBUTES_NAMESPACE]: meshAttributesStruct({
+          reporter: r.reporter,
+          sourceWorkload: r.sourceWorkload,
+          sourceNamespace: r.sourceNamespace,
+          sourceCluster: r.sourceCluster,
+          destinationService: r.destinationService,
+          destinationWorkload: r.destinationWorkload,
+          destinationCluster: r.destinationCluster,
+          connectionSecurityPolicy: r.connectionSecurityPolicy,
+        }),
+      },
+    };
+    if (metadataByAttributes.size >= METADATA_MAX) metadataByAttributes.clear();
+    metadataByAttributes.set(key, metadata);
+  }
+  return metadata;
+}
+
 /** The `HTTPAccessLogEntry` proto object (proto field names) for one record. Pure. */
 export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> {
   const start = r.startTime.getTime();
-  const flags = new Set(r.responseFlags.split(','));
+  const flags = r.responseFlags.split(',');
   return {
     common_properties: {
       downstream_remote_address: address(r.downstreamRemote),
@@ -72,26 +112,13 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
       start_time: { seconds: String(Math.floor(start / 1000)), nanos: (start % 1000) * 1e6 },
       time_to_last_downstream_tx_byte: duration(r.durationMs),
       response_flags: {
-        no_route_found: flags.has('NR'),
-        no_healthy_upstream: flags.has('UH') || flags.has('NC'),
-        upstream_connection_failure: flags.has('UF'),
-        upstream_remote_reset: flags.has('UR'),
-        upstream_request_timeout: flags.has('UT'),
+        no_route_found: flags.includes('NR'),
+        no_healthy_upstream: flags.includes('UH') || flags.includes('NC'),
+        upstream_connection_failure: flags.includes('UF'),
+        upstream_remote_reset: flags.includes('UR'),
+        upstream_request_timeout: flags.includes('UT'),
       },
-      metadata: {
-        filter_metadata: {
-          [MESH_ATTRIBUTES_NAMESPACE]: meshAttributesStruct({
-            reporter: r.reporter,
-            sourceWorkload: r.sourceWorkload,
-            sourceNamespace: r.sourceNamespace,
-            sourceCluster: r.sourceCluster,
-            destinationService: r.destinationService,
-            destinationWorkload: r.destinationWorkload,
-            destinationCluster: r.destinationCluster,
-            connectionSecurityPolicy: r.connectionSecurityPolicy,
-          }),
-        },
-      },
+      metadata: metadataOf(r),
     },
     protocol_version: r.protocol,
     request: {

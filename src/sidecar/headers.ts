@@ -16,22 +16,26 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
-function connectionNamed(headers: IncomingHttpHeaders): Set<string> {
+/** Header names listed in `Connection`, lower-cased; undefined when there is no such header. */
+function connectionNamed(headers: IncomingHttpHeaders): Set<string> | undefined {
   const raw = headers['connection'];
+  if (raw === undefined) return undefined;
   const named = new Set<string>();
-  for (const part of (Array.isArray(raw) ? raw.join(',') : (raw ?? '')).split(',')) {
+  for (const part of (Array.isArray(raw) ? raw.join(',') : raw).split(',')) {
     const name = part.trim().toLowerCase();
     if (name !== '') named.add(name);
   }
   return named;
 }
 
-/** Copies end-to-end headers: drops pseudo-headers, hop-by-hop headers and those named in Connection. */
-function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const named = connectionNamed(headers);
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name) || named.has(name)) continue;
+/**
+ * Copies end-to-end headers into `out` (after what it already holds): drops pseudo-headers,
+ * hop-by-hop headers and those named in Connection.
+ */
+function copyEndToEnd(headers: IncomingHttpHeaders, named: Set<string> | undefined, out: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name) || named?.has(name)) continue;
     out[name] = value;
   }
   return out;
@@ -49,18 +53,16 @@ export interface H1RequestHead {
  * `te: trailers` is kept. `authority` overrides the Host header when given.
  */
 export function h1ToH2RequestHeaders(head: H1RequestHead, authority?: string): OutgoingHttpHeaders {
-  const out = endToEnd(head.headers);
-  const te = head.headers['te'];
-  if (typeof te === 'string' && te.trim().toLowerCase() === 'trailers' && !connectionNamed(head.headers).has('te')) {
-    out['te'] = 'trailers';
-  }
-  return {
+  const named = connectionNamed(head.headers);
+  const out = copyEndToEnd(head.headers, named, {
     ':method': head.method,
     ':path': head.path,
     ':scheme': 'http',
     ':authority': (authority ?? head.headers.host ?? '').toLowerCase(),
-    ...out,
-  };
+  });
+  const te = head.headers['te'];
+  if (typeof te === 'string' && te.trim().toLowerCase() === 'trailers' && !named?.has('te')) out['te'] = 'trailers';
+  return out;
 }
 
 /**
@@ -68,7 +70,7 @@ export function h1ToH2RequestHeaders(head: H1RequestHead, authority?: string): O
  * dropped, Host kept (the upstream routes on it too).
  */
 export function h1ToH1RequestHeaders(head: H1RequestHead): OutgoingHttpHeaders {
-  const out = endToEnd(head.headers);
+  const out = copyEndToEnd(head.headers, connectionNamed(head.headers), {});
   if (head.headers.host !== undefined) out['host'] = head.headers.host;
   return out;
 }
@@ -78,5 +80,5 @@ export function h1ToH1RequestHeaders(head: H1RequestHead): OutgoingHttpHeaders {
  * outbound listener writes back to the app: pseudo-headers and hop-by-hop headers dropped.
  */
 export function responseHeadersForH1(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  return endToEnd(headers);
+  return copyEndToEnd(headers, connectionNamed(headers), {});
 }

@@ -30,6 +30,8 @@ export const XFCC_HEADER = 'x-forwarded-client-cert';
 interface InboundConnection {
   peer: PeerIdentity;
   sni: string;
+  /** The SNI parsed as `outbound_.<port>_.<subset>_.<host>`, if it is one. */
+  sniInfo: ReturnType<typeof parseSni>;
 }
 const kConnection = Symbol('meshfed.inboundConnection');
 type SocketWithConnection = { [kConnection]?: InboundConnection };
@@ -88,7 +90,7 @@ export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServ
       return;
     }
     const sni = typeof socket.servername === 'string' ? socket.servername : '';
-    (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni };
+    (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni, sniInfo: parseSni(sni) };
   });
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     handleInbound(ctx, req, res);
@@ -108,13 +110,12 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
   const own = ctx.workload;
   const ownSpiffe = ctx.certificate().spiffeId;
   const authority = String(req.headers[':authority'] ?? req.headers.host ?? '').toLowerCase();
-  const sniInfo = parseSni(conn.sni);
   const labels = blankLabels('destination');
   labels.destination_workload = own.name;
   labels.destination_workload_namespace = own.namespace;
   labels.destination_principal = ownSpiffe;
   labels.destination_cluster = own.cluster;
-  labels.destination_service = sniInfo?.hostname ?? (stripPort(authority) || UNKNOWN);
+  labels.destination_service = conn.sniInfo?.hostname ?? (stripPort(authority) || UNKNOWN);
   labels.destination_service_name = serviceNameOf(labels.destination_service);
   labels.source_principal = conn.peer.spiffeId;
   labels.connection_security_policy = 'mutual_tls';
@@ -215,7 +216,8 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
     },
     onRes: async (_req: http2.Http2ServerRequest, out: http2.Http2ServerResponse, proxyRes: http.ServerResponse): Promise<void> => {
       const upstream = proxyRes as unknown as http.IncomingMessage;
-      const headers: http.OutgoingHttpHeaders = { ...upstream.headers };
+      // The upstream response's own headers, already stripped of hop-by-hop fields by http2-proxy.
+      const headers: http.OutgoingHttpHeaders = upstream.headers;
       delete headers[PEER_METADATA_HEADER];
       headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
       out.writeHead(upstream.statusCode ?? 502, headers);

@@ -5,18 +5,38 @@ import type { ClusterConfig, EndpointConfig, ProxyConfig } from '../xds/config-t
  * then smooth weighted round robin (nginx's algorithm: each pick adds every endpoint's weight to
  * its running score, takes the highest and subtracts the total), so that weights are honoured
  * without bursts. State is per cluster and is reset when the endpoint set changes.
+ *
+ * Endpoint lists are part of an immutable config snapshot, so what is derived from one list (its
+ * healthy subset, its signature) is computed once per list and kept while the list lives.
  */
 
-/** Healthy endpoints of a cluster at its best priority (STATIC: inline; EDS: from `config.endpoints`). */
-export function healthyEndpoints(cluster: ClusterConfig, config: ProxyConfig): EndpointConfig[] {
-  const all =
-    cluster.type === 'STATIC'
-      ? (cluster.staticEndpoints ?? [])
-      : (config.endpoints.get(cluster.edsServiceName)?.endpoints ?? config.endpoints.get(cluster.name)?.endpoints ?? []);
+const NO_ENDPOINTS: readonly EndpointConfig[] = Object.freeze([]);
+const healthyOf = new WeakMap<readonly EndpointConfig[], readonly EndpointConfig[]>();
+const signatureOf = new WeakMap<readonly EndpointConfig[], string>();
+
+function bestPriorityHealthy(all: readonly EndpointConfig[]): readonly EndpointConfig[] {
   const healthy = all.filter((e) => e.healthy && e.weight > 0);
-  if (healthy.length === 0) return [];
+  if (healthy.length === 0) return NO_ENDPOINTS;
   const best = Math.min(...healthy.map((e) => e.priority));
   return healthy.filter((e) => e.priority === best);
+}
+
+/**
+ * Healthy endpoints of a cluster at its best priority (STATIC: inline; EDS: from `config.endpoints`).
+ * The list is shared between calls on the same snapshot: callers must not modify it.
+ */
+export function healthyEndpoints(cluster: ClusterConfig, config: ProxyConfig): readonly EndpointConfig[] {
+  const all =
+    cluster.type === 'STATIC'
+      ? cluster.staticEndpoints
+      : (config.endpoints.get(cluster.edsServiceName)?.endpoints ?? config.endpoints.get(cluster.name)?.endpoints);
+  if (!all) return NO_ENDPOINTS;
+  let healthy = healthyOf.get(all);
+  if (!healthy) {
+    healthy = bestPriorityHealthy(all);
+    healthyOf.set(all, healthy);
+  }
+  return healthy;
 }
 
 interface RoundRobinState {
@@ -25,7 +45,12 @@ interface RoundRobinState {
 }
 
 function signature(endpoints: readonly EndpointConfig[]): string {
-  return endpoints.map((e) => `${e.address.host}:${e.address.port}/${e.weight}`).join(',');
+  let sig = signatureOf.get(endpoints);
+  if (sig === undefined) {
+    sig = endpoints.map((e) => `${e.address.host}:${e.address.port}/${e.weight}`).join(',');
+    signatureOf.set(endpoints, sig);
+  }
+  return sig;
 }
 
 /** Weighted round robin per cluster name. One instance per data plane. */
@@ -35,12 +60,7 @@ export class EndpointPicker {
   /** Picks the next endpoint of `clusterName` among `endpoints`; undefined when the list is empty. */
   pick(clusterName: string, endpoints: readonly EndpointConfig[]): EndpointConfig | undefined {
     if (endpoints.length === 0) return undefined;
-    const sig = signature(endpoints);
-    let state = this.#state.get(clusterName);
-    if (!state || state.signature !== sig) {
-      state = { signature: sig, scores: endpoints.map(() => 0) };
-      this.#state.set(clusterName, state);
-    }
+    const state = this.#reset(clusterName, endpoints);
     let total = 0;
     let bestIndex = 0;
     for (let i = 0; i < endpoints.length; i++) {
@@ -51,6 +71,17 @@ export class EndpointPicker {
     }
     state.scores[bestIndex] = (state.scores[bestIndex] ?? 0) - total;
     return endpoints[bestIndex];
+  }
+
+  /** The cluster's state, reset when its endpoint set changed. */
+  #reset(clusterName: string, endpoints: readonly EndpointConfig[]): RoundRobinState {
+    const sig = signature(endpoints);
+    let state = this.#state.get(clusterName);
+    if (!state || state.signature !== sig) {
+      state = { signature: sig, scores: endpoints.map(() => 0) };
+      this.#state.set(clusterName, state);
+    }
+    return state;
   }
 
   /** Forgets clusters that are no longer configured. */

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseOutboundClusterName } from '../xds/naming.ts';
 import { h1ToH1RequestHeaders, h1ToH2RequestHeaders, responseHeadersForH1 } from './headers.ts';
@@ -43,6 +43,25 @@ export function createOutboundServer(ctx: ListenerContext, h2: H2SessionPool, h1
   return server;
 }
 
+/** `outbound|<port>|<subset>|<host>` → its destination_service labels, remembered per cluster name. */
+const destinationByCluster = new Map<string, { service: string; serviceName: string } | undefined>();
+const DESTINATIONS_MAX = 4096;
+
+function destinationOfCluster(clusterName: string): { service: string; serviceName: string } | undefined {
+  if (destinationByCluster.has(clusterName)) return destinationByCluster.get(clusterName);
+  const parsed = parseOutboundClusterName(clusterName);
+  const d = parsed ? { service: parsed.hostname, serviceName: serviceNameOf(parsed.hostname) } : undefined;
+  if (destinationByCluster.size >= DESTINATIONS_MAX) destinationByCluster.clear();
+  destinationByCluster.set(clusterName, d);
+  return d;
+}
+
+/** True when an HTTP/1.1 request carries a body (RFC 9112 §6.3: only these headers announce one). */
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 function handleOutbound(
   ctx: ListenerContext,
   h2: H2SessionPool,
@@ -61,20 +80,21 @@ function handleOutbound(
   labels.source_workload_namespace = own.namespace;
   labels.source_principal = ctx.certificate().spiffeId;
   labels.source_cluster = own.cluster;
-  labels.destination_service = stripPort(host) || UNKNOWN;
-  labels.destination_service_name = serviceNameOf(labels.destination_service);
   let requestBytes = 0;
   let responseBytes = 0;
   let upstreamCluster = '';
   let upstreamRemote: { host: string; port: number } | undefined;
-  req.on('data', (chunk: Buffer) => {
+  let call: UpstreamCall | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const body = hasBody(req) ? req : undefined;
+  body?.on('data', (chunk: Buffer) => {
     requestBytes += chunk.length;
   });
 
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
+  // 'close' fires once, after the response finished or the connection went away.
+  res.once('close', () => {
+    clearTimeout(timer);
+    if (call && !res.writableFinished) call.abort();
     labels.response_code = String(res.statusCode);
     const durationMs = performance.now() - started;
     ctx.telemetry.record({ labels, durationMs, requestBytes, responseBytes });
@@ -99,8 +119,7 @@ function handleOutbound(
       destinationCluster: labels.destination_cluster,
       connectionSecurityPolicy: labels.connection_security_policy,
     });
-  };
-  res.once('close', finish);
+  });
 
   const localReply = (status: number, flag: string, message: string): void => {
     labels.response_flags = flag;
@@ -110,16 +129,24 @@ function handleOutbound(
       return;
     }
     const body = `${message}\n`;
+    responseBytes = Buffer.byteLength(body);
     res.writeHead(status, {
       'content-type': 'text/plain; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
+      'content-length': responseBytes,
       [RESPONSE_FLAGS_HEADER]: flag,
     });
-    responseBytes = Buffer.byteLength(body);
     res.end(body);
   };
 
   const decision = routeRequest(outboundRouteTable(ctx), host, path, req.headers, ctx.random);
+  const destination = decision.ok ? destinationOfCluster(decision.cluster) : undefined;
+  if (destination) {
+    labels.destination_service = destination.service;
+    labels.destination_service_name = destination.serviceName;
+  } else {
+    labels.destination_service = stripPort(host) || UNKNOWN;
+    labels.destination_service_name = serviceNameOf(labels.destination_service);
+  }
   if (!decision.ok) {
     localReply(404, 'NR', `no route for host "${host}"`);
     return;
@@ -127,11 +154,6 @@ function handleOutbound(
   const cfg = ctx.config();
   const cluster = cfg.clusters.get(decision.cluster);
   upstreamCluster = decision.cluster;
-  const parsedName = parseOutboundClusterName(decision.cluster);
-  if (parsedName) {
-    labels.destination_service = parsedName.hostname;
-    labels.destination_service_name = serviceNameOf(parsedName.hostname);
-  }
   if (!cluster) {
     localReply(503, 'NC', `cluster "${decision.cluster}" not found`);
     return;
@@ -145,10 +167,8 @@ function handleOutbound(
   if (endpoint.namespace) labels.destination_workload_namespace = endpoint.namespace;
   if (endpoint.cluster) labels.destination_cluster = endpoint.cluster;
 
-  const mtls = cluster.tls !== undefined && endpoint.tlsMode === 'istio';
   const head = { method, path, headers: req.headers };
-  let call: UpstreamCall;
-  if (mtls && cluster.tls) {
+  if (cluster.tls !== undefined && endpoint.tlsMode === 'istio') {
     labels.connection_security_policy = 'mutual_tls';
     const port = endpoint.inboundPort ?? endpoint.address.port;
     upstreamRemote = { host: endpoint.address.host, port };
@@ -156,35 +176,25 @@ function handleOutbound(
     headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
     call = h2.request(
       { host: endpoint.address.host, port, sni: cluster.tls.sni, alpn: cluster.tls.alpn },
-      { method, path, headers, body: req, connectTimeoutMs: cluster.connectTimeoutMs },
+      { method, path, headers, body, connectTimeoutMs: cluster.connectTimeoutMs },
     );
   } else {
-    upstreamRemote = { ...endpoint.address };
-    call = h1.request(endpoint.address, {
-      method,
-      path,
-      headers: h1ToH1RequestHeaders(head),
-      body: req,
-      connectTimeoutMs: cluster.connectTimeoutMs,
-    });
+    upstreamRemote = { host: endpoint.address.host, port: endpoint.address.port };
+    call = h1.request(endpoint.address, { method, path, headers: h1ToH1RequestHeaders(head), body, connectTimeoutMs: cluster.connectTimeoutMs });
   }
+  const upstreamCall = call;
 
   const timeoutMs = decision.route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
   let timedOut = false;
-  const timer =
-    timeoutMs > 0
-      ? setTimeout(() => {
-          timedOut = true;
-          call.abort();
-          localReply(504, 'UT', `upstream timeout after ${timeoutMs} ms`);
-        }, timeoutMs)
-      : undefined;
-  res.once('close', () => {
-    clearTimeout(timer);
-    if (!res.writableFinished) call.abort();
-  });
+  if (timeoutMs > 0) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      upstreamCall.abort();
+      localReply(504, 'UT', `upstream timeout after ${timeoutMs} ms`);
+    }, timeoutMs);
+  }
 
-  void call.response.then((result) => {
+  void upstreamCall.response.then((result) => {
     if (timedOut || res.destroyed) {
       if (result.ok) result.value.body.destroy();
       return;
@@ -203,12 +213,36 @@ function handleOutbound(
     }
     if (upstream.peer) labels.destination_principal = upstream.peer.spiffeId;
     res.writeHead(upstream.status, responseHeadersForH1(upstream.headers));
-    upstream.body.on('data', (chunk: Buffer) => {
-      responseBytes += chunk.length;
-    });
-    pipeline(upstream.body, res, (err) => {
-      clearTimeout(timer);
-      if (err && !timedOut) labels.response_flags = 'UR';
+    relayBody(upstream.body, res, {
+      data: (n) => {
+        responseBytes += n;
+      },
+      done: (ok) => {
+        clearTimeout(timer);
+        if (!ok && !timedOut) labels.response_flags = 'UR';
+      },
     });
   });
+}
+
+/**
+ * Pipes an upstream body to the app. `done(true)` runs once the body ended; `done(false)` once it
+ * failed or closed before its end, and the response is then destroyed (the app sees the reset).
+ * When the app goes away first, the caller's abort closes the body and `done(false)` follows.
+ */
+function relayBody(
+  body: Readable,
+  res: http.ServerResponse,
+  on: { data: (bytes: number) => void; done: (ok: boolean) => void },
+): void {
+  body.on('data', (chunk: Buffer) => on.data(chunk.length));
+  body.once('end', () => on.done(true));
+  body.once('close', () => {
+    if (body.readableEnded) return;
+    on.done(false);
+    res.destroy();
+  });
+  // 'close' follows every 'error' (autoDestroy); this listener only keeps the error handled.
+  body.on('error', () => {});
+  body.pipe(res);
 }

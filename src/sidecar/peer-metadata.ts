@@ -22,10 +22,13 @@ export function encodePeerMetadata(m: PeerMetadata): string {
   return Buffer.from(JSON.stringify(m)).toString('base64');
 }
 
-/** Decodes a header value; undefined when absent or malformed (missing fields become ''). */
-export function decodePeerMetadata(value: string | string[] | undefined): PeerMetadata | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (raw === undefined || raw === '') return undefined;
+/** Decoded values by header value: a sidecar sees the same few peers on every request. */
+const decoded = new Map<string, PeerMetadata | undefined>();
+const DECODED_MAX = 256;
+/** Longer values (never one of ours) are decoded without being remembered. */
+const DECODED_MAX_LENGTH = 2048;
+
+function decode(raw: string): PeerMetadata | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
@@ -35,14 +38,30 @@ export function decodePeerMetadata(value: string | string[] | undefined): PeerMe
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const o = parsed as Record<string, unknown>;
   const str = (k: string): string => (typeof o[k] === 'string' ? (o[k] as string) : '');
-  return {
+  return Object.freeze({
     workload: str('workload'),
     namespace: str('namespace'),
     cluster: str('cluster'),
     serviceAccount: str('serviceAccount'),
     app: str('app'),
     version: str('version'),
-  };
+  });
+}
+
+/**
+ * Decodes a header value; undefined when absent or malformed (missing fields become ''). The
+ * result is frozen and shared between calls with the same value.
+ */
+export function decodePeerMetadata(value: string | string[] | undefined): PeerMetadata | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || raw === '') return undefined;
+  if (decoded.has(raw)) return decoded.get(raw);
+  const m = decode(raw);
+  if (raw.length <= DECODED_MAX_LENGTH) {
+    if (decoded.size >= DECODED_MAX) decoded.clear();
+    decoded.set(raw, m);
+  }
+  return m;
 }
 
 /** Reads the peer metadata header and deletes it from `headers` (mutates). */

@@ -6,7 +6,7 @@ import { fail, ok } from '../common/result.ts';
 import type { CertBundle } from './cert-source.ts';
 import { UpstreamError } from './errors.ts';
 import { checkMeshServerIdentity, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
-import type { UpstreamCall, UpstreamRequest } from './upstream-interface.ts';
+import type { UpstreamCall, UpstreamRequest, UpstreamResponse } from './upstream-interface.ts';
 
 /**
  * Pool of mesh mTLS HTTP/2 sessions, keyed by (dial address, SNI). Contract:
@@ -55,38 +55,42 @@ export class H2SessionPool {
 
   request(target: H2Target, req: UpstreamRequest): UpstreamCall {
     const pooled = this.#acquire(target, req.connectTimeoutMs);
-    pooled.active++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      pooled.active--;
-    };
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = pooled.session.request(req.headers, { endStream: false });
+      stream = pooled.session.request(req.headers, { endStream: req.body === undefined });
     } catch (e: unknown) {
-      release();
       this.#drop(target, pooled);
       return { response: Promise.resolve(fail(new UpstreamError('UF', `cannot open stream: ${errorMessage(e)}`, { cause: e }))), abort: () => {} };
     }
-    stream.once('close', release);
-    const result = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
-      stream.once('response', (headers) => {
-        resolve(ok({ status: Number(headers[':status'] ?? 502), headers, body: stream, ...(pooled.peer ? { peer: pooled.peer } : {}) }));
-      });
+    pooled.active++;
+    const response = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
+      let settled = false;
       const failed = (e?: unknown): void => {
+        if (settled) return;
+        settled = true;
         const flag = pooled.connected ? 'UR' : 'UF';
         const why = e === undefined ? `stream closed with code ${stream.rstCode ?? 'unknown'}` : errorMessage(e);
         resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e })));
       };
+      stream.once('response', (headers) => {
+        settled = true;
+        const upstream: UpstreamResponse = { status: Number(headers[':status'] ?? 502), headers, body: stream };
+        if (pooled.peer) upstream.peer = pooled.peer;
+        resolve(ok(upstream));
+      });
+      // Stays attached after the response, so that a mid-body error is never unhandled.
       stream.on('error', failed);
-      stream.once('close', () => failed());
+      stream.once('close', () => {
+        pooled.active--;
+        failed();
+      });
     });
-    req.body.pipe(stream);
-    req.body.once('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    if (req.body) {
+      req.body.pipe(stream);
+      req.body.once('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    }
     return {
-      response: result,
+      response,
       abort: () => {
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
       },

@@ -47,8 +47,12 @@ export class Http1Upstream {
         resolve(fail(new UpstreamError(connected ? 'UR' : 'UF', `upstream ${target.host}:${target.port} closed`)));
       });
     });
-    req.body.pipe(upstream);
-    req.body.once('error', () => upstream.destroy());
+    if (req.body) {
+      req.body.pipe(upstream);
+      req.body.once('error', () => upstream.destroy());
+    } else {
+      upstream.end();
+    }
     return { response, abort: () => upstream.destroy() };
   }
 

@@ -15,8 +15,11 @@ export interface UpstreamRequest {
   path: string;
   /** Headers already translated for the upstream protocol (pseudo-headers included for h2). */
   headers: OutgoingHttpHeaders;
-  /** Request body; the transport pipes it and ends the upstream request when it ends. */
-  body: Readable;
+  /**
+   * Request body; the transport pipes it and ends the upstream request when it ends. Undefined
+   * when the request has none: the upstream request then ends with its headers.
+   */
+  body: Readable | undefined;
   connectTimeoutMs: number;
 }
 

@@ -6,7 +6,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
-import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, RESPONSE_FLAGS_HEADER, UNKNOWN } from './listener-context.ts';
+import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, RESPONSE_FLAGS_HEADER, reportRequest, UNKNOWN } from './listener-context.ts';
 import { healthyEndpoints } from './load-balancer.ts';
 import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
@@ -134,14 +134,13 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
   const finish = (): void => {
     if (finished) return;
     finished = true;
-    labels.response_code = String(res.statusCode);
-    const durationMs = performance.now() - started;
-    ctx.telemetry.record({ labels, durationMs, requestBytes: Number.isFinite(contentLength) ? contentLength : 0, responseBytes });
     const remote = req.stream.session?.socket;
-    ctx.accessLog({
+    reportRequest(ctx, labels, {
       reporter: 'destination',
       startTime,
-      durationMs,
+      durationMs: performance.now() - started,
+      requestBytes: Number.isFinite(contentLength) ? contentLength : 0,
+      responseBytes,
       downstreamRemote: remote?.remoteAddress ? { host: remote.remoteAddress, port: remote.remotePort ?? 0 } : undefined,
       upstreamRemote,
       upstreamCluster,
@@ -149,15 +148,7 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
       path: req.url,
       authority,
       responseCode: res.statusCode,
-      responseFlags: labels.response_flags,
       protocol: 'HTTP2',
-      sourceWorkload: labels.source_workload,
-      sourceNamespace: labels.source_workload_namespace,
-      sourceCluster: labels.source_cluster,
-      destinationService: labels.destination_service,
-      destinationWorkload: labels.destination_workload,
-      destinationCluster: labels.destination_cluster,
-      connectionSecurityPolicy: labels.connection_security_policy,
     });
   };
   res.once('close', finish);

@@ -8,6 +8,7 @@ import {
   DEFAULT_ROUTE_TIMEOUT_MS,
   type ListenerContext,
   RESPONSE_FLAGS_HEADER,
+  reportRequest,
   UNKNOWN,
 } from './listener-context.ts';
 import { healthyEndpoints } from './load-balancer.ts';
@@ -95,13 +96,12 @@ function handleOutbound(
   res.once('close', () => {
     clearTimeout(timer);
     if (call && !res.writableFinished) call.abort();
-    labels.response_code = String(res.statusCode);
-    const durationMs = performance.now() - started;
-    ctx.telemetry.record({ labels, durationMs, requestBytes, responseBytes });
-    ctx.accessLog({
+    reportRequest(ctx, labels, {
       reporter: 'source',
       startTime,
-      durationMs,
+      durationMs: performance.now() - started,
+      requestBytes,
+      responseBytes,
       downstreamRemote: req.socket.remoteAddress ? { host: req.socket.remoteAddress, port: req.socket.remotePort ?? 0 } : undefined,
       upstreamRemote,
       upstreamCluster,
@@ -109,15 +109,7 @@ function handleOutbound(
       path,
       authority: host,
       responseCode: res.statusCode,
-      responseFlags: labels.response_flags,
       protocol: 'HTTP11',
-      sourceWorkload: labels.source_workload,
-      sourceNamespace: labels.source_workload_namespace,
-      sourceCluster: labels.source_cluster,
-      destinationService: labels.destination_service,
-      destinationWorkload: labels.destination_workload,
-      destinationCluster: labels.destination_cluster,
-      connectionSecurityPolicy: labels.connection_security_policy,
     });
   });
 

@@ -1,7 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { registerComponentCommands } from './commands/components.ts';
 import { registerControlPlaneCommands } from './commands/control-plane.ts';
+import { exitWith } from './commands/lifecycle.ts';
 import { registerMeshCommands } from './commands/mesh.ts';
+import { errorMessage } from '../common/errors.ts';
 import { watchParent } from './parent-watch.ts';
 
 /**
@@ -29,4 +31,12 @@ registerControlPlaneCommands(program);
 registerComponentCommands(program);
 watchParent();
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e: unknown) {
+  // A component that cannot start (missing CA files, a port in use, ...) ends with one line
+  // naming the command and the cause; the stack only with --log-level debug.
+  const command = process.argv[2] ?? 'meshfed';
+  if (process.env['MESHFED_LOG_LEVEL'] === 'debug' && e instanceof Error) process.stderr.write(`${e.stack ?? ''}\n`);
+  exitWith(`meshfed ${command}: ${errorMessage(e)}`);
+}

@@ -1,29 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import test from 'ava';
-import { CLI_MAIN } from '../../src/cli/runner/supervisor.ts';
 import { loadConfigPaths } from '../../src/pilot/index.ts';
+import { meshfed } from '../support/cli.ts';
 import { type MeshState, writeState } from '../../src/cli/runner/state-file.ts';
 
 /**
  * The `meshfed apply` and `status` commands as a user runs them (a real child process), against a
  * state.json of a mesh whose components are not running (addresses 127.63.1.x answer nothing).
  */
-const run = promisify(execFile);
-
-async function meshfed(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], { timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e: unknown) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
-
 async function fakeMesh(t: import('ava').ExecutionContext): Promise<MeshState> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'meshfed-cli-'));
   t.teardown(() => rm(stateDir, { recursive: true, force: true }));

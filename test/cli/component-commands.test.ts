@@ -1,0 +1,55 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { meshfed } from '../support/cli.ts';
+
+/**
+ * Component commands that cannot start end with one line naming the command and the cause, and a
+ * non-zero exit: never a stack trace, never a process left running.
+ */
+async function scratch(t: import('ava').ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-cmd-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('pilot without its CA files names the missing file', async (t) => {
+  const dir = await scratch(t);
+  const r = await meshfed([
+    'pilot', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'),
+    '--registry-file', path.join(dir, 'workloads.json'), '--config-dir', path.join(dir, 'config'),
+  ]);
+  t.is(r.code, 1);
+  t.is(r.stderr.trim(), `meshfed pilot: cannot read ${path.join(dir, 'ca', 'ca-cert.pem')}`);
+});
+
+test('federation without a root certificate names the file', async (t) => {
+  const dir = await scratch(t);
+  const r = await meshfed([
+    'federation', '--cluster', 'east', '--registry-file', path.join(dir, 'workloads.json'), '--config-dir', path.join(dir, 'config'),
+    '--root-cert', path.join(dir, 'root-cert.pem'), '--imports-dir', path.join(dir, 'imports'), '--consul', '127.63.2.1:8500',
+  ]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^meshfed federation: ENOENT: no such file or directory, open '.*root-cert\.pem'\n$/);
+  t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('federation refuses --discovery none, and sidecar a malformed --mixer address', async (t) => {
+  const dir = await scratch(t);
+  const fed = await meshfed([
+    'federation', '--cluster', 'east', '--registry-file', path.join(dir, 'w.json'), '--config-dir', dir,
+    '--root-cert', path.join(dir, 'r.pem'), '--imports-dir', dir, '--discovery', 'none',
+  ]);
+  t.is(fed.code, 1);
+  t.is(fed.stderr.trim(), '--discovery none: the federation controller needs consul or memory');
+  await writeFile(path.join(dir, 'r.pem'), 'roots');
+  await writeFile(path.join(dir, 't'), 'token');
+  const sidecar = await meshfed([
+    'sidecar', '--cluster', 'east', '--workload', 'w', '--service-account', 'sa', '--address', '127.63.2.10',
+    '--service-port', '8080', '--control-plane', '127.63.2.1', '--roots', path.join(dir, 'r.pem'),
+    '--token-file', path.join(dir, 't'), '--mixer', 'no-port-here',
+  ]);
+  t.is(sidecar.code, 1);
+  t.is(sidecar.stderr.trim(), 'invalid --mixer: expected host:port, got "no-port-here"');
+});

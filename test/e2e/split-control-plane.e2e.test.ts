@@ -105,3 +105,19 @@ test.serial("a crashed federation controller does not take Pilot down: east keep
   const ready = await fetchText(`${state.clusters[0]?.controlPlane.monitoring}/ready`);
   t.regex(ready, /"ready": true/);
 });
+
+test.serial('with Pilot, Citadel and Mixer gone too, sidecars keep routing on their last config and certificates', async (t) => {
+  const { mesh, state } = t.context;
+  const parts = ['east/pilot', 'east/citadel', 'east/mixer', 'west/pilot', 'west/citadel', 'west/mixer'];
+  for (const name of parts) {
+    const p = mesh.processes().find((x) => x.name === name);
+    if (!p) return t.fail(`no ${name} process`);
+    process.kill(p.pid, 'SIGKILL');
+    await p.exited;
+  }
+  const statuses: number[] = [];
+  for (let i = 0; i < 20; i++) statuses.push(await ratingsStatus(state));
+  t.deepEqual(statuses, Array(20).fill(200));
+  const body = JSON.parse((await request(state, 'east/default/client', RATINGS)).body) as Record<string, unknown>;
+  t.is(body['peer'], 'spiffe://cluster.local/ns/default/sa/client', 'still mutual TLS with the caller\'s identity');
+});

@@ -12,6 +12,7 @@ import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-ident
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from './router.ts';
 import { serviceNameOf } from './telemetry.ts';
+import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
@@ -81,6 +82,9 @@ export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServ
     rejectUnauthorized: true,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
+  });
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
   });
   server.on('secureConnection', (socket: TLSSocket) => {
     const peer = peerIdentityOfSocket(socket);

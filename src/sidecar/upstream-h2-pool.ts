@@ -36,6 +36,13 @@ interface PooledSession {
 }
 
 const DEFAULT_MAX_STREAMS = 100;
+/**
+ * Connection-level receive window of mesh HTTP/2 sessions, set by both ends (this pool and the
+ * inbound listener). With Node's default (64 KiB) the receiver sends a WINDOW_UPDATE, a TLS record
+ * and write of its own, every ~32 KiB received: every few dozen small responses. Streams keep
+ * their default window.
+ */
+export const MESH_CONNECTION_WINDOW_BYTES = 1 << 20;
 
 export class H2SessionPool {
   readonly #pools = new Map<string, PooledSession[]>();
@@ -137,6 +144,7 @@ export class H2SessionPool {
       }
       pooled.connected = true;
       pooled.peer = peer.value;
+      session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
     });
     session.on('error', (e: unknown) => {
       this.#logger.debug({ key, err: errorMessage(e), code: errorCode(e) }, 'upstream h2 session error');

@@ -56,7 +56,8 @@ fetch_deb() {
   apt-get -qq "${opts[@]}" update >&2 || die "apt-get update for $suite failed"
   (cd "$apt/debs" && apt-get -qq "${opts[@]}" download "$pkg" >&2) || die "apt-get download $pkg failed"
   local deb
-  deb=$(ls -t "$apt/debs/${pkg}"_*.deb | head -n1)
+  deb=$(ls -t "$apt/debs/${pkg}"_*.deb)
+  deb=${deb%%$'\n'*}
   rm -rf "$tools/pkg-$pkg" && mkdir -p "$tools/pkg-$pkg"
   dpkg -x "$deb" "$tools/pkg-$pkg"
   ln -sf "$tools/pkg-$pkg/$inner" "$bin/$(basename "$inner")"

@@ -6,7 +6,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
-import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, RESPONSE_FLAGS_HEADER, reportRequest, UNKNOWN } from './listener-context.ts';
+import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, UNKNOWN, writeLocalReply } from './listener-context.ts';
 import { healthyEndpoints } from './load-balancer.ts';
 import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
@@ -164,15 +164,7 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
       req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    const body = `${message}\n`;
-    responseBytes = Buffer.byteLength(body);
-    res.writeHead(status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': responseBytes,
-      [RESPONSE_FLAGS_HEADER]: flag,
-      [PEER_METADATA_HEADER]: ctx.peerMetadata,
-    });
-    res.end(body);
+    responseBytes = writeLocalReply(res, status, flag, message, { [PEER_METADATA_HEADER]: ctx.peerMetadata });
   };
 
   const cfg = ctx.config();

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from '../common/log.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
 import type { AccessLogRecord } from './access-log.ts';
@@ -108,4 +109,22 @@ export function reportRequest(ctx: ListenerContext, labels: RequestLabels, r: Fi
     destinationCluster: labels.destination_cluster,
     connectionSecurityPolicy: labels.connection_security_policy,
   });
+}
+
+/**
+ * Writes a proxy-generated reply (no route, no upstream, timeout, ...): a one-line text body and
+ * the Envoy-style flag in RESPONSE_FLAGS_HEADER. Returns the body's length in bytes.
+ */
+export function writeLocalReply(
+  res: { writeHead(status: number, headers: OutgoingHttpHeaders): unknown; end(body: string): unknown },
+  status: number,
+  flag: string,
+  message: string,
+  extraHeaders: OutgoingHttpHeaders = {},
+): number {
+  const body = `${message}\n`;
+  const bytes = Buffer.byteLength(body);
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': bytes, [RESPONSE_FLAGS_HEADER]: flag, ...extraHeaders });
+  res.end(body);
+  return bytes;
 }

@@ -7,9 +7,9 @@ import {
   blankLabels,
   DEFAULT_ROUTE_TIMEOUT_MS,
   type ListenerContext,
-  RESPONSE_FLAGS_HEADER,
   reportRequest,
   UNKNOWN,
+  writeLocalReply,
 } from './listener-context.ts';
 import { healthyEndpoints } from './load-balancer.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
@@ -120,14 +120,7 @@ function handleOutbound(
       res.destroy();
       return;
     }
-    const body = `${message}\n`;
-    responseBytes = Buffer.byteLength(body);
-    res.writeHead(status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': responseBytes,
-      [RESPONSE_FLAGS_HEADER]: flag,
-    });
-    res.end(body);
+    responseBytes = writeLocalReply(res, status, flag, message);
   };
 
   const decision = routeRequest(outboundRouteTable(ctx), host, path, req.headers, ctx.random);

@@ -83,7 +83,12 @@ test('folder store sees edits to a file that was replaced by rename, and files i
     () => store.list().some((o) => o.kind === 'ServiceExport' && o.metadata.name === 'ratings'),
     'the edit in the new folder',
   );
-  t.pass();
+  t.deepEqual(
+    store.list().map((o) => `${o.kind} ${o.metadata.name}`),
+    ['DestinationRule reviews', 'ServiceExport ratings'],
+  );
+  t.is(lb(), 'LEAST_REQUEST');
+  t.deepEqual(store.errors(), []);
 });
 
 test('folder store reports duplicates across files and keeps the first by file order', (t) => {

@@ -135,7 +135,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       sink: pilot.federationSink,
       ttlSeconds: opts.federationTtlSeconds ?? 15,
       logger: log.child({ component: 'federation' }),
-      onEvent: (e) => log.info({ event: e }, e.type),
     });
     federation.update(pilot.exportState());
   }

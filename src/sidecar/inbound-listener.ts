@@ -7,7 +7,7 @@ import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '.
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, UNKNOWN, writeLocalReply } from './listener-context.ts';
-import { healthyEndpoints } from './load-balancer.ts';
+import { pickUpstream } from './load-balancer.ts';
 import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from './router.ts';
@@ -175,16 +175,12 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
     return;
   }
   upstreamCluster = decision.cluster;
-  const cluster = cfg.clusters.get(decision.cluster);
-  if (!cluster) {
-    localReply(503, 'NC', `cluster "${decision.cluster}" not found`);
+  const picked = pickUpstream(ctx.picker, cfg, decision.cluster);
+  if (!picked.ok) {
+    localReply(picked.status, picked.flag, picked.message);
     return;
   }
-  const endpoint = ctx.picker.pick(cluster.name, healthyEndpoints(cluster, cfg));
-  if (!endpoint) {
-    localReply(503, 'UH', `no healthy upstream for "${cluster.name}"`);
-    return;
-  }
+  const { endpoint } = picked;
   upstreamRemote = { ...endpoint.address };
   const timeoutMs = decision.route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
 

@@ -1,21 +1,14 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from '../common/log.ts';
+import type { WorkloadSpec } from '../common/workload.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
 import type { AccessLogRecord } from './access-log.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { EndpointPicker } from './load-balancer.ts';
 import type { RequestLabels, SidecarTelemetry } from './telemetry.ts';
 
-/** The workload a sidecar stands beside. */
-export interface LocalWorkload {
-  name: string;
-  namespace: string;
-  serviceAccount: string;
-  cluster: string;
-  /** The workload's own address; admin, health and metrics bind here. */
-  address: string;
-  labels: Record<string, string>;
-}
+/** The workload a sidecar stands beside; admin, health and metrics bind on its `address`. */
+export type LocalWorkload = Pick<WorkloadSpec, 'name' | 'namespace' | 'serviceAccount' | 'cluster' | 'address' | 'labels'>;
 
 /**
  * What the listeners read from their data plane on every request. `config()` and `certificate()`

@@ -89,3 +89,17 @@ export class EndpointPicker {
     for (const name of this.#state.keys()) if (!clusterNames.has(name)) this.#state.delete(name);
   }
 }
+
+/** The upstream a request goes to, or why there is none (Envoy's NC and UH flags). */
+export type UpstreamPick =
+  | { ok: true; cluster: ClusterConfig; endpoint: EndpointConfig }
+  | { ok: false; status: 503; flag: 'NC' | 'UH'; message: string };
+
+/** Looks up the routed cluster in `config` and picks one of its healthy endpoints. */
+export function pickUpstream(picker: EndpointPicker, config: ProxyConfig, clusterName: string): UpstreamPick {
+  const cluster = config.clusters.get(clusterName);
+  if (!cluster) return { ok: false, status: 503, flag: 'NC', message: `cluster "${clusterName}" not found` };
+  const endpoint = picker.pick(cluster.name, healthyEndpoints(cluster, config));
+  if (!endpoint) return { ok: false, status: 503, flag: 'UH', message: `no healthy upstream for "${cluster.name}"` };
+  return { ok: true, cluster, endpoint };
+}

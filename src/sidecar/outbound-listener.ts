@@ -11,7 +11,7 @@ import {
   UNKNOWN,
   writeLocalReply,
 } from './listener-context.ts';
-import { healthyEndpoints } from './load-balancer.ts';
+import { pickUpstream } from './load-balancer.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from './router.ts';
 import { serviceNameOf } from './telemetry.ts';
@@ -137,17 +137,13 @@ function handleOutbound(
     return;
   }
   const cfg = ctx.config();
-  const cluster = cfg.clusters.get(decision.cluster);
   upstreamCluster = decision.cluster;
-  if (!cluster) {
-    localReply(503, 'NC', `cluster "${decision.cluster}" not found`);
+  const picked = pickUpstream(ctx.picker, cfg, decision.cluster);
+  if (!picked.ok) {
+    localReply(picked.status, picked.flag, picked.message);
     return;
   }
-  const endpoint = ctx.picker.pick(cluster.name, healthyEndpoints(cluster, cfg));
-  if (!endpoint) {
-    localReply(503, 'UH', `no healthy upstream for "${cluster.name}"`);
-    return;
-  }
+  const { cluster, endpoint } = picked;
   if (endpoint.workload) labels.destination_workload = endpoint.workload;
   if (endpoint.namespace) labels.destination_workload_namespace = endpoint.namespace;
   if (endpoint.cluster) labels.destination_cluster = endpoint.cluster;

@@ -87,18 +87,16 @@ export function caMaterialFromPem(pems: { certPem: string; keyPem: string; chain
 
 /** Reads one cluster's plug-in CA files (ca-cert, ca-key, cert-chain, root-cert) from `clusterDir`. */
 export async function loadCa(clusterDir: string): Promise<CaMaterial> {
-  const read = async (name: string): Promise<string> => {
-    try {
-      return await readFile(path.join(clusterDir, name), 'utf8');
-    } catch (e) {
-      throw new CaMaterialError(`cannot read ${path.join(clusterDir, name)}`, { cause: e });
-    }
-  };
-  const [certPem, keyPem, chainPem, rootPem] = await Promise.all([
-    read(CA_FILES.cert),
-    read(CA_FILES.key),
-    read(CA_FILES.chain),
-    read(CA_FILES.root),
-  ]);
+  const names = [CA_FILES.cert, CA_FILES.key, CA_FILES.chain, CA_FILES.root];
+  const read = await Promise.allSettled(names.map((name) => readFile(path.join(clusterDir, name), 'utf8')));
+  // Every unreadable file, in a fixed order, whichever read failed first.
+  const failed = names.filter((_, i) => read[i]?.status === 'rejected');
+  if (failed.length > 0) {
+    const first = read.find((r) => r.status === 'rejected');
+    throw new CaMaterialError(`cannot read ${failed.map((name) => path.join(clusterDir, name)).join(', ')}`, {
+      cause: first?.status === 'rejected' ? first.reason : undefined,
+    });
+  }
+  const [certPem = '', keyPem = '', chainPem = '', rootPem = ''] = read.map((r) => (r.status === 'fulfilled' ? r.value : ''));
   return caMaterialFromPem({ certPem, keyPem, chainPem, rootPem });
 }

@@ -14,14 +14,15 @@ async function scratch(t: import('ava').ExecutionContext): Promise<string> {
   return dir;
 }
 
-test('pilot without its CA files names the missing file', async (t) => {
+test('pilot without its CA files names every missing file', async (t) => {
   const dir = await scratch(t);
   const r = await meshfed([
     'pilot', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'),
     '--registry-file', path.join(dir, 'workloads.json'), '--config-dir', path.join(dir, 'config'),
   ]);
   t.is(r.code, 1);
-  t.is(r.stderr.trim(), `meshfed pilot: cannot read ${path.join(dir, 'ca', 'ca-cert.pem')}`);
+  const files = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'].map((f) => path.join(dir, 'ca', f));
+  t.is(r.stderr.trim(), `meshfed pilot: cannot read ${files.join(', ')}`);
 });
 
 test('federation without a root certificate names the file', async (t) => {

@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Makes sure the real `consul` and `prometheus` binaries are available to the test suite.
 #
-# Order of preference: the binary on PATH, then one already unpacked into .tools/bin, then a fresh
-# download of the Debian package into a private apt folder under .tools/ (never touching the
+# The tools folder is the user's, outside any package: $MESHFED_TOOLS_DIR, else
+# $XDG_CACHE_HOME/meshfed/tools (~/.cache/meshfed/tools). `meshfed tools install` runs this script
+# with MESHFED_TOOLS_DIR set to the folder meshfed itself searches.
+#
+# Order of preference: the binary on PATH, then one already unpacked into <tools>/bin, then a fresh
+# download of the Debian package into a private apt folder under <tools>/ (never touching the
 # system's apt state), unpacked with `dpkg -x`. Consul 1.8.7 comes from Debian 11 (bullseye), as it
 # is not in later releases; Prometheus comes from the machine's own release. The mirror address is
 # read from the machine's own Debian source file. When none of this is possible the script stops
 # with a message saying how to install the tools; it never lets the tests skip them.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-tools="$root/.tools"
+cache=${XDG_CACHE_HOME:-}
+case "$cache" in /*) ;; *) cache="$HOME/.cache" ;; esac
+tools=${MESHFED_TOOLS_DIR:-$cache/meshfed/tools}
 bin="$tools/bin"
 mkdir -p "$bin"
 
 die() {
   echo "meshfed: $*" >&2
   echo "meshfed: install Consul (1.8+) and Prometheus so that \`consul\` and \`prometheus\` are on PATH," >&2
-  echo "meshfed: or run on Debian with apt available so that scripts/ensure-tools.sh can fetch them into .tools/." >&2
+  echo "meshfed: or run on Debian with apt available so that \`meshfed tools install\` can fetch them into $tools." >&2
   exit 1
 }
 
@@ -52,7 +57,7 @@ fetch_deb() {
     -o "Dir::Etc::Preferences=$apt/etc/preferences" -o "Dir::Etc::PreferencesParts=$apt/etc/preferences.d"
     -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "APT::Get::List-Cleanup=0"
     -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
-  echo "meshfed: fetching $pkg from Debian $suite into .tools/" >&2
+  echo "meshfed: fetching $pkg from Debian $suite into $tools" >&2
   apt-get -qq "${opts[@]}" update >&2 || die "apt-get update for $suite failed"
   (cd "$apt/debs" && apt-get -qq "${opts[@]}" download "$pkg" >&2) || die "apt-get download $pkg failed"
   local deb

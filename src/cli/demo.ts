@@ -5,7 +5,8 @@ import { sendFromWorkload } from './mesh-client.ts';
 import { up } from './runner/up.ts';
 import { findWorkload } from './runner/state-file.ts';
 import { loadTopology } from './runner/topology.ts';
-import { locateTool, REPO_ROOT } from './tools.ts';
+import { PACKAGE_ROOT } from './package-paths.ts';
+import { locateTool } from './tools.ts';
 
 export interface DemoOptions {
   stateDir: string;
@@ -50,7 +51,7 @@ export function formatWindow(w: Window, elapsedS: number): string {
  * count, success rate, the share per cluster/version and p50/p99 — cumulative since the start.
  */
 export async function runDemo(opts: DemoOptions): Promise<void> {
-  const topology = await loadTopology(path.join(REPO_ROOT, 'examples', 'demo', 'mesh.yaml'));
+  const topology = await loadTopology(path.join(PACKAGE_ROOT, 'examples', 'demo', 'mesh.yaml'));
   if (!topology.ok) throw new Error(topology.errors.join('\n'));
   opts.out('meshfed demo: starting two clusters, east and west…');
   const prometheus = locateTool('prometheus') !== undefined;

@@ -3,13 +3,15 @@ import { registerComponentCommands } from './commands/components.ts';
 import { registerControlPlaneCommands } from './commands/control-plane.ts';
 import { exitWith } from './commands/lifecycle.ts';
 import { registerMeshCommands } from './commands/mesh.ts';
+import { registerToolsCommands } from './commands/tools.ts';
+import { packageVersion } from './package-paths.ts';
 import { errorMessage } from '../common/errors.ts';
 import { watchParent } from './parent-watch.ts';
 
 /**
  * The `meshfed` command. Component commands (controlplane, pilot, federation, citadel, mixer,
  * gateway, sidecar, echo) run one process each; mesh commands (up, status, curl, apply, demo, ca init) drive a local
- * multi-cluster mesh.
+ * multi-cluster mesh; `tools` finds and installs the real Consul and Prometheus.
  */
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -19,6 +21,9 @@ export function parsePort(value: string): number {
 
 const program = new Command('meshfed')
   .description('meshfed: a multi-cluster service mesh (sidecars, Pilot, Citadel, Mixer, east-west gateways, Consul federation)')
+  .version(packageVersion(), '-V, --version', 'print the meshfed version')
+  // Program options only before the command: `meshfed echo --version v2` is the echo app's version label.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
   .hook('preAction', (cmd) => {
@@ -29,6 +34,7 @@ const program = new Command('meshfed')
 registerMeshCommands(program);
 registerControlPlaneCommands(program);
 registerComponentCommands(program);
+registerToolsCommands(program);
 watchParent();
 
 try {

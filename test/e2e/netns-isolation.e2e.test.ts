@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { canUseNetns } from '../../src/cli/runner/netns.ts';
@@ -33,10 +32,7 @@ if (!netns.ok && !required) {
     t.timeout(240_000);
     if (!netns.ok) t.fail(`MESHFED_REQUIRE_NETNS=1 but ${netns.reason}`);
     const mesh = await startFixtureMesh({ block: 121, network: 'netns' });
-    t.teardown(async () => {
-      await mesh.stop();
-      await rm(mesh.stateDir, { recursive: true, force: true });
-    });
+    t.teardown(() => mesh.stop());
     const east = mesh.state.clusters.find((c) => c.name === 'east');
     const west = mesh.state.clusters.find((c) => c.name === 'west');
     if (!east?.netns || !west) throw new Error('netns plan missing');

@@ -1,13 +1,22 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CLI_MAIN } from '../../src/cli/runner/supervisor.ts';
+import { assertFreshBuild, MESHFED_BIN } from './build.ts';
 
 const run = promisify(execFile);
 
-/** Runs `meshfed <args>` as a user would (a real child process) and returns how it ended. */
-export async function meshfed(args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `meshfed <args>` as a user would (the compiled CLI, a real child process) and returns how it ended. */
+export async function meshfed(
+  args: string[],
+  opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } | number = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const o = typeof opts === 'number' ? { timeoutMs: opts } : opts;
+  assertFreshBuild();
   try {
-    const r = await run(process.execPath, ['--import', 'tsx', CLI_MAIN, ...args], { timeout: timeoutMs });
+    const r = await run(process.execPath, [MESHFED_BIN, ...args], {
+      timeout: o.timeoutMs ?? 30_000,
+      ...(o.cwd ? { cwd: o.cwd } : {}),
+      ...(o.env ? { env: o.env } : {}),
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e: unknown) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

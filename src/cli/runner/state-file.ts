@@ -58,6 +58,8 @@ const stateSchema = z.object({
   /** Prometheus scraping the mesh (`meshfed up --prometheus`). */
   prometheus: z.string().nullable().optional(),
   clusters: z.array(clusterState),
+  /** Every process the runner started, by display name and PID (written once all are ready). */
+  processes: z.array(z.object({ name: z.string(), pid: z.number() })).optional(),
 });
 
 export type MeshState = z.infer<typeof stateSchema>;

@@ -1,10 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** Absolute path of the CLI entry, so children run `node --import tsx <main.ts> <command>`. */
-export const CLI_MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+import { assertBuilt, CLI_ENTRY } from '../package-paths.ts';
 
 export interface ManagedProcess {
   name: string;
@@ -44,8 +41,10 @@ export class Supervisor {
     });
   }
 
+  /** Starts `meshfed <args>` as compiled JavaScript, by absolute path, on this process's Node. */
   spawnMeshfed(name: string, args: string[], opts: { env?: Record<string, string>; netns?: string } = {}): ManagedProcess {
-    return this.spawn({ name, command: process.execPath, args: ['--import', 'tsx', CLI_MAIN, ...args], ...opts });
+    assertBuilt();
+    return this.spawn({ name, command: process.execPath, args: [CLI_ENTRY, ...args], ...opts });
   }
 
   spawn(spec: SpawnSpec): ManagedProcess {

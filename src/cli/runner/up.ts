@@ -271,6 +271,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       state.prometheus = prom.url;
       say(`✓ prometheus scraping the mesh at ${prom.url} (config ${prom.configFile})`);
     }
+    state.processes = supervisor.list().map((p) => ({ name: p.name, pid: p.pid }));
     await writeState(state);
     return { state, plan, processes: () => supervisor.list(), stop };
   } catch (e: unknown) {

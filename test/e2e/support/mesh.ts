@@ -7,41 +7,51 @@ import { type MeshRequest, type MeshResponse, sendFromWorkload } from '../../../
 import type { NetworkMode } from '../../../src/cli/runner/address-plan.ts';
 import type { ControlPlaneMode } from '../../../src/cli/runner/control-plane-procs.ts';
 import { findWorkload, type MeshState } from '../../../src/cli/runner/state-file.ts';
-import { loadTopology } from '../../../src/cli/runner/topology.ts';
-import { type RunningMesh, up } from '../../../src/cli/runner/up.ts';
 import { locateTool, TOOL_HINT } from '../../../src/cli/tools.ts';
+import { startMeshfedUp, type UpProcessHandle } from '../../support/meshfed-up.ts';
 
 export const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'mesh.yaml');
 
+/** A fixture mesh run by the compiled `meshfed up`, and the folder it keeps its state in. */
+export type FixtureMesh = Omit<UpProcessHandle, 'stop'> & { stateDir: string; stop(): Promise<void> };
+
 /**
- * Starts the two-cluster fixture mesh with real Consul (two WAN-joined datacenters). Fails — never
- * skips — when Consul is missing. The caller owns the result and must `stop()` it (every process
- * is stopped by PID) and remove `stateDir`.
+ * Starts the two-cluster fixture mesh with real Consul (two WAN-joined datacenters) the way a user
+ * does: the compiled `meshfed up` as its own process. Fails — never skips — when Consul is missing.
+ * The caller owns the result and must `stop()` it: Ctrl-C to the runner, then every PID in
+ * state.json is checked gone (a leftover is killed by PID and fails the stop), then `stateDir` is
+ * removed.
  */
 export async function startFixtureMesh(opts: {
   block: number;
   network: NetworkMode;
   controlPlane?: ControlPlaneMode;
   prometheus?: boolean;
-}): Promise<RunningMesh & { stateDir: string }> {
+}): Promise<FixtureMesh> {
   if (!locateTool('consul')) throw new Error(`end-to-end tests need the real consul binary: ${TOOL_HINT}`);
   if (opts.prometheus && !locateTool('prometheus')) throw new Error(`end-to-end tests need the real prometheus binary: ${TOOL_HINT}`);
-  const topology = await loadTopology(FIXTURE);
-  if (!topology.ok) throw new Error(topology.errors.join('\n'));
   const stateDir = await mkdtemp(path.join(tmpdir(), `meshfed-e2e-${opts.block}-`));
   try {
-    const mesh = await up({
-      topology: topology.value,
+    const handle = await startMeshfedUp({
+      label: `e2e ${opts.block}`,
       stateDir,
-      discovery: 'consul',
-      network: opts.network,
-      ...(opts.controlPlane ? { controlPlane: opts.controlPlane } : {}),
-      ...(opts.prometheus ? { prometheus: true } : {}),
-      block: opts.block,
-      readyTimeoutMs: 90_000,
-      progress: (l) => process.stderr.write(`[e2e ${opts.block}] ${l}\n`),
+      args: [
+        '-f', FIXTURE, '--state-dir', stateDir, '--discovery', 'consul', '--network', opts.network,
+        '--address-block', String(opts.block),
+        ...(opts.controlPlane ? ['--control-plane', opts.controlPlane] : []),
+        ...(opts.prometheus ? ['--prometheus'] : []),
+      ],
+      readyTimeoutMs: 120_000,
     });
-    return { ...mesh, stateDir };
+    return {
+      ...handle,
+      stateDir,
+      stop: async () => {
+        const leftovers = await handle.stop();
+        await rm(stateDir, { recursive: true, force: true });
+        if (leftovers.length > 0) throw new Error(`meshfed up left processes behind (killed by PID): ${leftovers.join(', ')}`);
+      },
+    };
   } catch (e: unknown) {
     await rm(stateDir, { recursive: true, force: true });
     throw e;
@@ -50,7 +60,7 @@ export async function startFixtureMesh(opts: {
 
 /** What the e2e files keep in `t.context`. */
 export interface FixtureMeshContext {
-  mesh: RunningMesh & { stateDir: string };
+  mesh: FixtureMesh;
   state: MeshState;
 }
 
@@ -67,7 +77,6 @@ export function useFixtureMesh(test: TestFn<FixtureMeshContext>, opts: Parameter
     const mesh = (t.context as Partial<FixtureMeshContext>).mesh;
     if (!mesh) return;
     await mesh.stop();
-    await rm(mesh.stateDir, { recursive: true, force: true });
   });
 }
 

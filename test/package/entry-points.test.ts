@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
@@ -38,4 +39,25 @@ test('the tools folder is the user cache, never inside the package', async (t) =
   const r = await run(process.execPath, [MESHFED_BIN, 'tools', '--json'], { cwd: '/', env }).catch((e: { stdout: string }) => e);
   const doc = JSON.parse(r.stdout) as { toolsDir: string };
   t.is(doc.toolsDir, '/tmp/meshfed-xdg-test/meshfed/tools');
+});
+
+test('the package exports one entry per component, and nothing deeper', async (t) => {
+  const consumer = await mkdtemp(path.join(tmpdir(), 'meshfed-consumer-'));
+  t.teardown(() => rm(consumer, { recursive: true, force: true }));
+  await mkdir(path.join(consumer, 'node_modules'));
+  await symlink(PACKAGE_ROOT, path.join(consumer, 'node_modules', 'meshfed'));
+  const table: [string, string][] = [
+    ['meshfed/sidecar', 'startSidecar'],
+    ['meshfed/gateway', 'startGateway'],
+    ['meshfed/pilot', 'createPilot'],
+    ['meshfed/citadel', 'initCa'],
+    ['meshfed/mixer', 'startMixer'],
+    ['meshfed/federation', 'startFederation'],
+    ['meshfed/xds', 'AdsClient'],
+  ];
+  const script = `const out = {}; for (const [s, name] of ${JSON.stringify(table)}) out[s] = typeof (await import(s))[name];` +
+    `try { await import('meshfed/dist/cli/main.js'); out.deep = 'imported'; } catch (e) { out.deep = e.code; } console.log(JSON.stringify(out));`;
+  const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
+  const got = JSON.parse(r.stdout) as Record<string, string>;
+  t.deepEqual(got, { ...Object.fromEntries(table.map(([s]) => [s, 'function'])), deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
 });

@@ -26,7 +26,7 @@ const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * Keys are EC P-256 with ECDSA-SHA256 signatures: Node signs them ~18× faster than RSA-2048
- * (per NOTES-toolchain), keys generate in well under a millisecond, and Istio's agent uses the
+ * (measured on these machines; CONTRIBUTING.md), keys generate in well under a millisecond, and Istio's agent uses the
  * same curve by default. Written as unencrypted PKCS#8 PEM, mode 0600.
  */
 function newKeyPair(): { privateKey: KeyObject; publicKeyDer: Buffer } {

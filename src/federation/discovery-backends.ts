@@ -1,5 +1,5 @@
 /**
- * Chooses a discovery backend by name (STYLE.md item 2). `consul` talks to a local Consul agent;
+ * Chooses a discovery backend by name (docs/conventions.md: one interface per extension point, chosen by name). `consul` talks to a local Consul agent;
  * `memory` to the embedded memory discovery server, the default when no Consul binary is found.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * The discovery backend extension point (STYLE.md item 2): the controller talks to Consul, or to
+ * The discovery backend extension point (docs/conventions.md: one interface per extension point): the controller talks to Consul, or to
  * the embedded memory store, only through this interface. Implementations are chosen by name with
  * `createDiscoveryBackend('consul' | 'memory', …)`.
  *

@@ -44,7 +44,7 @@ export interface ImportSink {
   removeCluster(cluster: string): void;
 }
 
-/** Domain events (STYLE.md item 15). */
+/** Domain events (docs/conventions.md: federation turns watch events into named domain events). */
 export type FederationEvent =
   | { type: 'ServiceExported'; cluster: string; hostname: string }
   | { type: 'ServiceWithdrawn'; cluster: string; hostname: string }

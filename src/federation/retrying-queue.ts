@@ -1,5 +1,5 @@
 /**
- * A keyed work queue with retries (STYLE.md item 15). Watch callbacks only mark a key dirty; one
+ * A keyed work queue with retries (docs/conventions.md, federation events). Watch callbacks only mark a key dirty; one
  * worker then runs the handler for each dirty key, one at a time, in the order keys were added.
  * The handler reads the latest state for its key, so marking a key twice before it runs collapses
  * into one run. A failed run is retried with exponential backoff until it succeeds or the key is

@@ -1,6 +1,6 @@
 /**
- * Pure translation between meshfed's federation model and Consul's service catalog (STYLE.md
- * item 3). No I/O: the discovery backends and the controller call these, tests call them with
+ * Pure translation between meshfed's federation model and Consul's service catalog
+ * (docs/conventions.md: a foreign format is translated by a pure function). No I/O: the discovery backends and the controller call these, tests call them with
  * tables.
  *
  * One Consul service instance stands for one exported endpoint (workload). Its address and port

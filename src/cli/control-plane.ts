@@ -18,6 +18,7 @@ import {
 import { createMixerService } from '../mixer/index.ts';
 import { AdsServer, createPilot } from '../pilot/index.ts';
 import { startMonitoringServer } from './monitoring-server.ts';
+import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport } from './readiness-report.ts';
 
 /**
  * A cluster's control plane, the way istiod hosts it: Pilot (xDS) always, and, when asked for,
@@ -29,6 +30,15 @@ import { startMonitoringServer } from './monitoring-server.ts';
  * - 15012: TLS gRPC with a serving certificate from this cluster's intermediate: ADS, and CA and
  *   ALS when hosted.
  * - 15014: HTTP monitoring: /ready, /metrics, /debug/adsz, /debug/configz, /debug/federationz.
+ *
+ * `/ready` (200 when every check passes, else 503; see readiness-report.ts) checks:
+ * - `xds`: 15010 and 15012 are bound (Pilot built its first snapshot before either binds);
+ * - `ca`: the 15012 serving certificate is unexpired, and so is the intermediate when Citadel is
+ *   hosted (the CA files were read and checked by loadCa, and signed that certificate);
+ * - `federation`, only when the controller is hosted: its first full sync is done.
+ * A Pilot reading imports from `meshfed federation` (`importsDir`) has no federation check: it
+ * keeps serving the last imports when that process is gone.
+ * 15014 opens before the gRPC ports bind, so it answers 503 while they do.
  */
 export interface ControlPlaneOptions {
   cluster: string;
@@ -117,39 +127,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const mixer = createMixerService({ registry, logger: log.child({ component: 'mixer' }) });
     secure.addService(mixer.definition, mixer.implementation);
   }
-  await bind(plain, `${opts.address}:${ports.xdsPlain}`, grpc.ServerCredentials.createInsecure());
-  await bind(
-    secure,
-    `${opts.address}:${ports.xdsTls}`,
-    grpc.ServerCredentials.createSsl(null, [
-      { private_key: Buffer.from(serving.privateKeyPem), cert_chain: Buffer.from(serving.certChainPem) },
-    ]),
-  );
 
+  const plainAddress = `${opts.address}:${ports.xdsPlain}`;
+  const secureAddress = `${opts.address}:${ports.xdsTls}`;
+  const bound = { plain: false, secure: false };
   let federation: FederationHandle | undefined;
-  if (opts.discovery.kind !== 'none') {
-    federation = await startFederation({
-      cluster: opts.cluster,
-      backend: discoveryBackend(opts.discovery, opts.cluster),
-      rootCertPem: ca.rootPem,
-      sink: pilot.federationSink,
-      ttlSeconds: opts.federationTtlSeconds ?? 15,
-      logger: log.child({ component: 'federation' }),
-    });
-    federation.update(pilot.exportState());
-  }
-
-  pilot.onPush((_snap, reason) => {
-    ads.push(reason);
-    federation?.update(pilot.exportState());
-  });
+  const checks: Record<string, ReadinessCheck> = {
+    xds: () => {
+      const unbound = [...(bound.plain ? [] : [plainAddress]), ...(bound.secure ? [] : [secureAddress])];
+      return unbound.length === 0 ? true : `ADS not bound yet on ${unbound.join(', ')}`;
+    },
+    ca: certificateCheck({ serving, ...(opts.citadel ? { signer: ca.cert } : {}) }),
+    ...(opts.discovery.kind !== 'none' ? { federation: federationCheck(() => federation) } : {}),
+  };
 
   const monitoring = await startMonitoringServer({
     host: opts.address,
     port: ports.monitoring,
     metrics: registry,
+    ready: () => readinessReport(checks),
     json: {
-      '/ready': () => ({ ready: true }),
       '/debug/adsz': () => ads.status(),
       '/debug/configz': () => ({
         errors: pilot.configErrors().map(String),
@@ -159,8 +156,46 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       '/debug/federationz': () => federation?.status() ?? { disabled: true },
     },
   });
+
+  try {
+    await bind(plain, plainAddress, grpc.ServerCredentials.createInsecure());
+    bound.plain = true;
+    await bind(
+      secure,
+      secureAddress,
+      grpc.ServerCredentials.createSsl(null, [
+        { private_key: Buffer.from(serving.privateKeyPem), cert_chain: Buffer.from(serving.certChainPem) },
+      ]),
+    );
+    bound.secure = true;
+    if (opts.discovery.kind !== 'none') {
+      federation = await startFederation({
+        cluster: opts.cluster,
+        backend: discoveryBackend(opts.discovery, opts.cluster),
+        rootCertPem: ca.rootPem,
+        sink: pilot.federationSink,
+        ttlSeconds: opts.federationTtlSeconds ?? 15,
+        logger: log.child({ component: 'federation' }),
+      });
+      federation.update(pilot.exportState());
+    }
+  } catch (e: unknown) {
+    // A port in use or invalid federation options: stop what started, then fail the start.
+    ads.close();
+    pilot.close();
+    plain.forceShutdown();
+    secure.forceShutdown();
+    await monitoring.close();
+    throw e;
+  }
+
+  pilot.onPush((_snap, reason) => {
+    ads.push(reason);
+    federation?.update(pilot.exportState());
+  });
+
   const hosted = ['pilot', ...(opts.citadel ? ['citadel'] : []), ...(opts.mixer ? ['mixer'] : []), ...(federation ? ['federation'] : [])];
-  log.info({ address: opts.address, ports, hosted }, 'control plane ready');
+  log.info({ address: opts.address, ports, hosted }, 'control plane started; /ready reports when it is ready');
 
   return {
     async close(): Promise<void> {

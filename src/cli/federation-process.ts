@@ -4,6 +4,7 @@ import { createImportFolderSink, startFederation } from '../federation/index.ts'
 import { createPilot } from '../pilot/index.ts';
 import { type DiscoveryChoice, discoveryBackend } from './control-plane.ts';
 import { type MonitoringServer, startMonitoringServer } from './monitoring-server.ts';
+import { federationCheck, readinessReport } from './readiness-report.ts';
 
 /**
  * The federation controller in its own process (`meshfed federation`). It reads the same sources
@@ -21,7 +22,10 @@ export interface FederationProcessOptions {
   rootCertFile: string;
   importsDir: string;
   discovery: Exclude<DiscoveryChoice, { kind: 'none' }>;
-  /** `/ready`, `/debug/federationz` and `/debug/configz` on this address. */
+  /**
+   * `/ready`, `/debug/federationz` and `/debug/configz` on this address. `/ready` has one check,
+   * `federation`: 503 until the controller's first full sync is done (readiness-report.ts).
+   */
   monitoring?: { host: string; port: number };
   ttlSeconds?: number;
   logger: Logger;
@@ -59,14 +63,14 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
   if (opts.monitoring) {
     monitoring = await startMonitoringServer({
       ...opts.monitoring,
+      ready: () => readinessReport({ federation: federationCheck(() => federation) }),
       json: {
-        '/ready': () => ({ ready: true }),
         '/debug/federationz': () => federation.status(),
         '/debug/configz': () => ({ errors: model.configErrors().map(String), registryErrors: model.registryErrors() }),
       },
     });
   }
-  log.info({ importsDir: opts.importsDir, monitoring: opts.monitoring }, 'federation ready');
+  log.info({ importsDir: opts.importsDir, monitoring: opts.monitoring }, 'federation started; /ready reports its first sync');
 
   return {
     async close() {

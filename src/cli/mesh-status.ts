@@ -1,4 +1,5 @@
-import { httpStatus, tcpOpen } from './runner/readiness.ts';
+import { readinessFailures } from './readiness-report.ts';
+import { httpText, tcpOpen } from './runner/readiness.ts';
 import type { MeshState } from './runner/state-file.ts';
 
 export interface ComponentStatus {
@@ -17,17 +18,21 @@ export interface MeshStatus {
   components: ComponentStatus[];
 }
 
-/** Probes every component of a running mesh (control plane, gateway, sidecars) concurrently. */
+/**
+ * Probes every component of a running mesh (control plane, gateway, sidecars) concurrently. A
+ * component not ready shows its status code and, when it answers a readiness report, the failing
+ * checks (`not ready (503): federation: no full sync with Consul yet: …`).
+ */
 export async function meshStatus(state: MeshState): Promise<MeshStatus> {
   const probes: Promise<ComponentStatus>[] = [];
   const probe = (cluster: string, component: string, address: string, url: string, detail: string): void => {
     probes.push(
-      httpStatus(url, 1500).then((code) => ({
+      httpText(url, 1500).then((r) => ({
         cluster,
         component,
         address,
-        ready: code === 200,
-        detail: code === undefined ? 'not answering' : code === 200 ? detail : `not ready (${code})`,
+        ready: r?.status === 200,
+        detail: r === undefined ? 'not answering' : r.status === 200 ? detail : notReadyDetail(r.status, r.body),
       })),
     );
   };
@@ -68,6 +73,11 @@ export async function meshStatus(state: MeshState): Promise<MeshStatus> {
     allReady: components.every((c) => c.ready),
     components,
   };
+}
+
+function notReadyDetail(status: number, body: string): string {
+  const failing = readinessFailures(body);
+  return failing === undefined ? `not ready (${status})` : `not ready (${status}): ${failing}`;
 }
 
 export function printStatus(s: MeshStatus, out: (line: string) => void): void {

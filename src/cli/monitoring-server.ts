@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import type { ReadinessReport } from './readiness-report.ts';
 
 /** A running monitoring server. */
 export interface MonitoringServer {
@@ -9,13 +10,18 @@ export interface MonitoringServer {
 export interface MonitoringServerOptions {
   host: string;
   port: number;
-  /** Path → JSON body; `/ready` is expected among them. */
+  /** Served on `/ready`: 200 when `ready`, else 503; the report is the body either way. */
+  ready: () => ReadinessReport;
+  /** Path → JSON body, answered 200 (debug pages). */
   json: Record<string, () => unknown>;
   /** Served on `/metrics` in Prometheus text format. */
   metrics?: Registry;
 }
 
-/** A component's HTTP monitoring port (Istio's 15014): JSON debug pages and Prometheus metrics. */
+/**
+ * A component's HTTP monitoring port (Istio's 15014): `/ready`, JSON debug pages and Prometheus
+ * metrics. JSON is pretty-printed (`"ready": true`). A page that throws answers 500.
+ */
 export async function startMonitoringServer(opts: MonitoringServerOptions): Promise<MonitoringServer> {
   const server = http.createServer((req, res) => {
     const send = (status: number, contentType: string, body: string): void => {
@@ -34,6 +40,15 @@ export async function startMonitoringServer(opts: MonitoringServerOptions): Prom
         (text) => send(200, registry.contentType, text),
         () => json(500, { error: 'metrics unavailable' }),
       );
+      return;
+    }
+    if (pathname === '/ready') {
+      try {
+        const report = opts.ready();
+        json(report.ready ? 200 : 503, report);
+      } catch {
+        json(500, { error: 'readiness unavailable' });
+      }
       return;
     }
     const page = Object.hasOwn(opts.json, pathname) ? opts.json[pathname] : undefined;

@@ -3,7 +3,7 @@
  * datacenter (its cluster). Blocking reads are HTTP long-polls with Consul's `index` + `wait`.
  */
 import { z } from 'zod';
-import { errorMessage } from '../common/errors.ts';
+import { errorCode, errorMessage } from '../common/errors.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 import { type ConsulRegistration, MESHFED_TAG } from './consul/conversion.ts';
 import {
@@ -86,7 +86,9 @@ class MemoryDiscovery implements DiscoveryBackend {
       return ok({ status: res.status, index: res.headers.get('x-consul-index') ?? undefined, text });
     } catch (e: unknown) {
       if (aborted()) return fail(new DiscoveryError('DISCOVERY_ABORTED', `${what}: aborted`));
-      return fail(new DiscoveryError('DISCOVERY_UNAVAILABLE', `${what}: ${errorMessage(e)}`, { cause: e }));
+      // fetch's own message is always "fetch failed"; the cause says why (ECONNREFUSED, …).
+      const code = errorCode(e instanceof Error ? e.cause : undefined);
+      return fail(new DiscoveryError('DISCOVERY_UNAVAILABLE', `${what}: ${errorMessage(e)}${code ? ` (${code})` : ''}`, { cause: e }));
     }
   }
 

@@ -11,7 +11,7 @@ import type { Logger } from '../common/log.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 import { type ConsulRegistration, registrationIdPrefix, toRegistrations } from './consul/conversion.ts';
 import type { DiscoveryBackend } from './discovery-interface.ts';
-import type { FederationEvent, LocalExportState } from './federation-interface.ts';
+import type { FederationEvent, FirstSyncState, LocalExportState } from './federation-interface.ts';
 import { RetryingQueue } from './retrying-queue.ts';
 
 /** Options of the exporter (validated by startFederation). */
@@ -38,10 +38,19 @@ export class Exporter {
   private readonly queue: RetryingQueue;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** How many export states `update` has been given. */
+  private updates = 0;
+  private rootPublished = false;
+  /** True once a reconcile of a state given by `update` succeeded. */
+  private exportsRegistered = false;
+  private lastError: string | undefined;
 
   constructor(private readonly opts: ExporterOptions) {
     this.queue = new RetryingQueue((key) => this.run(key), {
-      onFailure: (key, attempt, error) => opts.logger.warn({ key, attempt, err: error.message }, 'export work failed'),
+      onFailure: (key, attempt, error) => {
+        this.lastError = error.message;
+        opts.logger.warn({ key, attempt, err: error.message }, 'export work failed');
+      },
     });
   }
 
@@ -63,7 +72,18 @@ export class Exporter {
     this.desired = new Map(
       registrations.map((r) => [r.id, { registration: r, hostname: r.meta['sni_host'] ?? r.name }]),
     );
+    this.updates++;
     this.queue.add(KEY_EXPORTS);
+  }
+
+  /** Done once the root is published and an export state given by `update` is registered. */
+  firstSync(): FirstSyncState {
+    if (this.rootPublished && this.exportsRegistered) return { done: true };
+    const missing = [
+      ...(this.rootPublished ? [] : ['root not published']),
+      ...(this.exportsRegistered ? [] : [this.updates === 0 ? 'no export state given' : 'exports not registered']),
+    ].join(', ');
+    return { done: false, reason: this.lastError === undefined ? missing : `${missing} (${this.lastError})` };
   }
 
   /** Hostnames currently registered. */
@@ -98,9 +118,14 @@ export class Exporter {
   private async run(key: string): Promise<Result<void, Error>> {
     if (key === KEY_TRUST) {
       const r = await this.opts.backend.putTrustBundle(this.opts.cluster, this.opts.rootCertPem);
-      return r.ok ? ok(undefined) : fail(r.errors);
+      if (!r.ok) return fail(r.errors);
+      this.rootPublished = true;
+      return ok(undefined);
     }
-    return this.reconcile();
+    const given = this.updates > 0;
+    const r = await this.reconcile();
+    if (r.ok && given) this.exportsRegistered = true;
+    return r;
   }
 
   /** Registers new or changed instances, deregisters withdrawn ones, then announces the diff. */

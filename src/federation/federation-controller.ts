@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { DiscoveryBackend } from './discovery-interface.ts';
 import { FederationOptionsError } from './federation-errors.ts';
-import type { FederationEvent, ImportSink, LocalExportState } from './federation-interface.ts';
+import type { FederationEvent, FirstSyncState, ImportSink, LocalExportState } from './federation-interface.ts';
 import { Exporter } from './exporter.ts';
 import { Importer } from './importer.ts';
 import { certificateBodies } from './trust-bundle.ts';
@@ -54,6 +54,11 @@ export interface FederationHandle {
    */
   status(): { imports: Record<string, number>; untrusted: string[]; exports: string[] };
   /**
+   * Whether the first full sync with the backend is done (see FirstSyncState); readiness probes
+   * poll it. Before it is, `reason` names the backend, what is missing and the last error.
+   */
+  firstSync(): FirstSyncState;
+  /**
    * Stops the controller. Unless `{ deregister: false }` (which leaves the registrations to lapse
    * into critical, as a crashed cluster would), deregisters this cluster's services first.
    */
@@ -80,6 +85,9 @@ const optionsSchema = z.object({
       retryDelayMs: 500,
     }),
 });
+
+/** How readiness reasons name each backend. */
+const BACKEND_NAMES: Readonly<Record<DiscoveryBackend['kind'], string>> = { consul: 'Consul', memory: 'the memory discovery' };
 
 /** Starts the federation controller; throws FederationOptionsError for invalid options. */
 export async function startFederation(options: FederationOptions): Promise<FederationHandle> {
@@ -138,6 +146,12 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       untrusted: importer.untrusted(),
       exports: exporter.exportedHostnames(),
     }),
+    firstSync: () => {
+      const parts = [exporter.firstSync(), importer.firstSync()];
+      const missing = parts.flatMap((p) => (p.done ? [] : [p.reason]));
+      if (missing.length === 0) return { done: true };
+      return { done: false, reason: `no full sync with ${BACKEND_NAMES[options.backend.kind]} yet: ${missing.join('; ')}` };
+    },
     close: (opts) => {
       closing ??= Promise.all([importer.close(), exporter.close(opts?.deregister !== false)]).then(() => undefined);
       return closing;

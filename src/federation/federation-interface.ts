@@ -51,3 +51,12 @@ export type FederationEvent =
   | { type: 'ClusterUnreachable'; cluster: string; reason: string }
   | { type: 'ClusterUntrusted'; cluster: string; reason: string }
   | { type: 'ClusterImported'; cluster: string; endpoints: number };
+
+/**
+ * Whether the controller has completed its first full sync with the discovery backend: the root
+ * published, the export state registered, and one import pass over every peer datacenter listed
+ * (each imported, found untrusted, or reported unreachable). Latched: once done, stays done (the
+ * last imports keep serving through a later outage). `reason` says what is missing and the last
+ * error seen.
+ */
+export type FirstSyncState = { done: true } | { done: false; reason: string };

@@ -12,13 +12,17 @@
  * Reachability: after `unreachableAfterFailures` consecutive watch failures the cluster is
  * reported ClusterUnreachable; its last imports stay, since Consul decides health and a partition
  * is not a withdrawal.
+ *
+ * First pass (`firstSync`): the peers of the first successful datacenter listing, each settled by
+ * a sync that imported it, found it untrusted, or reported it unreachable (a peer that vanished
+ * from the listing no longer counts).
  */
 import type { Logger } from '../common/log.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 import { fromHealthEntries } from './consul/conversion.ts';
 import { type DatacenterWatch, startDatacenterWatch } from './datacenter-watch.ts';
 import type { DiscoveryBackend } from './discovery-interface.ts';
-import type { FederationEvent, ImportedEndpoint, ImportSink } from './federation-interface.ts';
+import type { FederationEvent, FirstSyncState, ImportedEndpoint, ImportSink } from './federation-interface.ts';
 import { RetryingQueue } from './retrying-queue.ts';
 import { sameRoots } from './trust-bundle.ts';
 
@@ -60,10 +64,19 @@ export class Importer {
   private readonly queue: RetryingQueue;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The peers of the first successful datacenter listing; undefined until there is one. */
+  private firstPeers: ReadonlySet<string> | undefined;
+  /** Peers a sync has settled (imported, untrusted or reported unreachable) at least once. */
+  private readonly settled = new Set<string>();
+  private firstPassDone = false;
+  private lastError: string | undefined;
 
   constructor(private readonly opts: ImporterOptions) {
-    this.queue = new RetryingQueue((dc) => this.sync(dc), {
-      onFailure: (dc, attempt, error) => opts.logger.warn({ dc, attempt, err: error.message }, 'import sync failed'),
+    this.queue = new RetryingQueue((dc) => this.syncAndSettle(dc), {
+      onFailure: (dc, attempt, error) => {
+        this.lastError = `${dc}: ${error.message}`;
+        opts.logger.warn({ dc, attempt, err: error.message }, 'import sync failed');
+      },
     });
   }
 
@@ -78,6 +91,22 @@ export class Importer {
     const out: Record<string, number> = {};
     for (const [dc, st] of this.remotes) if (st.imported) out[dc] = st.imported.length;
     return out;
+  }
+
+  /** Done once every peer of the first datacenter listing has been settled by a sync. */
+  firstSync(): FirstSyncState {
+    if (this.firstPassDone) return { done: true };
+    const peers = this.firstPeers;
+    if (peers === undefined) {
+      return { done: false, reason: `datacenters not listed${this.lastError === undefined ? '' : ` (${this.lastError})`}` };
+    }
+    const pending = [...peers].filter((dc) => this.remotes.has(dc) && !this.settled.has(dc)).sort();
+    if (pending.length === 0) {
+      this.firstPassDone = true;
+      return { done: true };
+    }
+    const why = this.lastError === undefined ? '' : ` (${this.lastError})`;
+    return { done: false, reason: `no import pass over ${pending.join(', ')}${why}` };
   }
 
   untrusted(): string[] {
@@ -101,10 +130,12 @@ export class Importer {
     const listed = await this.opts.backend.datacenters();
     if (this.closed) return;
     if (!listed.ok) {
+      this.lastError = listed.errors.message;
       this.opts.logger.warn({ err: listed.errors.message }, 'listing datacenters failed');
       return;
     }
     const names = new Set(listed.value.filter((dc) => dc !== this.opts.cluster));
+    this.firstPeers ??= new Set(names);
     for (const dc of names) {
       const known = this.remotes.get(dc);
       if (known) {
@@ -148,6 +179,7 @@ export class Importer {
           this.queue.add(dc);
         },
         onFailure: (consecutive, error) => {
+          this.lastError = `${dc}: ${error.message}`;
           if (consecutive < this.opts.unreachableAfterFailures) return;
           state.failure = error.message;
           this.queue.add(dc);
@@ -170,7 +202,15 @@ export class Importer {
     st.importedJson = '';
   }
 
-  /** The queue handler: brings the sink and the events up to date with one datacenter. */
+  /** The queue handler: a sync, then the peer counts as settled if the sync reached an outcome. */
+  private async syncAndSettle(dc: string): Promise<Result<void, Error>> {
+    const r = await this.sync(dc);
+    const st = this.remotes.get(dc);
+    if (r.ok && st && (st.raw !== undefined || st.reportedUnreachable)) this.settled.add(dc);
+    return r;
+  }
+
+  /** Brings the sink and the events up to date with one datacenter. */
   private async sync(dc: string): Promise<Result<void, Error>> {
     const st = this.remotes.get(dc);
     if (!st || this.closed) return ok(undefined);

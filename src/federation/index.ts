@@ -5,6 +5,7 @@
 export type {
   ExportedService,
   FederationEvent,
+  FirstSyncState,
   ImportedEndpoint,
   ImportSink,
   LocalExportState,

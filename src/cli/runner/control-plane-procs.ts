@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { PORTS } from '../../common/ports.ts';
 import type { ClusterPaths } from './cluster-files.ts';
-import { httpStatus, tcpOpen, waitFor } from './readiness.ts';
+import { readinessFailures } from '../readiness-report.ts';
+import { httpStatus, httpText, tcpOpen, waitFor } from './readiness.ts';
 import type { ClusterState } from './state-file.ts';
 import type { ManagedProcess, Supervisor } from './supervisor.ts';
 
@@ -38,13 +39,32 @@ export interface StartedControlPlane {
   summary: string;
 }
 
+interface Probe {
+  check: () => Promise<boolean>;
+  /** What the last check found missing, for the timeout message. */
+  pending?: () => string | undefined;
+}
+
 interface Part {
   name: string;
   proc: ManagedProcess;
-  probe: () => Promise<boolean>;
+  probe: Probe;
 }
 
-const httpOk = (url: string) => async (): Promise<boolean> => (await httpStatus(url)) === 200;
+const httpOk = (url: string): Probe => ({ check: async () => (await httpStatus(url)) === 200 });
+
+/** `/ready` answering 200; until then, the failing checks of its last report. */
+function readyOk(url: string): Probe {
+  let failing: string | undefined;
+  return {
+    check: async () => {
+      const r = await httpText(url);
+      failing = r && r.status !== 200 ? readinessFailures(r.body) : undefined;
+      return r?.status === 200;
+    },
+    pending: () => failing,
+  };
+}
 
 export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn): StartedControlPlane {
   const a = s.address;
@@ -53,14 +73,14 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
   const common = ['--cluster', s.cluster, '--trust-domain', s.trustDomain, '--registry-file', s.paths.registryFile, '--config-dir', s.paths.configDir, '--gateway-address', s.gatewayAddress];
   const base = { address: a, xds: `${a}:${PORTS.xdsPlain}`, xdsTls: `${a}:${PORTS.xdsTls}`, monitoring };
   const parts: Part[] = [];
-  const spawn = (part: string, args: string[], probe: () => Promise<boolean>): void => {
+  const spawn = (part: string, args: string[], probe: Probe): void => {
     parts.push({ name: part, proc: supervisor.spawnMeshfed(`${s.cluster}/${part}`, args, opts), probe });
   };
 
   let state: ClusterState['controlPlane'];
   let sidecarArgs: string[] = [];
   if (s.mode === 'istiod') {
-    spawn('controlplane', ['controlplane', ...common, '--address', a, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile, ...s.discoveryArgs], httpOk(`${monitoring}/ready`));
+    spawn('controlplane', ['controlplane', ...common, '--address', a, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile, ...s.discoveryArgs], readyOk(`${monitoring}/ready`));
     state = base;
   } else {
     const importsDir = path.join(s.paths.dir, 'imports');
@@ -70,11 +90,11 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
       mixerMetrics: `http://${a}:${PORTS.mixerMetrics}/metrics`,
       federation: `http://${a}:${PORTS.federationMonitoring}`,
     };
-    spawn('pilot', ['pilot', ...common, '--address', a, '--ca-dir', s.caDir, '--imports-dir', importsDir], httpOk(`${monitoring}/ready`));
+    spawn('pilot', ['pilot', ...common, '--address', a, '--ca-dir', s.caDir, '--imports-dir', importsDir], readyOk(`${monitoring}/ready`));
     spawn(
       'citadel',
       ['citadel', '--address', a, '--port', String(PORTS.citadel), '--trust-domain', s.trustDomain, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile],
-      () => tcpOpen(a, PORTS.citadel),
+      { check: () => tcpOpen(a, PORTS.citadel) },
     );
     spawn(
       'mixer',
@@ -87,7 +107,7 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
         'federation', ...common, '--root-cert', path.join(s.caDir, 'root-cert.pem'), '--imports-dir', importsDir,
         ...s.discoveryArgs, '--monitoring', `${a}:${PORTS.federationMonitoring}`,
       ],
-      httpOk(`${split.federation}/ready`),
+      readyOk(`${split.federation}/ready`),
     );
     state = { ...base, split };
     sidecarArgs = ['--ca', split.citadel, '--mixer', split.mixer];
@@ -100,8 +120,9 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
     ready: async (timeoutMs) => {
       await Promise.all(
         parts.map((p) =>
-          waitFor(`${s.cluster}/${p.name}`, p.probe, {
+          waitFor(`${s.cluster}/${p.name}`, p.probe.check, {
             timeoutMs,
+            ...(p.probe.pending ? { pending: p.probe.pending } : {}),
             failed: () =>
               p.proc.child.exitCode !== null || p.proc.child.signalCode !== null
                 ? `exited (${p.proc.child.exitCode ?? p.proc.child.signalCode}); see ${p.proc.logFile}`

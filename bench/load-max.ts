@@ -3,7 +3,7 @@
  * with anything else. Closed loop: `connections` keep-alive connections, each sending its next
  * request as soon as the previous response arrives, for `durationS` seconds.
  *
- *   node --import tsx bench/load-max.ts '{"url":"http://127.90.200.1:8080/","connections":32,"durationS":10}'
+ *   node --import tsx bench/load-max.ts '{"url":"http://127.150.200.1:8080/","connections":32,"durationS":10}'
  *
  * Prints one JSON line (MaxResult) on stdout.
  */

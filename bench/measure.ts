@@ -34,6 +34,8 @@ export interface ProcessResult {
   idleVcpu: number | null;
   /** VmRSS after the max-throughput run, MiB. */
   rssMiB: number | null;
+  /** VmRSS after the fixed-rate run, MiB. */
+  rssAtRateMiB: number | null;
 }
 
 export interface PathResult {
@@ -110,6 +112,7 @@ export async function measurePath(
     log,
   );
   const cpu2 = snapshot(procs);
+  const rssAtRate = new Map(procs.map((p) => [p.pid, rssMiB(p.pid)]));
 
   // Idle cost: let the last responses and telemetry flushes settle, then measure with no load.
   await sleep(1000);
@@ -137,6 +140,7 @@ export async function measurePath(
       cpuWaitS: delta(wait0, wait1, p.pid),
       idleVcpu: idleOf(delta(idle0, idle1, p.pid)),
       rssMiB: r ?? null,
+      rssAtRateMiB: rssAtRate.get(p.pid) ?? null,
     };
   });
 

@@ -7,6 +7,10 @@ export interface BenchMesh {
   sidecars: PathTarget;
   crossCluster: PathTarget;
   logDir: string;
+  /** ms from calling `up` until it resolved: every component ready. */
+  upMs: number;
+  /** Every process the mesh runs (control planes, gateways, sidecars, apps). */
+  allProcesses(): WatchedProcess[];
   stop(): Promise<void>;
 }
 
@@ -16,7 +20,7 @@ function kindOf(name: string): WatchedProcess['kind'] {
   if (name.endsWith('/sidecar')) return 'sidecar';
   if (name.endsWith('/gateway')) return 'gateway';
   if (name.endsWith('/app')) return 'app';
-  if (name.endsWith('/controlplane')) return 'control-plane';
+  if (/\/(controlplane|pilot|citadel|mixer|federation)$/.test(name)) return 'control-plane';
   return 'other';
 }
 
@@ -36,6 +40,7 @@ export async function startBenchMesh(opts: {
   const { up } = await import('../src/cli/runner/up.ts');
   const topo = await loadTopology(MESH_FILE);
   if (!topo.ok) throw new Error(`${MESH_FILE}: ${topo.errors.join('; ')}`);
+  const upStarted = performance.now();
   const mesh = await up({
     topology: topo.value,
     stateDir: opts.stateDir,
@@ -45,6 +50,7 @@ export async function startBenchMesh(opts: {
     progress: opts.progress,
     readyTimeoutMs: opts.readyTimeoutMs,
   });
+  const upMs = performance.now() - upStarted;
   try {
     const east = mesh.state.clusters.find((c) => c.name === 'east');
     const client = east?.workloads.find((w) => w.name === 'client');
@@ -61,6 +67,8 @@ export async function startBenchMesh(opts: {
     const outbound = `http://${client.sidecar.outbound}/`;
     return {
       logDir: path.join(opts.stateDir, 'logs'),
+      upMs,
+      allProcesses: () => mesh.processes().map((p) => ({ name: p.name, pid: p.pid, kind: kindOf(p.name) })),
       stop: () => mesh.stop(),
       sidecars: {
         id: 'sidecars',

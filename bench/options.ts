@@ -26,7 +26,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --rate-duration <s>     fixed-rate run per path (default 10)
   --rate-connections <n>  connections for the fixed-rate run (default 8)
   --paths <list>          comma-separated subset of ${PATH_IDS.join(',')} (default all)
-  --block <n>             address block: binds only 127.<n>.x.y (default 90)
+  --block <n>             address block: binds only 127.<n>.x.y (default 150)
   --ready-timeout <s>     how long a mesh path may take to answer 200 (default 60)
   --out <file>            raw results as JSON (default bench/results/latest.json)
   --state-dir <dir>       mesh state and logs (default: a fresh temporary folder)
@@ -82,7 +82,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     rateDurationS: seconds('rate-duration', values['rate-duration'], 10, 1, 600),
     rateConnections: int('rate-connections', values['rate-connections'], 8, 1, 256),
     paths: PATH_IDS.filter((id) => paths.includes(id)),
-    block: int('block', values.block, 90, 1, 250),
+    block: int('block', values.block, 150, 1, 250),
     readyTimeoutS: seconds('ready-timeout', values['ready-timeout'], 60, 1, 600),
     out: path.resolve(values.out ?? path.join(BENCH_DIR, 'results', 'latest.json')),
     stateDir: values['state-dir'] === undefined ? undefined : path.resolve(values['state-dir']),

@@ -1,4 +1,5 @@
 import type { PathResult } from './measure.ts';
+import type { MeshStartup } from './memory.ts';
 
 /** Environment and settings printed above the tables and stored with the raw results. */
 export interface RunMeta {
@@ -108,7 +109,13 @@ function pathWarnings(p: PathResult & Required<Pick<PathResult, 'max' | 'rate'>>
 }
 
 /** The whole report as Markdown: settings, throughput/latency, proxy cost, context, goals. */
-export function renderMarkdown(meta: RunMeta, paths: readonly PathResult[], cmp: readonly Comparison[], goals: readonly GoalResult[]): string {
+export function renderMarkdown(
+  meta: RunMeta,
+  paths: readonly PathResult[],
+  cmp: readonly Comparison[],
+  goals: readonly GoalResult[],
+  startup?: MeshStartup,
+): string {
   const s = meta.settings;
   const out: string[] = [];
   out.push(`## meshfed benchmark — ${meta.date}`);
@@ -183,6 +190,8 @@ export function renderMarkdown(meta: RunMeta, paths: readonly PathResult[], cmp:
   }
   out.push('');
 
+  if (startup) out.push(...renderStartup(startup, s.rate));
+
   out.push('### Goals');
   out.push('');
   out.push('| goal | measured | result |');
@@ -190,4 +199,20 @@ export function renderMarkdown(meta: RunMeta, paths: readonly PathResult[], cmp:
   for (const g of goals) out.push(`| ${g.goal} | ${g.measured} | ${g.pass === null ? 'n/a' : g.pass ? 'met' : 'NOT met'} |`);
   out.push('');
   return out.join('\n');
+}
+
+/** Start-up time of the mesh and every component's idle and loaded RSS. */
+function renderStartup(st: MeshStartup, rate: number): string[] {
+  const out: string[] = [];
+  out.push('### Memory per component and start-up');
+  out.push('');
+  out.push(
+    `\`up\` of bench/mesh.yaml took ${fix(st.upMs / 1000, 1)} s until every component was ready. "idle" is VmRSS ${st.settleS} s after that, before any load; "loaded" is the largest VmRSS read right after a path's max-throughput run or its ${rate} rps fixed-rate run (blank: no load run went through the process).`,
+  );
+  out.push('');
+  out.push('| component | kind | idle RSS MiB | loaded RSS MiB |');
+  out.push('|---|---|---:|---:|');
+  for (const c of st.components) out.push(`| ${shortName(c.name)} | ${c.kind} | ${fix(c.idleMiB, 1)} | ${c.loadedMiB === null ? '' : fix(c.loadedMiB, 1)} |`);
+  out.push('');
+  return out;
 }

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BENCH_DIR, type BenchChild, ChildRegistry, waitForPort } from './children.ts';
 import { type LoadSettings, measurePath, type PathResult } from './measure.ts';
+import { idleMemory, type MeshStartup, withLoadedMemory } from './memory.ts';
 import { type BenchMesh, startBenchMesh } from './mesh.ts';
 import { locateNginx, NGINX_HINT, startNginx } from './nginx.ts';
 import { type BenchOptions, parseBenchOptions, USAGE } from './options.ts';
@@ -95,6 +96,9 @@ const logDir = path.join(workDir, 'logs');
 await mkdir(logDir, { recursive: true });
 const stateDir = opts.stateDir ?? path.join(workDir, 'mesh');
 const results: PathResult[] = [];
+let startup: MeshStartup | undefined;
+/** Seconds the mesh settles after `up` before each component's idle RSS is read. */
+const SETTLE_S = 3;
 const wants = (id: PathTarget['id']): boolean => opts.paths.includes(id);
 
 async function measureOrFail(target: PathTarget, extraLogs: string): Promise<void> {
@@ -183,6 +187,8 @@ try {
       }
     }
     if (mesh) {
+      say(`  up took ${(mesh.upMs / 1000).toFixed(1)} s; reading idle RSS of every component after ${SETTLE_S} s`);
+      startup = { upMs: mesh.upMs, settleS: SETTLE_S, components: await idleMemory(mesh.allProcesses(), SETTLE_S) };
       for (const target of [mesh.sidecars, mesh.crossCluster]) {
         if (!wants(target.id)) continue;
         try {
@@ -220,9 +226,10 @@ try {
   results.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   const comparison = compare(results);
   const goals = evaluateGoals(results, comparison);
-  process.stdout.write(`${renderMarkdown(meta, results, comparison, goals)}\n`);
+  if (startup) startup = { ...startup, components: withLoadedMemory(startup.components, results) };
+  process.stdout.write(`${renderMarkdown(meta, results, comparison, goals, startup)}\n`);
   await mkdir(path.dirname(opts.out), { recursive: true });
-  await writeFile(opts.out, `${JSON.stringify({ meta, paths: results, comparison, goals }, null, 2)}\n`);
+  await writeFile(opts.out, `${JSON.stringify({ meta, startup: startup ?? null, paths: results, comparison, goals }, null, 2)}\n`);
   say(`raw results: ${opts.out}`);
   failed = results.some((r) => r.status === 'failed');
 } catch (e: unknown) {

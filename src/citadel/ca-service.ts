@@ -1,19 +1,14 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
+import { CERTIFICATE_SERVICE_NAME, certificateServiceDefinition } from './ca-service-definition.ts';
 import type { CaMaterial } from './ca-files.ts';
 import { signWorkloadCsr } from './ca-signer.ts';
 import type { CitadelError } from './errors.ts';
 import { formatSpiffeId, type WorkloadIdentity } from './spiffe.ts';
 
-/** Fully qualified name of the service, as Istio names it. */
-export const CERTIFICATE_SERVICE_NAME = 'istio.v1.auth.IstioCertificateService';
-
-const PROTO_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ca-service.proto');
+export { CERTIFICATE_SERVICE_NAME, certificateServiceDefinition };
 
 /**
  * The identity an authenticator vouches for. `trustDomain` may be omitted (a bootstrap token
@@ -36,22 +31,6 @@ export interface CitadelServiceOptions {
   logger?: Logger;
 }
 
-let definitionCache: grpc.ServiceDefinition | undefined;
-
-/** Loads ca-service.proto (next to this file) once per process. */
-export function certificateServiceDefinition(): grpc.ServiceDefinition {
-  if (definitionCache) return definitionCache;
-  const pkg = grpc.loadPackageDefinition(
-    protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }),
-  );
-  let node: unknown = pkg;
-  for (const part of CERTIFICATE_SERVICE_NAME.split('.')) {
-    node = typeof node === 'object' || typeof node === 'function' ? (node as Record<string, unknown>)[part] : undefined;
-  }
-  if (typeof node !== 'function' || !('service' in node)) throw new Error(`${CERTIFICATE_SERVICE_NAME} missing from ${PROTO_PATH}`);
-  definitionCache = (node as grpc.ServiceClientConstructor).service;
-  return definitionCache;
-}
 
 const RequestSchema = z.object({
   csr: z.string(),

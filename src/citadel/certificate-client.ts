@@ -1,8 +1,7 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
-import { certificateServiceDefinition } from './ca-service.ts';
+import { certificateServiceDefinition } from './ca-service-definition.ts';
 import { derToPem } from './der.ts';
 import { CertificateRejectedError, CertificateRequestError } from './errors.ts';
 import { formatSpiffeId, type WorkloadIdentity } from './spiffe.ts';
@@ -39,7 +38,18 @@ export interface RequestCertificateOptions {
   timeoutMs?: number;
 }
 
-const ResponseSchema = z.object({ cert_chain: z.array(z.string()).min(1) });
+/** The `cert_chain` of a decoded IstioCertificateResponse: one or more PEM strings, or undefined. */
+function certChainOf(raw: unknown): string[] | undefined {
+  if (typeof raw !== 'object' || raw === null || !('cert_chain' in raw)) return undefined;
+  const chain: unknown = raw.cert_chain;
+  if (!Array.isArray(chain) || chain.length === 0) return undefined;
+  const out: string[] = [];
+  for (const c of chain) {
+    if (typeof c !== 'string') return undefined;
+    out.push(c);
+  }
+  return out;
+}
 
 /** Generates an EC P-256 key and a CSR asking for `spiffeId` as its only SAN. */
 export function generateKeyAndCsr(spiffeId: string): { privateKeyPem: string; publicKeyDer: Buffer; csrPem: string } {
@@ -94,11 +104,11 @@ export async function requestCertificate(opts: RequestCertificateOptions): Promi
   const spiffeId = formatSpiffeId(opts.identity);
   const { privateKeyPem, publicKeyDer, csrPem } = generateKeyAndCsr(spiffeId);
   const raw = await callCreateCertificate(opts, { csr: csrPem, validity_duration: String(opts.ttlSeconds ?? 0) });
-  const parsed = ResponseSchema.safeParse(raw);
-  if (!parsed.success) throw new CertificateRejectedError('Citadel answered without a certificate chain');
+  const certChain = certChainOf(raw);
+  if (!certChain) throw new CertificateRejectedError('Citadel answered without a certificate chain');
   let chain: X509Certificate[];
   try {
-    chain = parsed.data.cert_chain.map((pem) => new X509Certificate(pem));
+    chain = certChain.map((pem) => new X509Certificate(pem));
   } catch (e) {
     throw new CertificateRejectedError(`Citadel answered an unparsable certificate: ${errorMessage(e)}`, { cause: e });
   }

@@ -101,7 +101,11 @@ export class CertificateRotator extends EventEmitter<{ rotated: [CertBundle]; er
         this.#log.warn({ err: errorMessage(e), retryInMs: delay }, 'first certificate request failed; retrying');
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
-          this.#timer = this.#clock.setTimeout(resolve, delay);
+          const timer: unknown = this.#clock.setTimeout(resolve, delay);
+          // Someone awaits start(): its retry wait keeps the process alive (renewal timers do not).
+          // Unref'd, a sidecar started before Citadel exited with an unsettled top-level await.
+          if (typeof timer === 'object' && timer !== null && 'ref' in timer && typeof timer.ref === 'function') timer.ref();
+          this.#timer = timer;
         });
         this.#wake = undefined;
       }

@@ -17,6 +17,7 @@ import {
 } from '../federation/index.ts';
 import { createMixerService } from '../mixer/index.ts';
 import { AdsServer, createPilot } from '../pilot/index.ts';
+import { CONTROL_PLANE_SERVER_NAME } from './control-plane-name.ts';
 import { startMonitoringServer } from './monitoring-server.ts';
 import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport } from './readiness-report.ts';
 
@@ -72,8 +73,7 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-/** The TLS name sidecars verify on 15012 (`grpc.ssl_target_name_override`). */
-export const CONTROL_PLANE_SERVER_NAME = 'istiod.istio-system.svc';
+export { CONTROL_PLANE_SERVER_NAME };
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.logger;

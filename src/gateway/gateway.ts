@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { z } from 'zod';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
@@ -8,7 +7,7 @@ import type { NodeIdentityInput } from '../xds/node.ts';
 import { prometheusRoute, type RunningHttpServer, startHttpServer } from './admin-server.ts';
 import { configDump } from './config-dump.ts';
 import { createGatewayDataPlane } from './data-plane.ts';
-import { GatewayOptionsError } from './errors.ts';
+import { validateGatewayOptions } from './gateway-options.ts';
 
 /** Options of startGateway (the `meshfed gateway` command). Validated once, then frozen. */
 export interface StartGatewayOptions {
@@ -43,16 +42,6 @@ export interface GatewayHandle {
   close(): Promise<void>;
 }
 
-const port = z.number().int().min(0).max(65535);
-const OptionsSchema = z.object({
-  cluster: z.string().min(1),
-  address: z.string().min(1),
-  port: port.optional(),
-  xds: z.object({ target: z.string().min(1), serverName: z.string().min(1).optional(), rootsPem: z.string().min(1).optional() }),
-  ports: z.object({ admin: port.optional(), metrics: port.optional() }).optional(),
-  helloTimeoutMs: z.number().int().positive().optional(),
-});
-
 /** The xDS identity of a cluster's east-west gateway, as Istio's `istio-eastwestgateway`. */
 export function gatewayNode(cluster: string, address: string): NodeIdentityInput {
   return {
@@ -73,12 +62,7 @@ export function gatewayNode(cluster: string, address: string): NodeIdentityInput
  * rejects with GatewayListenError when a port is taken; nothing is left running on failure.
  */
 export async function startGateway(input: StartGatewayOptions): Promise<GatewayHandle> {
-  const parsed = OptionsSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new GatewayOptionsError(`invalid ${issue?.path.join('.') ?? 'options'}: ${issue?.message ?? 'bad value'}`);
-  }
-  const opts = Object.freeze(parsed.data);
+  const opts = validateGatewayOptions(input);
   const logger = input.logger ?? createLogger('gateway', { cluster: opts.cluster });
   const plane = createGatewayDataPlane({
     address: opts.address,

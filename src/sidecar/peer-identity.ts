@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { spiffeIdFromCertificate } from '../citadel/index.ts';
+// Citadel's workload-side modules, not its index: a sidecar must not load the CA server.
+import { spiffeIdFromCertificate } from '../citadel/spiffe.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 
 /**

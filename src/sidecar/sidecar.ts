@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { CertificateRotator } from '../citadel/index.ts';
+// Citadel's workload-side modules, not its index: a sidecar must not load the CA server.
+import { CertificateRotator } from '../citadel/certificate-rotator.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
@@ -76,6 +77,9 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
       identity: { trustDomain: opts.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount },
     },
     logger,
+    // `meshfed up` starts sidecars together with the control plane: retry the first certificate
+    // soon (250 ms, doubling to 30 s) rather than after a whole second.
+    retryInitialMs: 250,
   });
   rotator.on('error', (e) => logger.warn({ err: errorMessage(e) }, 'certificate renewal failed'));
   await rotator.start();

@@ -1,15 +1,17 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { loadProtoRoot, serviceDefinition } from '../common/proto-service.ts';
 
 /**
- * Loads Envoy's xDS v3 protos from the `deps/` folder that ships inside `@grpc/grpc-js-xds`
- * (never copied into this repo). One load per process; every caller shares the definition.
+ * Envoy's gRPC services, loaded from the `deps/` folder that ships inside `@grpc/grpc-js-xds`
+ * (never copied into this repo). Each service has its own loader, run on the first call that
+ * names it, so a process loads only the protos of the services it uses: a sidecar ADS and ALS,
+ * a gateway ADS, Mixer only ALS, echo and Citadel none.
  *
- * Resources travel as `google.protobuf.Any`. With `json: true` proto-loader expands an `Any` into
- * `{ '@type': 'type.googleapis.com/<full.name>', ...fields }` on decode and packs it back on encode,
- * nested `Any`s included, as long as the message type is loaded here.
+ * Resources travel as `google.protobuf.Any`. Decoding uses `json: true`, which expands an `Any`
+ * into `{ '@type': 'type.googleapis.com/<full.name>', ...fields }` and packs it back on encode,
+ * nested `Any`s included, as long as the message type is in the service's file list.
  */
 const require = createRequire(import.meta.url);
 const depsDir = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
@@ -18,55 +20,44 @@ export const XDS_INCLUDE_DIRS = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-v
   path.join(depsDir, d),
 );
 
-const PROTO_FILES = [
-  'envoy/service/discovery/v3/ads.proto',
-  'envoy/service/accesslog/v3/als.proto',
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
-];
+/** Decoded shape shared by every Envoy service here (proto-loader's options of the same names). */
+const CONVERSION = { longs: String, enums: String, defaults: false, oneofs: true, json: true } as const;
 
-export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: false,
-  oneofs: true,
-  json: true,
-  includeDirs: XDS_INCLUDE_DIRS,
+/**
+ * Per service: the files to load. ADS carries every resource type Pilot sends (and the typed
+ * configs nested in them), since `json: true` can only expand an `Any` whose type is loaded.
+ */
+const SERVICE_FILES: Readonly<Record<string, readonly string[]>> = {
+  'envoy.service.discovery.v3.AggregatedDiscoveryService': [
+    'envoy/service/discovery/v3/ads.proto',
+    'envoy/config/listener/v3/listener.proto',
+    'envoy/config/route/v3/route.proto',
+    'envoy/config/cluster/v3/cluster.proto',
+    'envoy/config/endpoint/v3/endpoint.proto',
+    'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+    'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+    'envoy/extensions/filters/http/router/v3/router.proto',
+    'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+    'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  ],
+  'envoy.service.accesslog.v3.AccessLogService': ['envoy/service/accesslog/v3/als.proto'],
 };
 
-let cached: grpc.GrpcObject | undefined;
+const loaded = new Map<string, grpc.ServiceClientConstructor>();
 
-/** The loaded gRPC package tree (services and message types) for xDS and ALS. */
-export function xdsPackage(): grpc.GrpcObject {
-  if (!cached) {
-    const def = protoLoader.loadSync(PROTO_FILES, PROTO_LOADER_OPTIONS);
-    cached = grpc.loadPackageDefinition(def);
-  }
-  return cached;
-}
-
-function lookup(dotted: string): unknown {
-  let node: unknown = xdsPackage();
-  for (const part of dotted.split('.')) {
-    if (typeof node !== 'object' && typeof node !== 'function') return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
-}
-
-/** A loaded gRPC service constructor, e.g. `envoy.service.discovery.v3.AggregatedDiscoveryService`. */
+/**
+ * A gRPC client constructor (its `.service` is the definition a server adds) for one of the
+ * services above, e.g. `envoy.service.discovery.v3.AggregatedDiscoveryService`. Loads that
+ * service's protos on the first call; later calls return the same constructor. Throws for a
+ * service not listed here (a programmer error).
+ */
 export function serviceClient(dotted: string): grpc.ServiceClientConstructor {
-  const ctor = lookup(dotted);
-  if (typeof ctor !== 'function' || !('service' in ctor)) {
-    throw new Error(`xDS service ${dotted} is not loaded`);
-  }
-  return ctor as grpc.ServiceClientConstructor;
+  const hit = loaded.get(dotted);
+  if (hit) return hit;
+  const files = SERVICE_FILES[dotted];
+  if (!files) throw new Error(`xDS service ${dotted} is not known to meshfed`);
+  const root = loadProtoRoot(files, { includeDirs: XDS_INCLUDE_DIRS, keepCase: true });
+  const ctor = grpc.makeGenericClientConstructor(serviceDefinition(root, dotted, CONVERSION), dotted);
+  loaded.set(dotted, ctor);
+  return ctor;
 }

@@ -1,22 +1,37 @@
 import { type Command, Option } from 'commander';
-import { z } from 'zod';
-import { loadCa, startCitadel, bootstrapTokenAuthenticator, issueServingCertificate } from '../../citadel/index.ts';
+import type { CaMaterial, issueServingCertificate } from '../../citadel/index.ts';
 import { createLogger } from '../../common/log.ts';
 import { PORTS } from '../../common/ports.ts';
-import { startGateway } from '../../gateway/index.ts';
-import { startMixer } from '../../mixer/index.ts';
-import { startSidecar } from '../../sidecar/index.ts';
-import { startEchoGrpc } from '../apps/echo-grpc.ts';
-import { startEchoHttp } from '../apps/echo-http.ts';
-import { CONTROL_PLANE_SERVER_NAME } from '../control-plane.ts';
+import { CONTROL_PLANE_SERVER_NAME } from '../control-plane-name.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
 import { hostPort, readText } from './options.ts';
 
-const labelsSchema = z.record(z.string(), z.string());
+/*
+ * Each action imports its component when it runs, so that a process loads only its own
+ * component: `meshfed sidecar` never loads Pilot, Consul or Mixer, `meshfed echo` none of them.
+ */
 
 /** A control-plane serving certificate from the cluster's CA, for the name sidecars verify. */
-function servingCertificate(ca: Awaited<ReturnType<typeof loadCa>>, address: string): ReturnType<typeof issueServingCertificate> {
+async function servingCertificate(ca: CaMaterial, address: string): Promise<ReturnType<typeof issueServingCertificate>> {
+  const { issueServingCertificate } = await import('../../citadel/index.ts');
   return issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
+}
+
+/** `--labels`: a JSON object of strings, or undefined. */
+function parseLabels(text: string): Record<string, string> | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'string') return undefined;
+    out[k] = v;
+  }
+  return out;
 }
 
 export function registerComponentCommands(program: Command): void {
@@ -29,9 +44,10 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder")
     .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
     .action(async (o: Record<string, string>) => {
+      const { loadCa, startCitadel, bootstrapTokenAuthenticator } = await import('../../citadel/index.ts');
       const log = createLogger('citadel');
       const ca = await loadCa(o['caDir'] ?? '');
-      const servingCert = servingCertificate(ca, o['address'] ?? '');
+      const servingCert = await servingCertificate(ca, o['address'] ?? '');
       const c = await startCitadel({
         host: o['address'] ?? '',
         port: Number(o['port']),
@@ -53,13 +69,19 @@ export function registerComponentCommands(program: Command): void {
     .option('--metrics-port <port>', 'Prometheus /metrics port', String(PORTS.mixerMetrics))
     .option('--ca-dir <dir>', "this cluster's plug-in CA folder: serve ALS over TLS with a certificate from it (plain gRPC without)")
     .action(async (o: Record<string, string>) => {
+      const { startMixer } = await import('../../mixer/index.ts');
       const log = createLogger('mixer');
       const caDir = o['caDir'];
+      let tls: Awaited<ReturnType<typeof servingCertificate>> | undefined;
+      if (caDir) {
+        const { loadCa } = await import('../../citadel/index.ts');
+        tls = await servingCertificate(await loadCa(caDir), o['address'] ?? '');
+      }
       const m = await startMixer({
         host: o['address'] ?? '',
         grpcPort: Number(o['grpcPort']),
         metricsPort: Number(o['metricsPort']),
-        ...(caDir ? { tls: servingCertificate(await loadCa(caDir), o['address'] ?? '') } : {}),
+        ...(tls ? { tls } : {}),
         logger: log,
       });
       runUntilSignal('mixer', log, () => m.close());
@@ -73,6 +95,7 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--control-plane <ip>', 'control plane address (xDS over TLS on 15012)')
     .requiredOption('--roots <file>', 'root certificate(s) to verify the control plane')
     .action(async (o: Record<string, string>) => {
+      const { startGateway } = await import('../../gateway/index.ts');
       const log = createLogger('gateway', { cluster: o['cluster'] ?? '' });
       const gw = await startGateway({
         cluster: o['cluster'] ?? '',
@@ -109,15 +132,8 @@ export function registerComponentCommands(program: Command): void {
         const v = o[k];
         return typeof v === 'string' ? v : fallback;
       };
-      const log = createLogger('sidecar', { cluster: str('cluster'), workload: str('workload') });
-      let labelsRaw: unknown;
-      try {
-        labelsRaw = JSON.parse(str('labels', '{}'));
-      } catch {
-        exitWith('invalid --labels: not JSON');
-      }
-      const labels = labelsSchema.safeParse(labelsRaw);
-      if (!labels.success) exitWith('invalid --labels: must be an object of strings');
+      const labels = parseLabels(str('labels', '{}'));
+      if (!labels) exitWith('invalid --labels: must be a JSON object of strings');
       const servicePort = Number(str('servicePort'));
       if (!Number.isInteger(servicePort) || servicePort < 1 || servicePort > 65535) exitWith('invalid --service-port');
       const rootsPem = readText('--roots', str('roots'));
@@ -128,6 +144,8 @@ export function registerComponentCommands(program: Command): void {
         hostPort(`--${key}`, str(key));
         return str(key);
       };
+      const { startSidecar } = await import('../../sidecar/index.ts');
+      const log = createLogger('sidecar', { cluster: str('cluster'), workload: str('workload') });
       const sc = await startSidecar({
         workload: {
           name: str('workload'),
@@ -135,7 +153,7 @@ export function registerComponentCommands(program: Command): void {
           serviceAccount: str('serviceAccount'),
           cluster: str('cluster'),
           address: str('address'),
-          labels: labels.data,
+          labels,
           servicePort,
         },
         xds: { target, serverName: CONTROL_PLANE_SERVER_NAME, rootsPem },
@@ -170,9 +188,11 @@ export function registerComponentCommands(program: Command): void {
       const host = o['address'] ?? '';
       const port = Number(o['port']);
       if (o['protocol'] === 'grpc') {
+        const { startEchoGrpc } = await import('../apps/echo-grpc.ts');
         const s = await startEchoGrpc(identity, host, port);
         runUntilSignal('echo', log, async () => void s.forceShutdown());
       } else {
+        const { startEchoHttp } = await import('../apps/echo-http.ts');
         const s = await startEchoHttp(identity, host, port);
         runUntilSignal('echo', log, () => new Promise((r) => s.close(() => r())));
       }

@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
 import { createLogger } from '../../common/log.ts';
-import { type DiscoveryChoice, startControlPlane } from '../control-plane.ts';
-import { startFederationProcess } from '../federation-process.ts';
+import type { DiscoveryChoice } from '../control-plane.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
 import { hostPort } from './options.ts';
 
@@ -39,7 +38,10 @@ function pilotSources(o: Record<string, string>): {
   };
 }
 
-/** `controlplane` (istiod-style, all parts in one process), and `pilot` and `federation` alone. */
+/**
+ * `controlplane` (istiod-style, all parts in one process), and `pilot` and `federation` alone.
+ * Each action imports its component when it runs (see components.ts).
+ */
 export function registerControlPlaneCommands(program: Command): void {
   program
     .command('controlplane')
@@ -56,6 +58,7 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--consul <host:port>', 'local Consul agent HTTP address')
     .option('--memory-discovery <url>', 'embedded discovery URL')
     .action(async (o: Record<string, string>) => {
+      const { startControlPlane } = await import('../control-plane.ts');
       const log = createLogger('controlplane', { cluster: o['cluster'] ?? '' });
       const cp = await startControlPlane({
         ...pilotSources(o),
@@ -81,6 +84,7 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
     .option('--imports-dir <dir>', 'watched folder of imports written by `meshfed federation`')
     .action(async (o: Record<string, string>) => {
+      const { startControlPlane } = await import('../control-plane.ts');
       const log = createLogger('pilot', { cluster: o['cluster'] ?? '' });
       const cp = await startControlPlane({
         ...pilotSources(o),
@@ -111,6 +115,7 @@ export function registerControlPlaneCommands(program: Command): void {
       const log = createLogger('federation', { cluster: o['cluster'] ?? '' });
       const discovery = discoveryChoice(o);
       if (discovery.kind === 'none') return exitWith('--discovery none: the federation controller needs consul or memory');
+      const { startFederationProcess } = await import('../federation-process.ts');
       const f = await startFederationProcess({
         ...pilotSources(o),
         rootCertFile: o['rootCert'] ?? '',

@@ -1,20 +1,15 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { initCa } from '../../citadel/index.ts';
 import { errorMessage } from '../../common/errors.ts';
-import { applyConfig } from '../mesh-apply.ts';
-import { sendFromWorkload } from '../mesh-client.ts';
-import { meshStatus, printStatus } from '../mesh-status.ts';
-import { runDemo } from '../demo.ts';
-import { up } from '../runner/up.ts';
-import { DEFAULT_STATE_DIR, findWorkload, readState } from '../runner/state-file.ts';
-import { loadTopology } from '../runner/topology.ts';
+import type { RunningMesh } from '../runner/up.ts';
+import { DEFAULT_STATE_DIR } from '../runner/state-dir.ts';
 import { exitWith } from './lifecycle.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Mesh commands; each action imports what it drives when it runs (see components.ts). */
 export function registerMeshCommands(program: Command): void {
   program
     .command('up')
@@ -31,10 +26,11 @@ export function registerMeshCommands(program: Command): void {
     .option('--prometheus', 'also run Prometheus, scraping every sidecar, gateway and control plane')
     .option('--address-block <n>', 'second octet of the 127.x address plan', '100')
     .action(async (o: { prometheus?: boolean; file: string; stateDir: string; discovery?: 'consul' | 'memory'; network: 'loopback' | 'netns'; controlPlane: 'istiod' | 'split'; addressBlock: string }) => {
+      const started = Date.now();
+      const [{ loadTopology }, { up }] = await Promise.all([import('../runner/topology.ts'), import('../runner/up.ts')]);
       const topology = await loadTopology(o.file);
       if (!topology.ok) exitWith(topology.errors.join('\n'));
-      const started = Date.now();
-      let mesh: Awaited<ReturnType<typeof up>>;
+      let mesh: RunningMesh;
       try {
         mesh = await up({
           topology: topology.value,
@@ -75,6 +71,7 @@ export function registerMeshCommands(program: Command): void {
     .option('--state-dir <dir>', 'state directory of `meshfed up`', DEFAULT_STATE_DIR)
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir: string; json?: boolean }) => {
+      const [{ readState }, { meshStatus, printStatus }] = await Promise.all([import('../runner/state-file.ts'), import('../mesh-status.ts')]);
       const state = await readState(o.stateDir);
       if (!state.ok) exitWith(state.errors.join('\n'));
       const status = await meshStatus(state.value);
@@ -94,6 +91,7 @@ export function registerMeshCommands(program: Command): void {
     .option('-d, --data <body>', 'request body')
     .option('-i, --include', 'print the status line and headers')
     .action(async (url: string, o: { stateDir: string; from: string; request: string; header: string[]; data?: string; include?: boolean }) => {
+      const [{ findWorkload, readState }, { sendFromWorkload }] = await Promise.all([import('../runner/state-file.ts'), import('../mesh-client.ts')]);
       const state = await readState(o.stateDir);
       if (!state.ok) exitWith(state.errors.join('\n'));
       const from = findWorkload(state.value, o.from);
@@ -125,6 +123,7 @@ export function registerMeshCommands(program: Command): void {
     .requiredOption('--cluster <name>')
     .requiredOption('-f, --file <path>', 'file or folder (repeatable)', collect, [])
     .action(async (o: { stateDir: string; cluster: string; file: string[] }) => {
+      const [{ readState }, { applyConfig }] = await Promise.all([import('../runner/state-file.ts'), import('../mesh-apply.ts')]);
       const state = await readState(o.stateDir);
       if (!state.ok) exitWith(state.errors.join('\n'));
       const r = await applyConfig(state.value, o.cluster, o.file);
@@ -140,6 +139,7 @@ export function registerMeshCommands(program: Command): void {
     .option('--rps <n>', 'requests per second from the frontend', '20')
     .option('--duration <seconds>', 'stop after this many seconds (default: until Ctrl-C)')
     .action(async (o: { stateDir: string; discovery?: 'consul' | 'memory'; rps: string; duration?: string }) => {
+      const { runDemo } = await import('../demo.ts');
       try {
         await runDemo({
           stateDir: o.stateDir,
@@ -161,6 +161,7 @@ export function registerMeshCommands(program: Command): void {
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .action(async (o: { dir: string; clusters: string; trustDomain: string }) => {
       const clusters = o.clusters.split(',').map((s) => s.trim()).filter(Boolean);
+      const { initCa } = await import('../../citadel/index.ts');
       try {
         await initCa({ dir: o.dir, clusters, trustDomain: o.trustDomain });
       } catch (e: unknown) {

@@ -66,7 +66,7 @@ export type MeshState = z.infer<typeof stateSchema>;
 export type ClusterState = z.infer<typeof clusterState>;
 export type WorkloadState = z.infer<typeof workloadState>;
 
-export const DEFAULT_STATE_DIR = '.meshfed';
+export { DEFAULT_STATE_DIR } from './state-dir.ts';
 
 export function stateFilePath(stateDir: string): string {
   return path.join(stateDir, 'state.json');

@@ -44,9 +44,10 @@ export interface RunningMesh {
 
 /**
  * Starts a whole local multi-cluster mesh: (namespaces), Consul datacenters WAN-joined or the
- * embedded memory discovery, the CA, then per cluster a control plane (Pilot, Citadel, Mixer,
- * federation; one process or four), an east-west gateway, and each workload's app and sidecar. Resolves once every
- * component reports ready; on any failure it stops what it started and rejects.
+ * embedded memory discovery together with the CA, then at once per cluster a control plane (Pilot,
+ * Citadel, Mixer, federation; one process or four), an east-west gateway, and each workload's app
+ * and sidecar. Resolves once every component reports ready; on any failure it stops what it
+ * started and rejects.
  */
 export async function up(opts: UpOptions): Promise<RunningMesh> {
   const say = opts.progress ?? (() => {});
@@ -96,24 +97,33 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       say(`✓ network namespaces: ${plan.clusters.map((c) => c.netns?.name).join(', ')}`);
     }
 
-    let consul: ConsulDatacenter[] = [];
-    if (discovery === 'consul' && consulBin) {
-      consul = await startConsulDatacenters(
-        supervisor,
-        consulBin,
-        plan.clusters.map((c) => ({ datacenter: c.name, address: c.consul, netns: c.netns?.name })),
-        { timeoutMs: timeout },
-      );
-      say(`✓ consul: datacenters ${consul.map((d) => d.datacenter).join(', ')} WAN-joined`);
-    } else {
+    // Discovery (Consul's leader election and WAN join take seconds) and the CA overlap: neither
+    // needs the other, and both must be done before a control plane starts.
+    const caDir = path.join(stateDir, 'ca');
+    const startDiscovery = async (): Promise<ConsulDatacenter[]> => {
+      if (discovery === 'consul' && consulBin) {
+        const dcs = await startConsulDatacenters(
+          supervisor,
+          consulBin,
+          plan.clusters.map((c) => ({ datacenter: c.name, address: c.consul, netns: c.netns?.name })),
+          { timeoutMs: timeout },
+        );
+        say(`✓ consul: datacenters ${dcs.map((d) => d.datacenter).join(', ')} WAN-joined`);
+        return dcs;
+      }
       const host = plan.bridge?.address ?? `127.${plan.block}.0.1`;
       memory = await startMemoryDiscoveryServer({ host, port: 8500 });
       say(`✓ discovery: embedded in-memory store at ${memory.url}`);
-    }
-
-    const caDir = path.join(stateDir, 'ca');
-    await initCa({ dir: caDir, clusters: topology.clusters.map((c) => c.name), trustDomain: topology.trustDomain });
-    say(`✓ ca: root and ${topology.clusters.length} intermediates in ${caDir}`);
+      return [];
+    };
+    const initMeshCa = async (): Promise<void> => {
+      await initCa({ dir: caDir, clusters: topology.clusters.map((c) => c.name), trustDomain: topology.trustDomain });
+      say(`✓ ca: root and ${topology.clusters.length} intermediates in ${caDir}`);
+    };
+    const [consulSettled, caSettled] = await Promise.allSettled([startDiscovery(), initMeshCa()]);
+    if (consulSettled.status === 'rejected') throw consulSettled.reason;
+    if (caSettled.status === 'rejected') throw caSettled.reason;
+    const consul = consulSettled.value;
 
     const clusters: ClusterState[] = [];
     const cps: { cluster: string; started: StartedControlPlane }[] = [];
@@ -171,13 +181,12 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
         })),
       });
     }
-    await Promise.all(
-      cps.map(({ cluster, started }) =>
-        started.ready(timeout).then(() => say(`✓ ${cluster} control plane ready (${started.summary})`)),
-      ),
+    // Gateways, apps and sidecars start now, not after the control planes are ready: each retries
+    // on its own (gateways and sidecars reconnect to Pilot with backoff, a sidecar retries its first
+    // certificate while Citadel is unreachable). `up` still resolves only once every part is ready.
+    const waits: Promise<void>[] = cps.map(({ cluster, started }) =>
+      started.ready(timeout).then(() => say(`✓ ${cluster} control plane ready (${started.summary})`)),
     );
-
-    const waits: Promise<void>[] = [];
     const rootsFile = path.join(caDir, 'root-cert.pem');
     for (const [i, c] of topology.clusters.entries()) {
       const cp = plan.clusters[i];

@@ -1,0 +1,65 @@
+import { GatewayOptionsError } from './errors.ts';
+
+/**
+ * Validation of startGateway's options, by hand rather than with a schema library: the gateway
+ * process loads nothing it does not run. Pure; throws GatewayOptionsError naming the first bad
+ * field (`invalid xds.target: ...`).
+ */
+
+/** The validated fields of StartGatewayOptions (the logger is passed through untouched). */
+export interface GatewayOptionFields {
+  cluster: string;
+  address: string;
+  port?: number;
+  xds: { target: string; serverName?: string; rootsPem?: string };
+  ports?: { admin?: number; metrics?: number };
+  helloTimeoutMs?: number;
+}
+
+function record(field: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GatewayOptionsError(`invalid ${field}: expected an object`);
+  return v as Record<string, unknown>;
+}
+
+function text(field: string, v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0) throw new GatewayOptionsError(`invalid ${field}: expected a non-empty string`);
+  return v;
+}
+
+function optionalText(field: string, v: unknown): string | undefined {
+  return v === undefined ? undefined : text(field, v);
+}
+
+function optionalPort(field: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new GatewayOptionsError(`invalid ${field}: expected a port 0–65535`);
+  return v;
+}
+
+/** Checks `input` and returns a frozen copy of its fields, undefined ones left out. */
+export function validateGatewayOptions(input: unknown): Readonly<GatewayOptionFields> {
+  const o = record('options', input);
+  const xds = record('xds', o['xds']);
+  const serverName = optionalText('xds.serverName', xds['serverName']);
+  const rootsPem = optionalText('xds.rootsPem', xds['rootsPem']);
+  const port = optionalPort('port', o['port']);
+  let ports: GatewayOptionFields['ports'];
+  if (o['ports'] !== undefined) {
+    const p = record('ports', o['ports']);
+    const admin = optionalPort('ports.admin', p['admin']);
+    const metrics = optionalPort('ports.metrics', p['metrics']);
+    ports = { ...(admin !== undefined ? { admin } : {}), ...(metrics !== undefined ? { metrics } : {}) };
+  }
+  const hello = o['helloTimeoutMs'];
+  if (hello !== undefined && (typeof hello !== 'number' || !Number.isInteger(hello) || hello <= 0)) {
+    throw new GatewayOptionsError('invalid helloTimeoutMs: expected a positive integer');
+  }
+  return Object.freeze({
+    cluster: text('cluster', o['cluster']),
+    address: text('address', o['address']),
+    ...(port !== undefined ? { port } : {}),
+    xds: { target: text('xds.target', xds['target']), ...(serverName ? { serverName } : {}), ...(rootsPem ? { rootsPem } : {}) },
+    ...(ports ? { ports } : {}),
+    ...(typeof hello === 'number' ? { helloTimeoutMs: hello } : {}),
+  });
+}

@@ -10,7 +10,7 @@ import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequ
 import { pickUpstream } from './load-balancer.ts';
 import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
-import { routeRequest, stripPort } from './router.ts';
+import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 
@@ -169,13 +169,14 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
 
   const cfg = ctx.config();
   const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
-  const decision = routeRequest(chain ? routeTableOf(cfg, chain) : undefined, authority, req.url, req.headers, ctx.random);
-  if (!chain || !decision.ok) {
+  const view = { method: req.method, path: req.url, authority, scheme: 'https', headers: req.headers };
+  const decision = routeRequest(chain ? routeTableOf(cfg, chain) : undefined, view, ctx.random);
+  if (!chain || !decision.ok || !decision.cluster) {
     localReply(404, 'NR', `no inbound route for "${authority}"`);
     return;
   }
-  upstreamCluster = decision.cluster;
-  const picked = pickUpstream(ctx.picker, cfg, decision.cluster);
+  upstreamCluster = decision.cluster.name;
+  const picked = pickUpstream(ctx.picker, cfg, upstreamCluster);
   if (!picked.ok) {
     localReply(picked.status, picked.flag, picked.message);
     return;

@@ -21,8 +21,6 @@ export type { PeerIdentity } from './peer-identity.ts';
 export { buildXfcc, peerIdentityOf } from './peer-identity.ts';
 export type { PeerMetadata } from './peer-metadata.ts';
 export { decodePeerMetadata, encodePeerMetadata, PEER_METADATA_HEADER } from './peer-metadata.ts';
-export type { RouteDecision } from './router.ts';
-export { pickWeightedCluster, routeRequest, selectRoute, selectVirtualHost, stripPort } from './router.ts';
 export type { RequestLabels } from './telemetry.ts';
 export { REQUEST_LABELS, SidecarTelemetry } from './telemetry.ts';
 export type { SidecarHandle, SidecarOptions } from './sidecar.ts';

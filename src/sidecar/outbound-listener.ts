@@ -1,8 +1,12 @@
 import http from 'node:http';
 import type { Readable } from 'node:stream';
-import type { RouteTable } from '../xds/config-types.ts';
+import { createHttpFilters } from '../dataplane/http/http-filter-registry.ts';
+import type { FilterRequest, HttpFilter, LocalReply } from '../dataplane/http/http-filter-interface.ts';
+import { type RequestView, routeRequest, stripPort } from '../dataplane/http/route-table.ts';
+import { editResponseHeaders, forward } from '../dataplane/http/router.ts';
+import type { HttpFilterChain, RedirectConfig, RouteConfig, RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseOutboundClusterName } from '../xds/naming.ts';
-import { h1ToH1RequestHeaders, h1ToH2RequestHeaders, responseHeadersForH1 } from './headers.ts';
+import { responseHeadersForH1 } from './headers.ts';
 import {
   blankLabels,
   DEFAULT_ROUTE_TIMEOUT_MS,
@@ -11,30 +15,35 @@ import {
   UNKNOWN,
   writeLocalReply,
 } from './listener-context.ts';
-import { pickUpstream } from './load-balancer.ts';
-import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
-import { routeRequest, stripPort } from './router.ts';
+import { outboundUpstream } from './outbound-upstream.ts';
+import { takePeerMetadata } from './peer-metadata.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
-import type { UpstreamCall } from './upstream-interface.ts';
 
 /**
  * The outbound listener (`virtualOutbound`, :15001): plain HTTP/1.1 from the local app, routed by
- * Host through the listener's route table, sent to the picked endpoint over mesh mTLS (HTTP/2) or
- * plaintext HTTP/1.1. Local replies carry `x-meshfed-response-flags`:
- * NR 404 (no route), NC 503 (unknown cluster), UH 503 (no healthy endpoint), UF 503 (connect or
- * TLS failure), UR 503 (reset), UT 504 (route timeout). Requests that Node's parser rejects get
- * its 400 and never reach routing.
+ * Host through the listener's route table, then through the chain's HTTP filters (fault, CORS) and
+ * the router (redirects, direct responses, rewrites, header edits, retries, mirrors), to the
+ * picked endpoint over mesh mTLS (HTTP/2) or plaintext HTTP/1.1. Local replies carry
+ * `x-meshfed-response-flags`: NR 404 (no route), NC 503 (unknown cluster), UH 503 (no healthy
+ * endpoint), UF 503 (connect or TLS failure), UR 503 (reset), UT 504 (route timeout), FI (fault
+ * abort), DI (fault delay), URX (retries exhausted). Requests that Node's parser rejects get its
+ * 400 and never reach routing.
  */
+
+/** The outbound listener's HTTP chain in the current config, if any. */
+function outboundChain(ctx: ListenerContext): HttpFilterChain | undefined {
+  const listener = ctx.config().listeners.get(LISTENER.virtualOutbound);
+  const chain = listener?.filterChains.find((c) => c.kind === 'http');
+  return chain?.kind === 'http' ? chain : undefined;
+}
 
 /** The route table the outbound listener uses in the current config, if any. */
 export function outboundRouteTable(ctx: ListenerContext): RouteTable | undefined {
-  const cfg = ctx.config();
-  const listener = cfg.listeners.get(LISTENER.virtualOutbound);
-  const chain = listener?.filterChains.find((c) => c.kind === 'http');
-  if (!chain || chain.kind !== 'http') return undefined;
-  return chain.routes ?? (chain.routeConfigName !== undefined ? cfg.routes.get(chain.routeConfigName) : undefined);
+  const chain = outboundChain(ctx);
+  if (!chain) return undefined;
+  return chain.routes ?? (chain.routeConfigName !== undefined ? ctx.config().routes.get(chain.routeConfigName) : undefined);
 }
 
 export function createOutboundServer(ctx: ListenerContext, h2: H2SessionPool, h1: Http1Upstream): http.Server {
@@ -63,6 +72,45 @@ function hasBody(req: http.IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/** The filter instances of an HTTP chain, built once per chain config (configs are immutable). */
+const filtersOfChain = new WeakMap<HttpFilterChain, HttpFilter[]>();
+
+function chainFilters(chain: HttpFilterChain | undefined): HttpFilter[] {
+  if (!chain || chain.httpFilters.length === 0) return NO_FILTERS;
+  let filters = filtersOfChain.get(chain);
+  if (!filters) {
+    filters = createHttpFilters(chain.httpFilters);
+    filtersOfChain.set(chain, filters);
+  }
+  return filters;
+}
+
+const NO_FILTERS: HttpFilter[] = [];
+
+/** Runs the decode phase; resolves with the first local reply, or undefined to go on. */
+async function runFilters(filters: readonly HttpFilter[], freq: FilterRequest, from: number): Promise<LocalReply | undefined> {
+  for (let i = from; i < filters.length; i++) {
+    const d = await filters[i]!.onRequest(freq);
+    if (d.kind === 'reply') return d.reply;
+  }
+  return undefined;
+}
+
+function redirectLocation(r: RedirectConfig, route: RouteConfig, view: RequestView): string {
+  const q = view.path.indexOf('?');
+  const bare = q === -1 ? view.path : view.path.slice(0, q);
+  const query = r.stripQuery || q === -1 ? '' : view.path.slice(q);
+  let path = bare + query;
+  if (r.path !== undefined) path = r.path.includes('?') || r.stripQuery ? r.path : r.path + query;
+  else if (r.prefixRewrite !== undefined) path = r.prefixRewrite + bare.slice((route.match.prefix ?? route.match.path ?? '').length) + query;
+  const host = r.host ?? stripPort(view.authority);
+  const scheme = r.scheme ?? view.scheme;
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  const originalPort = view.authority.slice(stripPort(view.authority).length + 1);
+  const port = r.port ?? (r.scheme !== undefined ? defaultPort : originalPort ? Number(originalPort) : defaultPort);
+  return `${scheme}://${host}${port === defaultPort ? '' : `:${port}`}${path}`;
+}
+
 function handleOutbound(
   ctx: ListenerContext,
   h2: H2SessionPool,
@@ -85,8 +133,8 @@ function handleOutbound(
   let responseBytes = 0;
   let upstreamCluster = '';
   let upstreamRemote: { host: string; port: number } | undefined;
-  let call: UpstreamCall | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  const aborts: (() => void)[] = [];
+  const signal = { aborted: false, onAbort: (cb: () => void) => aborts.push(cb) };
   const body = hasBody(req) ? req : undefined;
   body?.on('data', (chunk: Buffer) => {
     requestBytes += chunk.length;
@@ -94,8 +142,10 @@ function handleOutbound(
 
   // 'close' fires once, after the response finished or the connection went away.
   res.once('close', () => {
-    clearTimeout(timer);
-    if (call && !res.writableFinished) call.abort();
+    if (!res.writableFinished) {
+      signal.aborted = true;
+      for (const a of aborts) a();
+    }
     reportRequest(ctx, labels, {
       reporter: 'source',
       startTime,
@@ -113,18 +163,34 @@ function handleOutbound(
     });
   });
 
-  const localReply = (status: number, flag: string, message: string): void => {
-    labels.response_flags = flag;
+  const flags: string[] = [];
+  const setFlags = (more: string[]): void => {
+    flags.push(...more);
+    if (flags.length > 0) labels.response_flags = flags.join(',');
+  };
+  const localReply = (reply: LocalReply, freq?: FilterRequest, filters?: readonly HttpFilter[]): void => {
+    setFlags(reply.flag ? [reply.flag] : []);
     req.resume();
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    responseBytes = writeLocalReply(res, status, flag, message);
+    if (!reply.flag && reply.headers !== undefined) {
+      // A filter's own reply (a CORS preflight): no response-flags header, as Envoy sends none.
+      const headers = { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) };
+      if (freq && filters) for (let i = filters.length - 1; i >= 0; i--) filters[i]!.onResponseHeaders?.(freq, reply.status, headers);
+      res.writeHead(reply.status, headers);
+      res.end(reply.body);
+      responseBytes = Buffer.byteLength(reply.body);
+      return;
+    }
+    responseBytes = writeLocalReply(res, reply.status, flags.join(',') || reply.flag, reply.body, reply.headers);
   };
 
-  const decision = routeRequest(outboundRouteTable(ctx), host, path, req.headers, ctx.random);
-  const destination = decision.ok ? destinationOfCluster(decision.cluster) : undefined;
+  const view: RequestView = { method, path, authority: host, scheme: 'http', headers: req.headers };
+  const table = outboundRouteTable(ctx);
+  const decision = routeRequest(table, view, ctx.random);
+  const destination = decision.ok && decision.cluster ? destinationOfCluster(decision.cluster.name) : undefined;
   if (destination) {
     labels.destination_service = destination.service;
     labels.destination_service_name = destination.serviceName;
@@ -133,76 +199,83 @@ function handleOutbound(
     labels.destination_service_name = serviceNameOf(labels.destination_service);
   }
   if (!decision.ok) {
-    localReply(404, 'NR', `no route for host "${host}"`);
+    localReply({ status: 404, flag: 'NR', body: `no route for host "${host}"` });
     return;
   }
-  const cfg = ctx.config();
-  upstreamCluster = decision.cluster;
-  const picked = pickUpstream(ctx.picker, cfg, decision.cluster);
-  if (!picked.ok) {
-    localReply(picked.status, picked.flag, picked.message);
-    return;
-  }
-  const { cluster, endpoint } = picked;
-  if (endpoint.workload) labels.destination_workload = endpoint.workload;
-  if (endpoint.namespace) labels.destination_workload_namespace = endpoint.namespace;
-  if (endpoint.cluster) labels.destination_cluster = endpoint.cluster;
-
-  const head = { method, path, headers: req.headers };
-  if (cluster.tls !== undefined && endpoint.tlsMode === 'istio') {
-    labels.connection_security_policy = 'mutual_tls';
-    const port = endpoint.inboundPort ?? endpoint.address.port;
-    upstreamRemote = { host: endpoint.address.host, port };
-    const headers = h1ToH2RequestHeaders(head);
-    headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
-    call = h2.request(
-      { host: endpoint.address.host, port, sni: cluster.tls.sni, alpn: cluster.tls.alpn },
-      { method, path, headers, body, connectTimeoutMs: cluster.connectTimeoutMs },
-    );
-  } else {
-    upstreamRemote = { host: endpoint.address.host, port: endpoint.address.port };
-    call = h1.request(endpoint.address, { method, path, headers: h1ToH1RequestHeaders(head), body, connectTimeoutMs: cluster.connectTimeoutMs });
-  }
-  const upstreamCall = call;
-
-  const timeoutMs = decision.route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
-  let timedOut = false;
-  if (timeoutMs > 0) {
-    timer = setTimeout(() => {
-      timedOut = true;
-      upstreamCall.abort();
-      localReply(504, 'UT', `upstream timeout after ${timeoutMs} ms`);
-    }, timeoutMs);
-  }
-
-  void upstreamCall.response.then((result) => {
-    if (timedOut || res.destroyed) {
-      if (result.ok) result.value.body.destroy();
+  const route = decision.route;
+  const filters = chainFilters(outboundChain(ctx));
+  const freq: FilterRequest = { request: view, route, flags: [], random: ctx.random };
+  const proceed = (): void => {
+    if (freq.flags.length > 0) setFlags(freq.flags.filter((f) => f !== 'FI'));
+    if (route.redirect) {
+      localReply({ status: route.redirect.responseCode, flag: '', body: '', headers: { location: redirectLocation(route.redirect, route, view) } });
       return;
     }
-    if (!result.ok) {
-      clearTimeout(timer);
-      localReply(503, result.errors.flag, result.errors.message);
+    if (route.directResponse) {
+      const d = route.directResponse;
+      localReply({ status: d.status, flag: '', body: d.body ?? '', headers: { 'content-type': 'text/plain; charset=utf-8' } });
       return;
     }
-    const upstream = result.value;
-    const peerMeta = takePeerMetadata(upstream.headers);
-    if (peerMeta) {
-      labels.destination_workload = peerMeta.workload || labels.destination_workload;
-      labels.destination_workload_namespace = peerMeta.namespace || labels.destination_workload_namespace;
-      labels.destination_cluster = peerMeta.cluster || labels.destination_cluster;
+    const cluster = decision.cluster;
+    if (!cluster) {
+      localReply({ status: 404, flag: 'NR', body: `no route for host "${host}"` });
+      return;
     }
-    if (upstream.peer) labels.destination_principal = upstream.peer.spiffeId;
-    res.writeHead(upstream.status, responseHeadersForH1(upstream.headers));
-    relayBody(upstream.body, res, {
-      data: (n) => {
-        responseBytes += n;
-      },
-      done: (ok) => {
-        clearTimeout(timer);
-        if (!ok && !timedOut) labels.response_flags = 'UR';
-      },
+    upstreamCluster = cluster.name;
+    const up = outboundUpstream(ctx, h2, h1, () => route.retry?.hostSelectionRetryMaxAttempts ?? 1);
+    const timeoutMs = route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
+    void forward(route, cluster, { method, path, authority: host, headers: req.headers, body }, timeoutMs, up, signal).then((result) => {
+      if (result.target) {
+        const { endpoint, mtls } = result.target;
+        if (endpoint.workload) labels.destination_workload = endpoint.workload;
+        if (endpoint.namespace) labels.destination_workload_namespace = endpoint.namespace;
+        if (endpoint.cluster) labels.destination_cluster = endpoint.cluster;
+        if (mtls) labels.connection_security_policy = 'mutual_tls';
+        upstreamRemote = { host: endpoint.address.host, port: mtls ? (endpoint.inboundPort ?? endpoint.address.port) : endpoint.address.port };
+      }
+      if (res.destroyed) {
+        if (result.ok) result.response.body.destroy();
+        return;
+      }
+      setFlags(result.flags);
+      if (!result.ok) {
+        localReply(result.reply);
+        return;
+      }
+      const upstream = result.response;
+      const peerMeta = takePeerMetadata(upstream.headers);
+      if (peerMeta) {
+        labels.destination_workload = peerMeta.workload || labels.destination_workload;
+        labels.destination_workload_namespace = peerMeta.namespace || labels.destination_workload_namespace;
+        labels.destination_cluster = peerMeta.cluster || labels.destination_cluster;
+      }
+      if (upstream.peer) labels.destination_principal = upstream.peer.spiffeId;
+      const headers = responseHeadersForH1(upstream.headers);
+      editResponseHeaders(route, cluster, headers);
+      for (let i = filters.length - 1; i >= 0; i--) filters[i]!.onResponseHeaders?.(freq, upstream.status, headers);
+      res.writeHead(upstream.status, headers);
+      relayBody(upstream.body, res, {
+        data: (n) => {
+          responseBytes += n;
+        },
+        done: (ok) => {
+          if (!ok) setFlags(['UR']);
+        },
+      });
     });
+  };
+  if (filters.length === 0) {
+    proceed();
+    return;
+  }
+  void runFilters(filters, freq, 0).then((reply) => {
+    if (res.destroyed) return;
+    if (reply) {
+      if (freq.flags.length > 0) setFlags(freq.flags.filter((f) => f !== reply.flag));
+      localReply(reply, freq, filters);
+      return;
+    }
+    proceed();
   });
 }
 

@@ -28,6 +28,14 @@ export interface HttpFilterChain {
   tls?: DownstreamTls;
   /** True when the chain strips client XFCC and sets it to the verified peer (SANITIZE_SET). */
   setXfcc: boolean;
+  /** The HCM's HTTP filters before the router (which is always last), in order. */
+  httpFilters: HttpFilterConfig[];
+}
+
+/** One HTTP filter of a connection manager, identified by its config type URL. */
+export interface HttpFilterConfig {
+  name: string;
+  typeUrl: string;
 }
 
 export interface TcpFilterChain {
@@ -51,23 +59,135 @@ export interface ListenerConfig {
   tlsInspector: boolean;
 }
 
+/**
+ * Envoy's StringMatcher: exactly one of exact/prefix/suffix/contains/regex. `regex` is a full match
+ * (RE2 syntax as far as JavaScript shares it: validators refuse what JavaScript cannot compile).
+ */
+export interface StringMatcherConfig {
+  exact?: string;
+  prefix?: string;
+  suffix?: string;
+  contains?: string;
+  regex?: RegExp;
+  ignoreCase: boolean;
+}
+
+/** A header matcher; `name` is lower-case and may be a pseudo-header (`:method`, `:authority`, `:scheme`). */
+export interface HeaderMatcherConfig {
+  name: string;
+  /** Absent with `present`: the header only has to be there (or, inverted, absent). */
+  match?: StringMatcherConfig;
+  present?: boolean;
+  /** Envoy `invert_match` (Istio `withoutHeaders`). */
+  invert: boolean;
+}
+
+export interface QueryParameterMatcherConfig {
+  name: string;
+  match?: StringMatcherConfig;
+  present?: boolean;
+}
+
 export interface RouteMatchConfig {
+  /** Exactly one of prefix, path and regex. */
   prefix?: string;
   path?: string;
-  headers: { name: string; exact?: string; prefix?: string }[];
+  regex?: RegExp;
+  /** False: prefix/path compare case-insensitively (Istio `ignoreUriCase`). */
+  caseSensitive: boolean;
+  headers: HeaderMatcherConfig[];
+  queryParameters: QueryParameterMatcherConfig[];
+}
+
+/** Header edits: `set` replaces, `add` appends, `remove` deletes (names lower-case). */
+export interface HeaderOpsConfig {
+  set: [string, string][];
+  add: [string, string][];
+  remove: string[];
 }
 
 export interface WeightedClusterConfig {
   name: string;
   weight: number;
+  requestHeaders?: HeaderOpsConfig;
+  responseHeaders?: HeaderOpsConfig;
+}
+
+/** Envoy RetryPolicy, as far as meshfed honours it. */
+export interface RetryPolicyConfig {
+  /** Envoy x-envoy-retry-on / x-envoy-retry-grpc-on conditions. */
+  retryOn: ReadonlySet<string>;
+  numRetries: number;
+  perTryTimeoutMs?: number;
+  retriableStatusCodes: readonly number[];
+  /** `envoy.retry_host_predicates.previous_hosts`: a retry avoids hosts already tried. */
+  avoidPreviousHosts: boolean;
+  hostSelectionRetryMaxAttempts: number;
+}
+
+/** A request mirror: a copy of the request goes to `cluster`, its response is dropped. */
+export interface MirrorPolicyConfig {
+  cluster: string;
+  /** Share of requests mirrored, per million. */
+  perMillion: number;
+}
+
+export interface RewriteConfig {
+  /** Replaces the matched prefix (route prefix match) or the whole path (path match). */
+  prefix?: string;
+  regex?: { pattern: RegExp; substitution: string };
+  host?: string;
+}
+
+export interface RedirectConfig {
+  scheme?: string;
+  host?: string;
+  port?: number;
+  path?: string;
+  prefixRewrite?: string;
+  responseCode: 301 | 302 | 303 | 307 | 308;
+  stripQuery: boolean;
+}
+
+/** `envoy.extensions.filters.http.fault.v3.HTTPFault`, per route. */
+export interface FaultConfig {
+  delay?: { ms: number; perMillion: number };
+  abort?: { httpStatus?: number; grpcStatus?: number; perMillion: number };
+}
+
+/** `envoy.extensions.filters.http.cors.v3.CorsPolicy`, per route. */
+export interface CorsPolicyConfig {
+  allowOrigins: StringMatcherConfig[];
+  allowMethods?: string;
+  allowHeaders?: string;
+  exposeHeaders?: string;
+  maxAge?: string;
+  allowCredentials?: boolean;
+}
+
+/** Per-route configuration of the HTTP filters, by the filter's config type. */
+export interface PerFilterConfig {
+  fault?: FaultConfig;
+  cors?: CorsPolicyConfig;
 }
 
 export interface RouteConfig {
   name: string;
   match: RouteMatchConfig;
-  /** One entry with weight 1 for a single-cluster route. Weights are positive integers. */
+  /**
+   * A forwarding route has clusters (one entry with weight 1 for a single-cluster route; weights
+   * are positive integers). A redirect or direct-response route has none and sets that action.
+   */
   clusters: WeightedClusterConfig[];
+  redirect?: RedirectConfig;
+  directResponse?: { status: number; body?: string };
   timeoutMs?: number;
+  retry?: RetryPolicyConfig;
+  mirrors: MirrorPolicyConfig[];
+  rewrite?: RewriteConfig;
+  requestHeaders?: HeaderOpsConfig;
+  responseHeaders?: HeaderOpsConfig;
+  perFilter: PerFilterConfig;
 }
 
 export interface VirtualHostConfig {

@@ -19,6 +19,7 @@ import {
   outboundListener,
   proxyConfig,
   route,
+  match,
 } from './support-config.ts';
 
 /**
@@ -91,7 +92,7 @@ test.before(async () => {
       {
         name: 'reviews',
         domains: [REVIEWS, `${REVIEWS}:${APP_PORT}`, 'reviews', `reviews:${APP_PORT}`],
-        routes: [route('hang', REVIEWS_CLUSTER, { match: { path: '/hang', headers: [] }, timeoutMs: 300 }), route('default', REVIEWS_CLUSTER)],
+        routes: [route('hang', REVIEWS_CLUSTER, { match: match({ path: '/hang' }), timeoutMs: 300 }), route('default', REVIEWS_CLUSTER)],
       },
       { name: 'empty', domains: ['empty'], routes: [route('default', 'outbound|80||empty.default.svc.cluster.local')] },
       { name: 'down', domains: ['down'], routes: [route('default', 'outbound|80||down.default.svc.cluster.local')] },

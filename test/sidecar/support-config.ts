@@ -7,6 +7,7 @@ import type {
   ListenerConfig,
   ProxyConfig,
   RouteConfig,
+  RouteMatchConfig,
   RouteTable,
 } from '../../src/xds/config-types.ts';
 import { inboundClusterName, LISTENER, outboundClusterName, ROUTE_OUTBOUND, serviceHostname, sniFor } from '../../src/xds/naming.ts';
@@ -36,12 +37,17 @@ export function outboundListener(host: string, port = 15001): ListenerConfig {
     address: { host, port },
     direction: 'OUTBOUND',
     tlsInspector: false,
-    filterChains: [{ kind: 'http', name: 'virtualOutbound-http', serverNames: [], routeConfigName: ROUTE_OUTBOUND, setXfcc: false }],
+    filterChains: [{ kind: 'http', name: 'virtualOutbound-http', serverNames: [], routeConfigName: ROUTE_OUTBOUND, setXfcc: false, httpFilters: [] }],
   };
 }
 
+/** A route match: prefix `/` unless `m` says otherwise; case-sensitive; no header or query matchers. */
+export function match(m: Partial<RouteMatchConfig> = {}): RouteMatchConfig {
+  return { ...(m.path === undefined && m.regex === undefined ? { prefix: '/' } : {}), caseSensitive: true, headers: [], queryParameters: [], ...m };
+}
+
 export function route(name: string, cluster: string, extra: Partial<RouteConfig> = {}): RouteConfig {
-  return { name, match: { prefix: '/', headers: [] }, clusters: [{ name: cluster, weight: 1 }], ...extra };
+  return { name, match: match(), clusters: [{ name: cluster, weight: 1 }], mirrors: [], perFilter: {}, ...extra };
 }
 
 /** Inbound listener with one chain per app port, each routing `*` to `inbound|<port>||`. */
@@ -62,6 +68,7 @@ export function inboundListener(host: string, appPorts: number[], port = 15006):
       },
       tls: { requireClientCertificate: true, alpn: ['h2'] },
       setXfcc: true,
+      httpFilters: [],
     })),
   };
 }

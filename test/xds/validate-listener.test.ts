@@ -34,7 +34,7 @@ const good: { title: string; resource: object; expected: ListenerConfig }[] = [
       address: { host: '127.0.0.1', port: 15001 },
       direction: 'OUTBOUND',
       tlsInspector: false,
-      filterChains: [{ kind: 'http', name: 'filter_chains[0]', serverNames: [], routeConfigName: 'outbound', setXfcc: false }],
+      filterChains: [{ kind: 'http', name: 'filter_chains[0]', serverNames: [], routeConfigName: 'outbound', setXfcc: false, httpFilters: [] }],
     },
   },
   {
@@ -86,11 +86,12 @@ const good: { title: string; resource: object; expected: ListenerConfig }[] = [
           routes: {
             name: 'inbound|9080||',
             virtualHosts: [
-              { name: 'in', domains: ['*'], routes: [{ name: '0', match: { prefix: '/', headers: [] }, clusters: [{ name: 'inbound|9080||', weight: 1 }] }] },
+              { name: 'in', domains: ['*'], routes: [{ name: '0', match: { prefix: '/', caseSensitive: true, headers: [], queryParameters: [] }, clusters: [{ name: 'inbound|9080||', weight: 1 }], mirrors: [], perFilter: {} }] },
             ],
           },
           tls: { requireClientCertificate: true, alpn: ['h2'] },
           setXfcc: true,
+          httpFilters: [],
         },
       ],
     },
@@ -125,7 +126,7 @@ const good: { title: string; resource: object; expected: ListenerConfig }[] = [
     expected: {
       name: 'echo.default.svc.cluster.local:7070',
       tlsInspector: false,
-      filterChains: [{ kind: 'http', name: 'api_listener', serverNames: [], routeConfigName: 'r', setXfcc: false }],
+      filterChains: [{ kind: 'http', name: 'api_listener', serverNames: [], routeConfigName: 'r', setXfcc: false, httpFilters: [] }],
     },
   },
 ];

@@ -1,5 +1,6 @@
 import type { Result } from '../../common/result.ts';
-import type { FilterChainConfig, HttpFilterChain, ListenerConfig, RouteTable } from '../config-types.ts';
+import type { FilterChainConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteTable } from '../config-types.ts';
+import { httpFilterList } from './http-filters.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../type-urls.ts';
 import {
   Issues,
@@ -26,6 +27,7 @@ interface HcmConfig {
   routeConfigName?: string;
   routes?: RouteTable;
   setXfcc: boolean;
+  httpFilters: HttpFilterConfig[];
 }
 
 const HCM_KEYS = [
@@ -39,13 +41,13 @@ const HCM_KEYS = [
 ];
 
 /**
- * A decoded HttpConnectionManager. Routes come from RDS over ADS or inline; the only supported
- * HTTP filter is the router, and it must be last. XFCC: SANITIZE (default) or SANITIZE_SET.
+ * A decoded HttpConnectionManager. Routes come from RDS over ADS or inline; HTTP filters are the
+ * ones http-filters.ts knows (fault, CORS), then the router, last. XFCC: SANITIZE (default) or SANITIZE_SET.
  */
 function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfig {
   onlyKeys(hcm, HCM_KEYS, path, issues);
   enumOf(hcm, 'codec_type', ['AUTO', 'HTTP1', 'HTTP2'], 'AUTO', path, issues);
-  const out: HcmConfig = { setXfcc: false };
+  const out: HcmConfig = { setXfcc: false, httpFilters: [] };
   const rds = optObj(hcm, 'rds', path, issues);
   const inline = optObj(hcm, 'route_config', path, issues);
   if (rds && inline) issues.add(path, 'rds and route_config are exclusive');
@@ -55,19 +57,34 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
     const name = reqString(rds, 'route_config_name', p, issues);
     requireAds(rds, 'config_source', p, issues);
     if (name !== undefined) out.routeConfigName = name;
-  } else if (inline) out.routes = routeTableAt(inline, join(path, 'route_config'), issues);
+  } else if (inline) {
+    out.routes = routeTableAt(inline, join(path, 'route_config'), issues);
+    inlineRoutesForwardOnly(out.routes, join(path, 'route_config'), issues);
+  }
   else if (hcm['rds'] === undefined && hcm['route_config'] === undefined) issues.add(join(path, 'rds'), 'missing');
-  const filters = list(hcm, 'http_filters', path, issues);
-  if (filters.length === 0) issues.add(join(path, 'http_filters'), 'missing router filter');
-  filters.forEach((f, i) => {
-    const fp = join(join(path, 'http_filters'), i);
-    const type = isObj(f) && isObj(f['typed_config']) ? f['typed_config']['@type'] : undefined;
-    if (type !== TYPED_CONFIG.router) issues.add(fp, `unsupported http filter ${JSON.stringify(type ?? (isObj(f) ? f['name'] : f))}`);
-    else if (i !== filters.length - 1) issues.add(fp, 'router filter must be last');
-  });
+  out.httpFilters = httpFilterList(hcm, path, issues);
   const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
   out.setXfcc = xfcc === 'SANITIZE_SET';
   return out;
+}
+
+/**
+ * Inline route tables serve inbound chains, whose listener forwards to the local app and honours
+ * only matches, clusters and the timeout; anything else on them is refused, not ignored.
+ */
+function inlineRoutesForwardOnly(table: RouteTable, path: string, issues: Issues): void {
+  table.virtualHosts.forEach((vh, v) => {
+    vh.routes.forEach((r, i) => {
+      const p = `${path}.virtual_hosts[${v}].routes[${i}]`;
+      const extras = [
+        r.redirect && 'redirect', r.directResponse && 'direct_response', r.retry && 'route.retry_policy',
+        r.mirrors.length > 0 && 'route.request_mirror_policies', r.rewrite && 'route rewrites',
+        (r.requestHeaders || r.responseHeaders || r.clusters.some((c) => c.requestHeaders || c.responseHeaders)) && 'header edits',
+        (r.perFilter.fault || r.perFilter.cors) && 'typed_per_filter_config',
+      ].filter((x): x is string => typeof x === 'string');
+      for (const x of extras) issues.add(p, `${x} is not supported on an inline (inbound) route table`);
+    });
+  });
 }
 
 function tcpProxyCluster(tcp: Obj, path: string, issues: Issues): string | undefined {
@@ -136,7 +153,7 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
       ...(tls ? { tls } : {}),
     };
   }
-  const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc };
+  const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc, httpFilters: nf.hcm.httpFilters };
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
   if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;
   if (nf.hcm.routes !== undefined) out.routes = nf.hcm.routes;
@@ -181,7 +198,7 @@ export function validateListener(r: unknown): Result<ListenerConfig> {
       if (hcm['@type'] !== TYPED_CONFIG.httpConnectionManager) issues.add(p, 'must be an HttpConnectionManager');
       else {
         const h = httpConnectionManager(hcm, p, issues);
-        const chain: HttpFilterChain = { kind: 'http', name: 'api_listener', serverNames: [], setXfcc: h.setXfcc };
+        const chain: HttpFilterChain = { kind: 'http', name: 'api_listener', serverNames: [], setXfcc: h.setXfcc, httpFilters: h.httpFilters };
         if (h.routeConfigName !== undefined) chain.routeConfigName = h.routeConfigName;
         if (h.routes !== undefined) chain.routes = h.routes;
         out.filterChains.push(chain);

@@ -1,5 +1,8 @@
 import type { Result } from '../../common/result.ts';
 import type { RouteConfig, RouteMatchConfig, RouteTable, VirtualHostConfig, WeightedClusterConfig } from '../config-types.ts';
+import { perFilterConfig } from './http-filters.ts';
+import { directResponse, headerOps, mirrorPolicies, redirect, retryPolicy, rewrite } from './route-action.ts';
+import { routeMatchAt } from './route-matchers.ts';
 import { TYPE_URL } from '../type-urls.ts';
 import {
   Issues,
@@ -19,44 +22,6 @@ import {
 
 const MAX_WEIGHT = 0xffffffff;
 
-function headerMatcher(h: unknown, path: string, issues: Issues): RouteMatchConfig['headers'][number] | undefined {
-  if (!isObj(h)) {
-    issues.add(path, 'not an object');
-    return undefined;
-  }
-  onlyKeys(h, ['name', 'string_match'], path, issues);
-  const name = reqString(h, 'name', path, issues);
-  const sm = reqObj(h, 'string_match', path, issues);
-  if (!name || !sm) return undefined;
-  const sp = join(path, 'string_match');
-  onlyKeys(sm, ['exact', 'prefix'], sp, issues);
-  const exact = optString(sm, 'exact', sp, issues);
-  const prefix = optString(sm, 'prefix', sp, issues);
-  if (exact === undefined && prefix === undefined) issues.add(sp, 'one of exact or prefix is required');
-  const out: RouteMatchConfig['headers'][number] = { name: name.toLowerCase() };
-  if (exact !== undefined) out.exact = exact;
-  if (prefix !== undefined) out.prefix = prefix;
-  return out;
-}
-
-function routeMatch(route: Obj, path: string, issues: Issues): RouteMatchConfig {
-  const m = reqObj(route, 'match', path, issues);
-  const out: RouteMatchConfig = { headers: [] };
-  if (!m) return out;
-  const p = join(path, 'match');
-  onlyKeys(m, ['prefix', 'path', 'headers'], p, issues);
-  const prefix = optString(m, 'prefix', p, issues);
-  const exactPath = optString(m, 'path', p, issues);
-  if (prefix === undefined && exactPath === undefined) issues.add(p, 'one of prefix or path is required');
-  if (prefix !== undefined) out.prefix = prefix;
-  if (exactPath !== undefined) out.path = exactPath;
-  list(m, 'headers', p, issues).forEach((h, i) => {
-    const hm = headerMatcher(h, join(join(p, 'headers'), i), issues);
-    if (hm) out.headers.push(hm);
-  });
-  return out;
-}
-
 function weightedClusters(action: Obj, path: string, issues: Issues): WeightedClusterConfig[] {
   const wc = reqObj(action, 'weighted_clusters', path, issues);
   if (!wc) return [];
@@ -71,38 +36,81 @@ function weightedClusters(action: Obj, path: string, issues: Issues): WeightedCl
       issues.add(cp, 'not an object');
       return;
     }
-    onlyKeys(c, ['name', 'weight'], cp, issues);
+    onlyKeys(
+      c,
+      ['name', 'weight', 'request_headers_to_add', 'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove'],
+      cp,
+      issues,
+    );
     const name = reqString(c, 'name', cp, issues);
     if (c['weight'] === undefined) issues.add(join(cp, 'weight'), 'missing');
     const weight = optWrappedInt(c, 'weight', 1, MAX_WEIGHT, cp, issues);
-    if (name !== undefined && weight !== undefined) out.push({ name, weight });
+    if (name === undefined || weight === undefined) return;
+    const entry: WeightedClusterConfig = { name, weight };
+    const req = headerOps(c, 'request', cp, issues);
+    const res = headerOps(c, 'response', cp, issues);
+    if (req) entry.requestHeaders = req;
+    if (res) entry.responseHeaders = res;
+    out.push(entry);
   });
   return out;
 }
+
+const ROUTE_ACTION_KEYS = [
+  'cluster', 'weighted_clusters', 'timeout', 'retry_policy', 'request_mirror_policies', 'prefix_rewrite', 'regex_rewrite',
+  'host_rewrite_literal',
+];
+
+/** The forwarding part of a route (`route`): clusters, timeout, retries, mirrors, rewrites. */
+function forwardAction(action: Obj, out: RouteConfig, path: string, issues: Issues): void {
+  onlyKeys(action, ROUTE_ACTION_KEYS, path, issues);
+  if (action['cluster'] !== undefined && action['weighted_clusters'] !== undefined) {
+    issues.add(path, 'cluster and weighted_clusters are exclusive');
+  } else if (action['weighted_clusters'] !== undefined) {
+    out.clusters = weightedClusters(action, path, issues);
+  } else {
+    const name = reqString(action, 'cluster', path, issues);
+    if (name !== undefined) out.clusters = [{ name, weight: 1 }];
+  }
+  const timeoutMs = optDurationMs(action, 'timeout', path, issues);
+  if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+  const retry = retryPolicy(action, path, issues);
+  if (retry) out.retry = retry;
+  out.mirrors = mirrorPolicies(action, path, issues);
+  const rw = rewrite(action, path, issues);
+  if (rw) out.rewrite = rw;
+}
+
+const ROUTE_KEYS = [
+  'name', 'match', 'route', 'redirect', 'direct_response', 'typed_per_filter_config', 'request_headers_to_add',
+  'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove',
+];
 
 function route(r: unknown, index: number, path: string, issues: Issues): RouteConfig | undefined {
   if (!isObj(r)) {
     issues.add(path, 'not an object');
     return undefined;
   }
-  onlyKeys(r, ['name', 'match', 'route'], path, issues);
-  const match = routeMatch(r, path, issues);
-  const action = reqObj(r, 'route', path, issues);
-  if (!action) return undefined;
-  const ap = join(path, 'route');
-  onlyKeys(action, ['cluster', 'weighted_clusters', 'timeout'], ap, issues);
-  let clusters: WeightedClusterConfig[] = [];
-  if (action['cluster'] !== undefined && action['weighted_clusters'] !== undefined) {
-    issues.add(ap, 'cluster and weighted_clusters are exclusive');
-  } else if (action['weighted_clusters'] !== undefined) {
-    clusters = weightedClusters(action, ap, issues);
-  } else {
-    const name = reqString(action, 'cluster', ap, issues);
-    if (name !== undefined) clusters = [{ name, weight: 1 }];
+  onlyKeys(r, ROUTE_KEYS, path, issues);
+  const m = reqObj(r, 'match', path, issues);
+  const match: RouteMatchConfig = m ? routeMatchAt(m, join(path, 'match'), issues) : { caseSensitive: true, headers: [], queryParameters: [] };
+  const out: RouteConfig = { name: optString(r, 'name', path, issues) ?? String(index), match, clusters: [], mirrors: [], perFilter: {} };
+  const actions = (['route', 'redirect', 'direct_response'] as const).filter((k) => r[k] !== undefined && r[k] !== null);
+  const kind = actions[0];
+  if (actions.length !== 1 || kind === undefined) {
+    issues.add(path, 'exactly one of route, redirect or direct_response is required');
+    return undefined;
   }
-  const out: RouteConfig = { name: optString(r, 'name', path, issues) ?? String(index), match, clusters };
-  const timeoutMs = optDurationMs(action, 'timeout', ap, issues);
-  if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+  const body = reqObj(r, kind, path, issues);
+  if (!body) return undefined;
+  if (kind === 'route') forwardAction(body, out, join(path, 'route'), issues);
+  else if (kind === 'redirect') out.redirect = redirect(body, join(path, 'redirect'), issues);
+  else out.directResponse = directResponse(body, join(path, 'direct_response'), issues);
+  const req = headerOps(r, 'request', path, issues);
+  const res = headerOps(r, 'response', path, issues);
+  if (req) out.requestHeaders = req;
+  if (res) out.responseHeaders = res;
+  out.perFilter = perFilterConfig(r, path, issues);
   return out;
 }
 
@@ -136,9 +144,10 @@ export function routeTableAt(r: Obj, path: string, issues: Issues): RouteTable {
 }
 
 /**
- * Validates a decoded `envoy.config.route.v3.RouteConfiguration` into a RouteTable. Only prefix and
- * exact-path matches, exact/prefix header matches and `cluster` / `weighted_clusters` actions are
- * supported; anything else (redirects, regexes, retries...) is an error naming its path.
+ * Validates a decoded `envoy.config.route.v3.RouteConfiguration` into a RouteTable: matches
+ * (prefix, path, safe_regex, headers, query parameters, case sensitivity), forwarding (clusters,
+ * weights, timeout, retry policy, mirrors, rewrites), redirects, direct responses, header edits and
+ * per-route fault and CORS config. Anything else is an error naming its path.
  */
 export function validateRouteConfiguration(r: unknown): Result<RouteTable> {
   const issues = new Issues();

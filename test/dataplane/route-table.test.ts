@@ -1,7 +1,21 @@
 import test from 'ava';
-import { EndpointPicker, healthyEndpoints, pickWeightedCluster, routeRequest, selectVirtualHost, stripPort } from '../../src/sidecar/index.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { pickWeightedCluster, type RequestView, routeRequest, selectVirtualHost, stripPort } from '../../src/dataplane/http/route-table.ts';
+import { fullMatchRegex } from '../../src/xds/validate/route-matchers.ts';
+import { Issues } from '../../src/xds/validate/reader.ts';
+import { EndpointPicker, healthyEndpoints } from '../../src/sidecar/index.ts';
 import type { RouteTable } from '../../src/xds/config-types.ts';
-import { endpoint, proxyConfig, route } from './support-config.ts';
+import { endpoint, match, proxyConfig, route } from '../sidecar/support-config.ts';
+
+function view(authority: string, path: string, headers: IncomingHttpHeaders = {}, method = 'GET'): RequestView {
+  return { method, path, authority, scheme: 'http', headers };
+}
+
+function re(pattern: string, ignoreCase = false): RegExp {
+  const r = fullMatchRegex(pattern, ignoreCase, 'test', new Issues());
+  if (!r) throw new Error(`bad test regex ${pattern}`);
+  return r;
+}
 
 const table: RouteTable = {
   name: 'outbound',
@@ -13,13 +27,18 @@ const table: RouteTable = {
       name: 'api',
       domains: ['api'],
       routes: [
-        route('exact', 'c-exact', { match: { path: '/v1/exact', headers: [] } }),
-        route('hdr', 'c-header', { match: { prefix: '/v1', headers: [{ name: 'x-canary', exact: 'yes' }] } }),
-        route('hdr-prefix', 'c-header-prefix', { match: { prefix: '/v1', headers: [{ name: 'x-user', prefix: 'admin-' }] } }),
-        route('v1', 'c-v1', { match: { prefix: '/v1', headers: [] } }),
+        route('exact', 'c-exact', { match: match({ path: '/v1/exact' }) }),
+        route('hdr', 'c-header', { match: match({ prefix: '/v1', headers: [{ name: 'x-canary', match: { exact: 'yes', ignoreCase: false }, invert: false }] }) }),
+        route('hdr-prefix', 'c-header-prefix', { match: match({ prefix: '/v1', headers: [{ name: 'x-user', match: { prefix: 'admin-', ignoreCase: false }, invert: false }] }) }),
+        route('method', 'c-post', { match: match({ prefix: '/v1', headers: [{ name: ':method', match: { exact: 'POST', ignoreCase: false }, invert: false }] }) }),
+        route('no-debug', 'c-no-debug', { match: match({ prefix: '/v1/nd', headers: [{ name: 'x-debug', present: true, invert: true }] }) }),
+        route('query', 'c-query', { match: match({ prefix: '/v1', queryParameters: [{ name: 'flavor', match: { exact: 'mint', ignoreCase: false } }] }) }),
+        route('regex', 'c-regex', { match: match({ regex: re('/v1/items/[0-9]+') }) }),
+        route('icase', 'c-icase', { match: match({ prefix: '/v1/case', caseSensitive: false }) }),
+        route('v1', 'c-v1', { match: match({ prefix: '/v1' }) }),
       ],
     },
-    { name: 'fallback', domains: ['*'], routes: [route('r', 'c-any', { match: { prefix: '/only', headers: [] } })] },
+    { name: 'fallback', domains: ['*'], routes: [route('r', 'c-any', { match: match({ prefix: '/only' }) })] },
   ],
 };
 
@@ -62,17 +81,32 @@ const routeTable: [path: string, headers: Record<string, string>, cluster: strin
   ['/v1/x', { 'x-user': 'admin-bob' }, 'c-header-prefix'],
   ['/v1/x', { 'x-user': 'bob' }, 'c-v1'],
   ['/v2', {}, undefined],
+  ['/v1/nd', {}, 'c-no-debug'],
+  ['/v1/nd', { 'x-debug': '1' }, 'c-v1'],
+  ['/v1/q?flavor=mint', {}, 'c-query'],
+  ['/v1/q?a=1&flavor=mint', {}, 'c-query'],
+  ['/v1/q?flavor=lemon', {}, 'c-v1'],
+  ['/v1/items/42', {}, 'c-regex'],
+  ['/v1/items/42?x=y', {}, 'c-regex'],
+  ['/v1/items/42/more', {}, 'c-v1'],
+  ['/V1/CASE/x', {}, 'c-icase'],
+  ['/v1/case', {}, 'c-icase'],
 ];
 for (const [path, headers, cluster] of routeTable) {
   test(`route api ${path} ${JSON.stringify(headers)} → ${cluster ?? 'NR'}`, (t) => {
-    const d = routeRequest(table, 'api', path, headers);
-    t.is(d.ok ? d.cluster : undefined, cluster);
+    const d = routeRequest(table, view('api', path, headers));
+    t.is(d.ok ? d.cluster?.name : undefined, cluster);
     if (!d.ok) t.is(d.flag, 'NR');
   });
 }
 
+test('pseudo-header :method matches the request method', (t) => {
+  const d = routeRequest(table, view('api', '/v1/x', {}, 'POST'));
+  t.is(d.ok ? d.cluster?.name : undefined, 'c-post');
+});
+
 test('a missing route table means NR', (t) => {
-  t.deepEqual(routeRequest(undefined, 'api', '/', {}), { ok: false, flag: 'NR' });
+  t.deepEqual(routeRequest(undefined, view('api', '/')), { ok: false, flag: 'NR' });
 });
 
 const weighted = [

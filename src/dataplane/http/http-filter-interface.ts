@@ -1,0 +1,46 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { RouteConfig } from '../../xds/config-types.ts';
+import type { RequestView } from './route-table.ts';
+
+/**
+ * The contract of an HTTP filter, in Envoy's shape: filters run in the connection manager's order
+ * on the request (decode) before the router, and in reverse order on the response headers
+ * (encode). Each filter reads its settings from the matched route's per-filter config; a filter
+ * whose route carries none does nothing and costs one property read.
+ */
+
+/** A reply the proxy writes itself instead of forwarding (`flag`: Envoy's response flag, or ''). */
+export interface LocalReply {
+  status: number;
+  flag: string;
+  body: string;
+  headers?: OutgoingHttpHeaders;
+}
+
+export type FilterDecision = { kind: 'continue' } | { kind: 'reply'; reply: LocalReply };
+
+export const CONTINUE: FilterDecision = Object.freeze({ kind: 'continue' });
+
+/** What a filter sees of one request. `flags` collects response flags filters set (DI, FI). */
+export interface FilterRequest {
+  readonly request: RequestView;
+  readonly route: RouteConfig;
+  readonly flags: string[];
+  /** Random source in [0, 1). */
+  readonly random: () => number;
+}
+
+export interface HttpFilter {
+  /** Envoy's config type URL of the filter, e.g. `type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault`. */
+  readonly typeUrl: string;
+  /**
+   * Decode phase. Returns CONTINUE, a local reply, or a promise of either (a fault delay). Must not
+   * throw on any request.
+   */
+  onRequest(req: FilterRequest): FilterDecision | Promise<FilterDecision>;
+  /** Encode phase: may edit the response headers before they reach the downstream. */
+  onResponseHeaders?(req: FilterRequest, status: number, headers: OutgoingHttpHeaders): void;
+}
+
+/** Builds a filter instance for one listener config; called once per config, not per request. */
+export type HttpFilterFactory = () => HttpFilter;

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from '../common/prom.ts';
 import {
   bootstrapTokenAuthenticator,
   createCitadelService,

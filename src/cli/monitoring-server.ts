@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Registry } from 'prom-client';
+import type { Registry } from '../common/prom.ts';
 import type { ReadinessReport } from './readiness-report.ts';
 
 /** A running monitoring server. */

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Registry } from '../common/prom.ts';
 
 /**
  * Labels of the gateway's `istio_tcp_*` series. Istio's convention: a gateway reports as a client

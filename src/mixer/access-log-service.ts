@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { Registry } from 'prom-client';
+import type { Registry } from '../common/prom.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { parseNode, type ProxyNode } from '../xds/node.ts';

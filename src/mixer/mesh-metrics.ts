@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from '../common/prom.ts';
 import type { MeshEntry } from './access-log-entry.ts';
 
 const REQUEST_LABELS = ['reporter', 'source_cluster', 'destination_cluster', 'destination_service', 'response_code'] as const;

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from '../common/prom.ts';
 
 /**
  * Istio's standard HTTP metrics, in a registry owned by one sidecar (never prom-client's global

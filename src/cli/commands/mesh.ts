@@ -30,7 +30,22 @@ export function registerMeshCommands(program: Command): void {
       const [{ loadTopology }, { up }] = await Promise.all([import('../runner/topology.ts'), import('../runner/up.ts')]);
       const topology = await loadTopology(o.file);
       if (!topology.ok) exitWith(topology.errors.join('\n'));
-      let mesh: RunningMesh;
+      // Ctrl-C (or SIGTERM) during start-up stops what was started, Consul included, and exits 130.
+      const cancel = new AbortController();
+      let mesh: RunningMesh | undefined;
+      let stopping = false;
+      const stop = (): void => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write('stopping…\n');
+        if (!mesh) {
+          cancel.abort();
+          return;
+        }
+        mesh.stop().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       try {
         mesh = await up({
           topology: topology.value,
@@ -41,9 +56,15 @@ export function registerMeshCommands(program: Command): void {
           prometheus: o.prometheus === true,
           block: Number(o.addressBlock),
           progress: (line) => process.stdout.write(`${line}\n`),
+          signal: cancel.signal,
         });
       } catch (e: unknown) {
+        if (cancel.signal.aborted) exitWith('meshfed up: stopped before the mesh was ready', 130);
         exitWith(`meshfed up failed: ${errorMessage(e)}`);
+      }
+      if (cancel.signal.aborted) {
+        await mesh.stop();
+        exitWith('meshfed up: stopped before the mesh was ready', 130);
       }
       const s = mesh.state;
       process.stdout.write(
@@ -54,15 +75,7 @@ export function registerMeshCommands(program: Command): void {
           `try:   meshfed status --state-dir ${o.stateDir}\n` +
           `Ctrl-C stops everything.\n`,
       );
-      let stopping = false;
-      const stop = (): void => {
-        if (stopping) return;
-        stopping = true;
-        process.stdout.write('stopping…\n');
-        mesh.stop().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      // The mesh runs until SIGINT or SIGTERM (handled by `stop` above).
     });
 
   program

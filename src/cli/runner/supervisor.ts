@@ -47,7 +47,9 @@ export class Supervisor {
     return this.spawn({ name, command: process.execPath, args: [CLI_ENTRY, ...args], ...opts });
   }
 
+  /** Starts a child; refused (throws) once `stopAll` began, so a cancelled start-up starts nothing more. */
   spawn(spec: SpawnSpec): ManagedProcess {
+    if (this.stopping) throw new Error(`not starting ${spec.name}: stopping`);
     const logFile = path.join(this.logDir, `${spec.name.replaceAll('/', '_')}.log`);
     const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
     const [cmd, args] = spec.netns

@@ -32,6 +32,8 @@ export interface UpOptions {
   /** Progress lines for the user. */
   progress?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** Aborting it during start-up stops everything started so far; `up` then rejects. */
+  signal?: AbortSignal;
 }
 
 /** A running local mesh. `stop()` stops every process by PID and removes namespaces. */
@@ -84,12 +86,19 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
     if (!stopping) say(`! ${p.name} exited (code ${code}); see ${p.logFile}`);
   });
   let memory: MemoryDiscoveryServer | undefined;
-  const stop = async (): Promise<void> => {
+  let stopped: Promise<void> | undefined;
+  /** Idempotent: a cancelled start-up and its failure path share one stop. */
+  const stop = (): Promise<void> => {
     stopping = true;
-    await supervisor.stopAll();
-    await memory?.close();
-    if (network === 'netns') await tearDownNetns(plan);
+    stopped ??= (async () => {
+      await supervisor.stopAll();
+      await memory?.close();
+      if (network === 'netns') await tearDownNetns(plan);
+    })();
+    return stopped;
   };
+  const cancelStartUp = (): void => void stop();
+  opts.signal?.addEventListener('abort', cancelStartUp, { once: true });
 
   try {
     if (network === 'netns') {
@@ -281,6 +290,8 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       say(`✓ prometheus scraping the mesh at ${prom.url} (config ${prom.configFile})`);
     }
     state.processes = supervisor.list().map((p) => ({ name: p.name, pid: p.pid }));
+    if (opts.signal?.aborted) throw new Error('start-up was cancelled');
+    opts.signal?.removeEventListener('abort', cancelStartUp);
     await writeState(state);
     return { state, plan, processes: () => supervisor.list(), stop };
   } catch (e: unknown) {

@@ -65,28 +65,83 @@ export interface TransportSocket<T> {
 
 // ---- RDS ----
 
+export interface StringMatcher {
+  exact?: string;
+  prefix?: string;
+  suffix?: string;
+  contains?: string;
+  safe_regex?: { regex: string };
+  ignore_case?: boolean;
+}
 export interface HeaderMatcher {
   name: string;
-  string_match: { exact?: string; prefix?: string };
+  string_match?: StringMatcher;
+  present_match?: boolean;
+  invert_match?: boolean;
+}
+export interface QueryParameterMatcher {
+  name: string;
+  string_match?: StringMatcher;
+  present_match?: boolean;
 }
 export interface RouteMatch {
   prefix?: string;
   path?: string;
+  safe_regex?: { regex: string };
+  case_sensitive?: BoolValue;
   headers?: HeaderMatcher[];
+  query_parameters?: QueryParameterMatcher[];
 }
-export interface WeightedCluster {
+export interface HeaderValueOption {
+  header: { key: string; value: string };
+  append_action?: 'APPEND_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS_OR_ADD';
+}
+export interface HeaderEdits {
+  request_headers_to_add?: HeaderValueOption[];
+  request_headers_to_remove?: string[];
+  response_headers_to_add?: HeaderValueOption[];
+  response_headers_to_remove?: string[];
+}
+export interface WeightedCluster extends HeaderEdits {
   name: string;
   weight: UInt32Value;
+}
+export interface FractionalPercent {
+  numerator: number;
+  denominator?: 'HUNDRED' | 'TEN_THOUSAND' | 'MILLION';
+}
+export interface RetryPolicy {
+  retry_on: string;
+  num_retries: UInt32Value;
+  per_try_timeout?: Duration;
+  retriable_status_codes?: number[];
+  retry_host_predicate?: { name: string; typed_config: { '@type': string } }[];
+  host_selection_retry_max_attempts?: string;
 }
 export interface RouteAction {
   cluster?: string;
   weighted_clusters?: { clusters: WeightedCluster[] };
   timeout?: Duration;
+  retry_policy?: RetryPolicy;
+  request_mirror_policies?: { cluster: string; runtime_fraction?: { default_value: FractionalPercent } }[];
+  prefix_rewrite?: string;
+  regex_rewrite?: { pattern: { regex: string }; substitution: string };
+  host_rewrite_literal?: string;
 }
-export interface Route {
+export interface RedirectAction {
+  scheme_redirect?: string;
+  host_redirect?: string;
+  port_redirect?: number;
+  path_redirect?: string;
+  response_code?: 'MOVED_PERMANENTLY' | 'FOUND' | 'SEE_OTHER' | 'TEMPORARY_REDIRECT' | 'PERMANENT_REDIRECT';
+}
+export interface Route extends HeaderEdits {
   name?: string;
   match: RouteMatch;
-  route: RouteAction;
+  route?: RouteAction;
+  redirect?: RedirectAction;
+  direct_response?: { status: number; body?: { inline_string: string } };
+  typed_per_filter_config?: Record<string, { '@type': string } & Record<string, unknown>>;
 }
 export interface VirtualHost {
   name: string;
@@ -106,13 +161,19 @@ export interface RouterFilter {
   typed_config: { '@type': typeof TYPED_CONFIG.router };
 }
 
+/** An HTTP filter before the router; its settings are per route (`typed_per_filter_config`). */
+export interface HttpFilter {
+  name: string;
+  typed_config: { '@type': string };
+}
+
 export interface HttpConnectionManager {
   '@type': typeof TYPED_CONFIG.httpConnectionManager;
   stat_prefix: string;
   codec_type?: 'AUTO' | 'HTTP1' | 'HTTP2';
   rds?: { route_config_name: string; config_source: AdsConfigSource };
   route_config?: Omit<RouteConfiguration, '@type'>;
-  http_filters: RouterFilter[];
+  http_filters: (HttpFilter | RouterFilter)[];
   /** Inbound: SANITIZE_SET strips any client XFCC and sets one with the verified peer. */
   forward_client_cert_details?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
   set_current_client_cert_details?: { uri?: boolean; subject?: boolean };

@@ -63,8 +63,8 @@ const invalid: { title: string; text: string; expected: string[] }[] = [
   http:
   - route:
     - destination: {host: reviews}
-    retries: {attempts: 3}`),
-    expected: ['west/reviews.yaml: VirtualService default/reviews: spec.http[0].retries: field is not supported by meshfed yet'],
+    delegate: {name: reviews-delegate}`),
+    expected: ['west/reviews.yaml: VirtualService default/reviews: spec.http[0].delegate: field is not supported by meshfed yet'],
   },
   {
     title: 'gateway-bound VirtualService',
@@ -84,7 +84,7 @@ const invalid: { title: string; text: string; expected: string[] }[] = [
   - match: [{uri: {exact: /a, prefix: /b}}]
     route:
     - destination: {host: reviews}`),
-    expected: ['west/reviews.yaml: VirtualService default/reviews: spec.http[0].match[0].uri: exactly one of exact, prefix must be set'],
+    expected: ['west/reviews.yaml: VirtualService default/reviews: spec.http[0].match[0].uri: exactly one of exact, prefix, regex must be set'],
   },
   {
     title: 'bad timeout',
@@ -194,7 +194,7 @@ test('error codes separate unsupported from invalid', (t) => {
   http:
   - route:
     - destination: {host: reviews}
-    fault: {}
+    delegate: {}
     bogus: 1`),
     'x.yaml',
   );
@@ -203,7 +203,7 @@ test('error codes separate unsupported from invalid', (t) => {
   t.deepEqual(
     r.errors.map((e) => [e.code, e.path, e.kind, e.name]),
     [
-      ['CONFIG_UNSUPPORTED', 'spec.http[0].fault', 'VirtualService', 'default/reviews'],
+      ['CONFIG_UNSUPPORTED', 'spec.http[0].delegate', 'VirtualService', 'default/reviews'],
       ['CONFIG_INVALID', 'spec.http[0].bogus', 'VirtualService', 'default/reviews'],
     ],
   );
@@ -247,8 +247,11 @@ test('a valid VirtualService is normalized: hosts resolved, weights and timeouts
       http: [
         {
           name: 'jason',
-          match: [{ name: 'by-user', uri: { prefix: '/api' }, headers: { 'end-user': { exact: 'jason' } } }],
+          match: [
+            { name: 'by-user', uri: { prefix: '/api' }, headers: { 'end-user': { exact: 'jason' } }, withoutHeaders: {}, queryParams: {}, ignoreUriCase: false },
+          ],
           route: [{ destination: { host: 'reviews.shop.svc.cluster.local', subset: 'v2', port: 9080 }, weight: 100 }],
+          mirrors: [],
           timeoutMs: 250,
         },
         {
@@ -257,6 +260,7 @@ test('a valid VirtualService is normalized: hosts resolved, weights and timeouts
             { destination: { host: 'reviews.shop.svc.cluster.local', subset: 'v1' }, weight: 75 },
             { destination: { host: 'ratings.other.svc.cluster.local', subset: 'v3' }, weight: 25 },
           ],
+          mirrors: [],
           timeoutMs: 1500,
         },
       ],

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { generate } from '../../src/pilot/generators/index.ts';
-import { TYPE_URL } from '../../src/xds/type-urls.ts';
+import { TYPE_URL, TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { clustersOf, endpointRows, endpointsOf, listenersOf, richSnapshot, routesOf } from './support/fixtures.ts';
 import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
 
@@ -91,6 +91,7 @@ test('proxyless LDS: api listeners named host:port, and host for single-port ser
         codec_type: 'AUTO',
         rds: { route_config_name: `${REVIEWS}:9080`, config_source: { ads: {} } },
         http_filters: [
+          { name: 'envoy.filters.http.fault', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } },
           { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
         ],
       },
@@ -106,7 +107,22 @@ test('proxyless RDS/CDS/EDS: route configs per host:port, plaintext clusters, lo
     {
       name: 'echo.default.svc.cluster.local:50052',
       domains: ['*'],
-      routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'outbound|50052||echo.default.svc.cluster.local' } }],
+      routes: [
+        {
+          name: 'default',
+          match: { prefix: '/' },
+          route: {
+            cluster: 'outbound|50052||echo.default.svc.cluster.local',
+            retry_policy: {
+              retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+              num_retries: { value: 2 },
+              retriable_status_codes: [503],
+              retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': TYPED_CONFIG.previousHosts } }],
+              host_selection_retry_max_attempts: '5',
+            },
+          },
+        },
+      ],
     },
   ]);
   t.is(routesOf(proxyless, snap).get(`${REVIEWS}:9080`)?.virtual_hosts[0]?.routes.length, 3);

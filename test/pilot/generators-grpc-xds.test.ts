@@ -26,7 +26,9 @@ interface ResourceTypeClass {
 
 const require = createRequire(import.meta.url);
 const xdsBuild = '@grpc/grpc-js-xds/build/src';
+// The HTTP filters grpc-js-xds's register() sets up: the router and fault injection.
 (require(`${xdsBuild}/http-filter/router-filter.js`) as { setup(): void }).setup();
+(require(`${xdsBuild}/http-filter/fault-injection-filter.js`) as { setup(): void }).setup();
 const resourceTypes: Record<XdsTypeUrl, ResourceTypeClass> = {
   [TYPE_URL.listener]: (require(`${xdsBuild}/xds-resource-type/listener-resource-type.js`) as { ListenerResourceType: ResourceTypeClass })
     .ListenerResourceType,

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { generate } from '../../src/pilot/generators/index.ts';
-import { TYPE_URL } from '../../src/xds/type-urls.ts';
+import { TYPE_URL, TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { clustersOf, endpointRows, endpointsOf, listenersOf, richSnapshot, routesOf } from './support/fixtures.ts';
 import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
 
@@ -210,15 +210,24 @@ test('RDS: virtual host per service port with Istio short-name domains', (t) => 
   ]);
 });
 
+/** Istio's retry policy on every rule without `retries`. */
+const RETRY = {
+  retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+  num_retries: { value: 2 },
+  retriable_status_codes: [503],
+  retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': TYPED_CONFIG.previousHosts } }],
+  host_selection_retry_max_attempts: '5',
+};
+
 test('RDS: VirtualService matches, weights and timeout; default route otherwise', (t) => {
   const rc = routesOf(sidecar, richSnapshot()).get('outbound');
   t.deepEqual(rc?.virtual_hosts.find((v) => v.name === `${REVIEWS}:9080`)?.routes, [
     {
       name: 'jason',
       match: { path: '/reviews/0', headers: [{ name: 'end-user', string_match: { exact: 'jason' } }] },
-      route: { cluster: `outbound|9080|v2|${REVIEWS}` },
+      route: { cluster: `outbound|9080|v2|${REVIEWS}`, retry_policy: RETRY },
     },
-    { name: 'jason', match: { prefix: '/admin' }, route: { cluster: `outbound|9080|v2|${REVIEWS}` } },
+    { name: 'jason', match: { prefix: '/admin' }, route: { cluster: `outbound|9080|v2|${REVIEWS}`, retry_policy: RETRY } },
     {
       match: { prefix: '/' },
       route: {
@@ -229,11 +238,12 @@ test('RDS: VirtualService matches, weights and timeout; default route otherwise'
           ],
         },
         timeout: { seconds: '1', nanos: 500_000_000 },
+        retry_policy: RETRY,
       },
     },
   ]);
   t.deepEqual(rc?.virtual_hosts.find((v) => v.name.startsWith('ratings'))?.routes, [
-    { name: 'default', match: { prefix: '/' }, route: { cluster: 'outbound|9080||ratings.default.svc.cluster.local' } },
+    { name: 'default', match: { prefix: '/' }, route: { cluster: 'outbound|9080||ratings.default.svc.cluster.local', retry_policy: RETRY } },
   ]);
 });
 
@@ -248,7 +258,7 @@ spec: {hosts: [front], http: [{route: [{destination: {host: back}}]}]}
 `)
     .build();
   const routes = routesOf(sidecar, snap).get('outbound')?.virtual_hosts.find((v) => v.name.startsWith('front'))?.routes;
-  t.deepEqual(routes?.[0]?.route, { cluster: 'outbound|7070||back.default.svc.cluster.local' });
+  t.deepEqual(routes?.[0]?.route, { cluster: 'outbound|7070||back.default.svc.cluster.local', retry_policy: RETRY });
 });
 
 test('generation is deterministic and pure', (t) => {
@@ -257,4 +267,145 @@ test('generation is deterministic and pure', (t) => {
     t.is(JSON.stringify(generate(sidecar, typeUrl, snap)), JSON.stringify(generate(sidecar, typeUrl, richSnapshot())), typeUrl);
     t.is(JSON.stringify(generate(sidecar, typeUrl, snap)), JSON.stringify(generate(sidecar, typeUrl, snap)), typeUrl);
   }
+});
+
+/** A snapshot with reviews (9080) and ratings (9080) and one VirtualService on reviews. */
+function vsSnapshot(http: string) {
+  return new SnapshotBuilder()
+    .workload('a', 'reviews', 9080, { labels: { app: 'reviews', version: 'v1' } })
+    .workload('b', 'ratings', 9080)
+    .yaml(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+${http}`)
+    .build();
+}
+
+function reviewsRoutes(http: string, proxy = sidecar) {
+  return routesOf(proxy, vsSnapshot(http)).get('outbound')?.virtual_hosts.find((v) => v.name === `${REVIEWS}:9080`)?.routes;
+}
+
+test('RDS: matches translate to Envoy: regex path, pseudo-headers, withoutHeaders, query parameters, ignoreUriCase', (t) => {
+  const routes = reviewsRoutes(`  - match:
+    - uri: {regex: '/r/[0-9]+'}
+      method: {exact: POST}
+      authority: {prefix: reviews}
+      headers: {x-user: {prefix: admin-}, x-present: {}}
+      withoutHeaders: {x-debug: {}}
+      queryParams: {flavor: {exact: mint}}
+      ignoreUriCase: true
+    route: [{destination: {host: reviews}}]`);
+  t.deepEqual(routes?.[0]?.match, {
+    safe_regex: { regex: '/r/[0-9]+' },
+    case_sensitive: { value: false },
+    headers: [
+      { name: ':method', string_match: { exact: 'POST' } },
+      { name: ':authority', string_match: { prefix: 'reviews' } },
+      { name: 'x-present', present_match: true },
+      { name: 'x-user', string_match: { prefix: 'admin-' } },
+      { name: 'x-debug', present_match: true, invert_match: true },
+    ],
+    query_parameters: [{ name: 'flavor', string_match: { exact: 'mint' } }],
+  });
+});
+
+test('RDS: sourceLabels, sourceNamespace and port decide which proxies and ports get a match block', (t) => {
+  const http = `  - match:
+    - sourceLabels: {app: productpage}
+    - sourceNamespace: shop
+    - port: 9999
+    route: [{destination: {host: reviews}}]
+  - route: [{destination: {host: ratings}}]`;
+  const count = (p: ReturnType<typeof proxyNode>) => (reviewsRoutes(http, p) ?? []).length;
+  t.is(count(proxyNode('sidecar', { labels: { app: 'productpage' } })), 2, 'the labelled block and the catch-all');
+  t.is(count(proxyNode('sidecar', { namespace: 'shop' })), 2, 'the namespace block and the catch-all');
+  t.is(count(proxyNode('sidecar', { labels: { app: 'other' } })), 1, 'only the catch-all');
+});
+
+test('RDS: retries, timeout, mirror, rewrite and header edits', (t) => {
+  const [route] = reviewsRoutes(`  - route:
+    - destination: {host: reviews}
+      headers: {response: {set: {x-served-by: reviews}}}
+    timeout: 3s
+    retries: {attempts: 3, perTryTimeout: 500ms, retryOn: 'gateway-error,503'}
+    mirror: {host: ratings}
+    mirrorPercentage: {value: 25}
+    rewrite: {uri: /v2, authority: reviews.internal}
+    headers: {request: {set: {x-a: '1'}, add: {x-b: '2'}, remove: [x-c]}}`) ?? [];
+  t.deepEqual(route, {
+    match: { prefix: '/' },
+    route: {
+      weighted_clusters: {
+        clusters: [
+          {
+            name: `outbound|9080||${REVIEWS}`,
+            weight: { value: 100 },
+            response_headers_to_add: [{ header: { key: 'x-served-by', value: 'reviews' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+          },
+        ],
+      },
+      timeout: { seconds: '3' },
+      retry_policy: {
+        retry_on: 'gateway-error,retriable-status-codes',
+        num_retries: { value: 3 },
+        per_try_timeout: { seconds: '0', nanos: 500_000_000 },
+        retriable_status_codes: [503],
+        retry_host_predicate: RETRY.retry_host_predicate,
+        host_selection_retry_max_attempts: '5',
+      },
+      request_mirror_policies: [{ cluster: 'outbound|9080||ratings.default.svc.cluster.local', runtime_fraction: { default_value: { numerator: 250_000, denominator: 'MILLION' } } }],
+      prefix_rewrite: '/v2',
+      host_rewrite_literal: 'reviews.internal',
+    },
+    request_headers_to_add: [
+      { header: { key: 'x-a', value: '1' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      { header: { key: 'x-b', value: '2' }, append_action: 'APPEND_IF_EXISTS_OR_ADD' },
+    ],
+    request_headers_to_remove: ['x-c'],
+  });
+});
+
+test('RDS: attempts 0 turns retries off', (t) => {
+  const [route] = reviewsRoutes(`  - route: [{destination: {host: reviews}}]
+    retries: {attempts: 0}`) ?? [];
+  t.is(route?.route?.retry_policy, undefined);
+});
+
+test('RDS: fault and CORS go to the route as per-filter config; redirect and directResponse are route actions', (t) => {
+  const routes = reviewsRoutes(`  - match: [{uri: {exact: /old}}]
+    redirect: {uri: /new, redirectCode: 308}
+  - match: [{uri: {exact: /gone}}]
+    directResponse: {status: 410, body: {string: gone}}
+  - route: [{destination: {host: reviews}}]
+    fault:
+      delay: {fixedDelay: 2s, percentage: {value: 10}}
+      abort: {httpStatus: 503, percentage: {value: 0.5}}
+    corsPolicy: {allowOrigins: [{exact: 'https://shop.example'}], allowMethods: [GET], maxAge: 1h}`);
+  t.deepEqual(routes?.[0], { match: { path: '/old' }, redirect: { path_redirect: '/new', response_code: 'PERMANENT_REDIRECT' } });
+  t.deepEqual(routes?.[1], { match: { path: '/gone' }, direct_response: { status: 410, body: { inline_string: 'gone' } } });
+  t.deepEqual(routes?.[2]?.typed_per_filter_config, {
+    'envoy.filters.http.fault': {
+      '@type': TYPED_CONFIG.fault,
+      delay: { fixed_delay: { seconds: '2' }, percentage: { numerator: 100_000, denominator: 'MILLION' } },
+      abort: { http_status: 503, percentage: { numerator: 5000, denominator: 'MILLION' } },
+    },
+    'envoy.filters.http.cors': {
+      '@type': TYPED_CONFIG.corsPolicy,
+      allow_origin_string_match: [{ exact: 'https://shop.example' }],
+      allow_methods: 'GET',
+      max_age: '3600',
+    },
+  });
+});
+
+test('LDS: the outbound connection manager runs CORS, fault, then the router', (t) => {
+  const l = listenersOf(sidecar, richSnapshot()).get('virtualOutbound');
+  const hcm = l?.filter_chains?.[0]?.filters[0]?.typed_config;
+  t.deepEqual(
+    hcm && 'http_filters' in hcm ? hcm.http_filters.map((f) => f.typed_config['@type']) : [],
+    [TYPED_CONFIG.cors, TYPED_CONFIG.fault, TYPED_CONFIG.router],
+  );
 });

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { fail, ok, type Result } from '../../common/result.ts';
 import { ConfigError, type ConfigErrorCode, formatPath } from './config-error.ts';
 import { resolveHost } from './config-hosts.ts';
+import { toVirtualServiceSpec } from './config-virtual-service.ts';
 import {
   type DestinationRuleDoc,
   destinationRuleSpecSchema,
@@ -18,10 +19,8 @@ import type {
   ConfigMeta,
   ConfigObject,
   DestinationRuleConfig,
-  HttpMatchRequest,
   LoadBalancerSimple,
   ServiceExportConfig,
-  StringMatch,
   VirtualServiceConfig,
 } from './config-types.ts';
 
@@ -166,39 +165,14 @@ function toMeta(m: { name: string; namespace?: string | undefined; labels?: Reco
   });
 }
 
-function toStringMatch(m: { exact?: string | undefined; prefix?: string | undefined }): StringMatch {
-  return m.exact !== undefined ? { exact: m.exact } : { prefix: m.prefix ?? '' };
-}
-
 function toVirtualService(d: VirtualServiceDoc, source: string, suffix: string): VirtualServiceConfig {
   const metadata = toMeta(d.metadata);
-  const ns = metadata.namespace;
   return deepFreeze({
     kind: 'VirtualService',
     apiVersion: d.apiVersion,
     metadata,
     source,
-    spec: {
-      hosts: d.spec.hosts.map((h) => resolveHost(h, ns, suffix)),
-      gateways: d.spec.gateways ?? ['mesh'],
-      http: d.spec.http.map((r) => ({
-        ...(r.name !== undefined ? { name: r.name } : {}),
-        match: (r.match ?? []).map((m): HttpMatchRequest => ({
-          ...(m.name !== undefined ? { name: m.name } : {}),
-          ...(m.uri !== undefined ? { uri: toStringMatch(m.uri) } : {}),
-          headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, toStringMatch(v)])),
-        })),
-        route: r.route.map((dst) => ({
-          destination: {
-            host: resolveHost(dst.destination.host, ns, suffix),
-            subset: dst.destination.subset ?? '',
-            ...(dst.destination.port !== undefined ? { port: dst.destination.port.number } : {}),
-          },
-          weight: r.route.length === 1 ? 100 : (dst.weight ?? 0),
-        })),
-        ...(r.timeout !== undefined ? { timeoutMs: durationMs(r.timeout) } : {}),
-      })),
-    },
+    spec: toVirtualServiceSpec(d.spec, metadata.namespace, suffix, durationMs),
   });
 }
 

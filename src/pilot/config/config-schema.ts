@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { host, virtualServiceSpecSchema } from './config-schema-virtual-service.ts';
 
 /**
  * Zod schemas of the raw (user-written) documents meshfed accepts. Every object is strict: a field
@@ -15,11 +16,7 @@ const dnsLabel = z.string().max(63).regex(DNS_LABEL, 'must be a DNS label (lower
 const dnsSubdomain = z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a DNS subdomain (lower-case letters, digits, -, .)');
 const stringMap = z.record(z.string(), z.string());
 
-const host = z
-  .string()
-  .min(1, 'must not be empty')
-  .refine((h) => !h.includes('*'), { message: 'wildcard hosts are not supported yet', params: UNSUPPORTED })
-  .refine((h) => DNS_SUBDOMAIN.test(h), 'must be a host name (lower-case letters, digits, -, .)');
+export { virtualServiceSpecSchema };
 
 export const metadataSchema = z.strictObject({
   name: dnsSubdomain,
@@ -28,65 +25,8 @@ export const metadataSchema = z.strictObject({
   annotations: stringMap.optional(),
 });
 
-const WEIGHT_MSG = 'must be an integer 0..100';
-const weight = z.int(WEIGHT_MSG).min(0, WEIGHT_MSG).max(100, WEIGHT_MSG);
-
 const DURATION = /^(\d+(\.\d+)?)(ms|s|m|h)$/;
 const duration = z.string().regex(DURATION, 'must be a duration such as 5s or 250ms');
-
-const stringMatch = z
-  .strictObject({ exact: z.string().optional(), prefix: z.string().optional() })
-  .superRefine((v, ctx) => {
-    const n = (v.exact !== undefined ? 1 : 0) + (v.prefix !== undefined ? 1 : 0);
-    if (n !== 1) ctx.addIssue({ code: 'custom', message: 'exactly one of exact, prefix must be set' });
-  });
-
-const httpMatch = z.strictObject({
-  name: z.string().optional(),
-  uri: stringMatch.optional(),
-  headers: z.record(z.string().regex(/^[a-z0-9-]+$/, 'header names must be lower-case'), stringMatch).optional(),
-});
-
-const destination = z.strictObject({
-  host,
-  subset: dnsLabel.optional(),
-  port: z.strictObject({ number: z.int('must be a port 1..65535').min(1).max(65535) }).optional(),
-});
-
-const httpRoute = z
-  .strictObject({
-    name: z.string().optional(),
-    match: z.array(httpMatch).optional(),
-    route: z.array(z.strictObject({ destination, weight: weight.optional() })).min(1, 'at least one destination is required'),
-    timeout: duration.optional(),
-  })
-  .superRefine((r, ctx) => {
-    if (r.route.length < 2) return;
-    let sum = 0;
-    let missing = false;
-    r.route.forEach((d, i) => {
-      if (d.weight === undefined) {
-        missing = true;
-        ctx.addIssue({ code: 'custom', path: ['route', i, 'weight'], message: 'required when a route has several destinations' });
-      } else sum += d.weight;
-    });
-    if (!missing && sum !== 100) {
-      ctx.addIssue({ code: 'custom', path: ['route'], message: `weights must sum to 100 (they sum to ${sum})` });
-    }
-  });
-
-export const virtualServiceSpecSchema = z.strictObject({
-  hosts: z.array(host).min(1, 'at least one host is required'),
-  gateways: z
-    .array(
-      z.string().refine((g) => g === 'mesh', {
-        message: 'only "mesh" is supported; gateway-bound VirtualServices are not supported yet',
-        params: UNSUPPORTED,
-      }),
-    )
-    .optional(),
-  http: z.array(httpRoute).min(1, 'at least one http route is required'),
-});
 
 const lbSimple = z.enum(['ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN', 'RANDOM'], 'must be one of ROUND_ROBIN, LEAST_REQUEST, RANDOM');
 
@@ -138,10 +78,7 @@ export function durationMs(text: string): number {
  * Used only to word the rejection ("not supported yet" rather than "unknown field").
  */
 export const KNOWN_UNSUPPORTED_FIELDS: ReadonlySet<string> = new Set([
-  'exportTo', 'tcp', 'tls', 'retries', 'fault', 'mirror', 'mirrorPercentage', 'mirrorPercent', 'mirrors',
-  'rewrite', 'redirect', 'headers', 'corsPolicy', 'delegate', 'directResponse', 'regex', 'method',
-  'authority', 'queryParams', 'port', 'sourceLabels', 'gateways', 'ignoreUriCase', 'withoutHeaders',
-  'scheme', 'sourceNamespace', 'statPrefix', 'connectionPool', 'outlierDetection', 'portLevelSettings',
+  'exportTo', 'tcp', 'tls', 'delegate', 'http2Error', 'exponentialDelay', 'connectionPool', 'outlierDetection', 'portLevelSettings',
   'localityLbSetting', 'tunnel', 'proxyProtocol', 'consistentHash', 'warmupDurationSecs',
   'workloadSelector', 'trafficPolicy', 'status', 'uid', 'resourceVersion', 'generation',
   'creationTimestamp', 'managedFields', 'finalizers', 'ownerReferences', 'deletionTimestamp',

@@ -15,16 +15,30 @@ export interface ConfigMeta {
   annotations: Readonly<Record<string, string>>;
 }
 
+/** Istio StringMatch; a header or query match may also be empty (`{}`: presence). */
 export interface StringMatch {
   exact?: string;
   prefix?: string;
+  regex?: string;
 }
 
 export interface HttpMatchRequest {
   name?: string;
   uri?: StringMatch;
+  scheme?: StringMatch;
+  method?: StringMatch;
+  authority?: StringMatch;
   /** Header name (lower-case) → match. */
   headers: Readonly<Record<string, StringMatch>>;
+  withoutHeaders: Readonly<Record<string, StringMatch>>;
+  queryParams: Readonly<Record<string, StringMatch>>;
+  ignoreUriCase: boolean;
+  /** The rule applies only on this service port. */
+  port?: number;
+  /** The rule applies only to proxies with these labels. */
+  sourceLabels?: Readonly<Record<string, string>>;
+  /** The rule applies only to proxies in this namespace. */
+  sourceNamespace?: string;
 }
 
 export interface RouteDestination {
@@ -35,18 +49,69 @@ export interface RouteDestination {
   port?: number;
 }
 
+export interface HeaderOperations {
+  set: Readonly<Record<string, string>>;
+  add: Readonly<Record<string, string>>;
+  remove: readonly string[];
+}
+
+export interface HeadersConfig {
+  request?: HeaderOperations;
+  response?: HeaderOperations;
+}
+
 export interface HttpRouteDestination {
   destination: RouteDestination;
   /** 0..100; a single destination gets 100. */
   weight: number;
+  headers?: HeadersConfig;
+}
+
+export interface HttpRetry {
+  attempts: number;
+  perTryTimeoutMs?: number;
+  /** Envoy retry conditions; HTTP status codes in Istio's `retryOn` are moved to `statusCodes`. */
+  retryOn: readonly string[];
+  statusCodes: readonly number[];
+}
+
+export interface HttpFault {
+  /** Percentages are 0..100. */
+  delay?: { ms: number; percent: number };
+  abort?: { httpStatus?: number; grpcStatus?: number; percent: number };
+}
+
+export interface HttpMirror {
+  destination: RouteDestination;
+  /** 0..100 */
+  percent: number;
+}
+
+export interface CorsPolicy {
+  allowOrigins: readonly StringMatch[];
+  allowMethods: readonly string[];
+  allowHeaders: readonly string[];
+  exposeHeaders: readonly string[];
+  maxAgeSeconds?: number;
+  allowCredentials?: boolean;
 }
 
 export interface HttpRoute {
   name?: string;
   /** Empty: match everything (prefix `/`). */
   match: readonly HttpMatchRequest[];
+  /** Empty for a redirect or direct-response rule. */
   route: readonly HttpRouteDestination[];
+  redirect?: { uri?: string; authority?: string; port?: number; scheme?: string; code: 301 | 302 | 303 | 307 | 308 };
+  directResponse?: { status: number; body?: string };
+  rewrite?: { uri?: string; uriRegex?: { match: string; rewrite: string }; authority?: string };
   timeoutMs?: number;
+  /** Absent: Istio's default policy. */
+  retries?: HttpRetry;
+  fault?: HttpFault;
+  mirrors: readonly HttpMirror[];
+  corsPolicy?: CorsPolicy;
+  headers?: HeadersConfig;
 }
 
 export interface VirtualServiceSpec {

@@ -3,6 +3,7 @@ import type {
   CommonTlsContext,
   Duration,
   HttpConnectionManager,
+  HttpFilter,
   Metadata,
   RouterFilter,
 } from '../../xds/resources.ts';
@@ -46,13 +47,23 @@ export function metadata(namespaces: Record<string, { [k: string]: JsonValue }>)
 }
 
 /** An HCM using RDS over ADS, router filter last. */
-export function rdsConnectionManager(statPrefix: string, routeConfigName: string): HttpConnectionManager {
+/**
+ * The HTTP filters before the router, as Istio orders them: CORS, then fault. Their settings are
+ * per route. Proxyless gRPC clients run fault only (grpc-js-xds has no CORS filter).
+ */
+export function httpFilters(client: 'sidecar' | 'proxyless'): HttpFilter[] {
+  const fault: HttpFilter = { name: 'envoy.filters.http.fault', typed_config: { '@type': TYPED_CONFIG.fault } };
+  if (client === 'proxyless') return [fault];
+  return [{ name: 'envoy.filters.http.cors', typed_config: { '@type': TYPED_CONFIG.cors } }, fault];
+}
+
+export function rdsConnectionManager(statPrefix: string, routeConfigName: string, client: 'sidecar' | 'proxyless'): HttpConnectionManager {
   return {
     '@type': TYPED_CONFIG.httpConnectionManager,
     stat_prefix: statPrefix,
     codec_type: 'AUTO',
     rds: { route_config_name: routeConfigName, config_source: ADS },
-    http_filters: [routerFilter()],
+    http_filters: [...httpFilters(client), routerFilter()],
   };
 }
 

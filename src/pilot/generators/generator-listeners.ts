@@ -63,7 +63,7 @@ function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
           filters: [
             {
               name: 'envoy.filters.network.http_connection_manager',
-              typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND),
+              typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND, 'sidecar'),
             },
           ],
         },
@@ -116,7 +116,7 @@ function proxylessListeners(snap: Snapshot): Listener[] {
         out.push({
           '@type': TYPE_URL.listener,
           name,
-          api_listener: { api_listener: rdsConnectionManager(name, route) },
+          api_listener: { api_listener: rdsConnectionManager(name, route, 'proxyless') },
         });
       }
     }

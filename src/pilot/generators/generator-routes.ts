@@ -1,10 +1,10 @@
-import { outboundClusterName, ROUTE_OUTBOUND } from '../../xds/naming.ts';
+import { ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import type { HeaderMatcher, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, XdsResource } from '../../xds/resources.ts';
+import type { Route, RouteConfiguration, VirtualHost, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { HttpMatchRequest, HttpRoute } from '../config/config-types.ts';
 import type { ServiceModel, Snapshot } from '../model/snapshot.ts';
-import { durationFromMs } from './generator-common.ts';
+import { envoyRoute } from './generator-route-action.ts';
 
 /** `reviews.default.svc.cluster.local:9080`: the virtual host (sidecar) and route config (proxyless) name. */
 export function hostPortName(hostname: string, port: number): string {
@@ -27,64 +27,33 @@ export function sidecarDomains(service: ServiceModel, port: number, proxyNamespa
   return names.flatMap((n) => (portless ? [n, `${n}:${port}`] : [`${n}:${port}`]));
 }
 
-function routeMatch(m: HttpMatchRequest | undefined): RouteMatch {
-  const match: RouteMatch = {};
-  if (m?.uri?.exact !== undefined) match.path = m.uri.exact;
-  else match.prefix = m?.uri?.prefix ?? '/';
-  const headers: HeaderMatcher[] = Object.keys(m?.headers ?? {})
-    .sort()
-    .flatMap((name) => {
-      const h = m?.headers[name];
-      if (!h) return [];
-      return [{ name, string_match: h.exact !== undefined ? { exact: h.exact } : { prefix: h.prefix ?? '' } }];
-    });
-  if (headers.length > 0) match.headers = headers;
-  return match;
-}
-
-/**
- * Destination port: the one named; else the virtual host's port when the destination is the same
- * host; else the destination service's only port; else the virtual host's port.
- */
-function destinationPort(snap: Snapshot, dest: { host: string; port?: number }, hostname: string, port: number): number {
-  if (dest.port !== undefined) return dest.port;
-  if (dest.host === hostname) return port;
-  const ports = snap.services.get(dest.host)?.ports ?? [];
-  return ports.length === 1 && ports[0] ? ports[0].port : port;
-}
-
-function routeAction(snap: Snapshot, http: HttpRoute, hostname: string, port: number): RouteAction {
-  const weights = new Map<string, number>();
-  for (const d of http.route) {
-    if (d.weight <= 0) continue;
-    const name = outboundClusterName(destinationPort(snap, d.destination, hostname, port), d.destination.subset, d.destination.host);
-    weights.set(name, (weights.get(name) ?? 0) + d.weight);
+/** Whether a match block applies to this proxy on this service port (port, sourceLabels, sourceNamespace). */
+function appliesTo(m: HttpMatchRequest, proxy: ProxyNode | undefined, port: number): boolean {
+  if (m.port !== undefined && m.port !== port) return false;
+  if (m.sourceNamespace !== undefined && proxy?.namespace !== m.sourceNamespace) return false;
+  if (m.sourceLabels !== undefined) {
+    for (const [k, v] of Object.entries(m.sourceLabels)) if (proxy?.labels[k] !== v) return false;
   }
-  const clusters = [...weights.entries()];
-  const action: RouteAction =
-    clusters.length === 1 && clusters[0]
-      ? { cluster: clusters[0][0] }
-      : { weighted_clusters: { clusters: clusters.map(([name, weight]) => ({ name, weight: { value: weight } })) } };
-  if (http.timeoutMs !== undefined) action.timeout = durationFromMs(http.timeoutMs);
-  return action;
+  return true;
 }
 
 /**
- * Routes of one service port: the host's VirtualService (one route per match, in order; no match
- * means prefix `/`), or a single default route to `outbound|<port>||<host>`.
+ * Routes of one service port for one proxy: the host's VirtualService (one route per match block
+ * that applies to the proxy and port, in order; a rule without match blocks matches everything; a
+ * rule whose blocks all exclude the proxy is left out), or a single default route to
+ * `outbound|<port>||<host>` with Istio's default retry policy.
  */
-export function routesFor(snap: Snapshot, hostname: string, port: number): Route[] {
+export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?: ProxyNode, opts: { cors: boolean } = { cors: true }): Route[] {
   const vs = snap.virtualServices.get(hostname);
-  if (!vs) return [{ name: 'default', match: { prefix: '/' }, route: { cluster: outboundClusterName(port, '', hostname) } }];
+  const rules: readonly HttpRoute[] = vs
+    ? vs.spec.http
+    : [{ match: [], route: [{ destination: { host: hostname, subset: '', port }, weight: 100 }], mirrors: [] }];
   const routes: Route[] = [];
-  for (const http of vs.spec.http) {
-    const action = routeAction(snap, http, hostname, port);
-    const matches: (HttpMatchRequest | undefined)[] = http.match.length > 0 ? [...http.match] : [undefined];
-    for (const m of matches) {
-      const name = [http.name, m?.name].filter((s): s is string => s !== undefined && s !== '').join('.');
-      routes.push({ ...(name !== '' ? { name } : {}), match: routeMatch(m), route: action });
-    }
+  for (const http of rules) {
+    const matches: (HttpMatchRequest | undefined)[] = http.match.length > 0 ? http.match.filter((m) => appliesTo(m, proxy, port)) : [undefined];
+    for (const m of matches) routes.push(envoyRoute(snap, http, m, hostname, port, opts));
   }
+  if (!vs && routes[0]) routes[0].name = 'default';
   return routes;
 }
 
@@ -95,14 +64,14 @@ function sidecarRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
       virtual_hosts.push({
         name: hostPortName(service.hostname, port),
         domains: sidecarDomains(service, port, proxy.namespace, snap.domainSuffix),
-        routes: routesFor(snap, service.hostname, port),
+        routes: routesFor(snap, service.hostname, port, proxy),
       });
     }
   }
   return [{ '@type': TYPE_URL.route, name: ROUTE_OUTBOUND, virtual_hosts }];
 }
 
-function proxylessRoutes(snap: Snapshot): RouteConfiguration[] {
+function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
   const out: RouteConfiguration[] = [];
   for (const service of snap.services.values()) {
     for (const { port } of service.ports) {
@@ -110,7 +79,7 @@ function proxylessRoutes(snap: Snapshot): RouteConfiguration[] {
       out.push({
         '@type': TYPE_URL.route,
         name,
-        virtual_hosts: [{ name, domains: ['*'], routes: routesFor(snap, service.hostname, port) }],
+        virtual_hosts: [{ name, domains: ['*'], routes: routesFor(snap, service.hostname, port, proxy, { cors: false }) }],
       });
     }
   }
@@ -122,6 +91,6 @@ function proxylessRoutes(snap: Snapshot): RouteConfiguration[] {
  * proxyless: one route config `<host>:<port>` per service port (domains `*`). router: none.
  */
 export function generateRoutes(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
-  const configs = proxy.type === 'sidecar' ? sidecarRoutes(proxy, snap) : proxy.type === 'proxyless' ? proxylessRoutes(snap) : [];
+  const configs = proxy.type === 'sidecar' ? sidecarRoutes(proxy, snap) : proxy.type === 'proxyless' ? proxylessRoutes(proxy, snap) : [];
   return configs.map((resource) => ({ name: resource.name, resource }));
 }

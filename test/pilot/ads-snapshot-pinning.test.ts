@@ -63,9 +63,9 @@ test('a stream blocked mid-push sends every type of that push from one snapshot,
     [LDS, []],
     [RDS, ['r1']],
   ];
-  subscriptions.forEach(([typeUrl, names], i) =>
-    s.send({ type_url: typeUrl, resource_names: names, ...(i === 0 ? { node: wireNode() } : {}) }),
-  );
+  for (const [i, [typeUrl, names]] of subscriptions.entries()) {
+    s.send({ type_url: typeUrl, resource_names: names, ...(i === 0 ? { node: wireNode() } : {}) });
+  }
   await waitFor(() => s.responses.length === 4, 'the four answers');
   s.hold();
 
@@ -85,12 +85,12 @@ test('a stream blocked mid-push sends every type of that push from one snapshot,
 
   const seen = s.responses.slice(4).map((r) => ({ type: r.type_url.split('.').at(-1), mark: markOf(r), version: marks.get(r.version_info) }));
   // Every response's content is the snapshot its version_info names.
-  for (const r of seen) t.is(r.mark, r.version, `${r.type} content and version_info agree`);
+  for (const r of seen) t.is<number | undefined, number | undefined>(r.mark, r.version, `${r.type} content and version_info agree`);
   // Within one push (from one CDS to the next) every type comes from the same snapshot.
   let pushMark: number | undefined;
   for (const r of seen) {
     if (r.type === 'Cluster') pushMark = r.mark;
-    else t.is(r.mark, pushMark, `${r.type} comes from the snapshot of the CDS before it`);
+    else t.is<number | undefined, number | undefined>(r.mark, pushMark, `${r.type} comes from the snapshot of the CDS before it`);
   }
   t.deepEqual(
     seen.map((r) => `${r.type}@${r.mark}`),

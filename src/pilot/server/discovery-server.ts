@@ -53,7 +53,8 @@ export interface DiscoveryServer {
   readonly ads: AdsServer<Snapshot>;
   /** The 15012 server; add hosted services before `listen()`. */
   readonly secureServer: grpc.Server;
-  readonly addresses: { plain: string; secure: string };
+  /** host:port of 15010 and 15012; the real ports once bound (so port 0 works in tests). */
+  readonly addresses: { readonly plain: string; readonly secure: string };
   /** The `xds` readiness check: true once both ports are bound, else which are not. */
   xdsReady(): true | string;
   /** Data of Pilot's debug endpoints, by path (`/debug/adsz`, `/debug/configz`). */
@@ -135,12 +136,12 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
     },
     async listen() {
       try {
-        await bind(plain, addresses.plain, grpc.ServerCredentials.createInsecure());
+        addresses.plain = `${opts.address}:${await bind(plain, addresses.plain, grpc.ServerCredentials.createInsecure())}`;
         bound.plain = true;
         const creds = grpc.ServerCredentials.createSsl(null, [
           { private_key: Buffer.from(opts.serving.privateKeyPem), cert_chain: Buffer.from(opts.serving.certChainPem) },
         ]);
-        await bind(secure, addresses.secure, creds);
+        addresses.secure = `${opts.address}:${await bind(secure, addresses.secure, creds)}`;
         bound.secure = true;
       } catch (e: unknown) {
         plain.forceShutdown();
@@ -161,8 +162,9 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
   };
 }
 
-function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<void> {
-  return new Promise((resolve, reject) => server.bindAsync(address, creds, (err) => (err ? reject(err) : resolve())));
+/** Resolves with the bound port. */
+function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))));
 }
 
 function shutdown(server: grpc.Server): Promise<void> {

@@ -1,5 +1,4 @@
-import * as grpc from '@grpc/grpc-js';
-import { Gauge, Registry } from '../common/prom.ts';
+import { Registry } from '../common/prom.ts';
 import {
   bootstrapTokenAuthenticator,
   createCitadelService,
@@ -16,7 +15,7 @@ import {
   startFederation,
 } from '../federation/index.ts';
 import { createMixerService } from '../mixer/index.ts';
-import { AdsServer, createPilot } from '../pilot/index.ts';
+import { createDiscoveryServer } from '../pilot/index.ts';
 import { CONTROL_PLANE_SERVER_NAME } from './control-plane-name.ts';
 import { startMonitoringServer } from './monitoring-server.ts';
 import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport } from './readiness-report.ts';
@@ -24,6 +23,9 @@ import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport
 /**
  * A cluster's control plane, the way istiod hosts it: Pilot (xDS) always, and, when asked for,
  * Citadel (CA), Mixer (access-log sink) and the federation controller in the same process.
+ * Everything that is Pilot's (registries, config, snapshots, ADS on both ports, its metrics and
+ * debug data) is composed by `createDiscoveryServer` in src/pilot; this file only hosts the other
+ * components beside it, issues the serving certificate and serves monitoring.
  * `meshfed controlplane` runs all four; `meshfed pilot` runs Pilot alone, with its imports coming
  * from a `meshfed federation` process through the imports folder.
  *
@@ -80,27 +82,6 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const ca = await loadCa(opts.caDir);
   const ports = { xdsPlain: PORTS.xdsPlain, xdsTls: PORTS.xdsTls, monitoring: PORTS.monitoring, ...opts.ports };
 
-  const pilot = await createPilot({
-    cluster: opts.cluster,
-    trustDomain: opts.trustDomain,
-    registryFile: opts.registryFile,
-    configDir: opts.configDir,
-    ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
-    ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
-    logger: log.child({ component: 'pilot' }),
-  });
-  const ads = new AdsServer({ generate: (node, typeUrl) => pilot.generate(node, typeUrl), logger: log.child({ component: 'ads' }) });
-
-  const registry = new Registry();
-  new Gauge({
-    name: 'pilot_xds',
-    help: 'Number of endpoints connected to this pilot using XDS.',
-    registers: [registry],
-    collect() {
-      this.set(ads.status().length);
-    },
-  });
-
   const serving = issueServingCertificate({
     ca,
     dnsNames: [CONTROL_PLANE_SERVER_NAME, 'istiod.istio-system.svc.cluster.local'],
@@ -108,11 +89,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     spiffeId: formatSpiffeId({ trustDomain: opts.trustDomain, namespace: 'istio-system', serviceAccount: 'istiod' }),
     ttlSeconds: 24 * 3600,
   });
+  const registry = new Registry();
+  const discovery = await createDiscoveryServer({
+    cluster: opts.cluster,
+    trustDomain: opts.trustDomain,
+    address: opts.address,
+    registryFile: opts.registryFile,
+    configDir: opts.configDir,
+    ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
+    ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
+    serving,
+    ports: { xdsPlain: ports.xdsPlain, xdsTls: ports.xdsTls },
+    metrics: registry,
+    logger: log,
+  });
+  const { pilot } = discovery;
 
-  const plain = new grpc.Server();
-  ads.addTo(plain);
-  const secure = new grpc.Server();
-  ads.addTo(secure);
   if (opts.citadel) {
     const citadelLog = log.child({ component: 'citadel' });
     const citadel = createCitadelService({
@@ -121,22 +113,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       authenticate: bootstrapTokenAuthenticator(opts.citadel.tokensFile, citadelLog),
       logger: citadelLog,
     });
-    secure.addService(citadel.definition, citadel.implementation);
+    discovery.secureServer.addService(citadel.definition, citadel.implementation);
   }
   if (opts.mixer) {
     const mixer = createMixerService({ registry, logger: log.child({ component: 'mixer' }) });
-    secure.addService(mixer.definition, mixer.implementation);
+    discovery.secureServer.addService(mixer.definition, mixer.implementation);
   }
 
-  const plainAddress = `${opts.address}:${ports.xdsPlain}`;
-  const secureAddress = `${opts.address}:${ports.xdsTls}`;
-  const bound = { plain: false, secure: false };
   let federation: FederationHandle | undefined;
   const checks: Record<string, ReadinessCheck> = {
-    xds: () => {
-      const unbound = [...(bound.plain ? [] : [plainAddress]), ...(bound.secure ? [] : [secureAddress])];
-      return unbound.length === 0 ? true : `ADS not bound yet on ${unbound.join(', ')}`;
-    },
+    xds: () => discovery.xdsReady(),
     ca: certificateCheck({ serving, ...(opts.citadel ? { signer: ca.cert } : {}) }),
     ...(opts.discovery.kind !== 'none' ? { federation: federationCheck(() => federation) } : {}),
   };
@@ -147,27 +133,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     metrics: registry,
     ready: () => readinessReport(checks),
     json: {
-      '/debug/adsz': () => ads.status(),
-      '/debug/configz': () => ({
-        errors: pilot.configErrors().map(String),
-        registryErrors: pilot.registryErrors(),
-        version: pilot.snapshot().version,
-      }),
+      ...discovery.debug,
       '/debug/federationz': () => federation?.status() ?? { disabled: true },
     },
   });
 
   try {
-    await bind(plain, plainAddress, grpc.ServerCredentials.createInsecure());
-    bound.plain = true;
-    await bind(
-      secure,
-      secureAddress,
-      grpc.ServerCredentials.createSsl(null, [
-        { private_key: Buffer.from(serving.privateKeyPem), cert_chain: Buffer.from(serving.certChainPem) },
-      ]),
-    );
-    bound.secure = true;
+    await discovery.listen();
     if (opts.discovery.kind !== 'none') {
       federation = await startFederation({
         cluster: opts.cluster,
@@ -181,18 +153,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     }
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
-    ads.close();
-    pilot.close();
-    plain.forceShutdown();
-    secure.forceShutdown();
+    await discovery.close();
     await monitoring.close();
     throw e;
   }
 
-  pilot.onPush((_snap, reason) => {
-    ads.push(reason);
-    federation?.update(pilot.exportState());
-  });
+  pilot.onPush(() => federation?.update(pilot.exportState()));
 
   const hosted = ['pilot', ...(opts.citadel ? ['citadel'] : []), ...(opts.mixer ? ['mixer'] : []), ...(federation ? ['federation'] : [])];
   log.info({ address: opts.address, ports, hosted }, 'control plane started; /ready reports when it is ready');
@@ -200,10 +166,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   return {
     async close(): Promise<void> {
       await federation?.close();
-      ads.close();
-      pilot.close();
+      await discovery.close();
       await monitoring.close();
-      await Promise.all([shutdown(plain), shutdown(secure)]);
     },
   };
 }
@@ -213,21 +177,4 @@ export function discoveryBackend(choice: Exclude<DiscoveryChoice, { kind: 'none'
   return choice.kind === 'consul'
     ? createDiscoveryBackend('consul', { host: choice.host, port: choice.port })
     : createDiscoveryBackend('memory', { url: choice.url, datacenter: cluster });
-}
-
-function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<void> {
-  return new Promise((resolve, reject) => server.bindAsync(address, creds, (err) => (err ? reject(err) : resolve())));
-}
-
-function shutdown(server: grpc.Server): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, 2000);
-    server.tryShutdown(() => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }

@@ -7,8 +7,9 @@ export {
   loadConfigPaths,
   parseConfigText,
 } from './config/index.ts';
-export { generate } from './generators/index.ts';
-export { buildSnapshot, exportState, type Snapshot, type SnapshotInput } from './model/index.ts';
-export { createPilot, type Pilot, type PilotOptions, PilotOptionsError } from './pilot.ts';
+export { generate, generationKey } from './generators/index.ts';
+export { buildSnapshot, diffSnapshots, exportState, type Snapshot, type SnapshotChange, type SnapshotInput } from './model/index.ts';
+export { createPilot, type Pilot, type PilotOptions, PilotOptionsError, type PilotPush } from './pilot.ts';
 export type { RegistryShard, ServiceRegistry } from './registry/index.ts';
 export * from './ads/index.ts';
+export * from './server/index.ts';

@@ -9,6 +9,7 @@ import { createFolderConfigStore } from './config/config-store-folder.ts';
 import { generate } from './generators/generate.ts';
 import { buildSnapshot } from './model/build-snapshot.ts';
 import { exportState } from './model/export-state.ts';
+import { diffSnapshots, type SnapshotChange } from './model/snapshot-diff.ts';
 import type { Snapshot } from './model/snapshot.ts';
 import { createFederationRegistry } from './registry/registry-federation.ts';
 import { readImportFolder } from './registry/import-folder-reader.ts';
@@ -44,9 +45,15 @@ export interface PilotOptions {
   debounceMs?: number;
 }
 
+/** What one rebuilt snapshot changed, and when the first change that led to it happened. */
+export interface PilotPush extends SnapshotChange {
+  /** Epoch ms of the first registry or config event of the quiet period that ended in this push. */
+  readonly changedAt: number;
+}
+
 /**
- * Pilot's registries → model → generators, composed. The ADS server (src/pilot/ads) reads
- * `snapshot()`/`generate()` and subscribes with `onPush`; the federation controller feeds
+ * Pilot's registries → model → generators, composed. The discovery server (src/pilot/server)
+ * hands each snapshot from `onPush` to the ADS server; the federation controller feeds
  * `federationSink` and reads `exportState()`.
  */
 export interface Pilot {
@@ -58,8 +65,11 @@ export interface Pilot {
   generate(proxy: ProxyNode, typeUrl: XdsTypeUrl): XdsResource[];
   /** What this cluster exports, over the current snapshot. */
   exportState(): LocalExportState;
-  /** Called after each rebuilt snapshot with a short reason (`config`, `registry:file`, ...). */
-  onPush(cb: (snap: Snapshot, reason: string) => void): void;
+  /**
+   * Called after each rebuilt snapshot with a short reason (`config`, `registry:file`, ...) and
+   * what changed since the previous snapshot (scope `none` included: listeners decide).
+   */
+  onPush(cb: (snap: Snapshot, reason: string, change: PilotPush) => void): void;
   /** Current configuration problems; the objects in the snapshot are the last good ones. */
   configErrors(): ConfigError[];
   /** Current problems of the registry file and the imports folder; their last good state stays. */
@@ -115,8 +125,9 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   };
 
   let current = build();
-  const listeners: ((snap: Snapshot, reason: string) => void)[] = [];
+  const listeners: ((snap: Snapshot, reason: string, change: PilotPush) => void)[] = [];
   const reasons = new Set<string>();
+  let changedAt = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -125,11 +136,13 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     if (closed) return;
     const reason = [...reasons].sort().join(',');
     reasons.clear();
+    const prev = current;
     current = build();
-    logger.debug({ version: current.version, reason }, 'snapshot rebuilt');
+    const change: PilotPush = { ...diffSnapshots(prev, current), changedAt };
+    logger.debug({ version: current.version, reason, scope: change.scope, hostnames: change.hostnames.size }, 'snapshot rebuilt');
     for (const cb of listeners) {
       try {
-        cb(current, reason);
+        cb(current, reason, change);
       } catch (e: unknown) {
         logger.error({ err: errorMessage(e) }, 'push listener failed');
       }
@@ -137,6 +150,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   };
   const schedule = (reason: string): void => {
     if (closed) return;
+    if (reasons.size === 0) changedAt = Date.now();
     reasons.add(reason);
     if (timer) clearTimeout(timer);
     timer = setTimeout(push, debounceMs);

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { AdsServer, type ProxyStatus } from '../../src/pilot/ads/index.ts';
 import type { ProxyNode } from '../../src/xds/node.ts';
 import { PUSH_ORDER, TYPE_URL } from '../../src/xds/type-urls.ts';
-import { TestGenerator, basicMesh, edsCluster, httpListener, loadAssignment, routeConfig } from '../xds/support/fixtures.ts';
+import { TestGenerator, type TestSnapshot, basicMesh, edsCluster, httpListener, loadAssignment, routeConfig } from '../xds/support/fixtures.ts';
 import { RawAdsStream, type RawResponse, namesOf, wireNode } from '../xds/support/raw-ads-stream.ts';
 import { openStalledAdsStream } from '../xds/support/stalled-ads-stream.ts';
 
@@ -12,7 +12,7 @@ const { cluster: CDS, endpoint: EDS, listener: LDS, route: RDS } = TYPE_URL;
 
 interface Harness {
   gen: TestGenerator;
-  ads: AdsServer;
+  ads: AdsServer<TestSnapshot>;
   target: string;
   nacks: { node: ProxyNode; typeUrl: string; detail: string }[];
   open(opts?: ConstructorParameters<typeof RawAdsStream>[1]): RawAdsStream;
@@ -24,6 +24,7 @@ async function startAds(t: ExecutionContext, queueLimit?: number): Promise<Harne
   const nacks: Harness['nacks'] = [];
   const ads = new AdsServer({
     generate: gen.generate,
+    snapshot: gen.snapshot(),
     logger: pino({ level: 'silent' }),
     onNack: (node, typeUrl, detail) => nacks.push({ node, typeUrl, detail }),
     ...(queueLimit ? { queueLimit } : {}),
@@ -77,7 +78,7 @@ class Barrier {
   }
 }
 
-function statusOf(ads: AdsServer): ProxyStatus {
+function statusOf(ads: AdsServer<TestSnapshot>): ProxyStatus {
   const all = ads.status();
   if (all.length !== 1 || !all[0]) throw new Error(`expected one proxy, got ${all.length}`);
   return all[0];
@@ -131,11 +132,11 @@ test('a NACK is recorded per resource and the same content is not sent again', a
   t.is(h.nacks.length, 1);
   t.is(h.nacks[0]?.typeUrl, CDS);
 
-  h.ads.push('nothing changed');
+  h.ads.push(h.gen.push('nothing changed'));
   await barrier.pass(t);
 
   h.gen.set(CDS, [edsCluster('c1', 'svc1')]);
-  h.ads.push('c2 removed');
+  h.ads.push(h.gen.push('c2 removed'));
   const fixed = await s.next();
   t.is(fixed.type_url, CDS);
   t.deepEqual(namesOf(fixed), ['c1']);
@@ -153,7 +154,7 @@ test('a request whose nonce is not the latest sent is ignored', async (t) => {
   s.send({ typeUrl: CDS });
   const first = await s.next();
   h.gen.set(CDS, [edsCluster('c1', 'svc1'), edsCluster('c3')]);
-  h.ads.push('c3 added');
+  h.ads.push(h.gen.push('c3 added'));
   const second = await s.next();
   t.not(second.nonce, first.nonce);
   // A late ACK of the first response, a late NACK, and a late widening: all stale.
@@ -172,6 +173,7 @@ test('LDS and CDS start as wildcards; EDS and RDS get only the names asked for',
   const h = await startAds(t);
   h.gen.set(LDS, [httpListener('l1', 15001, 'r1'), httpListener('l2', 15002, 'r2')]);
   h.gen.set(RDS, [routeConfig('r1', 'c1'), routeConfig('r2', 'c2')]);
+  h.ads.push(h.gen.push('listeners and routes added'));
   const s = h.open();
   const table: { typeUrl: string; names: string[]; expected: string[] }[] = [
     { typeUrl: CDS, names: [], expected: ['c1', 'c2'] },
@@ -216,7 +218,7 @@ test('an empty name list after the first request unsubscribes', async (t) => {
   t.deepEqual(statusOf(h.ads).types[EDS]?.requested, []);
 
   h.gen.set(EDS, [loadAssignment('svc1', [['127.0.0.9', 1234]])]);
-  h.ads.push('endpoints moved');
+  h.ads.push(h.gen.push('endpoints moved'));
   await barrier.pass(t);
 
   s.send({ typeUrl: EDS, names: ['svc1'], nonce: r.nonce });
@@ -240,20 +242,21 @@ async function subscribeAll(s: RawAdsStream, order: readonly string[]): Promise<
   return latest;
 }
 
-test('a push sends only the types whose content changed', async (t) => {
+test('a push sends only the types whose content changed, and for EDS only the changed assignments', async (t) => {
   const h = await startAds(t);
   const s = h.open();
   const latest = await subscribeAll(s, PUSH_ORDER);
   const barrier = new Barrier(s, RDS, latest.get(RDS));
 
-  h.ads.push('no change');
+  h.ads.push(h.gen.push('no change'));
   await barrier.pass(t);
 
   h.gen.set(EDS, [loadAssignment('svc1', [['127.0.0.7', 8080]]), loadAssignment('c2', [['127.0.0.3', 9090]])]);
-  h.ads.push('svc1 endpoint changed');
+  h.ads.push(h.gen.push('svc1 endpoint changed'));
   const r = await s.next();
   t.is(r.type_url, EDS);
-  t.deepEqual(namesOf(r), ['c2', 'svc1']);
+  t.deepEqual(namesOf(r), ['svc1'], 'SotW EDS: an assignment left out is kept by the proxy, so c2 is not resent');
+  t.deepEqual(statusOf(h.ads).types[EDS]?.resourceNames, ['c2', 'svc1'], 'the proxy holds both');
   await barrier.pass(t);
 });
 
@@ -264,7 +267,7 @@ test('a push that changes every type sends CDS, EDS, LDS, RDS in that order', as
   basicMesh(h.gen, 15009, 8089);
   h.gen.set(CDS, [edsCluster('c1', 'svc1'), edsCluster('c2'), edsCluster('c9')]);
   h.gen.set(RDS, [routeConfig('r1', 'c9')]);
-  h.ads.push('everything changed');
+  h.ads.push(h.gen.push('everything changed'));
   const order: string[] = [];
   for (let i = 0; i < 4; i++) order.push((await s.next()).type_url);
   t.deepEqual(order, [CDS, EDS, LDS, RDS]);
@@ -332,7 +335,7 @@ test('a stream that never reads does not block pushes to another stream', async 
   const pushes = 40;
   for (let i = 1; i <= pushes; i++) {
     h.gen.set(CDS, bigClusters(i));
-    h.ads.push(`push ${i}`);
+    h.ads.push(h.gen.push(`push ${i}`));
     const r = await fast.next();
     const eds = r.resources[0]?.['eds_cluster_config'] as { service_name?: string } | undefined;
     t.is(eds?.service_name, `svc-${i}`, 'the fast stream gets every push');

@@ -61,7 +61,7 @@ test('one invalid resource is NACKed; its last good value stays and valid siblin
   const brokenC2 = { ...edsCluster('c2'), connect_timeout: { seconds: '0' } } satisfies Cluster;
   const c1 = { ...edsCluster('c1', 'svc1'), connect_timeout: { seconds: '7' } } satisfies Cluster;
   s.gen.set(CDS, [c1, brokenC2, edsCluster('c3')]);
-  s.ads.push('c2 broken, c1 changed, c3 added');
+  s.ads.push(s.gen.push('c2 broken, c1 changed, c3 added'));
   await waitFor(() => nacks.length > 0, 'a NACK');
   t.is(nacks[0]?.typeUrl, CDS);
   t.is(nacks[0]?.errors.length, 1);
@@ -77,7 +77,7 @@ test('one invalid resource is NACKed; its last good value stays and valid siblin
 
   // A NACKed response removes nothing; the next good one does.
   s.gen.set(CDS, [c1]);
-  s.ads.push('c2 and c3 removed');
+  s.ads.push(s.gen.push('c2 and c3 removed'));
   await waitFor(() => !client.current().clusters.has('c2'), 'c2 removed');
   t.deepEqual([...client.current().clusters.keys()], ['c1']);
   t.not(client.current().versions.cluster, goodVersion);
@@ -121,7 +121,7 @@ test('an invalid listener is NACKed and the last good one is kept', async (t) =>
   client.on('nack', (_u, errors) => nacks.push(errors));
   // A listener whose only chain has no filters: invalid.
   gen.set(LDS, [{ '@type': LDS, name: 'l1', address: { socket_address: { address: '127.0.0.1', port_value: 15001 } }, filter_chains: [{ filters: [] }] }]);
-  s.ads.push('broken listener');
+  s.ads.push(s.gen.push('broken listener'));
   await waitFor(() => nacks.length > 0, 'NACK');
   t.regex(nacks[0]?.[0] ?? '', /^l1: filter_chains\[0\]\.filters: exactly one network filter/);
   t.is(client.current().listeners.get('l1')?.filterChains.length, 1);

@@ -1,14 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../common/log.ts';
 import { errorMessage } from '../../common/errors.ts';
+import { encodeDiscoveryResponse } from '../../xds/discovery-response-codec.ts';
 import { type ProxyNode, parseNode } from '../../xds/node.ts';
-import type { XdsResource } from '../../xds/resources.ts';
 import { PUSH_ORDER, TYPE_URL, type XdsTypeUrl } from '../../xds/type-urls.ts';
 import { type DiscoveryRequest, isXdsTypeUrl, parseDiscoveryRequest } from './discovery-request.ts';
-import { type PushItem, PushQueue } from './push-queue.ts';
-
-export type ResourceGenerator = (node: ProxyNode, typeUrl: XdsTypeUrl) => XdsResource[];
+import type { AdsMetrics, PushRequest, PushSnapshot } from './push-interface.ts';
+import { type PushItem, PushQueue, type QueuedPush } from './push-queue.ts';
+import type { EncodedResource, ResourceCache } from './resource-cache.ts';
 
 /** Protocol state of one type on one stream, as `AdsServer.status()` reports it. */
 export interface TypeStatus {
@@ -25,8 +25,9 @@ export interface TypeStatus {
   nack?: string;
   /** Resources the last NACK names, with the part of the detail that names each. */
   nackedResources: Record<string, string>;
-  /** Names of the resources in the latest response sent. */
+  /** Names of the resources the proxy holds from this stream (all it was sent and still subscribes to). */
   resourceNames: string[];
+
 }
 
 /** One connected proxy (one ADS stream). */
@@ -41,6 +42,8 @@ export interface ProxyStatus {
   queued: number;
   /** Pushes merged into an earlier one because the stream was busy. */
   coalesced: number;
+  /** Version of the snapshot the stream sends from (the latest push it took), once it sent anything. */
+  snapshot?: string;
   /** Per subscribed type URL. */
   types: Partial<Record<XdsTypeUrl, TypeStatus>>;
 }
@@ -53,18 +56,24 @@ interface TypeState {
   nonce?: string;
   versionSent?: string;
   versionAcked?: string;
-  hashSent?: string;
   nack?: string;
   nackedResources: Record<string, string>;
-  sentNames: string[];
+  /**
+   * What the proxy holds from this stream: name → content hash of every resource it was sent and
+   * still subscribes to. A push sends only what differs from it.
+   */
+  held: Map<string, string>;
 }
 
-export interface ConnectionDeps {
-  generate: ResourceGenerator;
+export interface ConnectionDeps<S extends PushSnapshot & object> {
+  cache: ResourceCache<S>;
+  /** The newest snapshot pushed (or the initial one): what a stream answers from before its first push. */
+  latest: () => S;
   logger: Logger;
   queueLimit: number;
+  metrics?: AdsMetrics | undefined;
   onNack?: ((node: ProxyNode, typeUrl: string, detail: string) => void) | undefined;
-  onClose: (c: AdsConnection) => void;
+  onClose: (c: AdsConnection<S>) => void;
 }
 
 type AdsCall = grpc.ServerDuplexStream<unknown, unknown>;
@@ -72,19 +81,34 @@ type AdsCall = grpc.ServerDuplexStream<unknown, unknown>;
 /** Types for which an empty first request means "everything". */
 const WILDCARD_TYPES: readonly XdsTypeUrl[] = [TYPE_URL.listener, TYPE_URL.cluster];
 
+/**
+ * Types whose state-of-the-world response must list every resource (an absent one is deleted).
+ * For EDS and RDS an absent resource is left alone, so a push sends only the changed ones.
+ */
+const COMPLETE_TYPES: readonly XdsTypeUrl[] = [TYPE_URL.listener, TYPE_URL.cluster];
+
 let nextStreamId = 1;
 
 /**
  * The state-of-the-world protocol on one ADS stream. The gRPC handler feeds it requests; `push()`
- * feeds it model changes. All sends go through a bounded queue drained by one async loop that waits
- * for 'drain' when the transport pushes back, so a slow proxy stalls only its own stream.
+ * feeds it snapshots. All sends go through a bounded queue drained by one async loop that waits for
+ * 'drain' when the transport pushes back, so a slow proxy stalls only its own stream.
+ *
+ * Snapshot pinning: the stream sends from one snapshot at a time. Taking a push pins its snapshot,
+ * and every type of that push, and every subscription answered until the next push is taken, is
+ * generated from it, even when newer snapshots arrive while the stream waits for flow control. A
+ * push is always finished before the next is taken; pushes that queue up meanwhile merge into one
+ * of the newest snapshot (see PushQueue), so a slow stream jumps ahead whole snapshots at a time.
  * Never throws out of a stream callback: failures are logged and end the stream at worst.
  */
-export class AdsConnection {
+export class AdsConnection<S extends PushSnapshot & object> {
   readonly streamId = nextStreamId++;
   private node: ProxyNode | undefined;
   private readonly types = new Map<XdsTypeUrl, TypeState>();
-  private readonly queue: PushQueue;
+  private readonly queue: PushQueue<S>;
+  private pinned: S | undefined;
+  /** The push whose responses the proxy has not all answered yet (for convergence time). */
+  private converging: { changedAt: number; awaiting: Set<XdsTypeUrl> } | undefined;
   private pumping = false;
   private closed = false;
   private nonceSeq = 0;
@@ -92,7 +116,7 @@ export class AdsConnection {
 
   constructor(
     private readonly call: AdsCall,
-    private readonly deps: ConnectionDeps,
+    private readonly deps: ConnectionDeps<S>,
   ) {
     this.queue = new PushQueue(deps.queueLimit);
     this.log = deps.logger.child({ stream: this.streamId });
@@ -103,10 +127,10 @@ export class AdsConnection {
     call.on('close', () => this.guard(() => this.close('closed')));
   }
 
-  /** The model changed: regenerate every subscribed type, sending only what changed. */
-  push(reason: string): void {
+  /** A new snapshot: queue a push of it (merged with pushes still waiting). */
+  push(p: PushRequest<S>): void {
     if (this.closed || !this.node) return;
-    this.queue.offerPush(reason);
+    this.queue.offerPush(p);
     void this.pump();
   }
 
@@ -133,7 +157,7 @@ export class AdsConnection {
         wildcard: st.wildcard,
         requested: st.active && !st.wildcard ? [...st.names].sort() : [],
         nackedResources: { ...st.nackedResources },
-        resourceNames: [...st.sentNames],
+        resourceNames: [...st.held.keys()].sort(),
       };
       if (st.versionSent !== undefined) ts.versionSent = st.versionSent;
       if (st.versionAcked !== undefined) ts.versionAcked = st.versionAcked;
@@ -150,6 +174,7 @@ export class AdsConnection {
       workload: n.workload,
       queued: this.queue.length,
       coalesced: this.queue.coalesced,
+      ...(this.pinned ? { snapshot: this.pinned.version } : {}),
       types,
     };
   }
@@ -200,7 +225,7 @@ export class AdsConnection {
       const wildcardType = WILDCARD_TYPES.includes(typeUrl);
       const wildcard = req.resourceNames.includes('*') || (wildcardType && req.resourceNames.length === 0);
       const names = new Set(req.resourceNames.filter((n) => n !== '*'));
-      this.types.set(typeUrl, { wildcard, names, active: wildcard || names.size > 0, nackedResources: {}, sentNames: [] });
+      this.types.set(typeUrl, { wildcard, names, active: wildcard || names.size > 0, nackedResources: {}, held: new Map() });
       this.enqueueRequest(typeUrl);
       return;
     }
@@ -220,14 +245,24 @@ export class AdsConnection {
       delete st.nack;
       st.nackedResources = {};
     }
+    this.answered(typeUrl);
     if (this.updateSubscription(st, req.resourceNames)) this.enqueueRequest(typeUrl);
+  }
+
+  /** The proxy answered the latest response of `typeUrl`; the push converged once it answered all. */
+  private answered(typeUrl: XdsTypeUrl): void {
+    const c = this.converging;
+    if (!c || !c.awaiting.delete(typeUrl) || c.awaiting.size > 0) return;
+    this.converging = undefined;
+    const node = this.node;
+    if (node) this.deps.metrics?.converged(Math.max(0, Date.now() - c.changedAt) / 1000, node);
   }
 
   private recordNack(typeUrl: XdsTypeUrl, st: TypeState, detail: string): void {
     st.nack = detail;
     st.nackedResources = {};
     const parts = detail.split(/[\n;[\]]/);
-    for (const name of st.sentNames) {
+    for (const name of st.held.keys()) {
       const part = parts.find((p) => p.includes(name));
       if (part !== undefined) st.nackedResources[name] = part.trim();
     }
@@ -265,50 +300,83 @@ export class AdsConnection {
     }
   }
 
-  private async process(item: PushItem): Promise<void> {
-    if (item.kind === 'request') return this.send(item.typeUrl, true);
-    this.log.debug({ reasons: item.reasons }, 'push');
-    for (const typeUrl of PUSH_ORDER) {
-      if (this.closed) return;
-      await this.send(typeUrl, false);
+  private async process(item: PushItem<S>): Promise<void> {
+    if (item.kind === 'request') {
+      this.pinned ??= this.deps.latest();
+      await this.send(item.typeUrl, 'answer', this.pinned);
+      return;
     }
+    await this.pushSnapshot(item);
+  }
+
+  /** Sends every type a push may have changed, in push order, all from the push's snapshot. */
+  private async pushSnapshot(item: QueuedPush<S>): Promise<void> {
+    const node = this.node;
+    if (!node) return;
+    const snapshot = item.snapshot;
+    this.pinned = snapshot;
+    const full = item.scope === 'full' || item.fullFor?.(node) === true;
+    this.log.debug({ reasons: item.reasons, version: snapshot.version, full }, 'push');
+    const started = performance.now();
+    const sent: XdsTypeUrl[] = [];
+    for (const typeUrl of full ? PUSH_ORDER : [TYPE_URL.endpoint]) {
+      if (this.closed) return;
+      if (await this.send(typeUrl, 'push', snapshot)) sent.push(typeUrl);
+    }
+    if (sent.length === 0) return;
+    const m = this.deps.metrics;
+    if (m) {
+      for (const typeUrl of sent) m.pushed(typeUrl);
+      m.pushTime((performance.now() - started) / 1000);
+    }
+    const prev = this.converging;
+    this.converging = {
+      changedAt: Math.min(prev?.changedAt ?? item.changedAt, item.changedAt),
+      awaiting: new Set([...(prev?.awaiting ?? []), ...sent]),
+    };
   }
 
   /**
-   * Generates and sends one type. `force` answers a subscription request even when the content is
-   * what the stream already has; otherwise identical content (including content the proxy NACKed)
-   * is not sent again.
+   * Generates (through the per-snapshot cache) and sends one type from `snapshot`.
+   * - `answer` (a subscription request): every subscribed resource, even when the proxy holds
+   *   exactly that already.
+   * - `push`: nothing when the proxy holds exactly what the snapshot has (including content it
+   *   NACKed); otherwise, for LDS and CDS, every resource, and for EDS and RDS only the changed ones.
+   * Returns whether a response was written.
    */
-  private async send(typeUrl: XdsTypeUrl, force: boolean): Promise<void> {
+  private async send(typeUrl: XdsTypeUrl, mode: 'answer' | 'push', snapshot: S): Promise<boolean> {
     const st = this.types.get(typeUrl);
     const node = this.node;
-    if (!st || !st.active || !node) return;
-    let resources: XdsResource[];
+    if (!st || !st.active || !node) return false;
+    let all: readonly EncodedResource[];
     try {
-      resources = this.deps.generate(node, typeUrl);
+      all = this.deps.cache.get(node, typeUrl, snapshot).resources;
     } catch (e: unknown) {
       this.log.error({ typeUrl, err: errorMessage(e) }, 'generator failed');
-      return;
-    }
-    resources = resources.filter((r) => {
-      if (r.resource['@type'] === typeUrl) return st.wildcard || st.names.has(r.name);
-      this.log.error({ typeUrl, name: r.name, type: r.resource['@type'] }, 'generator returned a resource of another type');
       return false;
-    });
-    const hash = createHash('sha256')
-      .update(JSON.stringify(resources.map((r) => [r.name, r.resource])))
-      .digest('hex');
-    if (!force && hash === st.hashSent) return;
+    }
+    const wanted = st.wildcard ? all : all.filter((r) => st.names.has(r.name));
+    const changed = wanted.filter((r) => st.held.get(r.name) !== r.hash);
+    const complete = COMPLETE_TYPES.includes(typeUrl);
+    const wantedNames = new Set(wanted.map((r) => r.name));
+    const removed = complete && [...st.held.keys()].some((n) => !wantedNames.has(n));
+    let out: readonly EncodedResource[];
+    if (mode === 'answer') out = wanted;
+    else if (changed.length === 0 && !removed) return false;
+    else out = complete ? wanted : changed;
     const nonce = `${this.streamId}-${++this.nonceSeq}-${randomBytes(4).toString('hex')}`;
-    const version = hash.slice(0, 16);
+    const version = snapshot.version;
     st.nonce = nonce;
     st.versionSent = version;
-    st.hashSent = hash;
-    st.sentNames = resources.map((r) => r.name);
-    const response = { version_info: version, type_url: typeUrl, nonce, resources: resources.map((r) => r.resource) };
-    if (this.closed || this.call.writableEnded || this.call.destroyed) return;
-    this.log.debug({ typeUrl, version, nonce, count: resources.length }, 'sending');
+    st.held = new Map(wanted.map((r) => [r.name, r.hash]));
+    if (this.closed || this.call.writableEnded || this.call.destroyed) return false;
+    this.log.debug({ typeUrl, version, nonce, count: out.length, of: wanted.length }, 'sending');
+    const response = encodeDiscoveryResponse(
+      { version_info: version, type_url: typeUrl, nonce },
+      out.map((r) => r.field),
+    );
     if (!this.call.write(response)) await this.drained();
+    return true;
   }
 
   /** Resolves on 'drain', or when the stream goes away. */

@@ -1,51 +1,74 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Logger, createLogger } from '../../common/log.ts';
+import { adsServiceWithEncodedResponses } from '../../xds/discovery-response-codec.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import { serviceClient } from '../../xds/protos.ts';
-import { AdsConnection, type ProxyStatus, type ResourceGenerator } from './ads-connection.ts';
+import { AdsConnection, type ProxyStatus } from './ads-connection.ts';
 import { AdsOptionsError } from './ads-errors.ts';
+import type { AdsMetrics, GenerationKey, PushRequest, PushSnapshot, ResourceGenerator } from './push-interface.ts';
+import { ResourceCache } from './resource-cache.ts';
 
 /** Options of an AdsServer; validated once by the constructor. */
-export interface AdsServerOptions {
-  /** Pure resource generator; called per stream and type whenever content may have changed. */
-  generate: ResourceGenerator;
+export interface AdsServerOptions<S extends PushSnapshot & object> {
+  /** Pure resource generator over a snapshot; called at most once per (snapshot, type, generation key). */
+  generate: ResourceGenerator<S>;
+  /** Which proxies share generated resources; default: none share (one generation per stream). */
+  generationKey?: GenerationKey;
+  /** What streams answer from until the first `push`. */
+  snapshot: S;
   logger?: Logger;
   /** Per-stream bounded queue of pending pushes (default 16). */
   queueLimit?: number;
   /** Called for every NACK (a request with `error_detail` answering the latest response). */
   onNack?: (node: ProxyNode, typeUrl: string, detail: string) => void;
+  metrics?: AdsMetrics;
 }
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
+const NO_SHARING: GenerationKey = () => undefined;
+
 /**
  * Pilot's push server: envoy.service.discovery.v3.AggregatedDiscoveryService, state of the world.
  * It is the only holder of protocol state (subscriptions, versions, nonces, ACK/NACK). Callers own
- * the grpc.Server: `addTo` registers the service, `push` is called after each model change,
- * `close` ends every open stream (the grpc.Server is shut down by its owner).
+ * the grpc.Server: `addTo` registers the service, `push` is called with each new snapshot, `close`
+ * ends every open stream (the grpc.Server is shut down by its owner).
+ *
+ * The push contract: every response carries `version_info` = the version of the snapshot it was
+ * generated from, and a stream never mixes snapshots within a push (see AdsConnection). Generated
+ * resources are encoded once per (snapshot, type, generation key) and shared by every stream with
+ * that key; the cache goes with the snapshot.
  */
-export class AdsServer {
-  private readonly connections = new Set<AdsConnection>();
-  private readonly generate: ResourceGenerator;
+export class AdsServer<S extends PushSnapshot & object> {
+  private readonly connections = new Set<AdsConnection<S>>();
+  private readonly cache: ResourceCache<S>;
   private readonly logger: Logger;
   private readonly queueLimit: number;
-  private readonly onNack: AdsServerOptions['onNack'];
+  private readonly onNack: AdsServerOptions<S>['onNack'];
+  private readonly metrics: AdsMetrics | undefined;
+  private latest: S;
   private closed = false;
 
-  constructor(opts: AdsServerOptions) {
-    if (typeof opts.generate !== 'function') throw new AdsOptionsError('generate must be a function');
+  constructor(opts: AdsServerOptions<S>) {
+    if (typeof opts.generate !== 'function') throw new AdsOptionsError('invalid generate: must be a function');
+    if (opts.generationKey !== undefined && typeof opts.generationKey !== 'function') {
+      throw new AdsOptionsError('invalid generationKey: must be a function');
+    }
+    if (typeof opts.snapshot !== 'object' || opts.snapshot === null || typeof opts.snapshot.version !== 'string') {
+      throw new AdsOptionsError('invalid snapshot: must be an object with a string version');
+    }
     const queueLimit = opts.queueLimit ?? 16;
     if (!Number.isInteger(queueLimit) || queueLimit < 1) throw new AdsOptionsError('invalid queueLimit');
-    this.generate = opts.generate;
+    this.logger = opts.logger ?? createLogger('pilot-ads');
+    this.cache = new ResourceCache(opts.generate, opts.generationKey ?? NO_SHARING, this.logger);
+    this.latest = opts.snapshot;
     this.queueLimit = queueLimit;
     this.onNack = opts.onNack;
-    this.logger = opts.logger ?? createLogger('pilot-ads');
+    this.metrics = opts.metrics;
   }
 
   /** Registers the ADS service on a grpc.Server (plain or TLS). Delta ADS answers UNIMPLEMENTED. */
   addTo(server: grpc.Server): void {
-    const service = serviceClient(ADS_SERVICE).service;
-    server.addService(service, {
+    server.addService(adsServiceWithEncodedResponses(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         call.emit('error', Object.assign(new Error('delta xDS is not supported'), { code: grpc.status.UNIMPLEMENTED }));
@@ -53,9 +76,23 @@ export class AdsServer {
     });
   }
 
-  /** The model changed: every connected proxy regenerates; only changed types are sent. */
-  push(reason: string): void {
-    for (const c of this.connections) c.push(reason);
+  /**
+   * A new snapshot: every connected proxy gets a push of it (queued per stream, merged when the
+   * stream is behind). Types whose content did not change for a proxy are not sent.
+   */
+  push(p: PushRequest<S>): void {
+    this.latest = p.snapshot;
+    for (const c of this.connections) c.push(p);
+  }
+
+  /** The newest snapshot pushed. */
+  snapshot(): S {
+    return this.latest;
+  }
+
+  /** Generator calls made so far (shared results count once). */
+  generatorCalls(): number {
+    return this.cache.generated;
   }
 
   /** One entry per connected proxy that has identified itself. */
@@ -79,10 +116,12 @@ export class AdsServer {
       call.emit('error', Object.assign(new Error('ADS server closed'), { code: grpc.status.UNAVAILABLE }));
       return;
     }
-    const conn = new AdsConnection(call, {
-      generate: this.generate,
+    const conn = new AdsConnection<S>(call, {
+      cache: this.cache,
+      latest: () => this.latest,
       logger: this.logger,
       queueLimit: this.queueLimit,
+      metrics: this.metrics,
       onNack: this.onNack,
       onClose: (c) => this.connections.delete(c),
     });

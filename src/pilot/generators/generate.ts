@@ -1,8 +1,9 @@
 import type { ProxyNode } from '../../xds/node.ts';
-import type { XdsResource } from '../../xds/resources.ts';
+import type { Cluster, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, type XdsTypeUrl } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { generateClusters } from './generator-clusters.ts';
+import { workloadKey } from '../model/snapshot.ts';
+import { generateClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
 import { generateEndpoints } from './generator-endpoints.ts';
 import { generateListeners } from './generator-listeners.ts';
 import { generateRoutes } from './generator-routes.ts';
@@ -14,6 +15,7 @@ import { generateRoutes } from './generator-routes.ts';
 export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap: Snapshot): XdsResource[] {
   switch (typeUrl) {
     case TYPE_URL.cluster:
+      if (proxy.type === 'sidecar') return [...sharedOutboundClusters(snap), ...asResources(sidecarInboundClusters(proxy, snap))];
       return generateClusters(proxy, snap);
     case TYPE_URL.endpoint:
       return generateEndpoints(proxy, snap);
@@ -24,5 +26,58 @@ export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap: Snapshot):
     default:
       // Unknown type URLs (a caller passing an unvalidated string) have no resources.
       return [];
+  }
+}
+
+/**
+ * Sidecars' outbound clusters, generated once per snapshot and shared (the same objects) by every
+ * sidecar's CDS, so the push server encodes each once. A memo of a pure function of the immutable
+ * snapshot; it goes with the snapshot.
+ */
+const outboundBySnapshot = new WeakMap<Snapshot, readonly XdsResource[]>();
+
+function sharedOutboundClusters(snap: Snapshot): readonly XdsResource[] {
+  let out = outboundBySnapshot.get(snap);
+  if (!out) {
+    out = Object.freeze(asResources(sidecarOutboundClusters(snap)));
+    outboundBySnapshot.set(snap, out);
+  }
+  return out;
+}
+
+function asResources(bodies: readonly Cluster[]): XdsResource[] {
+  return bodies.map((resource) => ({ name: resource.name, resource }));
+}
+
+/**
+ * The generation key of a proxy for one type: two proxies with the same key get the same output
+ * from `generate` over the same snapshot, so the push server generates and encodes it once per
+ * snapshot for all of them. It names exactly the proxy fields each generator reads:
+ * - CDS: the type; a sidecar's own workload (its `inbound|<port>||` clusters);
+ * - EDS: the type only (every sidecar of a cluster shares one result);
+ * - LDS: the type; a sidecar's own workload and ip, a gateway's ip;
+ * - RDS: the type; the proxy's namespace (short host names, sourceNamespace) and labels
+ *   (sourceLabels), so replicas of one workload share it.
+ * A generator that starts reading another proxy field must add it here
+ * (test/pilot/generation-key.test.ts checks equal keys give equal output).
+ */
+function labelsKey(labels: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export function generationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl): string {
+  const own = workloadKey(proxy.cluster, proxy.namespace, proxy.workload);
+  switch (typeUrl) {
+    case TYPE_URL.cluster:
+      return proxy.type === 'sidecar' ? `sidecar ${own}` : proxy.type;
+    case TYPE_URL.endpoint:
+      return proxy.type;
+    case TYPE_URL.listener:
+      return proxy.type === 'sidecar' ? `sidecar ${own} ${proxy.ip}` : proxy.type === 'router' ? `router ${proxy.ip}` : proxy.type;
+    case TYPE_URL.route:
+      // VirtualService match blocks select proxies by sourceNamespace and sourceLabels.
+      return proxy.type === 'router' ? proxy.type : `${proxy.type} ${proxy.namespace} ${labelsKey(proxy.labels)}`;
+    default:
+      return proxy.type;
   }
 }

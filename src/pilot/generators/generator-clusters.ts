@@ -21,7 +21,8 @@ function lbPolicyOf(snap: Snapshot, hostname: string): NonNullable<Cluster['lb_p
   return snap.destinationRules.get(hostname)?.spec.loadBalancer ?? 'ROUND_ROBIN';
 }
 
-function sidecarClusters(proxy: ProxyNode, snap: Snapshot): Cluster[] {
+/** A sidecar's outbound clusters: the same for every sidecar of the cluster (generate.ts shares them). */
+export function sidecarOutboundClusters(snap: Snapshot): Cluster[] {
   const out: Cluster[] = [];
   for (const key of outboundClusters(snap)) {
     const c = edsCluster(key.name, lbPolicyOf(snap, key.hostname));
@@ -37,6 +38,12 @@ function sidecarClusters(proxy: ProxyNode, snap: Snapshot): Cluster[] {
     }
     out.push(c);
   }
+  return out;
+}
+
+/** A sidecar's own `inbound|<port>||` clusters, one per port its workload serves. */
+export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluster[] {
+  const out: Cluster[] = [];
   const seen = new Set<number>();
   for (const ep of ownEndpoints(snap, proxy)) {
     if (seen.has(ep.port)) continue;
@@ -81,7 +88,7 @@ export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[
   let clusters: Cluster[];
   switch (proxy.type) {
     case 'sidecar':
-      clusters = sidecarClusters(proxy, snap);
+      clusters = [...sidecarOutboundClusters(snap), ...sidecarInboundClusters(proxy, snap)];
       break;
     case 'router':
       clusters = gatewaySnis(snap).map((k) => edsCluster(k.name, lbPolicyOf(snap, k.hostname)));

@@ -1,4 +1,4 @@
-export { generate } from './generate.ts';
+export { generate, generationKey } from './generate.ts';
 export { generateClusters } from './generator-clusters.ts';
 export { generateEndpoints } from './generator-endpoints.ts';
 export { generateListeners } from './generator-listeners.ts';

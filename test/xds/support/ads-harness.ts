@@ -2,14 +2,14 @@ import * as grpc from '@grpc/grpc-js';
 import type { ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { AdsServer } from '../../../src/pilot/ads/index.ts';
-import { TestGenerator, basicMesh } from './fixtures.ts';
+import { TestGenerator, type TestSnapshot, basicMesh } from './fixtures.ts';
 
 export const silent = pino({ level: 'silent' });
 
 /** A real AdsServer on a real grpc.Server (127.0.0.1, insecure), closed by `stop()`. */
 export interface RunningAds {
   gen: TestGenerator;
-  ads: AdsServer;
+  ads: AdsServer<TestSnapshot>;
   port: number;
   target: string;
   stop(): void;
@@ -18,7 +18,7 @@ export interface RunningAds {
 export async function runAds(t: ExecutionContext, opts: { port?: number; gen?: TestGenerator } = {}): Promise<RunningAds> {
   const gen = opts.gen ?? new TestGenerator();
   if (!opts.gen) basicMesh(gen);
-  const ads = new AdsServer({ generate: gen.generate, logger: silent });
+  const ads = new AdsServer({ generate: gen.generate, snapshot: gen.snapshot(), logger: silent });
   const server = new grpc.Server();
   ads.addTo(server);
   let stopped = false;

@@ -1,3 +1,4 @@
+import type { PushRequest } from '../../../src/pilot/ads/index.ts';
 import type { ProxyNode } from '../../../src/xds/node.ts';
 import type {
   Cluster,
@@ -74,22 +75,46 @@ function nameOf(r: XdsResourceBody): string {
   return 'cluster_name' in r ? r.cluster_name : r.name;
 }
 
-/** A controllable generator: tests set the resources of each type, then call `AdsServer.push`. */
+/** An immutable state of a TestGenerator: what every type holds, under one version. */
+export interface TestSnapshot {
+  readonly version: string;
+  readonly state: ReadonlyMap<XdsTypeUrl, readonly XdsResource[]>;
+}
+
+/**
+ * A controllable generator: tests set the resources of each type, then push `gen.push(reason)`
+ * (a snapshot of everything set so far) to `AdsServer.push`. `generate` reads only the snapshot
+ * it is given, as Pilot's generators do.
+ */
 export class TestGenerator {
   private readonly state = new Map<XdsTypeUrl, XdsResource[]>();
-  /** Every (node, type) the server asked for, in order. */
-  readonly calls: { node: ProxyNode; typeUrl: XdsTypeUrl }[] = [];
+  private current: TestSnapshot | undefined;
+  private seq = 0;
+  /** Every (node, type, snapshot version) the server asked for, in order. */
+  readonly calls: { node: ProxyNode; typeUrl: XdsTypeUrl; version: string }[] = [];
 
   set(typeUrl: XdsTypeUrl, bodies: XdsResourceBody[]): void {
     this.state.set(
       typeUrl,
       bodies.map((resource) => ({ name: nameOf(resource), resource })),
     );
+    this.current = undefined;
   }
 
-  readonly generate = (node: ProxyNode, typeUrl: XdsTypeUrl): XdsResource[] => {
-    this.calls.push({ node, typeUrl });
-    return this.state.get(typeUrl) ?? [];
+  /** The state as set so far; the same object until the next `set`. */
+  snapshot(): TestSnapshot {
+    this.current ??= Object.freeze({ version: `v${++this.seq}`, state: new Map(this.state) });
+    return this.current;
+  }
+
+  /** A full push of `snapshot()`. */
+  push(reason: string, more: Partial<PushRequest<TestSnapshot>> = {}): PushRequest<TestSnapshot> {
+    return { snapshot: this.snapshot(), scope: 'full', reason, changedAt: Date.now(), ...more };
+  }
+
+  readonly generate = (node: ProxyNode, typeUrl: XdsTypeUrl, snap: TestSnapshot): XdsResource[] => {
+    this.calls.push({ node, typeUrl, version: snap.version });
+    return [...(snap.state.get(typeUrl) ?? [])];
   };
 }
 

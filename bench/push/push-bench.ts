@@ -1,0 +1,176 @@
+/**
+ * `npm run bench:push`: how long a push takes to reach every proxy. One in-process Pilot
+ * (createDiscoveryServer, the same composition `meshfed pilot` runs) serves a mesh of
+ * `--services` services × `--replicas` local endpoints to `--proxies` real ADS clients
+ * (src/xds/ads-client.ts: validates every resource, ACKs), run in `--procs` child processes over
+ * loopback gRPC (127.79.200.1). Each trial changes something and measures, per proxy, the time
+ * from the change (just before the file is written) to the proxy's ACK of the last response of
+ * that push, as the server saw it (pilot_proxy_convergence_time's hook):
+ * - config: a DestinationRule load balancer and a VirtualService timeout flip (CDS + RDS to all);
+ * - endpoints: one replica moves to another address (EDS only, one assignment).
+ * Both include the file watch and Pilot's 50 ms debounce. Children are stopped by PID.
+ */
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import { initCa, issueServingCertificate, loadCa } from '../../src/citadel/index.ts';
+import { createDiscoveryServer } from '../../src/pilot/index.ts';
+import { BENCH_DIR, ChildRegistry } from '../children.ts';
+import { pushMesh, workloadAddress } from './push-mesh.ts';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`invalid --${name}: must be a positive integer`);
+  return v;
+}
+
+const shape = { services: arg('services', 1000), replicas: arg('replicas', 10) };
+const proxies = arg('proxies', 100);
+const procs = arg('procs', 2);
+const trials = arg('trials', 5);
+if (proxies > shape.services) throw new Error('invalid --proxies: at most one proxy per service');
+const say = (s: string): void => void process.stderr.write(`${s}\n`);
+
+const children = new ChildRegistry();
+const dir = await mkdtemp(path.join(os.tmpdir(), 'meshfed-bench-push-'));
+let stop: (() => Promise<void>) | undefined;
+const cleanup = async (): Promise<void> => {
+  await Promise.allSettled([children.stopAll(), stop?.()]);
+  await rm(dir, { recursive: true, force: true });
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+try {
+  await initCa({ dir: path.join(dir, 'ca'), clusters: ['east'], trustDomain: 'cluster.local' });
+  const ca = await loadCa(path.join(dir, 'ca', 'east'));
+  const serving = issueServingCertificate({
+    ca,
+    dnsNames: ['istiod.istio-system.svc'],
+    ipAddresses: ['127.79.200.1'],
+    spiffeId: 'spiffe://cluster.local/ns/istio-system/sa/istiod',
+    ttlSeconds: 3600,
+  });
+  const registryFile = path.join(dir, 'workloads.json');
+  const configDir = path.join(dir, 'config');
+  await mkdir(configDir);
+  await writeFile(registryFile, JSON.stringify(pushMesh(shape)));
+
+  let waiter: { want: number; seen: Map<string, number>; fromPilot: number[]; t0: number; done: () => void } | undefined;
+  const server = await createDiscoveryServer({
+    cluster: 'east',
+    trustDomain: 'cluster.local',
+    address: '127.79.200.1',
+    registryFile,
+    configDir,
+    serving,
+    ports: { xdsPlain: 0, xdsTls: 0 },
+    metrics: new Registry(),
+    logger: pino({ level: 'warn' }),
+    observer: {
+      pushed() {},
+      pushTime() {},
+      converged(seconds, node) {
+        const w = waiter;
+        if (!w || w.seen.has(node.id)) return;
+        w.seen.set(node.id, performance.now() - w.t0);
+        w.fromPilot.push(seconds * 1000);
+        if (w.seen.size === w.want) w.done();
+      },
+    },
+  });
+  stop = () => server.close();
+  await server.listen();
+  const snap = server.pilot.snapshot();
+  say(`mesh: ${snap.services.size} services, ${[...snap.endpoints.values()].reduce((n, l) => n + l.length, 0)} endpoints; ${proxies} proxies in ${procs} processes`);
+
+  const t0 = performance.now();
+  const per = Math.ceil(proxies / procs);
+  const started = [];
+  for (let p = 0; p < procs; p++) {
+    const first = p * per;
+    const count = Math.min(per, proxies - first);
+    if (count <= 0) break;
+    const c = children.spawn(
+      `push-clients-${p}`,
+      process.execPath,
+      ['--import', 'tsx', path.join(BENCH_DIR, 'push', 'push-clients.ts'), server.addresses.plain, String(first), String(count)],
+      { logFile: path.join(dir, `clients-${p}.log`), captureStdout: true },
+    );
+    started.push(once(c.child.stdout ?? c.child, 'data'));
+  }
+  await Promise.all(started);
+  say(`initial config to every proxy: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const serverCpuMs: number[] = [];
+  const trial = async (change: () => Promise<void>): Promise<{ all: number[]; fromPilot: number[] }> => {
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = new Map<string, number>();
+    const fromPilot: number[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${seen.size}/${proxies} proxies converged in 30 s`)), 30_000);
+      waiter = {
+        want: proxies,
+        seen,
+        fromPilot,
+        t0: performance.now(),
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    });
+    const cpu0 = process.cpuUsage();
+    await change();
+    await done;
+    waiter = undefined;
+    const cpu = process.cpuUsage(cpu0);
+    serverCpuMs.push((cpu.user + cpu.system) / 1000);
+    return { all: [...seen.values()], fromPilot };
+  };
+
+  const results: Record<string, { all: number[]; last: number[]; fromPilot: number[] }> = {
+    config: { all: [], last: [], fromPilot: [] },
+    endpoints: { all: [], last: [], fromPilot: [] },
+  };
+  for (let i = 0; i < trials; i++) {
+    const lb = i % 2 === 0 ? 'LEAST_REQUEST' : 'ROUND_ROBIN';
+    const cfg = await trial(() =>
+      writeFile(
+        path.join(configDir, 'svc0.yaml'),
+        `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc0}\nspec:\n  host: svc0\n  trafficPolicy: {loadBalancer: {simple: ${lb}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc0}\nspec:\n  hosts: [svc0]\n  http:\n  - route: [{destination: {host: svc0}}]\n    timeout: ${1000 + i}ms\n`,
+      ),
+    );
+    results['config']?.all.push(...cfg.all);
+    results['config']?.fromPilot.push(...cfg.fromPilot);
+    results['config']?.last.push(Math.max(...cfg.all));
+    const moved = { service: (i * 37) % shape.services, replica: 1 + (i % (shape.replicas - 1 || 1)), address: `127.79.250.${10 + i}` };
+    const eps = await trial(() => writeFile(registryFile, JSON.stringify(pushMesh(shape, moved))));
+    results['endpoints']?.all.push(...eps.all);
+    results['endpoints']?.fromPilot.push(...eps.fromPilot);
+    results['endpoints']?.last.push(Math.max(...eps.all));
+    say(`trial ${i + 1}/${trials}: config last ACK ${Math.max(...cfg.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-2)?.toFixed(0)} ms), endpoints last ACK ${Math.max(...eps.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-1)?.toFixed(0)} ms)`);
+  }
+  const connected = server.ads.status().length;
+  say(
+    '\n| change | proxies | p50 write → ACK | p99 write → ACK | median last ACK per trial | p50 Pilot change → ACK | p99 Pilot change → ACK |\n|---|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const [name, r] of Object.entries(results)) {
+    const all = [...r.all].sort((a, b) => a - b);
+    const last = [...r.last].sort((a, b) => a - b);
+    const fp = [...r.fromPilot].sort((a, b) => a - b);
+    const ms = (v: number): string => `${v.toFixed(0)} ms`;
+    say(`| ${name} | ${connected} | ${ms(percentile(all, 50))} | ${ms(percentile(all, 99))} | ${ms(percentile(last, 50))} | ${ms(percentile(fp, 50))} | ${ms(percentile(fp, 99))} |`);
+  }
+  say(`(${trials} trials each, ${shape.services} services × ${shape.replicas} endpoints; sample: ${workloadAddress(0, 0)})`);
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,53 @@
+/**
+ * A child of bench/push/push-bench.ts: `count` real ADS clients (src/xds/ads-client.ts, which
+ * validates every resource and ACKs), sidecars of the workloads `w<first>-0` … in namespace
+ * `default`, against `target`. Prints `ready` once every client holds a config; exits on SIGTERM
+ * or when its parent goes.
+ * Usage: node --import tsx bench/push/push-clients.ts <target> <first> <count>
+ */
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { AdsClient } from '../../src/xds/index.ts';
+import { workloadAddress } from './push-mesh.ts';
+
+const [target = '', firstArg = '0', countArg = '0'] = process.argv.slice(2);
+const first = Number(firstArg);
+const count = Number(countArg);
+const logger = pino({ level: 'silent' });
+const clients: AdsClient[] = [];
+for (let i = first; i < first + count; i++) {
+  const c = new AdsClient({
+    target,
+    credentials: grpc.credentials.createInsecure(),
+    node: {
+      type: 'sidecar',
+      ip: workloadAddress(i, 0),
+      workload: `w${i}-0`,
+      namespace: 'default',
+      cluster: 'east',
+      serviceAccount: `svc${i}`,
+      labels: { app: `svc${i}` },
+    },
+    logger,
+  });
+  c.start();
+  clients.push(c);
+}
+const timer = setInterval(() => {
+  if (clients.every((c) => c.ready())) {
+    clearInterval(timer);
+    process.stdout.write('ready\n');
+  }
+}, 50);
+const parent = process.ppid;
+setInterval(() => {
+  try {
+    process.kill(parent, 0);
+  } catch {
+    process.exit(0);
+  }
+}, 1000).unref();
+process.on('SIGTERM', () => {
+  for (const c of clients) c.close();
+  process.exit(0);
+});

@@ -1,0 +1,71 @@
+import type { EndpointModel, LocalEndpoint, Snapshot } from './snapshot.ts';
+import { exportedHostnames, hasMeshEndpoints } from './snapshot-queries.ts';
+
+/**
+ * What changed between two snapshots, in the terms a push needs.
+ * - `none`: nothing any generator reads.
+ * - `endpoints`: only endpoint sets changed, in ways that only EDS shows, except for the proxies of
+ *   `workloads` (workloads whose own endpoints changed: their inbound clusters and listeners).
+ * - `full`: services, configuration, or something CDS/LDS/RDS derive from endpoints changed.
+ */
+export interface SnapshotChange {
+  readonly scope: 'none' | 'endpoints' | 'full';
+  /** Hostnames whose endpoint lists differ (every one, whatever the scope). */
+  readonly hostnames: ReadonlySet<string>;
+  /** `workloadKey`s whose own local endpoints differ. */
+  readonly workloads: ReadonlySet<string>;
+}
+
+function endpointKey(e: EndpointModel): string {
+  const where = e.kind === 'local' ? `${e.address} ${e.sidecar}` : `${e.gateway.address}:${e.gateway.port}`;
+  return JSON.stringify([e.kind, e.port, e.registry, e.cluster, e.namespace, e.workload, e.serviceAccount, where, e.labels]);
+}
+
+function listKey(list: readonly EndpointModel[] | undefined): string {
+  return (list ?? []).map(endpointKey).join('\n');
+}
+
+function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>, same: (x: V | undefined, y: V | undefined) => boolean): Set<string> {
+  const out = new Set<string>();
+  for (const k of new Set([...a.keys(), ...b.keys()])) if (!same(a.get(k), b.get(k))) out.add(k);
+  return out;
+}
+
+const sameJson = (x: unknown, y: unknown): boolean => x === y || JSON.stringify(x) === JSON.stringify(y);
+
+/**
+ * The (hostname, port) pairs with local sidecar'd endpoints of this cluster: what the gateway's SNIs
+ * (router CDS and LDS) are made of, besides the exports.
+ */
+function gatewayPorts(snap: Snapshot): string {
+  const out: string[] = [];
+  for (const h of exportedHostnames(snap)) {
+    const ports = new Set((snap.endpoints.get(h) ?? []).flatMap((e) => (e.kind === 'local' && e.sidecar && e.cluster === snap.cluster ? [e.port] : [])));
+    out.push(`${h} ${[...ports].sort((a, b) => a - b).join(',')}`);
+  }
+  return out.join('\n');
+}
+
+/**
+ * Classifies the change from `prev` to `next`. Pure. It knows what the non-EDS generators read from
+ * endpoints (mesh mTLS per service, the gateway's SNIs, a proxy's own workload); a generator that
+ * starts reading more must be reflected here (test/pilot/snapshot-diff.test.ts checks that an
+ * `endpoints` change leaves CDS, LDS and RDS as they were).
+ */
+export function diffSnapshots(prev: Snapshot, next: Snapshot): SnapshotChange {
+  const hostnames = changedKeys(prev.endpoints, next.endpoints, (x, y) => x === y || listKey(x) === listKey(y));
+  const workloads = changedKeys<readonly LocalEndpoint[]>(prev.workloads, next.workloads, (x, y) => x === y || listKey(x) === listKey(y));
+  const full =
+    prev.cluster !== next.cluster ||
+    prev.trustDomain !== next.trustDomain ||
+    prev.domainSuffix !== next.domainSuffix ||
+    prev.gatewayAddress !== next.gatewayAddress ||
+    changedKeys(prev.services, next.services, sameJson).size > 0 ||
+    changedKeys(prev.virtualServices, next.virtualServices, sameJson).size > 0 ||
+    changedKeys(prev.destinationRules, next.destinationRules, sameJson).size > 0 ||
+    !sameJson([...prev.exported], [...next.exported]) ||
+    [...hostnames].some((h) => hasMeshEndpoints(prev, h) !== hasMeshEndpoints(next, h)) ||
+    (hostnames.size > 0 && gatewayPorts(prev) !== gatewayPorts(next));
+  const scope = full ? 'full' : hostnames.size > 0 || workloads.size > 0 ? 'endpoints' : 'none';
+  return { scope, hostnames, workloads };
+}

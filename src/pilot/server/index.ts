@@ -1,0 +1,1 @@
+export { createDiscoveryServer, type DiscoveryServer, type DiscoveryServerOptions } from './discovery-server.ts';

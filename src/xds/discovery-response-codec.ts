@@ -1,0 +1,54 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { XdsResourceBody } from './resources.ts';
+import { serviceClient } from './protos.ts';
+
+/**
+ * Encodes a `DiscoveryResponse` from parts encoded once and shared by many streams.
+ *
+ * Protobuf lets a message be the concatenation of its fields, and a repeated field be the
+ * concatenation of its elements. `encodeResourceField` encodes one resource as the bytes of field 2
+ * (`repeated google.protobuf.Any resources`) of a DiscoveryResponse; `encodeDiscoveryResponse`
+ * prepends the per-stream fields (version, type URL, nonce) to any number of those. The result is
+ * byte-for-byte a DiscoveryResponse that any xDS client decodes, and the costly part (each resource
+ * and its `Any`) is encoded once, however many streams send it.
+ */
+
+type Serialize = (value: unknown) => Buffer;
+
+let cached: Serialize | undefined;
+
+/** proto-loader's serializer of envoy.service.discovery.v3.DiscoveryResponse. */
+function serializeResponse(): Serialize {
+  if (!cached) {
+    const method = serviceClient('envoy.service.discovery.v3.AggregatedDiscoveryService').service['StreamAggregatedResources'];
+    if (!method) throw new Error('ADS service has no StreamAggregatedResources');
+    cached = method.responseSerialize as Serialize;
+  }
+  return cached;
+}
+
+/** One resource, packed into `Any`, as the bytes of a DiscoveryResponse's `resources` field. */
+export function encodeResourceField(resource: XdsResourceBody): Buffer {
+  return serializeResponse()({ resources: [resource] });
+}
+
+/** A whole DiscoveryResponse: the stream's own fields, then the resources encoded beforehand. */
+export function encodeDiscoveryResponse(
+  head: { version_info: string; type_url: string; nonce: string },
+  resourceFields: readonly Buffer[],
+): Buffer {
+  return Buffer.concat([serializeResponse()(head), ...resourceFields]);
+}
+
+/**
+ * The ADS service definition with a response serializer that passes already encoded responses
+ * (Buffers from `encodeDiscoveryResponse`) through untouched and encodes anything else as usual.
+ */
+export function adsServiceWithEncodedResponses(): grpc.ServiceDefinition {
+  const service = serviceClient('envoy.service.discovery.v3.AggregatedDiscoveryService').service;
+  const methods = Object.entries(service).map(([name, method]) => {
+    const encode = method.responseSerialize as Serialize;
+    return [name, { ...method, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : encode(v)) }] as const;
+  });
+  return Object.fromEntries(methods) as grpc.ServiceDefinition;
+}

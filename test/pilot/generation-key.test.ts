@@ -1,0 +1,67 @@
+import test from 'ava';
+import { generate, generationKey } from '../../src/pilot/generators/index.ts';
+import type { ProxyNode } from '../../src/xds/node.ts';
+import { PUSH_ORDER, TYPE_URL } from '../../src/xds/type-urls.ts';
+import { richSnapshot } from './support/fixtures.ts';
+import { proxyNode } from './support/snapshot-builder.ts';
+
+/**
+ * Proxies that differ in every field a generator might read. Equal generation keys must mean
+ * equal output: the push server shares one generated result between them.
+ */
+const proxies: ProxyNode[] = [
+  proxyNode('sidecar'),
+  proxyNode('sidecar', { id: 'sidecar~127.0.1.1~productpage-v1.default~default.svc.cluster.local-2', serviceAccount: 'other', labels: { a: 'b' } }),
+  proxyNode('sidecar', { ip: '127.0.1.9' }),
+  proxyNode('sidecar', { workload: 'reviews-v1', ip: '127.0.1.2' }),
+  proxyNode('sidecar', { workload: 'reviews-v1', ip: '127.0.1.2', labels: { version: 'v1' } }),
+  proxyNode('sidecar', { workload: 'nobody', ip: '127.0.1.50' }),
+  proxyNode('sidecar', { workload: 'nobody-else', ip: '127.0.1.51', namespace: 'other' }),
+  proxyNode('sidecar', { workload: 'nobody-2', ip: '127.0.1.52', namespace: 'other' }),
+  proxyNode('router', { ip: '127.0.2.1' }),
+  proxyNode('router', { ip: '127.0.2.1', workload: 'gw-2', labels: { x: 'y' } }),
+  proxyNode('router', { ip: '127.0.2.2' }),
+  proxyNode('proxyless', { ip: '127.0.1.60', workload: 'client-a' }),
+  proxyNode('proxyless', { ip: '127.0.1.61', workload: 'client-b', namespace: 'other' }),
+];
+
+const snap = richSnapshot();
+
+for (const typeUrl of PUSH_ORDER) {
+  test(`proxies with the same generation key get the same ${typeUrl.split('.').at(-1)}`, (t) => {
+    const byKey = new Map<string, { proxy: ProxyNode; output: string }[]>();
+    for (const proxy of proxies) {
+      const key = generationKey(proxy, typeUrl);
+      const list = byKey.get(key) ?? [];
+      list.push({ proxy, output: JSON.stringify(generate(proxy, typeUrl, snap)) });
+      byKey.set(key, list);
+    }
+    let shared = 0;
+    for (const [key, list] of byKey) {
+      for (const other of list.slice(1)) t.is<string | undefined, string | undefined>(other.output, list[0]?.output, `key ${key}: ${other.proxy.id} differs`);
+      if (list.length > 1) shared++;
+    }
+    t.true(shared > 0, 'the table has proxies that share a key');
+  });
+}
+
+test('every sidecar of a cluster shares EDS, and sidecars with one namespace and label set share RDS', (t) => {
+  const sidecars = proxies.filter((p) => p.type === 'sidecar');
+  t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.endpoint))).size, 1);
+  const groups = new Set(sidecars.map((p) => `${p.namespace} ${JSON.stringify(Object.entries(p.labels).sort())}`));
+  t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.route))).size, groups.size);
+});
+
+test('RDS keys differ by labels, since sourceLabels select match blocks per proxy', (t) => {
+  t.not(generationKey(proxyNode('sidecar', { labels: { app: 'a' } }), TYPE_URL.route), generationKey(proxyNode('sidecar', { labels: { app: 'b' } }), TYPE_URL.route));
+  t.is(generationKey(proxyNode('sidecar', { labels: { a: '1', b: '2' } }), TYPE_URL.route), generationKey(proxyNode('sidecar', { workload: 'x', labels: { b: '2', a: '1' } }), TYPE_URL.route));
+});
+
+test('sidecars share the outbound Cluster objects of one snapshot', (t) => {
+  const [a, b] = [proxyNode('sidecar'), proxyNode('sidecar', { workload: 'reviews-v1', ip: '127.0.1.2' })];
+  const ca = generate(a, TYPE_URL.cluster, snap);
+  const cb = generate(b, TYPE_URL.cluster, snap);
+  const outbound = ca.filter((r) => r.name.startsWith('outbound|'));
+  t.true(outbound.length > 0);
+  for (const r of outbound) t.is(cb.find((x) => x.name === r.name)?.resource, r.resource, r.name);
+});

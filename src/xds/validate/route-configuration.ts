@@ -1,5 +1,5 @@
 import type { Result } from '../../common/result.ts';
-import type { RouteConfig, RouteMatchConfig, RouteTable, VirtualHostConfig, WeightedClusterConfig } from '../config-types.ts';
+import type { HashPolicyConfig, RouteConfig, RouteMatchConfig, RouteTable, VirtualHostConfig, WeightedClusterConfig } from '../config-types.ts';
 import { TYPE_URL } from '../type-urls.ts';
 import {
   Issues,
@@ -9,7 +9,7 @@ import {
   list,
   onlyKeys,
   optDurationMs,
-
+  optObj,
   optString,
   optWrappedInt,
   reqObj,
@@ -80,6 +80,65 @@ function weightedClusters(action: Obj, path: string, issues: Issues): WeightedCl
   return out;
 }
 
+/**
+ * `RouteAction.hash_policy`: header, cookie (name, path, ttl), connection_properties.source_ip and
+ * query_parameter, each with `terminal`. Other policies (filter_state, header regex_rewrite,
+ * cookie attributes) are errors naming their path. Kept apart from `route` so that the hash
+ * policy stays one self-contained piece of the route validator.
+ */
+function hashPolicies(action: Obj, path: string, issues: Issues): HashPolicyConfig[] | undefined {
+  const items = list(action, 'hash_policy', path, issues);
+  if (items.length === 0) return undefined;
+  const out: HashPolicyConfig[] = [];
+  items.forEach((h, i) => {
+    const hp = join(join(path, 'hash_policy'), i);
+    if (!isObj(h)) {
+      issues.add(hp, 'not an object');
+      return;
+    }
+    onlyKeys(h, ['header', 'cookie', 'connection_properties', 'query_parameter', 'terminal'], hp, issues);
+    const terminal = h['terminal'] === true;
+    const header = optObj(h, 'header', hp, issues);
+    const cookie = optObj(h, 'cookie', hp, issues);
+    const conn = optObj(h, 'connection_properties', hp, issues);
+    const query = optObj(h, 'query_parameter', hp, issues);
+    if ([header, cookie, conn, query].filter(Boolean).length !== 1) {
+      issues.add(hp, 'exactly one of header, cookie, connection_properties, query_parameter is required');
+      return;
+    }
+    if (header) {
+      onlyKeys(header, ['header_name'], join(hp, 'header'), issues);
+      const name = reqString(header, 'header_name', join(hp, 'header'), issues);
+      if (name) out.push({ kind: 'header', name: name.toLowerCase(), terminal });
+    } else if (cookie) {
+      const cp = join(hp, 'cookie');
+      onlyKeys(cookie, ['name', 'path', 'ttl'], cp, issues);
+      const name = reqString(cookie, 'name', cp, issues);
+      const cookiePath = optString(cookie, 'path', cp, issues);
+      const ttlMs = optDurationMs(cookie, 'ttl', cp, issues);
+      if (name) {
+        out.push({
+          kind: 'cookie',
+          name,
+          ...(cookiePath ? { path: cookiePath } : {}),
+          ...(ttlMs !== undefined ? { ttlMs } : {}),
+          terminal,
+        });
+      }
+    } else if (conn) {
+      const cp = join(hp, 'connection_properties');
+      onlyKeys(conn, ['source_ip'], cp, issues);
+      if (conn['source_ip'] !== true) issues.add(join(cp, 'source_ip'), 'must be true');
+      else out.push({ kind: 'source-ip', terminal });
+    } else if (query) {
+      onlyKeys(query, ['name'], join(hp, 'query_parameter'), issues);
+      const name = reqString(query, 'name', join(hp, 'query_parameter'), issues);
+      if (name) out.push({ kind: 'query', name, terminal });
+    }
+  });
+  return out;
+}
+
 function route(r: unknown, index: number, path: string, issues: Issues): RouteConfig | undefined {
   if (!isObj(r)) {
     issues.add(path, 'not an object');
@@ -90,7 +149,7 @@ function route(r: unknown, index: number, path: string, issues: Issues): RouteCo
   const action = reqObj(r, 'route', path, issues);
   if (!action) return undefined;
   const ap = join(path, 'route');
-  onlyKeys(action, ['cluster', 'weighted_clusters', 'timeout'], ap, issues);
+  onlyKeys(action, ['cluster', 'weighted_clusters', 'timeout', 'hash_policy'], ap, issues);
   let clusters: WeightedClusterConfig[] = [];
   if (action['cluster'] !== undefined && action['weighted_clusters'] !== undefined) {
     issues.add(ap, 'cluster and weighted_clusters are exclusive');
@@ -103,6 +162,8 @@ function route(r: unknown, index: number, path: string, issues: Issues): RouteCo
   const out: RouteConfig = { name: optString(r, 'name', path, issues) ?? String(index), match, clusters };
   const timeoutMs = optDurationMs(action, 'timeout', ap, issues);
   if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+  const hashPolicy = hashPolicies(action, ap, issues);
+  if (hashPolicy) out.hashPolicy = hashPolicy;
   return out;
 }
 
@@ -137,8 +198,8 @@ export function routeTableAt(r: Obj, path: string, issues: Issues): RouteTable {
 
 /**
  * Validates a decoded `envoy.config.route.v3.RouteConfiguration` into a RouteTable. Only prefix and
- * exact-path matches, exact/prefix header matches and `cluster` / `weighted_clusters` actions are
- * supported; anything else (redirects, regexes, retries...) is an error naming its path.
+ * exact-path matches, exact/prefix header matches and `cluster` / `weighted_clusters` actions
+ * (with `timeout` and `hash_policy`) are supported; anything else (redirects, regexes, retries...) is an error naming its path.
  */
 export function validateRouteConfiguration(r: unknown): Result<RouteTable> {
   const issues = new Issues();

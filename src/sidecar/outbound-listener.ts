@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Readable } from 'node:stream';
+import type { PickedHost } from '../dataplane/cluster/index.ts';
 import type { RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseOutboundClusterName } from '../xds/naming.ts';
 import { h1ToH1RequestHeaders, h1ToH2RequestHeaders, responseHeadersForH1 } from './headers.ts';
@@ -11,8 +12,8 @@ import {
   UNKNOWN,
   writeLocalReply,
 } from './listener-context.ts';
-import { pickUpstream } from './load-balancer.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
+import { routeHash } from './route-hash.ts';
 import { routeRequest, stripPort } from './router.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
@@ -24,9 +25,14 @@ import type { UpstreamCall } from './upstream-interface.ts';
  * Host through the listener's route table, sent to the picked endpoint over mesh mTLS (HTTP/2) or
  * plaintext HTTP/1.1. Local replies carry `x-meshfed-response-flags`:
  * NR 404 (no route), NC 503 (unknown cluster), UH 503 (no healthy endpoint), UF 503 (connect or
- * TLS failure), UR 503 (reset), UT 504 (route timeout). Requests that Node's parser rejects get
- * its 400 and never reach routing.
+ * TLS failure), UR 503 (reset), UT 504 (route timeout), UO 503 (circuit breaker overflow).
+ * Requests that Node's parser rejects get its 400 and never reach routing. Every upstream result
+ * (status, connect failure, reset, timeout) is reported to the cluster for outlier detection, and
+ * the picked host is released when the response closes.
  */
+
+/** Pick context of requests whose route has no hash policy (shared, never mutated). */
+const NO_HASH = Object.freeze({});
 
 /** The route table the outbound listener uses in the current config, if any. */
 export function outboundRouteTable(ctx: ListenerContext): RouteTable | undefined {
@@ -55,6 +61,23 @@ function destinationOfCluster(clusterName: string): { service: string; serviceNa
   if (destinationByCluster.size >= DESTINATIONS_MAX) destinationByCluster.clear();
   destinationByCluster.set(clusterName, d);
   return d;
+}
+
+const TIMEOUT = Object.freeze({ kind: 'timeout' as const });
+const CONNECT_FAILURE = Object.freeze({ kind: 'connect-failure' as const });
+const RESET = Object.freeze({ kind: 'reset' as const });
+const NO_CONNECTION_OPTIONS = Object.freeze({});
+
+/** The cluster's upstream connection limits, passed to the transports only when set. */
+function connectionOptions(c: { maxRequestsPerConnection?: number; idleTimeoutMs?: number }): {
+  maxRequestsPerConnection?: number;
+  idleTimeoutMs?: number;
+} {
+  if (c.maxRequestsPerConnection === undefined && c.idleTimeoutMs === undefined) return NO_CONNECTION_OPTIONS;
+  return {
+    ...(c.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: c.maxRequestsPerConnection } : {}),
+    ...(c.idleTimeoutMs !== undefined ? { idleTimeoutMs: c.idleTimeoutMs } : {}),
+  };
 }
 
 /** True when an HTTP/1.1 request carries a body (RFC 9112 §6.3: only these headers announce one). */
@@ -86,6 +109,7 @@ function handleOutbound(
   let upstreamCluster = '';
   let upstreamRemote: { host: string; port: number } | undefined;
   let call: UpstreamCall | undefined;
+  let lease: PickedHost | undefined;
   let timer: NodeJS.Timeout | undefined;
   const body = hasBody(req) ? req : undefined;
   body?.on('data', (chunk: Buffer) => {
@@ -96,6 +120,7 @@ function handleOutbound(
   res.once('close', () => {
     clearTimeout(timer);
     if (call && !res.writableFinished) call.abort();
+    lease?.release();
     reportRequest(ctx, labels, {
       reporter: 'source',
       startTime,
@@ -136,14 +161,21 @@ function handleOutbound(
     localReply(404, 'NR', `no route for host "${host}"`);
     return;
   }
-  const cfg = ctx.config();
   upstreamCluster = decision.cluster;
-  const picked = pickUpstream(ctx.picker, cfg, decision.cluster);
+  const hash = decision.route.hashPolicy ? routeHash(decision.route.hashPolicy, req) : undefined;
+  const picked = ctx.clusters.pick(decision.cluster, hash ?? NO_HASH);
   if (!picked.ok) {
     localReply(picked.status, picked.flag, picked.message);
     return;
   }
-  const { cluster, endpoint } = picked;
+  lease = picked;
+  if (hash?.setCookie !== undefined) res.setHeader('set-cookie', hash.setCookie);
+  const cluster = ctx.clusters.get(decision.cluster)?.config;
+  const endpoint = picked.endpoint;
+  if (!cluster) {
+    localReply(503, 'NC', `cluster "${decision.cluster}" not found`);
+    return;
+  }
   if (endpoint.workload) labels.destination_workload = endpoint.workload;
   if (endpoint.namespace) labels.destination_workload_namespace = endpoint.namespace;
   if (endpoint.cluster) labels.destination_cluster = endpoint.cluster;
@@ -157,11 +189,18 @@ function handleOutbound(
     headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
     call = h2.request(
       { host: endpoint.address.host, port, sni: cluster.tls.sni, alpn: cluster.tls.alpn },
-      { method, path, headers, body, connectTimeoutMs: cluster.connectTimeoutMs },
+      { method, path, headers, body, connectTimeoutMs: cluster.connectTimeoutMs, ...connectionOptions(cluster) },
     );
   } else {
     upstreamRemote = { host: endpoint.address.host, port: endpoint.address.port };
-    call = h1.request(endpoint.address, { method, path, headers: h1ToH1RequestHeaders(head), body, connectTimeoutMs: cluster.connectTimeoutMs });
+    call = h1.request(endpoint.address, {
+      method,
+      path,
+      headers: h1ToH1RequestHeaders(head),
+      body,
+      connectTimeoutMs: cluster.connectTimeoutMs,
+      ...connectionOptions(cluster),
+    });
   }
   const upstreamCall = call;
 
@@ -170,6 +209,7 @@ function handleOutbound(
   if (timeoutMs > 0) {
     timer = setTimeout(() => {
       timedOut = true;
+      picked.report(TIMEOUT);
       upstreamCall.abort();
       localReply(504, 'UT', `upstream timeout after ${timeoutMs} ms`);
     }, timeoutMs);
@@ -182,10 +222,12 @@ function handleOutbound(
     }
     if (!result.ok) {
       clearTimeout(timer);
+      picked.report(result.errors.flag === 'UF' ? CONNECT_FAILURE : RESET);
       localReply(503, result.errors.flag, result.errors.message);
       return;
     }
     const upstream = result.value;
+    picked.report({ kind: 'response', status: upstream.status });
     const peerMeta = takePeerMetadata(upstream.headers);
     if (peerMeta) {
       labels.destination_workload = peerMeta.workload || labels.destination_workload;

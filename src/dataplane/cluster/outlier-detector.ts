@@ -3,8 +3,8 @@ import type { OutlierDetectionConfig } from '../../xds/config-types.ts';
 /**
  * Passive health checking with Envoy's consecutive-error semantics.
  *
- * - Every reported outcome is mapped to a status: a response its status; a connect failure or a
- *   reset 503; a timeout 504 (Envoy's local-origin errors, not split from external ones).
+ * - Every reported outcome is mapped to a status: a response its status; a connect success
+ *   (TCP) 200; a connect failure or a reset 503; a timeout 504 (Envoy's local-origin errors, not split from external ones).
  * - A 5xx increments `consecutive5xx`; a gateway error (502, 503, 504) also increments
  *   `consecutiveGatewayFailure`, another 5xx resets it; a non-5xx resets both.
  * - When a counter reaches its threshold (0 disables it), the host is ejected right away with
@@ -21,6 +21,8 @@ import type { OutlierDetectionConfig } from '../../xds/config-types.ts';
 export type Outcome =
   | { kind: 'response'; status: number }
   | { kind: 'connect-failure' }
+  /** A TCP connection was established (TCP proxies: resets the consecutive counters). */
+  | { kind: 'connect-success' }
   | { kind: 'reset' }
   | { kind: 'timeout' };
 
@@ -42,6 +44,8 @@ export function outcomeStatus(o: Outcome): number {
   switch (o.kind) {
     case 'response':
       return o.status;
+    case 'connect-success':
+      return 200;
     case 'connect-failure':
     case 'reset':
       return 503;

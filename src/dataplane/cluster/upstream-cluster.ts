@@ -152,8 +152,9 @@ class Lease implements PickedHost {
   }
 }
 
+/** A host's identity: its address, plus the port actually dialled when it differs (`inboundPort`). */
 export function hostKey(e: EndpointConfig): string {
-  return `${e.address.host}:${e.address.port}`;
+  return e.inboundPort === undefined ? `${e.address.host}:${e.address.port}` : `${e.address.host}:${e.address.port}/${e.inboundPort}`;
 }
 
 function localityKey(e: EndpointConfig): string {

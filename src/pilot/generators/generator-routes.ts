@@ -1,10 +1,11 @@
 import { outboundClusterName, ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import type { HeaderMatcher, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, XdsResource } from '../../xds/resources.ts';
+import type { HashPolicy, HeaderMatcher, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { HttpMatchRequest, HttpRoute } from '../config/config-types.ts';
 import type { ServiceModel, Snapshot } from '../model/snapshot.ts';
 import { durationFromMs } from './generator-common.ts';
+import { hashPolicyOf, trafficPolicyFor } from './generator-traffic-policy.ts';
 
 /** `reviews.default.svc.cluster.local:9080`: the virtual host (sidecar) and route config (proxyless) name. */
 export function hostPortName(hostname: string, port: number): string {
@@ -53,12 +54,33 @@ function destinationPort(snap: Snapshot, dest: { host: string; port?: number }, 
   return ports.length === 1 && ports[0] ? ports[0].port : port;
 }
 
+/**
+ * The route's hash policy (for consistentHash destinations): the destinations' DestinationRule
+ * consistentHash, when every destination cluster of the route has the same one (Istio's rule).
+ * Kept in its own function so the router's other features grow beside it.
+ */
+function routeHashPolicy(snap: Snapshot, destinations: readonly { host: string; subset: string; port: number }[]): HashPolicy[] | undefined {
+  let policy: HashPolicy[] | undefined;
+  let text: string | undefined;
+  for (const d of destinations) {
+    const p = hashPolicyOf(trafficPolicyFor(snap, d.host, d.port, d.subset));
+    const t = JSON.stringify(p);
+    if (text !== undefined && t !== text) return undefined;
+    text = t;
+    policy = p;
+  }
+  return policy;
+}
+
 function routeAction(snap: Snapshot, http: HttpRoute, hostname: string, port: number): RouteAction {
   const weights = new Map<string, number>();
+  const destinations: { host: string; subset: string; port: number }[] = [];
   for (const d of http.route) {
     if (d.weight <= 0) continue;
-    const name = outboundClusterName(destinationPort(snap, d.destination, hostname, port), d.destination.subset, d.destination.host);
+    const destPort = destinationPort(snap, d.destination, hostname, port);
+    const name = outboundClusterName(destPort, d.destination.subset, d.destination.host);
     weights.set(name, (weights.get(name) ?? 0) + d.weight);
+    destinations.push({ host: d.destination.host, subset: d.destination.subset, port: destPort });
   }
   const clusters = [...weights.entries()];
   const action: RouteAction =
@@ -66,6 +88,8 @@ function routeAction(snap: Snapshot, http: HttpRoute, hostname: string, port: nu
       ? { cluster: clusters[0][0] }
       : { weighted_clusters: { clusters: clusters.map(([name, weight]) => ({ name, weight: { value: weight } })) } };
   if (http.timeoutMs !== undefined) action.timeout = durationFromMs(http.timeoutMs);
+  const hashPolicy = routeHashPolicy(snap, destinations);
+  if (hashPolicy) action.hash_policy = hashPolicy;
   return action;
 }
 
@@ -75,7 +99,12 @@ function routeAction(snap: Snapshot, http: HttpRoute, hostname: string, port: nu
  */
 export function routesFor(snap: Snapshot, hostname: string, port: number): Route[] {
   const vs = snap.virtualServices.get(hostname);
-  if (!vs) return [{ name: 'default', match: { prefix: '/' }, route: { cluster: outboundClusterName(port, '', hostname) } }];
+  if (!vs) {
+    const action: RouteAction = { cluster: outboundClusterName(port, '', hostname) };
+    const hashPolicy = routeHashPolicy(snap, [{ host: hostname, subset: '', port }]);
+    if (hashPolicy) action.hash_policy = hashPolicy;
+    return [{ name: 'default', match: { prefix: '/' }, route: action }];
+  }
   const routes: Route[] = [];
   for (const http of vs.spec.http) {
     const action = routeAction(snap, http, hostname, port);
@@ -102,6 +131,15 @@ function sidecarRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
   return [{ '@type': TYPE_URL.route, name: ROUTE_OUTBOUND, virtual_hosts }];
 }
 
+/** Proxyless clients get ROUND_ROBIN clusters only (see generateClusters), so no hash policy. */
+function withoutHashPolicy(routes: Route[]): Route[] {
+  return routes.map((r) => {
+    if (!r.route.hash_policy) return r;
+    const { hash_policy: _, ...route } = r.route;
+    return { ...r, route };
+  });
+}
+
 function proxylessRoutes(snap: Snapshot): RouteConfiguration[] {
   const out: RouteConfiguration[] = [];
   for (const service of snap.services.values()) {
@@ -110,7 +148,7 @@ function proxylessRoutes(snap: Snapshot): RouteConfiguration[] {
       out.push({
         '@type': TYPE_URL.route,
         name,
-        virtual_hosts: [{ name, domains: ['*'], routes: routesFor(snap, service.hostname, port) }],
+        virtual_hosts: [{ name, domains: ['*'], routes: withoutHashPolicy(routesFor(snap, service.hostname, port)) }],
       });
     }
   }

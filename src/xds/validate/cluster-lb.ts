@@ -1,5 +1,5 @@
 import type { CircuitBreakerThresholds, ClusterConfig, OutlierDetectionConfig } from '../config-types.ts';
-import { Issues, type Obj, enumOf, isObj, join, list, onlyKeys, optDurationMs, optInt, optObj, optWrappedInt } from './reader.ts';
+import { type Issues, type Obj, enumOf, isObj, join, list, onlyKeys, optDurationMs, optInt, optObj, optWrappedInt } from './reader.ts';
 
 /**
  * The load-balancing, outlier-detection and circuit-breaking parts of a Cluster. Every field the

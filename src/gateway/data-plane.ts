@@ -2,11 +2,12 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
+import { type ClusterStats, createClusterManager } from '../dataplane/cluster/index.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
 import { GatewayListenError, GatewayOptionsError } from './errors.ts';
 import { GatewayMetrics } from './gateway-metrics.ts';
 import { passthroughListener } from './passthrough.ts';
-import { buildSniRouteTable, EMPTY_ROUTE_TABLE, RoundRobin, type SniRouteTable } from './sni-routes.ts';
+import { buildSniRouteTable, EMPTY_ROUTE_TABLE, type SniRouteTable } from './sni-routes.ts';
 
 /** Options of createGatewayDataPlane. */
 export interface GatewayDataPlaneOptions {
@@ -38,6 +39,8 @@ export interface GatewayDataPlane {
   /** The last config applied, if any. */
   config(): ProxyConfig | undefined;
   routes(): SniRouteTable;
+  /** Per-cluster counters of the cluster layer (active connections, ejections, overflows). */
+  clusterStats(): ClusterStats[];
   metrics: GatewayMetrics;
 }
 
@@ -65,13 +68,14 @@ export function createGatewayDataPlane(opts: GatewayDataPlaneOptions): GatewayDa
     socket.once('close', () => sockets.delete(socket));
   };
 
+  const clusters = createClusterManager();
   const onConnection = passthroughListener(
     Object.freeze({
       helloTimeoutMs: positiveInt(opts.helloTimeoutMs, 5000, 'helloTimeoutMs'),
       maxHelloBytes: positiveInt(opts.maxHelloBytes, 16 * 1024, 'maxHelloBytes'),
       cluster,
       routes: () => table,
-      balancer: new RoundRobin(),
+      clusters,
       metrics,
       logger,
       track,
@@ -86,6 +90,7 @@ export function createGatewayDataPlane(opts: GatewayDataPlaneOptions): GatewayDa
   return {
     applyConfig(cfg) {
       current = cfg;
+      clusters.update(cfg);
       table = buildSniRouteTable(cfg);
       logger.info({ snis: table.routes.size, listener: table.hasListener }, 'gateway config applied');
     },
@@ -112,6 +117,7 @@ export function createGatewayDataPlane(opts: GatewayDataPlaneOptions): GatewayDa
       }),
     config: () => current,
     routes: () => table,
+    clusterStats: () => clusters.stats(),
     metrics,
   };
 }

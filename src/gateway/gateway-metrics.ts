@@ -16,7 +16,7 @@ export interface TcpLabels {
  * `UH` (no healthy upstream). As in Istio, `opened` and byte counts carry `-`; `closed` carries the
  * connection's final flags.
  */
-export type ResponseFlags = '-' | 'UF' | 'UH';
+export type ResponseFlags = '-' | 'UF' | 'UH' | 'UO';
 
 /** Why a connection was refused before routing (`meshfed_gateway_refused_total{reason}`). */
 export type RefusalReason = 'invalid_hello' | 'no_sni' | 'unknown_sni' | 'hello_too_large' | 'hello_timeout' | 'client_closed';

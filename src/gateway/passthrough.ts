@@ -3,7 +3,8 @@ import { errorCode, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { parseClientHello } from './client-hello.ts';
 import type { GatewayMetrics, RefusalReason, ResponseFlags } from './gateway-metrics.ts';
-import type { RoundRobin, SniRoute, SniRouteTable } from './sni-routes.ts';
+import type { ClusterManager } from '../dataplane/cluster/index.ts';
+import type { SniRoute, SniRouteTable } from './sni-routes.ts';
 import { ALERT, type AlertDescription, fatalAlertRecord } from './tls-alert.ts';
 
 /** What one accepted connection needs from its gateway. Frozen by the data plane. */
@@ -16,12 +17,16 @@ export interface PassthroughContext {
   cluster: string;
   /** The route table current when the ClientHello completes; later swaps do not affect the connection. */
   routes(): SniRouteTable;
-  balancer: RoundRobin;
+  /** The gateway's clusters: picks an endpoint per connection, outlier detection on connect failures. */
+  clusters: ClusterManager;
   metrics: GatewayMetrics;
   logger: Logger;
   /** Called with every upstream socket, so that the owner can destroy it on shutdown. */
   track(upstream: net.Socket): void;
 }
+
+const CONNECT_FAILURE = Object.freeze({ kind: 'connect-failure' as const });
+const CONNECT_SUCCESS = Object.freeze({ kind: 'connect-success' as const });
 
 /** After a refusal alert, how long the client may take to close before the socket is destroyed. */
 const REFUSAL_GRACE_MS = 2000;
@@ -103,16 +108,24 @@ export function handleConnection(client: net.Socket, ctx: PassthroughContext): v
   client.on('error', onEarlyError);
 }
 
-/** Dials an endpoint of `route`, replays `head`, and splices the two sockets. */
+const NO_HASH = Object.freeze({});
+
+/**
+ * Dials an endpoint of `route` (picked by the cluster layer; the pick is released when both
+ * sockets closed), replays `head`, and splices the two sockets. Connect failures and successes
+ * are reported to the cluster for outlier detection.
+ */
 function forward(client: net.Socket, head: Buffer, route: SniRoute, ctx: PassthroughContext, parentLog: Logger): void {
-  const endpoint = ctx.balancer.pick(route);
+  const picked = ctx.clusters.pick(route.cluster, NO_HASH);
+  const endpoint = picked.ok ? picked.endpoint : undefined;
   const conn = ctx.metrics.connection({
     destination_service: route.destinationService,
     destination_cluster: endpoint?.cluster ?? ctx.cluster,
   });
-  if (!endpoint) {
-    parentLog.warn({ sni: route.sni, cluster: route.cluster }, 'no healthy endpoint');
-    conn.closed('UH');
+  if (!picked.ok || !endpoint) {
+    const flag = !picked.ok && picked.flag === 'UO' ? 'UO' : 'UH';
+    parentLog.warn({ sni: route.sni, cluster: route.cluster, flag }, 'no upstream endpoint');
+    conn.closed(flag);
     client.destroy();
     return;
   }
@@ -123,7 +136,10 @@ function forward(client: net.Socket, head: Buffer, route: SniRoute, ctx: Passthr
   let open = 2;
   const onClosed = (): void => {
     open -= 1;
-    if (open === 0) conn.closed(flags);
+    if (open === 0) {
+      picked.release();
+      conn.closed(flags);
+    }
   };
 
   const upstream = net.connect({ host, port, allowHalfOpen: true });
@@ -137,7 +153,10 @@ function forward(client: net.Socket, head: Buffer, route: SniRoute, ctx: Passthr
     upstream.destroy();
   });
   upstream.on('error', (e: unknown) => {
-    if (!connected) flags = 'UF';
+    if (!connected) {
+      flags = 'UF';
+      picked.report(CONNECT_FAILURE);
+    }
     log.debug({ err: errorMessage(e), code: errorCode(e), connected }, 'upstream error');
     client.destroy();
   });
@@ -152,6 +171,7 @@ function forward(client: net.Socket, head: Buffer, route: SniRoute, ctx: Passthr
 
   upstream.once('connect', () => {
     connected = true;
+    picked.report(CONNECT_SUCCESS);
     upstream.setTimeout(0);
     conn.received(head.length);
     upstream.write(head);

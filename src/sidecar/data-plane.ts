@@ -6,6 +6,7 @@ import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import { fail, ok, type Result } from '../common/result.ts';
+import { type ClusterStats, createClusterManager } from '../dataplane/cluster/index.ts';
 import type { ProxyConfig, SocketAddr } from '../xds/config-types.ts';
 import { LISTENER } from '../xds/naming.ts';
 import { AccessLogStreamer } from './access-log.ts';
@@ -14,7 +15,6 @@ import type { CertBundle, CertificateSource } from './cert-source.ts';
 import { ListenerBindError, SidecarOptionsError } from './errors.ts';
 import { createInboundServer, inboundSecureContext } from './inbound-listener.ts';
 import type { ListenerContext, LocalWorkload } from './listener-context.ts';
-import { EndpointPicker } from './load-balancer.ts';
 import { createOutboundServer } from './outbound-listener.ts';
 import { encodePeerMetadata } from './peer-metadata.ts';
 import { SidecarTelemetry } from './telemetry.ts';
@@ -40,7 +40,7 @@ export interface DataPlaneOptions {
   accessLog?: { target: string; credentials: grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions; flushIntervalMs?: number };
   /** Whether the xDS client holds a complete config; defaults to "a config with listeners was applied". */
   xdsReady?: () => boolean;
-  /** Random source for weighted cluster picks, in [0, 1). */
+  /** Random source for weighted cluster and endpoint picks, in [0, 1). */
   random?: () => number;
   logger?: Logger;
 }
@@ -60,6 +60,8 @@ export interface DataPlane {
   listenerAddress(name: string): SocketAddr | undefined;
   /** Open outbound mTLS sessions. */
   upstreamSessions(): number;
+  /** Per-cluster counters of the cluster layer (active requests, ejections, overflows). */
+  clusterStats(): ClusterStats[];
   /** The access-log streamer, when Mixer is configured. */
   accessLog: AccessLogStreamer | undefined;
   urls: { admin: string; health: string; metrics: string };
@@ -146,7 +148,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     certificate: () => opts.certificates.current(),
     telemetry,
     accessLog: (r) => accessLog?.log(r),
-    picker: new EndpointPicker(),
+    clusters: createClusterManager({ random: opts.random ?? Math.random }),
     random: opts.random ?? Math.random,
     logger,
     peerMetadata: encodePeerMetadata({
@@ -224,7 +226,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     const run = async (): Promise<Result<void, ListenerBindError[]>> => {
       current = config;
       applied = true;
-      ctx.picker.retain(new Set(config.clusters.keys()));
+      ctx.clusters.update(config);
       const errors: ListenerBindError[] = [];
       for (const name of [LISTENER.virtualOutbound, LISTENER.virtualInbound]) {
         const want = config.listeners.get(name);
@@ -278,6 +280,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     telemetry,
     listenerAddress: (name) => listeners.get(name)?.address,
     upstreamSessions: () => h2Pool.size,
+    clusterStats: () => ctx.clusters.stats(),
     accessLog,
     urls,
     close: async () => {

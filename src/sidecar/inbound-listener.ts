@@ -7,7 +7,6 @@ import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '.
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, UNKNOWN, writeLocalReply } from './listener-context.ts';
-import { pickUpstream } from './load-balancer.ts';
 import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
@@ -26,6 +25,9 @@ import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 const { web } = createRequire(import.meta.url)('http2-proxy') as typeof import('http2-proxy');
 
 export const XFCC_HEADER = 'x-forwarded-client-cert';
+
+/** Pick context of inbound requests (no hash policy on inbound routes). */
+const NO_HASH = Object.freeze({});
 
 /** Per-connection facts, attached to the TLS socket at handshake time. */
 interface InboundConnection {
@@ -155,7 +157,11 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
       protocol: 'HTTP2',
     });
   };
-  res.once('close', finish);
+  let release: (() => void) | undefined;
+  res.once('close', () => {
+    release?.();
+    finish();
+  });
   res.once('finish', finish);
 
   const localReply = (status: number, flag: string, message: string): void => {
@@ -176,11 +182,12 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
     return;
   }
   upstreamCluster = decision.cluster.name;
-  const picked = pickUpstream(ctx.picker, cfg, upstreamCluster);
+  const picked = ctx.clusters.pick(upstreamCluster, NO_HASH);
   if (!picked.ok) {
     localReply(picked.status, picked.flag, picked.message);
     return;
   }
+  release = () => picked.release();
   const { endpoint } = picked;
   upstreamRemote = { ...endpoint.address };
   const timeoutMs = decision.route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
@@ -204,6 +211,7 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
       const headers: http.OutgoingHttpHeaders = upstream.headers;
       delete headers[PEER_METADATA_HEADER];
       headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
+      picked.report({ kind: 'response', status: upstream.statusCode ?? 502 });
       out.writeHead(upstream.statusCode ?? 502, headers);
       upstream.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
@@ -214,6 +222,7 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
   ).catch((e: unknown) => {
     const status = typeof e === 'object' && e !== null && 'statusCode' in e ? Number((e as { statusCode: unknown }).statusCode) : 502;
     const flag = status === 504 ? 'UT' : status === 503 ? 'UF' : 'UR';
+    picked.report(flag === 'UT' ? { kind: 'timeout' } : flag === 'UF' ? { kind: 'connect-failure' } : { kind: 'reset' });
     ctx.logger.debug({ err: errorMessage(e), flag }, 'inbound upstream failed');
     if (!res.closed) localReply(status === 504 ? 504 : 503, flag, errorMessage(e));
     else labels.response_flags = flag;

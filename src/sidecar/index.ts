@@ -16,7 +16,6 @@ export { h1ToH1RequestHeaders, h1ToH2RequestHeaders, responseHeadersForH1 } from
 export { sanitizeXfcc, selectInboundChain, XFCC_HEADER } from './inbound-listener.ts';
 export type { LocalWorkload } from './listener-context.ts';
 export { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
-export { EndpointPicker, healthyEndpoints } from './load-balancer.ts';
 export type { PeerIdentity } from './peer-identity.ts';
 export { buildXfcc, peerIdentityOf } from './peer-identity.ts';
 export type { PeerMetadata } from './peer-metadata.ts';

@@ -1,10 +1,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from '../common/log.ts';
+import type { ClusterManager } from '../dataplane/cluster/index.ts';
 import type { WorkloadSpec } from '../common/workload.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
 import type { AccessLogRecord } from './access-log.ts';
 import type { CertBundle } from './cert-source.ts';
-import type { EndpointPicker } from './load-balancer.ts';
 import type { RequestLabels, SidecarTelemetry } from './telemetry.ts';
 
 /** The workload a sidecar stands beside; admin, health and metrics bind on its `address`. */
@@ -22,7 +22,8 @@ export interface ListenerContext {
   telemetry: SidecarTelemetry;
   /** Receives one record per finished request (the access log streamer, when Mixer is set). */
   accessLog(record: AccessLogRecord): void;
-  picker: EndpointPicker;
+  /** The proxy's upstream clusters (load balancing, outlier detection, circuit breakers). */
+  clusters: ClusterManager;
   random: () => number;
   logger: Logger;
   /** Our own `x-meshfed-peer-metadata` value. */

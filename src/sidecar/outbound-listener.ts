@@ -16,6 +16,7 @@ import {
   writeLocalReply,
 } from './listener-context.ts';
 import { outboundUpstream } from './outbound-upstream.ts';
+import { routeHash } from './route-hash.ts';
 import { takePeerMetadata } from './peer-metadata.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
@@ -27,9 +28,11 @@ import type { H2SessionPool } from './upstream-h2-pool.ts';
  * the router (redirects, direct responses, rewrites, header edits, retries, mirrors), to the
  * picked endpoint over mesh mTLS (HTTP/2) or plaintext HTTP/1.1. Local replies carry
  * `x-meshfed-response-flags`: NR 404 (no route), NC 503 (unknown cluster), UH 503 (no healthy
- * endpoint), UF 503 (connect or TLS failure), UR 503 (reset), UT 504 (route timeout), FI (fault
- * abort), DI (fault delay), URX (retries exhausted). Requests that Node's parser rejects get its
- * 400 and never reach routing.
+ * endpoint), UO 503 (circuit breaker overflow), UF 503 (connect or TLS failure), UR 503 (reset),
+ * UT 504 (route timeout), FI (fault abort), DI (fault delay), URX (retries exhausted). Requests
+ * that Node's parser rejects get its 400 and never reach routing. Every attempt's result is
+ * reported to its cluster for outlier detection, and each picked host is released when its
+ * attempt ends.
  */
 
 /** The outbound listener's HTTP chain in the current config, if any. */
@@ -222,7 +225,9 @@ function handleOutbound(
       return;
     }
     upstreamCluster = cluster.name;
-    const up = outboundUpstream(ctx, h2, h1, () => route.retry?.hostSelectionRetryMaxAttempts ?? 1);
+    const hash = route.hashPolicy ? routeHash(route.hashPolicy, req) : undefined;
+    if (hash?.setCookie !== undefined) res.setHeader('set-cookie', hash.setCookie);
+    const up = outboundUpstream(ctx, h2, h1, route.retry?.hostSelectionRetryMaxAttempts ?? 1, hash?.hashKey);
     const timeoutMs = route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
     void forward(route, cluster, { method, path, authority: host, headers: req.headers, body }, timeoutMs, up, signal).then((result) => {
       if (result.target) {

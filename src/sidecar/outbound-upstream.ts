@@ -1,49 +1,93 @@
+import type { Outcome, PickedHost } from '../dataplane/cluster/index.ts';
 import type { Attempt, ForwardRequest, RouterUpstream, UpstreamPick } from '../dataplane/http/router.ts';
+import type { AttemptOutcome } from '../dataplane/http/router-retry.ts';
 import type { ClusterConfig, EndpointConfig } from '../xds/config-types.ts';
 import { h1ToH1RequestHeaders, h1ToH2RequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { pickUpstream } from './load-balancer.ts';
 import { PEER_METADATA_HEADER } from './peer-metadata.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 import type { UpstreamResponse } from './upstream-interface.ts';
 
-/** An endpoint picked for one attempt of the outbound router. */
+/** An endpoint picked for one attempt of the outbound router, with the cluster's lease on it. */
 export interface OutboundTarget {
   cluster: ClusterConfig;
   endpoint: EndpointConfig;
   /** mTLS over HTTP/2 to a mesh endpoint, or plaintext HTTP/1.1. */
   mtls: boolean;
+  lease: PickedHost;
+}
+
+const TIMEOUT: Outcome = Object.freeze({ kind: 'timeout' });
+const CONNECT_FAILURE: Outcome = Object.freeze({ kind: 'connect-failure' });
+const RESET: Outcome = Object.freeze({ kind: 'reset' });
+const NO_CONNECTION_OPTIONS = Object.freeze({});
+
+/** The cluster's upstream connection limits, passed to the transports only when set. */
+function connectionOptions(c: { maxRequestsPerConnection?: number; idleTimeoutMs?: number }): {
+  maxRequestsPerConnection?: number;
+  idleTimeoutMs?: number;
+} {
+  if (c.maxRequestsPerConnection === undefined && c.idleTimeoutMs === undefined) return NO_CONNECTION_OPTIONS;
+  return {
+    ...(c.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: c.maxRequestsPerConnection } : {}),
+    ...(c.idleTimeoutMs !== undefined ? { idleTimeoutMs: c.idleTimeoutMs } : {}),
+  };
 }
 
 function sameEndpoint(a: EndpointConfig, b: EndpointConfig): boolean {
   return a.address.host === b.address.host && a.address.port === b.address.port;
 }
 
+function outcomeOf(o: AttemptOutcome): Outcome {
+  switch (o.kind) {
+    case 'response':
+      return { kind: 'response', status: o.status };
+    case 'connect-failure':
+      return CONNECT_FAILURE;
+    case 'reset':
+      return RESET;
+    case 'per-try-timeout':
+      return TIMEOUT;
+  }
+}
+
 /**
- * The outbound listener's side of the router seam: endpoints come from the cluster's load
- * balancer (a retry that avoids previous hosts re-picks up to `maxPicks` times), attempts go out
- * over mesh mTLS (HTTP/2, to the endpoint's inbound port) or plaintext HTTP/1.1.
+ * The outbound listener's side of the router seam: endpoints come from the cluster layer (load
+ * balancer, outlier detection, circuit breakers; a retry that avoids previous hosts re-picks up to
+ * `maxPicks` times), attempts go out over mesh mTLS (HTTP/2, to the endpoint's inbound port) or
+ * plaintext HTTP/1.1, and each attempt's outcome goes back to the cluster.
  */
 export function outboundUpstream(
   ctx: ListenerContext,
   h2: H2SessionPool,
   h1: Http1Upstream,
-  maxPicks: () => number,
+  maxPicks: number,
+  hashKey: bigint | undefined,
 ): RouterUpstream<OutboundTarget, UpstreamResponse> {
   return {
     random: ctx.random,
     pick(clusterName, tried): UpstreamPick<OutboundTarget> {
-      const cfg = ctx.config();
-      let picked = pickUpstream(ctx.picker, cfg, clusterName);
-      for (let i = 1; picked.ok && tried.length > 0 && i < maxPicks(); i++) {
+      const pickCtx = { hashKey, retry: tried.length > 0 };
+      let picked = ctx.clusters.pick(clusterName, pickCtx);
+      for (let i = 1; picked.ok && tried.length > 0 && i < maxPicks; i++) {
         const ep = picked.endpoint;
         if (!tried.some((t) => sameEndpoint(t.endpoint, ep))) break;
-        picked = pickUpstream(ctx.picker, cfg, clusterName);
+        picked.release();
+        picked = ctx.clusters.pick(clusterName, pickCtx);
       }
       if (!picked.ok) return { ok: false, reply: { status: picked.status, flag: picked.flag, body: picked.message } };
-      const mtls = picked.cluster.tls !== undefined && picked.endpoint.tlsMode === 'istio';
-      return { ok: true, target: { cluster: picked.cluster, endpoint: picked.endpoint, mtls } };
+      const cluster = ctx.clusters.get(clusterName)?.config;
+      if (!cluster) {
+        picked.release();
+        return { ok: false, reply: { status: 503, flag: 'NC', body: `cluster "${clusterName}" not found` } };
+      }
+      const lease = picked;
+      const mtls = cluster.tls !== undefined && lease.endpoint.tlsMode === 'istio';
+      return { ok: true, target: { cluster, endpoint: lease.endpoint, mtls, lease }, release: () => lease.release() };
+    },
+    report(target, outcome) {
+      target.lease.report(outcomeOf(outcome));
     },
     send(target, req: ForwardRequest): Attempt<UpstreamResponse> {
       const { cluster, endpoint } = target;
@@ -54,7 +98,7 @@ export function outboundUpstream(
         headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
         call = h2.request(
           { host: endpoint.address.host, port: endpoint.inboundPort ?? endpoint.address.port, sni: cluster.tls.sni, alpn: cluster.tls.alpn },
-          { method: req.method, path: req.path, headers, body: req.body, connectTimeoutMs: cluster.connectTimeoutMs },
+          { method: req.method, path: req.path, headers, body: req.body, connectTimeoutMs: cluster.connectTimeoutMs, ...connectionOptions(cluster) },
         );
       } else {
         call = h1.request(endpoint.address, {
@@ -63,6 +107,7 @@ export function outboundUpstream(
           headers: h1ToH1RequestHeaders(head),
           body: req.body,
           connectTimeoutMs: cluster.connectTimeoutMs,
+          ...connectionOptions(cluster),
         });
       }
       return {

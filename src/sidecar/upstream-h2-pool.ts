@@ -17,7 +17,10 @@ import type { UpstreamCall, UpstreamRequest, UpstreamResponse } from './upstream
  *   SETTINGS_MAX_CONCURRENT_STREAMS) or opens another one;
  * - sessions leave the pool on close, error or GOAWAY (the next request reconnects);
  * - `retire()` (certificate rotation) closes every pooled session gracefully: streams in flight
- *   finish, new requests open new sessions with the new material.
+ *   finish, new requests open new sessions with the new material;
+ * - a request with `maxRequestsPerConnection` takes its session out of the pool once the session
+ *   has carried that many streams (it closes gracefully); with `idleTimeoutMs` a session with no
+ *   stream in flight for that long is closed.
  */
 
 /** Where and how to dial. */
@@ -32,6 +35,9 @@ interface PooledSession {
   session: http2.ClientHttp2Session;
   connected: boolean;
   active: number;
+  /** Streams opened on this session. */
+  served: number;
+  idleTimer?: NodeJS.Timeout;
   peer?: PeerIdentity;
 }
 
@@ -70,6 +76,16 @@ export class H2SessionPool {
       return { response: Promise.resolve(fail(new UpstreamError('UF', `cannot open stream: ${errorMessage(e)}`, { cause: e }))), abort: () => {} };
     }
     pooled.active++;
+    pooled.served++;
+    if (pooled.idleTimer) {
+      clearTimeout(pooled.idleTimer);
+      delete pooled.idleTimer;
+    }
+    if (req.maxRequestsPerConnection !== undefined && pooled.served >= req.maxRequestsPerConnection) {
+      this.#drop(target, pooled);
+      pooled.session.close();
+    }
+    const idleTimeoutMs = req.idleTimeoutMs;
     const response = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
       let settled = false;
       const failed = (e?: unknown): void => {
@@ -89,6 +105,14 @@ export class H2SessionPool {
       stream.on('error', failed);
       stream.once('close', () => {
         pooled.active--;
+        if (idleTimeoutMs !== undefined && pooled.active === 0 && !pooled.session.closed) {
+          pooled.idleTimer = setTimeout(() => {
+            if (pooled.active > 0) return;
+            this.#drop(target, pooled);
+            pooled.session.close();
+          }, idleTimeoutMs);
+          pooled.idleTimer.unref();
+        }
         failed();
       });
     });
@@ -129,7 +153,7 @@ export class H2SessionPool {
       rejectUnauthorized: true,
       checkServerIdentity: checkMeshServerIdentity,
     });
-    const pooled: PooledSession = { session, connected: false, active: 0 };
+    const pooled: PooledSession = { session, connected: false, active: 0, served: 0 };
     this.#all.add(pooled);
     const timer = setTimeout(() => {
       if (!pooled.connected) session.destroy(new UpstreamError('UF', `connect timeout after ${connectTimeoutMs} ms`));
@@ -152,6 +176,7 @@ export class H2SessionPool {
     session.once('goaway', () => this.#drop(target, pooled, key));
     session.once('close', () => {
       clearTimeout(timer);
+      clearTimeout(pooled.idleTimer);
       this.#drop(target, pooled, key);
     });
     return pooled;

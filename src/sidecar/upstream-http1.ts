@@ -1,15 +1,36 @@
 import http from 'node:http';
+import type net from 'node:net';
 import { errorMessage } from '../common/errors.ts';
 import { fail, ok } from '../common/result.ts';
 import { UpstreamError } from './errors.ts';
 import type { UpstreamCall, UpstreamRequest } from './upstream-interface.ts';
 
+/** Per-socket accounting for the cluster's connection limits (set only when a request carries them). */
+interface SocketLimits {
+  served: number;
+  maxRequests?: number;
+  idleTimeoutMs?: number;
+}
+
 /**
  * Plaintext HTTP/1.1 upstream (endpoints without `istio.tlsMode`), over one keep-alive agent per
- * data plane. A failure before the socket connected maps to UF, after it to UR.
+ * data plane. A failure before the socket connected maps to UF, after it to UR. When a request
+ * carries `maxRequestsPerConnection`, its socket is closed instead of pooled once it has served
+ * that many requests; with `idleTimeoutMs`, a pooled socket idle that long is closed.
  */
 export class Http1Upstream {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  readonly #limits = new WeakMap<net.Socket, SocketLimits>();
+
+  constructor() {
+    // Runs after the agent's own 'free' listener has pooled the socket; destroying it unpools it.
+    this.#agent.on('free', (socket: net.Socket) => {
+      const l = this.#limits.get(socket);
+      if (!l) return;
+      if (l.maxRequests !== undefined && l.served >= l.maxRequests) socket.destroy();
+      else if (l.idleTimeoutMs !== undefined) socket.setTimeout(l.idleTimeoutMs, () => socket.destroy());
+    });
+  }
 
   request(target: { host: string; port: number }, req: UpstreamRequest): UpstreamCall {
     let connected = false;
@@ -25,7 +46,16 @@ export class Http1Upstream {
       if (!connected) upstream.destroy(new UpstreamError('UF', `connect timeout after ${req.connectTimeoutMs} ms`));
     }, req.connectTimeoutMs);
     timer.unref();
+    const limited = req.maxRequestsPerConnection !== undefined || req.idleTimeoutMs !== undefined;
     upstream.once('socket', (socket) => {
+      if (limited) {
+        const l = this.#limits.get(socket) ?? { served: 0 };
+        l.served++;
+        if (req.maxRequestsPerConnection !== undefined) l.maxRequests = req.maxRequestsPerConnection;
+        if (req.idleTimeoutMs !== undefined) l.idleTimeoutMs = req.idleTimeoutMs;
+        this.#limits.set(socket, l);
+        socket.setTimeout(0);
+      }
       const up = (): void => {
         connected = true;
         clearTimeout(timer);

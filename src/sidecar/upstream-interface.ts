@@ -21,6 +21,10 @@ export interface UpstreamRequest {
    */
   body: Readable | undefined;
   connectTimeoutMs: number;
+  /** The cluster's `max_requests_per_connection`: close a connection after this many requests. */
+  maxRequestsPerConnection?: number;
+  /** The cluster's `idle_timeout`: close a connection idle (no request in flight) this long. */
+  idleTimeoutMs?: number;
 }
 
 export interface UpstreamResponse {

@@ -171,6 +171,17 @@ export interface PerFilterConfig {
   cors?: CorsPolicyConfig;
 }
 
+/**
+ * One `RouteAction.hash_policy` entry: what the router hashes into the request's hash key for
+ * RING_HASH / MAGLEV clusters. `terminal`: stop at this policy when it produced a hash.
+ */
+export type HashPolicyConfig = (
+  | { kind: 'header'; name: string }
+  | { kind: 'cookie'; name: string; path?: string; ttlMs?: number }
+  | { kind: 'source-ip' }
+  | { kind: 'query'; name: string }
+) & { terminal: boolean };
+
 export interface RouteConfig {
   name: string;
   match: RouteMatchConfig;
@@ -188,6 +199,8 @@ export interface RouteConfig {
   requestHeaders?: HeaderOpsConfig;
   responseHeaders?: HeaderOpsConfig;
   perFilter: PerFilterConfig;
+  /** Set only when the route has a `hash_policy`. */
+  hashPolicy?: HashPolicyConfig[];
 }
 
 export interface VirtualHostConfig {
@@ -208,13 +221,55 @@ export interface UpstreamTls {
   alpn: string[];
 }
 
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
+
+/**
+ * `outlier_detection` with Envoy's defaults filled in (consecutive_5xx 5 enforced at 100%,
+ * consecutive_gateway_failure 5 enforced at 0%, interval 10 s, base ejection 30 s, max 10%).
+ * Enforcing values are percentages: the chance that a detected outlier is really ejected.
+ */
+export interface OutlierDetectionConfig {
+  consecutive5xx: number;
+  enforcingConsecutive5xx: number;
+  consecutiveGatewayFailure: number;
+  enforcingConsecutiveGatewayFailure: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+}
+
+/** `circuit_breakers.thresholds` of priority DEFAULT, with Envoy's defaults (1024, 1024, 1024, 3). */
+export interface CircuitBreakerThresholds {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
 export interface ClusterConfig {
   name: string;
   type: 'EDS' | 'STATIC';
   /** EDS resource name to subscribe to (defaults to `name`). */
   edsServiceName: string;
-  lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+  lbPolicy: LbPolicy;
   connectTimeoutMs: number;
+  /** RING_HASH only (`ring_hash_lb_config`, hash function XX_HASH). */
+  ringHash?: { minimumRingSize: number; maximumRingSize: number };
+  /** MAGLEV only (`maglev_lb_config`). */
+  maglev?: { tableSize: number };
+  /** LEAST_REQUEST only (`least_request_lb_config`). */
+  leastRequest?: { choiceCount: number };
+  outlierDetection?: OutlierDetectionConfig;
+  /** Absent: Envoy's default thresholds apply. */
+  circuitBreakers?: CircuitBreakerThresholds;
+  /** `common_lb_config.healthy_panic_threshold` in percent; absent: Envoy's default 50. */
+  healthyPanicThresholdPercent?: number;
+  /** `common_lb_config.locality_weighted_lb_config` is set. */
+  localityWeightedLb?: boolean;
+  /** Requests an upstream connection carries before it is closed. */
+  maxRequestsPerConnection?: number;
+  /** `common_http_protocol_options.idle_timeout`: close an upstream connection idle this long. */
+  idleTimeoutMs?: number;
   /** Set when the upstream speaks mesh mTLS. */
   tls?: UpstreamTls;
   /** STATIC clusters carry their endpoints inline. */
@@ -234,6 +289,10 @@ export interface EndpointConfig {
   workload?: string;
   namespace?: string;
   priority: number;
+  /** The EDS locality, when it names one. */
+  locality?: { region?: string; zone?: string; subZone?: string };
+  /** The locality's `load_balancing_weight`, when set. */
+  localityWeight?: number;
 }
 
 export interface ClusterLoadAssignmentConfig {

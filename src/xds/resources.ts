@@ -118,6 +118,14 @@ export interface RetryPolicy {
   retry_host_predicate?: { name: string; typed_config: { '@type': string } }[];
   host_selection_retry_max_attempts?: string;
 }
+/** `RouteAction.HashPolicy` (one of header, cookie, connection_properties, query_parameter). */
+export interface HashPolicy {
+  header?: { header_name: string };
+  cookie?: { name: string; path?: string; ttl?: Duration };
+  connection_properties?: { source_ip: boolean };
+  query_parameter?: { name: string };
+  terminal?: boolean;
+}
 export interface RouteAction {
   cluster?: string;
   weighted_clusters?: { clusters: WeightedCluster[] };
@@ -127,6 +135,7 @@ export interface RouteAction {
   prefix_rewrite?: string;
   regex_rewrite?: { pattern: { regex: string }; substitution: string };
   host_rewrite_literal?: string;
+  hash_policy?: HashPolicy[];
 }
 export interface RedirectAction {
   scheme_redirect?: string;
@@ -248,9 +257,41 @@ export interface Cluster {
   eds_cluster_config?: { eds_config: AdsConfigSource; service_name?: string };
   load_assignment?: Omit<ClusterLoadAssignment, '@type'>;
   connect_timeout?: Duration;
-  lb_policy?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+  lb_policy?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
+  ring_hash_lb_config?: { minimum_ring_size?: UInt64Value; maximum_ring_size?: UInt64Value; hash_function?: 'XX_HASH' };
+  maglev_lb_config?: { table_size?: UInt64Value };
+  least_request_lb_config?: { choice_count?: UInt32Value };
+  outlier_detection?: OutlierDetection;
+  circuit_breakers?: { thresholds: CircuitBreakerThreshold[] };
+  common_lb_config?: { healthy_panic_threshold?: { value: number }; locality_weighted_lb_config?: Record<string, never> };
+  max_requests_per_connection?: UInt32Value;
+  common_http_protocol_options?: { idle_timeout?: Duration };
   transport_socket?: TransportSocket<UpstreamTlsContext>;
   metadata?: Metadata;
+}
+
+/** A `google.protobuf.UInt64Value`; int64 travels as a decimal string. */
+export interface UInt64Value {
+  value: string;
+}
+
+export interface OutlierDetection {
+  consecutive_5xx?: UInt32Value;
+  consecutive_gateway_failure?: UInt32Value;
+  interval?: Duration;
+  base_ejection_time?: Duration;
+  max_ejection_percent?: UInt32Value;
+  enforcing_consecutive_5xx?: UInt32Value;
+  enforcing_consecutive_gateway_failure?: UInt32Value;
+  enforcing_success_rate?: UInt32Value;
+}
+
+export interface CircuitBreakerThreshold {
+  priority?: 'DEFAULT';
+  max_connections?: UInt32Value;
+  max_pending_requests?: UInt32Value;
+  max_requests?: UInt32Value;
+  max_retries?: UInt32Value;
 }
 
 export type XdsResourceBody = Listener | RouteConfiguration | Cluster | ClusterLoadAssignment;

@@ -77,7 +77,7 @@ test('apply replaces an object from the topology config instead of defining it t
   const all = loadConfigPaths([path.join(state.stateDir, 'config')]);
   if (!all.ok) return t.fail(all.errors.map(String).join('\n'));
   t.deepEqual(
-    all.value.map((o) => `${o.kind}/${o.metadata.name}${o.kind === 'DestinationRule' ? ` ${o.spec.loadBalancer ?? ''}` : ''}`).sort(),
+    all.value.map((o) => `${o.kind}/${o.metadata.name}${o.kind === 'DestinationRule' ? ` ${o.spec.trafficPolicy?.loadBalancer?.simple ?? ''}` : ''}`).sort(),
     ['DestinationRule/reviews ROUND_ROBIN', 'DestinationRule/reviews-copy RANDOM', 'ServiceExport/ratings'],
   );
 });

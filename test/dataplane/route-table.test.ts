@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { pickWeightedCluster, type RequestView, routeRequest, selectVirtualHost, stripPort } from '../../src/dataplane/http/route-table.ts';
 import { fullMatchRegex } from '../../src/xds/validate/route-matchers.ts';
 import { Issues } from '../../src/xds/validate/reader.ts';
-import { EndpointPicker, healthyEndpoints } from '../../src/sidecar/index.ts';
+import { createClusterManager } from '../../src/dataplane/cluster/index.ts';
 import type { RouteTable } from '../../src/xds/config-types.ts';
 import { endpoint, match, proxyConfig, route } from '../sidecar/support-config.ts';
 
@@ -142,34 +142,37 @@ test('weighted pick of nothing, or of zero weight, is undefined', (t) => {
   t.is(pickWeightedCluster([{ name: 'a', weight: 0 }]), undefined);
 });
 
-test('round robin honours endpoint weights and skips unhealthy and lower-priority endpoints', (t) => {
+test('the cluster manager balances by endpoint weight, smoothly, over the best priority', (t) => {
+  const cluster = { name: 'c', type: 'EDS' as const, edsServiceName: 'c', lbPolicy: 'ROUND_ROBIN' as const, connectTimeoutMs: 1000 };
   const cfg = proxyConfig({
+    clusters: [cluster],
     endpoints: [
       {
         clusterName: 'c',
-        endpoints: [
-          endpoint('127.0.0.1', 1, { weight: 3 }),
-          endpoint('127.0.0.2', 1, { weight: 1 }),
-          endpoint('127.0.0.3', 1, { healthy: false }),
-          endpoint('127.0.0.4', 1, { priority: 1 }),
-        ],
+        endpoints: [endpoint('127.0.0.1', 1, { weight: 3 }), endpoint('127.0.0.2', 1, { weight: 1 }), endpoint('127.0.0.4', 1, { priority: 1 })],
       },
     ],
   });
-  const cluster = { name: 'c', type: 'EDS' as const, edsServiceName: 'c', lbPolicy: 'ROUND_ROBIN' as const, connectTimeoutMs: 1000 };
-  const eps = healthyEndpoints(cluster, cfg);
-  t.deepEqual(eps.map((e) => e.address.host), ['127.0.0.1', '127.0.0.2']);
-  const picker = new EndpointPicker();
-  const picks = Array.from({ length: 8 }, () => picker.pick('c', eps)?.address.host);
+  const clusters = createClusterManager();
+  clusters.update(cfg);
+  const picks = Array.from({ length: 8 }, () => {
+    const p = clusters.pick('c', {});
+    if (p.ok) p.release();
+    return p.ok ? p.endpoint.address.host : p.flag;
+  });
   t.is(picks.filter((h) => h === '127.0.0.1').length, 6);
   t.is(picks.filter((h) => h === '127.0.0.2').length, 2);
   t.not(picks.slice(0, 4).join(), '127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.2', 'smooth: the light endpoint is not starved to the end');
 });
 
 test('failover: with no healthy endpoint at priority 0, priority 1 serves', (t) => {
+  const cluster = { name: 'c', type: 'EDS' as const, edsServiceName: 'c', lbPolicy: 'ROUND_ROBIN' as const, connectTimeoutMs: 1000 };
   const cfg = proxyConfig({
+    clusters: [cluster],
     endpoints: [{ clusterName: 'c', endpoints: [endpoint('127.0.0.1', 1, { healthy: false }), endpoint('127.0.0.4', 1, { priority: 1 })] }],
   });
-  const cluster = { name: 'c', type: 'EDS' as const, edsServiceName: 'c', lbPolicy: 'ROUND_ROBIN' as const, connectTimeoutMs: 1000 };
-  t.deepEqual(healthyEndpoints(cluster, cfg).map((e) => e.address.host), ['127.0.0.4']);
+  const clusters = createClusterManager();
+  clusters.update(cfg);
+  const p = clusters.pick('c', {});
+  t.is(p.ok ? p.endpoint.address.host : p.flag, '127.0.0.4');
 });

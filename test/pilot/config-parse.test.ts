@@ -96,7 +96,7 @@ const invalid: { title: string; text: string; expected: string[] }[] = [
     expected: ['west/reviews.yaml: VirtualService default/reviews: spec.http[0].timeout: must be a duration such as 5s or 250ms'],
   },
   {
-    title: 'DestinationRule trafficPolicy beyond loadBalancer',
+    title: 'DestinationRule trafficPolicy sections meshfed does not support',
     text: `apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule
 metadata: {name: reviews, namespace: shop}
@@ -104,8 +104,8 @@ spec:
   host: reviews
   trafficPolicy:
     loadBalancer: {simple: RANDOM}
-    connectionPool: {tcp: {maxConnections: 1}}`,
-    expected: ['west/reviews.yaml: DestinationRule shop/reviews: spec.trafficPolicy.connectionPool: field is not supported by meshfed yet'],
+    tls: {mode: ISTIO_MUTUAL}`,
+    expected: ['west/reviews.yaml: DestinationRule shop/reviews: spec.trafficPolicy.tls: field is not supported by meshfed yet'],
   },
   {
     title: 'DestinationRule unknown load balancer',
@@ -306,7 +306,7 @@ spec: {hosts: [r], http: [{route: [{destination: {host: r}}]}]}
       { name: 'v1', labels: { version: 'v1' } },
       { name: 'west', labels: { 'topology.istio.io/cluster': 'west' } },
     ],
-    loadBalancer: 'LEAST_REQUEST',
+    trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' }, portLevelSettings: [] },
   });
   const se = objects[1];
   t.is(se?.kind === 'ServiceExport' ? se.hostname : '', 'reviews.shop.svc.cluster.local');

@@ -31,7 +31,7 @@ test('folder store reads recursively, keeps last good objects on a broken edit, 
   t.teardown(() => store.close());
 
   const summary = (): string[] =>
-    store.list().map((o) => `${o.kind} ${o.metadata.name} ${o.kind === 'DestinationRule' ? (o.spec.loadBalancer ?? '') : o.source}`);
+    store.list().map((o) => `${o.kind} ${o.metadata.name} ${o.kind === 'DestinationRule' ? (o.spec.trafficPolicy?.loadBalancer?.simple ?? '') : o.source}`);
   t.deepEqual(summary(), ['DestinationRule reviews RANDOM', `ServiceExport reviews ${path.join('nested', 'exports.yml')}`]);
   t.deepEqual(store.errors(), []);
 
@@ -63,7 +63,7 @@ test('folder store sees edits to a file that was replaced by rename, and files i
   t.teardown(() => store.close());
   const lb = (): string => {
     const o = store.list().find((x) => x.kind === 'DestinationRule');
-    return o?.kind === 'DestinationRule' ? (o.spec.loadBalancer ?? '') : '';
+    return o?.kind === 'DestinationRule' ? (o.spec.trafficPolicy?.loadBalancer?.simple ?? '') : '';
   };
 
   // How editors and `meshfed apply` write: a temp file renamed over the old one.

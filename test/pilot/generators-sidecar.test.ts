@@ -35,6 +35,11 @@ test('CDS: EDS cluster shape and mTLS transport socket', (t) => {
     eds_cluster_config: { eds_config: { ads: {} }, service_name: `outbound|9080|v1|${REVIEWS}` },
     connect_timeout: { seconds: '10' },
     lb_policy: 'LEAST_REQUEST',
+    circuit_breakers: {
+      thresholds: [
+        { max_connections: { value: 4294967295 }, max_pending_requests: { value: 4294967295 }, max_requests: { value: 4294967295 }, max_retries: { value: 4294967295 } },
+      ],
+    },
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
       typed_config: {

@@ -99,7 +99,8 @@ test.before(async () => {
       { name: 'missing', domains: ['missing'], routes: [route('default', 'outbound|80||missing.default.svc.cluster.local')] },
     ],
   };
-  const empty = { ...meshCluster('empty', 'default', 80) };
+  // Panic threshold 0 (what Pilot sends with outlier detection): the unhealthy endpoint is never picked.
+  const empty = { ...meshCluster('empty', 'default', 80), healthyPanicThresholdPercent: 0 };
   const down = { ...meshCluster('down', 'default', 80) };
   const c = await client.applyConfig(
     proxyConfig({

@@ -47,7 +47,27 @@ const good: { title: string; resource: object; expected: ClusterLoadAssignmentCo
           workload: 'reviews-v1',
           namespace: 'default',
           priority: 0,
+          locality: { region: 'east' },
+          localityWeight: 1,
         },
+      ],
+    },
+  },
+  {
+    title: 'locality with zone, sub-zone and weight; endpoints of a locality share them',
+    resource: cla([
+      {
+        locality: { region: 'r1', zone: 'east', sub_zone: 'rack-2' },
+        load_balancing_weight: { value: 80 },
+        priority: 2,
+        lb_endpoints: [lb('127.0.1.7', 9080), lb('127.0.1.8', 9080, { health_status: 'DRAINING' })],
+      },
+    ]),
+    expected: {
+      clusterName: 'reviews',
+      endpoints: [
+        { address: { host: '127.0.1.7', port: 9080 }, weight: 1, healthy: true, tlsMode: 'disabled', priority: 2, locality: { region: 'r1', zone: 'east', subZone: 'rack-2' }, localityWeight: 80 },
+        { address: { host: '127.0.1.8', port: 9080 }, weight: 1, healthy: false, tlsMode: 'disabled', priority: 2, locality: { region: 'r1', zone: 'east', subZone: 'rack-2' }, localityWeight: 80 },
       ],
     },
   },
@@ -77,6 +97,21 @@ for (const row of good) {
 const e0 = 'endpoints[0].lb_endpoints[0]';
 const bad: { title: string; resource: object; error: string }[] = [
   { title: 'no cluster name', resource: { '@type': TYPE_URL.endpoint, endpoints: [] }, error: 'cluster_name: missing' },
+  {
+    title: 'zero locality weight',
+    resource: cla([{ load_balancing_weight: { value: 0 }, lb_endpoints: [lb('127.0.0.1', 80)] }]),
+    error: 'endpoints[0].load_balancing_weight.value: must be an integer in [1, 4294967295]',
+  },
+  {
+    title: 'load-balancer endpoints (named endpoint sets)',
+    resource: cla([{ lb_endpoints: [], load_balancer_endpoints: { lb_endpoints: [] } }]),
+    error: 'endpoints[0].load_balancer_endpoints: unsupported field',
+  },
+  {
+    title: 'a policy (drop overloads)',
+    resource: { ...cla([]), policy: { overprovisioning_factor: { value: 200 } } },
+    error: 'policy: unsupported field',
+  },
   {
     title: 'zero endpoint weight',
     resource: cla([{ lb_endpoints: [lb('127.0.0.1', 80, { load_balancing_weight: { value: 0 } })] }]),

@@ -50,6 +50,19 @@ const good: { title: string; resource: object; expected: ClusterConfig }[] = [
     },
   },
   {
+    title: 'RING_HASH with Envoy ring defaults and circuit breakers of priority DEFAULT',
+    resource: eds({ lb_policy: 'RING_HASH', circuit_breakers: { thresholds: [{ max_requests: { value: 1 } }] } }),
+    expected: {
+      name: 'outbound|9080||reviews.default.svc.cluster.local',
+      type: 'EDS',
+      edsServiceName: 'outbound|9080||reviews.default.svc.cluster.local',
+      lbPolicy: 'RING_HASH',
+      connectTimeoutMs: 5000,
+      ringHash: { minimumRingSize: 1024, maximumRingSize: 8388608 },
+      circuitBreakers: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1, maxRetries: 3 },
+    },
+  },
+  {
     title: 'STATIC with inline endpoints (type absent on the wire)',
     resource: {
       '@type': TYPE_URL.cluster,
@@ -86,7 +99,7 @@ const bad: { title: string; resource: object; error: string }[] = [
     resource: eds({ eds_cluster_config: { eds_config: { self: {} } } }),
     error: 'eds_cluster_config.eds_config: only { ads: {} } is supported',
   },
-  { title: 'RING_HASH', resource: eds({ lb_policy: 'RING_HASH' }), error: 'lb_policy: unsupported value "RING_HASH"' },
+  { title: 'CLUSTER_PROVIDED lb_policy', resource: eds({ lb_policy: 'CLUSTER_PROVIDED' }), error: 'lb_policy: unsupported value "CLUSTER_PROVIDED"' },
   {
     title: 'downstream TLS context upstream',
     resource: eds({ transport_socket: { name: 'tls', typed_config: { '@type': TYPED_CONFIG.downstreamTls } } }),
@@ -94,10 +107,11 @@ const bad: { title: string; resource: object; error: string }[] = [
   },
   { title: 'STATIC without load_assignment', resource: { '@type': TYPE_URL.cluster, name: 's' }, error: 'load_assignment: missing' },
   {
-    title: 'circuit breakers',
-    resource: eds({ circuit_breakers: { thresholds: [{ max_connections: { value: 1 } }] } }),
-    error: 'circuit_breakers: unsupported field',
+    title: 'circuit breakers of priority HIGH',
+    resource: eds({ circuit_breakers: { thresholds: [{ priority: 'HIGH', max_connections: { value: 1 } }] } }),
+    error: 'circuit_breakers.thresholds[0].priority: unsupported value "HIGH"',
   },
+  { title: 'health checks', resource: eds({ health_checks: [{ timeout: { seconds: '1' } }] }), error: 'health_checks: unsupported field' },
   { title: 'zero connect timeout', resource: eds({ connect_timeout: { seconds: '0' } }), error: 'connect_timeout: must be positive' },
   { title: 'no name', resource: eds({ name: undefined }), error: 'name: missing' },
 ];

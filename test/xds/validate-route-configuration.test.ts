@@ -192,6 +192,36 @@ const good: { title: string; resource: object; expected: RouteTable }[] = [
       }),
     ]),
   },
+  {
+    title: 'hash policies (header, cookie with ttl and path, source ip, query parameter, terminal)',
+    resource: rc([
+      {
+        name: 'sticky',
+        match: { prefix: '/' },
+        route: {
+          cluster: 'c',
+          hash_policy: [
+            { header: { header_name: 'X-User' } },
+            { cookie: { name: 'session', path: '/', ttl: { seconds: '60' } } },
+            { connection_properties: { source_ip: true } },
+            { query_parameter: { name: 'u' }, terminal: true },
+          ],
+        },
+      },
+    ]),
+    expected: vhOut([
+      base({
+        name: 'sticky',
+        clusters: [{ name: 'c', weight: 1 }],
+        hashPolicy: [
+          { kind: 'header', name: 'x-user', terminal: false },
+          { kind: 'cookie', name: 'session', path: '/', ttlMs: 60000, terminal: false },
+          { kind: 'source-ip', terminal: false },
+          { kind: 'query', name: 'u', terminal: true },
+        ],
+      }),
+    ]),
+  },
 ];
 
 for (const row of good) {
@@ -245,6 +275,23 @@ const bad: { title: string; resource: object; error: string }[] = [
     title: 'a missing weight',
     resource: rc([{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: 'a' }] } } }]),
     error: `${r0}.route.weighted_clusters.clusters[0].weight: missing`,
+  },
+  {
+    title: 'a filter-state hash policy',
+    resource: rc([{ match: { prefix: '/' }, route: { cluster: 'c', hash_policy: [{ filter_state: { key: 'k' } }] } }]),
+    error: `${r0}.route.hash_policy[0].filter_state: unsupported field`,
+  },
+  {
+    title: 'a header hash policy with a regex rewrite',
+    resource: rc([
+      { match: { prefix: '/' }, route: { cluster: 'c', hash_policy: [{ header: { header_name: 'x', regex_rewrite: { substitution: 'y' } } }] } },
+    ]),
+    error: `${r0}.route.hash_policy[0].header.regex_rewrite: unsupported field`,
+  },
+  {
+    title: 'cookie attributes',
+    resource: rc([{ match: { prefix: '/' }, route: { cluster: 'c', hash_policy: [{ cookie: { name: 's', attributes: [{ name: 'SameSite', value: 'Lax' }] } }] } }]),
+    error: `${r0}.route.hash_policy[0].cookie.attributes: unsupported field`,
   },
   {
     title: 'a route without action',

@@ -19,7 +19,13 @@ import type {
   ConfigMeta,
   ConfigObject,
   DestinationRuleConfig,
-  LoadBalancerSimple,
+  ConnectionPoolSettings,
+  ConsistentHashKey,
+  ConsistentHashSettings,
+  LoadBalancerSettings,
+  OutlierDetectionSettings,
+  TrafficPolicy,
+  TrafficPolicySections,
   ServiceExportConfig,
   VirtualServiceConfig,
 } from './config-types.ts';
@@ -176,10 +182,80 @@ function toVirtualService(d: VirtualServiceDoc, source: string, suffix: string):
   });
 }
 
+type RawTrafficPolicy = NonNullable<DestinationRuleDoc['spec']['trafficPolicy']>;
+type RawSections = Pick<RawTrafficPolicy, 'loadBalancer' | 'connectionPool' | 'outlierDetection'>;
+
+/** Copies the set fields of `raw`, mapped by `map`, leaving unset ones out (exactOptionalPropertyTypes). */
+function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function toLoadBalancer(lb: NonNullable<RawSections['loadBalancer']>): LoadBalancerSettings {
+  if (lb.simple !== undefined) return { simple: lb.simple === 'LEAST_CONN' ? 'LEAST_REQUEST' : lb.simple };
+  const ch = lb.consistentHash;
+  if (!ch) return {};
+  let key: ConsistentHashKey;
+  if (ch.httpHeaderName !== undefined) key = { kind: 'header', name: ch.httpHeaderName.toLowerCase() };
+  else if (ch.httpCookie !== undefined) {
+    key = defined<ConsistentHashKey & { kind: 'cookie' }>({
+      kind: 'cookie',
+      name: ch.httpCookie.name,
+      path: ch.httpCookie.path,
+      ttlMs: ch.httpCookie.ttl !== undefined ? durationMs(ch.httpCookie.ttl) : undefined,
+    });
+  } else if (ch.useSourceIp) key = { kind: 'source-ip' };
+  else key = { kind: 'query', name: ch.httpQueryParameterName ?? '' };
+  const minimumRingSize = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize;
+  const algorithm: ConsistentHashSettings['algorithm'] = ch.maglev
+    ? defined({ kind: 'maglev' as const, tableSize: ch.maglev.tableSize })
+    : defined({ kind: 'ring-hash' as const, minimumRingSize });
+  return { consistentHash: { key, algorithm } };
+}
+
+function toSections(raw: RawSections): TrafficPolicySections {
+  const out: TrafficPolicySections = {};
+  if (raw.loadBalancer) out.loadBalancer = toLoadBalancer(raw.loadBalancer);
+  const cp = raw.connectionPool;
+  if (cp) {
+    out.connectionPool = defined<ConnectionPoolSettings>({
+      tcp: cp.tcp
+        ? defined({ maxConnections: cp.tcp.maxConnections, connectTimeoutMs: cp.tcp.connectTimeout !== undefined ? durationMs(cp.tcp.connectTimeout) : undefined })
+        : undefined,
+      http: cp.http
+        ? defined({
+            http1MaxPendingRequests: cp.http.http1MaxPendingRequests,
+            http2MaxRequests: cp.http.http2MaxRequests,
+            maxRequestsPerConnection: cp.http.maxRequestsPerConnection,
+            maxRetries: cp.http.maxRetries,
+            idleTimeoutMs: cp.http.idleTimeout !== undefined ? durationMs(cp.http.idleTimeout) : undefined,
+          })
+        : undefined,
+    });
+  }
+  const od = raw.outlierDetection;
+  if (od) {
+    out.outlierDetection = defined<OutlierDetectionSettings>({
+      consecutiveErrors: od.consecutiveErrors,
+      consecutive5xxErrors: od.consecutive5xxErrors,
+      consecutiveGatewayErrors: od.consecutiveGatewayErrors,
+      intervalMs: od.interval !== undefined ? durationMs(od.interval) : undefined,
+      baseEjectionTimeMs: od.baseEjectionTime !== undefined ? durationMs(od.baseEjectionTime) : undefined,
+      maxEjectionPercent: od.maxEjectionPercent,
+      minHealthPercent: od.minHealthPercent,
+    });
+  }
+  return out;
+}
+
+function toTrafficPolicy(tp: RawTrafficPolicy): TrafficPolicy {
+  return {
+    ...toSections(tp),
+    portLevelSettings: (tp.portLevelSettings ?? []).map((p) => ({ port: p.port.number, ...toSections(p) })),
+  };
+}
+
 function toDestinationRule(d: DestinationRuleDoc, source: string, suffix: string): DestinationRuleConfig {
   const metadata = toMeta(d.metadata);
-  const simple = d.spec.trafficPolicy?.loadBalancer?.simple;
-  const loadBalancer: LoadBalancerSimple | undefined = simple === 'LEAST_CONN' ? 'LEAST_REQUEST' : simple;
   return deepFreeze({
     kind: 'DestinationRule',
     apiVersion: d.apiVersion,
@@ -187,8 +263,12 @@ function toDestinationRule(d: DestinationRuleDoc, source: string, suffix: string
     source,
     spec: {
       host: resolveHost(d.spec.host, metadata.namespace, suffix),
-      subsets: (d.spec.subsets ?? []).map((s) => ({ name: s.name, labels: { ...(s.labels ?? {}) } })),
-      ...(loadBalancer !== undefined ? { loadBalancer } : {}),
+      subsets: (d.spec.subsets ?? []).map((s) => ({
+        name: s.name,
+        labels: { ...(s.labels ?? {}) },
+        ...(s.trafficPolicy ? { trafficPolicy: toTrafficPolicy(s.trafficPolicy) } : {}),
+      })),
+      ...(d.spec.trafficPolicy ? { trafficPolicy: toTrafficPolicy(d.spec.trafficPolicy) } : {}),
     },
   });
 }

@@ -123,16 +123,68 @@ export interface VirtualServiceSpec {
 
 export type LoadBalancerSimple = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
 
+/** What `consistentHash` hashes (exactly one, as Istio requires). Durations are milliseconds. */
+export type ConsistentHashKey =
+  | { kind: 'header'; name: string }
+  | { kind: 'cookie'; name: string; path?: string; ttlMs?: number }
+  | { kind: 'source-ip' }
+  | { kind: 'query'; name: string };
+
+export interface ConsistentHashSettings {
+  key: ConsistentHashKey;
+  /** Ring hash (the default) with its minimum ring size (`ringHash.minimumRingSize` or the deprecated top-level one), or Maglev. */
+  algorithm: { kind: 'ring-hash'; minimumRingSize?: number } | { kind: 'maglev'; tableSize?: number };
+}
+
+/** `LEAST_CONN` is normalized to `LEAST_REQUEST`. Exactly one of `simple` and `consistentHash` may be set. */
+export interface LoadBalancerSettings {
+  simple?: LoadBalancerSimple;
+  consistentHash?: ConsistentHashSettings;
+}
+
+/** Istio `connectionPool`; 0 means "not set" as in Istio's proto3 fields. Durations in milliseconds. */
+export interface ConnectionPoolSettings {
+  tcp?: { maxConnections?: number; connectTimeoutMs?: number };
+  http?: { http1MaxPendingRequests?: number; http2MaxRequests?: number; maxRequestsPerConnection?: number; maxRetries?: number; idleTimeoutMs?: number };
+}
+
+/** Istio `outlierDetection` (`consecutiveErrors` is the deprecated gateway-errors count). Durations in milliseconds. */
+export interface OutlierDetectionSettings {
+  consecutiveErrors?: number;
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  intervalMs?: number;
+  baseEjectionTimeMs?: number;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+}
+
+/** The sections of a traffic policy that subsets and port-level settings override one by one. */
+export interface TrafficPolicySections {
+  loadBalancer?: LoadBalancerSettings;
+  connectionPool?: ConnectionPoolSettings;
+  outlierDetection?: OutlierDetectionSettings;
+}
+
+export interface PortTrafficPolicy extends TrafficPolicySections {
+  port: number;
+}
+
+export interface TrafficPolicy extends TrafficPolicySections {
+  portLevelSettings: readonly PortTrafficPolicy[];
+}
+
 export interface Subset {
   name: string;
   labels: Readonly<Record<string, string>>;
+  trafficPolicy?: TrafficPolicy;
 }
 
 export interface DestinationRuleSpec {
   /** Fully qualified. */
   host: string;
   subsets: readonly Subset[];
-  loadBalancer?: LoadBalancerSimple;
+  trafficPolicy?: TrafficPolicy;
 }
 
 interface ConfigBase {

@@ -4,7 +4,8 @@ import type { Cluster, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { hasMeshEndpoints, ownEndpoints } from '../model/snapshot-queries.ts';
-import { ADS, CONNECT_TIMEOUT, gatewaySnis, meshTlsContext, outboundClusters } from './generator-common.ts';
+import { ADS, CONNECT_TIMEOUT, gatewaySnis, meshTlsContext, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
+import { applyTrafficPolicy, trafficPolicyFor } from './generator-traffic-policy.ts';
 
 function edsCluster(name: string, lbPolicy: Cluster['lb_policy']): Cluster {
   return {
@@ -17,15 +18,18 @@ function edsCluster(name: string, lbPolicy: Cluster['lb_policy']): Cluster {
   };
 }
 
-function lbPolicyOf(snap: Snapshot, hostname: string): NonNullable<Cluster['lb_policy']> {
-  return snap.destinationRules.get(hostname)?.spec.loadBalancer ?? 'ROUND_ROBIN';
+/** An EDS cluster with the DestinationRule traffic policy of its host, port and subset applied. */
+function policyCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
+  const c = edsCluster(key.name, 'ROUND_ROBIN');
+  applyTrafficPolicy(c, trafficPolicyFor(snap, key.hostname, key.port, key.subset));
+  return c;
 }
 
 /** A sidecar's outbound clusters: the same for every sidecar of the cluster (generate.ts shares them). */
 export function sidecarOutboundClusters(snap: Snapshot): Cluster[] {
   const out: Cluster[] = [];
   for (const key of outboundClusters(snap)) {
-    const c = edsCluster(key.name, lbPolicyOf(snap, key.hostname));
+    const c = policyCluster(snap, key);
     if (hasMeshEndpoints(snap, key.hostname)) {
       c.transport_socket = {
         name: 'envoy.transport_sockets.tls',
@@ -81,8 +85,10 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
  * - sidecar: every outbound cluster (`outbound|<port>|<subset>|<host>`, EDS over ADS, mTLS with the
  *   cross-cluster SNI when the service has mesh endpoints) and its own `inbound|<port>||` clusters.
  * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI.
+ * - sidecar and router clusters carry the DestinationRule traffic policy of their host, port and
+ *   subset (load balancer, connection pool, outlier detection; see generator-traffic-policy.ts).
  * - proxyless: the outbound clusters without TLS. grpc-js-xds accepts only ROUND_ROBIN, so a
- *   DestinationRule's other load balancers apply to sidecars only.
+ *   DestinationRule's traffic policy applies to sidecars and gateways only.
  */
 export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   let clusters: Cluster[];
@@ -91,7 +97,7 @@ export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[
       clusters = [...sidecarOutboundClusters(snap), ...sidecarInboundClusters(proxy, snap)];
       break;
     case 'router':
-      clusters = gatewaySnis(snap).map((k) => edsCluster(k.name, lbPolicyOf(snap, k.hostname)));
+      clusters = gatewaySnis(snap).map((k) => policyCluster(snap, k));
       break;
     case 'proxyless':
       clusters = outboundClusters(snap).map((k) => edsCluster(k.name, 'ROUND_ROBIN'));

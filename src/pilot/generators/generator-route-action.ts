@@ -1,5 +1,6 @@
 import { outboundClusterName } from '../../xds/naming.ts';
 import type {
+  HashPolicy,
   HeaderEdits,
   HeaderMatcher,
   HeaderValueOption,
@@ -14,6 +15,13 @@ import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { HeadersConfig, HttpMatchRequest, HttpRoute, StringMatch } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { durationFromMs } from './generator-common.ts';
+import { hashPolicyOf, trafficPolicyFor } from './generator-traffic-policy.ts';
+
+/** What a client of the routes runs: the CORS filter (sidecars), consistent-hash balancing (not proxyless). */
+export interface RouteOptions {
+  cors: boolean;
+  hashPolicy: boolean;
+}
 
 /**
  * Istio HTTPRoute → Envoy Route, the way istiod translates it: matches (pseudo-headers for
@@ -119,11 +127,31 @@ function retryPolicy(http: HttpRoute): RouteAction['retry_policy'] | undefined {
 
 const perMillion = (percent: number) => ({ numerator: Math.round(percent * 10_000), denominator: 'MILLION' as const });
 
-function forwardAction(snap: Snapshot, http: HttpRoute, hostname: string, port: number): RouteAction {
+/**
+ * The route's hash policy (for consistentHash destinations): the destinations' DestinationRule
+ * consistentHash, when every destination cluster of the route has the same one (Istio's rule).
+ */
+function routeHashPolicy(snap: Snapshot, destinations: readonly { host: string; subset: string; port: number }[]): HashPolicy[] | undefined {
+  let policy: HashPolicy[] | undefined;
+  let text: string | undefined;
+  for (const d of destinations) {
+    const p = hashPolicyOf(trafficPolicyFor(snap, d.host, d.port, d.subset));
+    const t = JSON.stringify(p);
+    if (text !== undefined && t !== text) return undefined;
+    text = t;
+    policy = p;
+  }
+  return policy;
+}
+
+function forwardAction(snap: Snapshot, http: HttpRoute, hostname: string, port: number, opts: RouteOptions): RouteAction {
   const weights = new Map<string, { weight: number; headers?: HeadersConfig }>();
+  const destinations: { host: string; subset: string; port: number }[] = [];
   for (const d of http.route) {
     if (d.weight <= 0) continue;
-    const name = outboundClusterName(destinationPort(snap, d.destination, hostname, port), d.destination.subset, d.destination.host);
+    const destPort = destinationPort(snap, d.destination, hostname, port);
+    destinations.push({ host: d.destination.host, subset: d.destination.subset, port: destPort });
+    const name = outboundClusterName(destPort, d.destination.subset, d.destination.host);
     const prev = weights.get(name);
     weights.set(name, { weight: (prev?.weight ?? 0) + d.weight, ...((d.headers ?? prev?.headers) ? { headers: d.headers ?? prev?.headers } : {}) });
   }
@@ -133,6 +161,10 @@ function forwardAction(snap: Snapshot, http: HttpRoute, hostname: string, port: 
     ? { cluster: clusters[0]?.[0] ?? '' }
     : { weighted_clusters: { clusters: clusters.map(([name, w]) => ({ name, weight: { value: w.weight }, ...headerEdits(w.headers) })) } };
   if (http.timeoutMs !== undefined) action.timeout = durationFromMs(http.timeoutMs);
+  if (opts.hashPolicy) {
+    const hashPolicy = routeHashPolicy(snap, destinations);
+    if (hashPolicy) action.hash_policy = hashPolicy;
+  }
   const retry = retryPolicy(http);
   if (retry) action.retry_policy = retry;
   if (http.mirrors.length > 0) {
@@ -160,7 +192,7 @@ function redirectAction(r: NonNullable<HttpRoute['redirect']>): RedirectAction {
   };
 }
 
-function perFilterConfig(http: HttpRoute, opts: { cors: boolean }): Route['typed_per_filter_config'] | undefined {
+function perFilterConfig(http: HttpRoute, opts: RouteOptions): Route['typed_per_filter_config'] | undefined {
   const out: NonNullable<Route['typed_per_filter_config']> = {};
   const f = http.fault;
   if (f) {
@@ -194,14 +226,14 @@ function perFilterConfig(http: HttpRoute, opts: { cors: boolean }): Route['typed
 }
 
 /** One Envoy route for one match block of an Istio rule. `cors`: whether the client runs the CORS filter. */
-export function envoyRoute(snap: Snapshot, http: HttpRoute, m: HttpMatchRequest | undefined, hostname: string, port: number, opts: { cors: boolean }): Route {
+export function envoyRoute(snap: Snapshot, http: HttpRoute, m: HttpMatchRequest | undefined, hostname: string, port: number, opts: RouteOptions): Route {
   const name = [http.name, m?.name].filter((s): s is string => s !== undefined && s !== '').join('.');
   const route: Route = { ...(name !== '' ? { name } : {}), match: routeMatch(m) };
   if (http.redirect) route.redirect = redirectAction(http.redirect);
   else if (http.directResponse) {
     const d = http.directResponse;
     route.direct_response = { status: d.status, ...(d.body !== undefined ? { body: { inline_string: d.body } } : {}) };
-  } else route.route = forwardAction(snap, http, hostname, port);
+  } else route.route = forwardAction(snap, http, hostname, port, opts);
   Object.assign(route, headerEdits(http.headers));
   const pf = perFilterConfig(http, opts);
   if (pf) route.typed_per_filter_config = pf;

@@ -4,7 +4,7 @@ import type { Route, RouteConfiguration, VirtualHost, XdsResource } from '../../
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { HttpMatchRequest, HttpRoute } from '../config/config-types.ts';
 import type { ServiceModel, Snapshot } from '../model/snapshot.ts';
-import { envoyRoute } from './generator-route-action.ts';
+import { envoyRoute, type RouteOptions } from './generator-route-action.ts';
 
 /** `reviews.default.svc.cluster.local:9080`: the virtual host (sidecar) and route config (proxyless) name. */
 export function hostPortName(hostname: string, port: number): string {
@@ -43,7 +43,7 @@ function appliesTo(m: HttpMatchRequest, proxy: ProxyNode | undefined, port: numb
  * rule whose blocks all exclude the proxy is left out), or a single default route to
  * `outbound|<port>||<host>` with Istio's default retry policy.
  */
-export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?: ProxyNode, opts: { cors: boolean } = { cors: true }): Route[] {
+export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?: ProxyNode, opts: RouteOptions = { cors: true, hashPolicy: true }): Route[] {
   const vs = snap.virtualServices.get(hostname);
   const rules: readonly HttpRoute[] = vs
     ? vs.spec.http
@@ -79,7 +79,7 @@ function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[]
       out.push({
         '@type': TYPE_URL.route,
         name,
-        virtual_hosts: [{ name, domains: ['*'], routes: routesFor(snap, service.hostname, port, proxy, { cors: false }) }],
+        virtual_hosts: [{ name, domains: ['*'], routes: routesFor(snap, service.hostname, port, proxy, { cors: false, hashPolicy: false }) }],
       });
     }
   }
@@ -88,7 +88,8 @@ function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[]
 
 /**
  * RDS for one proxy. sidecar: the route config `outbound` with a virtual host per service port.
- * proxyless: one route config `<host>:<port>` per service port (domains `*`). router: none.
+ * proxyless: one route config `<host>:<port>` per service port (domains `*`), without CORS and
+ * hash policies (its clusters are round robin). router: none.
  */
 export function generateRoutes(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   const configs = proxy.type === 'sidecar' ? sidecarRoutes(proxy, snap) : proxy.type === 'proxyless' ? proxylessRoutes(proxy, snap) : [];

@@ -13,6 +13,7 @@ import {
   onlyKeys,
   optInt,
   optObj,
+  optString,
   optWrappedInt,
   reqObj,
   reqString,
@@ -39,7 +40,28 @@ function endpointMetadata(lb: Obj, path: string, issues: Issues, out: EndpointCo
   if (typeof mf['namespace'] === 'string') out.namespace = mf['namespace'];
 }
 
-function lbEndpoint(lb: unknown, priority: number, path: string, issues: Issues): EndpointConfig | undefined {
+interface LocalityInfo {
+  priority: number;
+  locality?: NonNullable<EndpointConfig['locality']>;
+  weight?: number;
+}
+
+function locality(loc: Obj, path: string, issues: Issues): NonNullable<EndpointConfig['locality']> | undefined {
+  const l = optObj(loc, 'locality', path, issues);
+  if (!l) return undefined;
+  const p = join(path, 'locality');
+  onlyKeys(l, ['region', 'zone', 'sub_zone'], p, issues);
+  const out: NonNullable<EndpointConfig['locality']> = {};
+  const region = optString(l, 'region', p, issues);
+  const zone = optString(l, 'zone', p, issues);
+  const subZone = optString(l, 'sub_zone', p, issues);
+  if (region) out.region = region;
+  if (zone) out.zone = zone;
+  if (subZone) out.subZone = subZone;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function lbEndpoint(lb: unknown, at: LocalityInfo, path: string, issues: Issues): EndpointConfig | undefined {
   if (!isObj(lb)) {
     issues.add(path, 'not an object');
     return undefined;
@@ -59,8 +81,10 @@ function lbEndpoint(lb: unknown, priority: number, path: string, issues: Issues)
     weight,
     healthy: health === 'HEALTHY' || health === 'UNKNOWN' || health === 'DEGRADED',
     tlsMode: 'disabled',
-    priority,
+    priority: at.priority,
   };
+  if (at.locality) out.locality = at.locality;
+  if (at.weight !== undefined) out.localityWeight = at.weight;
   endpointMetadata(lb, path, issues, out);
   return out;
 }
@@ -75,10 +99,13 @@ export function endpointsAt(cla: Obj, path: string, issues: Issues): EndpointCon
       return;
     }
     onlyKeys(loc, ['locality', 'lb_endpoints', 'load_balancing_weight', 'priority'], lp, issues);
-    optWrappedInt(loc, 'load_balancing_weight', 1, MAX_WEIGHT, lp, issues);
-    const priority = optInt(loc, 'priority', 0, 128, lp, issues) ?? 0;
+    const weight = optWrappedInt(loc, 'load_balancing_weight', 1, MAX_WEIGHT, lp, issues);
+    const at: LocalityInfo = { priority: optInt(loc, 'priority', 0, 128, lp, issues) ?? 0 };
+    const l = locality(loc, lp, issues);
+    if (l) at.locality = l;
+    if (weight !== undefined) at.weight = weight;
     list(loc, 'lb_endpoints', lp, issues).forEach((lb, j) => {
-      const e = lbEndpoint(lb, priority, join(join(lp, 'lb_endpoints'), j), issues);
+      const e = lbEndpoint(lb, at, join(join(lp, 'lb_endpoints'), j), issues);
       if (e) out.push(e);
     });
   });
@@ -89,6 +116,8 @@ export function endpointsAt(cla: Obj, path: string, issues: Issues): EndpointCon
  * Validates a decoded `envoy.config.endpoint.v3.ClusterLoadAssignment`. Endpoint metadata follows
  * `ENDPOINT_META`: `istio.tlsMode` / `istio.cluster_id`, `meshfed.inbound_port` / `workload` /
  * `namespace`. Health UNKNOWN, HEALTHY and DEGRADED count as healthy. Weights default to 1.
+ * Each endpoint carries its locality (region / zone / sub_zone), the locality's
+ * `load_balancing_weight` and priority.
  */
 export function validateClusterLoadAssignment(r: unknown): Result<ClusterLoadAssignmentConfig> {
   const issues = new Issues();

@@ -2,6 +2,7 @@ import type { Result } from '../../common/result.ts';
 import type { ClusterConfig } from '../config-types.ts';
 import { TYPE_URL } from '../type-urls.ts';
 import { endpointsAt } from './cluster-load-assignment.ts';
+import { CLUSTER_LB_FIELDS, clusterLb } from './cluster-lb.ts';
 import { Issues, enumOf, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
 import { upstreamTls } from './tls-context.ts';
 
@@ -12,7 +13,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
  * Validates a decoded `envoy.config.cluster.v3.Cluster`. Types EDS (over ADS) and STATIC (inline
  * `load_assignment`); absent enums are their proto3 defaults (type STATIC, lb_policy ROUND_ROBIN).
  * Upstream TLS comes from an `envoy.transport_sockets.tls` UpstreamTlsContext. `metadata` is
- * informational and accepted.
+ * informational and accepted. Load balancing, outlier detection, circuit breakers and HTTP
+ * connection options are read by `clusterLb` (cluster-lb.ts).
  */
 export function validateCluster(r: unknown): Result<ClusterConfig> {
   const issues = new Issues();
@@ -20,16 +22,17 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
   if (r['@type'] !== undefined && r['@type'] !== TYPE_URL.cluster) issues.add('@type', `expected ${TYPE_URL.cluster}`);
   onlyKeys(
     r,
-    ['name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy', 'transport_socket', 'metadata'],
+    ['name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy', 'transport_socket', 'metadata', ...CLUSTER_LB_FIELDS],
     '',
     issues,
   );
   const name = reqString(r, 'name', '', issues) ?? '';
   const type = enumOf(r, 'type', ['STATIC', 'EDS'], 'STATIC', '', issues);
-  const lbPolicy = enumOf(r, 'lb_policy', ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'], 'ROUND_ROBIN', '', issues);
+  const lbPolicy = enumOf(r, 'lb_policy', ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'], 'ROUND_ROBIN', '', issues);
   const connectTimeoutMs = optDurationMs(r, 'connect_timeout', '', issues) ?? DEFAULT_CONNECT_TIMEOUT_MS;
   if (connectTimeoutMs <= 0) issues.add('connect_timeout', 'must be positive');
   const out: ClusterConfig = { name, type, edsServiceName: name, lbPolicy, connectTimeoutMs };
+  clusterLb(r, out, issues);
   const eds = optObj(r, 'eds_cluster_config', '', issues);
   const la = optObj(r, 'load_assignment', '', issues);
   if (type === 'EDS') {

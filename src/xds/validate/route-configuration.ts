@@ -1,5 +1,5 @@
 import type { Result } from '../../common/result.ts';
-import type { RouteConfig, RouteMatchConfig, RouteTable, VirtualHostConfig, WeightedClusterConfig } from '../config-types.ts';
+import type { HashPolicyConfig, RouteConfig, RouteMatchConfig, RouteTable, VirtualHostConfig, WeightedClusterConfig } from '../config-types.ts';
 import { perFilterConfig } from './http-filters.ts';
 import { directResponse, headerOps, mirrorPolicies, redirect, retryPolicy, rewrite } from './route-action.ts';
 import { routeMatchAt } from './route-matchers.ts';
@@ -12,7 +12,7 @@ import {
   list,
   onlyKeys,
   optDurationMs,
-
+  optObj,
   optString,
   optWrappedInt,
   reqObj,
@@ -58,10 +58,10 @@ function weightedClusters(action: Obj, path: string, issues: Issues): WeightedCl
 
 const ROUTE_ACTION_KEYS = [
   'cluster', 'weighted_clusters', 'timeout', 'retry_policy', 'request_mirror_policies', 'prefix_rewrite', 'regex_rewrite',
-  'host_rewrite_literal',
+  'host_rewrite_literal', 'hash_policy',
 ];
 
-/** The forwarding part of a route (`route`): clusters, timeout, retries, mirrors, rewrites. */
+/** The forwarding part of a route (`route`): clusters, timeout, retries, mirrors, rewrites, hash policy. */
 function forwardAction(action: Obj, out: RouteConfig, path: string, issues: Issues): void {
   onlyKeys(action, ROUTE_ACTION_KEYS, path, issues);
   if (action['cluster'] !== undefined && action['weighted_clusters'] !== undefined) {
@@ -79,12 +79,73 @@ function forwardAction(action: Obj, out: RouteConfig, path: string, issues: Issu
   out.mirrors = mirrorPolicies(action, path, issues);
   const rw = rewrite(action, path, issues);
   if (rw) out.rewrite = rw;
+  const hashPolicy = hashPolicies(action, path, issues);
+  if (hashPolicy) out.hashPolicy = hashPolicy;
 }
 
 const ROUTE_KEYS = [
   'name', 'match', 'route', 'redirect', 'direct_response', 'typed_per_filter_config', 'request_headers_to_add',
   'request_headers_to_remove', 'response_headers_to_add', 'response_headers_to_remove',
 ];
+
+/**
+ * `RouteAction.hash_policy`: header, cookie (name, path, ttl), connection_properties.source_ip and
+ * query_parameter, each with `terminal`. Other policies (filter_state, header regex_rewrite,
+ * cookie attributes) are errors naming their path. Kept apart from `route` so that the hash
+ * policy stays one self-contained piece of the route validator.
+ */
+function hashPolicies(action: Obj, path: string, issues: Issues): HashPolicyConfig[] | undefined {
+  const items = list(action, 'hash_policy', path, issues);
+  if (items.length === 0) return undefined;
+  const out: HashPolicyConfig[] = [];
+  items.forEach((h, i) => {
+    const hp = join(join(path, 'hash_policy'), i);
+    if (!isObj(h)) {
+      issues.add(hp, 'not an object');
+      return;
+    }
+    onlyKeys(h, ['header', 'cookie', 'connection_properties', 'query_parameter', 'terminal'], hp, issues);
+    const terminal = h['terminal'] === true;
+    const header = optObj(h, 'header', hp, issues);
+    const cookie = optObj(h, 'cookie', hp, issues);
+    const conn = optObj(h, 'connection_properties', hp, issues);
+    const query = optObj(h, 'query_parameter', hp, issues);
+    if ([header, cookie, conn, query].filter(Boolean).length !== 1) {
+      issues.add(hp, 'exactly one of header, cookie, connection_properties, query_parameter is required');
+      return;
+    }
+    if (header) {
+      onlyKeys(header, ['header_name'], join(hp, 'header'), issues);
+      const name = reqString(header, 'header_name', join(hp, 'header'), issues);
+      if (name) out.push({ kind: 'header', name: name.toLowerCase(), terminal });
+    } else if (cookie) {
+      const cp = join(hp, 'cookie');
+      onlyKeys(cookie, ['name', 'path', 'ttl'], cp, issues);
+      const name = reqString(cookie, 'name', cp, issues);
+      const cookiePath = optString(cookie, 'path', cp, issues);
+      const ttlMs = optDurationMs(cookie, 'ttl', cp, issues);
+      if (name) {
+        out.push({
+          kind: 'cookie',
+          name,
+          ...(cookiePath ? { path: cookiePath } : {}),
+          ...(ttlMs !== undefined ? { ttlMs } : {}),
+          terminal,
+        });
+      }
+    } else if (conn) {
+      const cp = join(hp, 'connection_properties');
+      onlyKeys(conn, ['source_ip'], cp, issues);
+      if (conn['source_ip'] !== true) issues.add(join(cp, 'source_ip'), 'must be true');
+      else out.push({ kind: 'source-ip', terminal });
+    } else if (query) {
+      onlyKeys(query, ['name'], join(hp, 'query_parameter'), issues);
+      const name = reqString(query, 'name', join(hp, 'query_parameter'), issues);
+      if (name) out.push({ kind: 'query', name, terminal });
+    }
+  });
+  return out;
+}
 
 function route(r: unknown, index: number, path: string, issues: Issues): RouteConfig | undefined {
   if (!isObj(r)) {
@@ -146,7 +207,7 @@ export function routeTableAt(r: Obj, path: string, issues: Issues): RouteTable {
 /**
  * Validates a decoded `envoy.config.route.v3.RouteConfiguration` into a RouteTable: matches
  * (prefix, path, safe_regex, headers, query parameters, case sensitivity), forwarding (clusters,
- * weights, timeout, retry policy, mirrors, rewrites), redirects, direct responses, header edits and
+ * weights, timeout, retry policy, mirrors, rewrites, hash policy), redirects, direct responses, header edits and
  * per-route fault and CORS config. Anything else is an error naming its path.
  */
 export function validateRouteConfiguration(r: unknown): Result<RouteTable> {

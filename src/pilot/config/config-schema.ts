@@ -7,7 +7,6 @@ import { host, virtualServiceSpecSchema } from './config-schema-virtual-service.
  * `params.unsupported` mean "valid Istio, not supported by meshfed yet".
  */
 
-const UNSUPPORTED = { unsupported: true } as const;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -19,12 +19,12 @@ const FLAGS = 'x-meshfed-response-flags';
 
 useFixtureMesh(test, { block: 125, network: 'loopback' });
 
-async function apply(t: { context: FixtureMeshContext; teardown(fn: () => Promise<void>): void }, yaml: string): Promise<string> {
+async function apply(t: { context: FixtureMeshContext; teardown(fn: () => Promise<void>): void }, yaml: string, cluster = 'east'): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-tm-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'config.yaml');
   await writeFile(file, yaml);
-  const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', 'east', '-f', file]);
+  const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', cluster, '-f', file]);
   if (r.code !== 0) throw new Error(`meshfed apply failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -37,6 +37,12 @@ function effect<T>(what: string, check: () => Promise<T | undefined>): Promise<T
   return eventually(what, check, 30_000);
 }
 
+async function sourceRequests(state: MeshState, labels: Record<string, string>): Promise<number> {
+  const w = state.clusters.find((c) => c.name === 'east')?.workloads.find((x) => x.name === 'client');
+  const text = await fetchText(w?.sidecar?.metrics ?? '');
+  return samples(text, 'istio_requests_total', { reporter: 'source', ...labels }).reduce((a, b) => a + b, 0);
+}
+
 async function destinationRequests(state: MeshState, clusterName: string, workloadName: string, labels: Record<string, string>): Promise<number> {
   const w = state.clusters.find((c) => c.name === clusterName)?.workloads.find((x) => x.name === workloadName);
   const text = await fetchText(w?.sidecar?.metrics ?? '');
@@ -46,6 +52,20 @@ async function destinationRequests(state: MeshState, clusterName: string, worklo
 test.serial('fault injection (Bookinfo ratings-test-abort): jason gets the injected 500 with flag FI, everyone else reaches west', async (t) => {
   const { state } = t.context;
   await eventually('ratings imported', async () => ((await call(state, `${RATINGS}/`)).status === 200 ? true : undefined), 45_000);
+  // As in Istio, a subset reached through another cluster's gateway needs its DestinationRule
+  // there too, so that the gateway knows the subset's SNI.
+  await apply(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings
+  subsets:
+  - {name: v1, labels: {version: v1}}
+`,
+    'west',
+  );
   await apply(
     t,
     `apiVersion: networking.istio.io/v1
@@ -116,6 +136,11 @@ spec:
   });
   t.is(r.status, 200, `after ${Date.now() - started} ms`);
   t.is((JSON.parse(r.body) as { cluster: string }).cluster, 'west');
+  const di = await eventually('DI in the metrics', async () => {
+    const n = await sourceRequests(state, { response_flags: 'DI', response_code: '200' });
+    return n > 0 ? n : undefined;
+  });
+  t.true(di >= 1);
 });
 
 test.serial('retries: a 503 from west is tried 1 + attempts times and ends with flag URX; attempts 0 tries once', async (t) => {
@@ -136,25 +161,31 @@ spec:
 `,
   );
   const labels = { source_cluster: 'east', response_code: '503' };
-  const before = await destinationRequests(state, 'west', 'ratings-v1', labels);
-  const r = await effect('retry policy pushed', async () => {
+  await effect('retry policy pushed', async () => {
+    const before = await sourceRequests(state, { response_flags: 'URX' });
     const res = await call(state, `${RATINGS}/retry?status=503`);
-    return res.headers[FLAGS] === 'URX' ? res : undefined;
+    if (res.status !== 503) return undefined;
+    return eventually('URX counted', async () => ((await sourceRequests(state, { response_flags: 'URX' })) > before ? true : undefined), 3000).catch(() => undefined);
   });
+  const before = await destinationRequests(state, 'west', 'ratings-v1', labels);
+  const r = await call(state, `${RATINGS}/retry?status=503`);
   t.is(r.status, 503, 'the last upstream answer is relayed');
+  t.is(r.headers[FLAGS], undefined, 'an upstream answer carries no local-reply flags header; URX is in the metrics');
   const afterRetried = await eventually('metrics', async () => {
     const n = await destinationRequests(state, 'west', 'ratings-v1', labels);
     return n >= before + 3 ? n : undefined;
   });
+  const urx = await sourceRequests(state, { response_flags: 'URX' });
   const once = await call(state, `${RATINGS}/retry-none?status=503`);
   t.is(once.status, 503);
-  t.is(once.headers[FLAGS], undefined, 'no retries, no URX');
   const afterOnce = await eventually('metrics', async () => {
     const n = await destinationRequests(state, 'west', 'ratings-v1', labels);
     return n > afterRetried ? n : undefined;
   });
   t.log(`503s seen by west's ratings: before ${before}, after the retried call ${afterRetried}, after the single call ${afterOnce}`);
+  t.is(afterRetried - before, 3, 'one try and two retries');
   t.is(afterOnce - afterRetried, 1);
+  t.is(await sourceRequests(state, { response_flags: 'URX' }), urx, 'no retries, no URX');
 });
 
 test.serial('mirroring (traffic-management task): reviews v1 in east answers, and a copy of each request reaches v2 in west', async (t) => {

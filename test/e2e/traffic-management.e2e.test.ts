@@ -4,6 +4,7 @@ import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
 import { meshfed } from '../support/cli.ts';
+import { runProxylessCall } from '../support/proxyless-client.ts';
 import { eventually, type FixtureMeshContext, fetchText, request, samples, useFixtureMesh } from './support/mesh.ts';
 
 /**
@@ -281,6 +282,39 @@ spec:
   t.is(preflight.headers['access-control-max-age'], '3600');
   const stranger = await call(state, `${REVIEWS}/api/v1/items`, { origin: 'https://evil.example' });
   t.is(stranger.headers['access-control-allow-origin'], undefined);
+});
+
+test.serial('the proxyless @grpc/grpc-js-xds client honours the same fault from Pilot: abort with gRPC UNAVAILABLE', async (t) => {
+  const { state } = t.context;
+  const east = state.clusters.find((c) => c.name === 'east');
+  if (!east) return t.fail('no east');
+  const callEcho = () =>
+    runProxylessCall({ xdsServer: east.controlPlane.xds, target: 'grpc-echo.default.svc.cluster.local:7070', request: 'fault', node: { cluster: 'east' }, timeoutMs: 20_000 });
+  const before = JSON.parse(await callEcho()) as { workload: string };
+  t.is(before.workload, 'grpc-echo');
+  await apply(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: grpc-echo, namespace: default}
+spec:
+  hosts: [grpc-echo]
+  http:
+  - route: [{destination: {host: grpc-echo}}]
+    fault:
+      abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}
+`,
+  );
+  const failure = await eventually('the proxyless client sees the fault', async () => {
+    try {
+      await callEcho();
+      return undefined;
+    } catch (e: unknown) {
+      return String(e);
+    }
+  });
+  t.log(failure.split('\n')[0]);
+  t.regex(failure, /: 14 Fault injected/, 'status 14 (UNAVAILABLE) from grpc-js-xds fault filter');
 });
 
 test.serial('a field meshfed does not honour yet is refused by meshfed apply with its path, and nothing changes', async (t) => {

@@ -15,6 +15,8 @@ export interface BenchOptions extends LoadSettings {
   /** Where the mesh keeps its state and logs; a fresh temporary folder when unset. */
   stateDir: string | undefined;
   keepLogs: boolean;
+  /** Also run the route-matching and push benchmarks after the paths (default: when all paths run). */
+  extras: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -28,6 +30,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --paths <list>          comma-separated subset of ${PATH_IDS.join(',')} (default all)
   --block <n>             address block: binds only 127.<n>.x.y (default 150)
   --ready-timeout <s>     how long a mesh path may take to answer 200 (default 60)
+  --extras / --no-extras  also run bench/route-matching.ts and bench/push/push-bench.ts (default: only when --paths is not given)
   --out <file>            raw results as JSON (default bench/results/latest.json)
   --state-dir <dir>       mesh state and logs (default: a fresh temporary folder)
   --keep-logs             keep the temporary folder even after a clean run
@@ -65,6 +68,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       out: { type: 'string' },
       'state-dir': { type: 'string' },
       'keep-logs': { type: 'boolean' },
+      extras: { type: 'boolean' },
+      'no-extras': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -87,5 +92,6 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     out: path.resolve(values.out ?? path.join(BENCH_DIR, 'results', 'latest.json')),
     stateDir: values['state-dir'] === undefined ? undefined : path.resolve(values['state-dir']),
     keepLogs: values['keep-logs'] ?? false,
+    extras: values['no-extras'] ? false : (values.extras ?? values.paths === undefined),
   });
 }

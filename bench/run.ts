@@ -240,6 +240,18 @@ try {
   clearTimeout(budget);
 }
 
+// The control-plane and routing benchmarks, each its own child process, after the data paths.
+if (!failed && opts.extras) {
+  for (const script of ['route-matching.ts', path.join('push', 'push-bench.ts')]) {
+    say(`running bench/${script}`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, script)], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      failed = true;
+      say(`bench/${script} failed (${r.status ?? r.signal})`);
+    }
+  }
+}
+
 if (failed || opts.keepLogs) {
   say(`logs kept in ${workDir}${opts.stateDir ? ` and ${opts.stateDir}/logs` : ''}`);
 } else {

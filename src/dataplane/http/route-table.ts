@@ -20,12 +20,29 @@ import type {
  * `:path` included) and query-parameter matchers all match. Cluster selection: weighted random.
  */
 
+/**
+ * Domain → virtual host of a table (the first virtual host listing a domain wins), built once per
+ * table: tables are immutable, so a lookup is one hash probe whatever the mesh size, as Envoy's
+ * exact-domain map.
+ */
+const domainIndex = new WeakMap<RouteTable, Map<string, VirtualHostConfig>>();
+
+function indexOf(table: RouteTable): Map<string, VirtualHostConfig> {
+  let index = domainIndex.get(table);
+  if (!index) {
+    index = new Map();
+    for (const vh of table.virtualHosts) for (const d of vh.domains) if (!index.has(d)) index.set(d, vh);
+    domainIndex.set(table, index);
+  }
+  return index;
+}
+
 /** Returns the virtual host serving `host`, or undefined (→ 404 NR). */
 export function selectVirtualHost(table: RouteTable, host: string): VirtualHostConfig | undefined {
   const full = host.trim().toLowerCase();
   const bare = stripPort(full);
-  const byDomain = (d: string): VirtualHostConfig | undefined => table.virtualHosts.find((vh) => vh.domains.includes(d));
-  return byDomain(full) ?? (bare !== full ? byDomain(bare) : undefined) ?? byDomain('*');
+  const index = indexOf(table);
+  return index.get(full) ?? (bare !== full ? index.get(bare) : undefined) ?? index.get('*');
 }
 
 /** `host:port` → `host`; `[::1]:80` → `[::1]`; a bare IPv6 literal or a host without port is kept. */

@@ -26,7 +26,14 @@ export class ReplayableBody {
           this.#chunks.length = 0;
         } else this.#chunks.push(chunk);
       }
-      for (const r of this.#readers) r.write(chunk);
+      // Flow control, as Envoy's buffer limits do: a reader that cannot keep up pauses the
+      // source until it drains, so a slow upstream never makes the proxy buffer a whole upload.
+      for (const r of this.#readers) {
+        if (!r.write(chunk)) {
+          source.pause();
+          r.once('drain', () => source.resume());
+        }
+      }
     });
     source.once('end', () => {
       this.#ended = true;

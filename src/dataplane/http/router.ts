@@ -60,6 +60,9 @@ export type ForwardResult<T, R extends AttemptResponse> =
   | { ok: true; response: R; target: T; flags: string[]; attempts: number }
   | { ok: false; reply: LocalReply; target?: T; flags: string[]; attempts: number };
 
+/** How long a mirrored request may take before it is reset (its response is never waited for). */
+const MIRROR_TIMEOUT_MS = 15_000;
+
 /** Retries and mirrors buffer at most this much request body (Envoy's default buffer limit). */
 export const REPLAY_LIMIT_BYTES = 1 << 20;
 
@@ -109,9 +112,20 @@ function mirror<T, R extends AttemptResponse>(route: RouteConfig, req: ForwardRe
     if (!picked.ok) continue;
     const authority = `${req.authority.replace(/(:\d+)?$/, '-shadow$1')}`;
     const attempt = up.send(picked.target, { ...req, authority, headers: { ...req.headers, host: authority }, body: body?.reader() });
+    // A mirror never outlives the route's own bound: its slot in the cluster is given back.
+    const timer = setTimeout(() => attempt.abort(), MIRROR_TIMEOUT_MS);
+    timer.unref();
     void attempt.response.then((r) => {
-      picked.release?.();
-      if (r.ok) r.response.body.resume();
+      if (!r.ok) {
+        clearTimeout(timer);
+        picked.release?.();
+        return;
+      }
+      r.response.body.once('close', () => {
+        clearTimeout(timer);
+        picked.release?.();
+      });
+      r.response.body.resume();
     });
   }
 }
@@ -144,7 +158,7 @@ export async function forward<T, R extends AttemptResponse>(
     if (!picked.ok) return { ok: false, reply: picked.reply, flags, attempts };
     const target = picked.target;
     tried.push(target);
-    const attemptBody = body ? (attempts === 1 ? body.reader() : body.reader()) : req.body;
+    const attemptBody = body ? body.reader() : req.body;
     const attempt = up.send(target, { ...req, body: attemptBody });
     signal.onAbort(() => attempt.abort());
     const remaining = deadline - Date.now();
@@ -170,12 +184,13 @@ export async function forward<T, R extends AttemptResponse>(
     const canRetry =
       !overall && !signal.aborted && policy !== undefined && attempts <= policy.numRetries && retriable(policy, outcome) && (!req.body || body?.replayable === true);
     if (canRetry) {
-      if (result !== 'timeout' && result.ok) result.response.body.destroy();
-      picked.release?.();
       const wait = backoffMs(attempts, up.random);
       if (Date.now() + wait < deadline) {
+        if (result !== 'timeout' && result.ok) result.response.body.destroy();
+        picked.release?.();
         await sleep(wait);
         if (!signal.aborted) continue;
+        return { ok: false, reply: { status: 503, flag: 'DC', body: 'downstream went away during a retry back-off' }, target, flags, attempts };
       }
     }
     const exhausted = policy !== undefined && retriable(policy, outcome) && !canRetry;

@@ -1,0 +1,149 @@
+import { PassThrough, Readable } from 'node:stream';
+import test from 'ava';
+import { type Attempt, type AttemptResponse, forward, type RouterUpstream } from '../../src/dataplane/http/router.ts';
+import { ReplayableBody } from '../../src/dataplane/http/replayable-body.ts';
+import type { RetryPolicyConfig, RouteConfig } from '../../src/xds/config-types.ts';
+import { match } from '../sidecar/support-config.ts';
+
+/**
+ * The router against a scripted upstream: each attempt answers with the next scripted outcome.
+ * No sockets: what is under test is the retry, timeout, mirror and release logic.
+ */
+type Script = ({ status: number } | { fail: 'UF' | 'UR' } | 'hang')[];
+
+function upstream(script: Script, hosts = ['a', 'b', 'c']) {
+  const log = { sent: [] as { host: string; path: string; authority: string; body?: string }[], released: 0, picked: 0, reported: [] as string[] };
+  let next = 0;
+  let pick = 0;
+  const up: RouterUpstream<string, AttemptResponse> = {
+    random: () => 0,
+    pick(_cluster, tried) {
+      log.picked++;
+      let host = hosts[pick++ % hosts.length] ?? 'a';
+      if (tried.includes(host)) host = hosts[pick++ % hosts.length] ?? 'a';
+      return { ok: true, target: host, release: () => void log.released++ };
+    },
+    report(target, outcome) {
+      log.reported.push(`${target}:${outcome.kind}`);
+    },
+    send(target, req): Attempt<AttemptResponse> {
+      const entry: { host: string; path: string; authority: string; body?: string } = { host: target, path: req.path, authority: req.authority };
+      log.sent.push(entry);
+      if (req.body) {
+        const chunks: Buffer[] = [];
+        req.body.on('data', (c: Buffer) => chunks.push(c));
+        req.body.on('end', () => {
+          entry.body = Buffer.concat(chunks).toString();
+        });
+      }
+      const step = script[next++] ?? { status: 200 };
+      if (step === 'hang') return { response: new Promise(() => {}), abort: () => {} };
+      if ('fail' in step) return { response: Promise.resolve({ ok: false, flag: step.fail, message: step.fail }), abort: () => {} };
+      return { response: Promise.resolve({ ok: true, response: { status: step.status, headers: {}, body: Readable.from([]) } }), abort: () => {} };
+    },
+  };
+  return { up, log };
+}
+
+const retry = (over: Partial<RetryPolicyConfig> = {}): RetryPolicyConfig => ({
+  retryOn: new Set(['5xx', 'connect-failure']),
+  numRetries: 2,
+  retriableStatusCodes: [],
+  avoidPreviousHosts: true,
+  hostSelectionRetryMaxAttempts: 3,
+  ...over,
+});
+const route = (over: Partial<RouteConfig> = {}): RouteConfig => ({ name: 'r', match: match(), clusters: [{ name: 'c', weight: 1 }], mirrors: [], perFilter: {}, ...over });
+const cluster = { name: 'c', weight: 1 };
+const req = (body?: string) => ({ method: 'POST', path: '/p', authority: 'svc:80', headers: {}, body: body === undefined ? undefined : Readable.from([Buffer.from(body)]) });
+const signal = { aborted: false, onAbort: () => {} };
+
+const rows: [title: string, policy: RetryPolicyConfig | undefined, script: Script, expected: { status: number | string; attempts: number; flags: string[] }][] = [
+  ['no policy: one try, the 503 is relayed', undefined, [{ status: 503 }], { status: 503, attempts: 1, flags: [] }],
+  ['5xx retried until a 200', retry(), [{ status: 503 }, { status: 502 }, { status: 200 }], { status: 200, attempts: 3, flags: [] }],
+  ['retries exhausted: the last answer with URX', retry(), [{ status: 503 }, { status: 503 }, { status: 503 }], { status: 503, attempts: 3, flags: ['URX'] }],
+  ['a 404 is not retriable', retry(), [{ status: 404 }], { status: 404, attempts: 1, flags: [] }],
+  ['connect failures retried, then UF with URX', retry(), [{ fail: 'UF' }, { fail: 'UF' }, { fail: 'UF' }], { status: 'UF', attempts: 3, flags: ['URX'] }],
+  ['retriable-status-codes only', retry({ retryOn: new Set(['retriable-status-codes']), retriableStatusCodes: [409] }), [{ status: 409 }, { status: 503 }], { status: 503, attempts: 2, flags: [] }],
+];
+
+for (const [title, policy, script, expected] of rows) {
+  test(`router: ${title}`, async (t) => {
+    const { up, log } = upstream(script);
+    const r = await forward(route(policy ? { retry: policy } : {}), cluster, req(), 5000, up, signal);
+    t.is(r.ok ? r.response.status : r.reply.flag, expected.status);
+    t.is(r.attempts, expected.attempts);
+    t.deepEqual(r.flags, expected.flags);
+    if (r.ok) r.response.body.destroy();
+    await new Promise((res) => setImmediate(res));
+    t.is(log.released, log.picked, 'every picked host is released');
+    t.is(log.reported.length, expected.attempts, 'every attempt is reported to the cluster');
+  });
+}
+
+test('router: retries avoid the hosts already tried (previous_hosts)', async (t) => {
+  const { up, log } = upstream([{ status: 503 }, { status: 503 }, { status: 200 }]);
+  await forward(route({ retry: retry() }), cluster, req(), 5000, up, signal);
+  t.deepEqual(log.sent.map((s) => s.host), ['a', 'b', 'c']);
+});
+
+test('router: a per-try timeout is retried, then the route answers 504 UT', async (t) => {
+  const { up } = upstream(['hang', 'hang', 'hang']);
+  const r = await forward(route({ retry: retry({ perTryTimeoutMs: 20 }) }), cluster, req(), 5000, up, signal);
+  t.false(r.ok);
+  if (!r.ok) t.is(r.reply.status, 504);
+  t.is(r.attempts, 3);
+});
+
+test('router: the route timeout bounds every attempt together', async (t) => {
+  const { up } = upstream(['hang', 'hang']);
+  const r = await forward(route({ retry: retry({ perTryTimeoutMs: 1000 }) }), cluster, req(), 50, up, signal);
+  t.false(r.ok);
+  if (!r.ok) t.deepEqual([r.reply.status, r.reply.flag], [504, 'UT']);
+  t.is(r.attempts, 1);
+});
+
+test('router: a retried request sends its whole body again', async (t) => {
+  const { up, log } = upstream([{ status: 503 }, { status: 200 }]);
+  await forward(route({ retry: retry() }), cluster, req('hello body'), 5000, up, signal);
+  await new Promise((res) => setTimeout(res, 20));
+  t.deepEqual(log.sent.map((s) => s.body), ['hello body', 'hello body']);
+});
+
+test('router: rewrites and mirrors — the mirror gets the -shadow authority and the same body', async (t) => {
+  const { up, log } = upstream([{ status: 200 }, { status: 200 }]);
+  const r = await forward(
+    route({ match: match({ prefix: '/p' }), rewrite: { prefix: '/q', host: 'backend:80' }, mirrors: [{ cluster: 'm', perMillion: 1_000_000 }] }),
+    cluster,
+    req('copy me'),
+    5000,
+    up,
+    signal,
+  );
+  t.true(r.ok);
+  await new Promise((res) => setTimeout(res, 20));
+  t.deepEqual(
+    log.sent.map((s) => [s.authority, s.path, s.body]),
+    [
+      ['backend-shadow:80', '/q', 'copy me'],
+      ['backend:80', '/q', 'copy me'],
+    ],
+  );
+});
+
+test('replayable body: a slow reader pauses the source instead of buffering it all', async (t) => {
+  const source = new PassThrough();
+  const body = new ReplayableBody(source, 16);
+  const reader = body.reader();
+  if (!reader) return t.fail('no reader');
+  const big = Buffer.alloc(64 * 1024, 1);
+  for (let i = 0; i < 8; i++) source.write(big);
+  await new Promise((res) => setImmediate(res));
+  t.true(source.isPaused(), 'the source waits for the reader');
+  t.false(body.replayable, 'past its limit the body cannot be replayed');
+  t.is(body.reader(), undefined);
+  reader.resume();
+  source.end();
+  await new Promise((res) => reader.once('end', res));
+  t.true(reader.readableEnded, 'the reader got the whole body once it read');
+});

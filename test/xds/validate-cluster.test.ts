@@ -92,6 +92,16 @@ for (const row of good) {
 }
 
 const bad: { title: string; resource: object; error: string }[] = [
+  {
+    title: 'connection reuse limits on an inbound cluster (its hop does not use them)',
+    resource: eds({ name: 'inbound|9080||', max_requests_per_connection: { value: 10 } }),
+    error: 'max_requests_per_connection: not honoured on inbound and gateway clusters',
+  },
+  {
+    title: 'an idle timeout on a gateway (TCP passthrough) cluster',
+    resource: eds({ name: 'outbound_.9080_._.reviews.default.svc.cluster.local', common_http_protocol_options: { idle_timeout: { seconds: '5' } } }),
+    error: 'common_http_protocol_options.idle_timeout: not honoured on inbound and gateway clusters',
+  },
   { title: 'LOGICAL_DNS', resource: eds({ type: 'LOGICAL_DNS' }), error: 'type: unsupported value "LOGICAL_DNS"' },
   { title: 'EDS without eds_cluster_config', resource: eds({ eds_cluster_config: undefined }), error: 'eds_cluster_config: missing' },
   {

@@ -33,6 +33,12 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
   if (connectTimeoutMs <= 0) issues.add('connect_timeout', 'must be positive');
   const out: ClusterConfig = { name, type, edsServiceName: name, lbPolicy, connectTimeoutMs };
   clusterLb(r, out, issues);
+  // Connection reuse limits act on meshfed's own HTTP upstream transports, which only outbound
+  // clusters use: the inbound hop (to the local app) and the gateway's TCP passthrough do not.
+  if (name.startsWith('inbound|') || name.startsWith('outbound_.')) {
+    if (out.maxRequestsPerConnection !== undefined) issues.add('max_requests_per_connection', 'not honoured on inbound and gateway clusters');
+    if (out.idleTimeoutMs !== undefined) issues.add('common_http_protocol_options.idle_timeout', 'not honoured on inbound and gateway clusters');
+  }
   const eds = optObj(r, 'eds_cluster_config', '', issues);
   const la = optObj(r, 'load_assignment', '', issues);
   if (type === 'EDS') {

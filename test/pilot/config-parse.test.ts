@@ -237,6 +237,7 @@ test('a valid VirtualService is normalized: hosts resolved, weights and timeouts
     source: 'west/reviews.yaml',
     metadata: { name: 'reviews', namespace: 'shop', labels: { team: 'a' }, annotations: {} },
     spec: {
+      exportTo: ['*'],
       hosts: [
         'reviews.shop.svc.cluster.local',
         'reviews.other.svc.cluster.local',
@@ -307,6 +308,7 @@ spec: {hosts: [r], http: [{route: [{destination: {host: r}}]}]}
       { name: 'west', labels: { 'topology.istio.io/cluster': 'west' } },
     ],
     trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' }, portLevelSettings: [] },
+    exportTo: ['*'],
   });
   const se = objects[1];
   t.is(se?.kind === 'ServiceExport' ? se.hostname : '', 'reviews.shop.svc.cluster.local');

@@ -13,3 +13,17 @@ export function resolveHost(host: string, namespace: string, domainSuffix = 'clu
   if (parts.length === 3 && parts[2] === 'svc') return `${host}.${domainSuffix}`;
   return host;
 }
+
+/**
+ * A validated `exportTo` list → its normalized form (config-types.ts `ExportTo`): absent → `['*']`,
+ * `.` → `namespace`, `~` dropped, `*` absorbs every name; sorted without duplicates.
+ */
+export function toExportTo(raw: readonly string[] | undefined, namespace: string): readonly string[] {
+  if (raw === undefined || raw.includes('*')) return ['*'];
+  return [...new Set(raw.filter((v) => v !== '~').map((v) => (v === '.' ? namespace : v)))].sort();
+}
+
+/** Whether a resource with this (normalized) `exportTo` is visible to proxies of `namespace`. */
+export function isExportedTo(exportTo: readonly string[], namespace: string): boolean {
+  return exportTo.includes('*') || exportTo.includes(namespace);
+}

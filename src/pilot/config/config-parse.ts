@@ -2,7 +2,7 @@ import { type Document, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, type Result } from '../../common/result.ts';
 import { ConfigError, type ConfigErrorCode, formatPath } from './config-error.ts';
-import { resolveHost } from './config-hosts.ts';
+import { resolveHost, toExportTo } from './config-hosts.ts';
 import { toVirtualServiceSpec } from './config-virtual-service.ts';
 import {
   type DestinationRuleDoc,
@@ -10,6 +10,8 @@ import {
   documentSchema,
   durationMs,
   KNOWN_UNSUPPORTED_FIELDS,
+  type ServiceEntryDoc,
+  serviceEntrySpecSchema,
   type ServiceExportDoc,
   serviceExportDocumentSchema,
   type VirtualServiceDoc,
@@ -26,6 +28,7 @@ import type {
   OutlierDetectionSettings,
   TrafficPolicy,
   TrafficPolicySections,
+  ServiceEntryConfig,
   ServiceExportConfig,
   VirtualServiceConfig,
 } from './config-types.ts';
@@ -40,15 +43,16 @@ const SECURITY_VERSIONS = ['v1', 'v1beta1'];
 const MULTICLUSTER_VERSIONS = ['v1alpha1'];
 
 type KindEntry =
-  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceExport' }
+  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' }
   | { versions: string[]; unsupported: string };
 
 /** `<group>/<kind>` → how meshfed treats it. */
 const KINDS: ReadonlyMap<string, KindEntry> = new Map<string, KindEntry>([
   ['networking.istio.io/VirtualService', { versions: NETWORKING_VERSIONS, parse: 'VirtualService' }],
   ['networking.istio.io/DestinationRule', { versions: NETWORKING_VERSIONS, parse: 'DestinationRule' }],
+  ['networking.istio.io/ServiceEntry', { versions: NETWORKING_VERSIONS, parse: 'ServiceEntry' }],
   ['multicluster.x-k8s.io/ServiceExport', { versions: MULTICLUSTER_VERSIONS, parse: 'ServiceExport' }],
-  ...['Gateway', 'ServiceEntry', 'Sidecar', 'EnvoyFilter', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig'].map(
+  ...['Gateway', 'Sidecar', 'EnvoyFilter', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig'].map(
     (k): [string, KindEntry] => [`networking.istio.io/${k}`, { versions: NETWORKING_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
   ...['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'].map(
@@ -129,6 +133,10 @@ function parseDocument(value: unknown, source: string, domainSuffix: string): Re
     case 'DestinationRule': {
       const r = documentSchema(destinationRuleSpecSchema).safeParse(value);
       return r.success ? ok(toDestinationRule(r.data, source, domainSuffix)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'ServiceEntry': {
+      const r = documentSchema(serviceEntrySpecSchema).safeParse(value);
+      return r.success ? ok(toServiceEntry(r.data, source)) : fail(zodErrors(r.error, ctx));
     }
     case 'ServiceExport': {
       const r = serviceExportDocumentSchema.safeParse(value);
@@ -269,6 +277,33 @@ function toDestinationRule(d: DestinationRuleDoc, source: string, suffix: string
         ...(s.trafficPolicy ? { trafficPolicy: toTrafficPolicy(s.trafficPolicy) } : {}),
       })),
       ...(d.spec.trafficPolicy ? { trafficPolicy: toTrafficPolicy(d.spec.trafficPolicy) } : {}),
+      exportTo: toExportTo(d.spec.exportTo, metadata.namespace),
+    },
+  });
+}
+
+/** Hosts stay as written (Istio does not qualify ServiceEntry hosts); HTTP2 and GRPC both mean HTTP/2 upstream. */
+function toServiceEntry(d: ServiceEntryDoc, source: string): ServiceEntryConfig {
+  const metadata = toMeta(d.metadata);
+  const s = d.spec;
+  return deepFreeze({
+    kind: 'ServiceEntry',
+    apiVersion: d.apiVersion,
+    metadata,
+    source,
+    spec: {
+      hosts: [...new Set(s.hosts)],
+      ports: s.ports.map((p) => ({
+        number: p.number,
+        protocol: p.protocol === 'HTTP' ? ('http' as const) : ('grpc' as const),
+        name: p.name,
+        ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
+      })),
+      location: s.location ?? 'MESH_EXTERNAL',
+      resolution: 'STATIC',
+      endpoints: (s.endpoints ?? []).map((e) => ({ address: e.address, ports: { ...(e.ports ?? {}) }, labels: { ...(e.labels ?? {}) }, weight: e.weight ?? 1 })),
+      ...(s.workloadSelector ? { workloadSelector: { labels: { ...s.workloadSelector.labels } } } : {}),
+      exportTo: toExportTo(s.exportTo, metadata.namespace),
     },
   });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { exportTo } from './config-export-to.ts';
 
 /**
  * The VirtualService spec as Istio's networking API defines it (v1, v1beta1, v1alpha3), strict:
@@ -236,6 +237,7 @@ export const virtualServiceSpecSchema = z.strictObject({
     )
     .optional(),
   http: z.array(httpRoute).min(1, 'at least one http route is required'),
+  exportTo,
 });
 
 export type VirtualServiceSpecDoc = z.infer<typeof virtualServiceSpecSchema>;

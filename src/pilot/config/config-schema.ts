@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { exportTo } from './config-export-to.ts';
+import { serviceEntrySpecSchema } from './config-schema-service-entry.ts';
 import { host, virtualServiceSpecSchema } from './config-schema-virtual-service.ts';
 
 /**
@@ -15,7 +17,7 @@ const dnsLabel = z.string().max(63).regex(DNS_LABEL, 'must be a DNS label (lower
 const dnsSubdomain = z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a DNS subdomain (lower-case letters, digits, -, .)');
 const stringMap = z.record(z.string(), z.string());
 
-export { virtualServiceSpecSchema };
+export { serviceEntrySpecSchema, virtualServiceSpecSchema };
 
 export const metadataSchema = z.strictObject({
   name: dnsSubdomain,
@@ -115,6 +117,7 @@ export const destinationRuleSpecSchema = z
     host,
     subsets: z.array(z.strictObject({ name: dnsLabel, labels: stringMap.optional(), trafficPolicy: trafficPolicy.optional() })).optional(),
     trafficPolicy: trafficPolicy.optional(),
+    exportTo,
   })
   .superRefine((s, ctx) => {
     const seen = new Set<string>();
@@ -140,6 +143,7 @@ export const serviceExportDocumentSchema = z.strictObject({
 });
 
 export type VirtualServiceDoc = z.infer<ReturnType<typeof documentSchema<typeof virtualServiceSpecSchema>>>;
+export type ServiceEntryDoc = z.infer<ReturnType<typeof documentSchema<typeof serviceEntrySpecSchema>>>;
 export type DestinationRuleDoc = z.infer<ReturnType<typeof documentSchema<typeof destinationRuleSpecSchema>>>;
 export type ServiceExportDoc = z.infer<typeof serviceExportDocumentSchema>;
 
@@ -158,7 +162,7 @@ export function durationMs(text: string): number {
  * Used only to word the rejection ("not supported yet" rather than "unknown field").
  */
 export const KNOWN_UNSUPPORTED_FIELDS: ReadonlySet<string> = new Set([
-  'exportTo', 'tcp', 'tls', 'delegate', 'http2Error', 'exponentialDelay',
+  'tcp', 'tls', 'delegate', 'http2Error', 'exponentialDelay',
   'localityLbSetting', 'tunnel', 'proxyProtocol', 'warmupDurationSecs', 'tcpKeepalive', 'maxConnectionDuration',
   'idleTimeout', 'h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams', 'splitExternalLocalOriginErrors',
   'consecutiveLocalOriginFailures', 'ringHash', 'maglev', 'httpCookie',

@@ -5,7 +5,7 @@
  */
 
 /** Kinds meshfed reads; every other kind is rejected at parse time. */
-export type ConfigKind = 'VirtualService' | 'DestinationRule' | 'ServiceExport';
+export type ConfigKind = 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport';
 
 export interface ConfigMeta {
   name: string;
@@ -114,11 +114,19 @@ export interface HttpRoute {
   headers?: HeadersConfig;
 }
 
+/**
+ * Namespaces a resource is visible in (Istio `exportTo`): `*` for every namespace, otherwise
+ * namespace names (`.` is replaced by the resource's own namespace; `~` leaves the list empty:
+ * visible nowhere). Sorted, no duplicates; `['*']` when the document leaves it out.
+ */
+export type ExportTo = readonly string[];
+
 export interface VirtualServiceSpec {
   /** Fully qualified hosts. */
   hosts: readonly string[];
   gateways: readonly string[];
   http: readonly HttpRoute[];
+  exportTo: ExportTo;
 }
 
 export type LoadBalancerSimple = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
@@ -185,6 +193,37 @@ export interface DestinationRuleSpec {
   host: string;
   subsets: readonly Subset[];
   trafficPolicy?: TrafficPolicy;
+  exportTo: ExportTo;
+}
+
+/** A ServiceEntry port; `targetPort` defaults to `number` (endpoint `ports` override both). */
+export interface ServiceEntryPort {
+  number: number;
+  /** HTTP → http; HTTP2 and GRPC (MESH_INTERNAL only) → grpc: both mean HTTP/2 upstream. */
+  protocol: 'http' | 'grpc';
+  name: string;
+  targetPort?: number;
+}
+
+/** A STATIC endpoint: an IP address, per-port-name overrides of the target port, labels, weight (default 1). */
+export interface ServiceEntryEndpoint {
+  address: string;
+  ports: Readonly<Record<string, number>>;
+  labels: Readonly<Record<string, string>>;
+  weight: number;
+}
+
+export interface ServiceEntrySpec {
+  /** As written: ServiceEntry hosts are not namespace-qualified. */
+  hosts: readonly string[];
+  ports: readonly ServiceEntryPort[];
+  location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  /** Only STATIC is accepted today (DNS and NONE are refused at parse time). */
+  resolution: 'STATIC';
+  endpoints: readonly ServiceEntryEndpoint[];
+  /** MESH_INTERNAL only: the local workloads of the entry's namespace with these labels are its endpoints. */
+  workloadSelector?: { labels: Readonly<Record<string, string>> };
+  exportTo: ExportTo;
 }
 
 interface ConfigBase {
@@ -204,6 +243,11 @@ export interface DestinationRuleConfig extends ConfigBase {
   spec: DestinationRuleSpec;
 }
 
+export interface ServiceEntryConfig extends ConfigBase {
+  kind: 'ServiceEntry';
+  spec: ServiceEntrySpec;
+}
+
 /** `metadata.name` is the exported service's name, in `metadata.namespace`. */
 export interface ServiceExportConfig extends ConfigBase {
   kind: 'ServiceExport';
@@ -211,7 +255,7 @@ export interface ServiceExportConfig extends ConfigBase {
   hostname: string;
 }
 
-export type ConfigObject = VirtualServiceConfig | DestinationRuleConfig | ServiceExportConfig;
+export type ConfigObject = VirtualServiceConfig | DestinationRuleConfig | ServiceEntryConfig | ServiceExportConfig;
 
 /** `VirtualService default/reviews` */
 export function configKey(o: { kind: string; metadata: { namespace: string; name: string } }): string {

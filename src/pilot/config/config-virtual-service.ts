@@ -1,6 +1,6 @@
 import type { HeaderMatchDoc, StringMatchDoc, VirtualServiceSpecDoc } from './config-schema-virtual-service.ts';
 import { GRPC_STATUS } from './config-schema-virtual-service.ts';
-import { resolveHost } from './config-hosts.ts';
+import { resolveHost, toExportTo } from './config-hosts.ts';
 import type { HeaderOperations, HeadersConfig, HttpMatchRequest, HttpRetry, HttpRoute, RouteDestination, StringMatch, VirtualServiceSpec } from './config-types.ts';
 
 /**
@@ -142,6 +142,7 @@ function httpRoute(r: VirtualServiceSpecDoc['http'][number], ns: string, suffix:
 
 export function toVirtualServiceSpec(spec: VirtualServiceSpecDoc, ns: string, suffix: string, durationMs: DurationMs): VirtualServiceSpec {
   return {
+    exportTo: toExportTo(spec.exportTo, ns),
     hosts: spec.hosts.map((h) => resolveHost(h, ns, suffix)),
     gateways: spec.gateways ?? ['mesh'],
     http: spec.http.map((r) => httpRoute(r, ns, suffix, durationMs)),

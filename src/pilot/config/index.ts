@@ -1,5 +1,5 @@
 export { ConfigError, type ConfigErrorCode, type ConfigErrorFields } from './config-error.ts';
-export { resolveHost } from './config-hosts.ts';
+export { isExportedTo, resolveHost, toExportTo } from './config-hosts.ts';
 export type { ConfigStore } from './config-interface.ts';
 export { loadConfigPaths } from './config-load.ts';
 export { type ParseOptions, parseConfigText } from './config-parse.ts';
@@ -24,7 +24,12 @@ export type {
   TrafficPolicy,
   TrafficPolicySections,
   RouteDestination,
+  ServiceEntryConfig,
+  ServiceEntryEndpoint,
+  ServiceEntryPort,
+  ServiceEntrySpec,
   ServiceExportConfig,
+  ExportTo,
   StringMatch,
   Subset,
   VirtualServiceConfig,

@@ -3,6 +3,7 @@ import type { Cluster, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, type XdsTypeUrl } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
+import { viewFor } from '../model/snapshot-view.ts';
 import { generateClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
 import { generateEndpoints } from './generator-endpoints.ts';
 import { generateListeners } from './generator-listeners.ts';
@@ -10,9 +11,12 @@ import { generateRoutes } from './generator-routes.ts';
 
 /**
  * Every resource of `typeUrl` for `proxy`, over one snapshot. Pure; the ADS server filters by the
- * names a stream subscribed to. Each resource's `@type` equals `typeUrl`.
+ * names a stream subscribed to. Each resource's `@type` equals `typeUrl`. Generators see the view
+ * of the proxy's namespace (`exportTo`, snapshot-view.ts), which is the snapshot itself when no
+ * resource restricts its `exportTo`.
  */
-export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap: Snapshot): XdsResource[] {
+export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, base: Snapshot): XdsResource[] {
+  const snap = viewFor(base, proxy.namespace);
   switch (typeUrl) {
     case TYPE_URL.cluster:
       if (proxy.type === 'sidecar') return [...sharedOutboundClusters(snap), ...asResources(sidecarInboundClusters(proxy, snap))];
@@ -53,10 +57,11 @@ function asResources(bodies: readonly Cluster[]): XdsResource[] {
  * The generation key of a proxy for one type: two proxies with the same key get the same output
  * from `generate` over the same snapshot, so the push server generates and encodes it once per
  * snapshot for all of them. It names exactly the proxy fields each generator reads:
- * - CDS: the type; a sidecar's own workload (its `inbound|<port>||` clusters);
- * - EDS: the type only (every sidecar of a cluster shares one result);
- * - LDS: the type; a sidecar's own workload and ip, a gateway's ip;
- * - RDS: the type; the proxy's namespace (short host names, sourceNamespace) and labels
+ * - CDS: the type and namespace (`exportTo`); a sidecar's own workload (its `inbound|<port>||`
+ *   clusters; its key holds the namespace);
+ * - EDS: the type and namespace (every sidecar of a namespace shares one result);
+ * - LDS: the type and namespace; a sidecar's own workload and ip, a gateway's ip;
+ * - RDS: the type; the proxy's namespace (short host names, sourceNamespace, `exportTo`) and labels
  *   (sourceLabels), so replicas of one workload share it.
  * A generator that starts reading another proxy field must add it here
  * (test/pilot/generation-key.test.ts checks equal keys give equal output).
@@ -69,14 +74,18 @@ export function generationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl): string {
   const own = workloadKey(proxy.cluster, proxy.namespace, proxy.workload);
   switch (typeUrl) {
     case TYPE_URL.cluster:
-      return proxy.type === 'sidecar' ? `sidecar ${own}` : proxy.type;
+      return proxy.type === 'sidecar' ? `sidecar ${own}` : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.endpoint:
-      return proxy.type;
+      return `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.listener:
-      return proxy.type === 'sidecar' ? `sidecar ${own} ${proxy.ip}` : proxy.type === 'router' ? `router ${proxy.ip}` : proxy.type;
+      return proxy.type === 'sidecar'
+        ? `sidecar ${own} ${proxy.ip}`
+        : proxy.type === 'router'
+          ? `router ${proxy.namespace} ${proxy.ip}`
+          : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.route:
       // VirtualService match blocks select proxies by sourceNamespace and sourceLabels.
-      return proxy.type === 'router' ? proxy.type : `${proxy.type} ${proxy.namespace} ${labelsKey(proxy.labels)}`;
+      return proxy.type === 'router' ? `${proxy.type} ${proxy.namespace}` : `${proxy.type} ${proxy.namespace} ${labelsKey(proxy.labels)}`;
     default:
       return proxy.type;
   }

@@ -27,7 +27,7 @@ function lbEndpoint(address: string, port: number, weight: number, meta: LbEndpo
 
 /**
  * - mesh (sidecar): local sidecar'd endpoints carry `meshfed.inbound_port`; local plaintext ones
- *   `tlsMode: disabled`; remote ones collapse per (cluster, gateway) into one gateway endpoint
+ *   (including MESH_EXTERNAL ServiceEntry endpoints) `tlsMode: disabled`; remote ones collapse per (cluster, gateway) into one gateway endpoint
  *   weighted by how many remote endpoints stand behind it.
  * - gateway (router): local sidecar'd endpoints of this cluster only.
  * - plaintext (proxyless): local endpoints dialled directly at the app port, no remote ones.
@@ -52,7 +52,8 @@ function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localClust
         ? { inbound_port: PORTS.sidecarInbound, workload: e.workload, namespace: e.namespace }
         : { workload: e.workload, namespace: e.namespace },
     });
-    out.push({ cluster: e.cluster, sortKey: `${e.address}:${e.port}`, lb: lbEndpoint(e.address, e.port, 1, meta) });
+    const port = e.targetPort ?? e.port;
+    out.push({ cluster: e.cluster, sortKey: `${e.address}:${port}`, lb: lbEndpoint(e.address, port, e.weight ?? 1, meta) });
   }
   for (const g of gateways.values()) {
     const meta = metadata({ [ENDPOINT_META.istio]: { tlsMode: 'istio', cluster_id: g.cluster } });

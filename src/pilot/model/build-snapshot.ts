@@ -1,6 +1,8 @@
 import { CLUSTER_LABEL } from '../../xds/naming.ts';
-import type { ConfigObject, DestinationRuleConfig, VirtualServiceConfig } from '../config/config-types.ts';
+import type { ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig, VirtualServiceConfig } from '../config/config-types.ts';
+import type { WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard } from '../registry/registry-interface.ts';
+import { matchesLabels } from './snapshot-queries.ts';
 import {
   type EndpointModel,
   type LocalEndpoint,
@@ -45,7 +47,7 @@ function sortedMap<V>(m: Map<string, V>): ReadonlyMap<string, V> {
  */
 export function buildSnapshot(input: SnapshotInput): Snapshot {
   const { cluster, domainSuffix } = input;
-  const services = new Map<string, { hostname: string; name: string; namespace: string; ports: Map<number, ServicePort> }>();
+  const services = new Map<string, { hostname: string; name: string; namespace: string; ports: Map<number, ServicePort>; exportTo?: ExportTo }>();
   const endpoints = new Map<string, EndpointModel[]>();
   const workloads = new Map<string, LocalEndpoint[]>();
 
@@ -111,6 +113,22 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const config = [...input.config].sort(
     (a, b) => cmp(a.kind, b.kind) || cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name),
   );
+  const localWorkloads = shards.flatMap((shard) => shard.workloads.filter((w) => w.cluster === cluster).map((w) => ({ registry: shard.registry, w })));
+  for (const o of config) {
+    if (o.kind !== 'ServiceEntry') continue;
+    for (const host of o.spec.hosts) {
+      // A host a registry already serves, or an earlier entry (by namespace/name) owns, is left as it is.
+      if (services.has(host)) continue;
+      services.set(host, {
+        hostname: host,
+        name: host,
+        namespace: o.metadata.namespace,
+        ports: new Map(o.spec.ports.map((p) => [p.number, { port: p.number, protocol: p.protocol }])),
+        exportTo: o.spec.exportTo,
+      });
+      for (const ep of serviceEntryEndpoints(o, host, cluster, localWorkloads)) addEndpoint(ep);
+    }
+  }
   const virtualServices = new Map<string, VirtualServiceConfig>();
   const destinationRules = new Map<string, DestinationRuleConfig>();
   const exported = new Set<string>();
@@ -119,7 +137,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       for (const h of o.spec.hosts) if (!virtualServices.has(h)) virtualServices.set(h, o);
     } else if (o.kind === 'DestinationRule') {
       if (!destinationRules.has(o.spec.host)) destinationRules.set(o.spec.host, o);
-    } else {
+    } else if (o.kind === 'ServiceExport') {
       exported.add(o.hostname);
     }
   }
@@ -133,6 +151,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
         name: s.name,
         namespace: s.namespace,
         ports: Object.freeze([...s.ports.values()].sort((a, b) => a.port - b.port).map((p) => Object.freeze(p))),
+        ...(s.exportTo !== undefined ? { exportTo: s.exportTo } : {}),
       }),
     );
   }
@@ -151,7 +170,67 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     endpoints: sortedMap(endpointLists),
     virtualServices: sortedMap(virtualServices),
     destinationRules: sortedMap(destinationRules),
+    allVirtualServices: Object.freeze(config.filter((o): o is VirtualServiceConfig => o.kind === 'VirtualService')),
+    allDestinationRules: Object.freeze(config.filter((o): o is DestinationRuleConfig => o.kind === 'DestinationRule')),
     exported: new Set([...exported].sort()),
     workloads: sortedMap(workloadLists),
   });
+}
+
+/**
+ * The endpoints of one ServiceEntry host, one per (endpoint, port): STATIC endpoints at their
+ * address (target port: the endpoint's `ports[name]`, else the port's `targetPort`, else its
+ * number), or, with a `workloadSelector`, this cluster's workloads of the entry's namespace whose
+ * labels match (dialled at the target port, through their sidecar when they have one).
+ * MESH_EXTERNAL endpoints never have a sidecar: they are dialled in plaintext.
+ */
+function serviceEntryEndpoints(
+  o: ServiceEntryConfig,
+  hostname: string,
+  cluster: string,
+  local: readonly { registry: string; w: WorkloadSpec }[],
+): LocalEndpoint[] {
+  const out: LocalEndpoint[] = [];
+  const base = { kind: 'local' as const, hostname, cluster, namespace: o.metadata.namespace };
+  for (const p of o.spec.ports) {
+    const target = p.targetPort ?? p.number;
+    if (o.spec.workloadSelector) {
+      const selector = o.spec.workloadSelector.labels;
+      for (const { registry, w } of local) {
+        if (w.namespace !== o.metadata.namespace || !matchesLabels(selector, w.labels)) continue;
+        out.push(
+          Object.freeze({
+            ...base,
+            port: p.number,
+            registry,
+            workload: w.name,
+            serviceAccount: w.serviceAccount,
+            labels: Object.freeze({ ...w.labels, [CLUSTER_LABEL]: cluster }),
+            address: w.address,
+            sidecar: w.sidecar,
+            ...(target !== p.number ? { targetPort: target } : {}),
+          }),
+        );
+      }
+      continue;
+    }
+    for (const e of o.spec.endpoints) {
+      const port = e.ports[p.name] ?? target;
+      out.push(
+        Object.freeze({
+          ...base,
+          port: p.number,
+          registry: 'serviceentry',
+          workload: o.metadata.name,
+          serviceAccount: '',
+          labels: Object.freeze({ ...e.labels, [CLUSTER_LABEL]: cluster }),
+          address: e.address,
+          sidecar: false,
+          ...(port !== p.number ? { targetPort: port } : {}),
+          ...(e.weight !== 1 ? { weight: e.weight } : {}),
+        }),
+      );
+    }
+  }
+  return out;
 }

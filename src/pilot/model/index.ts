@@ -4,3 +4,4 @@ export type { EndpointModel, LocalEndpoint, RemoteEndpoint, ServiceModel, Servic
 export { workloadKey } from './snapshot.ts';
 export { endpointsFor, exportedHostnames, hasMeshEndpoints, matchesLabels, ownEndpoints, subsetsOf } from './snapshot-queries.ts';
 export { diffSnapshots, type SnapshotChange } from './snapshot-diff.ts';
+export { viewFor } from './snapshot-view.ts';

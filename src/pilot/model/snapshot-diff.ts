@@ -17,7 +17,7 @@ export interface SnapshotChange {
 }
 
 function endpointKey(e: EndpointModel): string {
-  const where = e.kind === 'local' ? `${e.address} ${e.sidecar}` : `${e.gateway.address}:${e.gateway.port}`;
+  const where = e.kind === 'local' ? `${e.address} ${e.sidecar} ${e.targetPort ?? ''} ${e.weight ?? ''}` : `${e.gateway.address}:${e.gateway.port}`;
   return JSON.stringify([e.kind, e.port, e.registry, e.cluster, e.namespace, e.workload, e.serviceAccount, where, e.labels]);
 }
 
@@ -63,6 +63,8 @@ export function diffSnapshots(prev: Snapshot, next: Snapshot): SnapshotChange {
     changedKeys(prev.services, next.services, sameJson).size > 0 ||
     changedKeys(prev.virtualServices, next.virtualServices, sameJson).size > 0 ||
     changedKeys(prev.destinationRules, next.destinationRules, sameJson).size > 0 ||
+    !sameJson(prev.allVirtualServices, next.allVirtualServices) ||
+    !sameJson(prev.allDestinationRules, next.allDestinationRules) ||
     !sameJson([...prev.exported], [...next.exported]) ||
     [...hostnames].some((h) => hasMeshEndpoints(prev, h) !== hasMeshEndpoints(next, h)) ||
     (hostnames.size > 0 && gatewayPorts(prev) !== gatewayPorts(next));

@@ -1,4 +1,4 @@
-import type { DestinationRuleConfig, VirtualServiceConfig } from '../config/config-types.ts';
+import type { DestinationRuleConfig, ExportTo, VirtualServiceConfig } from '../config/config-types.ts';
 
 /** A port of a service, with the protocol its workloads declared (imported ports default to http). */
 export interface ServicePort {
@@ -14,6 +14,11 @@ export interface ServiceModel {
   readonly namespace: string;
   /** Sorted by port. */
   readonly ports: readonly ServicePort[];
+  /**
+   * Namespaces whose proxies see the service (a ServiceEntry's `exportTo`); absent: every namespace
+   * (registry and imported services). See snapshot-view.ts.
+   */
+  readonly exportTo?: ExportTo;
 }
 
 interface EndpointBase {
@@ -36,6 +41,10 @@ export interface LocalEndpoint extends EndpointBase {
   readonly kind: 'local';
   readonly address: string;
   readonly sidecar: boolean;
+  /** Port dialled at `address` when it differs from `port` (a ServiceEntry's targetPort). */
+  readonly targetPort?: number;
+  /** Load-balancing weight (a ServiceEntry endpoint's `weight`); absent: 1. */
+  readonly weight?: number;
 }
 
 /** A workload of another cluster, reached through that cluster's east-west gateway; always mTLS. */
@@ -63,10 +72,18 @@ export interface Snapshot {
   readonly services: ReadonlyMap<string, ServiceModel>;
   /** By hostname: every endpoint across all shards (local and remote), sorted. */
   readonly endpoints: ReadonlyMap<string, readonly EndpointModel[]>;
-  /** By fully qualified host; when several VirtualServices name a host, the first by namespace/name wins. */
+  /**
+   * By fully qualified host; when several VirtualServices name a host, the first by namespace/name
+   * wins. In a base snapshot every VirtualService takes part whatever its `exportTo`; in a
+   * namespace's view (snapshot-view.ts) only those exported to it.
+   */
   readonly virtualServices: ReadonlyMap<string, VirtualServiceConfig>;
-  /** By fully qualified host; the first by namespace/name wins. */
+  /** By fully qualified host; the first by namespace/name wins (among those visible, in a view). */
   readonly destinationRules: ReadonlyMap<string, DestinationRuleConfig>;
+  /** Every VirtualService, sorted by namespace/name: what views are made from. */
+  readonly allVirtualServices: readonly VirtualServiceConfig[];
+  /** Every DestinationRule, sorted by namespace/name. */
+  readonly allDestinationRules: readonly DestinationRuleConfig[];
   /** Hostnames with a ServiceExport in this cluster's configuration. */
   readonly exported: ReadonlySet<string>;
   /** Local endpoints by `workloadKey(cluster, namespace, name)`. */

@@ -1,8 +1,9 @@
 import test from 'ava';
 import { generate, generationKey } from '../../src/pilot/generators/index.ts';
+import type { Snapshot } from '../../src/pilot/model/index.ts';
 import type { ProxyNode } from '../../src/xds/node.ts';
 import { PUSH_ORDER, TYPE_URL } from '../../src/xds/type-urls.ts';
-import { richSnapshot } from './support/fixtures.ts';
+import { exportToSnapshot, richSnapshot } from './support/fixtures.ts';
 import { proxyNode } from './support/snapshot-builder.ts';
 
 /**
@@ -26,9 +27,13 @@ const proxies: ProxyNode[] = [
 ];
 
 const snap = richSnapshot();
+const snapshots: [string, Snapshot][] = [
+  ['', snap],
+  [' (exportTo restricts config by namespace)', exportToSnapshot()],
+];
 
-for (const typeUrl of PUSH_ORDER) {
-  test(`proxies with the same generation key get the same ${typeUrl.split('.').at(-1)}`, (t) => {
+for (const [what, snap] of snapshots) for (const typeUrl of PUSH_ORDER) {
+  test(`proxies with the same generation key get the same ${typeUrl.split('.').at(-1)}${what}`, (t) => {
     const byKey = new Map<string, { proxy: ProxyNode; output: string }[]>();
     for (const proxy of proxies) {
       const key = generationKey(proxy, typeUrl);
@@ -45,9 +50,9 @@ for (const typeUrl of PUSH_ORDER) {
   });
 }
 
-test('every sidecar of a cluster shares EDS, and sidecars with one namespace and label set share RDS', (t) => {
+test('sidecars of one namespace share EDS, and sidecars with one namespace and label set share RDS', (t) => {
   const sidecars = proxies.filter((p) => p.type === 'sidecar');
-  t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.endpoint))).size, 1);
+  t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.endpoint))).size, new Set(sidecars.map((p) => p.namespace)).size);
   const groups = new Set(sidecars.map((p) => `${p.namespace} ${JSON.stringify(Object.entries(p.labels).sort())}`));
   t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.route))).size, groups.size);
 });
@@ -64,4 +69,13 @@ test('sidecars share the outbound Cluster objects of one snapshot', (t) => {
   const outbound = ca.filter((r) => r.name.startsWith('outbound|'));
   t.true(outbound.length > 0);
   for (const r of outbound) t.is(cb.find((x) => x.name === r.name)?.resource, r.resource, r.name);
+});
+
+test('exportTo makes CDS, EDS and RDS differ between namespaces (so their keys must too)', (t) => {
+  const restricted = exportToSnapshot();
+  const [def, other] = [proxyNode('sidecar', { workload: 'nobody', ip: '127.0.1.50' }), proxyNode('sidecar', { workload: 'nobody', ip: '127.0.1.50', namespace: 'other' })];
+  for (const typeUrl of [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.route]) {
+    t.not(JSON.stringify(generate(def, typeUrl, restricted)), JSON.stringify(generate(other, typeUrl, restricted)), typeUrl);
+    t.not(generationKey(def, typeUrl), generationKey(other, typeUrl), typeUrl);
+  }
 });

@@ -66,6 +66,47 @@ export function richSnapshot(): Snapshot {
     .build();
 }
 
+/**
+ * Config that restricts `exportTo`: a ServiceEntry seen only in `other`, a VirtualService for
+ * reviews exported only to `default` (its own namespace), a DestinationRule only to `other`.
+ */
+export const EXPORT_TO_CONFIG = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin, namespace: other}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.9.1}, {address: 127.0.9.2, ports: {http: 8080}, weight: 2}]
+  exportTo: ["."]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-local}
+spec:
+  hosts: [reviews]
+  exportTo: ["."]
+  http: [{route: [{destination: {host: reviews, subset: v1}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: other}
+spec:
+  host: ratings.default.svc.cluster.local
+  exportTo: ["."]
+  subsets: [{name: v1, labels: {version: v1}}]
+`;
+
+/** The rich fixture's workloads with `EXPORT_TO_CONFIG`: what proxies see differs by namespace. */
+export function exportToSnapshot(): Snapshot {
+  return new SnapshotBuilder({ cluster: 'east', gatewayAddress: '127.0.2.1' })
+    .workload('productpage-v1', 'productpage', 9080)
+    .workload('reviews-v1', 'reviews', 9080, { labels: { app: 'reviews', version: 'v1' } })
+    .imported('west', '10.1.0.1', 'ratings-v1', 'ratings', 9080)
+    .yaml(EXPORT_TO_CONFIG)
+    .build();
+}
+
 export function clustersOf(proxy: ProxyNode, snap: Snapshot): Map<string, Cluster> {
   const out = new Map<string, Cluster>();
   for (const r of generate(proxy, TYPE_URL.cluster, snap)) if (r.resource['@type'] === TYPE_URL.cluster) out.set(r.name, r.resource);

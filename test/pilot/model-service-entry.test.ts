@@ -124,3 +124,21 @@ test('a change of exportTo alone is a full push', (t) => {
   const weight = new SnapshotBuilder().yaml(EXPORT_TO_CONFIG.replace('weight: 2', 'weight: 5')).build('v3');
   t.deepEqual([...diffSnapshots(before, weight).hostnames], ['httpbin.org']);
 });
+
+test('DestinationRule lookup: the proxy namespace\'s rule first, then the service namespace\'s', (t) => {
+  const dr = (ns: string, subset: string): string => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: ${ns}}
+spec:
+  host: ${RATINGS}
+  subsets: [{name: ${subset}, labels: {version: ${subset}}}]
+`;
+  const snap = new SnapshotBuilder()
+    .imported('west', '10.1.0.1', 'ratings-v1', 'ratings', 9080)
+    .yaml([dr('aaa', 'from-aaa'), dr('default', 'from-default'), dr('other', 'from-other')].join('---\n'))
+    .build();
+  const subsetClusters = (p: typeof inDefault): string[] => [...clustersOf(p, snap).keys()].filter((n) => n.startsWith('outbound|9080|from-'));
+  t.deepEqual(subsetClusters(inOther), [`outbound|9080|from-other|${RATINGS}`]);
+  t.deepEqual(subsetClusters(inDefault), [`outbound|9080|from-default|${RATINGS}`]);
+  t.deepEqual(subsetClusters(proxyNode('sidecar', { workload: 'x', ip: '127.0.1.70', namespace: 'third' })), [`outbound|9080|from-default|${RATINGS}`]);
+});

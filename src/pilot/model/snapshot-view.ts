@@ -4,9 +4,10 @@ import type { EndpointModel, ServiceModel, Snapshot } from './snapshot.ts';
 
 /**
  * What the proxies of one namespace see of a snapshot, by Istio's `exportTo`: the services
- * (ServiceEntries) exported to it with their endpoints, and for each host the first VirtualService
- * and DestinationRule (by namespace/name) exported to it. When nothing in the snapshot restricts
- * its `exportTo`, the view is the snapshot itself, so every namespace shares one set of generated
+ * (ServiceEntries) exported to it with their endpoints, for each host the first VirtualService (by
+ * namespace/name) exported to it, and the DestinationRule Istio would pick among those exported to
+ * it (its own namespace's, else the service's namespace's, else the first by namespace/name). When nothing in the snapshot restricts
+ * its `exportTo` and no host has DestinationRules in two namespaces, the view is the snapshot itself, so every namespace shares one set of generated
  * resources. Pure; memoized per immutable snapshot and namespace (the memo goes with the snapshot).
  */
 export function viewFor(snap: Snapshot, namespace: string): Snapshot {
@@ -37,10 +38,22 @@ function restricted(snap: Snapshot): boolean {
     r =
       [...snap.services.values()].some((s) => !everywhere(s.exportTo)) ||
       snap.allVirtualServices.some((v) => !everywhere(v.spec.exportTo)) ||
-      snap.allDestinationRules.some((d) => !everywhere(d.spec.exportTo));
+      snap.allDestinationRules.some((d) => !everywhere(d.spec.exportTo)) ||
+      destinationRulesInSeveralNamespaces(snap);
     restrictedBySnapshot.set(snap, r);
   }
   return r;
+}
+
+/** Some host has DestinationRules in more than one namespace: which one applies depends on the proxy's. */
+function destinationRulesInSeveralNamespaces(snap: Snapshot): boolean {
+  const namespaceOf = new Map<string, string>();
+  for (const dr of snap.allDestinationRules) {
+    const ns = namespaceOf.get(dr.spec.host);
+    if (ns !== undefined && ns !== dr.metadata.namespace) return true;
+    namespaceOf.set(dr.spec.host, dr.metadata.namespace);
+  }
+  return false;
 }
 
 function buildView(snap: Snapshot, namespace: string): Snapshot {
@@ -54,9 +67,15 @@ function buildView(snap: Snapshot, namespace: string): Snapshot {
     if (!isExportedTo(vs.spec.exportTo, namespace)) continue;
     for (const h of vs.spec.hosts) if (!virtualServices.has(h)) virtualServices.set(h, vs);
   }
+  // Istio's DestinationRule lookup: the proxy's own namespace first, then the service's, then any
+  // other namespace exporting one to the proxy; within a namespace, the first by name.
   const destinationRules = new Map<string, DestinationRuleConfig>();
+  const rank = (dr: DestinationRuleConfig): number =>
+    dr.metadata.namespace === namespace ? 0 : dr.metadata.namespace === snap.services.get(dr.spec.host)?.namespace ? 1 : 2;
   for (const dr of snap.allDestinationRules) {
-    if (isExportedTo(dr.spec.exportTo, namespace) && !destinationRules.has(dr.spec.host)) destinationRules.set(dr.spec.host, dr);
+    if (!isExportedTo(dr.spec.exportTo, namespace)) continue;
+    const held = destinationRules.get(dr.spec.host);
+    if (!held || rank(dr) < rank(held)) destinationRules.set(dr.spec.host, dr);
   }
   const sorted = <V>(m: Map<string, V>): ReadonlyMap<string, V> => new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return Object.freeze({

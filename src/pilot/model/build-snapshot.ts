@@ -43,7 +43,9 @@ function sortedMap<V>(m: Map<string, V>): ReadonlyMap<string, V> {
 /**
  * Builds the immutable model of one push from registry shards and configuration. Pure: no I/O,
  * clock or globals. Imported endpoints of this cluster itself (its own exports seen back through
- * federation) are ignored.
+ * federation) are ignored. ServiceEntry hosts become services after the registries' (a host a
+ * registry serves keeps its registry service), in namespace/name order (the first entry naming a
+ * host owns it).
  */
 export function buildSnapshot(input: SnapshotInput): Snapshot {
   const { cluster, domainSuffix } = input;

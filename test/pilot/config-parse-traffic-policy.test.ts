@@ -43,6 +43,40 @@ const valid: { title: string; policy: string; expected: TrafficPolicy }[] = [
     expected: { loadBalancer: { consistentHash: { key: { kind: 'query', name: 'u' }, algorithm: { kind: 'maglev', tableSize: 65537 } } }, portLevelSettings: [] },
   },
   {
+    title: 'localityLbSetting failoverPriority, enabled by default, key=value kept apart',
+    policy: '    loadBalancer: {localityLbSetting: {failoverPriority: [topology.istio.io/cluster, "topology.istio.io/network=n1"]}}',
+    expected: {
+      loadBalancer: {
+        localityLbSetting: { enabled: true, distribute: [], failover: [], failoverPriority: [{ label: 'topology.istio.io/cluster' }, { label: 'topology.istio.io/network', value: 'n1' }] },
+      },
+      portLevelSettings: [],
+    },
+  },
+  {
+    title: 'localityLbSetting distribute with wildcards beside simple',
+    policy: '    loadBalancer: {simple: RANDOM, localityLbSetting: {distribute: [{from: "us-east/*", to: {"us-east/z1/*": 80, "us-west/*": 20}}]}}',
+    expected: {
+      loadBalancer: {
+        simple: 'RANDOM',
+        localityLbSetting: {
+          enabled: true,
+          distribute: [{ from: 'us-east/*', to: [{ locality: 'us-east/z1/*', weight: 80 }, { locality: 'us-west/*', weight: 20 }] }],
+          failover: [],
+          failoverPriority: [],
+        },
+      },
+      portLevelSettings: [],
+    },
+  },
+  {
+    title: 'localityLbSetting failover between regions, disabled',
+    policy: '    loadBalancer: {localityLbSetting: {enabled: false, failover: [{from: us-east, to: us-west}]}}',
+    expected: {
+      loadBalancer: { localityLbSetting: { enabled: false, distribute: [], failover: [{ from: 'us-east', to: 'us-west' }], failoverPriority: [] } },
+      portLevelSettings: [],
+    },
+  },
+  {
     title: 'connectionPool, every supported field',
     policy: `    connectionPool:
       tcp: {maxConnections: 10, connectTimeout: 250ms}
@@ -117,9 +151,74 @@ spec:
 });
 
 const P = 'dr.yaml: DestinationRule default/reviews: spec.trafficPolicy';
+const L = `${P}.loadBalancer.localityLbSetting`;
 const invalid: { title: string; policy: string; expected: string }[] = [
   { title: 'PASSTHROUGH', policy: '    loadBalancer: {simple: PASSTHROUGH}', expected: `${P}.loadBalancer.simple: must be one of ROUND_ROBIN, LEAST_REQUEST, RANDOM` },
-  { title: 'localityLbSetting (another feature)', policy: '    loadBalancer: {localityLbSetting: {enabled: true}}', expected: `${P}.loadBalancer.localityLbSetting: field is not supported by meshfed yet` },
+  {
+    title: 'localityLbSetting: distribute and failover together',
+    policy: '    loadBalancer: {localityLbSetting: {distribute: [{from: "r1/*", to: {"r1/*": 100}}], failover: [{from: r1, to: r2}]}}',
+    expected: `${L}.failover: can not simultaneously specify 'distribute' and 'failover'`,
+  },
+  {
+    title: 'localityLbSetting: distribute weights not summing to 100',
+    policy: '    loadBalancer: {localityLbSetting: {distribute: [{from: "r1/*", to: {"r1/z1/*": 60, "r2/*": 30}}]}}',
+    expected: `${L}.distribute[0].to: total locality weight 90 != 100`,
+  },
+  {
+    title: 'localityLbSetting: a zero weight',
+    policy: '    loadBalancer: {localityLbSetting: {distribute: [{from: "*", to: {"r1/*": 100, "r2/*": 0}}]}}',
+    expected: `${L}.distribute[0].to.r2/*: locality weight must be an integer 1..100`,
+  },
+  {
+    title: 'localityLbSetting: wildcard not at the end',
+    policy: '    loadBalancer: {localityLbSetting: {distribute: [{from: "*/z1", to: {"r1/*": 100}}]}}',
+    expected: `${L}.distribute[0].from: locality */z1: wildcard '*' may appear once, at the end`,
+  },
+  {
+    title: 'localityLbSetting: empty zone',
+    policy: '    loadBalancer: {localityLbSetting: {distribute: [{from: "r1//z", to: {"r1/*": 100}}]}}',
+    expected: `${L}.distribute[0].from: locality r1//z must not contain empty region/zone/subzone info`,
+  },
+  {
+    title: 'localityLbSetting: overlapping from localities',
+    policy: '    loadBalancer: {localityLbSetting: {distribute: [{from: "r1/*", to: {"r1/*": 100}}, {from: "r1/z1", to: {"r1/*": 100}}]}}',
+    expected: `${L}.distribute[1].from: locality r1/z1 overlaps with r1/*`,
+  },
+  {
+    title: 'localityLbSetting: failover to the same region',
+    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r1}]}}',
+    expected: `${L}.failover[0]: locality lb failover settings must specify different regions`,
+  },
+  {
+    title: 'localityLbSetting: failover names a zone',
+    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1/z1, to: r2}]}}',
+    expected: `${L}.failover[0]: locality failover only specify region`,
+  },
+  {
+    title: 'localityLbSetting: failover with a wildcard',
+    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: "*"}]}}',
+    expected: `${L}.failover[0]: locality failover region should not contain '*' wildcard`,
+  },
+  {
+    title: 'localityLbSetting: failover with a region label in failoverPriority',
+    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r2}], failoverPriority: [topology.kubernetes.io/region]}}',
+    expected: `${L}.failoverPriority[0]: can not simultaneously set 'failover' and topology label 'topology.kubernetes.io/region' in 'failoverPriority'`,
+  },
+  {
+    title: 'localityLbSetting: failover with failoverPriority (valid Istio, not supported yet)',
+    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r2}], failoverPriority: [topology.istio.io/cluster]}}',
+    expected: `${L}.failoverPriority: failoverPriority together with failover is not supported by meshfed yet`,
+  },
+  {
+    title: 'localityLbSetting: duplicate failoverPriority label',
+    policy: '    loadBalancer: {localityLbSetting: {failoverPriority: [topology.istio.io/cluster, topology.istio.io/cluster]}}',
+    expected: `${L}.failoverPriority[1]: duplicate label topology.istio.io/cluster`,
+  },
+  {
+    title: 'localityLbSetting: unknown field',
+    policy: '    loadBalancer: {localityLbSetting: {enable: true}}',
+    expected: `${L}.enable: unknown field`,
+  },
   { title: 'warmupDurationSecs', policy: '    loadBalancer: {simple: ROUND_ROBIN, warmupDurationSecs: 10s}', expected: `${P}.loadBalancer.warmupDurationSecs: field is not supported by meshfed yet` },
   { title: 'simple and consistentHash together', policy: '    loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}', expected: `${P}.loadBalancer.consistentHash: simple and consistentHash are exclusive` },
   {

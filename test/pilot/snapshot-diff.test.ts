@@ -85,3 +85,28 @@ for (const row of rows.filter((r) => r.scope === 'endpoints')) {
     t.notDeepEqual(generate(bystanders[0]!, TYPE_URL.endpoint, next), generate(bystanders[0]!, TYPE_URL.endpoint, prev), 'EDS did change');
   });
 }
+
+test('an endpoint that changes locality (region label) is an endpoints change that EDS shows', (t) => {
+  const build = (labels: Record<string, string>, version: string) =>
+    new SnapshotBuilder({ cluster: 'east', gatewayAddress: '127.0.2.1' })
+      .workload('productpage-v1', 'productpage', 9080)
+      .imported('west', '10.1.0.1', 'ratings-v1', 'ratings', 9080, labels)
+      .yaml(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings}
+spec:
+  host: ratings
+  trafficPolicy:
+    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r2}]}}
+    outlierDetection: {consecutive5xxErrors: 1}
+`)
+      .build(version);
+  const before = build({}, 'v1');
+  const after = build({ 'topology.kubernetes.io/region': 'r2' }, 'v2');
+  const change = diffSnapshots(before, after);
+  t.is(change.scope, 'endpoints');
+  t.deepEqual([...change.hostnames], ['ratings.default.svc.cluster.local']);
+  const proxy = proxyNode('sidecar', { labels: { 'topology.kubernetes.io/region': 'r1' } });
+  t.notDeepEqual(generate(proxy, TYPE_URL.endpoint, after), generate(proxy, TYPE_URL.endpoint, before));
+  for (const typeUrl of [TYPE_URL.cluster, TYPE_URL.listener, TYPE_URL.route]) t.deepEqual(generate(proxy, typeUrl, after), generate(proxy, typeUrl, before));
+});

@@ -12,7 +12,7 @@ export interface AdsServerOptions<S extends PushSnapshot & object> {
   /** Pure resource generator over a snapshot; called at most once per (snapshot, type, generation key). */
   generate: ResourceGenerator<S>;
   /** Which proxies share generated resources; default: none share (one generation per stream). */
-  generationKey?: GenerationKey;
+  generationKey?: GenerationKey<S>;
   /** What streams answer from until the first `push`. */
   snapshot: S;
   logger?: Logger;

@@ -12,9 +12,11 @@ export type ResourceGenerator<S extends PushSnapshot> = (node: ProxyNode, typeUr
 
 /**
  * Which proxies share one generated result of a type: proxies with the same key get the same
- * resources from `generate` over the same snapshot. `undefined`: this proxy shares with nobody.
+ * resources from `generate` over the same snapshot (which the key may read, e.g. to tell whether
+ * some configuration makes the output depend on more of the proxy). `undefined`: this proxy shares
+ * with nobody.
  */
-export type GenerationKey = (node: ProxyNode, typeUrl: XdsTypeUrl) => string | undefined;
+export type GenerationKey<S extends PushSnapshot = PushSnapshot> = (node: ProxyNode, typeUrl: XdsTypeUrl, snapshot: S) => string | undefined;
 
 /**
  * One push, as the model hands it to `AdsServer.push`. Every response a stream sends for it is

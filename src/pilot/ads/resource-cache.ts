@@ -34,12 +34,12 @@ export class ResourceCache<S extends PushSnapshot & object> {
 
   constructor(
     private readonly generate: ResourceGenerator<S>,
-    private readonly key: GenerationKey,
+    private readonly key: GenerationKey<S>,
     private readonly log: Logger,
   ) {}
 
   get(node: ProxyNode, typeUrl: XdsTypeUrl, snapshot: S): GeneratedSet {
-    const k = this.key(node, typeUrl);
+    const k = this.key(node, typeUrl, snapshot);
     if (k === undefined) return this.build(node, typeUrl, snapshot);
     let perSnapshot = this.bySnapshot.get(snapshot);
     if (!perSnapshot) {

@@ -25,6 +25,7 @@ import type {
   ConsistentHashKey,
   ConsistentHashSettings,
   LoadBalancerSettings,
+  LocalityLbSetting,
   OutlierDetectionSettings,
   TrafficPolicy,
   TrafficPolicySections,
@@ -198,10 +199,25 @@ function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+type RawLocality = NonNullable<NonNullable<RawSections['loadBalancer']>['localityLbSetting']>;
+
+function toLocalityLbSetting(l: RawLocality): LocalityLbSetting {
+  return {
+    enabled: l.enabled ?? true,
+    distribute: (l.distribute ?? []).map((d) => ({ from: d.from, to: Object.entries(d.to).map(([locality, weight]) => ({ locality, weight })) })),
+    failover: (l.failover ?? []).map((f) => ({ from: f.from, to: f.to })),
+    failoverPriority: (l.failoverPriority ?? []).map((entry) => {
+      const eq = entry.indexOf('=');
+      return eq === -1 ? { label: entry } : { label: entry.slice(0, eq), value: entry.slice(eq + 1) };
+    }),
+  };
+}
+
 function toLoadBalancer(lb: NonNullable<RawSections['loadBalancer']>): LoadBalancerSettings {
-  if (lb.simple !== undefined) return { simple: lb.simple === 'LEAST_CONN' ? 'LEAST_REQUEST' : lb.simple };
+  const locality = lb.localityLbSetting ? { localityLbSetting: toLocalityLbSetting(lb.localityLbSetting) } : {};
+  if (lb.simple !== undefined) return { simple: lb.simple === 'LEAST_CONN' ? 'LEAST_REQUEST' : lb.simple, ...locality };
   const ch = lb.consistentHash;
-  if (!ch) return {};
+  if (!ch) return locality;
   let key: ConsistentHashKey;
   if (ch.httpHeaderName !== undefined) key = { kind: 'header', name: ch.httpHeaderName.toLowerCase() };
   else if (ch.httpCookie !== undefined) {
@@ -217,7 +233,7 @@ function toLoadBalancer(lb: NonNullable<RawSections['loadBalancer']>): LoadBalan
   const algorithm: ConsistentHashSettings['algorithm'] = ch.maglev
     ? defined({ kind: 'maglev' as const, tableSize: ch.maglev.tableSize })
     : defined({ kind: 'ring-hash' as const, minimumRingSize });
-  return { consistentHash: { key, algorithm } };
+  return { consistentHash: { key, algorithm }, ...locality };
 }
 
 function toSections(raw: RawSections): TrafficPolicySections {

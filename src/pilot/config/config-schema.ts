@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { exportTo } from './config-export-to.ts';
 import { serviceEntrySpecSchema } from './config-schema-service-entry.ts';
+import { localityLbSettingSchema } from './config-schema-locality.ts';
 import { host, virtualServiceSpecSchema } from './config-schema-virtual-service.ts';
 
 /**
@@ -67,7 +68,7 @@ const consistentHash = z
   });
 
 const loadBalancer = z
-  .strictObject({ simple: lbSimple.optional(), consistentHash: consistentHash.optional() })
+  .strictObject({ simple: lbSimple.optional(), consistentHash: consistentHash.optional(), localityLbSetting: localityLbSettingSchema.optional() })
   .superRefine((lb, ctx) => {
     if (lb.simple !== undefined && lb.consistentHash !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['consistentHash'], message: 'simple and consistentHash are exclusive' });
@@ -163,7 +164,7 @@ export function durationMs(text: string): number {
  */
 export const KNOWN_UNSUPPORTED_FIELDS: ReadonlySet<string> = new Set([
   'tcp', 'tls', 'delegate', 'http2Error', 'exponentialDelay',
-  'localityLbSetting', 'tunnel', 'proxyProtocol', 'warmupDurationSecs', 'tcpKeepalive', 'maxConnectionDuration',
+  'tunnel', 'proxyProtocol', 'warmupDurationSecs', 'tcpKeepalive', 'maxConnectionDuration',
   'idleTimeout', 'h2UpgradePolicy', 'useClientProtocol', 'maxConcurrentStreams', 'splitExternalLocalOriginErrors',
   'consecutiveLocalOriginFailures', 'ringHash', 'maglev', 'httpCookie',
   'workloadSelector', 'trafficPolicy', 'status', 'uid', 'resourceVersion', 'generation',

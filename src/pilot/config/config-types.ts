@@ -144,10 +144,27 @@ export interface ConsistentHashSettings {
   algorithm: { kind: 'ring-hash'; minimumRingSize?: number } | { kind: 'maglev'; tableSize?: number };
 }
 
-/** `LEAST_CONN` is normalized to `LEAST_REQUEST`. Exactly one of `simple` and `consistentHash` may be set. */
+/**
+ * Istio `localityLbSetting`, validated (see config-schema-locality.ts). Locality strings are
+ * `region[/zone[/subzone]]`, possibly ending in `*`. `enabled` defaults to true. `distribute` and
+ * `failover` never both hold entries; `failover` and `failoverPriority` never both either (not
+ * supported yet).
+ */
+export interface LocalityLbSetting {
+  enabled: boolean;
+  /** `to` in declaration order. */
+  distribute: readonly { from: string; to: readonly { locality: string; weight: number }[] }[];
+  /** Regions. */
+  failover: readonly { from: string; to: string }[];
+  /** Label keys in order; `value` when written `key=value` (it then replaces the proxy's value). */
+  failoverPriority: readonly { label: string; value?: string }[];
+}
+
+/** `LEAST_CONN` is normalized to `LEAST_REQUEST`. At most one of `simple` and `consistentHash` is set. */
 export interface LoadBalancerSettings {
   simple?: LoadBalancerSimple;
   consistentHash?: ConsistentHashSettings;
+  localityLbSetting?: LocalityLbSetting;
 }
 
 /** Istio `connectionPool`; 0 means "not set" as in Istio's proto3 fields. Durations in milliseconds. */

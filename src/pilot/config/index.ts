@@ -18,6 +18,7 @@ export type {
   ConsistentHashKey,
   ConsistentHashSettings,
   LoadBalancerSettings,
+  LocalityLbSetting,
   LoadBalancerSimple,
   OutlierDetectionSettings,
   PortTrafficPolicy,

@@ -1,6 +1,7 @@
 import type { ProxyNode } from '../../xds/node.ts';
 import type { Cluster, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, type XdsTypeUrl } from '../../xds/type-urls.ts';
+import type { TrafficPolicy } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
 import { viewFor } from '../model/snapshot-view.ts';
@@ -59,7 +60,10 @@ function asResources(bodies: readonly Cluster[]): XdsResource[] {
  * snapshot for all of them. It names exactly the proxy fields each generator reads:
  * - CDS: the type and namespace (`exportTo`); a sidecar's own workload (its `inbound|<port>||`
  *   clusters; its key holds the namespace);
- * - EDS: the type and namespace (every sidecar of a namespace shares one result);
+ * - EDS: the type and namespace (every sidecar of a namespace shares one result); for a sidecar,
+ *   when some DestinationRule of the snapshot sets `localityLbSetting`, also its cluster and
+ *   labels (priorities and weights follow the proxy's locality and failoverPriority labels), so
+ *   replicas of one workload share it; without a snapshot the key assumes one does;
  * - LDS: the type and namespace; a sidecar's own workload and ip, a gateway's ip;
  * - RDS: the type; the proxy's namespace (short host names, sourceNamespace, `exportTo`) and labels
  *   (sourceLabels), so replicas of one workload share it.
@@ -70,13 +74,29 @@ function labelsKey(labels: Readonly<Record<string, string>>): string {
   return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-export function generationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl): string {
+/** Memo per immutable snapshot: does any DestinationRule (any policy level) set localityLbSetting? */
+const localityBySnapshot = new WeakMap<Snapshot, boolean>();
+
+function usesLocalityLb(snap: Snapshot): boolean {
+  let v = localityBySnapshot.get(snap);
+  if (v === undefined) {
+    const inPolicy = (tp: TrafficPolicy | undefined): boolean =>
+      tp !== undefined && (tp.loadBalancer?.localityLbSetting !== undefined || tp.portLevelSettings.some((p) => p.loadBalancer?.localityLbSetting !== undefined));
+    v = [...snap.destinationRules.values()].some((dr) => inPolicy(dr.spec.trafficPolicy) || dr.spec.subsets.some((s) => inPolicy(s.trafficPolicy)));
+    localityBySnapshot.set(snap, v);
+  }
+  return v;
+}
+
+export function generationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapshot): string {
   const own = workloadKey(proxy.cluster, proxy.namespace, proxy.workload);
   switch (typeUrl) {
     case TYPE_URL.cluster:
       return proxy.type === 'sidecar' ? `sidecar ${own}` : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.endpoint:
-      return `${proxy.type} ${proxy.namespace}`;
+      return proxy.type === 'sidecar' && (snap === undefined || usesLocalityLb(snap))
+        ? `sidecar ${proxy.namespace} ${proxy.cluster} ${labelsKey(proxy.labels)}`
+        : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.listener:
       return proxy.type === 'sidecar'
         ? `sidecar ${own} ${proxy.ip}`

@@ -4,17 +4,24 @@ import type { ProxyNode } from '../../xds/node.ts';
 import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { EndpointModel, Snapshot } from '../model/snapshot.ts';
+import { type Locality, localityKey, localityOf } from '../model/locality.ts';
 import { endpointsFor } from '../model/snapshot-queries.ts';
 import { gatewaySnis, metadata, outboundClusters } from './generator-common.ts';
+import { compactPriorities, distributeWeights, type LocalityPlan, localityPlan, rawPriority } from './generator-locality.ts';
+import { trafficPolicyFor } from './generator-traffic-policy.ts';
 
 /** How endpoints are presented to a proxy type. */
 type EndpointView = 'mesh' | 'gateway' | 'plaintext';
 
 interface LbEntry {
-  cluster: string;
+  locality: Locality;
+  /** Before renumbering (generator-locality.ts); 0 without a locality plan. */
+  priority: number;
   sortKey: string;
   lb: LbEndpoint;
 }
+
+const NO_PLAN: LocalityPlan = { kind: 'none' };
 
 function lbEndpoint(address: string, port: number, weight: number, meta: LbEndpoint['metadata']): LbEndpoint {
   return {
@@ -32,14 +39,17 @@ function lbEndpoint(address: string, port: number, weight: number, meta: LbEndpo
  * - gateway (router): local sidecar'd endpoints of this cluster only.
  * - plaintext (proxyless): local endpoints dialled directly at the app port, no remote ones.
  */
-function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localCluster: string): LbEntry[] {
+function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localCluster: string, plan: LocalityPlan): LbEntry[] {
   const out: LbEntry[] = [];
-  const gateways = new Map<string, { cluster: string; address: string; port: number; count: number }>();
+  const gateways = new Map<string, { cluster: string; locality: Locality; priority: number; address: string; port: number; count: number }>();
   for (const e of eps) {
+    const locality = localityOf(e.labels, e.cluster);
+    const priority = rawPriority(plan, e.labels, locality);
     if (e.kind === 'remote') {
       if (view !== 'mesh') continue;
-      const key = `${e.cluster}|${e.gateway.address}|${e.gateway.port}`;
-      const g = gateways.get(key) ?? { cluster: e.cluster, address: e.gateway.address, port: e.gateway.port, count: 0 };
+      // Remote endpoints share a gateway endpoint only within one locality and priority.
+      const key = `${e.cluster}|${e.gateway.address}|${e.gateway.port}|${localityKey(locality)}|${priority}`;
+      const g = gateways.get(key) ?? { cluster: e.cluster, locality, priority, address: e.gateway.address, port: e.gateway.port, count: 0 };
       g.count++;
       gateways.set(key, g);
       continue;
@@ -53,24 +63,53 @@ function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localClust
         : { workload: e.workload, namespace: e.namespace },
     });
     const port = e.targetPort ?? e.port;
-    out.push({ cluster: e.cluster, sortKey: `${e.address}:${port}`, lb: lbEndpoint(e.address, port, e.weight ?? 1, meta) });
+    out.push({ locality, priority, sortKey: `${e.address}:${port}`, lb: lbEndpoint(e.address, port, e.weight ?? 1, meta) });
   }
   for (const g of gateways.values()) {
     const meta = metadata({ [ENDPOINT_META.istio]: { tlsMode: 'istio', cluster_id: g.cluster } });
-    out.push({ cluster: g.cluster, sortKey: `${g.address}:${g.port}`, lb: lbEndpoint(g.address, g.port, g.count, meta) });
+    out.push({ locality: g.locality, priority: g.priority, sortKey: `${g.address}:${g.port}`, lb: lbEndpoint(g.address, g.port, g.count, meta) });
   }
   return out;
 }
 
-/** One locality per cluster (`locality.zone` = cluster), sorted; weights always set. */
-function localities(entries: LbEntry[]): LocalityLbEndpoints[] {
-  const byCluster = new Map<string, LbEntry[]>();
-  for (const e of entries) byCluster.set(e.cluster, [...(byCluster.get(e.cluster) ?? []), e]);
-  return [...byCluster.keys()].sort().map((cluster) => {
-    const list = (byCluster.get(cluster) ?? []).sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
-    const weight = list.reduce((sum, e) => sum + (e.lb.load_balancing_weight?.value ?? 1), 0);
-    return { locality: { zone: cluster }, lb_endpoints: list.map((e) => e.lb), load_balancing_weight: { value: weight } };
+function localityMessage(l: Locality): NonNullable<LocalityLbEndpoints['locality']> {
+  return { ...(l.region !== '' ? { region: l.region } : {}), zone: l.zone, ...(l.subZone !== '' ? { sub_zone: l.subZone } : {}) };
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * One LocalityLbEndpoints per (priority, locality), sorted by both; without labels a locality is a
+ * cluster (`locality.zone` = cluster). Weights are always set: a locality's is the sum of its
+ * endpoints' unless `distribute` sets it (a locality it leaves out is dropped). `priority` is
+ * written only when above 0.
+ */
+function localities(entries: LbEntry[], plan: LocalityPlan): LocalityLbEndpoints[] {
+  const renumber = compactPriorities(entries.map((e) => e.priority));
+  const groups = new Map<string, { locality: Locality; priority: number; list: LbEntry[] }>();
+  for (const e of entries) {
+    const priority = renumber.get(e.priority) ?? 0;
+    const key = `${String(priority).padStart(4, '0')} ${localityKey(e.locality)}`;
+    const g = groups.get(key) ?? { locality: e.locality, priority, list: [] };
+    g.list.push(e);
+    groups.set(key, g);
+  }
+  const ordered = [...groups.keys()].sort(byText).map((k) => groups.get(k) ?? { locality: localityOf({}, ''), priority: 0, list: [] });
+  const sized = ordered.map((g) => ({ ...g, weight: g.list.reduce((sum, e) => sum + (e.lb.load_balancing_weight?.value ?? 1), 0) }));
+  const weights = distributeWeights(plan, sized);
+  const out: LocalityLbEndpoints[] = [];
+  sized.forEach((g, i) => {
+    const weight = weights[i];
+    if (weight === undefined) return;
+    const list = g.list.sort((a, b) => byText(a.sortKey, b.sortKey));
+    out.push({
+      locality: localityMessage(g.locality),
+      lb_endpoints: list.map((e) => e.lb),
+      load_balancing_weight: { value: weight },
+      ...(g.priority > 0 ? { priority: g.priority } : {}),
+    });
   });
+  return out;
 }
 
 function assignment(name: string, endpoints: LocalityLbEndpoints[]): XdsResource {
@@ -80,16 +119,19 @@ function assignment(name: string, endpoints: LocalityLbEndpoints[]): XdsResource
 
 /**
  * EDS for one proxy: a ClusterLoadAssignment per cluster that `generateClusters` made of type EDS
- * (same names), holding the endpoints that match the cluster's subset.
+ * (same names), holding the endpoints that match the cluster's subset. A sidecar's assignments
+ * follow the cluster's `localityLbSetting` from its own cluster and labels (generator-locality.ts);
+ * gateways and proxyless clients ignore it.
  */
 export function generateEndpoints(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   if (proxy.type === 'router') {
     return gatewaySnis(snap).map((k) =>
-      assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'gateway', snap.cluster))),
+      assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'gateway', snap.cluster, NO_PLAN), NO_PLAN)),
     );
   }
   const view: EndpointView = proxy.type === 'sidecar' ? 'mesh' : 'plaintext';
-  return outboundClusters(snap).map((k) =>
-    assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), view, snap.cluster))),
-  );
+  return outboundClusters(snap).map((k) => {
+    const plan = view === 'mesh' ? localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset)) : NO_PLAN;
+    return assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), view, snap.cluster, plan), plan));
+  });
 }

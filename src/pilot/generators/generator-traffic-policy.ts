@@ -83,7 +83,8 @@ function applyLoadBalancer(c: Cluster, ch: ConsistentHashSettings | undefined, s
  * Writes a merged policy onto a generated cluster: lb_policy (simple, or RING_HASH / MAGLEV for
  * consistentHash) with its config; connect_timeout; circuit_breakers (Istio's unlimited defaults,
  * overridden by connectionPool); max_requests_per_connection and idle_timeout; outlier_detection
- * and `healthy_panic_threshold` = minHealthPercent (0 unless set, which disables panic mode).
+ * and `healthy_panic_threshold` = minHealthPercent (0 unless set, which disables panic mode);
+ * `locality_weighted_lb_config` for a `localityLbSetting.distribute`.
  */
 export function applyTrafficPolicy(c: Cluster, policy: TrafficPolicySections): void {
   applyLoadBalancer(c, policy.loadBalancer?.consistentHash, policy.loadBalancer?.simple);
@@ -107,6 +108,12 @@ export function applyTrafficPolicy(c: Cluster, policy: TrafficPolicySections): v
   if (od) {
     c.outlier_detection = outlier(od);
     c.common_lb_config = { healthy_panic_threshold: { value: od.minHealthPercent ?? 0 } };
+  }
+  // `distribute` weights localities (EDS load_balancing_weight), which Envoy honours only with
+  // locality-weighted balancing; hash-based policies ignore locality weights, so Istio leaves it off.
+  const locality = policy.loadBalancer?.localityLbSetting;
+  if (locality?.enabled && locality.distribute.length > 0 && policy.loadBalancer?.consistentHash === undefined) {
+    c.common_lb_config = { ...c.common_lb_config, locality_weighted_lb_config: {} };
   }
 }
 

@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import anyTest, { type TestFn } from 'ava';
+import type { MeshState } from '../../src/cli/runner/state-file.ts';
+import { meshfed } from '../support/cli.ts';
+import { eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
+
+/**
+ * Locality failover across two clusters (Istio's "Locality failover" task, with failoverPriority
+ * on the cluster label instead of regions): east's client calls reviews (v1 in east, v2 in west
+ * behind west's gateway). With a DestinationRule that sets outlierDetection and
+ * `localityLbSetting.failoverPriority: [topology.istio.io/cluster]`, east's sidecar gets east's
+ * endpoint at priority 0 and west's gateway at priority 1, so traffic stays in east while
+ * reviews-v1 is healthy, moves to west when its app dies (the sidecar answers 503 UF, outlier
+ * detection ejects it), and comes back once the app runs again. Counts are of the `cluster` each
+ * reply names, over sequential batches. Addresses: 127.126.0.0/16.
+ */
+const test = anyTest as TestFn<FixtureMeshContext>;
+const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
+const BATCH = 20;
+
+useFixtureMesh(test, { block: 126, network: 'loopback' });
+
+async function apply(t: { context: FixtureMeshContext; teardown(fn: () => Promise<void>): void }, yaml: string, cluster = 'east'): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-locality-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'config.yaml');
+  await writeFile(file, yaml);
+  const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', cluster, '-f', file]);
+  if (r.code !== 0) throw new Error(`meshfed apply failed: ${r.stderr}`);
+}
+
+/** Replies of `n` sequential calls from east's client, counted by the cluster that answered (or `status <code> <flags>`). */
+async function batch(state: MeshState, n = BATCH): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const r = await request(state, 'east/default/client', REVIEWS);
+    const key = r.status === 200 ? (JSON.parse(r.body) as { cluster: string }).cluster : `status ${r.status} ${r.headers['x-meshfed-response-flags'] ?? '-'}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Polls batches until `ok` holds for one; returns that batch. */
+function until(state: MeshState, what: string, ok: (b: Record<string, number>) => boolean, timeoutMs = 45_000): Promise<Record<string, number>> {
+  return eventually(what, async () => {
+    const b = await batch(state, 10);
+    return ok(b) ? b : undefined;
+  }, timeoutMs);
+}
+
+/** What it takes to start a process again as it was: its command line, environment and folder. */
+async function processRecipe(pid: number): Promise<{ argv: string[]; env: Record<string, string>; cwd: string }> {
+  const split = (text: string) => text.split('\0').filter((s) => s !== '');
+  const argv = split(await readFile(`/proc/${pid}/cmdline`, 'utf8'));
+  const env = Object.fromEntries(split(await readFile(`/proc/${pid}/environ`, 'utf8')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return { argv, env, cwd: await readlink(`/proc/${pid}/cwd`) };
+}
+
+function waitExit(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+test.serial('failoverPriority [topology.istio.io/cluster]: east stays in east while healthy, fails over to west, comes back', async (t) => {
+  const { state, mesh } = t.context;
+  await eventually('reviews reachable from east', async () => ((await request(state, 'east/default/client', REVIEWS)).status === 200 ? true : undefined), 45_000);
+  // The fixture splits reviews 90/10 over subsets v1 (east) and v2 (west); locality balancing acts
+  // within one cluster of Envoy's, so route to the whole service (both clusters' endpoints).
+  await apply(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+`,
+  );
+  // Round robin over both clusters' endpoints gives 5/5 in 10 calls; the fixture's 90/10 split
+  // rarely gives 4 or more to west, so this waits out the old route.
+  await until(state, 'the whole-service route pushed: both clusters answer', (b) => (b['east'] ?? 0) >= 4 && (b['west'] ?? 0) >= 4);
+  const before = await batch(state);
+  t.log(`without localityLbSetting, ${BATCH} calls: ${JSON.stringify(before)}`);
+  t.true((before['east'] ?? 0) >= 5 && (before['west'] ?? 0) >= 5, 'both clusters answer before the rule');
+
+  await apply(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  trafficPolicy:
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting:
+        enabled: true
+        failoverPriority: [topology.istio.io/cluster]
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 5s
+`,
+  );
+  await until(state, 'the rule pushed: 10 of 10 calls answered in east', (b) => b['east'] === 10);
+  const healthy = await batch(state);
+  t.log(`healthy, ${BATCH} calls: ${JSON.stringify(healthy)}`);
+  t.deepEqual(healthy, { east: BATCH }, 'every call stays in east while reviews-v1 is healthy');
+
+  const app = mesh.processes().find((p) => p.name === 'east/default/reviews-v1/app');
+  if (!app) throw new Error(`no east/default/reviews-v1/app in ${mesh.processes().map((p) => p.name).join(', ')}`);
+  const recipe = await processRecipe(app.pid);
+  process.kill(app.pid, 'SIGKILL');
+  await app.exited;
+  const firstAfter = await batch(state);
+  t.log(`reviews-v1's app killed (pid ${app.pid}), first ${BATCH} calls: ${JSON.stringify(firstAfter)}`);
+  const failedOver = await until(state, 'failover: 10 of 10 calls answered in west', (b) => b['west'] === 10);
+  t.log(`failed over, 10 calls: ${JSON.stringify(failedOver)}`);
+  const after = await batch(state);
+  t.log(`failed over, ${BATCH} calls: ${JSON.stringify(after)}`);
+  // Tolerance: the ejected host comes back after baseEjectionTime (5 s, growing with each
+  // ejection) and fails one call before it is ejected again; allow 2 such calls in a batch.
+  t.is(after['east'] ?? 0, 0, 'nothing can answer in east');
+  t.true((after['west'] ?? 0) >= BATCH - 2, `at least ${BATCH - 2} of ${BATCH} calls answered in west`);
+  t.true((firstAfter['west'] ?? 0) >= BATCH - 2, `the first batch after the kill already fails over (at least ${BATCH - 2} of ${BATCH} in west)`);
+
+  // Start the app again as the runner had started it; this test owns that process and stops it by PID.
+  const [command, ...args] = recipe.argv;
+  if (command === undefined) throw new Error('empty command line');
+  const restarted = spawn(command, args, { env: recipe.env, cwd: recipe.cwd, stdio: 'ignore' });
+  t.teardown(async () => {
+    if (restarted.exitCode === null && restarted.signalCode === null && restarted.pid !== undefined) process.kill(restarted.pid, 'SIGTERM');
+    await waitExit(restarted);
+  });
+  const back = await until(state, 'recovery: 10 of 10 calls answered in east', (b) => b['east'] === 10, 90_000);
+  t.log(`app restarted (pid ${restarted.pid}), 10 calls once back: ${JSON.stringify(back)}`);
+  const recovered = await batch(state);
+  t.log(`recovered, ${BATCH} calls: ${JSON.stringify(recovered)}`);
+  t.deepEqual(recovered, { east: BATCH }, 'traffic is back in east');
+  if (restarted.pid !== undefined) process.kill(restarted.pid, 'SIGTERM');
+  await waitExit(restarted);
+});

@@ -138,7 +138,36 @@ for (const row of good) {
   });
 }
 
+const inline = { route_config: { name: 'in', virtual_hosts: [{ name: 'in', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|9080||' } }] }] } };
 const bad: { title: string; resource: object; error: string }[] = [
+  {
+    title: 'an HTTP filter on an inline (inbound) route table, which runs only the router',
+    resource: listener({
+      filter_chains: [
+        { filters: [hcm({ rds: undefined, ...inline, http_filters: [{ name: 'envoy.filters.http.fault', typed_config: { '@type': TYPED_CONFIG.fault } }, router] })] },
+      ],
+    }),
+    error: 'filter_chains[0].filters[0].typed_config.http_filters: only the router runs on an inline (inbound) route table',
+  },
+  {
+    title: 'a hash policy on an inline (inbound) route',
+    resource: listener({
+      filter_chains: [
+        {
+          filters: [
+            hcm({
+              rds: undefined,
+              route_config: {
+                name: 'in',
+                virtual_hosts: [{ name: 'in', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'c', hash_policy: [{ header: { header_name: 'x' } }] } }] }],
+              },
+            }),
+          ],
+        },
+      ],
+    }),
+    error: 'filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0]: route.hash_policy is not supported on an inline (inbound) route table',
+  },
   {
     title: 'RDS without a route config name',
     resource: listener({ filter_chains: [{ filters: [hcm({ rds: { config_source: { ads: {} } } })] }] }),

@@ -60,9 +60,9 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
   } else if (inline) {
     out.routes = routeTableAt(inline, join(path, 'route_config'), issues);
     inlineRoutesForwardOnly(out.routes, join(path, 'route_config'), issues);
-  }
-  else if (hcm['rds'] === undefined && hcm['route_config'] === undefined) issues.add(join(path, 'rds'), 'missing');
+  } else if (hcm['rds'] === undefined && hcm['route_config'] === undefined) issues.add(join(path, 'rds'), 'missing');
   out.httpFilters = httpFilterList(hcm, path, issues);
+  if (out.routes !== undefined && out.httpFilters.length > 0) issues.add(join(path, 'http_filters'), 'only the router runs on an inline (inbound) route table');
   const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
   out.setXfcc = xfcc === 'SANITIZE_SET';
   return out;
@@ -81,6 +81,7 @@ function inlineRoutesForwardOnly(table: RouteTable, path: string, issues: Issues
         r.mirrors.length > 0 && 'route.request_mirror_policies', r.rewrite && 'route rewrites',
         (r.requestHeaders || r.responseHeaders || r.clusters.some((c) => c.requestHeaders || c.responseHeaders)) && 'header edits',
         (r.perFilter.fault || r.perFilter.cors) && 'typed_per_filter_config',
+        r.hashPolicy && 'route.hash_policy',
       ].filter((x): x is string => typeof x === 'string');
       for (const x of extras) issues.add(p, `${x} is not supported on an inline (inbound) route table`);
     });

@@ -159,15 +159,19 @@ spec:
     retries: {attempts: 0}
   - route: [{destination: {host: ratings}}]
     retries: {attempts: 2, perTryTimeout: 2s, retryOn: 5xx}
+    headers: {response: {set: {x-rule: retry}}}
 `,
   );
   const labels = { source_cluster: 'east', response_code: '503' };
-  await effect('retry policy pushed', async () => {
-    const before = await sourceRequests(state, { response_flags: 'URX' });
-    const res = await call(state, `${RATINGS}/retry?status=503`);
-    if (res.status !== 503) return undefined;
-    return eventually('URX counted', async () => ((await sourceRequests(state, { response_flags: 'URX' })) > before ? true : undefined), 3000).catch(() => undefined);
-  });
+  // The rule's own response header says the new config is in force.
+  await effect('retry rule pushed', async () => ((await call(state, `${RATINGS}/retry?status=200`)).headers['x-rule'] === 'retry' ? true : undefined));
+  const urxBefore = await sourceRequests(state, { response_flags: 'URX' });
+  const first = await call(state, `${RATINGS}/retry?status=503`);
+  const urxAfter = await eventually(`URX counted (the call got ${first.status} ${JSON.stringify(first.headers[FLAGS] ?? null)})`, async () => {
+    const n = await sourceRequests(state, { response_flags: 'URX' });
+    return n > urxBefore ? n : undefined;
+  }, 10_000);
+  t.is(urxAfter - urxBefore, 1);
   const before = await destinationRequests(state, 'west', 'ratings-v1', labels);
   const r = await call(state, `${RATINGS}/retry?status=503`);
   t.is(r.status, 503, 'the last upstream answer is relayed');

@@ -1,11 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFile, readlink, } from 'node:fs/promises';
 import anyTest, { type TestFn } from 'ava';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
-import { meshfed } from '../support/cli.ts';
-import { eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
+import { applyYaml, eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
 
 /**
  * Locality failover across two clusters (Istio's "Locality failover" task, with failoverPriority
@@ -22,15 +19,6 @@ const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
 const BATCH = 20;
 
 useFixtureMesh(test, { block: 126, network: 'loopback' });
-
-async function apply(t: { context: FixtureMeshContext; teardown(fn: () => Promise<void>): void }, yaml: string, cluster = 'east'): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-locality-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'config.yaml');
-  await writeFile(file, yaml);
-  const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', cluster, '-f', file]);
-  if (r.code !== 0) throw new Error(`meshfed apply failed: ${r.stderr}`);
-}
 
 /** Replies of `n` sequential calls from east's client, counted by the cluster that answered (or `status <code> <flags>`). */
 async function batch(state: MeshState, n = BATCH): Promise<Record<string, number>> {
@@ -68,7 +56,7 @@ test.serial('failoverPriority [topology.istio.io/cluster]: east stays in east wh
   await eventually('reviews reachable from east', async () => ((await request(state, 'east/default/client', REVIEWS)).status === 200 ? true : undefined), 45_000);
   // The fixture splits reviews 90/10 over subsets v1 (east) and v2 (west); locality balancing acts
   // within one cluster of Envoy's, so route to the whole service (both clusters' endpoints).
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -87,7 +75,7 @@ spec:
   t.log(`without localityLbSetting, ${BATCH} calls: ${JSON.stringify(before)}`);
   t.true((before['east'] ?? 0) >= 5 && (before['west'] ?? 0) >= 5, 'both clusters answer before the rule');
 
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: DestinationRule

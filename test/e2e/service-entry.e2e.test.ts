@@ -1,11 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { meshfed } from '../support/cli.ts';
-import { eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
+import { applyYaml, eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
 
 /**
  * An Istio ServiceEntry for a service outside the mesh, applied with `meshfed apply` to a running
@@ -48,15 +45,6 @@ async function startExternal(t: { teardown(fn: () => Promise<void>): void }): Pr
   return { port: (server.address() as AddressInfo).port, seen };
 }
 
-async function apply(t: { context: FixtureMeshContext; teardown(fn: () => Promise<void>): void }, yaml: string): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-se-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'config.yaml');
-  await writeFile(file, yaml);
-  const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', 'east', '-f', file]);
-  if (r.code !== 0) throw new Error(`meshfed apply failed: ${r.stderr}`);
-}
-
 const serviceEntry = (port: number, exportTo: string): string => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: external, namespace: default}
@@ -82,7 +70,7 @@ test.serial('a STATIC MESH_EXTERNAL ServiceEntry: 404 NR before it, reached in p
   t.is(before.headers[FLAGS], 'NR');
   t.is(external.seen.length, 0, 'nothing reaches the external server without the ServiceEntry');
 
-  await apply(t, serviceEntry(external.port, '"."'));
+  await applyYaml(t, serviceEntry(external.port, '"."'));
   const reached = await eventually('external.example routed', async () => {
     const r = await call();
     return r.status === 200 ? r : undefined;
@@ -93,7 +81,7 @@ test.serial('a STATIC MESH_EXTERNAL ServiceEntry: 404 NR before it, reached in p
   t.deepEqual(external.seen.at(-1), { method: 'GET', url: '/status/200?via=sidecar', host: `external.example:${external.port}` });
 
   // Exported only to another namespace: the client's sidecar no longer knows the host.
-  await apply(t, serviceEntry(external.port, 'other'));
+  await applyYaml(t, serviceEntry(external.port, 'other'));
   const hidden = await eventually('external.example hidden from default', async () => {
     const r = await call();
     return r.status === 404 ? r : undefined;

@@ -5,7 +5,7 @@ import anyTest, { type TestFn } from 'ava';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
 import { meshfed } from '../support/cli.ts';
 import { runProxylessCall } from '../support/proxyless-client.ts';
-import { eventually, type FixtureMeshContext, fetchText, request, samples, useFixtureMesh } from './support/mesh.ts';
+import { applyYaml, eventually, type FixtureMeshContext, fetchText, request, samples, useFixtureMesh } from './support/mesh.ts';
 
 /**
  * Istio traffic management across two clusters, configured the way an Istio user does: configs in
@@ -19,16 +19,6 @@ const REVIEWS = 'http://reviews.default.svc.cluster.local:9080';
 const FLAGS = 'x-meshfed-response-flags';
 
 useFixtureMesh(test, { block: 125, network: 'loopback' });
-
-async function apply(t: { context: FixtureMeshContext; teardown(fn: () => Promise<void>): void }, yaml: string, cluster = 'east'): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-tm-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'config.yaml');
-  await writeFile(file, yaml);
-  const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', cluster, '-f', file]);
-  if (r.code !== 0) throw new Error(`meshfed apply failed: ${r.stderr}`);
-  return r.stdout;
-}
 
 const call = (state: MeshState, url: string, headers: Record<string, string> = {}, method = 'GET') =>
   request(state, 'east/default/client', url, { headers, method });
@@ -55,7 +45,7 @@ test.serial('fault injection (Bookinfo ratings-test-abort): jason gets the injec
   await eventually('ratings imported', async () => ((await call(state, `${RATINGS}/`)).status === 200 ? true : undefined), 45_000);
   // As in Istio, a subset reached through another cluster's gateway needs its DestinationRule
   // there too, so that the gateway knows the subset's SNI.
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -67,7 +57,7 @@ spec:
 `,
     'west',
   );
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -108,7 +98,7 @@ spec:
 
 test.serial('fault injection (Bookinfo ratings-test-delay): a fixed 1 s delay for jason, flag DI, the call still succeeds', async (t) => {
   const { state } = t.context;
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -146,7 +136,7 @@ spec:
 
 test.serial('retries: a 503 from west is tried 1 + attempts times and ends with flag URX; attempts 0 tries once', async (t) => {
   const { state } = t.context;
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -195,7 +185,7 @@ spec:
 
 test.serial('mirroring (traffic-management task): reviews v1 in east answers, and a copy of each request reaches v2 in west', async (t) => {
   const { state } = t.context;
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -238,7 +228,7 @@ spec:
 
 test.serial('redirect, direct response, rewrite, header edits and CORS from one VirtualService', async (t) => {
   const { state } = t.context;
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -296,7 +286,7 @@ test.serial('the proxyless @grpc/grpc-js-xds client honours the same fault from 
     runProxylessCall({ xdsServer: east.controlPlane.xds, target: 'grpc-echo.default.svc.cluster.local:7070', request: 'fault', node: { cluster: 'east' }, timeoutMs: 20_000 });
   const before = JSON.parse(await callEcho()) as { workload: string };
   t.is(before.workload, 'grpc-echo');
-  await apply(
+  await applyYaml(
     t,
     `apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { TestFn } from 'ava';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import type { NetworkMode } from '../../../src/cli/runner/address-plan.ts';
 import type { ControlPlaneMode } from '../../../src/cli/runner/control-plane-procs.ts';
 import { findWorkload, type MeshState } from '../../../src/cli/runner/state-file.ts';
 import { locateTool, TOOL_HINT } from '../../../src/cli/tools.ts';
+import { meshfed } from '../../support/cli.ts';
 import { startMeshfedUp, type UpProcessHandle } from '../../support/meshfed-up.ts';
 
 export const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'mesh.yaml');
@@ -130,4 +131,22 @@ export async function promQuery(baseUrl: string, query: string): Promise<{ metri
   };
   if (doc.status !== 'success' || !doc.data) throw new Error(`prometheus query ${query}: ${doc.error ?? res.status}`);
   return doc.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/**
+ * `meshfed apply` of a YAML text to one cluster of the running fixture mesh, as a user runs it
+ * (the compiled CLI). Throws with its stderr when apply refuses; the temporary file goes with the test.
+ */
+export async function applyYaml(
+  t: { context: FixtureMeshContext; teardown(fn: () => Promise<void>): void },
+  yaml: string,
+  cluster = 'east',
+): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-apply-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'config.yaml');
+  await writeFile(file, yaml);
+  const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', cluster, '-f', file]);
+  if (r.code !== 0) throw new Error(`meshfed apply failed: ${r.stderr}`);
+  return r.stdout;
 }

@@ -37,6 +37,8 @@ interface PooledSession {
   active: number;
   /** Streams opened on this session. */
   served: number;
+  /** Out of the pool (maxRequestsPerConnection reached): closes once its last stream ends. */
+  retiring?: boolean;
   idleTimer?: NodeJS.Timeout;
   peer?: PeerIdentity;
 }
@@ -82,8 +84,10 @@ export class H2SessionPool {
       delete pooled.idleTimer;
     }
     if (req.maxRequestsPerConnection !== undefined && pooled.served >= req.maxRequestsPerConnection) {
-      this.#drop(target, pooled);
-      pooled.session.close();
+      // Closing now would cancel the stream just queued on a session still connecting; the
+      // session leaves the pool at once and closes after its last stream.
+      this.#unpool(target, pooled);
+      pooled.retiring = true;
     }
     const idleTimeoutMs = req.idleTimeoutMs;
     const response = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
@@ -105,6 +109,7 @@ export class H2SessionPool {
       stream.on('error', failed);
       stream.once('close', () => {
         pooled.active--;
+        if (pooled.retiring && pooled.active === 0 && !pooled.session.closed) pooled.session.close();
         if (idleTimeoutMs !== undefined && pooled.active === 0 && !pooled.session.closed) {
           pooled.idleTimer = setTimeout(() => {
             if (pooled.active > 0) return;
@@ -182,8 +187,13 @@ export class H2SessionPool {
     return pooled;
   }
 
-  #drop(target: H2Target, pooled: PooledSession, key = `${target.host}:${target.port}|${target.sni}`): void {
+  #drop(target: H2Target, pooled: PooledSession, key?: string): void {
     this.#all.delete(pooled);
+    this.#unpool(target, pooled, key);
+  }
+
+  /** Takes a session out of its key's list only: no new stream uses it; `close()` still reaches it. */
+  #unpool(target: H2Target, pooled: PooledSession, key = `${target.host}:${target.port}|${target.sni}`): void {
     const list = this.#pools.get(key);
     if (!list) return;
     const rest = list.filter((p) => p !== pooled);

@@ -32,7 +32,8 @@ export function peerFromXfcc(xfcc: string | string[] | undefined): string | null
 
 /**
  * The built-in `app: echo`: answers every request with JSON describing itself and the request.
- * `?status=NNN` sets the response status, so tests and demos can produce errors on purpose.
+ * `?status=NNN` sets the response status, so tests and demos can produce errors on purpose, and
+ * `?delay=MS` (at most a minute) holds the reply back, like httpbin's `/delay`.
  */
 export function startEchoHttp(identity: EchoIdentity, host: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -40,6 +41,7 @@ export function startEchoHttp(identity: EchoIdentity, host: string, port: number
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://echo');
       const status = Number(url.searchParams.get('status') ?? '200');
+      const delay = Number(url.searchParams.get('delay') ?? '0');
       const reply: EchoReply = {
         ...identity,
         peer: peerFromXfcc(req.headers['x-forwarded-client-cert']),
@@ -48,11 +50,16 @@ export function startEchoHttp(identity: EchoIdentity, host: string, port: number
         headers: req.headers,
       };
       const body = JSON.stringify(reply);
-      res.writeHead(Number.isInteger(status) && status >= 200 && status <= 599 ? status : 200, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-      });
-      res.end(body);
+      const send = () => {
+        if (res.destroyed) return;
+        res.writeHead(Number.isInteger(status) && status >= 200 && status <= 599 ? status : 200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      };
+      if (Number.isFinite(delay) && delay > 0) setTimeout(send, Math.min(delay, 60_000));
+      else send();
     });
   });
   server.keepAliveTimeout = 65_000;

@@ -304,3 +304,64 @@ spec:
   });
   t.true(counted >= overflow);
 });
+
+test.serial('session affinity: a consistentHash on the end-user header keeps each user on one reviews v1 pod and spreads the users', async (t) => {
+  const { state } = t.context;
+  await applyYaml(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpHeaderName: end-user
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+  - name: v2
+    labels:
+      version: v2
+  - name: v3
+    labels:
+      version: v3
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts:
+  - reviews
+  http:
+  - route:
+    - destination:
+        host: reviews
+        subset: v1
+`,
+  );
+  const podsOf = async (user: string, n: number): Promise<Set<string>> => {
+    const pods = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const r = await call(state, 'http://reviews:9080/', { 'end-user': user });
+      if (r.status !== 200) throw new Error(`${user}: ${r.status}`);
+      pods.add((JSON.parse(r.body) as Echo).workload);
+    }
+    return pods;
+  };
+  await eventually('the hash policy is pushed (one user, one pod)', async () => ((await podsOf('jason', 10)).size === 1 ? true : undefined));
+  const byUser = new Map<string, string>();
+  for (let u = 0; u < 20; u++) {
+    const pods = await podsOf(`user-${u}`, 5);
+    t.is(pods.size, 1, `user-${u} went to ${[...pods]}`);
+    byUser.set(`user-${u}`, [...pods][0] ?? '');
+  }
+  const spread = new Set(byUser.values());
+  t.log(`20 users over the v1 pods: ${JSON.stringify(Object.fromEntries([...spread].map((p) => [p, [...byUser.values()].filter((x) => x === p).length])))}`);
+  // With two pods, 20 users all hashing to one pod happens with probability 2^-19.
+  t.deepEqual([...spread].sort(), ['reviews-v1', 'reviews-v1-b']);
+});

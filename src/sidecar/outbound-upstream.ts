@@ -67,8 +67,13 @@ export function outboundUpstream(
 ): RouterUpstream<OutboundTarget, UpstreamResponse> {
   return {
     random: ctx.random,
-    pick(clusterName, tried): UpstreamPick<OutboundTarget> {
-      const pickCtx = { hashKey, retry: tried.length > 0 };
+    pick(clusterName, tried, retry): UpstreamPick<OutboundTarget> {
+      const excluded = retry?.excludePrioritiesOf ?? [];
+      const pickCtx = {
+        hashKey,
+        retry: retry !== undefined,
+        ...(excluded.length > 0 ? { excludedPriorities: new Set(excluded.map((t) => t.endpoint.priority)) } : {}),
+      };
       let picked = ctx.clusters.pick(clusterName, pickCtx);
       for (let i = 1; picked.ok && tried.length > 0 && i < maxPicks; i++) {
         const ep = picked.endpoint;

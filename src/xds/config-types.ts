@@ -123,6 +123,12 @@ export interface RetryPolicyConfig {
   /** `envoy.retry_host_predicates.previous_hosts`: a retry avoids hosts already tried. */
   avoidPreviousHosts: boolean;
   hostSelectionRetryMaxAttempts: number;
+  /**
+   * `envoy.retry_priorities.previous_priorities`'s `update_frequency`: every this many attempts,
+   * the priorities of the attempts so far are excluded from the priority load (Istio's
+   * `retryRemoteLocalities`). Absent: retries use the normal priority load.
+   */
+  previousPrioritiesUpdateFrequency?: number;
 }
 
 /** A request mirror: a copy of the request goes to `cluster`, its response is dropped. */

@@ -116,6 +116,7 @@ export interface RetryPolicy {
   per_try_timeout?: Duration;
   retriable_status_codes?: number[];
   retry_host_predicate?: { name: string; typed_config: { '@type': string } }[];
+  retry_priority?: { name: string; typed_config: { '@type': string; update_frequency: number } };
   host_selection_retry_max_attempts?: string;
 }
 /** `RouteAction.HashPolicy` (one of header, cookie, connection_properties, query_parameter). */

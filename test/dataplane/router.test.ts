@@ -81,6 +81,31 @@ for (const [title, policy, script, expected] of rows) {
   });
 }
 
+test('router: previous_priorities with update_frequency 2 excludes the first two attempts from the third and fourth', async (t) => {
+  const excluded: string[][] = [];
+  const { up } = upstream([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 200 }], ['a', 'b', 'c', 'd']);
+  const pick = up.pick.bind(up);
+  up.pick = (c, tried, retry) => {
+    excluded.push(retry === undefined ? ['first'] : [...retry.excludePrioritiesOf]);
+    return pick(c, tried, retry);
+  };
+  const policy = retry({ numRetries: 3, previousPrioritiesUpdateFrequency: 2 });
+  const r = await forward(route({ retry: policy }), cluster, req(), 5000, up, signal);
+  t.true(r.ok);
+  if (r.ok) r.response.body.destroy();
+  t.deepEqual(excluded, [['first'], [], ['a', 'b'], ['a', 'b']]);
+  const plain: (readonly string[] | undefined)[] = [];
+  const second = upstream([{ status: 503 }, { status: 200 }]);
+  const pick2 = second.up.pick.bind(second.up);
+  second.up.pick = (c, tried, retry) => {
+    plain.push(retry?.excludePrioritiesOf);
+    return pick2(c, tried, retry);
+  };
+  const r2 = await forward(route({ retry: retry() }), cluster, req(), 5000, second.up, signal);
+  if (r2.ok) r2.response.body.destroy();
+  t.deepEqual(plain, [undefined, []], 'without the policy a retry is marked as one but excludes nothing');
+});
+
 test('router: retries avoid the hosts already tried (previous_hosts)', async (t) => {
   const { up, log } = upstream([{ status: 503 }, { status: 503 }, { status: 200 }]);
   await forward(route({ retry: retry() }), cluster, req(), 5000, up, signal);

@@ -324,10 +324,10 @@ spec:
   hosts: [ratings]
   http:
   - route: [{destination: {host: ratings}}]
-    retries: {attempts: 2, retryRemoteLocalities: true}
+    fault: {abort: {http2Error: REFUSED_STREAM}}
 `,
   );
   const r = await meshfed(['apply', '--state-dir', t.context.mesh.stateDir, '--cluster', 'east', '-f', file]);
   t.not(r.code, 0);
-  t.regex(r.stderr, /spec\.http\[0\]\.retries\.retryRemoteLocalities: retrying to other localities is not supported yet/);
+  t.regex(r.stderr, /spec\.http\[0\]\.fault\.abort\.http2Error: http2Error aborts are not supported yet/);
 });

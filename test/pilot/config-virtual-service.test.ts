@@ -63,6 +63,12 @@ const parsed: [title: string, http: string, expected: Partial<HttpRoute>][] = [
     { retries: { attempts: 3, perTryTimeoutMs: 2000, retryOn: ['gateway-error', 'connect-failure', 'retriable-status-codes'], statusCodes: [503] } },
   ],
   [
+    'retryRemoteLocalities',
+    `  - route: [{destination: {host: reviews}}]
+    retries: {attempts: 2, retryOn: 5xx, retryRemoteLocalities: true}`,
+    { retries: { attempts: 2, retryOn: ['5xx'], statusCodes: [], remoteLocalities: true } },
+  ],
+  [
     'fault delay with the deprecated percent, abort with percentage',
     `  - route: [{destination: {host: reviews}}]
     fault:
@@ -166,7 +172,6 @@ const rejected: [title: string, http: string, error: string][] = [
   ['an unknown gRPC status', `  - route: [{destination: {host: reviews}}]\n    fault: {abort: {grpcStatus: BROKEN}}`, 'spec.http[0].fault.abort.grpcStatus: must be a gRPC status name such as UNAVAILABLE'],
   ['an http2Error abort (not honoured yet)', `  - route: [{destination: {host: reviews}}]\n    fault: {abort: {http2Error: REFUSED_STREAM}}`, 'spec.http[0].fault.abort.http2Error: http2Error aborts are not supported yet'],
   ['an exponential delay (not honoured yet)', `  - route: [{destination: {host: reviews}}]\n    fault: {delay: {fixedDelay: 1s, exponentialDelay: 1s}}`, 'spec.http[0].fault.delay.exponentialDelay: field is not supported by meshfed yet'],
-  ['retryRemoteLocalities (not honoured yet)', `  - route: [{destination: {host: reviews}}]\n    retries: {attempts: 2, retryRemoteLocalities: true}`, 'spec.http[0].retries.retryRemoteLocalities: retrying to other localities is not supported yet'],
   ['mirror and mirrors together', `  - route: [{destination: {host: reviews}}]\n    mirror: {host: ratings}\n    mirrors: [{destination: {host: details}}]`, 'spec.http[0].mirrors: mirror and mirrors are exclusive'],
   ['a bad regex', `  - match: [{uri: {regex: '('}}]\n    route: [{destination: {host: reviews}}]`, 'spec.http[0].match[0].uri.regex: must be a valid regular expression'],
   ['a redirect code that is not a redirect', `  - redirect: {uri: /x, redirectCode: 200}`, 'spec.http[0].redirect.redirectCode: must be one of 301, 302, 303, 307, 308'],

@@ -243,7 +243,13 @@ test('RDS: VirtualService matches, weights and timeout; default route otherwise'
           ],
         },
         timeout: { seconds: '1', nanos: 500_000_000 },
-        retry_policy: RETRY,
+        retry_policy: {
+          retry_on: '5xx',
+          num_retries: { value: 2 },
+          retry_host_predicate: RETRY.retry_host_predicate,
+          retry_priority: { name: 'envoy.retry_priorities.previous_priorities', typed_config: { '@type': TYPED_CONFIG.previousPriorities, update_frequency: 2 } },
+          host_selection_retry_max_attempts: '5',
+        },
       },
     },
   ]);
@@ -328,6 +334,20 @@ test('RDS: sourceLabels, sourceNamespace and port decide which proxies and ports
   t.is(count(proxyNode('sidecar', { labels: { app: 'productpage' } })), 2, 'the labelled block and the catch-all');
   t.is(count(proxyNode('sidecar', { namespace: 'shop' })), 2, 'the namespace block and the catch-all');
   t.is(count(proxyNode('sidecar', { labels: { app: 'other' } })), 1, 'only the catch-all');
+});
+
+test('RDS: retryRemoteLocalities adds previous_priorities with update_frequency 2, as Istio does', (t) => {
+  const [route] = reviewsRoutes(`  - route:
+    - destination: {host: reviews}
+    retries: {attempts: 3, retryOn: 5xx, retryRemoteLocalities: true}`) ?? [];
+  t.deepEqual(route?.route?.retry_policy?.retry_priority, {
+    name: 'envoy.retry_priorities.previous_priorities',
+    typed_config: { '@type': TYPED_CONFIG.previousPriorities, update_frequency: 2 },
+  });
+  const [plain] = reviewsRoutes(`  - route:
+    - destination: {host: reviews}
+    retries: {attempts: 3, retryOn: 5xx, retryRemoteLocalities: false}`) ?? [];
+  t.is(plain?.route?.retry_policy?.retry_priority, undefined);
 });
 
 test('RDS: retries, timeout, mirror, rewrite and header edits', (t) => {

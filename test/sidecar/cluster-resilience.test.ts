@@ -2,7 +2,7 @@ import http from 'node:http';
 import test from 'ava';
 import { pino } from 'pino';
 import { createDataPlane, type DataPlane, StaticCertificateSource } from '../../src/sidecar/index.ts';
-import type { ClusterConfig } from '../../src/xds/config-types.ts';
+import type { ClusterConfig, RetryPolicyConfig } from '../../src/xds/config-types.ts';
 import { outboundClusterName, ROUTE_OUTBOUND, serviceHostname } from '../../src/xds/naming.ts';
 import { createTestCa, type TestCa } from './support-certs.ts';
 import { closeHttp, endpoint, httpRequest, listenOn, outboundListener, proxyConfig, route } from './support-config.ts';
@@ -10,7 +10,8 @@ import { closeHttp, endpoint, httpRequest, listenOn, outboundListener, proxyConf
 /**
  * The cluster layer end to end, through a real sidecar data plane and real sockets: outlier
  * detection ejects a backend that answers 503, and a circuit breaker refuses a second concurrent
- * request with UO. This file owns 127.78.1.0/24.
+ * request with UO, and retries leave a failing priority with previous_priorities. This file owns
+ * 127.78.1.0/24.
  */
 const CLIENT = '127.78.1.1';
 const BACKENDS = ['127.78.1.2', '127.78.1.3', '127.78.1.4'];
@@ -19,6 +20,17 @@ const RATINGS = serviceHostname('ratings', 'default');
 const SLOW = serviceHostname('slow', 'default');
 const RATINGS_CLUSTER = outboundClusterName(APP_PORT, '', RATINGS);
 const SLOW_CLUSTER = outboundClusterName(APP_PORT, '', SLOW);
+const FAILOVER = serviceHostname('failover', 'default');
+const FAILOVER_CLUSTER = outboundClusterName(APP_PORT, '', FAILOVER);
+/** What Pilot writes for retries {attempts: 2, retryOn: 5xx}, with retryRemoteLocalities or without. */
+const retryPolicy = (remoteLocalities: boolean): RetryPolicyConfig => ({
+  retryOn: new Set(['5xx']),
+  numRetries: 2,
+  retriableStatusCodes: [],
+  avoidPreviousHosts: true,
+  hostSelectionRetryMaxAttempts: 5,
+  ...(remoteLocalities ? { previousPrioritiesUpdateFrequency: 1 } : {}),
+});
 const logger = pino({ level: 'silent' });
 
 let ca: TestCa;
@@ -64,6 +76,8 @@ test.before(async () => {
           virtualHosts: [
             { name: 'ratings', domains: ['ratings'], routes: [route('default', RATINGS_CLUSTER)] },
             { name: 'slow', domains: ['slow'], routes: [route('default', SLOW_CLUSTER)] },
+            { name: 'failover', domains: ['failover'], routes: [route('default', FAILOVER_CLUSTER, { retry: retryPolicy(true) })] },
+            { name: 'stay', domains: ['stay'], routes: [route('default', FAILOVER_CLUSTER, { retry: retryPolicy(false) })] },
           ],
         },
       ],
@@ -83,10 +97,13 @@ test.before(async () => {
         }),
         // What Pilot writes for connectionPool.http.http2MaxRequests: 1.
         plainCluster(SLOW_CLUSTER, { circuitBreakers: { maxConnections: 0xffffffff, maxPendingRequests: 0xffffffff, maxRequests: 1, maxRetries: 0xffffffff } }),
+        // The local locality (P0) answers 503; the remote one (P1) works.
+        plainCluster(FAILOVER_CLUSTER, {}),
       ],
       endpoints: [
         { clusterName: RATINGS_CLUSTER, endpoints: BACKENDS.map((h) => endpoint(h, APP_PORT)) },
         { clusterName: SLOW_CLUSTER, endpoints: [endpoint(BACKENDS[1] ?? '', APP_PORT)] },
+        { clusterName: FAILOVER_CLUSTER, endpoints: [endpoint(BACKENDS[0] ?? '', APP_PORT), endpoint(BACKENDS[2] ?? '', APP_PORT, { priority: 1 })] },
       ],
     }),
   );
@@ -138,4 +155,13 @@ test.serial('circuit breaker: with http2MaxRequests 1, a second concurrent reque
   }
   t.is(third.status, 200);
   t.is(plane.clusterStats().find((c) => c.name === SLOW_CLUSTER)?.overflows.max_requests, 1);
+});
+
+test.serial('retryRemoteLocalities (previous_priorities): a retry leaves the failing local priority; without it retries stay local', async (t) => {
+  const away = await httpRequest(outbound, { path: '/failover', headers: { host: 'failover' } });
+  t.is(away.status, 200);
+  t.is(away.body, BACKENDS[2] ?? '', 'the retry went to the P1 backend');
+  const stay = await httpRequest(outbound, { path: '/stay', headers: { host: 'stay' } });
+  t.is(stay.status, 503, 'P0 is healthy by count, so every try stays there and the last 503 is relayed');
+  t.is(stay.body, BACKENDS[0] ?? '');
 });

@@ -150,6 +150,35 @@ const good: { title: string; resource: object; expected: RouteTable }[] = [
     ]),
   },
   {
+    title: 'retries to other priorities (previous_priorities, as Istio writes retryRemoteLocalities)',
+    resource: rc([
+      {
+        match: { prefix: '/' },
+        route: {
+          cluster: 'c',
+          retry_policy: {
+            retry_on: '5xx',
+            num_retries: { value: 2 },
+            retry_priority: { name: 'envoy.retry_priorities.previous_priorities', typed_config: { '@type': TYPED_CONFIG.previousPriorities, update_frequency: 2 } },
+          },
+        },
+      },
+    ]),
+    expected: vhOut([
+      base({
+        clusters: toC,
+        retry: {
+          retryOn: new Set(['5xx']),
+          numRetries: 2,
+          retriableStatusCodes: [],
+          avoidPreviousHosts: false,
+          hostSelectionRetryMaxAttempts: 1,
+          previousPrioritiesUpdateFrequency: 2,
+        },
+      }),
+    ]),
+  },
+  {
     title: 'a redirect and a direct response',
     resource: rc([
       { match: { path: '/old' }, redirect: { host_redirect: 'new.example', path_redirect: '/new', response_code: 'PERMANENT_REDIRECT' } },
@@ -248,6 +277,26 @@ const bad: { title: string; resource: object; error: string }[] = [
     title: 'an unknown retry condition',
     resource: rc([{ match: { prefix: '/' }, route: { cluster: 'c', retry_policy: { retry_on: '5xx,sometimes' } } }]),
     error: `${r0}.route.retry_policy.retry_on: unsupported retry condition "sometimes"`,
+  },
+  {
+    title: 'a retry priority other than previous_priorities',
+    resource: rc([
+      {
+        match: { prefix: '/' },
+        route: { cluster: 'c', retry_policy: { retry_on: '5xx', retry_priority: { name: 'custom', typed_config: { '@type': TYPED_CONFIG.previousHosts } } } },
+      },
+    ]),
+    error: `${r0}.route.retry_policy.retry_priority.typed_config: unsupported retry priority "${TYPED_CONFIG.previousHosts}"`,
+  },
+  {
+    title: 'previous_priorities without an update_frequency',
+    resource: rc([
+      {
+        match: { prefix: '/' },
+        route: { cluster: 'c', retry_policy: { retry_on: '5xx', retry_priority: { name: 'p', typed_config: { '@type': TYPED_CONFIG.previousPriorities } } } },
+      },
+    ]),
+    error: `${r0}.route.retry_policy.retry_priority.typed_config.update_frequency: must be greater than 0`,
   },
   {
     title: 'a retry back-off (not honoured)',

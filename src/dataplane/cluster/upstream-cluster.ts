@@ -11,6 +11,11 @@ export interface PickContext {
   hashKey?: bigint | undefined;
   /** The request is a retry: it counts against `max_retries`. */
   retry?: boolean | undefined;
+  /**
+   * Priorities a retry leaves out (`previous_priorities`): their health counts as 0 in the
+   * priority load. When no healthy host is left outside them, the normal load applies (Envoy's reset).
+   */
+  excludedPriorities?: ReadonlySet<number> | undefined;
 }
 
 /** A host picked for one request. `release()` must be called once when the request ends (idempotent). */
@@ -328,9 +333,12 @@ export class Cluster implements UpstreamCluster {
       return { ok: false, status: 503, flag: 'UO', message: `upstream overflow (${overflow}) for "${this.name}"` };
     }
     const point = ctx.hashKey !== undefined ? Number(BigInt.asUintN(64, BigInt(ctx.hashKey)) % 100n) : Math.floor(this.#runtime.random() * 100);
-    const index = this.#levels.length === 1 ? 0 : choosePriority(this.#load, point);
+    const excluded = ctx.excludedPriorities && ctx.excludedPriorities.size > 0 && this.#levels.length > 1 ? this.#loadExcluding(ctx.excludedPriorities) : undefined;
+    const load = excluded?.load ?? this.#load;
+    const panic = excluded?.panic ?? this.#panic;
+    const index = this.#levels.length === 1 ? 0 : choosePriority(load, point);
     const level = this.#levels[index];
-    const set = level ? this.#chooseSet(level, this.#panic[index] === true) : undefined;
+    const set = level ? this.#chooseSet(level, panic[index] === true) : undefined;
     const i = set ? set.lb.pick(ctx as LoadBalancerContext) : -1;
     const host = i >= 0 ? set?.hosts[i] : undefined;
     if (!host) {
@@ -339,6 +347,13 @@ export class Cluster implements UpstreamCluster {
     }
     host.active++;
     return new Lease(this, host, retry);
+  }
+
+  /** The priority load with `excluded` priorities' health at 0; undefined when nothing healthy is left outside them. */
+  #loadExcluding(excluded: ReadonlySet<number>): { load: number[]; panic: boolean[] } | undefined {
+    const levels = this.#levels.map((l) => ({ total: l.all.hosts.length, healthy: excluded.has(l.priority) ? 0 : l.healthy.hosts.length }));
+    if (levels.every((l) => l.healthy === 0)) return undefined;
+    return computePriorityLoad(levels, this.config.healthyPanicThresholdPercent ?? DEFAULT_HEALTHY_PANIC_THRESHOLD);
   }
 
   reportOutcome(endpoint: EndpointConfig, outcome: Outcome): void {

@@ -45,10 +45,19 @@ export interface Attempt<R extends AttemptResponse> {
 /** An endpoint picked for one attempt, or why there is none (NC, UH, UO). */
 export type UpstreamPick<T> = { ok: true; target: T; release?: () => void } | { ok: false; reply: LocalReply };
 
+/** How an attempt after the first picks its endpoint. */
+export interface RetryPick<T> {
+  /** previous_priorities: the priorities of these earlier attempts are left out of the priority load. */
+  readonly excludePrioritiesOf: readonly T[];
+}
+
 /** What the proxy gives the router. `T` is its picked-endpoint type. */
 export interface RouterUpstream<T, R extends AttemptResponse> {
-  /** Picks an endpoint of `cluster`; `tried` holds targets of earlier attempts (for previous_hosts). */
-  pick(cluster: string, tried: readonly T[]): UpstreamPick<T>;
+  /**
+   * Picks an endpoint of `cluster`; `tried` holds targets of earlier attempts (for previous_hosts);
+   * `retry` is set for every attempt after the first (it counts against max_retries).
+   */
+  pick(cluster: string, tried: readonly T[], retry?: RetryPick<T>): UpstreamPick<T>;
   send(target: T, request: ForwardRequest): Attempt<R>;
   /** The outcome of an attempt, for outlier detection. */
   report?(target: T, outcome: AttemptOutcome): void;
@@ -65,6 +74,13 @@ const MIRROR_TIMEOUT_MS = 15_000;
 
 /** Retries and mirrors buffer at most this much request body (Envoy's default buffer limit). */
 export const REPLAY_LIMIT_BYTES = 1 << 20;
+
+/** The retry state of the next attempt: with previous_priorities, every `update_frequency` attempts the priorities tried so far are excluded. */
+function retryPick<T>(policy: RouteConfig['retry'], tried: readonly T[]): RetryPick<T> {
+  const every = policy?.previousPrioritiesUpdateFrequency;
+  if (every === undefined) return { excludePrioritiesOf: [] };
+  return { excludePrioritiesOf: tried.slice(0, Math.floor(tried.length / every) * every) };
+}
 
 function rewritePath(route: RouteConfig, path: string): string {
   const rw = route.rewrite;
@@ -154,7 +170,7 @@ export async function forward<T, R extends AttemptResponse>(
   let attempts = 0;
   for (;;) {
     attempts++;
-    const picked = up.pick(cluster.name, policy?.avoidPreviousHosts ? tried : []);
+    const picked = up.pick(cluster.name, policy?.avoidPreviousHosts ? tried : [], attempts > 1 ? retryPick(policy, tried) : undefined);
     if (!picked.ok) return { ok: false, reply: picked.reply, flags, attempts };
     const target = picked.target;
     tried.push(target);

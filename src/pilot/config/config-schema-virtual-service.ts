@@ -135,10 +135,7 @@ const retries = z.strictObject({
   attempts: z.int('must be an integer >= 0').min(0, 'must be an integer >= 0').max(100, 'must be at most 100'),
   perTryTimeout: duration.optional(),
   retryOn: z.string().optional(),
-  retryRemoteLocalities: z
-    .boolean()
-    .optional()
-    .refine((v) => v !== true, { message: 'retrying to other localities is not supported yet', params: UNSUPPORTED }),
+  retryRemoteLocalities: z.boolean().optional(),
 });
 
 const corsPolicy = z.strictObject({

@@ -73,6 +73,8 @@ export interface HttpRetry {
   /** Envoy retry conditions; HTTP status codes in Istio's `retryOn` are moved to `statusCodes`. */
   retryOn: readonly string[];
   statusCodes: readonly number[];
+  /** Istio's `retryRemoteLocalities`: retries go to other priorities (localities) first. */
+  remoteLocalities?: boolean;
 }
 
 export interface HttpFault {

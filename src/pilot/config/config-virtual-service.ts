@@ -49,7 +49,13 @@ function retries(r: NonNullable<VirtualServiceSpecDoc['http'][number]['retries']
     else retryOn.push(c);
   }
   if (statusCodes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn.push('retriable-status-codes');
-  return { attempts: r.attempts, retryOn, statusCodes, ...(r.perTryTimeout !== undefined ? { perTryTimeoutMs: durationMs(r.perTryTimeout) } : {}) };
+  return {
+    attempts: r.attempts,
+    retryOn,
+    statusCodes,
+    ...(r.perTryTimeout !== undefined ? { perTryTimeoutMs: durationMs(r.perTryTimeout) } : {}),
+    ...(r.retryRemoteLocalities === true ? { remoteLocalities: true } : {}),
+  };
 }
 
 function percentOf(p: { value: number } | undefined, legacy: number | undefined): number {

@@ -108,6 +108,11 @@ export function destinationPort(snap: Snapshot, dest: { host: string; port?: num
 }
 
 const PREVIOUS_HOSTS = { name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': TYPED_CONFIG.previousHosts } };
+/** Istio's `retryRemoteLocalities`: the first retry may stay, later ones leave the priorities tried. */
+const PREVIOUS_PRIORITIES = {
+  name: 'envoy.retry_priorities.previous_priorities',
+  typed_config: { '@type': TYPED_CONFIG.previousPriorities, update_frequency: 2 },
+};
 
 /** Istio's retry policy for a rule without `retries` (attempts 2 on connect failures, refused streams, 503…). */
 export const DEFAULT_RETRY = { attempts: 2, retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'], statusCodes: [503] };
@@ -121,6 +126,7 @@ function retryPolicy(http: HttpRoute): RouteAction['retry_policy'] | undefined {
     ...('perTryTimeoutMs' in r && r.perTryTimeoutMs !== undefined ? { per_try_timeout: durationFromMs(r.perTryTimeoutMs) } : {}),
     ...(r.statusCodes.length > 0 ? { retriable_status_codes: [...r.statusCodes] } : {}),
     retry_host_predicate: [PREVIOUS_HOSTS],
+    ...('remoteLocalities' in r && r.remoteLocalities === true ? { retry_priority: PREVIOUS_PRIORITIES } : {}),
     host_selection_retry_max_attempts: '5',
   };
 }

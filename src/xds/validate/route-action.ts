@@ -84,11 +84,29 @@ export const RETRY_ON = new Set([
 ]);
 
 
+/** `retry_priority`: only `envoy.retry_priorities.previous_priorities`; returns its update_frequency. */
+function retryPriority(r: Obj, path: string, issues: Issues): number | undefined {
+  const rp = optObj(r, 'retry_priority', path, issues);
+  if (!rp) return undefined;
+  const p = join(path, 'retry_priority');
+  onlyKeys(rp, ['name', 'typed_config'], p, issues);
+  const tc = optObj(rp, 'typed_config', p, issues);
+  if (!tc || tc['@type'] !== TYPED_CONFIG.previousPriorities) {
+    issues.add(join(p, 'typed_config'), `unsupported retry priority ${JSON.stringify(tc?.['@type'] ?? rp['name'])}`);
+    return undefined;
+  }
+  const tp = join(p, 'typed_config');
+  onlyKeys(tc, ['@type', 'update_frequency'], tp, issues);
+  const f = optInt(tc, 'update_frequency', 1, 1000, tp, issues);
+  if (f === undefined) issues.add(join(tp, 'update_frequency'), 'must be greater than 0');
+  return f;
+}
+
 export function retryPolicy(action: Obj, path: string, issues: Issues): RetryPolicyConfig | undefined {
   const r = optObj(action, 'retry_policy', path, issues);
   if (!r) return undefined;
   const p = join(path, 'retry_policy');
-  onlyKeys(r, ['retry_on', 'num_retries', 'per_try_timeout', 'retriable_status_codes', 'retry_host_predicate', 'host_selection_retry_max_attempts'], p, issues);
+  onlyKeys(r, ['retry_on', 'num_retries', 'per_try_timeout', 'retriable_status_codes', 'retry_host_predicate', 'retry_priority', 'host_selection_retry_max_attempts'], p, issues);
   const retryOn = new Set<string>();
   for (const c of (optString(r, 'retry_on', p, issues) ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     if (RETRY_ON.has(c)) retryOn.add(c);
@@ -115,6 +133,8 @@ export function retryPolicy(action: Obj, path: string, issues: Issues): RetryPol
   };
   const perTry = optDurationMs(r, 'per_try_timeout', p, issues);
   if (perTry !== undefined && perTry > 0) out.perTryTimeoutMs = perTry;
+  const frequency = retryPriority(r, p, issues);
+  if (frequency !== undefined) out.previousPrioritiesUpdateFrequency = frequency;
   return out;
 }
 

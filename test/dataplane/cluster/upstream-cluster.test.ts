@@ -190,6 +190,20 @@ test('priorities: traffic spills from a half-down P0 to P1 (70/30)', (t) => {
   t.is(counts.get('10.0.0.2'), undefined);
 });
 
+test('previous_priorities: a retry that excludes P0 goes to P1; with every priority excluded the normal load applies', (t) => {
+  const m = createClusterManager({ random: seeded(9) });
+  m.update(config(cluster(), [ep('10.0.0.1'), ep('10.0.0.2'), ep('10.0.1.1', { priority: 1 }), ep('10.0.2.1', { priority: 2 })]));
+  const normal = tally(200, () => host(m.pick('c', { retry: true })));
+  t.deepEqual([...normal.keys()].sort(), ['10.0.0.1', '10.0.0.2'], 'a healthy P0 takes all the load');
+  const away = tally(200, () => host(m.pick('c', { retry: true, excludedPriorities: new Set([0]) })));
+  t.deepEqual([...away.keys()], ['10.0.1.1'], 'P0 excluded: P1 is healthy and takes it all');
+  const further = tally(200, () => host(m.pick('c', { retry: true, excludedPriorities: new Set([0, 1]) })));
+  t.deepEqual([...further.keys()], ['10.0.2.1']);
+  const reset = tally(200, () => host(m.pick('c', { retry: true, excludedPriorities: new Set([0, 1, 2]) })));
+  t.deepEqual([...reset.keys()].sort(), ['10.0.0.1', '10.0.0.2'], 'nothing healthy left outside: reset to the normal load');
+  t.is(m.get('c')?.stats().activeRetries, 0, 'every retry lease was released');
+});
+
 test('localities: locality-weighted LB splits by locality weight', (t) => {
   const m = createClusterManager({ random: seeded(5) });
   const east = { zone: 'east' };

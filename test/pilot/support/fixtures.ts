@@ -36,6 +36,7 @@ spec:
     - destination: {host: reviews}
       weight: 80
     timeout: 1500ms
+    retries: {attempts: 2, retryOn: 5xx, retryRemoteLocalities: true}
 ---
 apiVersion: multicluster.x-k8s.io/v1alpha1
 kind: ServiceExport

@@ -240,8 +240,9 @@ test('a valid VirtualService is normalized: hosts resolved, weights and timeouts
       exportTo: ['*'],
       hosts: [
         'reviews.shop.svc.cluster.local',
-        'reviews.other.svc.cluster.local',
-        'reviews.other.svc.cluster.local',
+        // Istio takes any host with a dot as fully qualified: no expansion of `reviews.other(.svc)`.
+        'reviews.other',
+        'reviews.other.svc',
         'www.example.com',
       ],
       gateways: ['mesh'],
@@ -259,7 +260,7 @@ test('a valid VirtualService is normalized: hosts resolved, weights and timeouts
           match: [],
           route: [
             { destination: { host: 'reviews.shop.svc.cluster.local', subset: 'v1' }, weight: 75 },
-            { destination: { host: 'ratings.other.svc.cluster.local', subset: 'v3' }, weight: 25 },
+            { destination: { host: 'ratings.other', subset: 'v3' }, weight: 25 },
           ],
           mirrors: [],
           timeoutMs: 1500,
@@ -338,10 +339,17 @@ test('empty text and comment-only text give no objects', (t) => {
 const hosts: [string, string, string][] = [
   ['reviews', 'default', 'reviews.default.svc.cluster.local'],
   ['reviews', 'shop', 'reviews.shop.svc.cluster.local'],
-  ['reviews.other', 'shop', 'reviews.other.svc.cluster.local'],
-  ['reviews.other.svc', 'shop', 'reviews.other.svc.cluster.local'],
+  // Istio's ResolveShortnameToFQDN: a host with a dot is fully qualified and never expanded.
+  ['reviews.other', 'shop', 'reviews.other'],
+  ['reviews.prod', 'shop', 'reviews.prod'],
+  ['reviews.other.svc', 'shop', 'reviews.other.svc'],
+  ['httpbin.org', 'shop', 'httpbin.org'],
   ['reviews.other.svc.cluster.local', 'shop', 'reviews.other.svc.cluster.local'],
   ['api.example.com', 'shop', 'api.example.com'],
+  ['*.example.com', 'shop', '*.example.com'],
+  ['*', 'shop', '*'],
+  ['10.0.0.1', 'shop', '10.0.0.1'],
+  ['2001:db8::1', 'shop', '2001:db8::1'],
 ];
 for (const [host, ns, expected] of hosts) {
   test(`resolveHost ${host} in ${ns}`, (t) => {

@@ -1,17 +1,16 @@
+import { isIP } from 'node:net';
+
 /**
  * Resolves a host written in a resource to a fully qualified name, relative to the resource's
- * namespace (Istio's rule for Kubernetes services):
- * - `reviews`            → `reviews.<ns>.svc.<suffix>`
- * - `reviews.other`      → `reviews.other.svc.<suffix>`
- * - `reviews.other.svc`  → `reviews.other.svc.<suffix>`
- * - anything else with dots is already fully qualified and kept.
+ * namespace, as Istio does (ResolveShortnameToFQDN):
+ * - a short name (no dot): `reviews` → `reviews.<ns>.svc.<suffix>`;
+ * - any name with a dot is taken as fully qualified and kept: `reviews.prod`, `httpbin.org` and
+ *   `reviews.prod.svc` stay as written (Istio does not expand them either);
+ * - `*` and IP addresses stay as written.
  */
 export function resolveHost(host: string, namespace: string, domainSuffix = 'cluster.local'): string {
-  const parts = host.split('.');
-  if (parts.length === 1) return `${host}.${namespace}.svc.${domainSuffix}`;
-  if (parts.length === 2) return `${host}.svc.${domainSuffix}`;
-  if (parts.length === 3 && parts[2] === 'svc') return `${host}.${domainSuffix}`;
-  return host;
+  if (host === '' || host === '*' || host.includes('.') || isIP(host) !== 0) return host;
+  return `${host}.${namespace}.svc.${domainSuffix}`;
 }
 
 /**

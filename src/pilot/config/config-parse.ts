@@ -4,6 +4,8 @@ import { fail, ok, type Result } from '../../common/result.ts';
 import { ConfigError, type ConfigErrorCode, formatPath } from './config-error.ts';
 import { resolveHost, toExportTo } from './config-hosts.ts';
 import { toVirtualServiceSpec } from './config-virtual-service.ts';
+import { sidecarSpecSchema, type SidecarSpecDoc } from './config-schema-sidecar.ts';
+import { toSidecarSpec } from './config-sidecar.ts';
 import {
   type DestinationRuleDoc,
   destinationRuleSpecSchema,
@@ -31,6 +33,7 @@ import type {
   TrafficPolicySections,
   ServiceEntryConfig,
   ServiceExportConfig,
+  SidecarConfig,
   VirtualServiceConfig,
 } from './config-types.ts';
 
@@ -44,7 +47,7 @@ const SECURITY_VERSIONS = ['v1', 'v1beta1'];
 const MULTICLUSTER_VERSIONS = ['v1alpha1'];
 
 type KindEntry =
-  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' }
+  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' }
   | { versions: string[]; unsupported: string };
 
 /** `<group>/<kind>` → how meshfed treats it. */
@@ -52,8 +55,9 @@ const KINDS: ReadonlyMap<string, KindEntry> = new Map<string, KindEntry>([
   ['networking.istio.io/VirtualService', { versions: NETWORKING_VERSIONS, parse: 'VirtualService' }],
   ['networking.istio.io/DestinationRule', { versions: NETWORKING_VERSIONS, parse: 'DestinationRule' }],
   ['networking.istio.io/ServiceEntry', { versions: NETWORKING_VERSIONS, parse: 'ServiceEntry' }],
+  ['networking.istio.io/Sidecar', { versions: NETWORKING_VERSIONS, parse: 'Sidecar' }],
   ['multicluster.x-k8s.io/ServiceExport', { versions: MULTICLUSTER_VERSIONS, parse: 'ServiceExport' }],
-  ...['Gateway', 'Sidecar', 'EnvoyFilter', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig'].map(
+  ...['Gateway', 'EnvoyFilter', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig'].map(
     (k): [string, KindEntry] => [`networking.istio.io/${k}`, { versions: NETWORKING_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
   ...['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'].map(
@@ -138,6 +142,10 @@ function parseDocument(value: unknown, source: string, domainSuffix: string): Re
     case 'ServiceEntry': {
       const r = documentSchema(serviceEntrySpecSchema).safeParse(value);
       return r.success ? ok(toServiceEntry(r.data, source)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'Sidecar': {
+      const r = documentSchema(sidecarSpecSchema).safeParse(value);
+      return r.success ? ok(toSidecar(r.data, source)) : fail(zodErrors(r.error, ctx));
     }
     case 'ServiceExport': {
       const r = serviceExportDocumentSchema.safeParse(value);
@@ -322,6 +330,10 @@ function toServiceEntry(d: ServiceEntryDoc, source: string): ServiceEntryConfig 
       exportTo: toExportTo(s.exportTo, metadata.namespace),
     },
   });
+}
+
+function toSidecar(d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec: SidecarSpecDoc }, source: string): SidecarConfig {
+  return deepFreeze({ kind: 'Sidecar', apiVersion: d.apiVersion, metadata: toMeta(d.metadata), source, spec: toSidecarSpec(d.spec) });
 }
 
 function toServiceExport(d: ServiceExportDoc, source: string, suffix: string): ServiceExportConfig {

@@ -5,7 +5,7 @@
  */
 
 /** Kinds meshfed reads; every other kind is rejected at parse time. */
-export type ConfigKind = 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport';
+export type ConfigKind = 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar';
 
 export interface ConfigMeta {
   name: string;
@@ -245,6 +245,35 @@ export interface ServiceEntrySpec {
   exportTo: ExportTo;
 }
 
+/**
+ * One egress `hosts` entry of a Sidecar, split at its `/` (Istio's `namespace/dnsName`).
+ * `namespace`: `.` (the proxy's own namespace: for a namespace's Sidecar its own, for the
+ * root-namespace default the namespace of each proxy it applies to), `*` (any), `~` (none) or a
+ * name. `dnsName`: `*`, a wildcard `*.suffix`, a fully qualified name, or a short name (no dot),
+ * which stands for `<name>.<namespace>.svc.<suffix>` (with `*`: in any namespace).
+ */
+export interface SidecarEgressHost {
+  namespace: string;
+  dnsName: string;
+}
+
+/** An egress listener: its hosts are visible on `port` only, or on every port when absent. */
+export interface SidecarEgressListener {
+  port?: number;
+  hosts: readonly SidecarEgressHost[];
+}
+
+/**
+ * Istio `Sidecar` (networking.istio.io), validated (config-schema-sidecar.ts). `egress` is never
+ * empty: a Sidecar that leaves it out imports every namespace's hosts. `outboundTrafficPolicy` absent: meshfed's
+ * default (an unknown host has no route: 404 `NR`).
+ */
+export interface SidecarSpec {
+  workloadSelector?: { labels: Readonly<Record<string, string>> };
+  egress: readonly SidecarEgressListener[];
+  outboundTrafficPolicy?: 'REGISTRY_ONLY';
+}
+
 interface ConfigBase {
   apiVersion: string;
   metadata: ConfigMeta;
@@ -274,7 +303,12 @@ export interface ServiceExportConfig extends ConfigBase {
   hostname: string;
 }
 
-export type ConfigObject = VirtualServiceConfig | DestinationRuleConfig | ServiceEntryConfig | ServiceExportConfig;
+export interface SidecarConfig extends ConfigBase {
+  kind: 'Sidecar';
+  spec: SidecarSpec;
+}
+
+export type ConfigObject = VirtualServiceConfig | DestinationRuleConfig | ServiceEntryConfig | ServiceExportConfig | SidecarConfig;
 
 /** `VirtualService default/reviews` */
 export function configKey(o: { kind: string; metadata: { namespace: string; name: string } }): string {

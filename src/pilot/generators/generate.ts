@@ -4,7 +4,8 @@ import { TYPE_URL, type XdsTypeUrl } from '../../xds/type-urls.ts';
 import type { TrafficPolicy } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
-import { viewFor } from '../model/snapshot-view.ts';
+import { sidecarScopeKey } from '../model/sidecar-scope.ts';
+import { scopedViewFor } from '../model/sidecar-scope-view.ts';
 import { generateClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
 import { generateEndpoints } from './generator-endpoints.ts';
 import { generateListeners } from './generator-listeners.ts';
@@ -13,11 +14,12 @@ import { generateRoutes } from './generator-routes.ts';
 /**
  * Every resource of `typeUrl` for `proxy`, over one snapshot. Pure; the ADS server filters by the
  * names a stream subscribed to. Each resource's `@type` equals `typeUrl`. Generators see the view
- * of the proxy's namespace (`exportTo`, snapshot-view.ts), which is the snapshot itself when no
- * resource restricts its `exportTo`.
+ * of the proxy's namespace (`exportTo`, snapshot-view.ts), narrowed by the Sidecar that applies
+ * to the proxy (sidecar-scope-view.ts); it is the snapshot itself when no resource restricts its
+ * `exportTo` and no Sidecar applies.
  */
 export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, base: Snapshot): XdsResource[] {
-  const snap = viewFor(base, proxy.namespace);
+  const snap = scopedViewFor(base, proxy);
   switch (typeUrl) {
     case TYPE_URL.cluster:
       if (proxy.type === 'sidecar') return [...sharedOutboundClusters(snap), ...asResources(sidecarInboundClusters(proxy, snap))];
@@ -67,6 +69,8 @@ function asResources(bodies: readonly Cluster[]): XdsResource[] {
  * - LDS: the type and namespace; a sidecar's own workload and ip, a gateway's ip;
  * - RDS: the type; the proxy's namespace (short host names, sourceNamespace, `exportTo`) and labels
  *   (sourceLabels), so replicas of one workload share it.
+ * Every key of a sidecar or proxyless proxy also names the Sidecar that applies to it
+ * (`sidecarScopeKey`: nothing when none does); without a snapshot, its labels stand for it.
  * A generator that starts reading another proxy field must add it here
  * (test/pilot/generation-key.test.ts checks equal keys give equal output).
  */
@@ -89,6 +93,12 @@ function usesLocalityLb(snap: Snapshot): boolean {
 }
 
 export function generationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapshot): string {
+  const key = baseGenerationKey(proxy, typeUrl, snap);
+  if (proxy.type === 'router') return key;
+  return key + (snap !== undefined ? sidecarScopeKey(snap, proxy) : ` sidecar-scope-labels=${labelsKey(proxy.labels)}`);
+}
+
+function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapshot): string {
   const own = workloadKey(proxy.cluster, proxy.namespace, proxy.workload);
   switch (typeUrl) {
     case TYPE_URL.cluster:

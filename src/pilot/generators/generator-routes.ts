@@ -68,7 +68,16 @@ function sidecarRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
       });
     }
   }
+  if (snap.outboundTrafficPolicy === 'REGISTRY_ONLY') virtual_hosts.push(blockAllVirtualHost());
   return [{ '@type': TYPE_URL.route, name: ROUTE_OUTBOUND, virtual_hosts }];
+}
+
+/**
+ * Istio's catch-all for `outboundTrafficPolicy.mode: REGISTRY_ONLY`: the virtual host `block_all`
+ * (domains `*`, so only hosts no other virtual host names reach it) answers 502 itself.
+ */
+function blockAllVirtualHost(): VirtualHost {
+  return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] };
 }
 
 function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {

@@ -1,5 +1,5 @@
 import { CLUSTER_LABEL } from '../../xds/naming.ts';
-import type { ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig, VirtualServiceConfig } from '../config/config-types.ts';
+import type { ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
 import type { WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard } from '../registry/registry-interface.ts';
 import { matchesLabels } from './snapshot-queries.ts';
@@ -174,6 +174,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     destinationRules: sortedMap(destinationRules),
     allVirtualServices: Object.freeze(config.filter((o): o is VirtualServiceConfig => o.kind === 'VirtualService')),
     allDestinationRules: Object.freeze(config.filter((o): o is DestinationRuleConfig => o.kind === 'DestinationRule')),
+    sidecars: Object.freeze(config.filter((o): o is SidecarConfig => o.kind === 'Sidecar')),
     exported: new Set([...exported].sort()),
     workloads: sortedMap(workloadLists),
   });

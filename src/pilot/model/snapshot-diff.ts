@@ -65,6 +65,8 @@ export function diffSnapshots(prev: Snapshot, next: Snapshot): SnapshotChange {
     changedKeys(prev.destinationRules, next.destinationRules, sameJson).size > 0 ||
     !sameJson(prev.allVirtualServices, next.allVirtualServices) ||
     !sameJson(prev.allDestinationRules, next.allDestinationRules) ||
+    // A Sidecar changes what its proxies see (CDS, EDS, RDS, proxyless LDS): every generator.
+    !sameJson(prev.sidecars, next.sidecars) ||
     !sameJson([...prev.exported], [...next.exported]) ||
     [...hostnames].some((h) => hasMeshEndpoints(prev, h) !== hasMeshEndpoints(next, h)) ||
     (hostnames.size > 0 && gatewayPorts(prev) !== gatewayPorts(next));

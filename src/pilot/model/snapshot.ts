@@ -1,4 +1,4 @@
-import type { DestinationRuleConfig, ExportTo, VirtualServiceConfig } from '../config/config-types.ts';
+import type { DestinationRuleConfig, ExportTo, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
 
 /** A port of a service, with the protocol its workloads declared (imported ports default to http). */
 export interface ServicePort {
@@ -84,6 +84,13 @@ export interface Snapshot {
   readonly allVirtualServices: readonly VirtualServiceConfig[];
   /** Every DestinationRule, sorted by namespace/name. */
   readonly allDestinationRules: readonly DestinationRuleConfig[];
+  /** Every Sidecar, sorted by namespace/name (the order Istio's selection breaks ties in). */
+  readonly sidecars: readonly SidecarConfig[];
+  /**
+   * Only in a proxy's Sidecar-scoped view (sidecar-scope-view.ts): the outbound traffic policy of
+   * the Sidecar that applies to it. Absent: meshfed's default (an unknown host has no route).
+   */
+  readonly outboundTrafficPolicy?: 'REGISTRY_ONLY';
   /** Hostnames with a ServiceExport in this cluster's configuration. */
   readonly exported: ReadonlySet<string>;
   /** Local endpoints by `workloadKey(cluster, namespace, name)`. */

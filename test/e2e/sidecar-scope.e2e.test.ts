@@ -82,3 +82,35 @@ test.serial('a namespace Sidecar with REGISTRY_ONLY: imported hosts still work, 
   t.is((await call('nowhere.example')).status, 404);
   t.deepEqual(await clusterNames(t), fullClusters);
 });
+
+test.serial('a Sidecar selecting the client by its labels wins over the namespace Sidecar', async (t) => {
+  const { state } = t.context;
+  const call = (host: string) => request(state, 'east/default/client', `http://${host}:9080/`);
+  const selected = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: client-only, namespace: default}
+spec:
+  workloadSelector: {labels: {app: client}}
+  egress:
+  - hosts: [./${RATINGS}]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`;
+  await applyYaml(t, `${SIDECAR}---\n${selected}`);
+  const east = state.clusters.find((c) => c.name === 'east');
+  if (!east) throw new Error('no east cluster');
+  t.teardown(async () => {
+    for (const f of ['sidecar.default.default.yaml', 'sidecar.default.client-only.yaml']) await rm(path.join(east.configDir, 'applied', f), { force: true });
+  });
+  const blocked = await eventually('reviews blocked for the selected client', async () => {
+    const r = await call(REVIEWS);
+    return r.status === 502 ? r : undefined;
+  });
+  t.is(blocked.status, 502);
+  const ratings = await call(RATINGS);
+  t.is(ratings.status, 200, `ratings: ${ratings.status} ${ratings.headers[FLAGS] ?? ''}`);
+  const scoped = await clusterNames(t);
+  t.deepEqual(
+    scoped.filter((n) => n.startsWith('outbound|')),
+    [`outbound|9080||${RATINGS}`],
+  );
+});

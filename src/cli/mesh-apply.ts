@@ -51,6 +51,60 @@ export async function applyConfig(state: MeshState, clusterName: string, paths: 
   return ok(lines);
 }
 
+/** What `meshfed delete` did: kubectl-style lines, and the objects that were not there. */
+export interface DeleteOutcome {
+  deleted: string[];
+  notFound: string[];
+}
+
+/** The kind, namespace and name of each document: all `delete` needs (a spec need not be valid). */
+function objectKeys(file: string): Result<{ kind: string; namespace: string; name: string }[]> {
+  const out: { kind: string; namespace: string; name: string }[] = [];
+  const errors: string[] = [];
+  parseAllDocuments(readFileSync(file, 'utf8')).forEach((doc, i) => {
+    const v: unknown = doc.toJS();
+    if (v === null || v === undefined) return;
+    const o = typeof v === 'object' ? (v as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }) : {};
+    const name = o.metadata?.name;
+    const namespace = o.metadata?.namespace ?? 'default';
+    if (typeof o.kind !== 'string' || typeof name !== 'string' || typeof namespace !== 'string') {
+      errors.push(`${file}: document ${i + 1}: kind and metadata.name are required`);
+      return;
+    }
+    out.push({ kind: o.kind, namespace, name });
+  });
+  return errors.length > 0 ? fail(errors) : ok(out);
+}
+
+/**
+ * `meshfed delete`: as `kubectl delete -f`, takes every object named in the given files out of the
+ * cluster's config (the applied copy and any copy in the topology's config files). Objects that are
+ * not there are reported; the others are deleted anyway.
+ */
+export async function deleteConfig(state: MeshState, clusterName: string, paths: string[]): Promise<Result<DeleteOutcome>> {
+  const cluster = state.clusters.find((c) => c.name === clusterName);
+  if (!cluster) return fail([`no cluster "${clusterName}" in mesh ${state.name} (have: ${state.clusters.map((c) => c.name).join(', ')})`]);
+  for (const p of paths) if (!statSync(p, { throwIfNoEntry: false })) return fail([`${p}: no such file or folder`]);
+  const objects: { kind: string; namespace: string; name: string }[] = [];
+  for (const file of paths.flatMap(yamlFiles)) {
+    const keys = objectKeys(file);
+    if (!keys.ok) return keys;
+    objects.push(...keys.value);
+  }
+  const appliedDir = path.join(cluster.configDir, 'applied');
+  const outcome: DeleteOutcome = { deleted: [], notFound: [] };
+  for (const o of objects) {
+    const applied = path.join(appliedDir, `${o.kind.toLowerCase()}.${o.namespace}.${o.name}.yaml`);
+    const wasApplied = statSync(applied, { throwIfNoEntry: false }) !== undefined;
+    if (wasApplied) await rm(applied);
+    const wasElsewhere = await removeFromOtherFiles(cluster.configDir, appliedDir, configKey({ kind: o.kind, metadata: o }));
+    const line = `${o.kind.toLowerCase()}/${o.namespace}/${o.name}`;
+    if (wasApplied || wasElsewhere) outcome.deleted.push(`${line} deleted from cluster ${clusterName}`);
+    else outcome.notFound.push(`${line} not found in cluster ${clusterName}`);
+  }
+  return ok(outcome);
+}
+
 async function writeAtomically(file: string, text: string): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
   await writeFile(tmp, text);

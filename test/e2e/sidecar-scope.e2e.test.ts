@@ -1,15 +1,12 @@
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { applyYaml, eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
+import { applyYaml, deleteYaml, eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
 
 /**
  * An Istio Sidecar applied with `meshfed apply` to the running two-cluster fixture mesh: east's
  * namespace `default` imports only reviews (plus istio-system) with REGISTRY_ONLY, so its client
  * keeps reaching reviews while ratings (imported from west) and unknown hosts get Istio's
  * `block_all` answer, 502; the client sidecar's /config_dump holds only the imported clusters.
- * Deleting the Sidecar (its file in the watched config folder, as `kubectl delete` would) brings
- * ratings back. Addresses: 127.131.0.0/16.
+ * Deleting the Sidecar with `meshfed delete` brings ratings back. Addresses: 127.131.0.0/16.
  */
 const test = anyTest as TestFn<FixtureMeshContext>;
 const FLAGS = 'x-meshfed-response-flags';
@@ -71,9 +68,7 @@ test.serial('a namespace Sidecar with REGISTRY_ONLY: imported hosts still work, 
   t.true(scoped.includes(`outbound|9080|v1|${REVIEWS}`), 'the VirtualService subsets of reviews stay');
   t.true(scoped.length < fullClusters.length);
 
-  const east = state.clusters.find((c) => c.name === 'east');
-  if (!east) throw new Error('no east cluster');
-  await rm(path.join(east.configDir, 'applied', 'sidecar.default.default.yaml'));
+  t.regex(await deleteYaml(t, SIDECAR), /sidecar\/default\/default deleted from cluster east/);
   const restored = await eventually('ratings reachable again', async () => {
     const r = await call(RATINGS);
     return r.status === 200 ? r : undefined;
@@ -96,10 +91,8 @@ spec:
   outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 `;
   await applyYaml(t, `${SIDECAR}---\n${selected}`);
-  const east = state.clusters.find((c) => c.name === 'east');
-  if (!east) throw new Error('no east cluster');
   t.teardown(async () => {
-    for (const f of ['sidecar.default.default.yaml', 'sidecar.default.client-only.yaml']) await rm(path.join(east.configDir, 'applied', f), { force: true });
+    await deleteYaml(t, `${SIDECAR}---\n${selected}`, 'east', { ignoreNotFound: true });
   });
   const blocked = await eventually('reviews blocked for the selected client', async () => {
     const r = await call(REVIEWS);

@@ -145,6 +145,25 @@ export function registerMeshCommands(program: Command): void {
     });
 
   program
+    .command('delete')
+    .description('delete the objects named in Istio-kind YAML from a running cluster (as kubectl delete -f)')
+    .option('--state-dir <dir>', 'state directory of `meshfed up`', DEFAULT_STATE_DIR)
+    .requiredOption('--cluster <name>')
+    .requiredOption('-f, --file <path>', 'file or folder (repeatable)', collect, [])
+    .option('--ignore-not-found', 'exit 0 when an object is not there')
+    .action(async (o: { stateDir: string; cluster: string; file: string[]; ignoreNotFound?: boolean }) => {
+      const [{ readState }, { deleteConfig }] = await Promise.all([import('../runner/state-file.ts'), import('../mesh-apply.ts')]);
+      const state = await readState(o.stateDir);
+      if (!state.ok) exitWith(state.errors.join('\n'));
+      const r = await deleteConfig(state.value, o.cluster, o.file);
+      if (!r.ok) exitWith(r.errors.map((e) => `error: ${e}`).join('\n'));
+      for (const line of r.value.deleted) process.stdout.write(`${line}\n`);
+      if (o.ignoreNotFound) return;
+      for (const line of r.value.notFound) process.stderr.write(`error: ${line}\n`);
+      if (r.value.notFound.length > 0) process.exitCode = 1;
+    });
+
+  program
     .command('demo')
     .description('run the bundled two-cluster demo: a frontend calling reviews v1 (east) and v2 (west) under a 90/10 split')
     .option('--state-dir <dir>', 'state directory', path.join(DEFAULT_STATE_DIR, 'demo'))

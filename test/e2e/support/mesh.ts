@@ -152,3 +152,28 @@ export async function applyYaml(
   if (r.code !== 0) throw new Error(`meshfed apply failed: ${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * `meshfed delete -f` of a YAML text from one cluster of the running fixture mesh (the compiled
+ * CLI, as `kubectl delete -f`). Throws with its stderr when delete fails; `ignoreNotFound` passes
+ * `--ignore-not-found` (for teardowns).
+ */
+export async function deleteYaml(
+  t: { context: FixtureMeshContext },
+  yaml: string,
+  cluster = 'east',
+  opts: { ignoreNotFound?: boolean } = {},
+): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-delete-'));
+  try {
+    const file = path.join(dir, 'config.yaml');
+    await writeFile(file, yaml);
+    const r = await meshfed([
+      'delete', '--state-dir', t.context.mesh.stateDir, '--cluster', cluster, '-f', file, ...(opts.ignoreNotFound ? ['--ignore-not-found'] : []),
+    ]);
+    if (r.code !== 0) throw new Error(`meshfed delete failed: ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -106,11 +106,15 @@ function policyFindings(dr: DestinationRuleConfig, at: string, p: TrafficPolicyS
 function ruleFindings(dr: DestinationRuleConfig, out: ProxylessFinding[]): void {
   const tp = dr.spec.trafficPolicy;
   policyFindings(dr, 'spec.trafficPolicy', tp, out);
-  tp?.portLevelSettings.forEach((p, i) => policyFindings(dr, `spec.trafficPolicy.portLevelSettings[${i}]`, p, out));
+  tp?.portLevelSettings.forEach((p, i) => {
+    policyFindings(dr, `spec.trafficPolicy.portLevelSettings[${i}]`, p, out);
+  });
   dr.spec.subsets.forEach((s, i) => {
     const st = s.trafficPolicy;
     policyFindings(dr, `spec.subsets[${i}].trafficPolicy`, st, out);
-    st?.portLevelSettings.forEach((p, j) => policyFindings(dr, `spec.subsets[${i}].trafficPolicy.portLevelSettings[${j}]`, p, out));
+    st?.portLevelSettings.forEach((p, j) => {
+      policyFindings(dr, `spec.subsets[${i}].trafficPolicy.portLevelSettings[${j}]`, p, out);
+    });
   });
 }
 
@@ -118,7 +122,11 @@ function ruleFindings(dr: DestinationRuleConfig, out: ProxylessFinding[]): void 
 export function proxylessFindings(snap: Snapshot): ProxylessFinding[] {
   const out: ProxylessFinding[] = [];
   // A VirtualService is indexed once per host: each object is read once.
-  for (const vs of new Set(snap.virtualServices.values())) vs.spec.http.forEach((h, i) => routeFindings(vs, h, i, out));
+  for (const vs of new Set(snap.virtualServices.values())) {
+    vs.spec.http.forEach((h, i) => {
+      routeFindings(vs, h, i, out);
+    });
+  }
   for (const dr of new Set(snap.destinationRules.values())) ruleFindings(dr, out);
   return out.sort((a, b) => (a.object === b.object ? (a.path < b.path ? -1 : a.path > b.path ? 1 : 0) : a.object < b.object ? -1 : 1));
 }

@@ -172,10 +172,10 @@ export interface RouterFilter {
   typed_config: { '@type': typeof TYPED_CONFIG.router };
 }
 
-/** An HTTP filter before the router; its settings are per route (`typed_per_filter_config`). */
+/** An HTTP filter before the router; its settings are per route (`typed_per_filter_config`) or, for some filters, its own. */
 export interface HttpFilter {
   name: string;
-  typed_config: { '@type': string };
+  typed_config: { '@type': string } & Record<string, unknown>;
 }
 
 export interface HttpConnectionManager {

@@ -11,6 +11,22 @@ import { fractionPerMillion, headerOps } from './route-action.ts';
  * (descriptors, stage, runtime keys, x-ratelimit headers, per-connection buckets, …) is NACKed.
  */
 
+/** `envoy.type.v3.StatusCode` names (the decoded enum) → HTTP status codes. */
+const STATUS_CODES: Readonly<Record<string, number>> = {
+  Empty: 0, Continue: 100, OK: 200, Created: 201, Accepted: 202, NonAuthoritativeInformation: 203, NoContent: 204,
+  ResetContent: 205, PartialContent: 206, MultiStatus: 207, AlreadyReported: 208, IMUsed: 226, MultipleChoices: 300,
+  MovedPermanently: 301, Found: 302, SeeOther: 303, NotModified: 304, UseProxy: 305, TemporaryRedirect: 307,
+  PermanentRedirect: 308, BadRequest: 400, Unauthorized: 401, PaymentRequired: 402, Forbidden: 403, NotFound: 404,
+  MethodNotAllowed: 405, NotAcceptable: 406, ProxyAuthenticationRequired: 407, RequestTimeout: 408, Conflict: 409,
+  Gone: 410, LengthRequired: 411, PreconditionFailed: 412, PayloadTooLarge: 413, URITooLong: 414,
+  UnsupportedMediaType: 415, RangeNotSatisfiable: 416, ExpectationFailed: 417, MisdirectedRequest: 421,
+  UnprocessableEntity: 422, Locked: 423, FailedDependency: 424, UpgradeRequired: 426, PreconditionRequired: 428,
+  TooManyRequests: 429, RequestHeaderFieldsTooLarge: 431, InternalServerError: 500, NotImplemented: 501,
+  BadGateway: 502, ServiceUnavailable: 503, GatewayTimeout: 504, HTTPVersionNotSupported: 505,
+  VariantAlsoNegotiates: 506, InsufficientStorage: 507, LoopDetected: 508, NotExtended: 510,
+  NetworkAuthenticationRequired: 511,
+};
+
 /** Envoy refuses shorter fill intervals ("must be >= 50ms to avoid too aggressive refills"). */
 const MIN_FILL_INTERVAL_MS = 50;
 
@@ -32,7 +48,9 @@ export function localRateLimitConfig(c: Obj, path: string, where: 'listener' | '
   const st = optObj(c, 'status', path, issues);
   if (st) {
     onlyKeys(st, ['code'], join(path, 'status'), issues);
-    const code = optInt(st, 'code', 100, 599, join(path, 'status'), issues);
+    const raw = st['code'];
+    const code = typeof raw === 'string' ? STATUS_CODES[raw] : typeof raw === 'number' ? raw : undefined;
+    if (code === undefined || !Number.isInteger(code) || code < 100 || code > 599) issues.add(join(join(path, 'status'), 'code'), 'must be an HTTP status code');
     // Envoy: "If this is set to < 400, 429 will be used instead."
     if (code !== undefined && code >= 400) status = code;
   }

@@ -30,7 +30,8 @@ function call(message: string, headers: Record<string, string>, timeoutMs: numbe
   return new Promise((resolve) => {
     echo.call(client, { message } satisfies EchoMessage, md, { deadline: Date.now() + timeoutMs, waitForReady: true }, (e: grpc.ServiceError | null, reply?: EchoMessage) => {
       const ms = performance.now() - started;
-      resolve(e ? { ok: false, code: e.code, details: e.details, ms } : { ok: true, reply: reply?.message ?? '', ms });
+      const workload = typeof reply?.['workload'] === 'string' ? { workload: reply['workload'] } : {};
+      resolve(e ? { ok: false, code: e.code, details: e.details, ms } : { ok: true, reply: reply?.message ?? '', ...workload, ms });
     });
   });
 }

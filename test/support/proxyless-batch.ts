@@ -21,8 +21,11 @@ export interface BatchPlan {
   callTimeoutMs?: number;
 }
 
-/** One call's outcome: the reply's message, or the gRPC status code; `ms` as the client saw it. */
-export type BatchResult = { ok: true; reply: string; ms: number } | { ok: false; code: number; details: string; ms: number };
+/**
+ * One call's outcome: the reply's message (and `workload` when the backend is meshfed's echo app),
+ * or the gRPC status code; `ms` as the client saw it.
+ */
+export type BatchResult = { ok: true; reply: string; workload?: string; ms: number } | { ok: false; code: number; details: string; ms: number };
 
 /**
  * Runs `plan` in one proxyless @grpc/grpc-js-xds client process against the ADS server

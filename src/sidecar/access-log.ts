@@ -117,6 +117,7 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
         upstream_connection_failure: flags.includes('UF'),
         upstream_remote_reset: flags.includes('UR'),
         upstream_request_timeout: flags.includes('UT'),
+        rate_limited: flags.includes('RL'),
       },
       metadata: metadataOf(r),
     },

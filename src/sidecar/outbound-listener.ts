@@ -29,7 +29,8 @@ import type { H2SessionPool } from './upstream-h2-pool.ts';
  * picked endpoint over mesh mTLS (HTTP/2) or plaintext HTTP/1.1. Local replies carry
  * `x-meshfed-response-flags`: NR 404 (no route), NC 503 (unknown cluster), UH 503 (no healthy
  * endpoint), UO 503 (circuit breaker overflow), UF 503 (connect or TLS failure), UR 503 (reset),
- * UT 504 (route timeout), FI (fault abort), DI (fault delay), URX (retries exhausted). Requests
+ * UT 504 (route timeout), FI (fault abort), DI (fault delay), URX (retries exhausted), RL 429
+ * (local rate limit; the reply also carries `x-envoy-ratelimited: true`). Requests
  * that Node's parser rejects get its 400 and never reach routing. Every attempt's result is
  * reported to its cluster for outlier detection, and each picked host is released when its
  * attempt ends.
@@ -78,11 +79,12 @@ function hasBody(req: http.IncomingMessage): boolean {
 /** The filter instances of an HTTP chain, built once per chain config (configs are immutable). */
 const filtersOfChain = new WeakMap<HttpFilterChain, HttpFilter[]>();
 
-function chainFilters(chain: HttpFilterChain | undefined): HttpFilter[] {
+function chainFilters(chain: HttpFilterChain | undefined, ctx: ListenerContext): HttpFilter[] {
   if (!chain || chain.httpFilters.length === 0) return NO_FILTERS;
   let filters = filtersOfChain.get(chain);
   if (!filters) {
-    filters = createHttpFilters(chain.httpFilters);
+    // A chain config belongs to one sidecar, so its filters count into that sidecar's stats.
+    filters = createHttpFilters(chain.httpFilters, (name) => ctx.telemetry.countEnvoyStat(name));
     filtersOfChain.set(chain, filters);
   }
   return filters;
@@ -206,7 +208,7 @@ function handleOutbound(
     return;
   }
   const route = decision.route;
-  const filters = chainFilters(outboundChain(ctx));
+  const filters = chainFilters(outboundChain(ctx), ctx);
   const freq: FilterRequest = { request: view, route, flags: [], random: ctx.random };
   const proceed = (): void => {
     if (freq.flags.length > 0) setFlags(freq.flags.filter((f) => f !== 'FI'));
@@ -270,7 +272,8 @@ function handleOutbound(
     });
   };
   // Filters act only on routes that carry their config: a route without any costs nothing here.
-  if (filters.length === 0 || (route.perFilter.fault === undefined && route.perFilter.cors === undefined)) {
+  const perRoute = route.perFilter.fault !== undefined || route.perFilter.cors !== undefined || route.perFilter.localRateLimit !== undefined;
+  if (filters.length === 0 || (!perRoute && !filters.some((f) => f.everyRoute))) {
     proceed();
     return;
   }

@@ -46,6 +46,7 @@ export class SidecarTelemetry {
   readonly #duration: Histogram<RequestLabelName>;
   readonly #requestBytes: Histogram<RequestLabelName>;
   readonly #responseBytes: Histogram<RequestLabelName>;
+  readonly #envoyStats = new Map<string, Counter>();
 
   constructor() {
     const labelNames = [...REQUEST_LABELS];
@@ -79,6 +80,19 @@ export class SidecarTelemetry {
     this.#duration.observe(r.labels, r.durationMs);
     this.#requestBytes.observe(r.labels, r.requestBytes);
     this.#responseBytes.observe(r.labels, r.responseBytes);
+  }
+
+  /**
+   * Counts an Envoy stat of an HTTP filter by its dotted name, exposed as Envoy's Prometheus
+   * exporter names it: `<stat_prefix>.http_local_rate_limit.ok` → `envoy_<stat_prefix>_http_local_rate_limit_ok`.
+   */
+  countEnvoyStat(name: string): void {
+    let c = this.#envoyStats.get(name);
+    if (!c) {
+      c = new Counter({ name: `envoy_${name.replace(/[^A-Za-z0-9_]/g, '_')}`, help: `Envoy stat ${name}`, registers: [this.registry] });
+      this.#envoyStats.set(name, c);
+    }
+    c.inc();
   }
 
   /** Prometheus text exposition. */

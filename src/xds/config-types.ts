@@ -36,6 +36,26 @@ export interface HttpFilterChain {
 export interface HttpFilterConfig {
   name: string;
   typeUrl: string;
+  /** The listener-level settings of a local rate limit filter (the only filter that has some). */
+  localRateLimit?: LocalRateLimitConfig;
+}
+
+/**
+ * Envoy's local rate limit (`envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`), on
+ * the HCM filter (every route without its own) or on a route (its own token bucket).
+ */
+export interface LocalRateLimitConfig {
+  statPrefix: string;
+  /** Status of a limited request's reply: Envoy's 429 unless a status >= 400 is set. */
+  status: number;
+  /** Required on a route; a listener-level config without one limits nothing itself. */
+  tokenBucket?: { maxTokens: number; tokensPerFill: number; fillIntervalMs: number };
+  /** Share of requests checked (`filter_enabled`; Envoy's default 0). */
+  enabledPerMillion: number;
+  /** Share of checked requests over the limit that are rejected (`filter_enforced`; default 0). */
+  enforcedPerMillion: number;
+  /** `response_headers_to_add`, on limited responses. */
+  responseHeaders?: HeaderOpsConfig;
 }
 
 export interface TcpFilterChain {
@@ -175,6 +195,7 @@ export interface CorsPolicyConfig {
 export interface PerFilterConfig {
   fault?: FaultConfig;
   cors?: CorsPolicyConfig;
+  localRateLimit?: LocalRateLimitConfig;
 }
 
 /**

@@ -131,6 +131,8 @@ export interface RouteAction {
   cluster?: string;
   weighted_clusters?: { clusters: WeightedCluster[] };
   timeout?: Duration;
+  /** The timeout proxyless gRPC clients read (gRFC A31); `timeout` is Envoy's. */
+  max_stream_duration?: { max_stream_duration?: Duration };
   retry_policy?: RetryPolicy;
   request_mirror_policies?: { cluster: string; runtime_fraction?: { default_value: FractionalPercent } }[];
   prefix_rewrite?: string;
@@ -171,10 +173,10 @@ export interface RouterFilter {
   typed_config: { '@type': typeof TYPED_CONFIG.router };
 }
 
-/** An HTTP filter before the router; its settings are per route (`typed_per_filter_config`). */
+/** An HTTP filter before the router; its settings are per route (`typed_per_filter_config`) or, for some filters, its own. */
 export interface HttpFilter {
   name: string;
-  typed_config: { '@type': string };
+  typed_config: { '@type': string } & Record<string, unknown>;
 }
 
 export interface HttpConnectionManager {
@@ -285,6 +287,11 @@ export interface OutlierDetection {
   enforcing_consecutive_5xx?: UInt32Value;
   enforcing_consecutive_gateway_failure?: UInt32Value;
   enforcing_success_rate?: UInt32Value;
+  /** gRPC's (gRFC A50) failure-percentage ejection; written for proxyless clients only. */
+  failure_percentage_threshold?: UInt32Value;
+  enforcing_failure_percentage?: UInt32Value;
+  failure_percentage_minimum_hosts?: UInt32Value;
+  failure_percentage_request_volume?: UInt32Value;
 }
 
 export interface CircuitBreakerThreshold {

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { RouteConfig } from '../../xds/config-types.ts';
+import type { HttpFilterConfig, RouteConfig } from '../../xds/config-types.ts';
 import type { RequestView } from './route-table.ts';
 
 /**
@@ -40,7 +40,15 @@ export interface HttpFilter {
   onRequest(req: FilterRequest): FilterDecision | Promise<FilterDecision>;
   /** Encode phase: may edit the response headers before they reach the downstream. */
   onResponseHeaders?(req: FilterRequest, status: number, headers: OutgoingHttpHeaders): void;
+  /** True when the filter acts on routes without per-route config too (listener-level settings). */
+  readonly everyRoute?: boolean;
 }
 
-/** Builds a filter instance for one listener config; called once per config, not per request. */
-export type HttpFilterFactory = () => HttpFilter;
+/** Counts one of a filter's Envoy stats by its dotted name (`<stat_prefix>.http_local_rate_limit.ok`). */
+export type FilterStatSink = (name: string) => void;
+
+/**
+ * Builds a filter instance for one listener's filter config (its listener-level settings) and the
+ * proxy's stats; called once per config, not per request.
+ */
+export type HttpFilterFactory = (config: HttpFilterConfig, stats: FilterStatSink) => HttpFilter;

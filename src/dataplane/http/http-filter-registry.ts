@@ -2,7 +2,8 @@ import type { HttpFilterConfig } from '../../xds/config-types.ts';
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 import { createCorsFilter } from './http-filter-cors.ts';
 import { createFaultFilter } from './http-filter-fault.ts';
-import type { HttpFilter, HttpFilterFactory } from './http-filter-interface.ts';
+import type { FilterStatSink, HttpFilter, HttpFilterFactory } from './http-filter-interface.ts';
+import { createLocalRateLimitFilter } from './http-filter-local-ratelimit.ts';
 
 /**
  * HTTP filters by Envoy config type URL. The xDS validators accept a filter in a listener only
@@ -12,17 +13,18 @@ import type { HttpFilter, HttpFilterFactory } from './http-filter-interface.ts';
 const registry = new Map<string, HttpFilterFactory>([
   [TYPED_CONFIG.fault, createFaultFilter],
   [TYPED_CONFIG.cors, createCorsFilter],
+  [TYPED_CONFIG.localRateLimit, createLocalRateLimitFilter],
 ]);
 
 export function registerHttpFilter(typeUrl: string, factory: HttpFilterFactory): void {
   registry.set(typeUrl, factory);
 }
 
-/** The filter instances of a connection manager, in order (the router is not among them). */
-export function createHttpFilters(configs: readonly HttpFilterConfig[]): HttpFilter[] {
+/** The filter instances of a connection manager, in order (the router is not among them); `stats` counts their stats. */
+export function createHttpFilters(configs: readonly HttpFilterConfig[], stats: FilterStatSink): HttpFilter[] {
   return configs.map((c) => {
     const factory = registry.get(c.typeUrl);
     if (!factory) throw new Error(`http filter ${c.typeUrl} is not registered (the validator should have refused it)`);
-    return factory();
+    return factory(c, stats);
   });
 }

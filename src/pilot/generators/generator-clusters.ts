@@ -5,6 +5,7 @@ import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { hasMeshEndpoints, ownEndpoints } from '../model/snapshot-queries.ts';
 import { ADS, CONNECT_TIMEOUT, gatewaySnis, meshTlsContext, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
+import { applyProxylessTrafficPolicy } from './generator-proxyless-policy.ts';
 import { applyTrafficPolicy, trafficPolicyFor } from './generator-traffic-policy.ts';
 
 function edsCluster(name: string, lbPolicy: Cluster['lb_policy']): Cluster {
@@ -22,6 +23,13 @@ function edsCluster(name: string, lbPolicy: Cluster['lb_policy']): Cluster {
 function policyCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
   const c = edsCluster(key.name, 'ROUND_ROBIN');
   applyTrafficPolicy(c, trafficPolicyFor(snap, key.hostname, key.port, key.subset));
+  return c;
+}
+
+/** A proxyless client's EDS cluster: the DestinationRule policy as far as grpc-js-xds honours it. */
+function proxylessCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
+  const c = edsCluster(key.name, 'ROUND_ROBIN');
+  applyProxylessTrafficPolicy(c, trafficPolicyFor(snap, key.hostname, key.port, key.subset));
   return c;
 }
 
@@ -87,8 +95,9 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
  * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI.
  * - sidecar and router clusters carry the DestinationRule traffic policy of their host, port and
  *   subset (load balancer, connection pool, outlier detection; see generator-traffic-policy.ts).
- * - proxyless: the outbound clusters without TLS. grpc-js-xds accepts only ROUND_ROBIN, so a
- *   DestinationRule's traffic policy applies to sidecars and gateways only.
+ * - proxyless: the outbound clusters without TLS, with the parts of the traffic policy that
+ *   @grpc/grpc-js-xds honours (ring hash, max_requests, outlier detection as failure percentage;
+ *   generator-proxyless-policy.ts). What it cannot honour is reported by proxylessFindings.
  */
 export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   let clusters: Cluster[];
@@ -100,7 +109,7 @@ export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[
       clusters = gatewaySnis(snap).map((k) => policyCluster(snap, k));
       break;
     case 'proxyless':
-      clusters = outboundClusters(snap).map((k) => edsCluster(k.name, 'ROUND_ROBIN'));
+      clusters = outboundClusters(snap).map((k) => proxylessCluster(snap, k));
       break;
   }
   return clusters.map((resource) => ({ name: resource.name, resource }));

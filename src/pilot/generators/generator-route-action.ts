@@ -17,10 +17,15 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { durationFromMs } from './generator-common.ts';
 import { hashPolicyOf, trafficPolicyFor } from './generator-traffic-policy.ts';
 
-/** What a client of the routes runs: the CORS filter (sidecars), consistent-hash balancing (not proxyless). */
+/** What a client of the routes runs: the CORS filter (sidecars), consistent-hash balancing. */
 export interface RouteOptions {
   cors: boolean;
   hashPolicy: boolean;
+  /**
+   * A proxyless gRPC client: the route timeout also goes to `max_stream_duration` (the field
+   * gRPC reads, gRFC A31), as Istio writes it for proxyless nodes.
+   */
+  proxyless?: boolean;
 }
 
 /**
@@ -167,6 +172,7 @@ function forwardAction(snap: Snapshot, http: HttpRoute, hostname: string, port: 
     ? { cluster: clusters[0]?.[0] ?? '' }
     : { weighted_clusters: { clusters: clusters.map(([name, w]) => ({ name, weight: { value: w.weight }, ...headerEdits(w.headers) })) } };
   if (http.timeoutMs !== undefined) action.timeout = durationFromMs(http.timeoutMs);
+  if (opts.proxyless && http.timeoutMs !== undefined) action.max_stream_duration = { max_stream_duration: durationFromMs(http.timeoutMs) };
   if (opts.hashPolicy) {
     const hashPolicy = routeHashPolicy(snap, destinations);
     if (hashPolicy) action.hash_policy = hashPolicy;

@@ -50,7 +50,10 @@ export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?
     : [{ match: [], route: [{ destination: { host: hostname, subset: '', port }, weight: 100 }], mirrors: [] }];
   const routes: Route[] = [];
   for (const http of rules) {
-    const matches: (HttpMatchRequest | undefined)[] = http.match.length > 0 ? http.match.filter((m) => appliesTo(m, proxy, port)) : [undefined];
+    let matches: (HttpMatchRequest | undefined)[] = http.match.length > 0 ? http.match.filter((m) => appliesTo(m, proxy, port)) : [undefined];
+    // A gRPC call has no query string, so a block with queryParams never matches one; grpc-js-xds
+    // would ignore query_parameters and match every call, so such blocks are left out for it.
+    if (opts.proxyless) matches = matches.filter((m) => m === undefined || Object.keys(m.queryParams).length === 0);
     for (const m of matches) routes.push(envoyRoute(snap, http, m, hostname, port, opts));
   }
   if (!vs && routes[0]) routes[0].name = 'default';
@@ -88,7 +91,7 @@ function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[]
       out.push({
         '@type': TYPE_URL.route,
         name,
-        virtual_hosts: [{ name, domains: ['*'], routes: routesFor(snap, service.hostname, port, proxy, { cors: false, hashPolicy: false }) }],
+        virtual_hosts: [{ name, domains: ['*'], routes: routesFor(snap, service.hostname, port, proxy, { cors: false, hashPolicy: true, proxyless: true }) }],
       });
     }
   }
@@ -97,8 +100,10 @@ function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[]
 
 /**
  * RDS for one proxy. sidecar: the route config `outbound` with a virtual host per service port.
- * proxyless: one route config `<host>:<port>` per service port (domains `*`), without CORS and
- * hash policies (its clusters are round robin). router: none.
+ * proxyless: one route config `<host>:<port>` per service port (domains `*`), without CORS (the
+ * client has no CORS filter), with hash policies for ring-hash clusters, the timeout also as
+ * `max_stream_duration`, and without match blocks on query parameters (they never match a gRPC
+ * call). What the client ignores is reported by proxylessFindings. router: none.
  */
 export function generateRoutes(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   const configs = proxy.type === 'sidecar' ? sidecarRoutes(proxy, snap) : proxy.type === 'proxyless' ? proxylessRoutes(proxy, snap) : [];

@@ -10,6 +10,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
 import { createPilot, type Pilot, PilotOptionsError } from '../pilot.ts';
 import { discoveryMetrics } from './discovery-metrics.ts';
+import { proxylessFindingsReport } from './proxyless-findings-report.ts';
 
 /** Options of a discovery server; checked once by `createDiscoveryServer`. */
 export interface DiscoveryServerOptions {
@@ -101,7 +102,10 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
   });
   ads = server;
 
+  const findings = proxylessFindingsReport(opts.metrics, log.child({ component: 'proxyless' }));
+  findings.update(pilot.snapshot());
   pilot.onPush((snapshot, reason, change) => {
+    findings.update(snapshot);
     if (change.scope === 'none') return;
     const own = change.workloads;
     const fullFor = own.size > 0 ? (n: ProxyNode) => own.has(workloadKey(n.cluster, n.namespace, n.workload)) : undefined;
@@ -131,6 +135,7 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
       '/debug/configz': () => ({
         errors: pilot.configErrors().map(String),
         registryErrors: pilot.registryErrors(),
+        proxylessFindings: findings.current(),
         version: pilot.snapshot().version,
       }),
     },

@@ -1,6 +1,7 @@
 import type { CorsPolicyConfig, FaultConfig, HttpFilterConfig, PerFilterConfig, StringMatcherConfig } from '../config-types.ts';
 import { TYPED_CONFIG } from '../type-urls.ts';
 import { type Issues, type Obj, isObj, join, list, onlyKeys, optDurationMs, optInt, optObj, optString, optWrappedBool } from './reader.ts';
+import { localRateLimitConfig } from './http-filter-local-ratelimit.ts';
 import { fractionPerMillion } from './route-action.ts';
 import { stringMatcherAt } from './route-matchers.ts';
 
@@ -10,8 +11,11 @@ import { stringMatcherAt } from './route-matchers.ts';
  * normalized config. A filter type not listed here is NACKed.
  */
 
-/** Listener-level filter configs: meshfed's filters take all their settings per route. */
-const FILTER_TYPES: ReadonlySet<string> = new Set([TYPED_CONFIG.fault, TYPED_CONFIG.cors]);
+/**
+ * Filters meshfed runs. Fault and CORS take all their settings per route (their listener-level
+ * config must be empty); the local rate limit also has listener-level settings.
+ */
+const FILTER_TYPES: ReadonlySet<string> = new Set([TYPED_CONFIG.fault, TYPED_CONFIG.cors, TYPED_CONFIG.localRateLimit]);
 
 /** The HCM's `http_filters`: known filters, then the router, last. */
 export function httpFilterList(hcm: Obj, path: string, issues: Issues): HttpFilterConfig[] {
@@ -38,9 +42,14 @@ export function httpFilterList(hcm: Obj, path: string, issues: Issues): HttpFilt
       issues.add(fp, `unsupported http filter ${JSON.stringify(type ?? f['name'])}`);
       return;
     }
-    // Settings live on the routes (typed_per_filter_config); none are honoured here.
+    const name = typeof f['name'] === 'string' ? f['name'] : type;
+    if (type === TYPED_CONFIG.localRateLimit && tc) {
+      out.push({ name, typeUrl: type, localRateLimit: localRateLimitConfig(tc, join(fp, 'typed_config'), 'listener', issues) });
+      return;
+    }
+    // Fault and CORS settings live on the routes (typed_per_filter_config); none are honoured here.
     if (tc) onlyKeys(tc, [], join(fp, 'typed_config'), issues);
-    out.push({ name: typeof f['name'] === 'string' ? f['name'] : type, typeUrl: type });
+    out.push({ name, typeUrl: type });
   });
   return out;
 }
@@ -104,6 +113,7 @@ export function perFilterConfig(o: Obj, path: string, issues: Issues): PerFilter
     }
     if (any['@type'] === TYPED_CONFIG.fault) out.fault = fault(any, p, issues);
     else if (any['@type'] === TYPED_CONFIG.corsPolicy) out.cors = cors(any, p, issues);
+    else if (any['@type'] === TYPED_CONFIG.localRateLimit) out.localRateLimit = localRateLimitConfig(any, p, 'route', issues);
     else issues.add(p, `unsupported per-route filter config ${JSON.stringify(any['@type'])}`);
   }
   return out;

@@ -80,7 +80,7 @@ function inlineRoutesForwardOnly(table: RouteTable, path: string, issues: Issues
         r.redirect && 'redirect', r.directResponse && 'direct_response', r.retry && 'route.retry_policy',
         r.mirrors.length > 0 && 'route.request_mirror_policies', r.rewrite && 'route rewrites',
         (r.requestHeaders || r.responseHeaders || r.clusters.some((c) => c.requestHeaders || c.responseHeaders)) && 'header edits',
-        (r.perFilter.fault || r.perFilter.cors) && 'typed_per_filter_config',
+        Object.values(r.perFilter).some((v) => v !== undefined) && 'typed_per_filter_config',
         r.hashPolicy && 'route.hash_policy',
       ].filter((x): x is string => typeof x === 'string');
       for (const x of extras) issues.add(p, `${x} is not supported on an inline (inbound) route table`);

@@ -144,7 +144,7 @@ spec:
   - match: [{method: {exact: GET}}, {queryParams: {q: {exact: "1"}}}]
     route: [{destination: {host: reviews}, headers: {request: {set: {x-a: b}}}}]
     mirror: {host: reviews}
-    retries: {attempts: 2, retryOn: "5xx,unavailable", perTryTimeout: 1s}
+    retries: {attempts: 2, retryOn: "5xx,unavailable", perTryTimeout: 1s, retryRemoteLocalities: true}
     corsPolicy: {allowOrigins: [{exact: "https://a"}]}
   - directResponse: {status: 503}
 ---
@@ -178,6 +178,7 @@ test('proxyless findings: every field the client cannot honour is reported with 
     ['VirtualService default/reviews', 'spec.http[0].mirror', 'ignored'],
     ['VirtualService default/reviews', 'spec.http[0].retries.perTryTimeout', 'ignored'],
     ['VirtualService default/reviews', 'spec.http[0].retries.retryOn', 'ignored'],
+    ['VirtualService default/reviews', 'spec.http[0].retries.retryRemoteLocalities', 'ignored'],
     ['VirtualService default/reviews', 'spec.http[0].route[0].headers', 'ignored'],
     ['VirtualService default/reviews', 'spec.http[1].directResponse', 'nacked'],
   ]);

@@ -62,6 +62,7 @@ function routeFindings(vs: VirtualServiceConfig, http: HttpRoute, i: number, out
     }
     if (r.statusCodes.length > 0) add('.retries.retryOn', 'ignored', `grpc-js-xds ignores retriable HTTP status codes (${r.statusCodes.join(', ')})`);
     if (r.perTryTimeoutMs !== undefined) add('.retries.perTryTimeout', 'ignored', 'grpc-js-xds has no per-try timeout');
+    if (r.remoteLocalities === true) add('.retries.retryRemoteLocalities', 'ignored', 'grpc-js-xds has no retry priority: its retries keep the normal priority load');
   }
 }
 

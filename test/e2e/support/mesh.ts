@@ -28,6 +28,8 @@ export async function startFixtureMesh(opts: {
   network: NetworkMode;
   controlPlane?: ControlPlaneMode;
   prometheus?: boolean;
+  /** Another topology file than FIXTURE (test/e2e/fixtures/mesh.yaml). */
+  fixture?: string;
 }): Promise<FixtureMesh> {
   if (!locateTool('consul')) throw new Error(`end-to-end tests need the real consul binary: ${TOOL_HINT}`);
   if (opts.prometheus && !locateTool('prometheus')) throw new Error(`end-to-end tests need the real prometheus binary: ${TOOL_HINT}`);
@@ -37,7 +39,7 @@ export async function startFixtureMesh(opts: {
       label: `e2e ${opts.block}`,
       stateDir,
       args: [
-        '-f', FIXTURE, '--state-dir', stateDir, '--discovery', 'consul', '--network', opts.network,
+        '-f', opts.fixture ?? FIXTURE, '--state-dir', stateDir, '--discovery', 'consul', '--network', opts.network,
         '--address-block', String(opts.block),
         ...(opts.controlPlane ? ['--control-plane', opts.controlPlane] : []),
         ...(opts.prometheus ? ['--prometheus'] : []),

@@ -14,7 +14,9 @@ import { applyYaml, eventually, type FixtureMeshContext, request, useFixtureMesh
  * endpoint-qualified SNI over its own pooled mTLS session, so:
  * - without any VirtualService or DestinationRule, 200 sequential calls split between the pods;
  * - with an outlierDetection DestinationRule, killing reviews-w1's app ejects that pod alone and
- *   every later call succeeds on reviews-w2; restarted, reviews-w1 gets traffic again.
+ *   every later call succeeds on reviews-w2; restarted, reviews-w1 gets traffic again;
+ * - with `failoverPriority` and `failover` together, every call goes to the pod the label rank and
+ *   then the region pair put first.
  * Counts are of the `workload` each reply names. Addresses: 127.132.0.0/16.
  */
 const test = anyTest as TestFn<FixtureMeshContext>;
@@ -23,6 +25,15 @@ const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixture
 const CALLS = 200;
 
 useFixtureMesh(test, { block: 132, network: 'loopback', fixture: FIXTURE });
+
+/** Processes this file started itself (a restarted app), stopped by PID after every test. */
+const owned: ChildProcess[] = [];
+test.after.always(async () => {
+  for (const child of owned) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+    await waitExit(child);
+  }
+});
 
 /** `n` sequential calls from east's client, counted by the workload that answered (or `status <code> <flags>`). */
 async function batch(state: MeshState, n: number): Promise<Record<string, number>> {
@@ -120,10 +131,8 @@ spec:
   const [command, ...args] = recipe.argv;
   if (command === undefined) throw new Error('empty command line');
   const restarted = spawn(command, args, { env: recipe.env, cwd: recipe.cwd, stdio: 'ignore' });
-  t.teardown(async () => {
-    if (restarted.exitCode === null && restarted.signalCode === null && restarted.pid !== undefined) process.kill(restarted.pid, 'SIGTERM');
-    await waitExit(restarted);
-  });
+  // This file owns the restarted app: it serves the next test too, and is stopped by PID after all.
+  owned.push(restarted);
   // Back once its ejection (30 s, doubled per ejection) has run out.
   const back = await until(state, 'reviews-w1 back in rotation', (b) => (b['reviews-w1'] ?? 0) >= 3 && (b['reviews-w2'] ?? 0) >= 3, 150_000);
   t.log(`app restarted (pid ${restarted.pid}), first batch with both: ${JSON.stringify(back)}`);
@@ -131,6 +140,57 @@ spec:
   t.log(`recovered, 40 calls: ${JSON.stringify(recovered)}`);
   t.is((recovered['reviews-w1'] ?? 0) + (recovered['reviews-w2'] ?? 0), 40, 'every call answered');
   t.true((recovered['reviews-w1'] ?? 0) >= 10, 'reviews-w1 gets traffic again');
-  if (restarted.pid !== undefined) process.kill(restarted.pid, 'SIGTERM');
-  await waitExit(restarted);
+});
+
+test.serial('failover together with failoverPriority: the label rank first, then the failover region pair', async (t) => {
+  const { state } = t.context;
+  // Both west pods rank alike on the cluster label (neither is in east's cluster), and both are in
+  // another region than the client (r1), so without `failover` they tie at one priority; the pair
+  // r1 → r3 puts reviews-w2 (r3) first and reviews-w1 (r2) after it.
+  await applyYaml(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting:
+        failoverPriority: [topology.istio.io/cluster]
+        failover: [{from: r1, to: r3}]
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 30s
+`,
+  );
+  await until(state, 'the rule pushed: 10 of 10 calls answered by reviews-w2', (b) => b['reviews-w2'] === 10);
+  const preferred = await batch(state, 40);
+  t.log(`failoverPriority [cluster] + failover r1→r3, 40 calls: ${JSON.stringify(preferred)}`);
+  t.deepEqual(preferred, { 'reviews-w2': 40 }, 'every call to the pod in the failover region');
+
+  // A label rank that disagrees with the region pair wins over it, as in Istio.
+  await applyYaml(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting:
+        failoverPriority: [version=v1]
+        failover: [{from: r1, to: r3}]
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 30s
+`,
+  );
+  await until(state, 'the second rule pushed: 10 of 10 calls answered by reviews-w1', (b) => b['reviews-w1'] === 10);
+  const byLabel = await batch(state, 40);
+  t.log(`failoverPriority [version=v1] + failover r1→r3, 40 calls: ${JSON.stringify(byLabel)}`);
+  t.deepEqual(byLabel, { 'reviews-w1': 40 }, 'the label rank orders before the locality');
 });

@@ -18,7 +18,7 @@ import { type SelfSigned, selfSigned } from './tls-fixtures.ts';
  * data plane): an endpoint-qualified SNI reaches exactly the endpoint it names, the service SNI
  * any of them, and anything else is refused.
  *
- * This file owns 127.68.1.0/24: the gateway at .1, reviews-w1 at .11, reviews-w2 at .12 and
+ * This file owns 127.68.1.0/24: the gateways at .1 and .2, reviews-w1 at .11, reviews-w2 at .12 and
  * ratings-w1 at .13, each TLS backend on the sidecar inbound port 15006.
  */
 const GATEWAY = '127.68.1.1';
@@ -37,13 +37,14 @@ function must<T>(r: Result<T>): T {
   return r.value;
 }
 
-/** west's snapshot: reviews (exported) on w1 and w2, ratings (not exported) on w1. */
-function gatewayConfig(): ProxyConfig {
+/** west's snapshot: reviews (exported) on w1 (version v1) and w2 (v2), ratings (not exported) on w1; `extra` YAML. */
+function gatewayConfig(extra = ''): ProxyConfig {
   const b = new SnapshotBuilder({ cluster: 'west', gatewayAddress: GATEWAY });
-  b.workload('reviews-w1', 'reviews', 9080, { address: PODS['reviews-w1'] });
-  b.workload('reviews-w2', 'reviews', 9080, { address: PODS['reviews-w2'] });
+  b.workload('reviews-w1', 'reviews', 9080, { address: PODS['reviews-w1'], labels: { app: 'reviews', version: 'v1' } });
+  b.workload('reviews-w2', 'reviews', 9080, { address: PODS['reviews-w2'], labels: { app: 'reviews', version: 'v2' } });
   b.workload('ratings-w1', 'ratings', 9080, { address: PODS['ratings-w1'] });
   b.yaml('apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\nmetadata: {name: reviews, namespace: default}\n');
+  if (extra) b.yaml(extra);
   const snap = b.build();
   const router = proxyNode('router', { cluster: 'west', ip: GATEWAY, workload: 'istio-eastwestgateway', namespace: 'istio-system' });
   const listeners = new Map<string, ListenerConfig>();
@@ -78,8 +79,8 @@ test.after.always(async () => {
 });
 
 /** Opens TLS through the gateway with `servername`; resolves with the backend's name, or `error …`. */
-async function dial(servername: string): Promise<string> {
-  const client = tls.connect({ host: GATEWAY, port, servername, ca: cert.certPem, checkServerIdentity: () => undefined });
+async function dial(servername: string, at = { host: GATEWAY, port: 0 }): Promise<string> {
+  const client = tls.connect({ host: at.host, port: at.port || port, servername, ca: cert.certPem, checkServerIdentity: () => undefined });
   try {
     return await new Promise<string>((resolve) => {
       let body = '';
@@ -144,3 +145,38 @@ test.serial('a qualified SNI whose endpoint is down fails alone (UF); the other 
   t.is(await dial(endpointSniFor(endpointIdOf('west', 'default', 'reviews-w1'), 9080, '', REVIEWS)), 'reviews-w1');
 });
 
+
+test.serial('the gateway balances a service SNI with the DestinationRule’s locality priorities, through the shared cluster layer', async (t) => {
+  const dr = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {localityLbSetting: {failoverPriority: [version=v2]}}
+    outlierDetection: {consecutiveGatewayErrors: 1, consecutive5xxErrors: 0, interval: 1s, baseEjectionTime: 30s}
+`;
+  const second = createGatewayDataPlane({ address: '127.68.1.2', port: 0, cluster: 'west', logger });
+  t.teardown(() => second.close());
+  second.applyConfig(gatewayConfig(dr));
+  const at = { host: '127.68.1.2', port: await second.listen() };
+  const service = sniFor(9080, '', REVIEWS);
+  const preferred: string[] = [];
+  for (let i = 0; i < 6; i++) preferred.push(await dial(service, at));
+  t.deepEqual(preferred, new Array<string>(6).fill('reviews-w2'), 'priority 0 (version v2) takes every connection');
+  const w2 = backends[1];
+  if (!w2) throw new Error('fixture');
+  await new Promise<void>((r) => w2.close(() => r()));
+  try {
+    const first = await dial(service, at);
+    t.log(`reviews-w2 down, first connection: ${first}`);
+    const after: string[] = [];
+    for (let i = 0; i < 6; i++) after.push(await dial(service, at));
+    t.deepEqual(after, new Array<string>(6).fill('reviews-w1'), 'the failed host is ejected and priority 1 takes over');
+    const ejected = second.clusterStats().find((c) => c.name === service)?.hosts.filter((h) => h.ejected).map((h) => h.address);
+    t.deepEqual(ejected, [`${PODS['reviews-w2']}:9080/15006`]);
+  } finally {
+    w2.listen(15006, PODS['reviews-w2']);
+    await once(w2, 'listening');
+  }
+});

@@ -34,6 +34,12 @@ export interface ImportedEndpoint {
   labels: Record<string, string>;
   workload: string;
   serviceAccount: string;
+  /**
+   * The endpoint's stable id (`endpointIdOf` in src/xds/naming.ts), published by exporters whose
+   * gateway accepts endpoint-qualified SNIs. Absent from older peers: their endpoints are reached
+   * with the plain service SNI, the gateway choosing among them.
+   */
+  endpointId?: string;
 }
 
 /** Pilot's federation registry implements this; the controller feeds it. */

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 import { formatZodIssues } from '../common/zod-issues.ts';
+import { isEndpointId } from '../xds/naming.ts';
 import type { ImportedEndpoint } from './federation-interface.ts';
 
 export const IMPORT_FILE_API_VERSION = 'meshfed.dev/v1alpha1';
@@ -28,6 +29,7 @@ const endpointSchema = z.strictObject({
   labels: z.record(z.string(), z.string()),
   workload: z.string().min(1),
   serviceAccount: z.string().min(1),
+  endpointId: z.string().refine(isEndpointId, 'must be 16 lower-case hex digits').optional(),
 });
 
 const fileSchema = z

@@ -19,7 +19,11 @@ export interface TcpLabels {
 export type ResponseFlags = '-' | 'UF' | 'UH' | 'UO';
 
 /** Why a connection was refused before routing (`meshfed_gateway_refused_total{reason}`). */
-export type RefusalReason = 'invalid_hello' | 'no_sni' | 'unknown_sni' | 'hello_too_large' | 'hello_timeout' | 'client_closed';
+/**
+ * Why a connection was refused. `unknown_endpoint`: an endpoint-qualified SNI whose service SNI is
+ * served here but whose id names no local endpoint of it (a stale or forged id).
+ */
+export type RefusalReason = 'invalid_hello' | 'no_sni' | 'unknown_sni' | 'unknown_endpoint' | 'hello_too_large' | 'hello_timeout' | 'client_closed';
 
 const TCP_LABELS = [
   'reporter',

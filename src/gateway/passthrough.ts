@@ -4,7 +4,7 @@ import type { Logger } from '../common/log.ts';
 import { parseClientHello } from './client-hello.ts';
 import type { GatewayMetrics, RefusalReason, ResponseFlags } from './gateway-metrics.ts';
 import type { ClusterManager } from '../dataplane/cluster/index.ts';
-import type { SniRoute, SniRouteTable } from './sni-routes.ts';
+import { type SniRoute, type SniRouteTable, serviceSniOf } from './sni-routes.ts';
 import { ALERT, type AlertDescription, fatalAlertRecord } from './tls-alert.ts';
 
 /** What one accepted connection needs from its gateway. Frozen by the data plane. */
@@ -33,7 +33,9 @@ const REFUSAL_GRACE_MS = 2000;
 
 /**
  * Serves one downstream connection: buffer bytes until the ClientHello parses, pick the route by
- * SNI, dial an endpoint, replay the buffered bytes unchanged, then pipe both ways with half-close.
+ * SNI (exact match: a service SNI leads to the service's cluster, whose endpoint the cluster layer
+ * picks; an endpoint-qualified SNI to a cluster of that one endpoint; anything else is refused with
+ * `unrecognized_name`), dial an endpoint, replay the buffered bytes unchanged, then pipe both ways with half-close.
  * TLS is never terminated. Never throws; every socket error ends in destroying both sockets.
  */
 export function handleConnection(client: net.Socket, ctx: PassthroughContext): void {
@@ -88,9 +90,11 @@ export function handleConnection(client: net.Socket, ctx: PassthroughContext): v
       refuse('no_sni', ALERT.handshakeFailure);
       return;
     }
-    const route = ctx.routes().routes.get(hello.sni);
+    const table = ctx.routes();
+    const route = table.routes.get(hello.sni);
     if (!route) {
-      refuse('unknown_sni', ALERT.unrecognizedName, hello.sni);
+      const service = serviceSniOf(hello.sni);
+      refuse(service !== undefined && table.routes.has(service) ? 'unknown_endpoint' : 'unknown_sni', ALERT.unrecognizedName, hello.sni);
       return;
     }
     stopReading();

@@ -1,5 +1,5 @@
 import type { ProxyConfig } from '../xds/config-types.ts';
-import { LISTENER, parseSni } from '../xds/naming.ts';
+import { LISTENER, parseSni, sniFor } from '../xds/naming.ts';
 
 /** Where one exported SNI leads: the filter chain's cluster (its endpoints live in the cluster layer). */
 export interface SniRoute {
@@ -22,7 +22,13 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export const EMPTY_ROUTE_TABLE: SniRouteTable = { routes: new Map(), hasListener: false };
 
-/** The service host carried by an Istio SNI; other SNIs name themselves. */
+/** The service SNI inside an endpoint-qualified SNI; undefined for any other name. */
+export function serviceSniOf(sni: string): string | undefined {
+  const p = parseSni(sni);
+  return p?.endpointId === undefined ? undefined : sniFor(p.port, p.subset, p.hostname);
+}
+
+/** The service host carried by an Istio SNI (plain or endpoint-qualified); other SNIs name themselves. */
 export function destinationServiceOf(sni: string): string {
   return parseSni(sni)?.hostname ?? sni;
 }

@@ -36,7 +36,7 @@ function connectionOptions(c: { maxRequestsPerConnection?: number; idleTimeoutMs
 }
 
 function sameEndpoint(a: EndpointConfig, b: EndpointConfig): boolean {
-  return a.address.host === b.address.host && a.address.port === b.address.port;
+  return a.address.host === b.address.host && a.address.port === b.address.port && a.sni === b.sni;
 }
 
 function outcomeOf(o: AttemptOutcome): Outcome {
@@ -56,7 +56,9 @@ function outcomeOf(o: AttemptOutcome): Outcome {
  * The outbound listener's side of the router seam: endpoints come from the cluster layer (load
  * balancer, outlier detection, circuit breakers; a retry that avoids previous hosts re-picks up to
  * `maxPicks` times), attempts go out over mesh mTLS (HTTP/2, to the endpoint's inbound port) or
- * plaintext HTTP/1.1, and each attempt's outcome goes back to the cluster.
+ * plaintext HTTP/1.1, and each attempt's outcome goes back to the cluster. A remote endpoint with an
+ * endpoint-qualified SNI (`meshfed.sni`) is dialled at its gateway with that SNI, so the pool
+ * keeps one session per remote endpoint and the gateway passes it to that endpoint only.
  */
 export function outboundUpstream(
   ctx: ListenerContext,
@@ -102,7 +104,7 @@ export function outboundUpstream(
         const headers = h1ToH2RequestHeaders(head);
         headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
         call = h2.request(
-          { host: endpoint.address.host, port: endpoint.inboundPort ?? endpoint.address.port, sni: cluster.tls.sni, alpn: cluster.tls.alpn },
+          { host: endpoint.address.host, port: endpoint.inboundPort ?? endpoint.address.port, sni: endpoint.sni ?? cluster.tls.sni, alpn: cluster.tls.alpn },
           { method: req.method, path: req.path, headers, body: req.body, connectTimeoutMs: cluster.connectTimeoutMs, ...connectionOptions(cluster) },
         );
       } else {

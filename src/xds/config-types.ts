@@ -315,6 +315,11 @@ export interface EndpointConfig {
   inboundPort?: number;
   workload?: string;
   namespace?: string;
+  /**
+   * `meshfed.sni`: the endpoint-qualified SNI to send instead of the cluster's service SNI (a
+   * remote endpoint behind its cluster's gateway). Only on `tlsMode: istio` endpoints.
+   */
+  sni?: string;
   priority: number;
   /** The EDS locality, when it names one. */
   locality?: { region?: string; zone?: string; subZone?: string };

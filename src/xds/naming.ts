@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Names shared by Pilot's generators and the proxies that consume them (Istio's conventions).
  */
@@ -30,12 +32,52 @@ export function sniFor(port: number, subset: string, hostname: string): string {
   return `outbound_.${port}_.${subset}_.${hostname}`;
 }
 
-export function parseSni(sni: string): { port: number; subset: string; hostname: string } | undefined {
-  const m = /^outbound_\.(\d{1,5})_\.([a-z0-9-]*)_\.([a-z0-9.-]+)$/.exec(sni);
+/** An endpoint id: 16 lower-case hex digits (see `endpointIdOf`). */
+const ENDPOINT_ID = /^[0-9a-f]{16}$/;
+
+/**
+ * The stable id of one workload endpoint in the federation: the first 16 hex digits of
+ * SHA-256(`<cluster>/<namespace>/<workload>`). The exporting cluster publishes it (Consul meta
+ * `endpoint_id`) and its gateway computes it again for its own endpoints, so it never needs to be
+ * stored. It names the workload, not its address: a pod that restarts on a new address keeps it.
+ */
+export function endpointIdOf(cluster: string, namespace: string, workload: string): string {
+  return createHash('sha256').update(`${cluster}/${namespace}/${workload}`).digest('hex').slice(0, 16);
+}
+
+export function isEndpointId(id: string): boolean {
+  return ENDPOINT_ID.test(id);
+}
+
+/**
+ * Endpoint-qualified cross-cluster SNI: `ep_.<id>_.` before a service SNI, e.g.
+ * `ep_.0123456789abcdef_.outbound_.9080_._.reviews.default.svc.cluster.local`. A source sidecar
+ * sends it to reach exactly one remote endpoint through that cluster's east-west gateway, which
+ * passes the bytes to that endpoint only when it is a local endpoint of the exported service (and
+ * of the subset) the service SNI names; any other id is refused like an unknown SNI. The plain
+ * service SNI keeps meaning "any endpoint of the service, chosen by the gateway".
+ */
+export function endpointSniFor(endpointId: string, port: number, subset: string, hostname: string): string {
+  return `ep_.${endpointId}_.${sniFor(port, subset, hostname)}`;
+}
+
+/** A parsed cross-cluster SNI; `endpointId` only for the endpoint-qualified form. */
+export interface ParsedSni {
+  port: number;
+  subset: string;
+  hostname: string;
+  endpointId?: string;
+}
+
+/** Parses a service SNI or an endpoint-qualified SNI (`endpointSniFor`); undefined for anything else. */
+export function parseSni(sni: string): ParsedSni | undefined {
+  const m = /^(?:ep_\.([0-9a-f]{16})_\.)?outbound_\.(\d{1,5})_\.([a-z0-9-]*)_\.([a-z0-9.-]+)$/.exec(sni);
   if (!m) return undefined;
-  const port = Number(m[1]);
+  const port = Number(m[2]);
   if (port < 1 || port > 65535) return undefined;
-  return { port, subset: m[2] ?? '', hostname: m[3] ?? '' };
+  const out: ParsedSni = { port, subset: m[3] ?? '', hostname: m[4] ?? '' };
+  if (m[1] !== undefined) out.endpointId = m[1];
+  return out;
 }
 
 /** Listener and route names. */
@@ -61,6 +103,9 @@ export const ENDPOINT_META = {
    * `meshfed.inbound_port`: the port where the destination's sidecar captures traffic (stand-in for
    * Istio's iptables redirect). Present on sidecar'd workload endpoints, absent on gateway endpoints
    * (which are dialled as given) and on plaintext endpoints. `meshfed.workload`, `meshfed.namespace`.
+   * `meshfed.sni`: on a remote endpoint reached through its cluster's gateway, the
+   * endpoint-qualified SNI (`endpointSniFor`) to send instead of the cluster's service SNI, so
+   * that the gateway passes the connection to exactly that endpoint.
    */
   meshfed: 'meshfed',
 } as const;

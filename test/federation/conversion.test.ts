@@ -6,6 +6,10 @@ import {
   type LocalExportState,
   toRegistrations,
 } from '../../src/federation/index.ts';
+import { endpointIdOf } from '../../src/xds/naming.ts';
+
+/** endpointIdOf('east', 'default', 'reviews-v1'), pinned: a change would break mixed-version peers. */
+const V1_ID = '10279775cd5d93f4';
 
 const reviews = {
   namespace: 'default',
@@ -57,6 +61,7 @@ test('toRegistrations: one instance per endpoint, addressed at the gateway', (t)
       workload: 'reviews-v1',
       service_account: 'bookinfo-reviews',
       labels: JSON.stringify({ app: 'reviews', version: 'v1', 'topology.istio.io/cluster': 'east' }),
+      endpoint_id: V1_ID,
     },
     check: { id: 'meshfed:east/default/reviews/reviews-v1', ttl: '3s', status: 'passing', deregisterCriticalServiceAfter: '60s' },
   });
@@ -151,7 +156,20 @@ const expectedV1: ImportedEndpoint[] = [9080, 50051].map((port) => ({
   labels: { app: 'reviews', version: 'v1', 'topology.istio.io/cluster': 'east' },
   workload: 'reviews-v1',
   serviceAccount: 'bookinfo-reviews',
+  endpointId: V1_ID,
 }));
+
+test('endpointIdOf: 16 hex digits, stable, distinct per cluster, namespace and workload', (t) => {
+  t.is(endpointIdOf('east', 'default', 'reviews-v1'), V1_ID);
+  const ids = new Set([
+    endpointIdOf('east', 'default', 'reviews-v1'),
+    endpointIdOf('west', 'default', 'reviews-v1'),
+    endpointIdOf('east', 'other', 'reviews-v1'),
+    endpointIdOf('east', 'default', 'reviews-v2'),
+  ]);
+  t.is(ids.size, 4);
+  for (const id of ids) t.regex(id, /^[0-9a-f]{16}$/);
+});
 
 function withMeta(r: ConsulRegistration, meta: Record<string, string>): ConsulRegistration {
   return { ...r, meta: { ...r.meta, ...meta } };
@@ -204,6 +222,20 @@ const healthTable: {
     entries: [{ ...(entryFor(v1, 'east') as object), Service: { ID: 'x', Service: 'reviews', Address: 'a', Port: '80' } }],
     endpoints: [],
     skipped: [/^\[0\]: Service\.Port/],
+    unhealthy: [],
+  },
+  {
+    title: 'an instance from an exporter without endpoint_id (older peer) imports without an endpoint id',
+    entries: [entryFor({ ...v1, meta: Object.fromEntries(Object.entries(v1.meta).filter(([k]) => k !== 'endpoint_id')) }, 'east')],
+    endpoints: expectedV1.map(({ endpointId: _, ...rest }) => rest),
+    skipped: [],
+    unhealthy: [],
+  },
+  {
+    title: 'an endpoint_id that is not 16 hex digits is skipped, naming the key',
+    entries: [entryFor(withMeta(v1, { endpoint_id: 'ZZ' }), 'east'), entryFor(withMeta(v2, { endpoint_id: `${V1_ID}0` }), 'east')],
+    endpoints: [],
+    skipped: [/Meta\.endpoint_id: must be 16 lower-case hex digits/, /Meta\.endpoint_id/],
     unhealthy: [],
   },
   {

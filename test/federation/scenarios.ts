@@ -13,6 +13,7 @@ import {
   toRegistrations,
 } from '../../src/federation/index.ts';
 import { createLogger } from '../../src/common/log.ts';
+import { endpointIdOf } from '../../src/xds/naming.ts';
 import { EventLog, eventually, exportsOf, makeRootCert, RecordingSink, withFaults } from './fixtures.ts';
 
 /** What a backend's test file provides. */
@@ -94,6 +95,7 @@ export const scenarios: Scenario[] = [
         labels: { app: 's1-reviews', version: 'v2', 'topology.istio.io/cluster': 'east' },
         workload: 's1-reviews-v2',
         serviceAccount: 's1-reviews-sa',
+        endpointId: endpointIdOf('east', 'default', 's1-reviews-v2'),
       });
       const hostname = 's1-reviews.default.svc.cluster.local';
       t.true(west.events.has({ type: 'ServiceExported', cluster: 'east', hostname }));

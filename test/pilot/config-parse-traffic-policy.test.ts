@@ -77,6 +77,21 @@ const valid: { title: string; policy: string; expected: TrafficPolicy }[] = [
     },
   },
   {
+    title: 'localityLbSetting failover together with failoverPriority (Istio: label rank, then locality)',
+    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: us-east, to: us-west}], failoverPriority: [topology.istio.io/cluster, version=v2]}}',
+    expected: {
+      loadBalancer: {
+        localityLbSetting: {
+          enabled: true,
+          distribute: [],
+          failover: [{ from: 'us-east', to: 'us-west' }],
+          failoverPriority: [{ label: 'topology.istio.io/cluster' }, { label: 'version', value: 'v2' }],
+        },
+      },
+      portLevelSettings: [],
+    },
+  },
+  {
     title: 'connectionPool, every supported field',
     policy: `    connectionPool:
       tcp: {maxConnections: 10, connectTimeout: 250ms}
@@ -203,11 +218,6 @@ const invalid: { title: string; policy: string; expected: string }[] = [
     title: 'localityLbSetting: failover with a region label in failoverPriority',
     policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r2}], failoverPriority: [topology.kubernetes.io/region]}}',
     expected: `${L}.failoverPriority[0]: can not simultaneously set 'failover' and topology label 'topology.kubernetes.io/region' in 'failoverPriority'`,
-  },
-  {
-    title: 'localityLbSetting: failover with failoverPriority (valid Istio, not supported yet)',
-    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r2}], failoverPriority: [topology.istio.io/cluster]}}',
-    expected: `${L}.failoverPriority: failoverPriority together with failover is not supported by meshfed yet`,
   },
   {
     title: 'localityLbSetting: duplicate failoverPriority label',

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { generate } from '../../src/pilot/generators/index.ts';
+import { endpointIdOf } from '../../src/xds/naming.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { clustersOf, endpointRows, endpointsOf, listenersOf, richSnapshot, routesOf } from './support/fixtures.ts';
 import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
@@ -7,7 +8,11 @@ import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
 const router = proxyNode('router', { ip: '127.0.2.1', workload: 'eastwestgateway', namespace: 'istio-system' });
 const proxyless = proxyNode('proxyless');
 const REVIEWS = 'reviews.default.svc.cluster.local';
+/** endpointIdOf('east', 'default', 'reviews-v1'): the one local reviews endpoint's qualified SNIs sort first. */
+const V1 = endpointIdOf('east', 'default', 'reviews-v1');
 const REVIEWS_SNIS = [
+  `ep_.${V1}_.outbound_.9080_._.${REVIEWS}`,
+  `ep_.${V1}_.outbound_.9080_.v1_.${REVIEWS}`,
   `outbound_.9080_._.${REVIEWS}`,
   `outbound_.9080_.v1_.${REVIEWS}`,
   `outbound_.9080_.v2_.${REVIEWS}`,
@@ -55,6 +60,7 @@ test('router CDS/EDS: a plaintext cluster per SNI with local sidecar endpoints o
   ];
   t.deepEqual(endpointRows(eds.get(`outbound_.9080_._.${REVIEWS}`)), local);
   t.deepEqual(endpointRows(eds.get(`outbound_.9080_.v1_.${REVIEWS}`)), local);
+  t.deepEqual(endpointRows(eds.get(`ep_.${V1}_.outbound_.9080_._.${REVIEWS}`)), local, 'an endpoint-qualified SNI holds just its endpoint');
   t.deepEqual(endpointRows(eds.get(`outbound_.9080_.v2_.${REVIEWS}`)), [], 'remote v2 is never served by this gateway');
   t.deepEqual(generate(router, TYPE_URL.route, snap), []);
 });

@@ -124,6 +124,27 @@ const rows: { title: string; snap: typeof plainSnapshot; policy: string; proxy: 
     expected: ['P0 r1/z1 w1 [reviews-v1]', 'P1 r1/z2 w1 [reviews-v2e]', 'P2 r3/west w1 [gw:west×1]', 'P3 r2/west w1 [gw:west×1]'],
   },
   {
+    title: 'failoverPriority [cluster] with failover r1→r3: own cluster first, then r3 before r2 within the other cluster',
+    snap: regionSnapshot,
+    policy: `    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r3}], failoverPriority: [topology.istio.io/cluster]}}\n    ${OD}`,
+    proxy: r1z1,
+    expected: ['P0 r1/z1 w1 [reviews-v1]', 'P1 r1/z2 w1 [reviews-v2e]', 'P2 r3/west w1 [gw:west×1]', 'P3 r2/west w1 [gw:west×1]'],
+  },
+  {
+    title: 'failoverPriority [cluster=west] with failover r1→r2: the label rank wins over locality (west first, r2 before r3)',
+    snap: regionSnapshot,
+    policy: `    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r2}], failoverPriority: [topology.istio.io/cluster=west]}}\n    ${OD}`,
+    proxy: r1z1,
+    expected: ['P0 r2/west w1 [gw:west×1]', 'P1 r3/west w1 [gw:west×1]', 'P2 r1/z1 w1 [reviews-v1]', 'P3 r1/z2 w1 [reviews-v2e]'],
+  },
+  {
+    title: 'failoverPriority with failover, without outlierDetection: ignored, as Istio does',
+    snap: regionSnapshot,
+    policy: '    loadBalancer: {localityLbSetting: {failover: [{from: r1, to: r2}], failoverPriority: [topology.istio.io/cluster]}}',
+    proxy: r1z1,
+    expected: ['P0 r1/z1 w1 [reviews-v1]', 'P0 r1/z2 w1 [reviews-v2e]', 'P0 r2/west w1 [gw:west×1]', 'P0 r3/west w1 [gw:west×1]'],
+  },
+  {
     title: 'enabled with nothing else: locality-prioritized (same cluster first without labels)',
     snap: plainSnapshot,
     policy: `    loadBalancer: {localityLbSetting: {enabled: true}}\n    ${OD}`,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { WorkloadRegistryFile } from '../../src/common/workload.ts';
 import { createPilot, type Pilot, PilotOptionsError, type Snapshot } from '../../src/pilot/index.ts';
+import { endpointIdOf } from '../../src/xds/naming.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { proxyNode } from './support/snapshot-builder.ts';
 import { silentLogger } from './support/wait.ts';
@@ -71,7 +72,7 @@ test('createPilot builds the first snapshot from the registry file and config fo
   t.deepEqual(pilot.exportState().exports.map((e) => e.hostname), ['reviews.default.svc.cluster.local']);
   t.deepEqual(
     pilot.generate(proxyNode('router', { ip: '127.0.2.1' }), TYPE_URL.cluster).map((r) => r.name),
-    ['outbound_.9080_._.reviews.default.svc.cluster.local'],
+    [`ep_.${endpointIdOf('east', 'default', 'reviews-v1')}_.outbound_.9080_._.reviews.default.svc.cluster.local`, 'outbound_.9080_._.reviews.default.svc.cluster.local'],
   );
   t.deepEqual(pilot.configErrors(), []);
 });

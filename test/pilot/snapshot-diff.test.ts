@@ -30,15 +30,44 @@ spec:
 const rows: { title: string; next: SnapshotBuilder; scope: 'none' | 'endpoints' | 'full'; hostnames?: string[]; workloads?: string[] }[] = [
   { title: 'nothing changed', next: mesh(), scope: 'none' },
   {
-    title: 'a new replica of a local service',
-    next: mesh((b) => b.workload('reviews-v1b', 'reviews', 9080, { labels: { app: 'reviews', version: 'v1' } })),
+    title: 'a new replica of a local service that is not exported',
+    next: mesh((b) => b.workload('productpage-v1b', 'productpage', 9080)),
     scope: 'endpoints',
-    hostnames: ['reviews.default.svc.cluster.local'],
-    workloads: ['east/default/reviews-v1b'],
+    hostnames: ['productpage.default.svc.cluster.local'],
+    workloads: ['east/default/productpage-v1b'],
+  },
+  {
+    title: 'a new replica of an exported service (its endpoint-qualified SNI is a new gateway chain)',
+    next: mesh((b) => b.workload('reviews-v1b', 'reviews', 9080, { labels: { app: 'reviews', version: 'v1' } })),
+    scope: 'full',
+  },
+  {
+    title: 'an exported replica changes labels (its subset SNIs at the gateway)',
+    next: new SnapshotBuilder({ cluster: 'east', gatewayAddress: '127.0.2.1' })
+      .workload('productpage-v1', 'productpage', 9080)
+      .workload('reviews-v1', 'reviews', 9080, { labels: { app: 'reviews', version: 'v2' } })
+      .workload('details-v1', 'details', 9080, { sidecar: false })
+      .imported('west', '10.1.0.1', 'reviews-v2a', 'reviews', 9080, { version: 'v2' })
+      .imported('west', '10.1.0.1', 'ratings-v1', 'ratings', 9080)
+      .yaml(RICH_CONFIG),
+    scope: 'full',
   },
   {
     title: 'a new imported endpoint of a known service',
     next: mesh((b) => b.imported('west', '10.1.0.1', 'ratings-v2', 'ratings', 9080)),
+    scope: 'endpoints',
+    hostnames: ['ratings.default.svc.cluster.local'],
+    workloads: [],
+  },
+  {
+    title: 'an imported endpoint gains its federation id (its gateway now takes endpoint-qualified SNIs)',
+    next: new SnapshotBuilder({ cluster: 'east', gatewayAddress: '127.0.2.1' })
+      .workload('productpage-v1', 'productpage', 9080)
+      .workload('reviews-v1', 'reviews', 9080, { labels: { app: 'reviews', version: 'v1' } })
+      .workload('details-v1', 'details', 9080, { sidecar: false })
+      .imported('west', '10.1.0.1', 'reviews-v2a', 'reviews', 9080, { version: 'v2' })
+      .imported('west', '10.1.0.1', 'ratings-v1', 'ratings', 9080, {}, 'default', '0123456789abcdef')
+      .yaml(RICH_CONFIG),
     scope: 'endpoints',
     hostnames: ['ratings.default.svc.cluster.local'],
     workloads: [],

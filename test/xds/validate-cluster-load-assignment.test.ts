@@ -13,6 +13,7 @@ const lb = (address: string, port: number, extra: Record<string, unknown> = {}) 
   endpoint: { address: { socket_address: { address, port_value: port } } },
   ...extra,
 });
+const QSNI = 'ep_.0123456789abcdef_.outbound_.9080_._.reviews.default.svc.cluster.local';
 const cla = (endpoints: object[]) => ({ '@type': TYPE_URL.endpoint, cluster_name: 'reviews', endpoints });
 
 const good: { title: string; resource: object; expected: ClusterLoadAssignmentConfig }[] = [
@@ -85,6 +86,24 @@ const good: { title: string; resource: object; expected: ClusterLoadAssignmentCo
       ],
     },
   },
+  {
+    title: 'remote endpoints behind one gateway, each with its endpoint-qualified SNI',
+    resource: cla([
+      {
+        lb_endpoints: [
+          lb('10.0.0.9', 15443, { metadata: meta({ istio: { tlsMode: 'istio', cluster_id: 'west' }, meshfed: { sni: QSNI, workload: 'reviews-w1' } }) }),
+          lb('10.0.0.9', 15443, { metadata: meta({ istio: { tlsMode: 'istio', cluster_id: 'west' }, meshfed: { sni: QSNI.replace('0123', '4567') } }) }),
+        ],
+      },
+    ]),
+    expected: {
+      clusterName: 'reviews',
+      endpoints: [
+        { address: { host: '10.0.0.9', port: 15443 }, weight: 1, healthy: true, tlsMode: 'istio', cluster: 'west', workload: 'reviews-w1', sni: QSNI, priority: 0 },
+        { address: { host: '10.0.0.9', port: 15443 }, weight: 1, healthy: true, tlsMode: 'istio', cluster: 'west', sni: QSNI.replace('0123', '4567'), priority: 0 },
+      ],
+    },
+  },
   { title: 'no endpoints', resource: cla([]), expected: { clusterName: 'reviews', endpoints: [] } },
 ];
 
@@ -131,6 +150,26 @@ const bad: { title: string; resource: object; error: string }[] = [
     title: 'a non-numeric inbound port',
     resource: cla([{ lb_endpoints: [lb('127.0.0.1', 80, { metadata: meta({ meshfed: { inbound_port: 'abc' } }) })] }]),
     error: `${e0}.metadata.filter_metadata.meshfed.inbound_port: must be a port number`,
+  },
+  {
+    title: 'meshfed.sni that is a plain service SNI (the cluster already sends that)',
+    resource: cla([{ lb_endpoints: [lb('10.0.0.9', 15443, { metadata: meta({ istio: { tlsMode: 'istio' }, meshfed: { sni: QSNI.slice('ep_.0123456789abcdef_.'.length) } }) })] }]),
+    error: `${e0}.metadata.filter_metadata.meshfed.sni: must be an endpoint-qualified SNI (ep_.<id>_.outbound_.<port>_.<subset>_.<host>)`,
+  },
+  {
+    title: 'meshfed.sni that is not a string',
+    resource: cla([{ lb_endpoints: [lb('10.0.0.9', 15443, { metadata: meta({ istio: { tlsMode: 'istio' }, meshfed: { sni: 7 } }) })] }]),
+    error: `${e0}.metadata.filter_metadata.meshfed.sni: must be an endpoint-qualified SNI (ep_.<id>_.outbound_.<port>_.<subset>_.<host>)`,
+  },
+  {
+    title: 'meshfed.sni on a plaintext endpoint (no TLS, so no SNI to send)',
+    resource: cla([{ lb_endpoints: [lb('10.0.0.9', 15443, { metadata: meta({ meshfed: { sni: QSNI } }) })] }]),
+    error: `${e0}.metadata.filter_metadata.meshfed.sni: needs istio.tlsMode istio: only a mesh mTLS endpoint sends an SNI`,
+  },
+  {
+    title: 'meshfed.sni with an inbound port (a local sidecar, not a gateway)',
+    resource: cla([{ lb_endpoints: [lb('127.0.0.1', 9080, { metadata: meta({ istio: { tlsMode: 'istio' }, meshfed: { sni: QSNI, inbound_port: 15006 } }) })] }]),
+    error: `${e0}.metadata.filter_metadata.meshfed.sni: cannot be combined with meshfed.inbound_port: an endpoint-qualified SNI is sent to a gateway`,
   },
   {
     title: 'a named port',

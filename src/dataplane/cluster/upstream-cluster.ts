@@ -157,9 +157,14 @@ class Lease implements PickedHost {
   }
 }
 
-/** A host's identity: its address, plus the port actually dialled when it differs (`inboundPort`). */
+/**
+ * A host's identity: its address, plus the port actually dialled when it differs (`inboundPort`),
+ * plus its endpoint-qualified SNI (`sni`): remote endpoints behind one gateway share its address
+ * but are distinct hosts (own load-balancer share, outlier state, active count and connection).
+ */
 export function hostKey(e: EndpointConfig): string {
-  return e.inboundPort === undefined ? `${e.address.host}:${e.address.port}` : `${e.address.host}:${e.address.port}/${e.inboundPort}`;
+  const base = e.inboundPort === undefined ? `${e.address.host}:${e.address.port}` : `${e.address.host}:${e.address.port}/${e.inboundPort}`;
+  return e.sni === undefined ? base : `${base}#${e.sni}`;
 }
 
 function localityKey(e: EndpointConfig): string {

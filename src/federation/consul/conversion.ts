@@ -13,6 +13,7 @@ import type {
   LocalExportState,
 } from '../federation-interface.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
+import { endpointIdOf, isEndpointId } from '../../xds/naming.ts';
 
 /** Tag carried by every instance meshfed registers; importers ignore instances without it. */
 export const MESHFED_TAG = 'meshfed';
@@ -84,7 +85,9 @@ function validPort(port: number): boolean {
  *
  * Meta keys: `namespace`, `cluster`, `service`, `ports` (`http:9080,grpc:50051`), `sni_host` (the
  * host in the SNI `outbound_.<port>_._.<host>`), `workload`, `service_account` and `labels` (JSON
- * of the label map, because Consul meta keys cannot hold keys like `topology.istio.io/cluster`).
+ * of the label map, because Consul meta keys cannot hold keys like `topology.istio.io/cluster`),
+ * and `endpoint_id` (`endpointIdOf(cluster, namespace, workload)`: the promise that this cluster's
+ * gateway routes the endpoint-qualified SNI of that id to exactly this endpoint).
  * An endpoint whose meta would break Consul's limits is rejected alone; a bad service or gateway
  * rejects what depends on it. Output order follows input order.
  */
@@ -138,6 +141,7 @@ export function toRegistrations(state: LocalExportState, opts: { ttlSeconds: num
         workload: ep.workload,
         service_account: ep.serviceAccount,
         labels: JSON.stringify({ ...ep.labels, [CLUSTER_LABEL]: cluster }),
+        endpoint_id: endpointIdOf(cluster, svc.namespace, ep.workload),
       };
       const tooLong = Object.entries(meta).filter(([, v]) => v.length > META_VALUE_MAX);
       if (tooLong.length > 0) {
@@ -198,6 +202,8 @@ const metaSchema = z.object({
   workload: z.string().min(1),
   service_account: z.string(),
   labels: z.string(),
+  /** Absent from exporters that predate endpoint-qualified SNIs. */
+  endpoint_id: z.string().refine(isEndpointId, 'must be 16 lower-case hex digits').optional(),
 });
 
 const labelsSchema = z.record(z.string(), z.string());
@@ -233,7 +239,8 @@ function parseLabels(text: string): Record<string, string> | undefined {
  * meshfed instances into imported endpoints. Fails only when the body is not an array; a malformed
  * entry is skipped and reported, an instance with any check not `passing` (for example a TTL that
  * lapsed because its cluster died) is left out, and an instance claiming another cluster than the
- * datacenter it was read from is treated as malformed.
+ * datacenter it was read from is treated as malformed. `endpoint_id` is optional (older exporters
+ * lack it); when present it must be an endpoint id.
  */
 export function fromHealthEntries(datacenter: string, entries: unknown): Result<HealthConversion> {
   if (!Array.isArray(entries)) return fail([`health entries of ${datacenter}: expected an array`]);
@@ -292,6 +299,7 @@ export function fromHealthEntries(datacenter: string, entries: unknown): Result<
         labels: { ...labels, [CLUSTER_LABEL]: datacenter },
         workload: m.workload,
         serviceAccount: m.service_account,
+        ...(m.endpoint_id !== undefined ? { endpointId: m.endpoint_id } : {}),
       });
     }
   });

@@ -11,11 +11,10 @@ import { z } from 'zod';
  * - a `failover` names regions only (no `/`, no `*`), `from` differing from `to`;
  * - `failover` cannot be combined with region/zone/subzone labels in `failoverPriority`.
  * `failoverPriority` entries are label keys, optionally `key=value` (the value then overrides the
- * proxy's own). Combining `failover` with `failoverPriority` at all is valid Istio that meshfed
- * refuses as not supported yet.
+ * proxy's own). `failover` together with `failoverPriority` (other labels than the topology ones)
+ * is honoured as Istio does: label rank first, locality failover within it.
  */
 
-const UNSUPPORTED = { unsupported: true } as const;
 const TOPOLOGY_LOCALITY_LABELS = new Set(['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone']);
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
@@ -100,7 +99,4 @@ export const localityLbSettingSchema = z
         ctx.addIssue({ code: 'custom', path: ['failoverPriority', i], message: `can not simultaneously set 'failover' and topology label '${key}' in 'failoverPriority'` });
       }
     });
-    if (failover.length > 0 && priority.length > 0 && !priority.some((e) => TOPOLOGY_LOCALITY_LABELS.has(e.split('=')[0] ?? ''))) {
-      ctx.addIssue({ code: 'custom', path: ['failoverPriority'], message: 'failoverPriority together with failover is not supported by meshfed yet', params: UNSUPPORTED });
-    }
   });

@@ -149,8 +149,8 @@ export interface ConsistentHashSettings {
 /**
  * Istio `localityLbSetting`, validated (see config-schema-locality.ts). Locality strings are
  * `region[/zone[/subzone]]`, possibly ending in `*`. `enabled` defaults to true. `distribute` and
- * `failover` never both hold entries; `failover` and `failoverPriority` never both either (not
- * supported yet).
+ * `failover` never both hold entries; `failover` together with `failoverPriority` orders by label
+ * first, then by locality (generator-locality.ts).
  */
 export interface LocalityLbSetting {
   enabled: boolean;

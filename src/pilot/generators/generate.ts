@@ -62,8 +62,8 @@ function asResources(bodies: readonly Cluster[]): XdsResource[] {
  * snapshot for all of them. It names exactly the proxy fields each generator reads:
  * - CDS: the type and namespace (`exportTo`); a sidecar's own workload (its `inbound|<port>||`
  *   clusters; its key holds the namespace);
- * - EDS: the type and namespace (every sidecar of a namespace shares one result); for a sidecar,
- *   when some DestinationRule of the snapshot sets `localityLbSetting`, also its cluster and
+ * - EDS: the type and namespace (every proxy of a type and namespace shares one result); for any
+ *   proxy type, when some DestinationRule of the snapshot sets `localityLbSetting`, also its cluster and
  *   labels (priorities and weights follow the proxy's locality and failoverPriority labels), so
  *   replicas of one workload share it; without a snapshot the key assumes one does;
  * - LDS: the type and namespace; a sidecar's own workload and ip, a gateway's ip;
@@ -104,8 +104,8 @@ function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapsho
     case TYPE_URL.cluster:
       return proxy.type === 'sidecar' ? `sidecar ${own}` : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.endpoint:
-      return proxy.type === 'sidecar' && (snap === undefined || usesLocalityLb(snap))
-        ? `sidecar ${proxy.namespace} ${proxy.cluster} ${labelsKey(proxy.labels)}`
+      return snap === undefined || usesLocalityLb(snap)
+        ? `${proxy.type} ${proxy.namespace} ${proxy.cluster} ${labelsKey(proxy.labels)}`
         : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.listener:
       return proxy.type === 'sidecar'

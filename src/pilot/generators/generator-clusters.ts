@@ -92,7 +92,8 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
  * CDS for one proxy.
  * - sidecar: every outbound cluster (`outbound|<port>|<subset>|<host>`, EDS over ADS, mTLS with the
  *   cross-cluster SNI when the service has mesh endpoints) and its own `inbound|<port>||` clusters.
- * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI.
+ * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI: per service
+ *   SNI, and per endpoint-qualified SNI (one endpoint each; see `gatewaySnis`).
  * - sidecar and router clusters carry the DestinationRule traffic policy of their host, port and
  *   subset (load balancer, connection pool, outlier detection; see generator-traffic-policy.ts).
  * - proxyless: the outbound clusters without TLS, with the parts of the traffic policy that

@@ -7,11 +7,11 @@ import type {
   Metadata,
   RouterFilter,
 } from '../../xds/resources.ts';
-import { SECRET, outboundClusterName, sniFor } from '../../xds/naming.ts';
+import { endpointIdOf, endpointSniFor, SECRET, outboundClusterName, sniFor } from '../../xds/naming.ts';
 import { type JsonValue, toStruct } from '../../xds/struct.ts';
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
-import type { Snapshot } from '../model/snapshot.ts';
-import { exportedHostnames, subsetsOf } from '../model/snapshot-queries.ts';
+import type { EndpointModel, Snapshot } from '../model/snapshot.ts';
+import { endpointsFor, exportedHostnames, subsetsOf } from '../model/snapshot-queries.ts';
 
 /** Shared building blocks of the generators. Pure functions of their arguments. */
 
@@ -89,25 +89,58 @@ export function outboundClusters(snap: Snapshot): OutboundClusterKey[] {
   return out;
 }
 
+/** One SNI the east-west gateway serves; `endpointId` for an endpoint-qualified SNI. */
+export interface GatewaySniKey extends OutboundClusterKey {
+  sni: string;
+  /** Set on endpoint-qualified SNIs: the one local endpoint (by `endpointIdOf`) it leads to. */
+  endpointId?: string;
+}
+
 /**
  * The SNIs the east-west gateway serves: per service exported by this cluster (ServiceExport and
  * local sidecar'd endpoints), per port with such endpoints, one for all endpoints and one per
- * DestinationRule subset. Sorted by SNI.
+ * DestinationRule subset; and for each of those, one endpoint-qualified SNI (`endpointSniFor`)
+ * per local sidecar'd endpoint it covers, named by `endpointIdOf(cluster, namespace, workload)`,
+ * the id the federation publishes. Each is its own filter chain and cluster (named by the SNI),
+ * so an id that is not a local endpoint of that service and subset matches no chain and is
+ * refused. Sorted by SNI.
  */
-export function gatewaySnis(snap: Snapshot): (OutboundClusterKey & { sni: string })[] {
-  const out: (OutboundClusterKey & { sni: string })[] = [];
+export function gatewaySnis(snap: Snapshot): GatewaySniKey[] {
+  const out: GatewaySniKey[] = [];
   for (const hostname of exportedHostnames(snap)) {
     const service = snap.services.get(hostname);
     if (!service) continue;
     const eps = snap.endpoints.get(hostname) ?? [];
     const subsets = ['', ...subsetsOf(snap, hostname).map((s) => s.name)];
     for (const { port } of service.ports) {
-      if (!eps.some((e) => e.kind === 'local' && e.sidecar && e.cluster === snap.cluster && e.port === port)) continue;
+      if (!eps.some((e) => isGatewayBackend(e, snap.cluster) && e.port === port)) continue;
       for (const subset of subsets) {
         const sni = sniFor(port, subset, hostname);
-        out.push({ name: sni, sni, hostname, port, subset });
+        const key = { hostname, port, subset };
+        out.push({ name: sni, sni, ...key });
+        const ids = new Set<string>();
+        for (const e of endpointsFor(snap, hostname, port, subset)) {
+          if (!isGatewayBackend(e, snap.cluster)) continue;
+          const endpointId = endpointIdOf(e.cluster, e.namespace, e.workload);
+          if (ids.has(endpointId)) continue;
+          ids.add(endpointId);
+          const qualified = endpointSniFor(endpointId, port, subset, hostname);
+          out.push({ name: qualified, sni: qualified, ...key, endpointId });
+        }
       }
     }
   }
   return out.sort((a, b) => (a.sni < b.sni ? -1 : a.sni > b.sni ? 1 : 0));
+}
+
+/** A local sidecar'd endpoint of this cluster: what the gateway may pass connections to. */
+export function isGatewayBackend(e: EndpointModel, cluster: string): boolean {
+  return e.kind === 'local' && e.sidecar && e.cluster === cluster;
+}
+
+/** The endpoints behind one gateway SNI: the service's (and subset's), or the one it names. */
+export function gatewayEndpoints(snap: Snapshot, key: GatewaySniKey): EndpointModel[] {
+  return endpointsFor(snap, key.hostname, key.port, key.subset).filter(
+    (e) => isGatewayBackend(e, snap.cluster) && (key.endpointId === undefined || endpointIdOf(e.cluster, e.namespace, e.workload) === key.endpointId),
+  );
 }

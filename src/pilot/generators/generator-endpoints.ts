@@ -1,12 +1,12 @@
 import { PORTS } from '../../common/ports.ts';
-import { ENDPOINT_META } from '../../xds/naming.ts';
+import { ENDPOINT_META, endpointSniFor } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { EndpointModel, Snapshot } from '../model/snapshot.ts';
 import { type Locality, localityKey, localityOf } from '../model/locality.ts';
 import { endpointsFor } from '../model/snapshot-queries.ts';
-import { gatewaySnis, metadata, outboundClusters } from './generator-common.ts';
+import { gatewayEndpoints, gatewaySnis, metadata, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
 import { compactPriorities, distributeWeights, type LocalityPlan, localityPlan, rawPriority } from './generator-locality.ts';
 import { trafficPolicyFor } from './generator-traffic-policy.ts';
 
@@ -34,12 +34,16 @@ function lbEndpoint(address: string, port: number, weight: number, meta: LbEndpo
 
 /**
  * - mesh (sidecar): local sidecar'd endpoints carry `meshfed.inbound_port`; local plaintext ones
- *   (including MESH_EXTERNAL ServiceEntry endpoints) `tlsMode: disabled`; remote ones collapse per (cluster, gateway) into one gateway endpoint
- *   weighted by how many remote endpoints stand behind it.
- * - gateway (router): local sidecar'd endpoints of this cluster only.
+ *   (including MESH_EXTERNAL ServiceEntry endpoints) `tlsMode: disabled`. A remote endpoint with a
+ *   federation id is its own endpoint at its gateway's address, carrying `meshfed.sni` (the
+ *   endpoint-qualified SNI of `key`), so that the sidecar balances, ejects and pools per remote
+ *   endpoint; remote ones without an id (older peers) collapse per (cluster, gateway) into one
+ *   gateway endpoint weighted by how many remote endpoints stand behind it.
+ * - gateway (router): the local sidecar'd endpoints of this cluster that `generateEndpoints`
+ *   passes (one for an endpoint-qualified SNI).
  * - plaintext (proxyless): local endpoints dialled directly at the app port, no remote ones.
  */
-function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localCluster: string, plan: LocalityPlan): LbEntry[] {
+function lbEntries(eps: readonly EndpointModel[], view: EndpointView, key: OutboundClusterKey, plan: LocalityPlan): LbEntry[] {
   const out: LbEntry[] = [];
   const gateways = new Map<string, { cluster: string; locality: Locality; priority: number; address: string; port: number; count: number }>();
   for (const e of eps) {
@@ -47,14 +51,22 @@ function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localClust
     const priority = rawPriority(plan, e.labels, locality);
     if (e.kind === 'remote') {
       if (view !== 'mesh') continue;
+      if (e.endpointId !== undefined) {
+        const sni = endpointSniFor(e.endpointId, key.port, key.subset, key.hostname);
+        const meta = metadata({
+          [ENDPOINT_META.istio]: { tlsMode: 'istio', cluster_id: e.cluster },
+          [ENDPOINT_META.meshfed]: { sni, workload: e.workload, namespace: e.namespace },
+        });
+        out.push({ locality, priority, sortKey: `${e.gateway.address}:${e.gateway.port} ${sni}`, lb: lbEndpoint(e.gateway.address, e.gateway.port, 1, meta) });
+        continue;
+      }
       // Remote endpoints share a gateway endpoint only within one locality and priority.
-      const key = `${e.cluster}|${e.gateway.address}|${e.gateway.port}|${localityKey(locality)}|${priority}`;
-      const g = gateways.get(key) ?? { cluster: e.cluster, locality, priority, address: e.gateway.address, port: e.gateway.port, count: 0 };
+      const gk = `${e.cluster}|${e.gateway.address}|${e.gateway.port}|${localityKey(locality)}|${priority}`;
+      const g = gateways.get(gk) ?? { cluster: e.cluster, locality, priority, address: e.gateway.address, port: e.gateway.port, count: 0 };
       g.count++;
-      gateways.set(key, g);
+      gateways.set(gk, g);
       continue;
     }
-    if (view === 'gateway' && (!e.sidecar || e.cluster !== localCluster)) continue;
     const mesh = e.sidecar && view !== 'plaintext';
     const meta = metadata({
       [ENDPOINT_META.istio]: { tlsMode: mesh ? 'istio' : 'disabled', cluster_id: e.cluster },
@@ -119,19 +131,23 @@ function assignment(name: string, endpoints: LocalityLbEndpoints[]): XdsResource
 
 /**
  * EDS for one proxy: a ClusterLoadAssignment per cluster that `generateClusters` made of type EDS
- * (same names), holding the endpoints that match the cluster's subset. A sidecar's assignments
- * follow the cluster's `localityLbSetting` from its own cluster and labels (generator-locality.ts);
- * gateways and proxyless clients ignore it.
+ * (same names), holding the endpoints that match the cluster's subset. Every proxy type follows
+ * the cluster's `localityLbSetting` from its own cluster and labels (generator-locality.ts): a
+ * sidecar for local and remote endpoints, the east-west gateway among its local endpoints for a
+ * service SNI (an endpoint-qualified SNI has one endpoint and no plan), and a proxyless gRPC
+ * client among the local endpoints it dials (grpc-js-xds honours EDS priorities and locality
+ * weights).
  */
 export function generateEndpoints(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   if (proxy.type === 'router') {
-    return gatewaySnis(snap).map((k) =>
-      assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'gateway', snap.cluster, NO_PLAN), NO_PLAN)),
-    );
+    return gatewaySnis(snap).map((k) => {
+      const plan = k.endpointId === undefined ? localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset)) : NO_PLAN;
+      return assignment(k.name, localities(lbEntries(gatewayEndpoints(snap, k), 'gateway', k, plan), plan));
+    });
   }
   const view: EndpointView = proxy.type === 'sidecar' ? 'mesh' : 'plaintext';
   return outboundClusters(snap).map((k) => {
-    const plan = view === 'mesh' ? localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset)) : NO_PLAN;
-    return assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), view, snap.cluster, plan), plan));
+    const plan = localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset));
+    return assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), view, k, plan), plan));
   });
 }

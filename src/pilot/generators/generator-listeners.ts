@@ -128,7 +128,8 @@ function proxylessListeners(snap: Snapshot): Listener[] {
  * LDS for one proxy.
  * - sidecar: `virtualOutbound` (proxy ip:15001, HTTP via RDS `outbound`) and `virtualInbound`
  *   (proxy ip:15006, one mTLS filter chain per own app port, inline route to `inbound|<port>||`).
- * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI.
+ * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI (service
+ *   SNIs and endpoint-qualified SNIs, `gatewaySnis`); any other SNI matches no chain and is refused.
  * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS.
  */
 export function generateListeners(proxy: ProxyNode, snap: Snapshot): XdsResource[] {

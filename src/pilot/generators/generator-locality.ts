@@ -14,7 +14,8 @@ import { type Locality, localityMatches, localityOf } from '../model/locality.ts
  * - Failover (only when the cluster has outlierDetection, as Istio: without it no endpoint is ever
  *   seen unhealthy, so Istio leaves priorities alone):
  *   - `failoverPriority` set: per endpoint, 0 when it matches the proxy on every listed label, 1
- *     when on all but the last, ..., N when the first already differs;
+ *     when on all but the last, ..., N when the first already differs; with `failover` as well,
+ *     the locality order below (with its region pairs) then orders endpoints of one label rank;
  *   - otherwise by locality: 0 same region/zone/subzone, 1 same region/zone, 2 same region, 3
  *     another region (4 when `failover` names another `to` for the proxy's region).
  *   Priorities are then renumbered 0..n without gaps.
@@ -28,7 +29,12 @@ export type LocalityPlan =
   | { readonly kind: 'none' }
   | { readonly kind: 'distribute'; readonly to: LocalityLbSetting['distribute'][number]['to'] }
   | { readonly kind: 'failover'; readonly proxy: Locality; readonly failover: LocalityLbSetting['failover'] }
-  | { readonly kind: 'failover-priority'; readonly labels: readonly { label: string; value: string | undefined }[] };
+  | {
+      readonly kind: 'failover-priority';
+      readonly labels: readonly { label: string; value: string | undefined }[];
+      /** `failover` given too: its locality order applies inside each label rank. */
+      readonly locality?: { readonly proxy: Locality; readonly failover: LocalityLbSetting['failover'] };
+    };
 
 const NONE: LocalityPlan = { kind: 'none' };
 
@@ -49,30 +55,47 @@ export function localityPlan(proxy: ProxyNode, policy: TrafficPolicySections): L
   }
   if (!policy.outlierDetection) return NONE;
   if (s.failoverPriority.length > 0) {
-    return { kind: 'failover-priority', labels: s.failoverPriority.map((p) => ({ label: p.label, value: p.value ?? labels[p.label] })) };
+    return {
+      kind: 'failover-priority',
+      labels: s.failoverPriority.map((p) => ({ label: p.label, value: p.value ?? labels[p.label] })),
+      ...(s.failover.length > 0 ? { locality: { proxy: own, failover: s.failover } } : {}),
+    };
   }
   return { kind: 'failover', proxy: own, failover: s.failover };
 }
 
-/** An endpoint's priority before renumbering, from its labels (failoverPriority) or locality. */
+/** Locality failover ranks 0..4 (same subzone .. a region `failover` does not name). */
+const LOCALITY_RANKS = 5;
+
+function localityRank(proxy: Locality, failover: LocalityLbSetting['failover'], locality: Locality): number {
+  if (locality.region !== proxy.region) {
+    const rule = failover.find((f) => f.from === proxy.region);
+    return rule && rule.to !== locality.region ? 4 : 3;
+  }
+  if (locality.zone !== proxy.zone) return 2;
+  return locality.subZone === proxy.subZone ? 0 : 1;
+}
+
+/**
+ * An endpoint's priority before renumbering, from its labels (failoverPriority), its locality
+ * (failover), or both: with `failoverPriority` and `failover` together, as Istio, the label rank
+ * orders first and the locality rank (with the `failover` region pairs) orders within it, i.e.
+ * `labelRank × 5 + localityRank`.
+ */
 export function rawPriority(plan: LocalityPlan, labels: Readonly<Record<string, string>>, locality: Locality): number {
   if (plan.kind === 'failover-priority') {
     const n = plan.labels.length;
+    let rank = 0;
     for (let j = 0; j < n; j++) {
       const want = plan.labels[j];
-      if (want?.value === undefined || labels[want.label] !== want.value) return n - j;
+      if (want?.value === undefined || labels[want.label] !== want.value) {
+        rank = n - j;
+        break;
+      }
     }
-    return 0;
+    return plan.locality ? rank * LOCALITY_RANKS + localityRank(plan.locality.proxy, plan.locality.failover, locality) : rank;
   }
-  if (plan.kind === 'failover') {
-    const p = plan.proxy;
-    if (locality.region !== p.region) {
-      const rule = plan.failover.find((f) => f.from === p.region);
-      return rule && rule.to !== locality.region ? 4 : 3;
-    }
-    if (locality.zone !== p.zone) return 2;
-    return locality.subZone === p.subZone ? 0 : 1;
-  }
+  if (plan.kind === 'failover') return localityRank(plan.proxy, plan.failover, locality);
   return 0;
 }
 

@@ -107,6 +107,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
           serviceAccount: e.serviceAccount,
           labels: Object.freeze({ ...e.labels, [CLUSTER_LABEL]: e.cluster }),
           gateway: Object.freeze({ address: e.gateway.address, port: e.gateway.port }),
+          ...(e.endpointId !== undefined ? { endpointId: e.endpointId } : {}),
         }),
       );
     }

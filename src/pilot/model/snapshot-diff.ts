@@ -17,7 +17,7 @@ export interface SnapshotChange {
 }
 
 function endpointKey(e: EndpointModel): string {
-  const where = e.kind === 'local' ? `${e.address} ${e.sidecar} ${e.targetPort ?? ''} ${e.weight ?? ''}` : `${e.gateway.address}:${e.gateway.port}`;
+  const where = e.kind === 'local' ? `${e.address} ${e.sidecar} ${e.targetPort ?? ''} ${e.weight ?? ''}` : `${e.gateway.address}:${e.gateway.port} ${e.endpointId ?? ''}`;
   return JSON.stringify([e.kind, e.port, e.registry, e.cluster, e.namespace, e.workload, e.serviceAccount, where, e.labels]);
 }
 
@@ -34,16 +34,20 @@ function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>, sa
 const sameJson = (x: unknown, y: unknown): boolean => x === y || JSON.stringify(x) === JSON.stringify(y);
 
 /**
- * The (hostname, port) pairs with local sidecar'd endpoints of this cluster: what the gateway's SNIs
- * (router CDS and LDS) are made of, besides the exports.
+ * The gateway's backends: per exported hostname, each local sidecar'd endpoint of this cluster
+ * (port, identity, labels). The gateway's SNIs (router CDS and LDS) are made of them besides the
+ * exports: one service SNI per port and subset, one endpoint-qualified SNI per endpoint and subset
+ * it belongs to, so a new or removed replica, or a label change, is a full push for the gateway.
  */
-function gatewayPorts(snap: Snapshot): string {
+function gatewayBackends(snap: Snapshot): string {
   const out: string[] = [];
   for (const h of exportedHostnames(snap)) {
-    const ports = new Set((snap.endpoints.get(h) ?? []).flatMap((e) => (e.kind === 'local' && e.sidecar && e.cluster === snap.cluster ? [e.port] : [])));
-    out.push(`${h} ${[...ports].sort((a, b) => a - b).join(',')}`);
+    for (const e of snap.endpoints.get(h) ?? []) {
+      if (e.kind !== 'local' || !e.sidecar || e.cluster !== snap.cluster) continue;
+      out.push(JSON.stringify([h, e.port, e.namespace, e.workload, e.labels]));
+    }
   }
-  return out.join('\n');
+  return out.sort().join('\n');
 }
 
 /**
@@ -69,7 +73,7 @@ export function diffSnapshots(prev: Snapshot, next: Snapshot): SnapshotChange {
     !sameJson(prev.sidecars, next.sidecars) ||
     !sameJson([...prev.exported], [...next.exported]) ||
     [...hostnames].some((h) => hasMeshEndpoints(prev, h) !== hasMeshEndpoints(next, h)) ||
-    (hostnames.size > 0 && gatewayPorts(prev) !== gatewayPorts(next));
+    (hostnames.size > 0 && gatewayBackends(prev) !== gatewayBackends(next));
   const scope = full ? 'full' : hostnames.size > 0 || workloads.size > 0 ? 'endpoints' : 'none';
   return { scope, hostnames, workloads };
 }

@@ -51,6 +51,8 @@ export interface LocalEndpoint extends EndpointBase {
 export interface RemoteEndpoint extends EndpointBase {
   readonly kind: 'remote';
   readonly gateway: { readonly address: string; readonly port: number };
+  /** Its federation id, when its cluster's gateway accepts endpoint-qualified SNIs (ImportedEndpoint). */
+  readonly endpointId?: string;
 }
 
 export type EndpointModel = LocalEndpoint | RemoteEndpoint;

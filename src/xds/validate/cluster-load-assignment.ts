@@ -1,6 +1,6 @@
 import type { Result } from '../../common/result.ts';
 import type { ClusterLoadAssignmentConfig, EndpointConfig } from '../config-types.ts';
-import { ENDPOINT_META } from '../naming.ts';
+import { ENDPOINT_META, parseSni } from '../naming.ts';
 import { TYPE_URL } from '../type-urls.ts';
 import {
   Issues,
@@ -38,6 +38,14 @@ function endpointMetadata(lb: Obj, path: string, issues: Issues, out: EndpointCo
   }
   if (typeof mf['workload'] === 'string') out.workload = mf['workload'];
   if (typeof mf['namespace'] === 'string') out.namespace = mf['namespace'];
+  const sni = mf['sni'];
+  if (sni !== undefined) {
+    const at = join(path, 'metadata.filter_metadata.meshfed.sni');
+    if (typeof sni !== 'string' || parseSni(sni)?.endpointId === undefined) issues.add(at, 'must be an endpoint-qualified SNI (ep_.<id>_.outbound_.<port>_.<subset>_.<host>)');
+    else if (out.tlsMode !== 'istio') issues.add(at, 'needs istio.tlsMode istio: only a mesh mTLS endpoint sends an SNI');
+    else if (out.inboundPort !== undefined) issues.add(at, 'cannot be combined with meshfed.inbound_port: an endpoint-qualified SNI is sent to a gateway');
+    else out.sni = sni;
+  }
 }
 
 interface LocalityInfo {
@@ -115,7 +123,7 @@ export function endpointsAt(cla: Obj, path: string, issues: Issues): EndpointCon
 /**
  * Validates a decoded `envoy.config.endpoint.v3.ClusterLoadAssignment`. Endpoint metadata follows
  * `ENDPOINT_META`: `istio.tlsMode` / `istio.cluster_id`, `meshfed.inbound_port` / `workload` /
- * `namespace`. Health UNKNOWN, HEALTHY and DEGRADED count as healthy. Weights default to 1.
+ * `namespace` / `sni` (an endpoint-qualified SNI, on mesh endpoints without `inbound_port` only). Health UNKNOWN, HEALTHY and DEGRADED count as healthy. Weights default to 1.
  * Each endpoint carries its locality (region / zone / sub_zone), the locality's
  * `load_balancing_weight` and priority.
  */

@@ -245,3 +245,42 @@ test('ring hash cluster: one hash key sticks to one host', (t) => {
   const picks = new Set(Array.from({ length: 50 }, () => host(m.pick('c', { hashKey: 123456789n }))));
   t.is(picks.size, 1);
 });
+
+test('remote endpoints behind one gateway address are distinct hosts by SNI: split, eject and return one by one', (t) => {
+  const clock = new FakeClock();
+  const m = createClusterManager({ clock: clock.read, random: seeded(3) });
+  const sniA = 'ep_.000000000000000a_.outbound_.9080_._.reviews.default.svc.cluster.local';
+  const sniB = 'ep_.000000000000000b_.outbound_.9080_._.reviews.default.svc.cluster.local';
+  const a = ep('10.9.0.1', { tlsMode: 'istio', sni: sniA });
+  const b = ep('10.9.0.1', { tlsMode: 'istio', sni: sniB });
+  const endpoints = [{ ...a, address: { host: '10.9.0.1', port: 15443 } }, { ...b, address: { host: '10.9.0.1', port: 15443 } }];
+  m.update(config(cluster({ outlierDetection: od(), healthyPanicThresholdPercent: 0 }), endpoints));
+  const c = m.get('c');
+  t.deepEqual(
+    c?.stats().hosts.map((h) => h.address),
+    [`10.9.0.1:15443#${sniA}`, `10.9.0.1:15443#${sniB}`],
+    'two hosts, not one collapsed gateway host',
+  );
+  const pickSni = (): string => {
+    const r = m.pick('c', {});
+    if (!r.ok) return r.flag;
+    r.release();
+    return r.endpoint.sni ?? '-';
+  };
+  const healthy = tally(200, pickSni);
+  t.log(`both healthy: ${JSON.stringify([...healthy])}`);
+  t.is(healthy.get(sniA), 100, 'round robin: exactly half each');
+  t.is(healthy.get(sniB), 100);
+  for (let i = 0; i < 3; i++) c?.reportOutcome(endpoints[0]!, { kind: 'connect-failure' });
+  t.deepEqual(
+    c?.stats().hosts.map((h) => h.ejected),
+    [true, false],
+    'only the failing endpoint is ejected, though both share the gateway address',
+  );
+  const during = tally(100, pickSni);
+  t.deepEqual([...during], [[sniB, 100]]);
+  clock.advance(10_000);
+  const after = tally(200, pickSni);
+  t.log(`after the ejection time: ${JSON.stringify([...after])}`);
+  t.is(after.get(sniA), 100, 'back in rotation');
+});

@@ -49,8 +49,20 @@ export class SnapshotBuilder {
     return this;
   }
 
-  /** An endpoint imported from `cluster`, behind its gateway `gateway`:15443. */
-  imported(cluster: string, gateway: string, workload: string, service: string, port: number, labels: Record<string, string> = {}, namespace = 'default'): this {
+  /**
+   * An endpoint imported from `cluster`, behind its gateway `gateway`:15443; `endpointId` as a
+   * peer whose gateway accepts endpoint-qualified SNIs publishes it (absent: an older peer).
+   */
+  imported(
+    cluster: string,
+    gateway: string,
+    workload: string,
+    service: string,
+    port: number,
+    labels: Record<string, string> = {},
+    namespace = 'default',
+    endpointId?: string,
+  ): this {
     const list = this.remote.get(cluster) ?? [];
     list.push({
       cluster,
@@ -62,6 +74,7 @@ export class SnapshotBuilder {
       labels: { app: service, ...labels, 'topology.istio.io/cluster': cluster },
       workload,
       serviceAccount: service,
+      ...(endpointId !== undefined ? { endpointId } : {}),
     });
     this.remote.set(cluster, list);
     return this;

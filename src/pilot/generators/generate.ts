@@ -5,7 +5,7 @@ import type { TrafficPolicy } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
 import { viewFor } from '../model/snapshot-view.ts';
-import { generateClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
+import { generateClusters, sidecarDnsClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
 import { generateEndpoints } from './generator-endpoints.ts';
 import { generateListeners } from './generator-listeners.ts';
 import { generateRoutes } from './generator-routes.ts';
@@ -20,7 +20,9 @@ export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, base: Snapshot):
   const snap = viewFor(base, proxy.namespace);
   switch (typeUrl) {
     case TYPE_URL.cluster:
-      if (proxy.type === 'sidecar') return [...sharedOutboundClusters(snap), ...asResources(sidecarInboundClusters(proxy, snap))];
+      if (proxy.type === 'sidecar') {
+        return [...sharedOutboundClusters(snap), ...asResources([...sidecarDnsClusters(proxy, snap), ...sidecarInboundClusters(proxy, snap)])];
+      }
       return generateClusters(proxy, snap);
     case TYPE_URL.endpoint:
       return generateEndpoints(proxy, snap);

@@ -6,7 +6,7 @@ import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { EndpointModel, Snapshot } from '../model/snapshot.ts';
 import { type Locality, localityKey, localityOf } from '../model/locality.ts';
 import { endpointsFor } from '../model/snapshot-queries.ts';
-import { gatewaySnis, metadata, outboundClusters } from './generator-common.ts';
+import { gatewaySnis, metadata, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
 import { compactPriorities, distributeWeights, type LocalityPlan, localityPlan, rawPriority } from './generator-locality.ts';
 import { trafficPolicyFor } from './generator-traffic-policy.ts';
 
@@ -39,14 +39,16 @@ function lbEndpoint(address: string, port: number, weight: number, meta: LbEndpo
  * - gateway (router): local sidecar'd endpoints of this cluster only.
  * - plaintext (proxyless): local endpoints dialled directly at the app port, no remote ones.
  */
-function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localCluster: string, plan: LocalityPlan): LbEntry[] {
+function lbEntries(eps: readonly EndpointModel[], view: EndpointView, localCluster: string, plan: LocalityPlan, plaintext = false): LbEntry[] {
   const out: LbEntry[] = [];
   const gateways = new Map<string, { cluster: string; locality: Locality; priority: number; address: string; port: number; count: number }>();
   for (const e of eps) {
     const locality = localityOf(e.labels, e.cluster);
     const priority = rawPriority(plan, e.labels, locality);
     if (e.kind === 'remote') {
-      if (view !== 'mesh') continue;
+      // Plaintext (tls DISABLE) cannot cross the SNI-routed east-west gateway: Istio leaves such
+      // cross-network endpoints out too (see tlsDisabledRemoteWarnings).
+      if (view !== 'mesh' || plaintext) continue;
       // Remote endpoints share a gateway endpoint only within one locality and priority.
       const key = `${e.cluster}|${e.gateway.address}|${e.gateway.port}|${localityKey(locality)}|${priority}`;
       const g = gateways.get(key) ?? { cluster: e.cluster, locality, priority, address: e.gateway.address, port: e.gateway.port, count: 0 };
@@ -118,8 +120,41 @@ function assignment(name: string, endpoints: LocalityLbEndpoints[]): XdsResource
 }
 
 /**
+ * The endpoints of one sidecar outbound cluster, as its EDS assignment (or, for a DNS-resolved
+ * service, its inline `load_assignment`) carries them: the cluster's locality plan applies, and a
+ * cluster whose merged `tls` is DISABLE leaves remote-cluster endpoints out.
+ */
+export function sidecarLocalities(proxy: ProxyNode, snap: Snapshot, k: OutboundClusterKey): LocalityLbEndpoints[] {
+  const policy = trafficPolicyFor(snap, k.hostname, k.port, k.subset);
+  const plan = localityPlan(proxy, policy);
+  const plaintext = policy.tls?.mode === 'DISABLE';
+  return localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'mesh', snap.cluster, plan, plaintext), plan);
+}
+
+/** True when proxies resolve the service's endpoints themselves (ServiceEntry resolution DNS / DNS_ROUND_ROBIN). */
+export function isDnsResolved(snap: Snapshot, hostname: string): boolean {
+  return snap.services.get(hostname)?.resolution !== undefined;
+}
+
+/**
+ * Remote-cluster endpoints that a DestinationRule with `tls.mode: DISABLE` leaves out, one line
+ * per outbound cluster that has some: Pilot logs them as warnings on every push that changes them.
+ */
+export function tlsDisabledRemoteWarnings(snap: Snapshot): string[] {
+  const out: string[] = [];
+  for (const k of outboundClusters(snap)) {
+    if (trafficPolicyFor(snap, k.hostname, k.port, k.subset).tls?.mode !== 'DISABLE') continue;
+    const remote = endpointsFor(snap, k.hostname, k.port, k.subset).filter((e) => e.kind === 'remote').length;
+    if (remote > 0) {
+      out.push(`${k.name}: tls mode DISABLE leaves out ${remote} endpoint(s) in other clusters (plaintext cannot cross the east-west gateway; use ISTIO_MUTUAL to reach them)`);
+    }
+  }
+  return out;
+}
+
+/**
  * EDS for one proxy: a ClusterLoadAssignment per cluster that `generateClusters` made of type EDS
- * (same names), holding the endpoints that match the cluster's subset. A sidecar's assignments
+ * (same names; DNS-resolved services have none), holding the endpoints that match the cluster's subset. A sidecar's assignments
  * follow the cluster's `localityLbSetting` from its own cluster and labels (generator-locality.ts);
  * gateways and proxyless clients ignore it.
  */
@@ -129,9 +164,7 @@ export function generateEndpoints(proxy: ProxyNode, snap: Snapshot): XdsResource
       assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'gateway', snap.cluster, NO_PLAN), NO_PLAN)),
     );
   }
-  const view: EndpointView = proxy.type === 'sidecar' ? 'mesh' : 'plaintext';
-  return outboundClusters(snap).map((k) => {
-    const plan = view === 'mesh' ? localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset)) : NO_PLAN;
-    return assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), view, snap.cluster, plan), plan));
-  });
+  const keys = outboundClusters(snap).filter((k) => !isDnsResolved(snap, k.hostname));
+  if (proxy.type === 'sidecar') return keys.map((k) => assignment(k.name, sidecarLocalities(proxy, snap, k)));
+  return keys.map((k) => assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'plaintext', snap.cluster, NO_PLAN), NO_PLAN)));
 }

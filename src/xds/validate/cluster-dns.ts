@@ -32,7 +32,10 @@ export function dnsResolution(r: Obj, issues: Issues): DnsResolutionConfig {
       else {
         onlyKeys(tc, ['@type', 'resolvers'], tp, issues);
         list(tc, 'resolvers', tp, issues).forEach((a, i) => {
-          if (!isObj(a)) return issues.add(join(join(tp, 'resolvers'), i), 'not an object');
+          if (!isObj(a)) {
+            issues.add(join(join(tp, 'resolvers'), i), 'not an object');
+            return;
+          }
           const addr = socketAddress({ [i]: a }, String(i), join(tp, 'resolvers'), issues);
           if (addr) resolvers.push(addr.port === 0 ? { host: addr.host, port: 53 } : addr);
         });

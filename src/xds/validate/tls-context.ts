@@ -88,7 +88,10 @@ function originationTls(common: Obj, path: string, issues: Issues): OriginationT
     }
     list(vc, 'match_typed_subject_alt_names', vp, issues).forEach((m, i) => {
       const mp = join(join(vp, 'match_typed_subject_alt_names'), i);
-      if (!isObj(m)) return issues.add(mp, 'not an object');
+      if (!isObj(m)) {
+        issues.add(mp, 'not an object');
+        return;
+      }
       onlyKeys(m, ['san_type', 'matcher'], mp, issues);
       const type = m['san_type'];
       if (type !== 'DNS' && type !== 'URI') issues.add(join(mp, 'san_type'), 'only DNS and URI are supported');

@@ -40,7 +40,8 @@ function build(t: UpstreamTls, o: OriginationTls): Result<tls.ConnectionOptions,
       rejectUnauthorized: o.caFile !== undefined,
       checkServerIdentity: (_host, cert) => checkSubjectAltNames(o.subjectAltNames, cert),
     };
-    if (t.sni !== '') options.servername = t.sni;
+    // Empty: no SNI, as Envoy without `sni` (Node would otherwise send the request's Host).
+    options.servername = t.sni;
     if (o.caFile !== undefined) options.ca = read(o.caFile);
     if (o.certFile !== undefined) options.cert = read(o.certFile);
     if (o.keyFile !== undefined) options.key = read(o.keyFile);

@@ -143,7 +143,7 @@ test.before(async () => {
   const reply = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const socket = req.socket as TLSSocket;
     const peer = socket.getPeerCertificate();
-    res.end(JSON.stringify({ tls: socket.encrypted === true, sni: (socket as TLSSocket & { servername?: string }).servername ?? '', client: peer.subject?.CN ?? '' }));
+    res.end(JSON.stringify({ tls: socket.encrypted === true, sni: (socket as TLSSocket & { servername?: string | false }).servername || '', client: peer.subject?.CN ?? '' }));
   };
   servers.push(https.createServer(tlsOpts, reply));
   servers.push(https.createServer({ ...tlsOpts, ca: readFileSync(file('client-ca.pem')), requestCert: true, rejectUnauthorized: true }, reply));

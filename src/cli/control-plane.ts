@@ -1,4 +1,5 @@
 import { Registry } from '../common/prom.ts';
+import type { DnsSettings } from '../pilot/model/snapshot.ts';
 import {
   bootstrapTokenAuthenticator,
   createCitadelService,
@@ -53,6 +54,8 @@ export interface ControlPlaneOptions {
   configDir: string;
   /** Defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
+  /** Mesh-wide DNS settings of DNS-resolved clusters (`--dns-resolvers`, `--dns-refresh-rate`). */
+  dns?: DnsSettings;
   /** Hosts Citadel on 15012, authenticating callers by these bootstrap tokens. */
   citadel?: { tokensFile: string };
   /** Hosts Mixer's access-log sink on 15012 and its metrics on /metrics. */
@@ -97,6 +100,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     registryFile: opts.registryFile,
     configDir: opts.configDir,
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
+    ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     serving,
     ports: { xdsPlain: ports.xdsPlain, xdsTls: ports.xdsTls },

@@ -1,4 +1,6 @@
 import { errorMessage, MeshfedError } from '../common/errors.ts';
+import { tlsDisabledRemoteWarnings } from './generators/generator-endpoints.ts';
+import type { DnsSettings } from './model/snapshot.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { ImportSink, LocalExportState } from '../federation/federation-interface.ts';
 import type { ProxyNode } from '../xds/node.ts';
@@ -40,6 +42,12 @@ export interface PilotOptions {
   importsDir?: string;
   /** This cluster's east-west gateway address; defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
+  /**
+   * Mesh-wide DNS settings of DNS-resolved clusters (ServiceEntry resolution DNS /
+   * DNS_ROUND_ROBIN): resolvers written into each cluster's `typed_dns_resolver_config` (none: the
+   * proxies' system resolver) and the refresh rate (Istio's meshConfig `dnsRefreshRate`, 60 s).
+   */
+  dns?: DnsSettings;
   logger?: Logger;
   /** Quiet period after a registry or config change before the snapshot is rebuilt; default 50 ms. */
   debounceMs?: number;
@@ -118,6 +126,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       trustDomain: opts.trustDomain,
       domainSuffix,
       ...(gatewayAddress !== undefined ? { gatewayAddress } : {}),
+      ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
       shards,
       config: config.list(),
       version: `${startedAt}-${generation}`,
@@ -125,6 +134,16 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   };
 
   let current = build();
+  // tls DISABLE leaves remote-cluster endpoints out (plaintext cannot cross the SNI gateway): said once per change.
+  let lastWarnings = '';
+  const warnTlsDisabledRemote = (): void => {
+    const warnings = tlsDisabledRemoteWarnings(current);
+    const key = warnings.join('\n');
+    if (key === lastWarnings) return;
+    lastWarnings = key;
+    for (const w of warnings) logger.warn({ version: current.version }, w);
+  };
+  warnTlsDisabledRemote();
   const listeners: ((snap: Snapshot, reason: string, change: PilotPush) => void)[] = [];
   const reasons = new Set<string>();
   let changedAt = 0;
@@ -140,6 +159,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     current = build();
     const change: PilotPush = { ...diffSnapshots(prev, current), changedAt };
     logger.debug({ version: current.version, reason, scope: change.scope, hostnames: change.hostnames.size }, 'snapshot rebuilt');
+    warnTlsDisabledRemote();
     for (const cb of listeners) {
       try {
         cb(current, reason, change);

@@ -148,7 +148,10 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     certificate: () => opts.certificates.current(),
     telemetry,
     accessLog: (r) => accessLog?.log(r),
-    clusters: createClusterManager({ random: opts.random ?? Math.random }),
+    clusters: createClusterManager(
+      { random: opts.random ?? Math.random },
+      { onDnsError: (cluster, e) => logger.warn({ cluster, err: e.message }, 'DNS resolution failed; hosts kept') },
+    ),
     random: opts.random ?? Math.random,
     logger,
     peerMetadata: encodePeerMetadata({
@@ -292,6 +295,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       listeners.clear();
       h2Pool.close();
       h1.close();
+      ctx.clusters.close();
       accessLog?.close();
       await Promise.all([
         ...all.map((l) => stopListener(l, 1000)),

@@ -12,10 +12,12 @@ import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
+import { acceptPlaintext } from './inbound-plaintext.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
- * through an east-west gateway). The TLS layer refuses clients without a certificate chaining to
+ * through an east-west gateway), and plaintext HTTP/2 from callers whose DestinationRule disables
+ * TLS (PERMISSIVE, see inbound-plaintext.ts: no peer identity, no XFCC). The TLS layer refuses clients without a certificate chaining to
  * our roots; after the handshake a peer whose leaf lacks a well-formed SPIFFE ID is disconnected.
  * Requests are forwarded to the app over HTTP/1.1 with http2-proxy, with XFCC set to the verified
  * peer (client XFCC is always stripped) and the peer metadata header exchanged.
@@ -31,7 +33,8 @@ const NO_HASH = Object.freeze({});
 
 /** Per-connection facts, attached to the TLS socket at handshake time. */
 interface InboundConnection {
-  peer: PeerIdentity;
+  /** Absent on a plaintext connection (PERMISSIVE: a caller whose DestinationRule disables TLS). */
+  peer: PeerIdentity | undefined;
   sni: string;
   /** The SNI parsed as `outbound_.<port>_.<subset>_.<host>`, if it is one. */
   sniInfo: ReturnType<typeof parseSni>;
@@ -67,10 +70,10 @@ export function sanitizeXfcc(
   headers: Record<string, unknown>,
   setXfcc: boolean,
   ownSpiffeId: string,
-  peer: PeerIdentity,
+  peer: PeerIdentity | undefined,
 ): void {
   delete headers[XFCC_HEADER];
-  if (setXfcc) headers[XFCC_HEADER] = buildXfcc(ownSpiffeId, peer);
+  if (setXfcc && peer) headers[XFCC_HEADER] = buildXfcc(ownSpiffeId, peer);
 }
 
 function routeTableOf(cfg: ProxyConfig, chain: HttpFilterChain): RouteTable | undefined {
@@ -101,6 +104,9 @@ export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServ
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     handleInbound(ctx, req, res);
   });
+  acceptPlaintext(server, (socket) => {
+    (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
+  });
   return server;
 }
 
@@ -123,8 +129,8 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
   labels.destination_cluster = own.cluster;
   labels.destination_service = conn.sniInfo?.hostname ?? (stripPort(authority) || UNKNOWN);
   labels.destination_service_name = serviceNameOf(labels.destination_service);
-  labels.source_principal = conn.peer.spiffeId;
-  labels.connection_security_policy = 'mutual_tls';
+  labels.source_principal = conn.peer?.spiffeId ?? UNKNOWN;
+  labels.connection_security_policy = conn.peer ? 'mutual_tls' : 'none';
   const source = takePeerMetadata(req.headers);
   if (source) {
     labels.source_workload = source.workload || UNKNOWN;

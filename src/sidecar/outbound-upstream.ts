@@ -5,6 +5,9 @@ import type { ClusterConfig, EndpointConfig } from '../xds/config-types.ts';
 import { h1ToH1RequestHeaders, h1ToH2RequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listener-context.ts';
 import { PEER_METADATA_HEADER } from './peer-metadata.ts';
+import { fail } from '../common/result.ts';
+import { UpstreamError } from './errors.ts';
+import { originationOptions } from './origination-tls.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 import type { UpstreamResponse } from './upstream-interface.ts';
@@ -13,7 +16,7 @@ import type { UpstreamResponse } from './upstream-interface.ts';
 export interface OutboundTarget {
   cluster: ClusterConfig;
   endpoint: EndpointConfig;
-  /** mTLS over HTTP/2 to a mesh endpoint, or plaintext HTTP/1.1. */
+  /** mTLS over HTTP/2 to a mesh endpoint; else plaintext (h2c to a mesh endpoint, HTTP/1.1 otherwise) or originated TLS. */
   mtls: boolean;
   lease: PickedHost;
 }
@@ -55,10 +58,12 @@ function outcomeOf(o: AttemptOutcome): Outcome {
 /**
  * The outbound listener's side of the router seam: endpoints come from the cluster layer (load
  * balancer, outlier detection, circuit breakers; a retry that avoids previous hosts re-picks up to
- * `maxPicks` times), attempts go out over mesh mTLS (HTTP/2, to the endpoint's inbound port) or
- * plaintext HTTP/1.1, and each attempt's outcome goes back to the cluster. A remote endpoint with an
- * endpoint-qualified SNI (`meshfed.sni`) is dialled at its gateway with that SNI, so the pool
- * keeps one session per remote endpoint and the gateway passes it to that endpoint only.
+ * `maxPicks` times), attempts go out over mesh mTLS (HTTP/2, to the endpoint's inbound port),
+ * plaintext HTTP/2 to a mesh endpoint's inbound port when the cluster has no TLS (DestinationRule
+ * tls DISABLE), HTTP/1.1 over TLS the sidecar originates (SIMPLE / MUTUAL), or plaintext HTTP/1.1,
+ * and each attempt's outcome goes back to the cluster. A remote endpoint with an endpoint-qualified
+ * SNI (`meshfed.sni`) is dialled at its gateway with that SNI, so the pool keeps one session per
+ * remote endpoint and the gateway passes it to that endpoint only.
  */
 export function outboundUpstream(
   ctx: ListenerContext,
@@ -90,7 +95,7 @@ export function outboundUpstream(
         return { ok: false, reply: { status: 503, flag: 'NC', body: `cluster "${clusterName}" not found` } };
       }
       const lease = picked;
-      const mtls = cluster.tls !== undefined && lease.endpoint.tlsMode === 'istio';
+      const mtls = cluster.tls !== undefined && cluster.tls.origination === undefined && lease.endpoint.tlsMode === 'istio';
       return { ok: true, target: { cluster, endpoint: lease.endpoint, mtls, lease }, release: () => lease.release() };
     },
     report(target, outcome) {
@@ -100,22 +105,34 @@ export function outboundUpstream(
       const { cluster, endpoint } = target;
       const head = { method: req.method, path: req.path, headers: req.headers };
       let call: ReturnType<H2SessionPool['request']>;
-      if (target.mtls && cluster.tls) {
+      // Plaintext to a mesh workload (tls DISABLE): h2c to its sidecar's inbound port.
+      const plaintextMesh = !target.mtls && cluster.tls === undefined && endpoint.tlsMode === 'istio' && endpoint.inboundPort !== undefined;
+      const origination = cluster.tls ? originationOptions(cluster.tls) : undefined;
+      if ((target.mtls && cluster.tls) || plaintextMesh) {
         const headers = h1ToH2RequestHeaders(head);
         headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
+        const port = endpoint.inboundPort ?? endpoint.address.port;
         call = h2.request(
-          { host: endpoint.address.host, port: endpoint.inboundPort ?? endpoint.address.port, sni: endpoint.sni ?? cluster.tls.sni, alpn: cluster.tls.alpn },
+          plaintextMesh
+            ? { host: endpoint.address.host, port, sni: '', alpn: [], plaintext: true }
+            : { host: endpoint.address.host, port, sni: endpoint.sni ?? cluster.tls?.sni ?? '', alpn: cluster.tls?.alpn ?? [] },
           { method: req.method, path: req.path, headers, body: req.body, connectTimeoutMs: cluster.connectTimeoutMs, ...connectionOptions(cluster) },
         );
+      } else if (origination && !origination.ok) {
+        call = { response: Promise.resolve(fail(new UpstreamError('UF', origination.errors))), abort: () => {} };
       } else {
-        call = h1.request(endpoint.address, {
-          method: req.method,
-          path: req.path,
-          headers: h1ToH1RequestHeaders(head),
-          body: req.body,
-          connectTimeoutMs: cluster.connectTimeoutMs,
-          ...connectionOptions(cluster),
-        });
+        call = h1.request(
+          endpoint.address,
+          {
+            method: req.method,
+            path: req.path,
+            headers: h1ToH1RequestHeaders(head),
+            body: req.body,
+            connectTimeoutMs: cluster.connectTimeoutMs,
+            ...connectionOptions(cluster),
+          },
+          origination ? { key: cluster.name, options: origination.value } : undefined,
+        );
       }
       return {
         abort: call.abort,

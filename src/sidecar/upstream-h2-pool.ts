@@ -29,6 +29,11 @@ export interface H2Target {
   port: number;
   sni: string;
   alpn: string[];
+  /**
+   * Plaintext HTTP/2 (prior knowledge) to a mesh workload's inbound port, for clusters whose
+   * DestinationRule sets `tls.mode: DISABLE`; the destination sidecar detects it (PERMISSIVE).
+   */
+  plaintext?: boolean;
 }
 
 interface PooledSession {
@@ -51,6 +56,10 @@ const DEFAULT_MAX_STREAMS = 100;
  * their default window.
  */
 export const MESH_CONNECTION_WINDOW_BYTES = 1 << 20;
+
+function poolKey(t: H2Target): string {
+  return `${t.host}:${t.port}|${t.plaintext ? 'plaintext' : t.sni}`;
+}
 
 export class H2SessionPool {
   readonly #pools = new Map<string, PooledSession[]>();
@@ -134,7 +143,7 @@ export class H2SessionPool {
   }
 
   #acquire(target: H2Target, connectTimeoutMs: number): PooledSession {
-    const key = `${target.host}:${target.port}|${target.sni}`;
+    const key = poolKey(target);
     const list = this.#pools.get(key) ?? [];
     for (const p of list) {
       const max = p.session.remoteSettings?.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS;
@@ -147,17 +156,22 @@ export class H2SessionPool {
   }
 
   #connect(target: H2Target, connectTimeoutMs: number, key: string): PooledSession {
-    const bundle = this.#bundle();
     const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-    const session = http2.connect(`https://${host}:${target.port}`, {
-      servername: target.sni,
-      ALPNProtocols: target.alpn.length > 0 ? target.alpn : ['h2'],
-      key: bundle.privateKeyPem,
-      cert: bundle.certChainPem,
-      ca: bundle.rootsPem,
-      rejectUnauthorized: true,
-      checkServerIdentity: checkMeshServerIdentity,
-    });
+    let session: http2.ClientHttp2Session;
+    if (target.plaintext) {
+      session = http2.connect(`http://${host}:${target.port}`);
+    } else {
+      const bundle = this.#bundle();
+      session = http2.connect(`https://${host}:${target.port}`, {
+        servername: target.sni,
+        ALPNProtocols: target.alpn.length > 0 ? target.alpn : ['h2'],
+        key: bundle.privateKeyPem,
+        cert: bundle.certChainPem,
+        ca: bundle.rootsPem,
+        rejectUnauthorized: true,
+        checkServerIdentity: checkMeshServerIdentity,
+      });
+    }
     const pooled: PooledSession = { session, connected: false, active: 0, served: 0 };
     this.#all.add(pooled);
     const timer = setTimeout(() => {
@@ -166,6 +180,11 @@ export class H2SessionPool {
     timer.unref();
     session.once('connect', (_s, socket) => {
       clearTimeout(timer);
+      if (target.plaintext) {
+        pooled.connected = true;
+        session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
+        return;
+      }
       const peer = peerIdentityOfSocket(socket as TLSSocket);
       if (!peer.ok) {
         session.destroy(new UpstreamError('UF', `server identity rejected: ${peer.errors.join('; ')}`));
@@ -187,13 +206,13 @@ export class H2SessionPool {
     return pooled;
   }
 
-  #drop(target: H2Target, pooled: PooledSession, key?: string): void {
+  #drop(target: H2Target, pooled: PooledSession, key = poolKey(target)): void {
     this.#all.delete(pooled);
     this.#unpool(target, pooled, key);
   }
 
   /** Takes a session out of its key's list only: no new stream uses it; `close()` still reaches it. */
-  #unpool(target: H2Target, pooled: PooledSession, key = `${target.host}:${target.port}|${target.sni}`): void {
+  #unpool(target: H2Target, pooled: PooledSession, key = poolKey(target)): void {
     const list = this.#pools.get(key);
     if (!list) return;
     const rest = list.filter((p) => p !== pooled);

@@ -1,5 +1,7 @@
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { errorMessage } from '../common/errors.ts';
 import { fail, ok } from '../common/result.ts';
 import { UpstreamError } from './errors.ts';
@@ -12,19 +14,44 @@ interface SocketLimits {
   idleTimeoutMs?: number;
 }
 
+/** TLS of an originating connection: the options, and the key that names its connection pool. */
+export interface OriginationTarget {
+  key: string;
+  options: tls.ConnectionOptions;
+}
+
 /**
- * Plaintext HTTP/1.1 upstream (endpoints without `istio.tlsMode`), over one keep-alive agent per
- * data plane. A failure before the socket connected maps to UF, after it to UR. When a request
+ * HTTP/1.1 upstream toward endpoints without `istio.tlsMode`: plaintext over one keep-alive agent
+ * per data plane, or over TLS the sidecar originates (one keep-alive agent per origination key, so
+ * connections verified against one cluster's roots and SANs serve only that material). A failure
+ * before the connection was up (TCP connect, and the TLS handshake when originating: a bad
+ * certificate is a connection failure, as in Envoy) maps to UF, after it to UR. When a request
  * carries `maxRequestsPerConnection`, its socket is closed instead of pooled once it has served
  * that many requests; with `idleTimeoutMs`, a pooled socket idle that long is closed.
  */
 export class Http1Upstream {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  readonly #tlsAgents = new Map<string, https.Agent>();
   readonly #limits = new WeakMap<net.Socket, SocketLimits>();
+  readonly #secured = new WeakSet<net.Socket>();
 
   constructor() {
+    this.#watch(this.#agent);
+  }
+
+  #tlsAgent(key: string): https.Agent {
+    let agent = this.#tlsAgents.get(key);
+    if (!agent) {
+      agent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+      this.#watch(agent);
+      this.#tlsAgents.set(key, agent);
+    }
+    return agent;
+  }
+
+  #watch(agent: http.Agent): void {
     // Runs after the agent's own 'free' listener has pooled the socket; destroying it unpools it.
-    this.#agent.on('free', (socket: net.Socket) => {
+    agent.on('free', (socket: net.Socket) => {
       const l = this.#limits.get(socket);
       if (!l) return;
       if (l.maxRequests !== undefined && l.served >= l.maxRequests) socket.destroy();
@@ -32,16 +59,12 @@ export class Http1Upstream {
     });
   }
 
-  request(target: { host: string; port: number }, req: UpstreamRequest): UpstreamCall {
+  request(target: { host: string; port: number }, req: UpstreamRequest, origination?: OriginationTarget): UpstreamCall {
     let connected = false;
-    const upstream = http.request({
-      host: target.host,
-      port: target.port,
-      method: req.method,
-      path: req.path,
-      headers: req.headers,
-      agent: this.#agent,
-    });
+    const common = { host: target.host, port: target.port, method: req.method, path: req.path, headers: req.headers };
+    const upstream = origination
+      ? https.request({ ...common, ...origination.options, agent: this.#tlsAgent(origination.key) })
+      : http.request({ ...common, agent: this.#agent });
     const timer = setTimeout(() => {
       if (!connected) upstream.destroy(new UpstreamError('UF', `connect timeout after ${req.connectTimeoutMs} ms`));
     }, req.connectTimeoutMs);
@@ -60,7 +83,14 @@ export class Http1Upstream {
         connected = true;
         clearTimeout(timer);
       };
-      if (socket.connecting) socket.once('connect', up);
+      if (origination) {
+        if (this.#secured.has(socket)) up();
+        else
+          socket.once('secureConnect', () => {
+            this.#secured.add(socket);
+            up();
+          });
+      } else if (socket.connecting) socket.once('connect', up);
       else up();
     });
     const response = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
@@ -88,5 +118,7 @@ export class Http1Upstream {
 
   close(): void {
     this.#agent.destroy();
+    for (const a of this.#tlsAgents.values()) a.destroy();
+    this.#tlsAgents.clear();
   }
 }

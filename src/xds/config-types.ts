@@ -243,9 +243,38 @@ export interface RouteTable {
 }
 
 export interface UpstreamTls {
-  /** SNI to send; for cross-cluster traffic it is `outbound_.<port>_.<subset>_.<host>`. */
+  /** SNI to send; for cross-cluster traffic it is `outbound_.<port>_.<subset>_.<host>`. Empty: none. */
   sni: string;
   alpn: string[];
+  /**
+   * Absent: mesh mTLS (SDS secrets, resolved to the proxy's Citadel material; SPIFFE identity
+   * checked). Set: TLS origination toward a non-mesh server with files read by the proxy.
+   */
+  origination?: OriginationTls;
+}
+
+/**
+ * TLS toward an external server (`tls_certificates` / `validation_context` with file data
+ * sources). Without `caFile` the server is not verified (Envoy without a validation context);
+ * with it, the chain must reach those roots and, when `subjectAltNames` is not empty, the
+ * certificate must carry one of them (its hostname is not checked otherwise).
+ */
+export interface OriginationTls {
+  caFile?: string;
+  /** Client certificate chain and key (MUTUAL). */
+  certFile?: string;
+  keyFile?: string;
+  subjectAltNames: { type: 'DNS' | 'URI'; value: string }[];
+}
+
+/** STRICT_DNS / LOGICAL_DNS resolution settings of a cluster. */
+export interface DnsResolutionConfig {
+  /** `dns_refresh_rate`; Envoy's default 5 s. */
+  refreshRateMs: number;
+  /** `respect_dns_ttl`: re-resolve after the answer's TTL when it is above 0. */
+  respectTtl: boolean;
+  /** c-ares resolvers from `typed_dns_resolver_config`; empty: the system resolver. */
+  resolvers: SocketAddr[];
 }
 
 export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
@@ -275,7 +304,7 @@ export interface CircuitBreakerThresholds {
 
 export interface ClusterConfig {
   name: string;
-  type: 'EDS' | 'STATIC';
+  type: 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
   /** EDS resource name to subscribe to (defaults to `name`). */
   edsServiceName: string;
   lbPolicy: LbPolicy;
@@ -299,8 +328,10 @@ export interface ClusterConfig {
   idleTimeoutMs?: number;
   /** Set when the upstream speaks mesh mTLS. */
   tls?: UpstreamTls;
-  /** STATIC clusters carry their endpoints inline. */
+  /** STATIC, STRICT_DNS and LOGICAL_DNS clusters carry their endpoints inline (DNS ones: hostnames). */
   staticEndpoints?: EndpointConfig[];
+  /** STRICT_DNS / LOGICAL_DNS only. */
+  dns?: DnsResolutionConfig;
 }
 
 export interface EndpointConfig {

@@ -44,6 +44,7 @@ const SERVICE_FILES: Readonly<Record<string, readonly string[]>> = {
     'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
     'envoy/extensions/transport_sockets/tls/v3/tls.proto',
     'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+    'envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto',
   ],
   'envoy.service.accesslog.v3.AccessLogService': ['envoy/service/accesslog/v3/als.proto'],
 };

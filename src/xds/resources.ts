@@ -38,11 +38,28 @@ export interface SdsSecretConfig {
   sds_config?: AdsConfigSource;
 }
 
+/** A file-backed `envoy.config.core.v3.DataSource`. */
+export interface FileDataSource {
+  filename: string;
+}
+
+/** `envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher` with an exact matcher. */
+export interface SubjectAltNameMatcher {
+  san_type: 'DNS' | 'URI';
+  matcher: { exact: string };
+}
+
+/**
+ * Either mesh material over SDS (`default` / `ROOTCA`, Citadel's) or, for TLS origination toward
+ * external services, files: `tls_certificates` (client certificate) and `validation_context`.
+ */
 export interface CommonTlsContext {
   /** `default`: the workload certificate from Citadel. */
-  tls_certificate_sds_secret_configs: SdsSecretConfig[];
+  tls_certificate_sds_secret_configs?: SdsSecretConfig[];
   /** `ROOTCA`: the trust bundle. */
   validation_context_sds_secret_config?: SdsSecretConfig;
+  tls_certificates?: { certificate_chain: FileDataSource; private_key: FileDataSource }[];
+  validation_context?: { trusted_ca?: FileDataSource; match_typed_subject_alt_names?: SubjectAltNameMatcher[] };
   alpn_protocols?: string[];
 }
 
@@ -256,7 +273,7 @@ export interface ClusterLoadAssignment {
 export interface Cluster {
   '@type': typeof TYPE_URL.cluster;
   name: string;
-  type: 'EDS' | 'STATIC';
+  type: 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
   eds_cluster_config?: { eds_config: AdsConfigSource; service_name?: string };
   load_assignment?: Omit<ClusterLoadAssignment, '@type'>;
   connect_timeout?: Duration;
@@ -271,6 +288,14 @@ export interface Cluster {
   common_http_protocol_options?: { idle_timeout?: Duration };
   transport_socket?: TransportSocket<UpstreamTlsContext>;
   metadata?: Metadata;
+  /** STRICT_DNS / LOGICAL_DNS only. */
+  dns_refresh_rate?: Duration;
+  respect_dns_ttl?: boolean;
+  dns_lookup_family?: 'V4_ONLY';
+  typed_dns_resolver_config?: {
+    name: 'envoy.network.dns_resolver.cares';
+    typed_config: { '@type': typeof TYPED_CONFIG.caresDnsResolver; resolvers: Address[] };
+  };
 }
 
 /** A `google.protobuf.UInt64Value`; int64 travels as a decimal string. */

@@ -122,14 +122,14 @@ const refused: { title: string; text: string; expected: { code: string; text: st
     expected: [{ code: 'CONFIG_INVALID', text: `${P}spec.ports[0].protocol: must be one of HTTP, HTTP2, GRPC, TCP, TLS, HTTPS, MONGO, REDIS, MYSQL` }],
   },
   {
-    title: 'resolution DNS',
-    text: SE(STATIC_HTTPBIN.replace('resolution: STATIC', 'resolution: DNS')),
-    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.resolution: resolution DNS is not supported yet (proxies cannot resolve DNS clusters): set STATIC` }],
-  },
-  {
     title: 'resolution NONE, the default',
     text: SE(STATIC_HTTPBIN.replace('  resolution: STATIC\n', '')),
-    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.resolution: resolution NONE (the default) is not supported yet: set STATIC` }],
+    expected: [
+      {
+        code: 'CONFIG_UNSUPPORTED',
+        text: `${P}spec.resolution: resolution NONE (the default: forward to the original destination) is not supported yet: set STATIC, DNS or DNS_ROUND_ROBIN`,
+      },
+    ],
   },
   {
     title: 'subjectAltNames',

@@ -273,7 +273,7 @@ const invalid: { title: string; policy: string; expected: string }[] = [
   },
   { title: 'maxEjectionPercent above 100', policy: '    outlierDetection: {maxEjectionPercent: 101}', expected: `${P}.outlierDetection.maxEjectionPercent: must be an integer 0..100` },
   { title: 'zero interval', policy: '    outlierDetection: {interval: 0s}', expected: `${P}.outlierDetection.interval: must be positive` },
-  { title: 'tls', policy: '    tls: {mode: ISTIO_MUTUAL}', expected: `${P}.tls: field is not supported by meshfed yet` },
+  { title: 'tls credentialName', policy: '    tls: {mode: SIMPLE, credentialName: cnn}', expected: `${P}.tls.credentialName: credentialName (certificates from a Kubernetes secret) is not supported yet: use file paths` },
   {
     title: 'duplicate port-level port',
     policy: `    portLevelSettings:
@@ -282,11 +282,11 @@ const invalid: { title: string; policy: string; expected: string }[] = [
     expected: `${P}.portLevelSettings[1].port: duplicate port 80`,
   },
   {
-    title: 'port-level tls',
+    title: 'port-level tls caCrl',
     policy: `    portLevelSettings:
     - port: {number: 80}
-      tls: {mode: DISABLE}`,
-    expected: `${P}.portLevelSettings[0].tls: field is not supported by meshfed yet`,
+      tls: {mode: SIMPLE, caCrl: /etc/crl.pem}`,
+    expected: `${P}.portLevelSettings[0].tls.caCrl: caCrl (certificate revocation lists) is not supported yet`,
   },
 ];
 

@@ -32,6 +32,7 @@ const NOWHERE = '127.61.1.3';
 const APP_PORT = 9080;
 const REVIEWS = serviceHostname('reviews', 'default');
 const REVIEWS_CLUSTER = outboundClusterName(APP_PORT, '', REVIEWS);
+const PLAIN_CLUSTER = outboundClusterName(APP_PORT, 'plain', REVIEWS);
 const logger = pino({ level: 'silent' });
 
 interface Seen {
@@ -97,6 +98,7 @@ test.before(async () => {
       { name: 'empty', domains: ['empty'], routes: [route('default', 'outbound|80||empty.default.svc.cluster.local')] },
       { name: 'down', domains: ['down'], routes: [route('default', 'outbound|80||down.default.svc.cluster.local')] },
       { name: 'missing', domains: ['missing'], routes: [route('default', 'outbound|80||missing.default.svc.cluster.local')] },
+      { name: 'plain', domains: ['reviews-plain'], routes: [route('default', PLAIN_CLUSTER)] },
     ],
   };
   // Panic threshold 0 (what Pilot sends with outlier detection): the unhealthy endpoint is never picked.
@@ -106,10 +108,15 @@ test.before(async () => {
     proxyConfig({
       listeners: [outboundListener(CLIENT)],
       routes: [outbound],
-      clusters: [meshCluster('reviews', 'default', APP_PORT), empty, down],
+      // What Pilot writes for a DestinationRule with tls DISABLE: the same endpoints, no transport socket.
+      clusters: [meshCluster('reviews', 'default', APP_PORT), empty, down, { ...meshCluster('reviews', 'default', APP_PORT), name: PLAIN_CLUSTER, edsServiceName: PLAIN_CLUSTER, tls: undefined }],
       endpoints: [
         {
           clusterName: REVIEWS_CLUSTER,
+          endpoints: [endpoint(SERVER, APP_PORT, { tlsMode: 'istio', inboundPort: 15006, workload: 'reviews-v1', namespace: 'default', cluster: 'east' })],
+        },
+        {
+          clusterName: PLAIN_CLUSTER,
           endpoints: [endpoint(SERVER, APP_PORT, { tlsMode: 'istio', inboundPort: 15006, workload: 'reviews-v1', namespace: 'default', cluster: 'east' })],
         },
         { clusterName: empty.name, endpoints: [endpoint(SERVER, 80, { tlsMode: 'istio', healthy: false })] },
@@ -182,6 +189,24 @@ test.serial('both sidecars report istio_requests_total with mutual_tls and the p
   t.truthy(metricLine(dst, 'istio_requests_total', { reporter: 'destination', ...common }), dst);
   t.truthy(metricLine(src, 'istio_request_duration_milliseconds_bucket', { reporter: 'source', le: '+Inf' }));
   t.truthy(metricLine(dst, 'istio_response_bytes_count', { reporter: 'destination' }));
+});
+
+test.serial('tls DISABLE: plaintext h2c to the inbound port, accepted as PERMISSIVE; the destination sees no peer identity and no XFCC', async (t) => {
+  seen.length = 0;
+  const reply = await httpRequest(outboundAddr, { path: '/plain', headers: { host: 'reviews-plain', 'x-forwarded-client-cert': 'By=forged' } });
+  t.is(reply.status, 200, reply.body);
+  t.is(seen.length, 1);
+  t.is(seen[0]?.headers['x-forwarded-client-cert'], undefined);
+  const dst = await (await fetch(`${server.urls.metrics}/stats/prometheus`)).text();
+  const line = metricLine(dst, 'istio_requests_total', {
+    reporter: 'destination',
+    source_workload: 'productpage-v1',
+    source_principal: 'unknown',
+    destination_principal: 'spiffe://cluster.local/ns/default/sa/reviews',
+    connection_security_policy: 'none',
+    response_code: '200',
+  });
+  t.truthy(line, dst);
 });
 
 test.serial('local replies carry Envoy response flags: NR, UH, NC, UF, UT', async (t) => {

@@ -102,7 +102,7 @@ const bad: { title: string; resource: object; error: string }[] = [
     resource: eds({ name: 'outbound_.9080_._.reviews.default.svc.cluster.local', common_http_protocol_options: { idle_timeout: { seconds: '5' } } }),
     error: 'common_http_protocol_options.idle_timeout: not honoured on inbound and gateway clusters',
   },
-  { title: 'LOGICAL_DNS', resource: eds({ type: 'LOGICAL_DNS' }), error: 'type: unsupported value "LOGICAL_DNS"' },
+  { title: 'ORIGINAL_DST', resource: eds({ type: 'ORIGINAL_DST' }), error: 'type: unsupported value "ORIGINAL_DST"' },
   { title: 'EDS without eds_cluster_config', resource: eds({ eds_cluster_config: undefined }), error: 'eds_cluster_config: missing' },
   {
     title: 'EDS not over ADS',

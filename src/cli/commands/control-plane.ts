@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { DEFAULT_DNS_REFRESH_MS, type DnsSettings } from '../../pilot/model/snapshot.ts';
 import { createLogger } from '../../common/log.ts';
 import type { DiscoveryChoice } from '../control-plane.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
@@ -21,6 +22,26 @@ function discoveryChoice(o: Record<string, string>): DiscoveryChoice {
   return { kind: 'none' };
 }
 
+const DURATION = /^(\d+)(ms|s|m)$/;
+
+/**
+ * The mesh-wide DNS settings from `--dns-resolvers host:port,…` and `--dns-refresh-rate 5s`
+ * (environment MESHFED_DNS_RESOLVERS / MESHFED_DNS_REFRESH_RATE when the flags are absent, so
+ * that `meshfed up` passes them to every control plane).
+ */
+function dnsSettings(resolvers: string | undefined, refresh: string | undefined): DnsSettings | undefined {
+  if ((resolvers ?? '') === '' && (refresh ?? '') === '') return undefined;
+  const list = (resolvers ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '').map((r) => hostPort('--dns-resolvers', r));
+  let refreshRateMs = DEFAULT_DNS_REFRESH_MS;
+  if (refresh !== undefined && refresh !== '') {
+    const m = DURATION.exec(refresh);
+    if (!m) return exitWith(`invalid --dns-refresh-rate: expected a duration such as 5s or 500ms, got "${refresh}"`);
+    refreshRateMs = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+    if (refreshRateMs < 1) return exitWith('invalid --dns-refresh-rate: must be positive');
+  }
+  return { resolvers: list, refreshRateMs };
+}
+
 /** What Pilot's model is built from, shared by `controlplane`, `pilot` and `federation`. */
 function pilotSources(o: Record<string, string>): {
   cluster: string;
@@ -28,8 +49,11 @@ function pilotSources(o: Record<string, string>): {
   registryFile: string;
   configDir: string;
   gatewayAddress?: string;
+  dns?: DnsSettings;
 } {
+  const dns = dnsSettings(o['dnsResolvers'] ?? process.env['MESHFED_DNS_RESOLVERS'], o['dnsRefreshRate'] ?? process.env['MESHFED_DNS_REFRESH_RATE']);
   return {
+    ...(dns !== undefined ? { dns } : {}),
     cluster: o['cluster'] ?? '',
     trustDomain: o['trustDomain'] ?? 'cluster.local',
     registryFile: o['registryFile'] ?? '',
@@ -54,6 +78,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
     .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
     .requiredOption('--gateway-address <ip>', "this cluster's east-west gateway address")
+    .option('--dns-resolvers <host:port,...>', "DNS servers of DNS-resolved ServiceEntries (default: the proxies' system resolver)")
+    .option('--dns-refresh-rate <duration>', 'how often proxies re-resolve DNS clusters when the answer has no TTL (default 60s)')
     .addOption(discoveryOption('none'))
     .option('--consul <host:port>', 'local Consul agent HTTP address')
     .option('--memory-discovery <url>', 'embedded discovery URL')
@@ -82,6 +108,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--registry-file <file>', 'workloads.json of the file registry')
     .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
+    .option('--dns-resolvers <host:port,...>', "DNS servers of DNS-resolved ServiceEntries (default: the proxies' system resolver)")
+    .option('--dns-refresh-rate <duration>', 'how often proxies re-resolve DNS clusters when the answer has no TTL (default 60s)')
     .option('--imports-dir <dir>', 'watched folder of imports written by `meshfed federation`')
     .action(async (o: Record<string, string>) => {
       const { startControlPlane } = await import('../control-plane.ts');

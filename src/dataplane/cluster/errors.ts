@@ -16,3 +16,10 @@ export class DuplicateLoadBalancerError extends ClusterError {
     super('CLUSTER_LB_DUPLICATE', `a load balancer is already registered as "${name}"`);
   }
 }
+
+/** A DNS query of a STRICT_DNS / LOGICAL_DNS cluster failed (timeout, refused, server failure); the hosts stay as they were. */
+export class DnsResolutionError extends ClusterError {
+  constructor(name: string, reason: string, options?: { cause?: unknown }) {
+    super('CLUSTER_DNS_FAILED', `cannot resolve ${name}: ${reason}`, options);
+  }
+}

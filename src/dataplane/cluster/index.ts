@@ -4,8 +4,10 @@
  * cluster name behind a ClusterManager.
  */
 export { CircuitBreaker, DEFAULT_THRESHOLDS, type Overflow } from './circuit-breaker.ts';
-export { type ClusterManager, type ClusterNotFound, createClusterManager, endpointsOf } from './cluster-manager.ts';
-export { ClusterError, DuplicateLoadBalancerError, UnknownLoadBalancerError } from './errors.ts';
+export { type ClusterManager, type ClusterManagerOptions, type ClusterNotFound, createClusterManager, endpointsOf } from './cluster-manager.ts';
+export { DnsEndpoints, type DnsEndpointsEvents } from './dns-endpoints.ts';
+export { createDnsLookup, type DnsAnswer, type DnsLookup } from './dns-resolver.ts';
+export { ClusterError, DnsResolutionError, DuplicateLoadBalancerError, UnknownLoadBalancerError } from './errors.ts';
 export { combineHashes, xxHash64 } from './hash.ts';
 export { computeHashKey, type HashInput, type HashResult } from './hash-policy.ts';
 export type { LbHost, LoadBalancer, LoadBalancerConfig, LoadBalancerContext, LoadBalancerFactory } from './load-balancer-interface.ts';

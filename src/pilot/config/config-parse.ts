@@ -20,6 +20,7 @@ import {
   virtualServiceSpecSchema,
 } from './config-schema.ts';
 import type {
+  ClientTlsSettings,
   ConfigMeta,
   ConfigObject,
   DestinationRuleConfig,
@@ -200,7 +201,7 @@ function toVirtualService(d: VirtualServiceDoc, source: string, suffix: string):
 }
 
 type RawTrafficPolicy = NonNullable<DestinationRuleDoc['spec']['trafficPolicy']>;
-type RawSections = Pick<RawTrafficPolicy, 'loadBalancer' | 'connectionPool' | 'outlierDetection'>;
+type RawSections = Pick<RawTrafficPolicy, 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>;
 
 /** Copies the set fields of `raw`, mapped by `map`, leaving unset ones out (exactOptionalPropertyTypes). */
 function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
@@ -276,6 +277,18 @@ function toSections(raw: RawSections): TrafficPolicySections {
       minHealthPercent: od.minHealthPercent,
     });
   }
+  if (raw.tls) {
+    const tls = raw.tls;
+    out.tls = defined<ClientTlsSettings>({
+      mode: tls.mode ?? 'DISABLE',
+      caCertificates: tls.caCertificates,
+      clientCertificate: tls.clientCertificate,
+      privateKey: tls.privateKey,
+      sni: tls.sni,
+      subjectAltNames: [...(tls.subjectAltNames ?? [])],
+      insecureSkipVerify: tls.insecureSkipVerify ?? false,
+    });
+  }
   return out;
 }
 
@@ -324,7 +337,7 @@ function toServiceEntry(d: ServiceEntryDoc, source: string): ServiceEntryConfig 
         ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
       })),
       location: s.location ?? 'MESH_EXTERNAL',
-      resolution: 'STATIC',
+      resolution: s.resolution === 'DNS' || s.resolution === 'DNS_ROUND_ROBIN' ? s.resolution : 'STATIC',
       endpoints: (s.endpoints ?? []).map((e) => ({ address: e.address, ports: { ...(e.ports ?? {}) }, labels: { ...(e.labels ?? {}) }, weight: e.weight ?? 1 })),
       ...(s.workloadSelector ? { workloadSelector: { labels: { ...s.workloadSelector.labels } } } : {}),
       exportTo: toExportTo(s.exportTo, metadata.namespace),

@@ -6,7 +6,7 @@ import { host } from './config-schema-virtual-service.ts';
 /**
  * The ServiceEntry spec as Istio's networking API defines it (v1, v1beta1, v1alpha3), strict: a
  * field meshfed does not know is reported with its path. `params.unsupported` marks valid Istio
- * that meshfed does not honour yet (VIP capture, TCP/TLS ports, DNS and NONE resolution, SANs).
+ * that meshfed does not honour yet (VIP capture, TCP/TLS ports, NONE resolution, SANs).
  */
 
 const UNSUPPORTED = { unsupported: true } as const;
@@ -57,13 +57,15 @@ export const serviceEntrySpecSchema = z
   })
   .superRefine((s, ctx) => {
     const resolution = s.resolution ?? 'NONE';
-    if (resolution !== 'STATIC') {
-      const message =
-        resolution === 'NONE'
-          ? 'resolution NONE (the default) is not supported yet: set STATIC'
-          : `resolution ${resolution} is not supported yet (proxies cannot resolve DNS clusters): set STATIC`;
-      ctx.addIssue({ code: 'custom', path: ['resolution'], message, params: UNSUPPORTED });
+    if (resolution === 'NONE') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resolution'],
+        message: 'resolution NONE (the default: forward to the original destination) is not supported yet: set STATIC, DNS or DNS_ROUND_ROBIN',
+        params: UNSUPPORTED,
+      });
     }
+    if (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') refineDns(s, resolution, ctx);
     const names = new Set<string>();
     const numbers = new Set<number>();
     s.ports.forEach((p, i) => {
@@ -98,5 +100,37 @@ export const serviceEntrySpecSchema = z
       }
     });
   });
+
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * Resolution DNS (Envoy STRICT_DNS: every address of every name) and DNS_ROUND_ROBIN (LOGICAL_DNS:
+ * the first address of one name), as Istio validates them: endpoint addresses are IPs or DNS
+ * names; without endpoints the hosts are the names resolved, so they must not be wildcards;
+ * DNS_ROUND_ROBIN takes at most one endpoint; a workloadSelector needs STATIC.
+ */
+function refineDns(
+  s: { hosts: string[]; endpoints?: { address: string }[] | undefined; workloadSelector?: unknown },
+  resolution: 'DNS' | 'DNS_ROUND_ROBIN',
+  ctx: z.RefinementCtx,
+): void {
+  if (s.workloadSelector !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['workloadSelector'], message: `needs resolution STATIC, not ${resolution}` });
+  }
+  const endpoints = s.endpoints ?? [];
+  if (endpoints.length === 0) {
+    s.hosts.forEach((h, i) => {
+      if (h.includes('*')) ctx.addIssue({ code: 'custom', path: ['hosts', i], message: `a wildcard host cannot be resolved: resolution ${resolution} without endpoints resolves the hosts` });
+    });
+  }
+  if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1) {
+    ctx.addIssue({ code: 'custom', path: ['endpoints'], message: 'resolution DNS_ROUND_ROBIN takes at most one endpoint' });
+  }
+  endpoints.forEach((e, i) => {
+    if (isIP(e.address) === 0 && !DNS_NAME.test(e.address)) {
+      ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'address'], message: `must be an IP address or a DNS name with resolution ${resolution}` });
+    }
+  });
+}
 
 export type ServiceEntrySpecDoc = z.infer<typeof serviceEntrySpecSchema>;

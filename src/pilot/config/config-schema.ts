@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clientTlsSchema } from './config-schema-client-tls.ts';
 import { exportTo } from './config-export-to.ts';
 import { serviceEntrySpecSchema } from './config-schema-service-entry.ts';
 import { localityLbSettingSchema } from './config-schema-locality.ts';
@@ -98,7 +99,12 @@ const outlierDetection = z.strictObject({
   minHealthPercent: percent.optional(),
 });
 
-const policySections = { loadBalancer: loadBalancer.optional(), connectionPool: connectionPool.optional(), outlierDetection: outlierDetection.optional() };
+const policySections = {
+  loadBalancer: loadBalancer.optional(),
+  connectionPool: connectionPool.optional(),
+  outlierDetection: outlierDetection.optional(),
+  tls: clientTlsSchema.optional(),
+};
 const portLevelSetting = z.strictObject({
   port: z.strictObject({ number: z.int('must be a port 1..65535').min(1).max(65535) }),
   ...policySections,

@@ -186,11 +186,29 @@ export interface OutlierDetectionSettings {
   minHealthPercent?: number;
 }
 
+/**
+ * Istio `ClientTLSSettings` (`trafficPolicy.tls`), validated (config-schema-client-tls.ts).
+ * DISABLE: plaintext. ISTIO_MUTUAL: mesh mTLS (no other field is set). SIMPLE / MUTUAL: the
+ * sidecar originates TLS with these files (MUTUAL always has `clientCertificate` and `privateKey`;
+ * SIMPLE never has them). Without `caCertificates` the system trust store verifies the server,
+ * unless `insecureSkipVerify`.
+ */
+export interface ClientTlsSettings {
+  mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  caCertificates?: string;
+  clientCertificate?: string;
+  privateKey?: string;
+  sni?: string;
+  subjectAltNames: readonly string[];
+  insecureSkipVerify: boolean;
+}
+
 /** The sections of a traffic policy that subsets and port-level settings override one by one. */
 export interface TrafficPolicySections {
   loadBalancer?: LoadBalancerSettings;
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetectionSettings;
+  tls?: ClientTlsSettings;
 }
 
 export interface PortTrafficPolicy extends TrafficPolicySections {
@@ -224,7 +242,7 @@ export interface ServiceEntryPort {
   targetPort?: number;
 }
 
-/** A STATIC endpoint: an IP address, per-port-name overrides of the target port, labels, weight (default 1). */
+/** An endpoint: an IP address (or a DNS name with resolution DNS / DNS_ROUND_ROBIN), per-port-name overrides of the target port, labels, weight (default 1). */
 export interface ServiceEntryEndpoint {
   address: string;
   ports: Readonly<Record<string, number>>;
@@ -237,8 +255,12 @@ export interface ServiceEntrySpec {
   hosts: readonly string[];
   ports: readonly ServiceEntryPort[];
   location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
-  /** Only STATIC is accepted today (DNS and NONE are refused at parse time). */
-  resolution: 'STATIC';
+  /**
+   * STATIC: endpoints are IP addresses. DNS: every address each endpoint's name (or, without
+   * endpoints, each host) resolves to is an endpoint (Envoy STRICT_DNS). DNS_ROUND_ROBIN: the
+   * first address of the one name (LOGICAL_DNS). NONE is refused at parse time.
+   */
+  resolution: 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
   endpoints: readonly ServiceEntryEndpoint[];
   /** MESH_INTERNAL only: the local workloads of the entry's namespace with these labels are its endpoints. */
   workloadSelector?: { labels: Readonly<Record<string, string>> };

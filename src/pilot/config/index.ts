@@ -14,6 +14,7 @@ export type {
   HttpMatchRequest,
   HttpRoute,
   HttpRouteDestination,
+  ClientTlsSettings,
   ConnectionPoolSettings,
   ConsistentHashKey,
   ConsistentHashSettings,

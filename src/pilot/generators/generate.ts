@@ -6,7 +6,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
 import { sidecarScopeKey } from '../model/sidecar-scope.ts';
 import { scopedViewFor } from '../model/sidecar-scope-view.ts';
-import { generateClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
+import { generateClusters, sidecarDnsClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
 import { generateEndpoints } from './generator-endpoints.ts';
 import { generateListeners } from './generator-listeners.ts';
 import { generateRoutes } from './generator-routes.ts';
@@ -22,7 +22,9 @@ export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, base: Snapshot):
   const snap = scopedViewFor(base, proxy);
   switch (typeUrl) {
     case TYPE_URL.cluster:
-      if (proxy.type === 'sidecar') return [...sharedOutboundClusters(snap), ...asResources(sidecarInboundClusters(proxy, snap))];
+      if (proxy.type === 'sidecar') {
+        return [...sharedOutboundClusters(snap), ...asResources([...sidecarDnsClusters(proxy, snap), ...sidecarInboundClusters(proxy, snap)])];
+      }
       return generateClusters(proxy, snap);
     case TYPE_URL.endpoint:
       return generateEndpoints(proxy, snap);

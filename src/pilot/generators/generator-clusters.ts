@@ -1,9 +1,12 @@
-import { inboundClusterName, sniFor } from '../../xds/naming.ts';
+import { inboundClusterName } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { Cluster, XdsResource } from '../../xds/resources.ts';
-import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
+import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { hasMeshEndpoints, ownEndpoints } from '../model/snapshot-queries.ts';
+import { upstreamTransportSocket } from './generator-cluster-tls.ts';
+import { dnsCluster } from './generator-dns-cluster.ts';
+import { isDnsResolved, sidecarLocalities } from './generator-endpoints.ts';
 import { ADS, CONNECT_TIMEOUT, gatewaySnis, meshTlsContext, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
 import { applyProxylessTrafficPolicy } from './generator-proxyless-policy.ts';
 import { applyTrafficPolicy, trafficPolicyFor } from './generator-traffic-policy.ts';
@@ -33,22 +36,33 @@ function proxylessCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
   return c;
 }
 
-/** A sidecar's outbound clusters: the same for every sidecar of the cluster (generate.ts shares them). */
+/**
+ * A sidecar's outbound clusters: the same for every sidecar of the cluster (generate.ts shares
+ * them), except DNS-resolved ones, whose inline endpoints follow the proxy's locality plan.
+ */
 export function sidecarOutboundClusters(snap: Snapshot): Cluster[] {
   const out: Cluster[] = [];
   for (const key of outboundClusters(snap)) {
-    const c = policyCluster(snap, key);
-    if (hasMeshEndpoints(snap, key.hostname)) {
-      c.transport_socket = {
-        name: 'envoy.transport_sockets.tls',
-        typed_config: {
-          '@type': TYPED_CONFIG.upstreamTls,
-          common_tls_context: meshTlsContext(),
-          sni: sniFor(key.port, key.subset, key.hostname),
-        },
-      };
-    }
-    out.push(c);
+    if (isDnsResolved(snap, key.hostname)) continue;
+    out.push(sidecarCluster(snap, key));
+  }
+  return out;
+}
+
+function sidecarCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
+  const c = policyCluster(snap, key);
+  const socket = upstreamTransportSocket(snap, key, trafficPolicyFor(snap, key.hostname, key.port, key.subset).tls);
+  if (socket) c.transport_socket = socket;
+  return c;
+}
+
+/** A sidecar's DNS-resolved outbound clusters (ServiceEntry resolution DNS / DNS_ROUND_ROBIN). */
+export function sidecarDnsClusters(proxy: ProxyNode, snap: Snapshot): Cluster[] {
+  const out: Cluster[] = [];
+  for (const key of outboundClusters(snap)) {
+    if (!isDnsResolved(snap, key.hostname)) continue;
+    const logical = snap.services.get(key.hostname)?.resolution === 'DNS_ROUND_ROBIN';
+    out.push(dnsCluster(sidecarCluster(snap, key), logical, sidecarLocalities(proxy, snap, key), snap.dns));
   }
   return out;
 }
@@ -90,13 +104,15 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
 
 /**
  * CDS for one proxy.
- * - sidecar: every outbound cluster (`outbound|<port>|<subset>|<host>`, EDS over ADS, mTLS with the
- *   cross-cluster SNI when the service has mesh endpoints) and its own `inbound|<port>||` clusters.
+ * - sidecar: every outbound cluster (`outbound|<port>|<subset>|<host>`, EDS over ADS, or STRICT_DNS /
+ *   LOGICAL_DNS with inline hostname endpoints for DNS-resolved ServiceEntries; upstream TLS from
+ *   the DestinationRule's `tls`, see generator-cluster-tls.ts) and its own `inbound|<port>||` clusters.
  * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI: per service
  *   SNI, and per endpoint-qualified SNI (one endpoint each; see `gatewaySnis`).
  * - sidecar and router clusters carry the DestinationRule traffic policy of their host, port and
  *   subset (load balancer, connection pool, outlier detection; see generator-traffic-policy.ts).
- * - proxyless: the outbound clusters without TLS, with the parts of the traffic policy that
+ * - proxyless: the outbound clusters without TLS and without DNS-resolved ones (grpc-js-xds
+ *   resolves names only in aggregate clusters), with the parts of the traffic policy that
  *   @grpc/grpc-js-xds honours (ring hash, max_requests, outlier detection as failure percentage;
  *   generator-proxyless-policy.ts). What it cannot honour is reported by proxylessFindings.
  */
@@ -104,13 +120,15 @@ export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[
   let clusters: Cluster[];
   switch (proxy.type) {
     case 'sidecar':
-      clusters = [...sidecarOutboundClusters(snap), ...sidecarInboundClusters(proxy, snap)];
+      clusters = [...sidecarOutboundClusters(snap), ...sidecarDnsClusters(proxy, snap), ...sidecarInboundClusters(proxy, snap)];
       break;
     case 'router':
       clusters = gatewaySnis(snap).map((k) => policyCluster(snap, k));
       break;
     case 'proxyless':
-      clusters = outboundClusters(snap).map((k) => proxylessCluster(snap, k));
+      clusters = outboundClusters(snap)
+        .filter((k) => !isDnsResolved(snap, k.hostname))
+        .map((k) => proxylessCluster(snap, k));
       break;
   }
   return clusters.map((resource) => ({ name: resource.name, resource }));

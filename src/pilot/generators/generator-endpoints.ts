@@ -43,14 +43,16 @@ function lbEndpoint(address: string, port: number, weight: number, meta: LbEndpo
  *   passes (one for an endpoint-qualified SNI).
  * - plaintext (proxyless): local endpoints dialled directly at the app port, no remote ones.
  */
-function lbEntries(eps: readonly EndpointModel[], view: EndpointView, key: OutboundClusterKey, plan: LocalityPlan): LbEntry[] {
+function lbEntries(eps: readonly EndpointModel[], view: EndpointView, key: OutboundClusterKey, plan: LocalityPlan, plaintext = false): LbEntry[] {
   const out: LbEntry[] = [];
   const gateways = new Map<string, { cluster: string; locality: Locality; priority: number; address: string; port: number; count: number }>();
   for (const e of eps) {
     const locality = localityOf(e.labels, e.cluster);
     const priority = rawPriority(plan, e.labels, locality);
     if (e.kind === 'remote') {
-      if (view !== 'mesh') continue;
+      // Plaintext (tls DISABLE) cannot cross the SNI-routed east-west gateway: Istio leaves such
+      // cross-network endpoints out too (see tlsDisabledRemoteWarnings).
+      if (view !== 'mesh' || plaintext) continue;
       if (e.endpointId !== undefined) {
         const sni = endpointSniFor(e.endpointId, key.port, key.subset, key.hostname);
         const meta = metadata({
@@ -130,13 +132,46 @@ function assignment(name: string, endpoints: LocalityLbEndpoints[]): XdsResource
 }
 
 /**
+ * The endpoints of one sidecar outbound cluster, as its EDS assignment (or, for a DNS-resolved
+ * service, its inline `load_assignment`) carries them: the cluster's locality plan applies, and a
+ * cluster whose merged `tls` is DISABLE leaves remote-cluster endpoints out.
+ */
+export function sidecarLocalities(proxy: ProxyNode, snap: Snapshot, k: OutboundClusterKey): LocalityLbEndpoints[] {
+  const policy = trafficPolicyFor(snap, k.hostname, k.port, k.subset);
+  const plan = localityPlan(proxy, policy);
+  const plaintext = policy.tls?.mode === 'DISABLE';
+  return localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'mesh', k, plan, plaintext), plan);
+}
+
+/** True when proxies resolve the service's endpoints themselves (ServiceEntry resolution DNS / DNS_ROUND_ROBIN). */
+export function isDnsResolved(snap: Snapshot, hostname: string): boolean {
+  return snap.services.get(hostname)?.resolution !== undefined;
+}
+
+/**
+ * Remote-cluster endpoints that a DestinationRule with `tls.mode: DISABLE` leaves out, one line
+ * per outbound cluster that has some: Pilot logs them as warnings on every push that changes them.
+ */
+export function tlsDisabledRemoteWarnings(snap: Snapshot): string[] {
+  const out: string[] = [];
+  for (const k of outboundClusters(snap)) {
+    if (trafficPolicyFor(snap, k.hostname, k.port, k.subset).tls?.mode !== 'DISABLE') continue;
+    const remote = endpointsFor(snap, k.hostname, k.port, k.subset).filter((e) => e.kind === 'remote').length;
+    if (remote > 0) {
+      out.push(`${k.name}: tls mode DISABLE leaves out ${remote} endpoint(s) in other clusters (plaintext cannot cross the east-west gateway; use ISTIO_MUTUAL to reach them)`);
+    }
+  }
+  return out;
+}
+
+/**
  * EDS for one proxy: a ClusterLoadAssignment per cluster that `generateClusters` made of type EDS
- * (same names), holding the endpoints that match the cluster's subset. Every proxy type follows
- * the cluster's `localityLbSetting` from its own cluster and labels (generator-locality.ts): a
- * sidecar for local and remote endpoints, the east-west gateway among its local endpoints for a
- * service SNI (an endpoint-qualified SNI has one endpoint and no plan), and a proxyless gRPC
- * client among the local endpoints it dials (grpc-js-xds honours EDS priorities and locality
- * weights).
+ * (same names; DNS-resolved services have none), holding the endpoints that match the cluster's
+ * subset. Every proxy type follows the cluster's `localityLbSetting` from its own cluster and
+ * labels (generator-locality.ts): a sidecar for local and remote endpoints, the east-west gateway
+ * among its local endpoints for a service SNI (an endpoint-qualified SNI has one endpoint and no
+ * plan), and a proxyless gRPC client among the local endpoints it dials (grpc-js-xds honours EDS
+ * priorities and locality weights).
  */
 export function generateEndpoints(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   if (proxy.type === 'router') {
@@ -145,9 +180,10 @@ export function generateEndpoints(proxy: ProxyNode, snap: Snapshot): XdsResource
       return assignment(k.name, localities(lbEntries(gatewayEndpoints(snap, k), 'gateway', k, plan), plan));
     });
   }
-  const view: EndpointView = proxy.type === 'sidecar' ? 'mesh' : 'plaintext';
-  return outboundClusters(snap).map((k) => {
+  const keys = outboundClusters(snap).filter((k) => !isDnsResolved(snap, k.hostname));
+  if (proxy.type === 'sidecar') return keys.map((k) => assignment(k.name, sidecarLocalities(proxy, snap, k)));
+  return keys.map((k) => {
     const plan = localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset));
-    return assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), view, k, plan), plan));
+    return assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'plaintext', k, plan), plan));
   });
 }

@@ -18,6 +18,7 @@ function overlay(base: TrafficPolicySections, over: TrafficPolicySections | unde
     ...(over.loadBalancer ? { loadBalancer: over.loadBalancer } : {}),
     ...(over.connectionPool ? { connectionPool: over.connectionPool } : {}),
     ...(over.outlierDetection ? { outlierDetection: over.outlierDetection } : {}),
+    ...(over.tls ? { tls: over.tls } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import type { ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig,
 import type { WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard } from '../registry/registry-interface.ts';
 import { matchesLabels } from './snapshot-queries.ts';
+import type { DnsSettings } from './snapshot.ts';
 import {
   type EndpointModel,
   type LocalEndpoint,
@@ -17,6 +18,7 @@ export interface SnapshotInput {
   trustDomain: string;
   domainSuffix: string;
   gatewayAddress?: string;
+  dns?: DnsSettings;
   shards: readonly RegistryShard[];
   config: readonly ConfigObject[];
   version: string;
@@ -49,7 +51,10 @@ function sortedMap<V>(m: Map<string, V>): ReadonlyMap<string, V> {
  */
 export function buildSnapshot(input: SnapshotInput): Snapshot {
   const { cluster, domainSuffix } = input;
-  const services = new Map<string, { hostname: string; name: string; namespace: string; ports: Map<number, ServicePort>; exportTo?: ExportTo }>();
+  const services = new Map<
+    string,
+    { hostname: string; name: string; namespace: string; ports: Map<number, ServicePort>; exportTo?: ExportTo; resolution?: 'DNS' | 'DNS_ROUND_ROBIN' }
+  >();
   const endpoints = new Map<string, EndpointModel[]>();
   const workloads = new Map<string, LocalEndpoint[]>();
 
@@ -128,6 +133,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
         namespace: o.metadata.namespace,
         ports: new Map(o.spec.ports.map((p) => [p.number, { port: p.number, protocol: p.protocol }])),
         exportTo: o.spec.exportTo,
+        ...(o.spec.resolution !== 'STATIC' ? { resolution: o.spec.resolution } : {}),
       });
       for (const ep of serviceEntryEndpoints(o, host, cluster, localWorkloads)) addEndpoint(ep);
     }
@@ -155,6 +161,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
         namespace: s.namespace,
         ports: Object.freeze([...s.ports.values()].sort((a, b) => a.port - b.port).map((p) => Object.freeze(p))),
         ...(s.exportTo !== undefined ? { exportTo: s.exportTo } : {}),
+        ...(s.resolution !== undefined ? { resolution: s.resolution } : {}),
       }),
     );
   }
@@ -169,6 +176,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     trustDomain: input.trustDomain,
     domainSuffix,
     ...(input.gatewayAddress !== undefined ? { gatewayAddress: input.gatewayAddress } : {}),
+    ...(input.dns !== undefined ? { dns: input.dns } : {}),
     services: sortedMap(serviceModels),
     endpoints: sortedMap(endpointLists),
     virtualServices: sortedMap(virtualServices),
@@ -186,7 +194,8 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
  * address (target port: the endpoint's `ports[name]`, else the port's `targetPort`, else its
  * number), or, with a `workloadSelector`, this cluster's workloads of the entry's namespace whose
  * labels match (dialled at the target port, through their sidecar when they have one).
- * MESH_EXTERNAL endpoints never have a sidecar: they are dialled in plaintext.
+ * MESH_EXTERNAL endpoints never have a sidecar: they are dialled in plaintext (or with the TLS a
+ * DestinationRule originates). With DNS resolution and no endpoints, each host is its own endpoint.
  */
 function serviceEntryEndpoints(
   o: ServiceEntryConfig,
@@ -218,7 +227,9 @@ function serviceEntryEndpoints(
       }
       continue;
     }
-    for (const e of o.spec.endpoints) {
+    // Resolution DNS / DNS_ROUND_ROBIN without endpoints: the host itself is the name resolved.
+    const dnsHost = o.spec.endpoints.length === 0 && o.spec.resolution !== 'STATIC';
+    for (const e of dnsHost ? [{ address: hostname, ports: {} as Readonly<Record<string, number>>, labels: {}, weight: 1 }] : o.spec.endpoints) {
       const port = e.ports[p.name] ?? target;
       out.push(
         Object.freeze({

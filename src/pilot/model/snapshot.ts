@@ -19,7 +19,25 @@ export interface ServiceModel {
    * (registry and imported services). See snapshot-view.ts.
    */
   readonly exportTo?: ExportTo;
+  /**
+   * A ServiceEntry's DNS resolution: its endpoints' addresses are DNS names (or IPs) that proxies
+   * resolve themselves (DNS: STRICT_DNS clusters; DNS_ROUND_ROBIN: LOGICAL_DNS). Absent: endpoints
+   * are IP addresses served over EDS.
+   */
+  readonly resolution?: 'DNS' | 'DNS_ROUND_ROBIN';
 }
+
+/**
+ * Mesh-wide DNS settings for DNS-resolved clusters (Istio's meshConfig `dnsRefreshRate`, and the
+ * resolvers Envoy's c-ares takes in `typed_dns_resolver_config`; none: the proxy's system resolver).
+ */
+export interface DnsSettings {
+  readonly resolvers: readonly { readonly host: string; readonly port: number }[];
+  readonly refreshRateMs: number;
+}
+
+/** Istio's default `dnsRefreshRate`. */
+export const DEFAULT_DNS_REFRESH_MS = 60_000;
 
 interface EndpointBase {
   readonly hostname: string;
@@ -70,6 +88,8 @@ export interface Snapshot {
   readonly domainSuffix: string;
   /** This cluster's east-west gateway address, if it has one. */
   readonly gatewayAddress?: string;
+  /** DNS settings of DNS-resolved clusters; absent: system resolver, Istio's default refresh rate. */
+  readonly dns?: DnsSettings;
   /** By hostname, sorted. */
   readonly services: ReadonlyMap<string, ServiceModel>;
   /** By hostname: every endpoint across all shards (local and remote), sorted. */

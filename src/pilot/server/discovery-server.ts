@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { DnsSettings } from '../model/snapshot.ts';
 import type { Registry } from '../../common/prom.ts';
 import type { Logger } from '../../common/log.ts';
 import { PORTS } from '../../common/ports.ts';
@@ -22,6 +23,8 @@ export interface DiscoveryServerOptions {
   configDir: string;
   /** Defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
+  /** Mesh-wide DNS settings of DNS-resolved clusters (see PilotOptions). */
+  dns?: DnsSettings;
   /** Reads imports written by a federation controller in another process. */
   importsDir?: string;
   /** The 15012 serving certificate chain and key, PEM (issued by the cluster's CA). */
@@ -87,6 +90,7 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
     registryFile: opts.registryFile,
     configDir: opts.configDir,
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
+    ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
     logger: log.child({ component: 'pilot' }),

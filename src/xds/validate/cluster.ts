@@ -1,17 +1,19 @@
+import { isIP } from 'node:net';
 import type { Result } from '../../common/result.ts';
 import type { ClusterConfig } from '../config-types.ts';
 import { TYPE_URL } from '../type-urls.ts';
 import { endpointsAt } from './cluster-load-assignment.ts';
 import { CLUSTER_LB_FIELDS, clusterLb } from './cluster-lb.ts';
 import { Issues, enumOf, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
+import { DNS_FIELDS, dnsResolution } from './cluster-dns.ts';
 import { upstreamTls } from './tls-context.ts';
 
 /** Envoy's default connect timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 /**
- * Validates a decoded `envoy.config.cluster.v3.Cluster`. Types EDS (over ADS) and STATIC (inline
- * `load_assignment`); absent enums are their proto3 defaults (type STATIC, lb_policy ROUND_ROBIN).
+ * Validates a decoded `envoy.config.cluster.v3.Cluster`. Types EDS (over ADS), STATIC (inline
+ * `load_assignment` of IPs) and STRICT_DNS / LOGICAL_DNS (inline hostnames, see cluster-dns.ts); absent enums are their proto3 defaults (type STATIC, lb_policy ROUND_ROBIN).
  * Upstream TLS comes from an `envoy.transport_sockets.tls` UpstreamTlsContext. `metadata` is
  * informational and accepted. Load balancing, outlier detection, circuit breakers and HTTP
  * connection options are read by `clusterLb` (cluster-lb.ts).
@@ -22,12 +24,12 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
   if (r['@type'] !== undefined && r['@type'] !== TYPE_URL.cluster) issues.add('@type', `expected ${TYPE_URL.cluster}`);
   onlyKeys(
     r,
-    ['name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy', 'transport_socket', 'metadata', ...CLUSTER_LB_FIELDS],
+    ['name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy', 'transport_socket', 'metadata', ...CLUSTER_LB_FIELDS, ...DNS_FIELDS],
     '',
     issues,
   );
   const name = reqString(r, 'name', '', issues) ?? '';
-  const type = enumOf(r, 'type', ['STATIC', 'EDS'], 'STATIC', '', issues);
+  const type = enumOf(r, 'type', ['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS'], 'STATIC', '', issues);
   const lbPolicy = enumOf(r, 'lb_policy', ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'], 'ROUND_ROBIN', '', issues);
   const connectTimeoutMs = optDurationMs(r, 'connect_timeout', '', issues) ?? DEFAULT_CONNECT_TIMEOUT_MS;
   if (connectTimeoutMs <= 0) issues.add('connect_timeout', 'must be positive');
@@ -52,13 +54,22 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
     }
     if (la) issues.add('load_assignment', 'not allowed on an EDS cluster');
   } else {
-    if (eds) issues.add('eds_cluster_config', 'not allowed on a STATIC cluster');
+    if (eds) issues.add('eds_cluster_config', `not allowed on a ${type} cluster`);
     if (!la) {
       if (r['load_assignment'] === undefined) issues.add('load_assignment', 'missing');
     } else {
       onlyKeys(la, ['cluster_name', 'endpoints'], 'load_assignment', issues);
       out.staticEndpoints = endpointsAt(la, 'load_assignment', issues);
     }
+  }
+  if (type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
+    out.dns = dnsResolution(r, issues);
+    if (type === 'LOGICAL_DNS' && (out.staticEndpoints ?? []).length !== 1) issues.add('load_assignment', 'a LOGICAL_DNS cluster takes exactly one endpoint');
+  } else {
+    for (const f of DNS_FIELDS) if (r[f] !== undefined) issues.add(f, `only STRICT_DNS and LOGICAL_DNS clusters resolve names`);
+    (out.staticEndpoints ?? []).forEach((e, i) => {
+      if (isIP(e.address.host) === 0) issues.add(`load_assignment.endpoints.lb_endpoints[${i}]`, `a ${type} cluster's endpoint address must be an IP (${e.address.host})`);
+    });
   }
   const tls = upstreamTls(r, '', issues);
   if (tls) out.tls = tls;

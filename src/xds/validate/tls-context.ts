@@ -1,6 +1,6 @@
-import type { DownstreamTls, UpstreamTls } from '../config-types.ts';
+import type { DownstreamTls, OriginationTls, UpstreamTls } from '../config-types.ts';
 import { TYPED_CONFIG } from '../type-urls.ts';
-import { type Issues, type Obj, isObj, join, list, onlyKeys, optObj, optString, optWrappedBool, reqObj, stringList } from './reader.ts';
+import { type Issues, type Obj, isObj, join, list, onlyKeys, optObj, optString, optWrappedBool, reqObj, reqString, stringList } from './reader.ts';
 
 const COMMON_TLS_KEYS = [
   'tls_certificate_sds_secret_configs',
@@ -47,10 +47,84 @@ export function downstreamTls(chain: Obj, path: string, issues: Issues): Downstr
   return { requireClientCertificate, alpn };
 }
 
+/** A `DataSource` that must name a file (inline bytes and environment variables are not honoured). */
+function fileSource(o: Obj, key: string, path: string, issues: Issues): string | undefined {
+  const ds = reqObj(o, key, path, issues);
+  if (!ds) return undefined;
+  const p = join(path, key);
+  onlyKeys(ds, ['filename'], p, issues);
+  return reqString(ds, 'filename', p, issues);
+}
+
+/**
+ * `common_tls_context` of TLS origination: at most one `tls_certificates` entry (chain and key
+ * files), a `validation_context` with `trusted_ca` (a file) and exact DNS / URI
+ * `match_typed_subject_alt_names`, and ALPN http/1.1 only (origination speaks HTTP/1.1).
+ */
+function originationTls(common: Obj, path: string, issues: Issues): OriginationTls {
+  const out: OriginationTls = { subjectAltNames: [] };
+  const certs = list(common, 'tls_certificates', path, issues);
+  if (certs.length > 1) issues.add(join(path, 'tls_certificates'), 'at most one certificate is supported');
+  const cert = certs[0];
+  if (cert !== undefined) {
+    const cp = join(join(path, 'tls_certificates'), 0);
+    if (!isObj(cert)) issues.add(cp, 'not an object');
+    else {
+      onlyKeys(cert, ['certificate_chain', 'private_key'], cp, issues);
+      const certFile = fileSource(cert, 'certificate_chain', cp, issues);
+      const keyFile = fileSource(cert, 'private_key', cp, issues);
+      if (certFile !== undefined) out.certFile = certFile;
+      if (keyFile !== undefined) out.keyFile = keyFile;
+    }
+  }
+  const vc = optObj(common, 'validation_context', path, issues);
+  if (vc) {
+    const vp = join(path, 'validation_context');
+    onlyKeys(vc, ['trusted_ca', 'match_typed_subject_alt_names'], vp, issues);
+    if (vc['trusted_ca'] === undefined) issues.add(join(vp, 'trusted_ca'), 'missing (a validation context without roots is not supported)');
+    else {
+      const ca = fileSource(vc, 'trusted_ca', vp, issues);
+      if (ca !== undefined) out.caFile = ca;
+    }
+    list(vc, 'match_typed_subject_alt_names', vp, issues).forEach((m, i) => {
+      const mp = join(join(vp, 'match_typed_subject_alt_names'), i);
+      if (!isObj(m)) {
+        issues.add(mp, 'not an object');
+        return;
+      }
+      onlyKeys(m, ['san_type', 'matcher'], mp, issues);
+      const type = m['san_type'];
+      if (type !== 'DNS' && type !== 'URI') issues.add(join(mp, 'san_type'), 'only DNS and URI are supported');
+      const matcher = reqObj(m, 'matcher', mp, issues);
+      if (!matcher) return;
+      onlyKeys(matcher, ['exact'], join(mp, 'matcher'), issues);
+      const value = reqString(matcher, 'exact', join(mp, 'matcher'), issues);
+      if (value !== undefined && (type === 'DNS' || type === 'URI')) out.subjectAltNames.push({ type, value });
+    });
+  }
+  return out;
+}
+
+/**
+ * An UpstreamTlsContext: mesh mTLS when it names SDS secrets (see commonTls), else TLS origination
+ * (file certificates, see originationTls; no validation context: the server is not verified).
+ * Mixing the two is refused.
+ */
 export function upstreamTls(cluster: Obj, path: string, issues: Issues): UpstreamTls | undefined {
   const found = tlsTypedConfig(cluster, path, issues, TYPED_CONFIG.upstreamTls);
   if (!found) return undefined;
   onlyKeys(found.ctx, ['common_tls_context', 'sni'], found.path, issues);
+  const sni = optString(found.ctx, 'sni', found.path, issues) ?? '';
+  const common = optObj(found.ctx, 'common_tls_context', found.path, issues);
+  const cp = join(found.path, 'common_tls_context');
+  const mesh = common !== undefined && (common['tls_certificate_sds_secret_configs'] !== undefined || common['validation_context_sds_secret_config'] !== undefined);
+  if (!mesh) {
+    if (!common) return { sni, alpn: [], origination: { subjectAltNames: [] } };
+    onlyKeys(common, ['tls_certificates', 'validation_context', 'alpn_protocols'], cp, issues);
+    const alpn = stringList(common, 'alpn_protocols', cp, issues);
+    if (alpn.some((a) => a !== 'http/1.1')) issues.add(join(cp, 'alpn_protocols'), 'TLS origination speaks HTTP/1.1 only');
+    return { sni, alpn, origination: originationTls(common, cp, issues) };
+  }
   const alpn = commonTls(found.ctx, found.path, issues);
-  return { sni: optString(found.ctx, 'sni', found.path, issues) ?? '', alpn };
+  return { sni, alpn };
 }

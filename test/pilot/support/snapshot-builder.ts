@@ -17,9 +17,12 @@ export class SnapshotBuilder {
   private readonly remote = new Map<string, ImportedEndpoint[]>();
   private readonly config: ConfigObject[] = [];
 
-  constructor(opts: { cluster?: string; gatewayAddress?: string } = {}) {
+  private readonly dns: Snapshot['dns'];
+
+  constructor(opts: { cluster?: string; gatewayAddress?: string; dns?: Snapshot['dns'] } = {}) {
     this.cluster = opts.cluster ?? 'east';
     this.gatewayAddress = opts.gatewayAddress;
+    this.dns = opts.dns;
   }
 
   gateway(address: string): this {
@@ -100,6 +103,7 @@ export class SnapshotBuilder {
       trustDomain: 'cluster.local',
       domainSuffix: 'cluster.local',
       ...(this.gatewayAddress !== undefined ? { gatewayAddress: this.gatewayAddress } : {}),
+      ...(this.dns !== undefined ? { dns: this.dns } : {}),
       shards: this.shards(),
       config: this.config,
       version,

@@ -1,0 +1,63 @@
+import { isIP } from 'node:net';
+import { sniFor } from '../../xds/naming.ts';
+import type { SubjectAltNameMatcher, TransportSocket, UpstreamTlsContext } from '../../xds/resources.ts';
+import { TYPED_CONFIG } from '../../xds/type-urls.ts';
+import type { ClientTlsSettings } from '../config/config-types.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { hasMeshEndpoints } from '../model/snapshot-queries.ts';
+import { meshTlsContext, type OutboundClusterKey } from './generator-common.ts';
+
+/**
+ * The upstream `transport_socket` of an outbound cluster, from its merged DestinationRule `tls`:
+ * - none (auto mTLS): mesh mTLS when the service has mesh endpoints, else plaintext;
+ * - ISTIO_MUTUAL: mesh mTLS (Citadel's `default` / `ROOTCA` over SDS, the cross-cluster SNI);
+ * - DISABLE: none (plaintext; toward mesh workloads the destination sidecar accepts it as
+ *   Istio's PERMISSIVE mode does);
+ * - SIMPLE / MUTUAL: TLS origination with the files the rule names. Without `caCertificates` the
+ *   system trust store (`SYSTEM_CA_FILE`) verifies the server, unless `insecureSkipVerify`. The SNI
+ *   is `sni`, else the service host (Envoy's auto_sni would send the request's Host, which a
+ *   ServiceEntry host is). The server's certificate must carry one of `subjectAltNames`, else the
+ *   SNI (Istio's auto SAN validation), as a DNS or URI SAN.
+ */
+
+/** Where Istio points `caCertificates` by default (Debian's and Istio's proxy images' bundle). */
+export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+
+function sanMatcher(san: string): SubjectAltNameMatcher {
+  return { san_type: san.includes('://') ? 'URI' : 'DNS', matcher: { exact: san } };
+}
+
+function originationContext(tls: ClientTlsSettings, key: OutboundClusterKey): UpstreamTlsContext {
+  const hostSni = key.hostname.includes('*') || isIP(key.hostname) !== 0 ? undefined : key.hostname;
+  const sni = tls.sni ?? hostSni;
+  const sans = tls.subjectAltNames.length > 0 ? [...tls.subjectAltNames] : sni !== undefined ? [sni] : [];
+  const ctx: UpstreamTlsContext = { '@type': TYPED_CONFIG.upstreamTls, common_tls_context: {} };
+  if (tls.mode === 'MUTUAL' && tls.clientCertificate !== undefined && tls.privateKey !== undefined) {
+    ctx.common_tls_context.tls_certificates = [{ certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } }];
+  }
+  if (!tls.insecureSkipVerify) {
+    ctx.common_tls_context.validation_context = {
+      trusted_ca: { filename: tls.caCertificates ?? SYSTEM_CA_FILE },
+      ...(sans.length > 0 ? { match_typed_subject_alt_names: sans.map(sanMatcher) } : {}),
+    };
+  }
+  if (sni !== undefined) ctx.sni = sni;
+  return ctx;
+}
+
+export function upstreamTransportSocket(
+  snap: Snapshot,
+  key: OutboundClusterKey,
+  tls: ClientTlsSettings | undefined,
+): TransportSocket<UpstreamTlsContext> | undefined {
+  const mode = tls?.mode;
+  if (mode === 'DISABLE') return undefined;
+  if (tls && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
+    return { name: 'envoy.transport_sockets.tls', typed_config: originationContext(tls, key) };
+  }
+  if (mode === undefined && !hasMeshEndpoints(snap, key.hostname)) return undefined;
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: { '@type': TYPED_CONFIG.upstreamTls, common_tls_context: meshTlsContext(), sni: sniFor(key.port, key.subset, key.hostname) },
+  };
+}

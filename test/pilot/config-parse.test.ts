@@ -104,8 +104,8 @@ spec:
   host: reviews
   trafficPolicy:
     loadBalancer: {simple: RANDOM}
-    tls: {mode: ISTIO_MUTUAL}`,
-    expected: ['west/reviews.yaml: DestinationRule shop/reviews: spec.trafficPolicy.tls: field is not supported by meshfed yet'],
+    tunnel: {protocol: CONNECT, targetHost: x, targetPort: 80}`,
+    expected: ['west/reviews.yaml: DestinationRule shop/reviews: spec.trafficPolicy.tunnel: field is not supported by meshfed yet'],
   },
   {
     title: 'DestinationRule unknown load balancer',

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile, readlink, } from 'node:fs/promises';
 import anyTest, { type TestFn } from 'ava';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
-import { applyYaml, eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
+import { applyYaml, eventually, type FixtureMeshContext, request, processRecipe, useFixtureMesh, waitExit } from './support/mesh.ts';
 
 /**
  * Locality failover across two clusters (Istio's "Locality failover" task, with failoverPriority
@@ -37,18 +36,6 @@ function until(state: MeshState, what: string, ok: (b: Record<string, number>) =
     const b = await batch(state, 10);
     return ok(b) ? b : undefined;
   }, timeoutMs);
-}
-
-/** What it takes to start a process again as it was: its command line, environment and folder. */
-async function processRecipe(pid: number): Promise<{ argv: string[]; env: Record<string, string>; cwd: string }> {
-  const split = (text: string) => text.split('\0').filter((s) => s !== '');
-  const argv = split(await readFile(`/proc/${pid}/cmdline`, 'utf8'));
-  const env = Object.fromEntries(split(await readFile(`/proc/${pid}/environ`, 'utf8')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  return { argv, env, cwd: await readlink(`/proc/${pid}/cwd`) };
-}
-
-function waitExit(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
 test.serial('failoverPriority [topology.istio.io/cluster]: east stays in east while healthy, fails over to west, comes back', async (t) => {

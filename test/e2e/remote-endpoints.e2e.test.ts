@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
-import { applyYaml, eventually, type FixtureMeshContext, request, useFixtureMesh } from './support/mesh.ts';
+import { applyYaml, eventually, type FixtureMeshContext, request, processRecipe, useFixtureMesh, waitExit } from './support/mesh.ts';
 
 /**
  * Remote endpoints balanced and ejected one by one through the gateway (beyond Istio, whose
@@ -56,18 +55,6 @@ function until(state: MeshState, what: string, ok: (b: Record<string, number>) =
     },
     timeoutMs,
   );
-}
-
-/** What it takes to start a process again as it was: its command line, environment and folder. */
-async function processRecipe(pid: number): Promise<{ argv: string[]; env: Record<string, string>; cwd: string }> {
-  const split = (text: string) => text.split('\0').filter((s) => s !== '');
-  const argv = split(await readFile(`/proc/${pid}/cmdline`, 'utf8'));
-  const env = Object.fromEntries(split(await readFile(`/proc/${pid}/environ`, 'utf8')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  return { argv, env, cwd: await readlink(`/proc/${pid}/cwd`) };
-}
-
-function waitExit(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
 test.serial('two remote pods behind one gateway: split without rules, ejected alone, back after a restart', async (t) => {

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import type { TestFn } from 'ava';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -176,4 +177,17 @@ export async function deleteYaml(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What it takes to start a process again as it was: its command line, environment and folder. */
+export async function processRecipe(pid: number): Promise<{ argv: string[]; env: Record<string, string>; cwd: string }> {
+  const split = (text: string) => text.split('\0').filter((x) => x !== '');
+  const argv = split(await readFile(`/proc/${pid}/cmdline`, 'utf8'));
+  const env = Object.fromEntries(split(await readFile(`/proc/${pid}/environ`, 'utf8')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return { argv, env, cwd: await readlink(`/proc/${pid}/cwd`) };
+}
+
+/** Resolves once `child` has exited (at once if it already has). */
+export function waitExit(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }

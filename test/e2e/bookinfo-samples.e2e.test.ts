@@ -353,7 +353,12 @@ spec:
     }
     return pods;
   };
-  await eventually('the hash policy is pushed (one user, one pod)', async () => ((await podsOf('jason', 10)).size === 1 ? true : undefined));
+  // The previous test left reviews routed to v2 alone, where one user also sees one pod; so the
+  // push has landed only when that one pod is a v1 pod.
+  await eventually('the v1 route and the hash policy are pushed (one user, one v1 pod)', async () => {
+    const pods = [...(await podsOf('jason', 10))];
+    return pods.length === 1 && pods[0]?.startsWith('reviews-v1') === true ? true : undefined;
+  });
   const byUser = new Map<string, string>();
   for (let u = 0; u < 20; u++) {
     const pods = await podsOf(`user-${u}`, 5);

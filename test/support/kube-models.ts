@@ -15,13 +15,22 @@ function modulePath(o: KubeObject): string {
   const slash = o.apiVersion.indexOf('/');
   if (slash === -1) return `kubernetes-models/${o.apiVersion}/${o.kind}`;
   const group = o.apiVersion.slice(0, slash);
-  // Istio's v1 API is its v1beta1 schema promoted unchanged; @kubernetes-models/istio 2.x ships v1beta1.
-  if (group.endsWith('.istio.io')) return `@kubernetes-models/istio/${o.apiVersion.replace(/\/v1$/, '/v1beta1')}/${o.kind}`;
+  if (group.endsWith('.istio.io')) return `@kubernetes-models/istio/${o.apiVersion}/${o.kind}`;
   return `kubernetes-models/${o.apiVersion}/${o.kind}`;
 }
 
+/**
+ * Istio's v1 API is its v1beta1 schema promoted unchanged; @kubernetes-models/istio 2.x ships
+ * v1beta1, so a v1 object is checked as its v1beta1 twin.
+ */
+function asPublished(o: KubeObject): KubeObject {
+  const m = /^([a-z.]+\.istio\.io)\/v1$/.exec(o.apiVersion);
+  return m ? { ...o, apiVersion: `${m[1]}/v1beta1` } : o;
+}
+
 /** The problems of `o` under its published schema; empty when it is valid. */
-export async function kubeSchemaProblems(o: KubeObject): Promise<string[]> {
+export async function kubeSchemaProblems(original: KubeObject): Promise<string[]> {
+  const o = asPublished(original);
   const where = `${o.kind} ${o.metadata?.name ?? '?'}`;
   let mod: Record<string, unknown>;
   try {

@@ -26,8 +26,11 @@ function kubectl(args: string[], input: string): Promise<{ code: number; out: st
   return new Promise((resolve) => {
     const child = spawn('kubectl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const collect = (c: Buffer): void => {
+      out += c.toString();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     child.on('error', (e) => resolve({ code: -1, out: e.message }));
     child.on('close', (code) => resolve({ code: code ?? -1, out }));
     child.stdin.end(input);

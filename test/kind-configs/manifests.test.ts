@@ -3,6 +3,7 @@ import path from 'node:path';
 import test from 'ava';
 import { parseAllDocuments } from 'yaml';
 import { crValidator, type CrdLike } from '../support/crd-validate.ts';
+import { unknownFields } from '../support/kube-fields.ts';
 import { type KubeObject, kubeSchemaProblems } from '../support/kube-models.ts';
 
 /**
@@ -62,6 +63,19 @@ test('built-in and Istio kinds are valid under their published schemas', async (
   t.deepEqual(problems, []);
 });
 
+test('built-in kinds carry no field Kubernetes does not know (strict field validation, offline)', (t) => {
+  const problems: string[] = [];
+  let checked = 0;
+  for (const { file, obj } of manifests) {
+    const group = obj.apiVersion.includes('/') ? obj.apiVersion.slice(0, obj.apiVersion.indexOf('/')) : '';
+    if (group === 'multicluster.x-k8s.io' || group.endsWith('.istio.io') || UNPACKAGED.has(group)) continue;
+    checked++;
+    for (const p of unknownFields(obj)) problems.push(`${file}: ${obj.kind} ${obj.metadata?.name ?? ''}: ${p}`);
+  }
+  t.deepEqual(problems, []);
+  t.true(checked > 40, `${checked} objects checked`);
+});
+
 test("custom resources of meshfed's CRDs are valid under the CRDs' own schemas", (t) => {
   let checked = 0;
   for (const { file, obj } of manifests) {
@@ -80,6 +94,11 @@ test('the validators catch what they should (a deliberately broken copy fails bo
   const broken = structuredClone(deployment) as Record<string, unknown> & KubeObject;
   (broken['spec'] as Record<string, unknown>)['replicas'] = 'two';
   t.not((await kubeSchemaProblems(broken)).length, 0);
+  const typo = structuredClone(deployment) as Record<string, unknown> & KubeObject;
+  const pod = ((typo['spec'] as Record<string, unknown>)['template'] as { spec: { containers: Record<string, unknown>[] } }).spec;
+  const container = pod.containers[0] ?? {};
+  container['readinessprobe'] = container['readinessProbe'];
+  t.deepEqual(unknownFields(typo), ['spec.template.spec.containers[0].readinessprobe: unknown field (V1Container)']);
   const export_ = { apiVersion: 'multicluster.x-k8s.io/v1alpha1', kind: 'ServiceImport', metadata: { name: 'x' }, spec: { type: 'Anycast', ports: [] } };
   t.not(validateCr(export_).length, 0);
 });

@@ -26,7 +26,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function walk(value: unknown, type: string, at: string, out: string[]): void {
   const array = /^Array<(.+)>$/.exec(type);
   if (array?.[1]) {
-    if (Array.isArray(value)) value.forEach((v, i) => walk(v, array[1] ?? '', `${at}[${i}]`, out));
+    const item = array[1];
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        walk(v, item, `${at}[${i}]`, out);
+      });
+    }
     return;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);

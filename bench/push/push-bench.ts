@@ -20,6 +20,7 @@ import { initCa, issueServingCertificate, loadCa } from '../../src/citadel/index
 import { createDiscoveryServer } from '../../src/pilot/index.ts';
 import { BENCH_DIR, ChildRegistry } from '../children.ts';
 import { pushMesh, workloadAddress } from './push-mesh.ts';
+import { CpuProfiler, PROFILE_ENV } from './push-profile.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,6 +35,15 @@ const procs = arg('procs', 2);
 const trials = arg('trials', 5);
 if (proxies > shape.services) throw new Error('invalid --proxies: at most one proxy per service');
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
+// --profile DIR: CPU profiles of Pilot and of every client process around each trial.
+const profileAt = process.argv.indexOf('--profile');
+const profileDir = profileAt >= 0 ? process.argv[profileAt + 1] : undefined;
+if (profileAt >= 0 && (profileDir === undefined || profileDir.startsWith('--'))) throw new Error('invalid --profile: needs a folder');
+if (profileDir !== undefined) {
+  await mkdir(profileDir, { recursive: true });
+  process.env[PROFILE_ENV] = path.resolve(profileDir);
+}
+const profiler = profileDir !== undefined ? new CpuProfiler(path.resolve(profileDir)) : undefined;
 
 const children = new ChildRegistry();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'meshfed-bench-push-'));
@@ -95,6 +105,7 @@ try {
   const t0 = performance.now();
   const per = Math.ceil(proxies / procs);
   const started = [];
+  const clientPids: number[] = [];
   for (let p = 0; p < procs; p++) {
     const first = p * per;
     const count = Math.min(per, proxies - first);
@@ -105,14 +116,20 @@ try {
       ['--import', 'tsx', path.join(BENCH_DIR, 'push', 'push-clients.ts'), server.addresses.plain, String(first), String(count)],
       { logFile: path.join(dir, `clients-${p}.log`), captureStdout: true },
     );
+    clientPids.push(c.pid);
     started.push(once(c.child.stdout ?? c.child, 'data'));
   }
   await Promise.all(started);
   say(`initial config to every proxy: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const serverCpuMs: number[] = [];
-  const trial = async (change: () => Promise<void>): Promise<{ all: number[]; fromPilot: number[] }> => {
+  const toggleClientProfilers = (): void => {
+    for (const pid of clientPids) process.kill(pid, 'SIGUSR2');
+  };
+  const trial = async (label: string, change: () => Promise<void>): Promise<{ all: number[]; fromPilot: number[] }> => {
+    if (profiler) toggleClientProfilers();
     await new Promise((r) => setTimeout(r, 300));
+    await profiler?.start();
     const seen = new Map<string, number>();
     const fromPilot: number[] = [];
     const done = new Promise<void>((resolve, reject) => {
@@ -133,6 +150,10 @@ try {
     await done;
     waiter = undefined;
     const cpu = process.cpuUsage(cpu0);
+    if (profiler) {
+      say(`profile: ${await profiler.stop(`pilot-${label}`)}`);
+      toggleClientProfilers();
+    }
     serverCpuMs.push((cpu.user + cpu.system) / 1000);
     return { all: [...seen.values()], fromPilot };
   };
@@ -143,7 +164,7 @@ try {
   };
   for (let i = 0; i < trials; i++) {
     const lb = i % 2 === 0 ? 'LEAST_REQUEST' : 'ROUND_ROBIN';
-    const cfg = await trial(() =>
+    const cfg = await trial(`config${i}`, () =>
       writeFile(
         path.join(configDir, 'svc0.yaml'),
         `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc0}\nspec:\n  host: svc0\n  trafficPolicy: {loadBalancer: {simple: ${lb}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc0}\nspec:\n  hosts: [svc0]\n  http:\n  - route: [{destination: {host: svc0}}]\n    timeout: ${1000 + i}ms\n`,
@@ -153,7 +174,7 @@ try {
     results['config']?.fromPilot.push(...cfg.fromPilot);
     results['config']?.last.push(Math.max(...cfg.all));
     const moved = { service: (i * 37) % shape.services, replica: 1 + (i % (shape.replicas - 1 || 1)), address: `127.79.250.${10 + i}` };
-    const eps = await trial(() => writeFile(registryFile, JSON.stringify(pushMesh(shape, moved))));
+    const eps = await trial(`endpoints${i}`, () => writeFile(registryFile, JSON.stringify(pushMesh(shape, moved))));
     results['endpoints']?.all.push(...eps.all);
     results['endpoints']?.fromPilot.push(...eps.fromPilot);
     results['endpoints']?.last.push(Math.max(...eps.all));

@@ -128,6 +128,45 @@ test('an invalid listener is NACKed and the last good one is kept', async (t) =>
   t.true(client.ready());
 });
 
+test('resources whose bytes equal the accepted ones are not decoded or validated again', async (t) => {
+  const gen = new TestGenerator();
+  basicMesh(gen);
+  gen.set(CDS, [edsCluster('c1', 'svc1'), edsCluster('c2'), edsCluster('c3')]);
+  gen.set(EDS, [loadAssignment('svc1', [['127.0.0.2', 8080]]), loadAssignment('c2', [['127.0.0.3', 9090]]), loadAssignment('c3', [['127.0.0.4', 9090]])]);
+  const s = await runAds(t, { gen });
+  const client = startClient(t, s.target);
+  await waitFor(() => client.ready(), 'ready');
+  const before = client.decodedResources().cluster;
+  t.is(before, 3, 'the first response decodes every cluster');
+  const configs: number[] = [];
+  client.on('config', (cfg) => configs.push(cfg.clusters.get('c2')?.connectTimeoutMs ?? -1));
+
+  // CDS is state of the world: the push carries all three clusters, only c2 differs.
+  gen.set(CDS, [edsCluster('c1', 'svc1'), { ...edsCluster('c2'), connect_timeout: { seconds: '5' } }, edsCluster('c3')]);
+  s.ads.push(gen.push('c2 changed'));
+  await waitFor(() => client.current().clusters.get('c2')?.connectTimeoutMs === 5000, 'c2 updated');
+  t.is(client.decodedResources().cluster, before + 1, 'only the changed cluster was decoded');
+  t.deepEqual([...client.current().clusters.keys()].sort(), ['c1', 'c2', 'c3']);
+  t.deepEqual(configs, [5000]);
+
+  // A bad c3 next to an unchanged c1 and c2: c3 is decoded, NACKed, and keeps its last good value;
+  // sending the same bad bytes again is validated (and NACKed) again, since they were never accepted.
+  const nacks: string[][] = [];
+  client.on('nack', (_u, errors) => nacks.push(errors));
+  gen.set(CDS, [edsCluster('c1', 'svc1'), { ...edsCluster('c2'), connect_timeout: { seconds: '5' } }, { ...edsCluster('c3'), connect_timeout: { seconds: '0' } }]);
+  s.ads.push(gen.push('c3 broken'));
+  await waitFor(() => nacks.length === 1, 'a NACK');
+  t.regex(nacks[0]?.[0] ?? '', /^c3: connect_timeout: must be positive/);
+  t.is(client.decodedResources().cluster, before + 2);
+  t.is(client.current().clusters.get('c3')?.connectTimeoutMs, 1000);
+  s.stop();
+  const again = await runAds(t, { gen, port: s.port });
+  await waitFor(() => nacks.length === 2, 'the same bad bytes NACKed again after a reconnect');
+  t.regex(nacks[1]?.[0] ?? '', /^c3: connect_timeout: must be positive/);
+  t.is(client.decodedResources().cluster, before + 3, 'only c3 decoded again; c1 and c2 matched by bytes');
+  t.is(again.ads.status().length, 1);
+});
+
 test('close() lets the process exit', async (t) => {
   const s = await runAds(t);
   const script = fileURLToPath(new URL('./support/ads-client-child.ts', import.meta.url));

@@ -117,7 +117,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   const config = createFolderConfigStore(opts.configDir, logger, { domainSuffix });
 
   let generation = 0;
-  const build = (): Snapshot => {
+  const build = (previous?: Snapshot): Snapshot => {
     generation++;
     const shards = registries.flatMap((r) => r.shards());
     const gatewayAddress = opts.gatewayAddress ?? fileRegistry.shards().find((s) => s.cluster === opts.cluster)?.gatewayAddress;
@@ -130,6 +130,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       shards,
       config: config.list(),
       version: `${startedAt}-${generation}`,
+      ...(previous !== undefined ? { previous } : {}),
     });
   };
 
@@ -156,7 +157,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     const reason = [...reasons].sort().join(',');
     reasons.clear();
     const prev = current;
-    current = build();
+    current = build(prev);
     const change: PilotPush = { ...diffSnapshots(prev, current), changedAt };
     logger.debug({ version: current.version, reason, scope: change.scope, hostnames: change.hostnames.size }, 'snapshot rebuilt');
     warnTlsDisabledRemote();

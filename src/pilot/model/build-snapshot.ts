@@ -3,6 +3,7 @@ import type { ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig,
 import type { WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard } from '../registry/registry-interface.ts';
 import { matchesLabels } from './snapshot-queries.ts';
+import { shared } from './structural-sharing.ts';
 import type { DnsSettings } from './snapshot.ts';
 import {
   type EndpointModel,
@@ -22,6 +23,11 @@ export interface SnapshotInput {
   shards: readonly RegistryShard[];
   config: readonly ConfigObject[];
   version: string;
+  /**
+   * The snapshot this one replaces: every service, endpoint list and workload list equal to its
+   * counterpart there is that same object (structural-sharing.ts). Absent: all objects are new.
+   */
+  previous?: Snapshot;
 }
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -151,24 +157,25 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     }
   }
 
+  const previous = input.previous;
   const serviceModels = new Map<string, ServiceModel>();
   for (const [h, s] of services) {
     serviceModels.set(
       h,
-      Object.freeze({
+      shared(previous?.services, h, Object.freeze({
         hostname: s.hostname,
         name: s.name,
         namespace: s.namespace,
         ports: Object.freeze([...s.ports.values()].sort((a, b) => a.port - b.port).map((p) => Object.freeze(p))),
         ...(s.exportTo !== undefined ? { exportTo: s.exportTo } : {}),
         ...(s.resolution !== undefined ? { resolution: s.resolution } : {}),
-      }),
+      })),
     );
   }
   const endpointLists = new Map<string, readonly EndpointModel[]>();
-  for (const [h, list] of endpoints) endpointLists.set(h, Object.freeze(list.sort(endpointOrder)));
+  for (const [h, list] of endpoints) endpointLists.set(h, shared(previous?.endpoints, h, Object.freeze(list.sort(endpointOrder))));
   const workloadLists = new Map<string, readonly LocalEndpoint[]>();
-  for (const [k, list] of workloads) workloadLists.set(k, Object.freeze(list.sort(endpointOrder)));
+  for (const [k, list] of workloads) workloadLists.set(k, shared(previous?.workloads, k, Object.freeze(list.sort(endpointOrder))));
 
   return Object.freeze({
     version: input.version,

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { MeshfedError, errorMessage } from '../common/errors.ts';
+import { sameData } from '../common/same-data.ts';
 import { type Logger, createLogger } from '../common/log.ts';
 import type { Result } from '../common/result.ts';
 import type {
@@ -17,6 +18,7 @@ import { validateCluster } from './validate/cluster.ts';
 import { validateClusterLoadAssignment } from './validate/cluster-load-assignment.ts';
 import { validateListener } from './validate/listener.ts';
 import { validateRouteConfiguration } from './validate/route-configuration.ts';
+import { RouteTableBase } from './route-table-delta.ts';
 
 /** Options of an AdsClient; validated once by the constructor, then frozen. */
 export interface AdsClientOptions {
@@ -63,12 +65,21 @@ interface TypeDesc<T> {
   nameOf: (v: T) => string;
   /** SotW LDS/CDS: a resource missing from a response is deleted. */
   removesAbsent: boolean;
+  /** Optional: re-validation of changed bytes from the accepted version's parts (RDS: per virtual host). */
+  deltaBase?: (bytes: Buffer, value: T) => DeltaBase<T> | undefined;
+}
+
+/** An accepted resource, able to validate new bytes of itself where they differ (route-table-delta.ts). */
+interface DeltaBase<T> {
+  /** Undefined: validate the new bytes in full. */
+  update(bytes: Buffer): { value: T; base: DeltaBase<T>; decoded: number } | undefined;
 }
 
 /** An accepted resource and the encoded bytes it was validated from. */
 interface Accepted<T> {
   readonly value: T;
   readonly bytes: Buffer;
+  readonly base?: DeltaBase<T> | undefined;
 }
 
 /** Per type: accepted resources (last good) and the protocol state of the subscription. */
@@ -86,6 +97,8 @@ class TypeState<T> {
   received = false;
   /** Resources decoded and validated so far (those whose bytes matched the accepted ones are not). */
   decoded = 0;
+  /** Parts (virtual hosts) decoded and validated by delta updates. */
+  partsDecoded = 0;
 
   constructor(readonly desc: TypeDesc<T>) {}
 
@@ -135,6 +148,15 @@ class TypeState<T> {
         return;
       }
       this.decoded++;
+      const base = key !== undefined && raw.typeUrl === this.desc.typeUrl ? this.accepted.get(key)?.base : undefined;
+      const delta = base?.update(raw.value);
+      if (key !== undefined && delta !== undefined) {
+        this.partsDecoded += delta.decoded;
+        if (seen.has(key)) errors.push(`${key}: duplicate resource`);
+        else valid.set(key, { value: delta.value, bytes: Buffer.from(raw.value), base: delta.base });
+        seen.add(key);
+        return;
+      }
       let res: unknown;
       try {
         res = raw.decode();
@@ -155,18 +177,21 @@ class TypeState<T> {
       seen.add(name);
       const v = this.desc.validate(res);
       // A copy: the response's buffer is not kept alive by the resources it carried.
-      if (v.ok) valid.set(this.desc.nameOf(v.value), { value: v.value, bytes: Buffer.from(raw.value) });
+      if (v.ok) {
+        const bytes = Buffer.from(raw.value);
+        valid.set(this.desc.nameOf(v.value), { value: v.value, bytes, base: this.desc.deltaBase?.(bytes, v.value) });
+      }
       else errors.push(`${name}: ${v.errors.join('; ')}`);
     });
     let changed = false;
     for (const [name, next] of valid) {
       const prev = this.accepted.get(name);
-      if (prev === undefined || JSON.stringify(prev.value) !== JSON.stringify(next.value)) {
+      if (prev === undefined || !sameData(prev.value, next.value)) {
         this.accepted.set(name, next);
         changed = true;
       } else {
         // Same config from other bytes: keep the value, remember the newest bytes.
-        this.accepted.set(name, { value: prev.value, bytes: next.bytes });
+        this.accepted.set(name, { value: prev.value, bytes: next.bytes, base: next.base });
       }
     }
     if (this.desc.removesAbsent && errors.length === 0) {
@@ -225,6 +250,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     validate: validateRouteConfiguration,
     nameOf: (v) => v.name,
     removesAbsent: false,
+    deltaBase: (bytes, value) => RouteTableBase.of(bytes, value),
   });
   private readonly clusters = new TypeState<ClusterConfig>({
     kind: 'cluster',
@@ -315,6 +341,11 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
    */
   decodedResources(): Readonly<Record<Kind, number>> {
     return { listener: this.lds.decoded, route: this.routes.decoded, cluster: this.clusters.decoded, endpoint: this.endpoints.decoded };
+  }
+
+  /** Virtual hosts decoded and validated by per-virtual-host RDS updates (route-table-delta.ts), for tests. */
+  decodedVirtualHosts(): number {
+    return this.routes.partsDecoded;
   }
 
   private buildSnapshot(): ProxyConfig {

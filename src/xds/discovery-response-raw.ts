@@ -98,3 +98,46 @@ export function rawAdsClientConstructor(): grpc.ServiceClientConstructor {
   );
   return grpc.makeGenericClientConstructor(Object.fromEntries(methods) as grpc.ServiceDefinition, ADS);
 }
+
+/** An encoded message split around one repeated length-delimited field. */
+export interface SplitMessage {
+  /** The payload of each occurrence of the field, in order. */
+  readonly parts: readonly Buffer[];
+  /** Every other field, as encoded, in order. */
+  readonly rest: Buffer;
+}
+
+/** Splits `bytes` (an encoded message) into the occurrences of field `field` and the rest. Throws on malformed bytes. */
+export function splitRepeatedField(bytes: Buffer, field: number): SplitMessage {
+  const r = protobuf.Reader.create(bytes);
+  const parts: Buffer[] = [];
+  const rest: Buffer[] = [];
+  while (r.pos < r.len) {
+    const start = r.pos;
+    const tag = r.uint32();
+    if (tag >>> 3 === field && (tag & 7) === WIRE_LENGTH_DELIMITED) {
+      const len = r.uint32();
+      parts.push(bytes.subarray(r.pos, r.pos + len));
+      r.skip(len);
+    } else {
+      r.skipType(tag & 7);
+      rest.push(bytes.subarray(start, r.pos));
+    }
+  }
+  return { parts, rest: Buffer.concat(rest) };
+}
+
+/** Field 1 of an encoded message as a string (see RawResource.key); undefined when absent or malformed. */
+export function messageKey(bytes: Buffer): string | undefined {
+  try {
+    return fieldOneString(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Decodes one message of `typeName` (fully qualified) to proto-loader's JSON shape. Throws on malformed bytes. */
+export function decodeMessage(typeName: string, bytes: Buffer): unknown {
+  const type = serviceRoot(ADS).lookupType(typeName);
+  return type.toObject(type.decode(bytes), CONVERSION);
+}

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import test, { type ExecutionContext } from 'ava';
 import { AdsClient } from '../../src/xds/index.ts';
-import type { Cluster } from '../../src/xds/resources.ts';
+import type { Cluster, RouteConfiguration } from '../../src/xds/resources.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { runAds, silent, waitFor } from './support/ads-harness.ts';
 import { TestGenerator, basicMesh, edsCluster, loadAssignment } from './support/fixtures.ts';
@@ -165,6 +165,48 @@ test('resources whose bytes equal the accepted ones are not decoded or validated
   t.regex(nacks[1]?.[0] ?? '', /^c3: connect_timeout: must be positive/);
   t.is(client.decodedResources().cluster, before + 3, 'only c3 decoded again; c1 and c2 matched by bytes');
   t.is(again.ads.status().length, 1);
+});
+
+test('a changed route configuration re-validates only its changed virtual hosts, to what a full validation gives', async (t) => {
+  const gen = new TestGenerator();
+  basicMesh(gen);
+  const vh = (name: string, prefix: string, cluster = 'c1'): NonNullable<RouteConfiguration['virtual_hosts']>[number] => ({
+    name,
+    domains: [`${name}.example`],
+    routes: [{ match: { prefix }, route: { cluster } }],
+  });
+  const table = (hosts: NonNullable<RouteConfiguration['virtual_hosts']>): RouteConfiguration => ({ '@type': RDS, name: 'r1', virtual_hosts: hosts });
+  gen.set(RDS, [table([vh('a', '/'), vh('b', '/'), vh('c', '/')])]);
+  const s = await runAds(t, { gen });
+  const client = startClient(t, s.target);
+  await waitFor(() => client.ready(), 'ready');
+  t.is(client.decodedVirtualHosts(), 0, 'the first response is validated in full');
+
+  // b changes, d is added; a and c keep their bytes.
+  gen.set(RDS, [table([vh('a', '/'), vh('b', '/v2', 'c2'), vh('c', '/'), vh('d', '/')])]);
+  s.ads.push(gen.push('b changed, d added'));
+  await waitFor(() => client.current().routes.get('r1')?.virtualHosts.length === 4, 'the new table');
+  t.is(client.decodedVirtualHosts(), 2, 'only b and d were decoded');
+  // A client that never saw the old table validates the new one in full: the same result.
+  const fresh = startClient(t, s.target);
+  await waitFor(() => fresh.ready(), 'the fresh client ready');
+  t.is(fresh.decodedVirtualHosts(), 0);
+  t.deepEqual(client.current().routes.get('r1'), fresh.current().routes.get('r1'));
+  t.is(client.current().routes.get('r1')?.virtualHosts[1]?.routes[0]?.clusters[0]?.name, 'c2');
+
+  // An invalid virtual host: the whole resource is validated again, so the NACK reads as always.
+  const nacks: string[][] = [];
+  client.on('nack', (_u, errors) => nacks.push(errors));
+  const freshNacks: string[][] = [];
+  gen.set(RDS, [table([vh('a', '/'), { name: 'b', domains: [], routes: [] }, vh('c', '/'), vh('d', '/')])]);
+  s.ads.push(gen.push('b broken'));
+  await waitFor(() => nacks.length === 1, 'a NACK');
+  const third = startClient(t, s.target);
+  third.on('nack', (_u, errors) => freshNacks.push(errors));
+  await waitFor(() => freshNacks.length === 1, 'the fresh client NACKs too');
+  t.deepEqual(nacks[0], freshNacks[0]);
+  t.regex(nacks[0]?.[0] ?? '', /^r1: virtual_hosts\[1\]\.domains: empty/);
+  t.is(client.current().routes.get('r1')?.virtualHosts[1]?.routes[0]?.clusters[0]?.name, 'c2', 'the last good table stays');
 });
 
 test('close() lets the process exit', async (t) => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../../common/errors.ts';
+import { sameData } from '../../common/same-data.ts';
 import { watchFolder } from '../../common/folder-watch.ts';
 import type { Logger } from '../../common/log.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
@@ -65,23 +66,6 @@ interface ParsedWorkload {
   readonly spec: WorkloadSpec;
 }
 
-/** Equality of parsed JSON values (objects compared by key order and values, as their text would be). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  const ra = a as Record<string, unknown>;
-  const rb = b as Record<string, unknown>;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i] as string;
-    if (k !== kb[i] || !sameJson(ra[k], rb[k])) return false;
-  }
-  return true;
-}
-
 const freezeWorkload = (w: WorkloadSpec): WorkloadSpec =>
   Object.freeze({ ...w, labels: Object.freeze({ ...w.labels }), service: Object.freeze({ ...w.service }) });
 
@@ -103,7 +87,7 @@ function reparse(raw: unknown, previous: readonly ParsedWorkload[]): { file: Wor
   for (const [i, w] of head.data.workloads.entries()) {
     const prev = previous[i];
     let spec: WorkloadSpec;
-    if (prev !== undefined && sameJson(prev.raw, w)) spec = prev.spec;
+    if (prev !== undefined && sameData(prev.raw, w)) spec = prev.spec;
     else {
       const r = workloadSchema.safeParse(w);
       if (!r.success) return undefined;

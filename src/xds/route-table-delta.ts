@@ -71,7 +71,7 @@ export class RouteTableBase {
       if (key === undefined || hosts.has(key)) return undefined;
       const prev = this.hosts.get(key);
       let host: HostPart;
-      if (prev !== undefined && prev.bytes.equals(part)) host = prev;
+      if (prev?.bytes.equals(part)) host = prev;
       else {
         decoded++;
         let v: ReturnType<typeof validateVirtualHost>;

@@ -1,9 +1,9 @@
 /**
- * Equality of plain data as its JSON text would see it, without writing the text: primitives,
- * arrays and objects (own enumerable keys whose value is not undefined, in the same order, with
- * equal values). Identity is tried first at every level, so comparing two structures that share
- * most of their objects costs little. Callers: the ADS client (did a resource's config change?),
- * Pilot's registry re-read and snapshot structural sharing.
+ * Equality of plain data, as two JSON documents are equal data: primitives, arrays (same length,
+ * equal elements in order) and objects (the same own enumerable keys whose value is not
+ * undefined, in any order, with equal values). Identity is tried first at every level, so
+ * comparing two structures that share most of their objects costs little. Callers: the ADS client
+ * (did a resource's config change?), Pilot's registry re-read and snapshot structural sharing.
  */
 export function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -17,12 +17,12 @@ export function sameData(a: unknown, b: unknown): boolean {
   }
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
-  const ka = Object.keys(ra).filter((k) => ra[k] !== undefined);
-  const kb = Object.keys(rb).filter((k) => rb[k] !== undefined);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i] as string;
-    if (k !== kb[i] || !sameData(ra[k], rb[k])) return false;
+  let count = 0;
+  for (const k in ra) {
+    if (!Object.hasOwn(ra, k) || ra[k] === undefined) continue;
+    if (!Object.hasOwn(rb, k) || !sameData(ra[k], rb[k])) return false;
+    count++;
   }
-  return true;
+  for (const k in rb) if (Object.hasOwn(rb, k) && rb[k] !== undefined) count--;
+  return count === 0;
 }

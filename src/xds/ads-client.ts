@@ -461,7 +461,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     const subsChanged = this.updateSubscriptions();
     this.snapshot = undefined;
     if (errors.length > 0) this.emit('nack', typeUrl, errors);
-    if (changed || subsChanged) this.emit('config', this.current());
+    // current() copies every map: only built when someone listens (or asks for it).
+    if ((changed || subsChanged) && this.listenerCount('config') > 0) this.emit('config', this.current());
   }
 
   private wantedEds(): Set<string> {

@@ -49,6 +49,34 @@ function sortedMap<V>(m: Map<string, V>): ReadonlyMap<string, V> {
 }
 
 /**
+ * The endpoint of a registry workload, one object per (WorkloadSpec object, registry, hostname): a
+ * registry that keeps unchanged workloads' objects (registry-file.ts) gets the same endpoint
+ * objects back, so structural sharing compares them by identity. A WorkloadSpec is frozen, so the
+ * endpoint, made of it alone, never goes stale.
+ */
+const endpointByWorkload = new WeakMap<WorkloadSpec, { registry: string; hostname: string; ep: LocalEndpoint }>();
+
+function localEndpoint(registry: string, hostname: string, w: WorkloadSpec): LocalEndpoint {
+  const hit = endpointByWorkload.get(w);
+  if (hit !== undefined && hit.registry === registry && hit.hostname === hostname) return hit.ep;
+  const ep: LocalEndpoint = Object.freeze({
+    kind: 'local',
+    hostname,
+    port: w.service.port,
+    registry,
+    cluster: w.cluster,
+    namespace: w.namespace,
+    workload: w.name,
+    serviceAccount: w.serviceAccount,
+    labels: Object.freeze({ ...w.labels, [CLUSTER_LABEL]: w.cluster }),
+    address: w.address,
+    sidecar: w.sidecar,
+  });
+  if (Object.isFrozen(w) && Object.isFrozen(w.labels) && Object.isFrozen(w.service)) endpointByWorkload.set(w, { registry, hostname, ep });
+  return ep;
+}
+
+/**
  * Builds the immutable model of one push from registry shards and configuration. Pure: no I/O,
  * clock or globals. Imported endpoints of this cluster itself (its own exports seen back through
  * federation) are ignored. ServiceEntry hosts become services after the registries' (a host a
@@ -84,19 +112,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     for (const w of shard.workloads) {
       const hostname = `${w.service.name}.${w.namespace}.svc.${domainSuffix}`;
       addService(hostname, w.service.name, w.namespace, { port: w.service.port, protocol: w.service.protocol });
-      const ep: LocalEndpoint = Object.freeze({
-        kind: 'local',
-        hostname,
-        port: w.service.port,
-        registry: shard.registry,
-        cluster: w.cluster,
-        namespace: w.namespace,
-        workload: w.name,
-        serviceAccount: w.serviceAccount,
-        labels: Object.freeze({ ...w.labels, [CLUSTER_LABEL]: w.cluster }),
-        address: w.address,
-        sidecar: w.sidecar,
-      });
+      const ep = localEndpoint(shard.registry, hostname, w);
       addEndpoint(ep);
       const key = workloadKey(w.cluster, w.namespace, w.name);
       workloads.set(key, [...(workloads.get(key) ?? []), ep]);

@@ -8,7 +8,8 @@
  * that push, as the server saw it (pilot_proxy_convergence_time's hook):
  * - config: a DestinationRule load balancer and a VirtualService timeout flip (CDS + RDS to all);
  * - endpoints: one replica moves to another address (EDS only, one assignment).
- * Both include the file watch and Pilot's 50 ms debounce. Children are stopped by PID.
+ * Both include the file watch and Pilot's 50 ms debounce. `--sidecar-hosts N` adds a namespace
+ * Sidecar importing svc0 … svc<N-1> (a scoped variant). Children are stopped by PID.
  */
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,10 +23,10 @@ import { BENCH_DIR, ChildRegistry } from '../children.ts';
 import { pushMesh, workloadAddress } from './push-mesh.ts';
 import { CpuProfiler, PROFILE_ENV } from './push-profile.ts';
 
-function arg(name: string, dflt: number): number {
+function arg(name: string, dflt: number, min = 1): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`invalid --${name}: must be a positive integer`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`invalid --${name}: must be an integer of at least ${min}`);
   return v;
 }
 
@@ -33,6 +34,9 @@ const shape = { services: arg('services', 1000), replicas: arg('replicas', 10) }
 const proxies = arg('proxies', 100);
 const procs = arg('procs', 2);
 const trials = arg('trials', 5);
+// --sidecar-hosts N: a namespace Sidecar scopes every proxy to svc0 … svc<N-1> (0: none, the default).
+const sidecarHosts = arg('sidecar-hosts', 0, 0);
+if (sidecarHosts > shape.services) throw new Error('invalid --sidecar-hosts: at most --services');
 if (proxies > shape.services) throw new Error('invalid --proxies: at most one proxy per service');
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 // --profile DIR: CPU profiles of Pilot and of every client process around each trial.
@@ -73,6 +77,13 @@ try {
   const configDir = path.join(dir, 'config');
   await mkdir(configDir);
   await writeFile(registryFile, JSON.stringify(pushMesh(shape)));
+  if (sidecarHosts > 0) {
+    const hosts = Array.from({ length: sidecarHosts }, (_, i) => `"./svc${i}.default.svc.cluster.local"`);
+    await writeFile(
+      path.join(configDir, 'sidecar.yaml'),
+      `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: default}\nspec:\n  egress:\n  - hosts: [${hosts.join(', ')}]\n`,
+    );
+  }
 
   let waiter: { want: number; seen: Map<string, number>; fromPilot: number[]; t0: number; done: () => void } | undefined;
   const server = await createDiscoveryServer({
@@ -173,7 +184,8 @@ try {
     results['config']?.all.push(...cfg.all);
     results['config']?.fromPilot.push(...cfg.fromPilot);
     results['config']?.last.push(Math.max(...cfg.all));
-    const moved = { service: (i * 37) % shape.services, replica: 1 + (i % (shape.replicas - 1 || 1)), address: `127.79.250.${10 + i}` };
+    // Scoped: the moved replica belongs to a service the proxies import, or no proxy would get a push.
+    const moved = { service: (i * 37) % (sidecarHosts > 0 ? sidecarHosts : shape.services), replica: 1 + (i % (shape.replicas - 1 || 1)), address: `127.79.250.${10 + i}` };
     const eps = await trial(`endpoints${i}`, () => writeFile(registryFile, JSON.stringify(pushMesh(shape, moved))));
     results['endpoints']?.all.push(...eps.all);
     results['endpoints']?.fromPilot.push(...eps.fromPilot);
@@ -191,7 +203,7 @@ try {
     const ms = (v: number): string => `${v.toFixed(0)} ms`;
     say(`| ${name} | ${connected} | ${ms(percentile(all, 50))} | ${ms(percentile(all, 99))} | ${ms(percentile(last, 50))} | ${ms(percentile(fp, 50))} | ${ms(percentile(fp, 99))} |`);
   }
-  say(`(${trials} trials each, ${shape.services} services × ${shape.replicas} endpoints; sample: ${workloadAddress(0, 0)})`);
+  say(`(${trials} trials each, ${shape.services} services × ${shape.replicas} endpoints${sidecarHosts > 0 ? `, namespace Sidecar importing ${sidecarHosts} hosts` : ''}; sample: ${workloadAddress(0, 0)})`);
 } finally {
   await cleanup();
 }

@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { initCa, issueServingCertificate, loadCa } from '../../src/citadel/index.ts';
 import { createDiscoveryServer } from '../../src/pilot/index.ts';
 import { BENCH_DIR, ChildRegistry } from '../children.ts';
+import { cpuSeconds, hostCpu, runqueueWaitSeconds } from '../proc-stats.ts';
 import { pushMesh, workloadAddress } from './push-mesh.ts';
 import { CpuProfiler, PROFILE_ENV } from './push-profile.ts';
 
@@ -134,6 +135,8 @@ try {
   say(`initial config to every proxy: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const serverCpuMs: number[] = [];
+  /** Per trial: the client processes' CPU and run-queue wait, and how busy the whole machine was. */
+  const clientStats: string[] = [];
   const toggleClientProfilers = (): void => {
     for (const pid of clientPids) process.kill(pid, 'SIGUSR2');
   };
@@ -157,8 +160,15 @@ try {
       };
     });
     const cpu0 = process.cpuUsage();
+    const sum = (f: (pid: number) => number | undefined): number => clientPids.reduce((n, pid) => n + (f(pid) ?? 0), 0);
+    const clients0 = { cpu: sum(cpuSeconds), wait: sum(runqueueWaitSeconds), host: hostCpu() };
     await change();
     await done;
+    const host = hostCpu();
+    const busy = (host.busy - clients0.host.busy) / Math.max(1, host.total - clients0.host.total);
+    clientStats.push(
+      `clients CPU ${(sum(cpuSeconds) - clients0.cpu).toFixed(1)} s, clients waiting for a CPU ${(sum(runqueueWaitSeconds) - clients0.wait).toFixed(1)} s, host busy ${(busy * 100).toFixed(0)}%`,
+    );
     waiter = undefined;
     const cpu = process.cpuUsage(cpu0);
     if (profiler) {
@@ -175,22 +185,20 @@ try {
   };
   for (let i = 0; i < trials; i++) {
     const lb = i % 2 === 0 ? 'LEAST_REQUEST' : 'ROUND_ROBIN';
-    const cfg = await trial(`config${i}`, () =>
-      writeFile(
-        path.join(configDir, 'svc0.yaml'),
-        `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc0}\nspec:\n  host: svc0\n  trafficPolicy: {loadBalancer: {simple: ${lb}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc0}\nspec:\n  hosts: [svc0]\n  http:\n  - route: [{destination: {host: svc0}}]\n    timeout: ${1000 + i}ms\n`,
-      ),
-    );
+    // Contents are made before the clock starts: a trial times the write, the watch and the push.
+    const configText = `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc0}\nspec:\n  host: svc0\n  trafficPolicy: {loadBalancer: {simple: ${lb}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc0}\nspec:\n  hosts: [svc0]\n  http:\n  - route: [{destination: {host: svc0}}]\n    timeout: ${1000 + i}ms\n`;
+    const cfg = await trial(`config${i}`, () => writeFile(path.join(configDir, 'svc0.yaml'), configText));
     results['config']?.all.push(...cfg.all);
     results['config']?.fromPilot.push(...cfg.fromPilot);
     results['config']?.last.push(Math.max(...cfg.all));
     // Scoped: the moved replica belongs to a service the proxies import, or no proxy would get a push.
     const moved = { service: (i * 37) % (sidecarHosts > 0 ? sidecarHosts : shape.services), replica: 1 + (i % (shape.replicas - 1 || 1)), address: `127.79.250.${10 + i}` };
-    const eps = await trial(`endpoints${i}`, () => writeFile(registryFile, JSON.stringify(pushMesh(shape, moved))));
+    const registryText = JSON.stringify(pushMesh(shape, moved));
+    const eps = await trial(`endpoints${i}`, () => writeFile(registryFile, registryText));
     results['endpoints']?.all.push(...eps.all);
     results['endpoints']?.fromPilot.push(...eps.fromPilot);
     results['endpoints']?.last.push(Math.max(...eps.all));
-    say(`trial ${i + 1}/${trials}: config last ACK ${Math.max(...cfg.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-2)?.toFixed(0)} ms), endpoints last ACK ${Math.max(...eps.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-1)?.toFixed(0)} ms)`);
+    say(`trial ${i + 1}/${trials}: config last ACK ${Math.max(...cfg.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-2)?.toFixed(0)} ms; ${clientStats.at(-2)}), endpoints last ACK ${Math.max(...eps.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-1)?.toFixed(0)} ms; ${clientStats.at(-1)})`);
   }
   const connected = server.ads.status().length;
   say(

@@ -150,6 +150,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     certificate: () => opts.certificates.current(),
     telemetry,
     accessLog: (r) => accessLog?.log(r),
+    accessLogTcp: (r) => accessLog?.logTcp(r),
     clusters: createClusterManager(
       { random: opts.random ?? Math.random },
       { onDnsError: (cluster, e) => logger.warn({ cluster, err: e.message }, 'DNS resolution failed; hosts kept') },

@@ -25,6 +25,32 @@ function blankTcpLabels(reporter: 'source' | 'destination'): TcpLabels {
   };
 }
 
+/**
+ * Reports a closed connection twice from the same labels, as reportRequest does for HTTP: the
+ * `istio_tcp_*` counters and one access-log entry (`tcp_logs`) with its response flags.
+ */
+function reportClosed(ctx: ListenerContext, labels: TcpLabels, end: TcpConnectionEnd): void {
+  ctx.telemetry.tcpClosed(labels, end.receivedBytes, end.sentBytes);
+  ctx.accessLogTcp({
+    reporter: labels.reporter === 'destination' ? 'destination' : 'source',
+    startTime: end.startTime,
+    durationMs: end.durationMs,
+    ...(end.downstreamRemote ? { downstreamRemote: end.downstreamRemote } : {}),
+    ...(end.upstreamRemote ? { upstreamRemote: end.upstreamRemote } : {}),
+    upstreamCluster: end.cluster,
+    responseFlags: labels.response_flags,
+    receivedBytes: end.receivedBytes,
+    sentBytes: end.sentBytes,
+    sourceWorkload: labels.source_workload,
+    sourceNamespace: labels.source_workload_namespace,
+    sourceCluster: labels.source_cluster,
+    destinationService: labels.destination_service,
+    destinationWorkload: labels.destination_workload,
+    destinationCluster: labels.destination_cluster,
+    connectionSecurityPolicy: labels.connection_security_policy,
+  });
+}
+
 /** `ns/<namespace>` of a SPIFFE ID, or unknown. */
 function namespaceOf(spiffeId: string | undefined): string {
   return /\/ns\/([^/]+)\//.exec(spiffeId ?? '')?.[1] ?? UNKNOWN;
@@ -61,7 +87,7 @@ export function sourceTcpObserver(ctx: ListenerContext): TcpConnectionObserver {
   };
   return {
     opened: (info) => ctx.telemetry.tcpOpened(labelsOf(info, '-')),
-    closed: (end: TcpConnectionEnd) => ctx.telemetry.tcpClosed(labelsOf(end, end.flags), end.receivedBytes, end.sentBytes),
+    closed: (end: TcpConnectionEnd) => reportClosed(ctx, labelsOf(end, end.flags), end),
   };
 }
 
@@ -98,6 +124,6 @@ export function destinationTcpObserver(ctx: ListenerContext, caller: TcpCaller):
   };
   return {
     opened: () => ctx.telemetry.tcpOpened(labelsOf('-')),
-    closed: (end) => ctx.telemetry.tcpClosed(labelsOf(end.flags), end.receivedBytes, end.sentBytes),
+    closed: (end) => reportClosed(ctx, labelsOf(end.flags), end),
   };
 }

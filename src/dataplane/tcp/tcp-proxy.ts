@@ -41,6 +41,9 @@ export interface TcpConnectionInfo {
   /** The upstream's SPIFFE ID (mesh mTLS), once known. */
   upstreamPeer?: string;
   startTime: Date;
+  downstreamRemote?: { host: string; port: number };
+  /** The address dialled (an endpoint, or its cluster's gateway). */
+  upstreamRemote?: { host: string; port: number };
 }
 
 export interface TcpConnectionEnd extends TcpConnectionInfo {
@@ -99,6 +102,9 @@ export function proxyTcp(downstream: net.Socket, route: TcpRoute, deps: TcpProxy
   const started = performance.now();
   const cluster = pickWeighted(route.clusters, deps.random);
   const info: TcpConnectionInfo = { statPrefix: route.statPrefix, cluster, startTime };
+  if (downstream.remoteAddress !== undefined && downstream.remotePort !== undefined) {
+    info.downstreamRemote = { host: downstream.remoteAddress, port: downstream.remotePort };
+  }
   let opened = false;
   const open = (): void => {
     if (opened) return;
@@ -126,6 +132,7 @@ export function proxyTcp(downstream: net.Socket, route: TcpRoute, deps: TcpProxy
     return;
   }
   info.endpoint = picked.endpoint;
+  info.upstreamRemote = { host: picked.endpoint.address.host, port: picked.endpoint.inboundPort ?? picked.endpoint.address.port };
   downstream.pause();
   const up = deps.connector.connect(config, picked.endpoint);
   const upstream = up.socket;

@@ -11,12 +11,14 @@ import { createTestCa, type TestCa } from './support-certs.ts';
  * app → productpage's sidecar `0.0.0.0_9000` (127.64.1.1:9000) → mesh mTLS (ALPN istio) →
  * db's sidecar 15006 (127.64.1.2) → the db app (a byte echo on 127.64.1.2:9000). Also a TCP
  * service whose only endpoint is down (UF) and one behind `maxConnections: 1` (UO).
- * Block 127.64.1.0/24: .1 client sidecar, .2 db, .3 nothing listens (down), .4 limited.
+ * Block 127.64.1.0/24: .1 client sidecar, .2 db, .3 nothing listens (down), .4 limited, .5 an
+ * external TCP server behind a MESH_EXTERNAL ServiceEntry (plaintext from the sidecar).
  */
 const CLIENT = '127.64.1.1';
 const DB = '127.64.1.2';
 const DOWN = '127.64.1.3';
 const LIMITED = '127.64.1.4';
+const EXTERNAL = '127.64.1.5';
 const logger = pino({ level: process.env['TCP_TEST_LOG'] ?? 'silent' });
 
 let ca: TestCa;
@@ -64,6 +66,16 @@ metadata: {name: limited, namespace: default}
 spec:
   host: limited.default.svc.cluster.local
   trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: pg, namespace: default}
+spec:
+  hosts: [pg.example.com]
+  location: MESH_EXTERNAL
+  ports: [{number: 9005, name: tcp-pg, protocol: TCP}]
+  resolution: STATIC
+  endpoints: [{address: ${EXTERNAL}}]
 `)
     .build();
 }
@@ -86,6 +98,7 @@ test.before(async () => {
   ca = await createTestCa('east');
   await echoServer(DB, 9000);
   await echoServer(LIMITED, 9002);
+  await echoServer(EXTERNAL, 9005);
   client = await plane('productpage-v1', 'productpage', CLIENT);
   db = await plane('db-1', 'db', DB);
   const snap = snapshot();
@@ -163,4 +176,15 @@ test.serial('connectionPool.tcp.maxConnections 1: a second connection while one 
     closed.join('\n'),
   );
   t.is(client.clusterStats().find((c) => c.name === 'outbound|9002||limited.default.svc.cluster.local')?.overflows.max_connections, 1);
+});
+
+test.serial('a MESH_EXTERNAL ServiceEntry TCP port: plaintext from the sidecar to the external endpoint, reported without mTLS', async (t) => {
+  const payload = Buffer.from('external bytes');
+  const { echoed } = await roundTrip(9005, payload);
+  t.true(echoed.equals(payload));
+  const closed = await metricLines(client, 'istio_tcp_connections_closed_total');
+  const line = closed.find((l) => l.includes('destination_service="pg.example.com"'));
+  t.truthy(line, closed.join('\n'));
+  t.regex(line ?? '', /connection_security_policy="none"/);
+  t.regex(line ?? '', /response_flags="-"/);
 });

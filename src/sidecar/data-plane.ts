@@ -169,7 +169,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   const h2Pool = new H2SessionPool(() => opts.certificates.current(), logger);
   const h1 = new Http1Upstream();
   const listeners = new Map<string, BoundListener>();
-  const tcpListeners = new TcpListeners(ctx, sidecarTcpConnector(() => opts.certificates.current()));
+  const tcpListeners = new TcpListeners(ctx, sidecarTcpConnector(() => opts.certificates.current(), ctx.peerMetadata));
 
   const onRotated = (bundle: CertBundle): void => {
     const inbound = listeners.get(LISTENER.virtualInbound);

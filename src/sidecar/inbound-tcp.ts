@@ -7,15 +7,18 @@ import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { ListenerContext } from './listener-context.ts';
 import { peerIdentityOfSocket } from './peer-identity.ts';
+import type { PeerMetadata } from './peer-metadata.ts';
+import { PEER_EXCHANGE_ALPN, readPeerExchange } from './tcp-peer-exchange.ts';
 import { destinationTcpObserver } from './tcp-telemetry.ts';
 
 /**
  * ALPN values that mark a mesh TCP connection, as Istio's inbound listener matches them
- * (`istio-peer-exchange`, `istio`); HTTP callers offer `h2`. The inbound TCP server selects
- * `istio`: meshfed runs no in-band metadata exchange, so it never agrees to `istio-peer-exchange`.
+ * (`istio-peer-exchange`, `istio`), plus meshfed's `meshfed-peer-exchange`; HTTP callers offer
+ * `h2`. The inbound TCP server selects `meshfed-peer-exchange` (then reads the caller's metadata
+ * frame, tcp-peer-exchange.ts) or `istio`; never `istio-peer-exchange`, whose frame it does not speak.
  */
-export const MESH_TCP_ALPN_VALUES: readonly string[] = ['istio-peer-exchange', 'istio'];
-const SERVER_ALPN = ['istio'];
+export const MESH_TCP_ALPN_VALUES: readonly string[] = [PEER_EXCHANGE_ALPN, 'istio-peer-exchange', 'istio'];
+const SERVER_ALPN = [PEER_EXCHANGE_ALPN, 'istio'];
 
 /** Give up on a ClientHello that is not complete after this many bytes or this long. */
 const MAX_HELLO_BYTES = 16 * 1024;
@@ -84,8 +87,21 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
       socket.destroy();
       return;
     }
-    const observer = destinationTcpObserver(ctx, { principal: peer.value.spiffeId, service: parseSni(sni)?.hostname ?? '' });
-    proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer, logger: ctx.logger });
+    const start = (metadata: PeerMetadata | undefined, head: Buffer | undefined): void => {
+      const caller = { principal: peer.value.spiffeId, service: parseSni(sni)?.hostname ?? '', ...(metadata ? { metadata } : {}) };
+      proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, caller), logger: ctx.logger }, head);
+    };
+    if (socket.alpnProtocol !== PEER_EXCHANGE_ALPN) {
+      start(undefined, undefined);
+      return;
+    }
+    void readPeerExchange(socket).then((frame) => {
+      if (!frame) {
+        socket.destroy();
+        return;
+      }
+      start(frame.metadata, frame.rest.length > 0 ? frame.rest : undefined);
+    });
   });
 
   server.on('connection', (socket: net.Socket) => {

@@ -7,6 +7,7 @@ import type { ClusterConfig, EndpointConfig } from '../xds/config-types.ts';
 import type { CertBundle } from './cert-source.ts';
 import { originationOptions } from './origination-tls.ts';
 import { checkMeshServerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
+import { PEER_EXCHANGE_ALPN, peerExchangeFrame } from './tcp-peer-exchange.ts';
 
 /** tls.connect passes `allowHalfOpen` to its socket; @types/node 20 does not list it. */
 type HalfOpenTlsOptions = tls.ConnectionOptions & { allowHalfOpen: boolean };
@@ -21,9 +22,10 @@ type HalfOpenTlsOptions = tls.ConnectionOptions & { allowHalfOpen: boolean };
  * - TLS origination (DestinationRule SIMPLE / MUTUAL) with the cluster's files;
  * - otherwise plaintext TCP to the endpoint's address (tls DISABLE toward a mesh workload dials
  *   its app port directly: the inbound listener takes only mTLS for raw TCP).
- * Every attempt is bounded by the cluster's connect timeout.
+ * Every attempt is bounded by the cluster's connect timeout. When the server selects
+ * `meshfed-peer-exchange`, our `peerMetadata` frame goes first (tcp-peer-exchange.ts).
  */
-export function sidecarTcpConnector(certificate: () => CertBundle): TcpConnector {
+export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?: string): TcpConnector {
   return {
     connect(cluster: ClusterConfig, endpoint: EndpointConfig): UpstreamConnection {
       const t = cluster.tls;
@@ -85,6 +87,7 @@ export function sidecarTcpConnector(certificate: () => CertBundle): TcpConnector
             socket.destroy();
             return;
           }
+          if (peerMetadata !== undefined && (socket as tls.TLSSocket).alpnProtocol === PEER_EXCHANGE_ALPN) socket.write(peerExchangeFrame(peerMetadata));
           resolve(ok({ peer: peer.value.spiffeId }));
         });
       });

@@ -71,6 +71,8 @@ test.serial('bytes echo both ways across the east-west gateway; west sees the ca
   const received = samples(text, 'istio_tcp_received_bytes_total', {
     reporter: 'destination',
     source_principal: CLIENT_PRINCIPAL,
+    source_workload: 'client',
+    source_cluster: 'east',
     destination_workload: 'tcp-echo-v2',
     destination_cluster: 'west',
     connection_security_policy: 'mutual_tls',

@@ -78,7 +78,7 @@ spec:
   t.like(forProxy({ app: 'other' }), { cluster: `outbound|9000|v2|${DB}` });
   const inbound = listenersOf(proxyNode('sidecar', { workload: 'db-1', ip: '127.0.1.2' }), snap).get('virtualInbound');
   t.like(inbound?.filter_chains?.[0], {
-    filter_chain_match: { destination_port: { value: 9000 }, application_protocols: ['istio-peer-exchange', 'istio'] },
+    filter_chain_match: { destination_port: { value: 9000 }, application_protocols: ['meshfed-peer-exchange', 'istio-peer-exchange', 'istio'] },
     filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { cluster: 'inbound|9000||' } }],
   });
 });

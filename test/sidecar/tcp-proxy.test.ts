@@ -141,6 +141,9 @@ test.serial('bytes echo both ways across the mTLS hop, with half-close; both sid
   t.truthy(destLine, dest.join('\n'));
   t.regex(destLine ?? '', /source_principal="spiffe:\/\/cluster.local\/ns\/default\/sa\/productpage"/);
   t.regex(destLine ?? '', /destination_workload="db-1"/);
+  // The caller's workload and cluster came in-band (meshfed-peer-exchange), not from its certificate.
+  t.regex(destLine ?? '', /source_workload="productpage-v1"/);
+  t.regex(destLine ?? '', /source_cluster="east"/);
   t.regex(destLine ?? '', /request_protocol="tcp"/);
   t.regex(destLine ?? '', / 200000$/);
   const opened = await metricLines(db, 'istio_tcp_connections_opened_total');

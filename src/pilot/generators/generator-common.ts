@@ -26,10 +26,11 @@ export function routerFilter(): RouterFilter {
 }
 
 /**
- * ALPN of a mesh TCP connection, as Istio's sidecars offer it; the destination's inbound listener
- * tells it from `h2` (mesh HTTP) with `application_protocols` filter chain matches.
+ * ALPN of a mesh TCP connection: meshfed's own peer exchange first (the caller sends its peer
+ * metadata in-band, src/sidecar/tcp-peer-exchange.ts), then Istio's values; the destination's
+ * inbound listener tells them from `h2` (mesh HTTP) with `application_protocols` matches.
  */
-export const MESH_TCP_ALPN: readonly string[] = ['istio-peer-exchange', 'istio'];
+export const MESH_TCP_ALPN: readonly string[] = ['meshfed-peer-exchange', 'istio-peer-exchange', 'istio'];
 
 /**
  * Mesh mTLS material: the workload certificate `default` and the trust bundle `ROOTCA`, over

@@ -100,7 +100,11 @@ export function inboundTcpChain(port: number): FilterChain {
     filter_chain_match: { destination_port: { value: port }, application_protocols: [...MESH_TCP_ALPN] },
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
-      typed_config: { '@type': TYPED_CONFIG.downstreamTls, common_tls_context: meshTlsContext(['istio']), require_client_certificate: { value: true } },
+      typed_config: {
+        '@type': TYPED_CONFIG.downstreamTls,
+        common_tls_context: meshTlsContext(['meshfed-peer-exchange', 'istio']),
+        require_client_certificate: { value: true },
+      },
     },
     filters: [tcpProxyFilter(`inbound_0.0.0.0_${port}`, [{ name: cluster, weight: 1 }])],
   };

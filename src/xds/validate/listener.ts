@@ -15,6 +15,7 @@ import {
   optInt,
   optObj,
   optString,
+  optWrappedBool,
   optWrappedInt,
   reqObj,
   reqString,
@@ -68,7 +69,27 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
   if (out.routes !== undefined && out.httpFilters.length > 0) issues.add(join(path, 'http_filters'), 'only the router runs on an inline (inbound) route table');
   const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
   out.setXfcc = xfcc === 'SANITIZE_SET';
+  clientCertDetails(hcm, out.setXfcc, path, issues);
   return out;
+}
+
+/**
+ * `set_current_client_cert_details`: the XFCC element meshfed sets holds By, Hash and URI, which is
+ * Envoy's `{ uri: true }`. Any other shape would be ignored, so it is refused; without SANITIZE_SET
+ * the field has no effect in Envoy either and must be absent.
+ */
+function clientCertDetails(hcm: Obj, setXfcc: boolean, path: string, issues: Issues): void {
+  const d = optObj(hcm, 'set_current_client_cert_details', path, issues);
+  if (!d) return;
+  const p = join(path, 'set_current_client_cert_details');
+  if (!setXfcc) {
+    issues.add(p, 'only meaningful with forward_client_cert_details SANITIZE_SET');
+    return;
+  }
+  onlyKeys(d, ['uri', 'subject', 'cert', 'chain', 'dns'], p, issues);
+  if (d['uri'] !== true) issues.add(join(p, 'uri'), 'must be true: the XFCC element meshfed sets always carries URI');
+  const subject = optWrappedBool(d, 'subject', p, issues) === true;
+  for (const k of ['subject', 'cert', 'chain', 'dns']) if (k === 'subject' ? subject : d[k] === true) issues.add(join(p, k), 'not supported: meshfed sets By, Hash and URI only');
 }
 
 /**

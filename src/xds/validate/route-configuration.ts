@@ -14,6 +14,7 @@ import {
   optDurationMs,
   optObj,
   optString,
+  optWrappedBool,
   optWrappedInt,
   reqObj,
   reqString,
@@ -53,6 +54,10 @@ function weightedClusters(action: Obj, path: string, issues: Issues): WeightedCl
     if (res) entry.responseHeaders = res;
     out.push(entry);
   });
+  // Deprecated in Envoy, which then requires the weights to add up to it.
+  const total = optWrappedInt(wc, 'total_weight', 1, MAX_WEIGHT, p, issues);
+  const sum = out.reduce((n, c) => n + c.weight, 0);
+  if (total !== undefined && out.length === items.length && sum !== total) issues.add(join(p, 'total_weight'), `is ${total}, but the weights add up to ${sum}`);
   return out;
 }
 
@@ -192,9 +197,23 @@ function virtualHost(vh: unknown, path: string, issues: Issues): VirtualHostConf
   return { name, domains, routes };
 }
 
+/**
+ * Validates one decoded `envoy.config.route.v3.VirtualHost` of a RouteConfiguration's
+ * `virtual_hosts` at `index`, exactly as `validateRouteConfiguration` validates it there (a
+ * virtual host is checked on its own; nothing in it depends on its siblings). For receivers that
+ * re-validate only the virtual hosts that changed.
+ */
+export function validateVirtualHost(vh: unknown, index: number): Result<VirtualHostConfig> {
+  const issues = new Issues();
+  const v = virtualHost(vh, join(join('', 'virtual_hosts'), index), issues);
+  return issues.ok && v ? { ok: true, value: v } : { ok: false, errors: issues.errors };
+}
+
 /** Validates a route table body (shared by RDS resources and HCM inline `route_config`). */
 export function routeTableAt(r: Obj, path: string, issues: Issues): RouteTable {
   onlyKeys(r, ['name', 'virtual_hosts', 'validate_clusters'], path, issues);
+  // Envoy's RDS default (false) is what meshfed does: a route to an unknown cluster answers 503 NC.
+  if (optWrappedBool(r, 'validate_clusters', path, issues) === true) issues.add(join(path, 'validate_clusters'), 'not supported: routes are not checked against the cluster set');
   const name = optString(r, 'name', path, issues) ?? '';
   const virtualHosts: VirtualHostConfig[] = [];
   list(r, 'virtual_hosts', path, issues).forEach((vh, i) => {

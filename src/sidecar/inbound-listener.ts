@@ -13,6 +13,8 @@ import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 import { acceptPlaintext } from './inbound-plaintext.ts';
+import { acceptMeshTcp } from './inbound-tcp.ts';
+import { sidecarTcpConnector } from './tcp-upstream.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
@@ -107,6 +109,8 @@ export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServ
   acceptPlaintext(server, (socket) => {
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
   });
+  // Raw mesh TCP (ALPN istio / istio-peer-exchange) is told apart before the HTTP/2 server sees it.
+  acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate()));
   return server;
 }
 

@@ -83,7 +83,7 @@ interface BoundListener {
   key: string;
   server: http.Server | http2.Http2SecureServer;
   address: SocketAddr;
-  /** Live HTTP/2 sessions (inbound only), closed gracefully when the listener goes away. */
+  /** Live HTTP/2 sessions (inbound: from peers; outbound: h2c from the app), closed gracefully when the listener goes away. */
   sessions: Set<http2.ServerHttp2Session>;
 }
 
@@ -216,7 +216,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       });
       server = s;
     } else {
-      server = createOutboundServer(ctx, h2Pool, h1);
+      server = createOutboundServer(ctx, h2Pool, h1, sessions);
     }
     const bound = await listen(server, host, port);
     if (!bound.ok) return bound;

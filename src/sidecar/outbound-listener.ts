@@ -1,4 +1,5 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import { createHttpFilters } from '../dataplane/http/http-filter-registry.ts';
 import type { FilterRequest, HttpFilter, LocalReply } from '../dataplane/http/http-filter-interface.ts';
@@ -6,7 +7,7 @@ import { type RequestView, routeRequest, stripPort } from '../dataplane/http/rou
 import { editResponseHeaders, forward } from '../dataplane/http/router.ts';
 import type { HttpFilterChain, RedirectConfig, RouteConfig, RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseOutboundClusterName } from '../xds/naming.ts';
-import { responseHeadersForH1 } from './headers.ts';
+import { h2DownstreamHeaders, responseHeadersForH1 } from './headers.ts';
 import {
   blankLabels,
   DEFAULT_ROUTE_TIMEOUT_MS,
@@ -15,6 +16,7 @@ import {
   UNKNOWN,
   writeLocalReply,
 } from './listener-context.ts';
+import { acceptH2c } from './outbound-h2c.ts';
 import { outboundUpstream } from './outbound-upstream.ts';
 import { routeHash } from './route-hash.ts';
 import { takePeerMetadata } from './peer-metadata.ts';
@@ -23,7 +25,8 @@ import type { Http1Upstream } from './upstream-http1.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 
 /**
- * The outbound listener (`virtualOutbound`, :15001): plain HTTP/1.1 from the local app, routed by
+ * The outbound listener (`virtualOutbound`, :15001): plain HTTP/1.1 or prior-knowledge h2c from the
+ * local app on the same port (told apart by the connection preface, outbound-h2c.ts), routed by
  * Host through the listener's route table, then through the chain's HTTP filters (fault, CORS) and
  * the router (redirects, direct responses, rewrites, header edits, retries, mirrors), to the
  * picked endpoint over mesh mTLS (HTTP/2) or plaintext HTTP/1.1. Local replies carry
@@ -50,11 +53,40 @@ export function outboundRouteTable(ctx: ListenerContext): RouteTable | undefined
   return chain.routes ?? (chain.routeConfigName !== undefined ? ctx.config().routes.get(chain.routeConfigName) : undefined);
 }
 
-export function createOutboundServer(ctx: ListenerContext, h2: H2SessionPool, h1: Http1Upstream): http.Server {
+/**
+ * The outbound server: HTTP/1.1 and h2c from the app. `sessions` receives the live h2c sessions,
+ * so that the caller can close them with the listener.
+ */
+export function createOutboundServer(
+  ctx: ListenerContext,
+  h2: H2SessionPool,
+  h1: Http1Upstream,
+  sessions: Set<http2.ServerHttp2Session>,
+): http.Server {
   const server = http.createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => {
     handleOutbound(ctx, h2, h1, req, res);
   });
+  const h2c = acceptH2c(server, (req, res) => handleOutbound(ctx, h2, h1, req, res));
+  h2c.onSession((s) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
   return server;
+}
+
+/** A request from the app, over HTTP/1.1 or h2c (Node's compatibility API for the latter). */
+type AppRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type AppResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** True once the app's connection (h1) or stream (h2) is gone. */
+function appGone(res: AppResponse): boolean {
+  return res instanceof http.ServerResponse ? res.destroyed : res.stream.destroyed;
+}
+
+/** Resets the app's response: closes the HTTP/1.1 connection, or resets the h2 stream. */
+function resetApp(res: AppResponse): void {
+  if (res instanceof http.ServerResponse) res.destroy();
+  else if (!res.stream.destroyed) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
 }
 
 /** `outbound|<port>|<subset>|<host>` → its destination_service labels, remembered per cluster name. */
@@ -70,8 +102,12 @@ function destinationOfCluster(clusterName: string): { service: string; serviceNa
   return d;
 }
 
-/** True when an HTTP/1.1 request carries a body (RFC 9112 §6.3: only these headers announce one). */
-function hasBody(req: http.IncomingMessage): boolean {
+/**
+ * True when a request carries a body: on h2c when its HEADERS frame did not end the stream; on
+ * HTTP/1.1 when it says so (RFC 9112 §6.3: only these headers announce one).
+ */
+function hasBody(req: AppRequest): boolean {
+  if (!(req instanceof http.IncomingMessage)) return !req.stream.endAfterHeaders;
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
@@ -120,14 +156,17 @@ function handleOutbound(
   ctx: ListenerContext,
   h2: H2SessionPool,
   h1: Http1Upstream,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: AppRequest,
+  res: AppResponse,
 ): void {
   const startTime = new Date();
   const started = performance.now();
   const method = req.method ?? 'GET';
   const path = req.url ?? '/';
-  const host = (req.headers.host ?? '').toLowerCase();
+  const isH2 = !(req instanceof http.IncomingMessage);
+  const host = String((isH2 ? req.headers[':authority'] : undefined) ?? req.headers.host ?? '').toLowerCase();
+  // The router and the upstream transports read HTTP/1.1-shaped headers (Host, no pseudo-headers).
+  const requestHeaders = isH2 ? h2DownstreamHeaders(req.headers, host) : req.headers;
   const own = ctx.workload;
   const labels = blankLabels('source');
   labels.source_workload = own.name;
@@ -145,9 +184,13 @@ function handleOutbound(
     requestBytes += chunk.length;
   });
 
+  let completed = false;
+  res.once('finish', () => {
+    completed = true;
+  });
   // 'close' fires once, after the response finished or the connection went away.
   res.once('close', () => {
-    if (!res.writableFinished) {
+    if (!completed) {
       signal.aborted = true;
       for (const a of aborts) a();
     }
@@ -164,7 +207,7 @@ function handleOutbound(
       path,
       authority: host,
       responseCode: res.statusCode,
-      protocol: 'HTTP11',
+      protocol: isH2 ? 'HTTP2' : 'HTTP11',
     });
   });
 
@@ -177,7 +220,7 @@ function handleOutbound(
     setFlags(reply.flag ? [reply.flag] : []);
     req.resume();
     if (res.headersSent) {
-      res.destroy();
+      resetApp(res);
       return;
     }
     if (!reply.flag && reply.headers !== undefined) {
@@ -192,7 +235,7 @@ function handleOutbound(
     responseBytes = writeLocalReply(res, reply.status, flags.join(',') || reply.flag, reply.body, reply.headers);
   };
 
-  const view: RequestView = { method, path, authority: host, scheme: 'http', headers: req.headers };
+  const view: RequestView = { method, path, authority: host, scheme: 'http', headers: requestHeaders };
   const table = outboundRouteTable(ctx);
   const decision = routeRequest(table, view, ctx.random);
   const destination = decision.ok && decision.cluster ? destinationOfCluster(decision.cluster.name) : undefined;
@@ -227,11 +270,11 @@ function handleOutbound(
       return;
     }
     upstreamCluster = cluster.name;
-    const hash = route.hashPolicy ? routeHash(route.hashPolicy, req) : undefined;
+    const hash = route.hashPolicy ? routeHash(route.hashPolicy, { headers: requestHeaders, path, socket: req.socket }) : undefined;
     if (hash?.setCookie !== undefined) res.setHeader('set-cookie', hash.setCookie);
     const up = outboundUpstream(ctx, h2, h1, route.retry?.hostSelectionRetryMaxAttempts ?? 1, hash?.hashKey);
     const timeoutMs = route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
-    void forward(route, cluster, { method, path, authority: host, headers: req.headers, body }, timeoutMs, up, signal).then((result) => {
+    void forward(route, cluster, { method, path, authority: host, headers: requestHeaders, body }, timeoutMs, up, signal).then((result) => {
       if (result.target) {
         const { endpoint, mtls } = result.target;
         if (endpoint.workload) labels.destination_workload = endpoint.workload;
@@ -240,7 +283,7 @@ function handleOutbound(
         if (mtls) labels.connection_security_policy = 'mutual_tls';
         upstreamRemote = { host: endpoint.address.host, port: mtls ? (endpoint.inboundPort ?? endpoint.address.port) : endpoint.address.port };
       }
-      if (res.destroyed) {
+      if (appGone(res)) {
         if (result.ok) result.response.body.destroy();
         return;
       }
@@ -278,7 +321,7 @@ function handleOutbound(
     return;
   }
   void runFilters(filters, freq, 0).then((reply) => {
-    if (res.destroyed) return;
+    if (appGone(res)) return;
     if (reply) {
       if (freq.flags.length > 0) setFlags(freq.flags.filter((f) => f !== reply.flag));
       localReply(reply, freq, filters);
@@ -295,7 +338,7 @@ function handleOutbound(
  */
 function relayBody(
   body: Readable,
-  res: http.ServerResponse,
+  res: AppResponse,
   on: { data: (bytes: number) => void; done: (ok: boolean) => void },
 ): void {
   body.on('data', (chunk: Buffer) => on.data(chunk.length));
@@ -303,7 +346,7 @@ function relayBody(
   body.once('close', () => {
     if (body.readableEnded) return;
     on.done(false);
-    res.destroy();
+    resetApp(res);
   });
   // 'close' follows every 'error' (autoDestroy); this listener only keeps the error handled.
   body.on('error', () => {});

@@ -209,7 +209,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     const sessions = new Set<http2.ServerHttp2Session>();
     let server: http.Server | http2.Http2SecureServer;
     if (name === LISTENER.virtualInbound) {
-      const s = createInboundServer(ctx);
+      const s = createInboundServer(ctx, h2Pool);
       s.on('session', (session: http2.ServerHttp2Session) => {
         sessions.add(session);
         session.once('close', () => sessions.delete(session));

@@ -14,8 +14,10 @@ import {
   type ListenerContext,
   reportRequest,
   UNKNOWN,
+  RESPONSE_FLAGS_HEADER,
   writeLocalReply,
 } from './listener-context.ts';
+import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly, writeGrpcLocalReply } from './grpc-status.ts';
 import { acceptH2c } from './outbound-h2c.ts';
 import { outboundUpstream } from './outbound-upstream.ts';
 import { routeHash } from './route-hash.ts';
@@ -173,6 +175,8 @@ function handleOutbound(
   labels.source_workload_namespace = own.namespace;
   labels.source_principal = ctx.certificate().spiffeId;
   labels.source_cluster = own.cluster;
+  const grpc = isGrpcRequest(requestHeaders);
+  if (grpc) labels.request_protocol = 'grpc';
   let requestBytes = 0;
   let responseBytes = 0;
   let upstreamCluster = '';
@@ -208,6 +212,7 @@ function handleOutbound(
       authority: host,
       responseCode: res.statusCode,
       protocol: isH2 ? 'HTTP2' : 'HTTP11',
+      grpcStatus: labels.grpc_response_status,
     });
   });
 
@@ -221,6 +226,21 @@ function handleOutbound(
     req.resume();
     if (res.headersSent) {
       resetApp(res);
+      return;
+    }
+    if (grpc && (reply.flag !== '' || reply.headers?.['grpc-status'] !== undefined)) {
+      // A gRPC request failed in the mesh: a trailers-only reply, as Envoy's local replies for gRPC.
+      const explicit = reply.headers?.['grpc-status'];
+      const flag = flags.join(',') || reply.flag;
+      const headers = grpcLocalReplyHeaders(reply.status, explicit !== undefined ? Number(explicit) : undefined, reply.body || flag, flag ? { [RESPONSE_FLAGS_HEADER]: flag } : {});
+      if (res instanceof http.ServerResponse) {
+        res.writeHead(200, headers);
+        res.end();
+      } else {
+        res.statusCode = 200;
+        writeGrpcLocalReply(res.stream, headers);
+      }
+      labels.grpc_response_status = String(headers['grpc-status']);
       return;
     }
     if (!reply.flag && reply.headers !== undefined) {
@@ -303,13 +323,21 @@ function handleOutbound(
       const headers = responseHeadersForH1(upstream.headers);
       editResponseHeaders(route, cluster, headers);
       for (let i = filters.length - 1; i >= 0; i--) filters[i]!.onResponseHeaders?.(freq, upstream.status, headers);
+      if (upstream.endAfterHeaders && !(res instanceof http.ServerResponse)) {
+        res.statusCode = upstream.status;
+        respondHeadersOnly(res.stream, upstream.status, headers);
+        upstream.body.resume();
+        if (grpc) labels.grpc_response_status = grpcStatusOf(upstream.headers, undefined) ?? '';
+        return;
+      }
       res.writeHead(upstream.status, headers);
-      relayBody(upstream.body, res, {
+      relayBody(upstream.body, res, upstream.trailers, {
         data: (n) => {
           responseBytes += n;
         },
         done: (ok) => {
           if (!ok) setFlags(['UR']);
+          if (grpc) labels.grpc_response_status = grpcStatusOf(upstream.headers, upstream.trailers()) ?? '';
         },
       });
     });
@@ -332,17 +360,25 @@ function handleOutbound(
 }
 
 /**
- * Pipes an upstream body to the app. `done(true)` runs once the body ended; `done(false)` once it
- * failed or closed before its end, and the response is then destroyed (the app sees the reset).
- * When the app goes away first, the caller's abort closes the body and `done(false)` follows.
+ * Pipes an upstream body to the app, then its trailers (grpc-status, grpc-message, ...) unchanged:
+ * as HTTP/2 trailers to an h2c app, as chunked trailers to an HTTP/1.1 one. `done(true)` runs once
+ * the body ended; `done(false)` once it failed or closed before its end, and the response is then
+ * reset (the app sees it). When the app goes away first, the caller's abort closes the body and
+ * `done(false)` follows.
  */
 function relayBody(
   body: Readable,
   res: AppResponse,
+  trailers: () => http.IncomingHttpHeaders | undefined,
   on: { data: (bytes: number) => void; done: (ok: boolean) => void },
 ): void {
   body.on('data', (chunk: Buffer) => on.data(chunk.length));
-  body.once('end', () => on.done(true));
+  body.once('end', () => {
+    on.done(true);
+    const t = trailers();
+    if (t) res.addTrailers(endToEndTrailers(t));
+    res.end();
+  });
   body.once('close', () => {
     if (body.readableEnded) return;
     on.done(false);
@@ -350,5 +386,12 @@ function relayBody(
   });
   // 'close' follows every 'error' (autoDestroy); this listener only keeps the error handled.
   body.on('error', () => {});
-  body.pipe(res);
+  body.pipe(res, { end: false });
+}
+
+/** Trailers without pseudo-headers (HTTP/2 forbids them in trailers). */
+function endToEndTrailers(t: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = {};
+  for (const name in t) if (!name.startsWith(':') && t[name] !== undefined) out[name] = t[name];
+  return out;
 }

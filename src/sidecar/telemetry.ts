@@ -21,6 +21,7 @@ export const REQUEST_LABELS = [
   'response_code',
   'response_flags',
   'connection_security_policy',
+  'grpc_response_status',
 ] as const;
 
 export type RequestLabelName = (typeof REQUEST_LABELS)[number];

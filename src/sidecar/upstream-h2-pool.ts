@@ -108,9 +108,15 @@ export class H2SessionPool {
         const why = e === undefined ? `stream closed with code ${stream.rstCode ?? 'unknown'}` : errorMessage(e);
         resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e })));
       };
-      stream.once('response', (headers) => {
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      stream.once('trailers', (t: http2.IncomingHttpHeaders) => {
+        trailers = t;
+      });
+      stream.once('response', (headers, flags: number) => {
         settled = true;
-        const upstream: UpstreamResponse = { status: Number(headers[':status'] ?? 502), headers, body: stream };
+        const upstream: UpstreamResponse = { status: Number(headers[':status'] ?? 502), headers, body: stream, trailers: () => trailers };
+        // `endAfterHeaders` is set for server streams only; a client reads END_STREAM from the flags.
+        if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) upstream.endAfterHeaders = true;
         if (pooled.peer) upstream.peer = pooled.peer;
         resolve(ok(upstream));
       });

@@ -326,6 +326,11 @@ export interface ClusterConfig {
   maxRequestsPerConnection?: number;
   /** `common_http_protocol_options.idle_timeout`: close an upstream connection idle this long. */
   idleTimeoutMs?: number;
+  /**
+   * `typed_extension_protocol_options` HttpProtocolOptions with `http2_protocol_options`: speak
+   * HTTP/2 to the endpoints (h2c to a plaintext app; the mesh leg is HTTP/2 anyway). Absent: HTTP/1.1.
+   */
+  upstreamHttp2?: { allowConnect: boolean };
   /** Set when the upstream speaks mesh mTLS. */
   tls?: UpstreamTls;
   /** STATIC, STRICT_DNS and LOGICAL_DNS clusters carry their endpoints inline (DNS ones: hostnames). */

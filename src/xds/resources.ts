@@ -286,6 +286,8 @@ export interface Cluster {
   common_lb_config?: { healthy_panic_threshold?: { value: number }; locality_weighted_lb_config?: Record<string, never> };
   max_requests_per_connection?: UInt32Value;
   common_http_protocol_options?: { idle_timeout?: Duration };
+  /** The upstream HTTP protocol toward the cluster's endpoints (absent: HTTP/1.1, as Envoy). */
+  typed_extension_protocol_options?: { [HTTP_PROTOCOL_OPTIONS_KEY]: HttpProtocolOptions };
   transport_socket?: TransportSocket<UpstreamTlsContext>;
   metadata?: Metadata;
   /** STRICT_DNS / LOGICAL_DNS only. */
@@ -333,4 +335,13 @@ export type XdsResourceBody = Listener | RouteConfiguration | Cluster | ClusterL
 export interface XdsResource {
   name: string;
   resource: XdsResourceBody;
+}
+
+/** The `typed_extension_protocol_options` key of the upstream HTTP protocol options. */
+export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/** `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, as far as meshfed writes it. */
+export interface HttpProtocolOptions {
+  '@type': typeof TYPED_CONFIG.httpProtocolOptions;
+  explicit_http_config: { http2_protocol_options: { allow_connect?: boolean } } | { http_protocol_options: Record<string, never> };
 }

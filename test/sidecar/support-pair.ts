@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { createDataPlane, type DataPlane, StaticCertificateSource } from '../../src/sidecar/index.ts';
-import type { ClusterConfig, RouteConfig } from '../../src/xds/config-types.ts';
+import type { ClusterConfig, HttpFilterConfig, ListenerConfig, RouteConfig } from '../../src/xds/config-types.ts';
 import { outboundClusterName, ROUTE_OUTBOUND, serviceHostname } from '../../src/xds/naming.ts';
 import { createTestCa, type TestCa } from './support-certs.ts';
 import { endpoint, inboundCluster, inboundListener, meshCluster, outboundListener, proxyConfig, route } from './support-config.ts';
@@ -28,6 +28,10 @@ export async function startSidecarPair(opts: {
   routes?: (clusterName: string) => RouteConfig[];
   inbound?: (c: ClusterConfig) => ClusterConfig;
   outbound?: (c: ClusterConfig) => ClusterConfig;
+  /** HTTP filters of the outbound listener's chain (before the router). */
+  outboundFilters?: HttpFilterConfig[];
+  /** More outbound clusters (no endpoints unless `endpoints` names them), and their endpoints. */
+  extraClusters?: ClusterConfig[];
 }): Promise<SidecarPair> {
   const logger = pino({ level: 'silent' });
   const ca: TestCa = await createTestCa('east');
@@ -51,9 +55,9 @@ export async function startSidecarPair(opts: {
     const outboundCluster = (opts.outbound ?? ((c) => c))(meshCluster(opts.service, 'default', opts.appPort));
     const c = await client.applyConfig(
       proxyConfig({
-        listeners: [outboundListener(opts.client)],
+        listeners: [withFilters(outboundListener(opts.client), opts.outboundFilters ?? [])],
         routes: [{ name: ROUTE_OUTBOUND, virtualHosts: [{ name: opts.service, domains: [host, `${host}:${opts.appPort}`, opts.service, `${opts.service}:${opts.appPort}`], routes }] }],
-        clusters: [outboundCluster],
+        clusters: [outboundCluster, ...(opts.extraClusters ?? [])],
         endpoints: [
           {
             clusterName,
@@ -88,4 +92,8 @@ export function metricLine(text: string, name: string, labels: Record<string, st
   return text
     .split('\n')
     .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+}
+
+function withFilters(l: ListenerConfig, httpFilters: HttpFilterConfig[]): ListenerConfig {
+  return { ...l, filterChains: l.filterChains.map((c) => (c.kind === 'http' ? { ...c, httpFilters } : c)) };
 }

@@ -17,6 +17,7 @@ import { forwardToAppH2 } from './inbound-app-h2.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, writeGrpcLocalReply } from './grpc-status.ts';
 import { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
+import { handleInboundUpgrade } from './websocket-inbound.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
@@ -93,6 +94,8 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
     rejectUnauthorized: true,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
+    // RFC 8441: websocket from other sidecars arrives as extended CONNECT (websocket-inbound.ts).
+    settings: { enableConnectProtocol: true },
   });
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
@@ -109,6 +112,18 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
   });
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     handleInbound(ctx, appH2, req, res);
+  });
+  server.on('connect', (req: http2.Http2ServerRequest) => {
+    const conn = (req.stream.session?.socket as unknown as SocketWithConnection | undefined)?.[kConnection];
+    if (!conn) {
+      req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    const cfg = ctx.config();
+    const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
+    handleInboundUpgrade(ctx, req, chain, chain ? routeTableOf(cfg, chain) : undefined, { peer: conn.peer, service: conn.sniInfo?.hostname }, (headers) =>
+      sanitizeXfcc(headers as Record<string, unknown>, chain?.setXfcc ?? false, ctx.certificate().spiffeId, conn.peer),
+    );
   });
   acceptPlaintext(server, (socket) => {
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };

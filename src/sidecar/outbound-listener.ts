@@ -1,6 +1,6 @@
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { createHttpFilters } from '../dataplane/http/http-filter-registry.ts';
 import type { FilterRequest, HttpFilter, LocalReply } from '../dataplane/http/http-filter-interface.ts';
 import { type RequestView, routeRequest, stripPort } from '../dataplane/http/route-table.ts';
@@ -21,6 +21,7 @@ import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly,
 import { acceptH2c } from './outbound-h2c.ts';
 import { outboundUpstream } from './outbound-upstream.ts';
 import { routeHash } from './route-hash.ts';
+import { handleOutboundUpgrade } from './websocket-outbound.ts';
 import { takePeerMetadata } from './peer-metadata.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
@@ -68,6 +69,7 @@ export function createOutboundServer(
   const server = http.createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => {
     handleOutbound(ctx, h2, h1, req, res);
   });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleOutboundUpgrade(ctx, h2, req, socket, head));
   const h2c = acceptH2c(server, (req, res) => handleOutbound(ctx, h2, h1, req, res));
   h2c.onSession((s) => {
     sessions.add(s);

@@ -30,6 +30,10 @@ export interface HttpFilterChain {
   setXfcc: boolean;
   /** The HCM's HTTP filters before the router (which is always last), in order. */
   httpFilters: HttpFilterConfig[];
+  /** `upgrade_configs` lets websocket upgrades through (a route's `websocket` overrides it). */
+  websocket?: boolean;
+  /** `http2_protocol_options.allow_connect`: RFC 8441 extended CONNECT accepted from HTTP/2 peers. */
+  allowConnect?: boolean;
 }
 
 /** One HTTP filter of a connection manager, identified by its config type URL. */
@@ -220,6 +224,8 @@ export interface RouteConfig {
   redirect?: RedirectConfig;
   directResponse?: { status: number; body?: string };
   timeoutMs?: number;
+  /** RouteAction `upgrade_configs` websocket entry: overrides the chain's `websocket`. */
+  websocket?: boolean;
   retry?: RetryPolicyConfig;
   mirrors: MirrorPolicyConfig[];
   rewrite?: RewriteConfig;

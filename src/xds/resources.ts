@@ -206,6 +206,16 @@ export interface HttpConnectionManager {
   /** Inbound: SANITIZE_SET strips any client XFCC and sets one with the verified peer. */
   forward_client_cert_details?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
   set_current_client_cert_details?: { uri?: boolean; subject?: boolean };
+  /** The upgrades let through (meshfed: websocket). */
+  upgrade_configs?: UpgradeConfig[];
+  /** Inbound: `allow_connect` accepts RFC 8441 extended CONNECT (websocket over the mesh's HTTP/2). */
+  http2_protocol_options?: { allow_connect?: boolean };
+}
+
+/** `HttpConnectionManager.UpgradeConfig` / `RouteAction.UpgradeConfig`. */
+export interface UpgradeConfig {
+  upgrade_type: 'websocket';
+  enabled?: { value: boolean };
 }
 
 export interface TcpProxy {

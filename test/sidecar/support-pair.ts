@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { createDataPlane, type DataPlane, StaticCertificateSource } from '../../src/sidecar/index.ts';
-import type { ClusterConfig, HttpFilterConfig, ListenerConfig, RouteConfig } from '../../src/xds/config-types.ts';
+import type { ClusterConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteConfig } from '../../src/xds/config-types.ts';
 import { outboundClusterName, ROUTE_OUTBOUND, serviceHostname } from '../../src/xds/naming.ts';
 import { createTestCa, type TestCa } from './support-certs.ts';
 import { endpoint, inboundCluster, inboundListener, meshCluster, outboundListener, proxyConfig, route } from './support-config.ts';
@@ -32,6 +32,8 @@ export async function startSidecarPair(opts: {
   outboundFilters?: HttpFilterConfig[];
   /** More outbound clusters (no endpoints unless `endpoints` names them), and their endpoints. */
   extraClusters?: ClusterConfig[];
+  /** Websocket enabled on both connection managers (`upgrade_configs`), extended CONNECT inbound. */
+  websocket?: boolean;
 }): Promise<SidecarPair> {
   const logger = pino({ level: 'silent' });
   const ca: TestCa = await createTestCa('east');
@@ -55,7 +57,7 @@ export async function startSidecarPair(opts: {
     const outboundCluster = (opts.outbound ?? ((c) => c))(meshCluster(opts.service, 'default', opts.appPort));
     const c = await client.applyConfig(
       proxyConfig({
-        listeners: [withFilters(outboundListener(opts.client), opts.outboundFilters ?? [])],
+        listeners: [withChain(outboundListener(opts.client), { httpFilters: opts.outboundFilters ?? [], ...(opts.websocket ? { websocket: true } : {}) })],
         routes: [{ name: ROUTE_OUTBOUND, virtualHosts: [{ name: opts.service, domains: [host, `${host}:${opts.appPort}`, opts.service, `${opts.service}:${opts.appPort}`], routes }] }],
         clusters: [outboundCluster, ...(opts.extraClusters ?? [])],
         endpoints: [
@@ -68,7 +70,8 @@ export async function startSidecarPair(opts: {
     );
     if (!c.ok) throw c.errors[0];
     const inbound = (opts.inbound ?? ((x) => x))(inboundCluster(opts.server, opts.appPort));
-    const s = await server.applyConfig(proxyConfig({ listeners: [inboundListener(opts.server, [opts.appPort])], clusters: [inbound] }));
+    const inboundL = withChain(inboundListener(opts.server, [opts.appPort]), opts.websocket ? { websocket: true, allowConnect: true } : {});
+    const s = await server.applyConfig(proxyConfig({ listeners: [inboundL], clusters: [inbound] }));
     if (!s.ok) throw s.errors[0];
     return {
       client,
@@ -94,6 +97,6 @@ export function metricLine(text: string, name: string, labels: Record<string, st
     .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
 }
 
-function withFilters(l: ListenerConfig, httpFilters: HttpFilterConfig[]): ListenerConfig {
-  return { ...l, filterChains: l.filterChains.map((c) => (c.kind === 'http' ? { ...c, httpFilters } : c)) };
+function withChain(l: ListenerConfig, extra: Partial<HttpFilterChain>): ListenerConfig {
+  return { ...l, filterChains: l.filterChains.map((c) => (c.kind === 'http' ? { ...c, ...extra } : c)) };
 }

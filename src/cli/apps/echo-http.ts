@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { acceptWebSocket } from './echo-websocket.ts';
 
 /** Who the echo app says it is; every field appears in each reply. */
 export interface EchoIdentity {
@@ -33,7 +34,8 @@ export function peerFromXfcc(xfcc: string | string[] | undefined): string | null
 /**
  * The built-in `app: echo`: answers every request with JSON describing itself and the request.
  * `?status=NNN` sets the response status, so tests and demos can produce errors on purpose, and
- * `?delay=MS` (at most a minute) holds the reply back, like httpbin's `/delay`.
+ * `?delay=MS` (at most a minute) holds the reply back, like httpbin's `/delay`. An
+ * `Upgrade: websocket` request switches to WebSocket echo (echo-websocket.ts).
  */
 export function startEchoHttp(identity: EchoIdentity, host: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -62,6 +64,7 @@ export function startEchoHttp(identity: EchoIdentity, host: string, port: number
       else send();
     });
   });
+  server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => acceptWebSocket(req, socket, head, identity));
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -5,7 +5,7 @@ import type { FilterChain, Listener, XdsResource } from '../../xds/resources.ts'
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
-import { gatewaySnis, meshTlsContext, rdsConnectionManager, routerFilter } from './generator-common.ts';
+import { gatewaySnis, meshTlsContext, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
 import { hostPortName } from './generator-routes.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
@@ -41,6 +41,9 @@ function inboundChain(port: number): FilterChain {
           http_filters: [routerFilter()],
           forward_client_cert_details: 'SANITIZE_SET',
           set_current_client_cert_details: { uri: true },
+          // Websocket from another sidecar arrives as RFC 8441 extended CONNECT over the mesh's HTTP/2.
+          upgrade_configs: [WEBSOCKET_UPGRADE],
+          http2_protocol_options: { allow_connect: true },
         },
       },
     ],

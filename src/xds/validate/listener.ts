@@ -1,5 +1,6 @@
 import type { Result } from '../../common/result.ts';
 import type { FilterChainConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteTable } from '../config-types.ts';
+import { websocketUpgrade } from './upgrade-configs.ts';
 import { httpFilterList } from './http-filters.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../type-urls.ts';
 import {
@@ -28,6 +29,8 @@ interface HcmConfig {
   routes?: RouteTable;
   setXfcc: boolean;
   httpFilters: HttpFilterConfig[];
+  websocket?: boolean;
+  allowConnect?: boolean;
 }
 
 const HCM_KEYS = [
@@ -38,6 +41,8 @@ const HCM_KEYS = [
   'http_filters',
   'forward_client_cert_details',
   'set_current_client_cert_details',
+  'upgrade_configs',
+  'http2_protocol_options',
 ];
 
 /**
@@ -65,6 +70,15 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
   if (out.routes !== undefined && out.httpFilters.length > 0) issues.add(join(path, 'http_filters'), 'only the router runs on an inline (inbound) route table');
   const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
   out.setXfcc = xfcc === 'SANITIZE_SET';
+  const websocket = websocketUpgrade(hcm, path, issues);
+  if (websocket !== undefined) out.websocket = websocket;
+  const h2 = optObj(hcm, 'http2_protocol_options', path, issues);
+  if (h2) {
+    const hp = join(path, 'http2_protocol_options');
+    onlyKeys(h2, ['allow_connect'], hp, issues);
+    if (h2['allow_connect'] !== undefined && typeof h2['allow_connect'] !== 'boolean') issues.add(join(hp, 'allow_connect'), 'not a boolean');
+    if (h2['allow_connect'] === true) out.allowConnect = true;
+  }
   return out;
 }
 
@@ -155,6 +169,8 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
     };
   }
   const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc, httpFilters: nf.hcm.httpFilters };
+  if (nf.hcm.websocket !== undefined) out.websocket = nf.hcm.websocket;
+  if (nf.hcm.allowConnect) out.allowConnect = true;
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
   if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;
   if (nf.hcm.routes !== undefined) out.routes = nf.hcm.routes;

@@ -6,6 +6,8 @@
  *   <stateDir>/clusters/<cluster>/tokens.json     — BootstrapTokenFile
  */
 
+import type { ServiceProtocol } from './service-protocol.ts';
+
 /** One workload (pod-equivalent) of a cluster. */
 export interface WorkloadSpec {
   /** Unique per cluster and namespace, e.g. `reviews-v1`. */
@@ -18,7 +20,7 @@ export interface WorkloadSpec {
   address: string;
   labels: Record<string, string>;
   /** The service this workload backs, and the port its app listens on at `address`. */
-  service: { name: string; port: number; protocol: 'http' | 'grpc' };
+  service: { name: string; port: number; protocol: ServiceProtocol };
   /** False for workloads without a sidecar (e.g. a proxyless gRPC server): plaintext endpoints. */
   sidecar: boolean;
 }

@@ -3,6 +3,7 @@
  * federation controller (LocalExportState), what the controller hands to Pilot's federation
  * registry (ImportSink / ImportedEndpoint), and the domain events it reports.
  */
+import type { ServiceProtocol } from '../common/service-protocol.ts';
 
 /** A service this cluster exports (it has a ServiceExport), with its local endpoints. */
 export interface ExportedService {
@@ -10,7 +11,7 @@ export interface ExportedService {
   name: string;
   /** `<name>.<namespace>.svc.cluster.local` */
   hostname: string;
-  ports: { port: number; protocol: 'http' | 'grpc' }[];
+  ports: { port: number; protocol: ServiceProtocol }[];
   endpoints: { workload: string; serviceAccount: string; labels: Record<string, string> }[];
 }
 
@@ -29,6 +30,8 @@ export interface ImportedEndpoint {
   hostname: string;
   /** The service port. */
   port: number;
+  /** The port's protocol as its cluster declared it; absent from peers that predate protocols (http). */
+  protocol?: ServiceProtocol;
   gateway: { address: string; port: number };
   /** Includes `topology.istio.io/cluster`. */
   labels: Record<string, string>;

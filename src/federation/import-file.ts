@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
 import { fail, ok, type Result } from '../common/result.ts';
+import { SERVICE_PROTOCOLS } from '../common/service-protocol.ts';
 import { formatZodIssues } from '../common/zod-issues.ts';
 import { isEndpointId } from '../xds/naming.ts';
 import type { ImportedEndpoint } from './federation-interface.ts';
@@ -25,6 +26,7 @@ const endpointSchema = z.strictObject({
   service: z.string().min(1),
   hostname: z.string().min(1),
   port,
+  protocol: z.enum(SERVICE_PROTOCOLS).optional(),
   gateway: z.strictObject({ address: z.string().min(1), port }),
   labels: z.record(z.string(), z.string()),
   workload: z.string().min(1),

@@ -146,12 +146,18 @@ for (const row of rejectionTable) {
 const [v1, v2] = toRegistrations(state([reviews]), { ttlSeconds: 15 }).registrations;
 if (!v1 || !v2) throw new Error('fixture');
 
-const expectedV1: ImportedEndpoint[] = [9080, 50051].map((port) => ({
+const expectedV1: ImportedEndpoint[] = (
+  [
+    [9080, 'http'],
+    [50051, 'grpc'],
+  ] as const
+).map(([port, protocol]) => ({
   cluster: 'east',
   namespace: 'default',
   service: 'reviews',
   hostname: 'reviews.default.svc.cluster.local',
   port,
+  protocol,
   gateway: { address: '127.0.10.1', port: 15443 },
   labels: { app: 'reviews', version: 'v1', 'topology.istio.io/cluster': 'east' },
   workload: 'reviews-v1',
@@ -250,6 +256,20 @@ const healthTable: {
     entries: [entryFor(withMeta(v1, { labels: '{"a":1}' }), 'east')],
     endpoints: [],
     skipped: [/Meta\.labels/],
+    unhealthy: [],
+  },
+  {
+    title: 'a tcp port imports with its protocol (the importer then builds a tcp_proxy for it)',
+    entries: [entryFor(withMeta(v1, { ports: 'tcp:9000' }), 'east')],
+    endpoints: [{ ...(expectedV1[0] as ImportedEndpoint), port: 9000, protocol: 'tcp' }],
+    skipped: [],
+    unhealthy: [],
+  },
+  {
+    title: 'a ports meta naming a protocol outside the model is skipped',
+    entries: [entryFor(withMeta(v1, { ports: 'udp:53' }), 'east')],
+    endpoints: [],
+    skipped: [/Meta\.ports: invalid/],
     unhealthy: [],
   },
   {

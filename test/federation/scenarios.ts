@@ -91,6 +91,7 @@ export const scenarios: Scenario[] = [
         service: 's1-reviews',
         hostname: 's1-reviews.default.svc.cluster.local',
         port: 9080,
+        protocol: 'http',
         gateway: { address: GATEWAY.east, port: 15443 },
         labels: { app: 's1-reviews', version: 'v2', 'topology.istio.io/cluster': 'east' },
         workload: 's1-reviews-v2',

@@ -104,12 +104,12 @@ const refused: { title: string; text: string; expected: { code: string; text: st
   {
     title: 'a TCP port',
     text: SE(STATIC_HTTPBIN.replace('protocol: HTTP', 'protocol: TCP')),
-    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.ports[0].protocol: only HTTP, HTTP2 and GRPC ports are supported yet (the sidecar proxies HTTP only)` }],
+    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.ports[0].protocol: only HTTP, HTTP2, GRPC and GRPC-WEB ports are supported yet (the sidecar proxies HTTP only)` }],
   },
   {
     title: 'an HTTPS port',
     text: SE(STATIC_HTTPBIN.replace('{number: 80, name: http, protocol: HTTP}', '{number: 443, name: https, protocol: HTTPS}').replace('{http: 8080}', '{https: 8443}')),
-    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.ports[0].protocol: only HTTP, HTTP2 and GRPC ports are supported yet (the sidecar proxies HTTP only)` }],
+    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.ports[0].protocol: only HTTP, HTTP2, GRPC and GRPC-WEB ports are supported yet (the sidecar proxies HTTP only)` }],
   },
   {
     title: 'GRPC to MESH_EXTERNAL endpoints (plaintext upstreams are HTTP/1.1)',
@@ -119,7 +119,7 @@ const refused: { title: string; text: string; expected: { code: string; text: st
   {
     title: 'an unknown protocol',
     text: SE(STATIC_HTTPBIN.replace('protocol: HTTP', 'protocol: QUIC')),
-    expected: [{ code: 'CONFIG_INVALID', text: `${P}spec.ports[0].protocol: must be one of HTTP, HTTP2, GRPC, TCP, TLS, HTTPS, MONGO, REDIS, MYSQL` }],
+    expected: [{ code: 'CONFIG_INVALID', text: `${P}spec.ports[0].protocol: must be one of HTTP, HTTP2, GRPC, GRPC-WEB, TCP, TLS, HTTPS, MONGO, REDIS, MYSQL` }],
   },
   {
     title: 'resolution NONE, the default',

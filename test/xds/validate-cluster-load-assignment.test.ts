@@ -115,6 +115,11 @@ for (const row of good) {
 
 const e0 = 'endpoints[0].lb_endpoints[0]';
 const bad: { title: string; resource: object; error: string }[] = [
+  {
+    title: 'an endpoint hostname (feeds auto_host_rewrite and health checks, which meshfed lacks)',
+    resource: cla([{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80 } }, hostname: 'reviews-v1' } }] }]),
+    error: `${e0}.endpoint.hostname: unsupported field`,
+  },
   { title: 'no cluster name', resource: { '@type': TYPE_URL.endpoint, endpoints: [] }, error: 'cluster_name: missing' },
   {
     title: 'zero locality weight',

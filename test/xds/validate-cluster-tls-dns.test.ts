@@ -56,6 +56,11 @@ test('accepts TLS origination with a client certificate, roots and typed SANs', 
 });
 
 const nacks: { title: string; resource: object; error: string }[] = [
+  {
+    title: 'TLS parameters (protocol versions, ciphers): not honoured, so refused',
+    resource: dns(origination({ tls_params: { tls_minimum_protocol_version: 'TLSv1_3' } })),
+    error: 'transport_socket.typed_config.common_tls_context.tls_params: unsupported field',
+  },
   { title: 'Envoy default lookup family AUTO', resource: dns({ dns_lookup_family: undefined }), error: 'dns_lookup_family: only V4_ONLY is supported (IPv4 answers)' },
   { title: 'V6_ONLY', resource: dns({ dns_lookup_family: 'V6_ONLY' }), error: 'dns_lookup_family: only V4_ONLY is supported (IPv4 answers)' },
   {

@@ -93,6 +93,16 @@ for (const row of good) {
 
 const bad: { title: string; resource: object; error: string }[] = [
   {
+    title: 'an EDS config source of xDS v2',
+    resource: eds({ eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V2' } } }),
+    error: 'eds_cluster_config.eds_config.resource_api_version: unsupported value "V2"',
+  },
+  {
+    title: 'an initial fetch timeout (the receiver waits for the first response indefinitely)',
+    resource: eds({ eds_cluster_config: { eds_config: { ads: {}, initial_fetch_timeout: { seconds: '15' } } } }),
+    error: 'eds_cluster_config.eds_config.initial_fetch_timeout: only 0s (wait for the first response indefinitely) is honoured',
+  },
+  {
     title: 'connection reuse limits on an inbound cluster (its hop does not use them)',
     resource: eds({ name: 'inbound|9080||', max_requests_per_connection: { value: 10 } }),
     error: 'max_requests_per_connection: not honoured on inbound and gateway clusters',

@@ -141,6 +141,21 @@ for (const row of good) {
 const inline = { route_config: { name: 'in', virtual_hosts: [{ name: 'in', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'inbound|9080||' } }] }] } };
 const bad: { title: string; resource: object; error: string }[] = [
   {
+    title: 'client cert details other than URI (meshfed sets By, Hash and URI)',
+    resource: listener({ filter_chains: [{ filters: [hcm({ forward_client_cert_details: 'SANITIZE_SET', set_current_client_cert_details: { uri: true, subject: { value: true } } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.set_current_client_cert_details.subject: not supported: meshfed sets By, Hash and URI only',
+  },
+  {
+    title: 'client cert details without URI',
+    resource: listener({ filter_chains: [{ filters: [hcm({ forward_client_cert_details: 'SANITIZE_SET', set_current_client_cert_details: { dns: false } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.set_current_client_cert_details.uri: must be true: the XFCC element meshfed sets always carries URI',
+  },
+  {
+    title: 'client cert details without SANITIZE_SET',
+    resource: listener({ filter_chains: [{ filters: [hcm({ set_current_client_cert_details: { uri: true } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.set_current_client_cert_details: only meaningful with forward_client_cert_details SANITIZE_SET',
+  },
+  {
     title: 'an HTTP filter on an inline (inbound) route table, which runs only the router',
     resource: listener({
       filter_chains: [

@@ -274,6 +274,16 @@ test('valid route configuration: a regex path match is a full match, and regex r
 const r0 = 'virtual_hosts[0].routes[0]';
 const bad: { title: string; resource: object; error: string }[] = [
   {
+    title: 'weighted clusters whose weights do not add up to total_weight',
+    resource: rc([{ match: { prefix: '/' }, route: { weighted_clusters: { clusters: [{ name: 'a', weight: { value: 60 } }, { name: 'b', weight: { value: 30 } }], total_weight: { value: 100 } } } }]),
+    error: `${r0}.route.weighted_clusters.total_weight: is 100, but the weights add up to 90`,
+  },
+  {
+    title: 'validate_clusters true (routes are not checked against the cluster set)',
+    resource: { ...rc([{ match: { prefix: '/' }, route: { cluster: 'c' } }]), validate_clusters: { value: true } },
+    error: 'validate_clusters: not supported: routes are not checked against the cluster set',
+  },
+  {
     title: 'an unknown retry condition',
     resource: rc([{ match: { prefix: '/' }, route: { cluster: 'c', retry_policy: { retry_on: '5xx,sometimes' } } }]),
     error: `${r0}.route.retry_policy.retry_on: unsupported retry condition "sometimes"`,

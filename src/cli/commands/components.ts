@@ -167,10 +167,10 @@ export function registerComponentCommands(program: Command): void {
 
   program
     .command('echo')
-    .description('run the built-in echo app (HTTP, or gRPC with --protocol grpc)')
+    .description('run the built-in echo app (HTTP; gRPC with --protocol grpc; raw TCP echo with --protocol tcp)')
     .requiredOption('--address <ip>')
     .requiredOption('--port <port>')
-    .addOption(new Option('--protocol <p>').choices(['http', 'grpc']).default('http'))
+    .addOption(new Option('--protocol <p>').choices(['http', 'grpc', 'tcp']).default('http'))
     .option('--cluster <name>', '', '')
     .option('--namespace <ns>', '', 'default')
     .option('--workload <name>', '', '')
@@ -191,6 +191,10 @@ export function registerComponentCommands(program: Command): void {
         const { startEchoGrpc } = await import('../apps/echo-grpc.ts');
         const s = await startEchoGrpc(identity, host, port);
         runUntilSignal('echo', log, async () => void s.forceShutdown());
+      } else if (o['protocol'] === 'tcp') {
+        const { startEchoTcp } = await import('../apps/echo-tcp.ts');
+        const s = await startEchoTcp(host, port);
+        runUntilSignal('echo', log, () => new Promise((r) => s.close(() => r())));
       } else {
         const { startEchoHttp } = await import('../apps/echo-http.ts');
         const s = await startEchoHttp(identity, host, port);

@@ -40,7 +40,7 @@ export function workloadSpecs(cluster: TopologyCluster, plan: ClusterPlan): Work
     cluster: cluster.name,
     address: plan.workloads[i] ?? '',
     labels: w.labels,
-    service: w.service,
+    service: { name: w.service.name, port: w.service.port, protocol: w.service.protocol },
     sidecar: w.sidecar,
   }));
 }

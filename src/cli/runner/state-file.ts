@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { formatZodIssues } from '../../common/zod-issues.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
+import { SERVICE_PROTOCOLS } from '../../common/service-protocol.ts';
 
 /**
  * `<stateDir>/state.json`, written by `meshfed up` once everything is ready and read by `status`,
@@ -14,7 +15,7 @@ const workloadState = z.object({
   name: z.string(),
   address: z.string(),
   spiffeId: z.string(),
-  service: z.object({ name: z.string(), hostname: z.string(), port: z.number(), protocol: z.enum(['http', 'grpc']) }),
+  service: z.object({ name: z.string(), hostname: z.string(), port: z.number(), protocol: z.enum(SERVICE_PROTOCOLS) }),
   labels: z.record(z.string(), z.string()),
   app: z.string(),
   sidecar: z

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { fail, ok, type Result } from '../../common/result.ts';
+import { type ServiceProtocol, selectProtocol } from '../../common/service-protocol.ts';
 import { formatZodIssues } from '../../common/zod-issues.ts';
 
 /**
@@ -31,7 +32,10 @@ const workloadSchema = z.strictObject({
   service: z.strictObject({
     name: dnsLabel,
     port,
-    protocol: z.enum(['http', 'grpc']).default('http'),
+    /** Chosen as Istio chooses (src/common/service-protocol.ts): protocol, appProtocol, name prefix, default http. */
+    protocol: z.string().min(1).optional(),
+    appProtocol: z.string().min(1).optional(),
+    portName: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/, 'must be an IANA service name (at most 15 lower-case letters, digits, "-")').optional(),
   }),
   labels: z.record(z.string(), z.string()).default({}),
   app: appSchema.default('echo'),
@@ -54,7 +58,12 @@ const topologySchema = z.strictObject({
   }),
 });
 
-export type TopologyWorkload = z.infer<typeof workloadSchema> & { serviceAccount: string };
+type WorkloadDoc = z.infer<typeof workloadSchema>;
+/** A workload with its service port's protocol chosen (`portName` kept for display and ServiceEntry-style lookups). */
+export type TopologyWorkload = Omit<WorkloadDoc, 'service'> & {
+  serviceAccount: string;
+  service: { name: string; port: number; protocol: ServiceProtocol; portName?: string };
+};
 export interface TopologyCluster {
   name: string;
   workloads: TopologyWorkload[];
@@ -84,6 +93,11 @@ export function parseTopology(doc: unknown, file: string): Result<Topology> {
       const key = `${w.namespace}/${w.name}`;
       if (names.has(key)) errors.push(`spec.clusters[${ci}].workloads[${wi}].name: duplicate workload "${key}"`);
       names.add(key);
+      const chosen = selectProtocol(w.service);
+      if (!chosen.ok) for (const p of chosen.errors) errors.push(`spec.clusters[${ci}].workloads[${wi}].service.${p.field}: ${p.message}`);
+      else if (chosen.value.protocol === 'tls' && w.app === 'echo') {
+        errors.push(`spec.clusters[${ci}].workloads[${wi}].app: the built-in echo app has no TLS mode; give a command for a tls port`);
+      }
       if (c.workloads.length > 200) errors.push(`spec.clusters[${ci}].workloads: at most 200 workloads per cluster`);
     });
   });
@@ -96,9 +110,20 @@ export function parseTopology(doc: unknown, file: string): Result<Topology> {
     clusters: v.spec.clusters.map((c) => ({
       name: c.name,
       config: c.config.map((p) => path.resolve(dir, p)),
-      workloads: c.workloads.map((w) => ({ ...w, serviceAccount: w.serviceAccount ?? w.name })),
+      workloads: c.workloads.map((w) => toWorkload(w)),
     })),
   });
+}
+
+function toWorkload(w: WorkloadDoc): TopologyWorkload {
+  const chosen = selectProtocol(w.service);
+  const { name, port, portName } = w.service;
+  return {
+    ...w,
+    serviceAccount: w.serviceAccount ?? w.name,
+    // parseTopology returned early when selection failed, so the fallback is never taken.
+    service: { name, port, protocol: chosen.ok ? chosen.value.protocol : 'http', ...(portName !== undefined ? { portName } : {}) },
+  };
 }
 
 export async function loadTopology(file: string): Promise<Result<Topology>> {

@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { initCa, formatSpiffeId } from '../../citadel/index.ts';
 import { PORTS } from '../../common/ports.ts';
+import type { ServiceProtocol } from '../../common/service-protocol.ts';
 import { type MemoryDiscoveryServer, startMemoryDiscoveryServer } from '../../federation/index.ts';
 import { loadConfigPaths } from '../../pilot/index.ts';
 import { serviceHostname } from '../../xds/naming.ts';
@@ -222,7 +223,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
             ? supervisor.spawnMeshfed(
                 `${name}/app`,
                 [
-                  'echo', '--address', ws.address, '--port', String(w.service.port), '--protocol', w.service.protocol,
+                  'echo', '--address', ws.address, '--port', String(w.service.port), '--protocol', echoMode(w.service.protocol),
                   '--cluster', c.name, '--namespace', w.namespace, '--workload', w.name, '--service', w.service.name,
                   ...(w.labels['version'] ? ['--version', w.labels['version']] : []),
                 ],
@@ -298,6 +299,11 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
     await stop();
     throw e;
   }
+}
+
+/** The built-in echo app's mode for a port protocol (tls is refused by the topology parser). */
+function echoMode(p: ServiceProtocol): 'http' | 'grpc' | 'tcp' {
+  return p === 'grpc' ? 'grpc' : p === 'tcp' || p === 'tls' ? 'tcp' : 'http';
 }
 
 function exitedReason(p: ManagedProcess): string | undefined {

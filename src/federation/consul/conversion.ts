@@ -13,6 +13,7 @@ import type {
   LocalExportState,
 } from '../federation-interface.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
+import { SERVICE_PROTOCOLS, type ServiceProtocol } from '../../common/service-protocol.ts';
 import { endpointIdOf, isEndpointId } from '../../xds/naming.ts';
 
 /** Tag carried by every instance meshfed registers; importers ignore instances without it. */
@@ -83,7 +84,7 @@ function validPort(port: number): boolean {
 /**
  * Converts the local export state into one registration per exported endpoint.
  *
- * Meta keys: `namespace`, `cluster`, `service`, `ports` (`http:9080,grpc:50051`), `sni_host` (the
+ * Meta keys: `namespace`, `cluster`, `service`, `ports` (`http:9080,grpc:50051,tcp:9000`: protocol:port, protocols of src/common/service-protocol.ts), `sni_host` (the
  * host in the SNI `outbound_.<port>_._.<host>`), `workload`, `service_account` and `labels` (JSON
  * of the label map, because Consul meta keys cannot hold keys like `topology.istio.io/cluster`),
  * and `endpoint_id` (`endpointIdOf(cluster, namespace, workload)`: the promise that this cluster's
@@ -112,7 +113,7 @@ export function toRegistrations(state: LocalExportState, opts: { ttlSeconds: num
     if (svc.ports.length === 0) serviceProblems.push(`${where}.ports: at least one port is required`);
     svc.ports.forEach((p, j) => {
       if (!validPort(p.port)) serviceProblems.push(`${where}.ports[${j}].port: invalid ${p.port}`);
-      if (p.protocol !== 'http' && p.protocol !== 'grpc') {
+      if (!(SERVICE_PROTOCOLS as readonly string[]).includes(p.protocol)) {
         serviceProblems.push(`${where}.ports[${j}].protocol: invalid ${String(p.protocol)}`);
       }
     });
@@ -212,13 +213,15 @@ function issuesText(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
-function parsePorts(text: string): number[] | undefined {
-  const ports: number[] = [];
+/** `http:9080,tcp:9000` → ports with their protocols; undefined when any part is malformed. */
+function parsePorts(text: string): { port: number; protocol: ServiceProtocol }[] | undefined {
+  const ports: { port: number; protocol: ServiceProtocol }[] = [];
   for (const part of text.split(',')) {
-    const m = /^(http|grpc):(\d{1,5})$/.exec(part);
+    const m = /^([a-z0-9-]+):(\d{1,5})$/.exec(part);
+    const protocol = SERVICE_PROTOCOLS.find((p) => p === m?.[1]);
     const port = m ? Number(m[2]) : Number.NaN;
-    if (!validPort(port)) return undefined;
-    ports.push(port);
+    if (protocol === undefined || !validPort(port)) return undefined;
+    ports.push({ port, protocol });
   }
   return ports;
 }
@@ -288,13 +291,14 @@ export function fromHealthEntries(datacenter: string, entries: unknown): Result<
       unhealthy.push(Service.ID);
       return;
     }
-    for (const port of ports) {
+    for (const { port, protocol } of ports) {
       endpoints.push({
         cluster: datacenter,
         namespace: m.namespace,
         service: m.service,
         hostname: m.sni_host,
         port,
+        protocol,
         gateway: { address: Service.Address, port: Service.Port },
         labels: { ...labels, [CLUSTER_LABEL]: datacenter },
         workload: m.workload,

@@ -1,6 +1,7 @@
 import { type Document, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { fail, ok, type Result } from '../../common/result.ts';
+import { parseProtocolName, type ServiceProtocol } from '../../common/service-protocol.ts';
 import { ConfigError, type ConfigErrorCode, formatPath } from './config-error.ts';
 import { resolveHost, toExportTo } from './config-hosts.ts';
 import { toVirtualServiceSpec } from './config-virtual-service.ts';
@@ -319,7 +320,13 @@ function toDestinationRule(d: DestinationRuleDoc, source: string, suffix: string
   });
 }
 
-/** Hosts stay as written (Istio does not qualify ServiceEntry hosts); HTTP2 and GRPC both mean HTTP/2 upstream. */
+/** A ServiceEntry port protocol (one of the schema's Istio names, so always known) in the model's union. */
+function serviceEntryProtocol(name: string): ServiceProtocol {
+  const parsed = parseProtocolName(name);
+  return parsed.kind === 'known' ? parsed.protocol : 'tcp';
+}
+
+/** Hosts stay as written (Istio does not qualify ServiceEntry hosts); port protocols map as src/common/service-protocol.ts says. */
 function toServiceEntry(d: ServiceEntryDoc, source: string): ServiceEntryConfig {
   const metadata = toMeta(d.metadata);
   const s = d.spec;
@@ -332,7 +339,7 @@ function toServiceEntry(d: ServiceEntryDoc, source: string): ServiceEntryConfig 
       hosts: [...new Set(s.hosts)],
       ports: s.ports.map((p) => ({
         number: p.number,
-        protocol: p.protocol === 'HTTP' ? ('http' as const) : ('grpc' as const),
+        protocol: serviceEntryProtocol(p.protocol),
         name: p.name,
         ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
       })),

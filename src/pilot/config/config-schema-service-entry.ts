@@ -14,13 +14,13 @@ const PORT_MSG = 'must be a port 1..65535';
 const port = z.int(PORT_MSG).min(1, PORT_MSG).max(65535, PORT_MSG);
 const stringMap = z.record(z.string(), z.string());
 
-const PROTOCOLS = ['HTTP', 'HTTP2', 'GRPC', 'TCP', 'TLS', 'HTTPS', 'MONGO', 'REDIS', 'MYSQL'] as const;
+const PROTOCOLS = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'TCP', 'TLS', 'HTTPS', 'MONGO', 'REDIS', 'MYSQL'] as const;
 const servicePort = z.strictObject({
   number: port,
   protocol: z
     .enum(PROTOCOLS, `must be one of ${PROTOCOLS.join(', ')}`)
-    .refine((p) => p === 'HTTP' || p === 'HTTP2' || p === 'GRPC', {
-      message: 'only HTTP, HTTP2 and GRPC ports are supported yet (the sidecar proxies HTTP only)',
+    .refine((p) => p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB', {
+      message: 'only HTTP, HTTP2, GRPC and GRPC-WEB ports are supported yet (the sidecar proxies HTTP only)',
       params: UNSUPPORTED,
     }),
   name: z.string().min(1, 'must not be empty'),

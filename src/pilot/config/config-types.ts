@@ -3,6 +3,7 @@
  * validates every field); later stages trust these shapes. Hosts are fully qualified, weights are
  * filled in, timeouts are milliseconds.
  */
+import type { ServiceProtocol } from '../../common/service-protocol.ts';
 
 /** Kinds meshfed reads; every other kind is rejected at parse time. */
 export type ConfigKind = 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar';
@@ -236,8 +237,8 @@ export interface DestinationRuleSpec {
 /** A ServiceEntry port; `targetPort` defaults to `number` (endpoint `ports` override both). */
 export interface ServiceEntryPort {
   number: number;
-  /** HTTP → http; HTTP2 and GRPC (MESH_INTERNAL only) → grpc: both mean HTTP/2 upstream. */
-  protocol: 'http' | 'grpc';
+  /** Istio's name mapped onto the model's union (src/common/service-protocol.ts): HTTP2 → http2, HTTPS → tls, … */
+  protocol: ServiceProtocol;
   name: string;
   targetPort?: number;
 }

@@ -6,7 +6,7 @@ import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { gatewaySnis, meshTlsContext, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
-import { hostPortName } from './generator-routes.ts';
+import { hostPortName, httpPorts } from './generator-routes.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
   return { socket_address: { address, port_value: port } };
@@ -112,9 +112,10 @@ function gatewayListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
 function proxylessListeners(snap: Snapshot): Listener[] {
   const out: Listener[] = [];
   for (const service of snap.services.values()) {
-    for (const { port } of service.ports) {
+    const ports = httpPorts(service);
+    for (const { port } of ports) {
       const route = hostPortName(service.hostname, port);
-      const names = service.ports.length === 1 ? [route, service.hostname] : [route];
+      const names = ports.length === 1 ? [route, service.hostname] : [route];
       for (const name of names) {
         out.push({
           '@type': TYPE_URL.listener,
@@ -133,7 +134,8 @@ function proxylessListeners(snap: Snapshot): Listener[] {
  *   (proxy ip:15006, one mTLS filter chain per own app port, inline route to `inbound|<port>||`).
  * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI (service
  *   SNIs and endpoint-qualified SNIs, `gatewaySnis`); any other SNI matches no chain and is refused.
- * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS.
+ * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS, for
+ *   HTTP-family ports only (a gRPC client cannot speak raw TCP).
  */
 export function generateListeners(proxy: ProxyNode, snap: Snapshot): XdsResource[] {
   const listeners =

@@ -1,3 +1,4 @@
+import { isHttpProtocol } from '../../common/service-protocol.ts';
 import { ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { Route, RouteConfiguration, VirtualHost, XdsResource } from '../../xds/resources.ts';
@@ -14,8 +15,8 @@ export function hostPortName(hostname: string, port: number): string {
 /**
  * Domains a sidecar's app may use for a service port (Istio's short forms): the FQDN,
  * `name.ns.svc`, `name.ns`, and `name` when the proxy is in the service's namespace; each with
- * `:port`, and also without a port on the service's lowest port only (so that one route config
- * never lists a domain twice).
+ * `:port`, and also without a port on the service's lowest HTTP port only (so that one route
+ * config never lists a domain twice).
  */
 export function sidecarDomains(service: ServiceModel, port: number, proxyNamespace: string, domainSuffix: string): string[] {
   const names = [service.hostname];
@@ -23,8 +24,13 @@ export function sidecarDomains(service: ServiceModel, port: number, proxyNamespa
     names.push(`${service.name}.${service.namespace}.svc`, `${service.name}.${service.namespace}`);
     if (proxyNamespace === service.namespace) names.push(service.name);
   }
-  const portless = service.ports[0]?.port === port;
+  const portless = httpPorts(service)[0]?.port === port;
   return names.flatMap((n) => (portless ? [n, `${n}:${port}`] : [`${n}:${port}`]));
+}
+
+/** The ports of a service that carry HTTP (RDS); tcp and tls ports get tcp_proxy listeners instead. */
+export function httpPorts(service: ServiceModel): ServiceModel['ports'] {
+  return service.ports.filter((p) => isHttpProtocol(p.protocol));
 }
 
 /** Whether a match block applies to this proxy on this service port (port, sourceLabels, sourceNamespace). */
@@ -63,7 +69,7 @@ export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?
 function sidecarRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
   const virtual_hosts: VirtualHost[] = [];
   for (const service of snap.services.values()) {
-    for (const { port } of service.ports) {
+    for (const { port } of httpPorts(service)) {
       virtual_hosts.push({
         name: hostPortName(service.hostname, port),
         domains: sidecarDomains(service, port, proxy.namespace, snap.domainSuffix),
@@ -86,7 +92,7 @@ function blockAllVirtualHost(): VirtualHost {
 function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
   const out: RouteConfiguration[] = [];
   for (const service of snap.services.values()) {
-    for (const { port } of service.ports) {
+    for (const { port } of httpPorts(service)) {
       const name = hostPortName(service.hostname, port);
       out.push({
         '@type': TYPE_URL.route,

@@ -99,7 +99,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   for (const shard of shards) {
     for (const e of shard.imported) {
       if (e.cluster === cluster) continue;
-      addService(e.hostname, e.service, e.namespace, { port: e.port, protocol: 'http' });
+      addService(e.hostname, e.service, e.namespace, { port: e.port, protocol: e.protocol ?? 'http' });
       addEndpoint(
         Object.freeze({
           kind: 'remote',

@@ -1,9 +1,13 @@
+import type { ServiceProtocol } from '../../common/service-protocol.ts';
 import type { DestinationRuleConfig, ExportTo, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
 
-/** A port of a service, with the protocol its workloads declared (imported ports default to http). */
+/**
+ * A port of a service, with the protocol its workloads declared (src/common/service-protocol.ts;
+ * ports imported from peers that predate protocols are http).
+ */
 export interface ServicePort {
   readonly port: number;
-  readonly protocol: 'http' | 'grpc';
+  readonly protocol: ServiceProtocol;
 }
 
 /** A service known anywhere in the mesh, keyed by hostname. */

@@ -5,6 +5,7 @@ import { errorMessage } from '../../common/errors.ts';
 import { watchFolder } from '../../common/folder-watch.ts';
 import type { Logger } from '../../common/log.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
+import { SERVICE_PROTOCOLS } from '../../common/service-protocol.ts';
 import type { WorkloadRegistryFile } from '../../common/workload.ts';
 import type { RegistryShard, ServiceRegistry } from './registry-interface.ts';
 
@@ -22,7 +23,7 @@ const workloadSchema = z.strictObject({
   service: z.strictObject({
     name: label,
     port: z.int().min(1).max(65535),
-    protocol: z.enum(['http', 'grpc']),
+    protocol: z.enum(SERVICE_PROTOCOLS),
   }),
   sidecar: z.boolean(),
 });

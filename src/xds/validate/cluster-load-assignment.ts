@@ -78,7 +78,8 @@ function lbEndpoint(lb: unknown, at: LocalityInfo, path: string, issues: Issues)
   const ep = reqObj(lb, 'endpoint', path, issues);
   if (!ep) return undefined;
   const epPath = join(path, 'endpoint');
-  onlyKeys(ep, ['address', 'hostname'], epPath, issues);
+  // `hostname` only feeds auto_host_rewrite and health checks, which meshfed does not implement.
+  onlyKeys(ep, ['address'], epPath, issues);
   const address = socketAddress(ep, 'address', epPath, issues);
   if (address && address.port === 0) issues.add(join(epPath, 'address.socket_address.port_value'), 'missing');
   const health = enumOf(lb, 'health_status', HEALTH, 'UNKNOWN', path, issues);

@@ -13,6 +13,7 @@ import {
   onlyKeys,
   optObj,
   optString,
+  optWrappedBool,
   optWrappedInt,
   reqObj,
   reqString,
@@ -70,6 +71,7 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
   if (out.routes !== undefined && out.httpFilters.length > 0) issues.add(join(path, 'http_filters'), 'only the router runs on an inline (inbound) route table');
   const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
   out.setXfcc = xfcc === 'SANITIZE_SET';
+  clientCertDetails(hcm, out.setXfcc, path, issues);
   const websocket = websocketUpgrade(hcm, path, issues);
   if (websocket !== undefined) out.websocket = websocket;
   const h2 = optObj(hcm, 'http2_protocol_options', path, issues);
@@ -80,6 +82,25 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
     if (h2['allow_connect'] === true) out.allowConnect = true;
   }
   return out;
+}
+
+/**
+ * `set_current_client_cert_details`: the XFCC element meshfed sets holds By, Hash and URI, which is
+ * Envoy's `{ uri: true }`. Any other shape would be ignored, so it is refused; without SANITIZE_SET
+ * the field has no effect in Envoy either and must be absent.
+ */
+function clientCertDetails(hcm: Obj, setXfcc: boolean, path: string, issues: Issues): void {
+  const d = optObj(hcm, 'set_current_client_cert_details', path, issues);
+  if (!d) return;
+  const p = join(path, 'set_current_client_cert_details');
+  if (!setXfcc) {
+    issues.add(p, 'only meaningful with forward_client_cert_details SANITIZE_SET');
+    return;
+  }
+  onlyKeys(d, ['uri', 'subject', 'cert', 'chain', 'dns'], p, issues);
+  if (d['uri'] !== true) issues.add(join(p, 'uri'), 'must be true: the XFCC element meshfed sets always carries URI');
+  const subject = optWrappedBool(d, 'subject', p, issues) === true;
+  for (const k of ['subject', 'cert', 'chain', 'dns']) if (k === 'subject' ? subject : d[k] === true) issues.add(join(p, k), 'not supported: meshfed sets By, Hash and URI only');
 }
 
 /**

@@ -162,13 +162,20 @@ export function optDurationMs(o: Obj, key: string, path: string, issues: Issues)
   return seconds * 1000 + Math.round(nanos / 1e6);
 }
 
-/** `config_source` that must point at ADS (`{ ads: {} }`). */
+/**
+ * `config_source` that must point at ADS (`{ ads: {} }`), xDS v3. `initial_fetch_timeout` is
+ * accepted only as 0s: meshfed's receivers never give up waiting for a first response, which is
+ * what a zero timeout means to Envoy (and what Istio generates).
+ */
 export function requireAds(o: Obj, key: string, path: string, issues: Issues): void {
   const src = reqObj(o, key, path, issues);
   if (!src) return;
   const p = join(path, key);
   if (!isObj(src['ads'])) issues.add(p, 'only { ads: {} } is supported');
   onlyKeys(src, ['ads', 'resource_api_version', 'initial_fetch_timeout'], p, issues);
+  enumOf(src, 'resource_api_version', ['V3'], 'V3', p, issues);
+  const timeout = optDurationMs(src, 'initial_fetch_timeout', p, issues);
+  if (timeout !== undefined && timeout !== 0) issues.add(join(p, 'initial_fetch_timeout'), 'only 0s (wait for the first response indefinitely) is honoured');
 }
 
 /** `Address` holding a `socket_address` with a TCP port. */

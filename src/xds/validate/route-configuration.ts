@@ -15,6 +15,7 @@ import {
   optDurationMs,
   optObj,
   optString,
+  optWrappedBool,
   optWrappedInt,
   reqObj,
   reqString,
@@ -54,6 +55,10 @@ function weightedClusters(action: Obj, path: string, issues: Issues): WeightedCl
     if (res) entry.responseHeaders = res;
     out.push(entry);
   });
+  // Deprecated in Envoy, which then requires the weights to add up to it.
+  const total = optWrappedInt(wc, 'total_weight', 1, MAX_WEIGHT, p, issues);
+  const sum = out.reduce((n, c) => n + c.weight, 0);
+  if (total !== undefined && out.length === items.length && sum !== total) issues.add(join(p, 'total_weight'), `is ${total}, but the weights add up to ${sum}`);
   return out;
 }
 
@@ -198,6 +203,8 @@ function virtualHost(vh: unknown, path: string, issues: Issues): VirtualHostConf
 /** Validates a route table body (shared by RDS resources and HCM inline `route_config`). */
 export function routeTableAt(r: Obj, path: string, issues: Issues): RouteTable {
   onlyKeys(r, ['name', 'virtual_hosts', 'validate_clusters'], path, issues);
+  // Envoy's RDS default (false) is what meshfed does: a route to an unknown cluster answers 503 NC.
+  if (optWrappedBool(r, 'validate_clusters', path, issues) === true) issues.add(join(path, 'validate_clusters'), 'not supported: routes are not checked against the cluster set');
   const name = optString(r, 'name', path, issues) ?? '';
   const virtualHosts: VirtualHostConfig[] = [];
   list(r, 'virtual_hosts', path, issues).forEach((vh, i) => {

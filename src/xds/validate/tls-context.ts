@@ -6,7 +6,6 @@ const COMMON_TLS_KEYS = [
   'tls_certificate_sds_secret_configs',
   'validation_context_sds_secret_config',
   'alpn_protocols',
-  'tls_params',
 ];
 
 /** `common_tls_context`: SDS secret references (names only; secrets resolve to Citadel material) and ALPN. */

@@ -1,3 +1,4 @@
+import type { ServiceProtocol } from '../../../src/common/service-protocol.ts';
 import type { WorkloadSpec } from '../../../src/common/workload.ts';
 import type { ImportedEndpoint } from '../../../src/federation/federation-interface.ts';
 import { parseConfigText } from '../../../src/pilot/config/index.ts';
@@ -35,7 +36,7 @@ export class SnapshotBuilder {
     name: string,
     service: string,
     port: number,
-    more: Partial<Omit<WorkloadSpec, 'service'>> & { protocol?: 'http' | 'grpc' } = {},
+    more: Partial<Omit<WorkloadSpec, 'service'>> & { protocol?: ServiceProtocol } = {},
   ): this {
     const { protocol, ...rest } = more;
     this.local.push({
@@ -65,6 +66,7 @@ export class SnapshotBuilder {
     labels: Record<string, string> = {},
     namespace = 'default',
     endpointId?: string,
+    protocol?: ServiceProtocol,
   ): this {
     const list = this.remote.get(cluster) ?? [];
     list.push({
@@ -78,6 +80,7 @@ export class SnapshotBuilder {
       workload,
       serviceAccount: service,
       ...(endpointId !== undefined ? { endpointId } : {}),
+      ...(protocol !== undefined ? { protocol } : {}),
     });
     this.remote.set(cluster, list);
     return this;

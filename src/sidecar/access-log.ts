@@ -118,6 +118,7 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
         no_healthy_upstream: flags.includes('UH') || flags.includes('NC'),
         upstream_connection_failure: flags.includes('UF'),
         upstream_remote_reset: flags.includes('UR'),
+        upstream_connection_termination: flags.includes('UC'),
         upstream_request_timeout: flags.includes('UT'),
         rate_limited: flags.includes('RL'),
       },

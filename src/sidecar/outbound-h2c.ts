@@ -16,9 +16,6 @@ export function classifyPreface(first: Buffer): 'h2' | 'http1' | 'more' {
   return n === H2_PREFACE.length ? 'h2' : 'more';
 }
 
-/** The HTTP/2 settings of h2c sessions from the local app (RFC 8441 extended CONNECT allowed). */
-const APP_H2_SETTINGS: http2.Settings = { enableConnectProtocol: true };
-
 /**
  * Lets the outbound HTTP/1.1 server also accept prior-knowledge h2c on the same port, as Envoy's
  * codec auto-detection does: each accepted connection is classified by its first bytes. HTTP/1.1
@@ -33,7 +30,8 @@ export function acceptH2c(
 ): { onSession(cb: (session: http2.ServerHttp2Session) => void): void } {
   const http1Listeners = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
-  const h2 = http2.createServer({ settings: APP_H2_SETTINGS });
+  // No SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket from the app is its HTTP/1.1 Upgrade only.
+  const h2 = http2.createServer();
   h2.on('request', onH2Request);
   server.on('connection', (socket: net.Socket) => {
     let seen: Buffer = Buffer.alloc(0);

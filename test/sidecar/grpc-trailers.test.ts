@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { startEchoGrpc } from '../../src/cli/apps/echo-grpc.ts';
+import { httpAccessLogEntry } from '../../src/sidecar/index.ts';
+import { serviceClient } from '../../src/xds/protos.ts';
 import { TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { match, meshCluster, route } from './support-config.ts';
 import { metricLine, type SidecarPair, startSidecarPair } from './support-pair.ts';
@@ -130,4 +132,38 @@ test.serial('fault abort with grpc_status: the client gets that status, flag FI'
   t.is(r.error?.code, grpc.status.RESOURCE_EXHAUSTED);
   const src = await scrape(pair.client.urls.metrics);
   t.truthy(metricLine(src, 'istio_requests_total', { reporter: 'source', response_flags: 'FI', grpc_response_status: '8' }), src);
+});
+
+test('the access log entry carries grpc-status as a response trailer, through the ALS proto', (t) => {
+  const entry = httpAccessLogEntry({
+    reporter: 'source',
+    startTime: new Date(1_700_000_000_000),
+    durationMs: 3,
+    upstreamCluster: 'outbound|9090||echo-grpc.default.svc.cluster.local',
+    method: 'POST',
+    path: '/meshfed.echo.Echo/Echo',
+    authority: 'echo-grpc:9090',
+    responseCode: 200,
+    responseFlags: 'UC',
+    protocol: 'HTTP2',
+    grpcStatus: '5',
+    sourceWorkload: 'caller-v1',
+    sourceNamespace: 'default',
+    sourceCluster: 'east',
+    destinationService: 'echo-grpc.default.svc.cluster.local',
+    destinationWorkload: 'echo-grpc-v1',
+    destinationCluster: 'east',
+    connectionSecurityPolicy: 'mutual_tls',
+  });
+  const method = serviceClient('envoy.service.accesslog.v3.AccessLogService').service['StreamAccessLogs'];
+  if (!method) {
+    t.fail('StreamAccessLogs not loaded');
+    return;
+  }
+  const back = method.requestDeserialize(method.requestSerialize({ http_logs: { log_entry: [entry] } })) as {
+    http_logs: { log_entry: { response: { response_trailers: Record<string, string> }; common_properties: { response_flags: Record<string, boolean> } }[] };
+  };
+  const decodedEntry = back.http_logs.log_entry[0];
+  t.deepEqual(decodedEntry?.response.response_trailers, { 'grpc-status': '5' });
+  t.true(decodedEntry?.common_properties.response_flags['upstream_connection_termination']);
 });

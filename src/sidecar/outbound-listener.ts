@@ -1,12 +1,11 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
-import { createHttpFilters } from '../dataplane/http/http-filter-registry.ts';
 import type { FilterRequest, HttpFilter, LocalReply } from '../dataplane/http/http-filter-interface.ts';
 import { type RequestView, routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { editResponseHeaders, forward } from '../dataplane/http/router.ts';
-import type { HttpFilterChain, RedirectConfig, RouteConfig, RouteTable } from '../xds/config-types.ts';
-import { LISTENER, parseOutboundClusterName } from '../xds/naming.ts';
+import type { RedirectConfig, RouteConfig } from '../xds/config-types.ts';
+import { parseOutboundClusterName } from '../xds/naming.ts';
 import { h2DownstreamHeaders, responseHeadersForH1 } from './headers.ts';
 import {
   blankLabels,
@@ -19,6 +18,8 @@ import {
 } from './listener-context.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly, writeGrpcLocalReply } from './grpc-status.ts';
 import { acceptH2c } from './outbound-h2c.ts';
+import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
+
 import { outboundUpstream } from './outbound-upstream.ts';
 import { routeHash } from './route-hash.ts';
 import { handleOutboundUpgrade } from './websocket-outbound.ts';
@@ -42,19 +43,6 @@ import type { H2SessionPool } from './upstream-h2-pool.ts';
  * attempt ends.
  */
 
-/** The outbound listener's HTTP chain in the current config, if any. */
-function outboundChain(ctx: ListenerContext): HttpFilterChain | undefined {
-  const listener = ctx.config().listeners.get(LISTENER.virtualOutbound);
-  const chain = listener?.filterChains.find((c) => c.kind === 'http');
-  return chain?.kind === 'http' ? chain : undefined;
-}
-
-/** The route table the outbound listener uses in the current config, if any. */
-export function outboundRouteTable(ctx: ListenerContext): RouteTable | undefined {
-  const chain = outboundChain(ctx);
-  if (!chain) return undefined;
-  return chain.routes ?? (chain.routeConfigName !== undefined ? ctx.config().routes.get(chain.routeConfigName) : undefined);
-}
 
 /**
  * The outbound server: HTTP/1.1 and h2c from the app. `sessions` receives the live h2c sessions,
@@ -116,30 +104,6 @@ function hasBody(req: AppRequest): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** The filter instances of an HTTP chain, built once per chain config (configs are immutable). */
-const filtersOfChain = new WeakMap<HttpFilterChain, HttpFilter[]>();
-
-function chainFilters(chain: HttpFilterChain | undefined, ctx: ListenerContext): HttpFilter[] {
-  if (!chain || chain.httpFilters.length === 0) return NO_FILTERS;
-  let filters = filtersOfChain.get(chain);
-  if (!filters) {
-    // A chain config belongs to one sidecar, so its filters count into that sidecar's stats.
-    filters = createHttpFilters(chain.httpFilters, (name) => ctx.telemetry.countEnvoyStat(name));
-    filtersOfChain.set(chain, filters);
-  }
-  return filters;
-}
-
-const NO_FILTERS: HttpFilter[] = [];
-
-/** Runs the decode phase; resolves with the first local reply, or undefined to go on. */
-async function runFilters(filters: readonly HttpFilter[], freq: FilterRequest, from: number): Promise<LocalReply | undefined> {
-  for (let i = from; i < filters.length; i++) {
-    const d = await filters[i]!.onRequest(freq);
-    if (d.kind === 'reply') return d.reply;
-  }
-  return undefined;
-}
 
 function redirectLocation(r: RedirectConfig, route: RouteConfig, view: RequestView): string {
   const q = view.path.indexOf('?');

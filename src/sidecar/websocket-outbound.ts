@@ -1,10 +1,12 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { FilterRequest } from '../dataplane/http/http-filter-interface.ts';
 import { type RequestView, routeRequest, stripPort } from '../dataplane/http/route-table.ts';
-import { LISTENER } from '../xds/naming.ts';
+import { upstreamRequest } from '../dataplane/http/router.ts';
 import { h1ToH1RequestHeaders, h1ToH2RequestHeaders } from './headers.ts';
 import { blankLabels, type ListenerContext, reportRequest, RESPONSE_FLAGS_HEADER, UNKNOWN } from './listener-context.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
+import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 import { http1Head, splice, upgradeResponseHeaders } from './websocket-tunnel.ts';
@@ -12,7 +14,10 @@ import { http1Head, splice, upgradeResponseHeaders } from './websocket-tunnel.ts
 /**
  * WebSocket from the app on the outbound listener: an HTTP/1.1 `Upgrade: websocket` request is
  * routed like any request (the route's `upgrade_configs` entry, else the connection manager's,
- * must enable websocket: else 403, as Envoy answers `upgrade_failed`), then
+ * must enable websocket: else 403, as Envoy answers `upgrade_failed`), through the chain's HTTP
+ * filters (a fault delay or abort, CORS, the local rate limit apply to the upgrade request), with
+ * the route's rewrites and request header edits; a redirect or direct response is refused (403: it
+ * cannot answer an upgrade). Then
  * - to a mesh endpoint: RFC 8441 extended CONNECT (`:method CONNECT`, `:protocol websocket`) on the
  *   pooled mTLS HTTP/2 session to its sidecar, which a pair of Envoys with `allow_connect` speaks too;
  * - to a plaintext endpoint: the same HTTP/1.1 upgrade.
@@ -69,21 +74,59 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
     reply(403, '', `upgrade "${String(req.headers.upgrade ?? '')}" is not allowed`);
     return;
   }
-  const listener = ctx.config().listeners.get(LISTENER.virtualOutbound);
-  const chain = listener?.filterChains.find((c) => c.kind === 'http');
-  const table = chain?.kind === 'http' ? (chain.routes ?? (chain.routeConfigName !== undefined ? ctx.config().routes.get(chain.routeConfigName) : undefined)) : undefined;
+  const chain = outboundChain(ctx);
   const view: RequestView = { method: req.method ?? 'GET', path, authority: host, scheme: 'http', headers: req.headers };
-  const decision = routeRequest(table, view, ctx.random);
-  if (!decision.ok || !decision.cluster) {
+  const decision = routeRequest(outboundRouteTable(ctx), view, ctx.random);
+  if (!decision.ok) {
     reply(404, 'NR', `no route for host "${host}"`);
     return;
   }
-  const enabled = decision.route.websocket ?? (chain?.kind === 'http' ? chain.websocket : undefined) ?? false;
-  if (!enabled) {
-    reply(403, '', 'websocket upgrades are not enabled for this route');
+  const enabled = decision.route.websocket ?? chain?.websocket ?? false;
+  if (!enabled || !decision.cluster) {
+    reply(403, '', decision.cluster ? 'websocket upgrades are not enabled for this route' : 'a redirect or direct response cannot answer an upgrade');
     return;
   }
-  upstreamCluster = decision.cluster.name;
+  const filters = chainFilters(chain, ctx);
+  const freq: FilterRequest = { request: view, route: decision.route, flags: [], random: ctx.random };
+  void runFilters(filters, freq, 0).then((local) => {
+    if (socket.destroyed) return;
+    if (local) {
+      reply(local.status, [...freq.flags.filter((f) => f !== local.flag), local.flag].filter((f) => f !== '').join(','), local.body);
+      return;
+    }
+    if (freq.flags.length > 0) labels.response_flags = freq.flags.join(',');
+    const cluster = decision.cluster;
+    if (!cluster) return;
+    const rewritten = upstreamRequest(decision.route, cluster, { method: 'GET', path, authority: host, headers: req.headers, body: undefined });
+    tunnel(ctx, h2, socket, head, rewritten.path, rewritten.headers, cluster.name, labels, {
+      reply,
+      report,
+      setUpstream: (c, r) => {
+        upstreamCluster = c;
+        upstreamRemote = r;
+      },
+    });
+  });
+}
+
+/** The upgrade once routed and filtered: pick the endpoint, open the tunnel, splice. */
+function tunnel(
+  ctx: ListenerContext,
+  h2: H2SessionPool,
+  socket: Duplex,
+  head: Buffer,
+  path: string,
+  requestHeaders: http.IncomingHttpHeaders,
+  upstreamCluster: string,
+  labels: ReturnType<typeof blankLabels>,
+  on: {
+    reply(status: number, flag: string, message: string): void;
+    report(status: number, bytes?: { up: number; down: number }): void;
+    setUpstream(cluster: string, remote: { host: string; port: number } | undefined): void;
+  },
+): void {
+  const { reply, report } = on;
+  on.setUpstream(upstreamCluster, undefined);
   const picked = ctx.clusters.pick(upstreamCluster, {});
   if (!picked.ok) {
     reply(picked.status, picked.flag, picked.message);
@@ -130,8 +173,8 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
   if ((mtls && cluster?.tls) || plaintextMesh) {
     if (mtls) labels.connection_security_policy = 'mutual_tls';
     const port = ep.inboundPort ?? ep.address.port;
-    upstreamRemote = { host: ep.address.host, port };
-    const headers = h1ToH2RequestHeaders({ method: 'GET', path, headers: req.headers });
+    on.setUpstream(upstreamCluster, { host: ep.address.host, port });
+    const headers = h1ToH2RequestHeaders({ method: 'GET', path, headers: requestHeaders });
     headers[':method'] = 'CONNECT';
     headers[':protocol'] = 'websocket';
     headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
@@ -157,8 +200,8 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
     return;
   }
   // A plaintext endpoint: the same HTTP/1.1 upgrade.
-  upstreamRemote = { ...ep.address };
-  const headers = { ...h1ToH1RequestHeaders({ method: 'GET', path, headers: req.headers }), connection: 'Upgrade', upgrade: 'websocket' };
+  on.setUpstream(upstreamCluster, { ...ep.address });
+  const headers = { ...h1ToH1RequestHeaders({ method: 'GET', path, headers: requestHeaders }), connection: 'Upgrade', upgrade: 'websocket' };
   const up = http.request({ host: ep.address.host, port: ep.address.port, method: 'GET', path, headers, agent: false, timeout: cluster?.connectTimeoutMs });
   up.once('upgrade', (res, upSocket, upHead) => {
     if (upHead.length > 0) upSocket.unshift(upHead);

@@ -5,6 +5,7 @@ import test from 'ava';
 import { Agent, WebSocket } from 'undici';
 import { acceptKey } from '../../src/cli/apps/echo-websocket.ts';
 import { startEchoHttp } from '../../src/cli/apps/echo-http.ts';
+import { TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { closeHttp, httpRequest, match, route } from './support-config.ts';
 import { metricLine, type SidecarPair, startSidecarPair } from './support-pair.ts';
 
@@ -20,6 +21,8 @@ const SERVER = '127.65.3.2';
 const APP_PORT = 9080;
 
 let app: http.Server;
+/** Upgrade requests the app received (path, and the header the rewritten route sets). */
+const seenUpgrades: { url: string; header: string | string[] | undefined }[] = [];
 let pair: SidecarPair;
 const identity = { cluster: 'east', namespace: 'default', workload: 'echo-v1', service: 'echo', version: 'v1' };
 
@@ -43,6 +46,7 @@ test.before(async () => {
       socket.once('data', () => (socket as net.Socket).resetAndDestroy());
       return;
     }
+    seenUpgrades.push({ url: req.url ?? '', header: req.headers['x-upgrade-route'] });
     for (const l of own) l.call(app, req, socket, head);
   });
   pair = await startSidecarPair({
@@ -51,7 +55,13 @@ test.before(async () => {
     service: 'echo',
     appPort: APP_PORT,
     websocket: true,
-    routes: (cluster) => [route('no-ws', cluster, { match: match({ prefix: '/no-ws' }), websocket: false }), route('default', cluster)],
+    outboundFilters: [{ name: 'envoy.filters.http.fault', typeUrl: TYPED_CONFIG.fault }],
+    routes: (cluster) => [
+      route('no-ws', cluster, { match: match({ prefix: '/no-ws' }), websocket: false }),
+      route('faulted', cluster, { match: match({ prefix: '/faulted' }), perFilter: { fault: { abort: { httpStatus: 503, perMillion: 1_000_000 } } } }),
+      route('rewritten', cluster, { match: match({ prefix: '/old' }), rewrite: { prefix: '/new' }, requestHeaders: { set: [['x-upgrade-route', 'rewritten']], add: [], remove: [] } }),
+      route('default', cluster),
+    ],
   });
 });
 
@@ -128,4 +138,23 @@ test.serial('the app resetting its socket mid-tunnel closes the client abnormall
   t.is(await code, 1006);
   t.truthy(await metricEventually(pair.client.urls.metrics, { reporter: 'source', response_flags: 'UC' }));
   t.truthy(await metricEventually(pair.server.urls.metrics, { reporter: 'destination', response_flags: 'UC' }));
+});
+
+test.serial("the route's fault filter applies to the upgrade request: abort 503 with flag FI", async (t) => {
+  const r = await httpRequest(pair.outbound, {
+    path: '/faulted',
+    headers: { host: 'echo', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+  });
+  t.is(r.status, 503);
+  t.is(r.headers['x-meshfed-response-flags'], 'FI');
+});
+
+test.serial("the route's rewrite and request header edits reach the app on an upgrade", async (t) => {
+  seenUpgrades.length = 0;
+  const ws = await open('/old/path');
+  const done = closed(ws);
+  ws.close(1000);
+  await done;
+  t.is(seenUpgrades[0]?.url, '/new/path');
+  t.is(seenUpgrades[0]?.header, 'rewritten');
 });

@@ -69,6 +69,7 @@ fetch_deb() {
   [ -x "$bin/$(basename "$inner")" ] || die "$pkg unpacked but $inner is missing"
 }
 
+# shellcheck source=/dev/null
 release=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 
 if ! have consul; then

@@ -8,7 +8,8 @@
  * that push, as the server saw it (pilot_proxy_convergence_time's hook):
  * - config: a DestinationRule load balancer and a VirtualService timeout flip (CDS + RDS to all);
  * - endpoints: one replica moves to another address (EDS only, one assignment).
- * Both include the file watch and Pilot's 50 ms debounce. Children are stopped by PID.
+ * Both include the file watch and Pilot's 50 ms debounce. `--sidecar-hosts N` adds a namespace
+ * Sidecar importing svc0 … svc<N-1> (a scoped variant). Children are stopped by PID.
  */
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,12 +20,14 @@ import { pino } from 'pino';
 import { initCa, issueServingCertificate, loadCa } from '../../src/citadel/index.ts';
 import { createDiscoveryServer } from '../../src/pilot/index.ts';
 import { BENCH_DIR, ChildRegistry } from '../children.ts';
+import { cpuSeconds, hostCpu, runqueueWaitSeconds } from '../proc-stats.ts';
 import { pushMesh, workloadAddress } from './push-mesh.ts';
+import { CpuProfiler, PROFILE_ENV } from './push-profile.ts';
 
-function arg(name: string, dflt: number): number {
+function arg(name: string, dflt: number, min = 1): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`invalid --${name}: must be a positive integer`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`invalid --${name}: must be an integer of at least ${min}`);
   return v;
 }
 
@@ -32,8 +35,20 @@ const shape = { services: arg('services', 1000), replicas: arg('replicas', 10) }
 const proxies = arg('proxies', 100);
 const procs = arg('procs', 2);
 const trials = arg('trials', 5);
+// --sidecar-hosts N: a namespace Sidecar scopes every proxy to svc0 … svc<N-1> (0: none, the default).
+const sidecarHosts = arg('sidecar-hosts', 0, 0);
+if (sidecarHosts > shape.services) throw new Error('invalid --sidecar-hosts: at most --services');
 if (proxies > shape.services) throw new Error('invalid --proxies: at most one proxy per service');
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
+// --profile DIR: CPU profiles of Pilot and of every client process around each trial.
+const profileAt = process.argv.indexOf('--profile');
+const profileDir = profileAt >= 0 ? process.argv[profileAt + 1] : undefined;
+if (profileAt >= 0 && (profileDir === undefined || profileDir.startsWith('--'))) throw new Error('invalid --profile: needs a folder');
+if (profileDir !== undefined) {
+  await mkdir(profileDir, { recursive: true });
+  process.env[PROFILE_ENV] = path.resolve(profileDir);
+}
+const profiler = profileDir !== undefined ? new CpuProfiler(path.resolve(profileDir)) : undefined;
 
 const children = new ChildRegistry();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'meshfed-bench-push-'));
@@ -63,6 +78,13 @@ try {
   const configDir = path.join(dir, 'config');
   await mkdir(configDir);
   await writeFile(registryFile, JSON.stringify(pushMesh(shape)));
+  if (sidecarHosts > 0) {
+    const hosts = Array.from({ length: sidecarHosts }, (_, i) => `"./svc${i}.default.svc.cluster.local"`);
+    await writeFile(
+      path.join(configDir, 'sidecar.yaml'),
+      `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: default}\nspec:\n  egress:\n  - hosts: [${hosts.join(', ')}]\n`,
+    );
+  }
 
   let waiter: { want: number; seen: Map<string, number>; fromPilot: number[]; t0: number; done: () => void } | undefined;
   const server = await createDiscoveryServer({
@@ -95,6 +117,7 @@ try {
   const t0 = performance.now();
   const per = Math.ceil(proxies / procs);
   const started = [];
+  const clientPids: number[] = [];
   for (let p = 0; p < procs; p++) {
     const first = p * per;
     const count = Math.min(per, proxies - first);
@@ -105,14 +128,22 @@ try {
       ['--import', 'tsx', path.join(BENCH_DIR, 'push', 'push-clients.ts'), server.addresses.plain, String(first), String(count)],
       { logFile: path.join(dir, `clients-${p}.log`), captureStdout: true },
     );
+    clientPids.push(c.pid);
     started.push(once(c.child.stdout ?? c.child, 'data'));
   }
   await Promise.all(started);
   say(`initial config to every proxy: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const serverCpuMs: number[] = [];
-  const trial = async (change: () => Promise<void>): Promise<{ all: number[]; fromPilot: number[] }> => {
+  /** Per trial: the client processes' CPU and run-queue wait, and how busy the whole machine was. */
+  const clientStats: string[] = [];
+  const toggleClientProfilers = (): void => {
+    for (const pid of clientPids) process.kill(pid, 'SIGUSR2');
+  };
+  const trial = async (label: string, change: () => Promise<void>): Promise<{ all: number[]; fromPilot: number[] }> => {
+    if (profiler) toggleClientProfilers();
     await new Promise((r) => setTimeout(r, 300));
+    await profiler?.start();
     const seen = new Map<string, number>();
     const fromPilot: number[] = [];
     const done = new Promise<void>((resolve, reject) => {
@@ -129,10 +160,21 @@ try {
       };
     });
     const cpu0 = process.cpuUsage();
+    const sum = (f: (pid: number) => number | undefined): number => clientPids.reduce((n, pid) => n + (f(pid) ?? 0), 0);
+    const clients0 = { cpu: sum(cpuSeconds), wait: sum(runqueueWaitSeconds), host: hostCpu() };
     await change();
     await done;
+    const host = hostCpu();
+    const busy = (host.busy - clients0.host.busy) / Math.max(1, host.total - clients0.host.total);
+    clientStats.push(
+      `clients CPU ${(sum(cpuSeconds) - clients0.cpu).toFixed(1)} s, clients waiting for a CPU ${(sum(runqueueWaitSeconds) - clients0.wait).toFixed(1)} s, host busy ${(busy * 100).toFixed(0)}%`,
+    );
     waiter = undefined;
     const cpu = process.cpuUsage(cpu0);
+    if (profiler) {
+      say(`profile: ${await profiler.stop(`pilot-${label}`)}`);
+      toggleClientProfilers();
+    }
     serverCpuMs.push((cpu.user + cpu.system) / 1000);
     return { all: [...seen.values()], fromPilot };
   };
@@ -143,21 +185,20 @@ try {
   };
   for (let i = 0; i < trials; i++) {
     const lb = i % 2 === 0 ? 'LEAST_REQUEST' : 'ROUND_ROBIN';
-    const cfg = await trial(() =>
-      writeFile(
-        path.join(configDir, 'svc0.yaml'),
-        `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc0}\nspec:\n  host: svc0\n  trafficPolicy: {loadBalancer: {simple: ${lb}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc0}\nspec:\n  hosts: [svc0]\n  http:\n  - route: [{destination: {host: svc0}}]\n    timeout: ${1000 + i}ms\n`,
-      ),
-    );
+    // Contents are made before the clock starts: a trial times the write, the watch and the push.
+    const configText = `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc0}\nspec:\n  host: svc0\n  trafficPolicy: {loadBalancer: {simple: ${lb}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc0}\nspec:\n  hosts: [svc0]\n  http:\n  - route: [{destination: {host: svc0}}]\n    timeout: ${1000 + i}ms\n`;
+    const cfg = await trial(`config${i}`, () => writeFile(path.join(configDir, 'svc0.yaml'), configText));
     results['config']?.all.push(...cfg.all);
     results['config']?.fromPilot.push(...cfg.fromPilot);
     results['config']?.last.push(Math.max(...cfg.all));
-    const moved = { service: (i * 37) % shape.services, replica: 1 + (i % (shape.replicas - 1 || 1)), address: `127.79.250.${10 + i}` };
-    const eps = await trial(() => writeFile(registryFile, JSON.stringify(pushMesh(shape, moved))));
+    // Scoped: the moved replica belongs to a service the proxies import, or no proxy would get a push.
+    const moved = { service: (i * 37) % (sidecarHosts > 0 ? sidecarHosts : shape.services), replica: 1 + (i % (shape.replicas - 1 || 1)), address: `127.79.250.${10 + i}` };
+    const registryText = JSON.stringify(pushMesh(shape, moved));
+    const eps = await trial(`endpoints${i}`, () => writeFile(registryFile, registryText));
     results['endpoints']?.all.push(...eps.all);
     results['endpoints']?.fromPilot.push(...eps.fromPilot);
     results['endpoints']?.last.push(Math.max(...eps.all));
-    say(`trial ${i + 1}/${trials}: config last ACK ${Math.max(...cfg.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-2)?.toFixed(0)} ms), endpoints last ACK ${Math.max(...eps.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-1)?.toFixed(0)} ms)`);
+    say(`trial ${i + 1}/${trials}: config last ACK ${Math.max(...cfg.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-2)?.toFixed(0)} ms; ${clientStats.at(-2)}), endpoints last ACK ${Math.max(...eps.all).toFixed(0)} ms (Pilot CPU ${serverCpuMs.at(-1)?.toFixed(0)} ms; ${clientStats.at(-1)})`);
   }
   const connected = server.ads.status().length;
   say(
@@ -170,7 +211,7 @@ try {
     const ms = (v: number): string => `${v.toFixed(0)} ms`;
     say(`| ${name} | ${connected} | ${ms(percentile(all, 50))} | ${ms(percentile(all, 99))} | ${ms(percentile(last, 50))} | ${ms(percentile(fp, 50))} | ${ms(percentile(fp, 99))} |`);
   }
-  say(`(${trials} trials each, ${shape.services} services × ${shape.replicas} endpoints; sample: ${workloadAddress(0, 0)})`);
+  say(`(${trials} trials each, ${shape.services} services × ${shape.replicas} endpoints${sidecarHosts > 0 ? `, namespace Sidecar importing ${sidecarHosts} hosts` : ''}; sample: ${workloadAddress(0, 0)})`);
 } finally {
   await cleanup();
 }

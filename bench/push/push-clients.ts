@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { AdsClient } from '../../src/xds/index.ts';
 import { workloadAddress } from './push-mesh.ts';
+import { CpuProfiler, PROFILE_ENV } from './push-profile.ts';
 
 const [target = '', firstArg = '0', countArg = '0'] = process.argv.slice(2);
 const first = Number(firstArg);
@@ -47,6 +48,22 @@ setInterval(() => {
     process.exit(0);
   }
 }, 1000).unref();
+const profileDir = process.env[PROFILE_ENV];
+if (profileDir !== undefined && profileDir !== '') {
+  const profiler = new CpuProfiler(profileDir);
+  let trial = 0;
+  let on = false;
+  // Toggled synchronously: the profiler's own state lags behind while start() is under way.
+  let last: Promise<unknown> = Promise.resolve();
+  process.on('SIGUSR2', () => {
+    on = !on;
+    const starting = on;
+    last = last.then(async () => {
+      if (starting) await profiler.start();
+      else await profiler.stop(`clients-${first}-trial${trial++}`);
+    });
+  });
+}
 process.on('SIGTERM', () => {
   for (const c of clients) c.close();
   process.exit(0);

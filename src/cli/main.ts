@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { registerComponentCommands } from './commands/components.ts';
 import { registerControlPlaneCommands } from './commands/control-plane.ts';
+import { registerInstallCommand } from './commands/install.ts';
 import { exitWith } from './commands/lifecycle.ts';
 import { registerMeshCommands } from './commands/mesh.ts';
 import { registerToolsCommands } from './commands/tools.ts';
@@ -11,7 +12,7 @@ import { watchParent } from './parent-watch.ts';
 /**
  * The `meshfed` command. Component commands (controlplane, pilot, federation, citadel, mixer,
  * gateway, sidecar, echo) run one process each; mesh commands (up, status, curl, apply, demo, ca init) drive a local
- * multi-cluster mesh; `tools` finds and installs the real Consul and Prometheus.
+ * multi-cluster mesh; `install` prints a cluster's Kubernetes manifests; `tools` finds and installs the real Consul and Prometheus.
  */
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -35,6 +36,7 @@ registerMeshCommands(program);
 registerControlPlaneCommands(program);
 registerComponentCommands(program);
 registerToolsCommands(program);
+registerInstallCommand(program);
 watchParent();
 
 try {

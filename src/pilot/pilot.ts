@@ -51,6 +51,11 @@ export interface PilotOptions {
   logger?: Logger;
   /** Quiet period after a registry or config change before the snapshot is rebuilt; default 50 ms. */
   debounceMs?: number;
+  /**
+   * Longest wait from the first change of a quiet period to its push, however often changes keep
+   * coming (Istio's PILOT_DEBOUNCE_MAX); default 10 s.
+   */
+  debounceMaxMs?: number;
 }
 
 /** What one rebuilt snapshot changed, and when the first change that led to it happened. */
@@ -95,6 +100,9 @@ function validate(opts: PilotOptions): void {
   if (opts.debounceMs !== undefined && (!Number.isInteger(opts.debounceMs) || opts.debounceMs < 0)) {
     throw new PilotOptionsError('invalid debounceMs: must be a non-negative integer');
   }
+  if (opts.debounceMaxMs !== undefined && (!Number.isInteger(opts.debounceMaxMs) || opts.debounceMaxMs < 0)) {
+    throw new PilotOptionsError('invalid debounceMaxMs: must be a non-negative integer');
+  }
 }
 
 /**
@@ -106,6 +114,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   validate(opts);
   const logger = opts.logger ?? createLogger('pilot', { cluster: opts.cluster });
   const debounceMs = opts.debounceMs ?? 50;
+  const debounceMaxMs = opts.debounceMaxMs ?? 10_000;
   const domainSuffix = opts.domainSuffix ?? 'cluster.local';
   const startedAt = Date.now().toString(36);
 
@@ -117,7 +126,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   const config = createFolderConfigStore(opts.configDir, logger, { domainSuffix });
 
   let generation = 0;
-  const build = (): Snapshot => {
+  const build = (previous?: Snapshot): Snapshot => {
     generation++;
     const shards = registries.flatMap((r) => r.shards());
     const gatewayAddress = opts.gatewayAddress ?? fileRegistry.shards().find((s) => s.cluster === opts.cluster)?.gatewayAddress;
@@ -130,6 +139,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       shards,
       config: config.list(),
       version: `${startedAt}-${generation}`,
+      ...(previous !== undefined ? { previous } : {}),
     });
   };
 
@@ -156,7 +166,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     const reason = [...reasons].sort().join(',');
     reasons.clear();
     const prev = current;
-    current = build();
+    current = build(prev);
     const change: PilotPush = { ...diffSnapshots(prev, current), changedAt };
     logger.debug({ version: current.version, reason, scope: change.scope, hostnames: change.hostnames.size }, 'snapshot rebuilt');
     warnTlsDisabledRemote();
@@ -173,7 +183,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     if (reasons.size === 0) changedAt = Date.now();
     reasons.add(reason);
     if (timer) clearTimeout(timer);
-    timer = setTimeout(push, debounceMs);
+    timer = setTimeout(push, Math.max(0, Math.min(debounceMs, changedAt + debounceMaxMs - Date.now())));
   };
 
   for (const r of registries) r.onChange(() => schedule(`registry:${r.name}`));

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { MeshfedError, errorMessage } from '../common/errors.ts';
+import { sameData } from '../common/same-data.ts';
 import { type Logger, createLogger } from '../common/log.ts';
 import type { Result } from '../common/result.ts';
 import type {
@@ -11,12 +12,13 @@ import type {
   RouteTable,
 } from './config-types.ts';
 import { type NodeIdentityInput, nodeMessage } from './node.ts';
-import { serviceClient } from './protos.ts';
+import { type RawDiscoveryResponse, type RawResource, rawAdsClientConstructor } from './discovery-response-raw.ts';
 import { TYPE_URL, type XdsTypeUrl } from './type-urls.ts';
 import { validateCluster } from './validate/cluster.ts';
 import { validateClusterLoadAssignment } from './validate/cluster-load-assignment.ts';
 import { validateListener } from './validate/listener.ts';
 import { validateRouteConfiguration } from './validate/route-configuration.ts';
+import { RouteTableBase } from './route-table-delta.ts';
 
 /** Options of an AdsClient; validated once by the constructor, then frozen. */
 export interface AdsClientOptions {
@@ -63,11 +65,26 @@ interface TypeDesc<T> {
   nameOf: (v: T) => string;
   /** SotW LDS/CDS: a resource missing from a response is deleted. */
   removesAbsent: boolean;
+  /** Optional: re-validation of changed bytes from the accepted version's parts (RDS: per virtual host). */
+  deltaBase?: (bytes: Buffer, value: T) => DeltaBase<T> | undefined;
+}
+
+/** An accepted resource, able to validate new bytes of itself where they differ (route-table-delta.ts). */
+interface DeltaBase<T> {
+  /** Undefined: validate the new bytes in full. */
+  update(bytes: Buffer): { value: T; base: DeltaBase<T>; decoded: number } | undefined;
+}
+
+/** An accepted resource and the encoded bytes it was validated from. */
+interface Accepted<T> {
+  readonly value: T;
+  readonly bytes: Buffer;
+  readonly base?: DeltaBase<T> | undefined;
 }
 
 /** Per type: accepted resources (last good) and the protocol state of the subscription. */
 class TypeState<T> {
-  readonly resources = new Map<string, T>();
+  private readonly accepted = new Map<string, Accepted<T>>();
   /** version_info of the last fully accepted response. */
   version = '';
   /** nonce of the last response received on the current stream. */
@@ -78,15 +95,75 @@ class TypeState<T> {
   requested = false;
   /** At least one response was processed (since start, across streams). */
   received = false;
+  /** Resources decoded and validated so far (those whose bytes matched the accepted ones are not). */
+  decoded = 0;
+  /** Parts (virtual hosts) decoded and validated by delta updates. */
+  partsDecoded = 0;
 
   constructor(readonly desc: TypeDesc<T>) {}
 
-  /** Validates and applies one response's resources; returns whether the accepted set changed. */
-  apply(resources: unknown[]): { changed: boolean; errors: string[] } {
+  get(name: string): T | undefined {
+    return this.accepted.get(name)?.value;
+  }
+
+  has(name: string): boolean {
+    return this.accepted.has(name);
+  }
+
+  /** Names of the accepted resources. */
+  acceptedNames(): string[] {
+    return [...this.accepted.keys()];
+  }
+
+  values(): T[] {
+    return [...this.accepted.values()].map((a) => a.value);
+  }
+
+  delete(name: string): void {
+    this.accepted.delete(name);
+  }
+
+  /** The accepted resources by name (a copy). */
+  copy(): Map<string, T> {
+    return new Map([...this.accepted].map(([n, a]) => [n, a.value]));
+  }
+
+  /**
+   * Validates and applies one response's resources; returns whether the accepted set changed.
+   * A resource whose type URL and encoded bytes equal those of the accepted resource of its name
+   * is that resource (validation is a pure function of the bytes): it is neither decoded nor
+   * validated again. Every other one is decoded and validated; valid ones replace their previous
+   * value, invalid ones are named in `errors` and keep it. Deletions (LDS/CDS) apply only when the
+   * whole response is valid.
+   */
+  apply(resources: readonly RawResource[]): { changed: boolean; errors: string[] } {
     const errors: string[] = [];
-    const valid = new Map<string, T>();
+    const valid = new Map<string, Accepted<T>>();
     const seen = new Set<string>();
-    resources.forEach((res, i) => {
+    resources.forEach((raw, i) => {
+      const key = raw.key;
+      if (key !== undefined && key !== '' && raw.typeUrl === this.desc.typeUrl && this.accepted.get(key)?.bytes.equals(raw.value) === true) {
+        if (seen.has(key)) errors.push(`${key}: duplicate resource`);
+        seen.add(key);
+        return;
+      }
+      this.decoded++;
+      const base = key !== undefined && raw.typeUrl === this.desc.typeUrl ? this.accepted.get(key)?.base : undefined;
+      const delta = base?.update(raw.value);
+      if (key !== undefined && delta !== undefined) {
+        this.partsDecoded += delta.decoded;
+        if (seen.has(key)) errors.push(`${key}: duplicate resource`);
+        else valid.set(key, { value: delta.value, bytes: Buffer.from(raw.value), base: delta.base });
+        seen.add(key);
+        return;
+      }
+      let res: unknown;
+      try {
+        res = raw.decode();
+      } catch (e: unknown) {
+        errors.push(`${key ?? `resources[${i}]`}: cannot decode ${raw.typeUrl}: ${errorMessage(e)}`);
+        return;
+      }
       const name = rawName(res) ?? `resources[${i}]`;
       const type = typeof res === 'object' && res !== null ? (res as Record<string, unknown>)['@type'] : undefined;
       if (type !== this.desc.typeUrl) {
@@ -99,21 +176,28 @@ class TypeState<T> {
       }
       seen.add(name);
       const v = this.desc.validate(res);
-      if (v.ok) valid.set(this.desc.nameOf(v.value), v.value);
+      // A copy: the response's buffer is not kept alive by the resources it carried.
+      if (v.ok) {
+        const bytes = Buffer.from(raw.value);
+        valid.set(this.desc.nameOf(v.value), { value: v.value, bytes, base: this.desc.deltaBase?.(bytes, v.value) });
+      }
       else errors.push(`${name}: ${v.errors.join('; ')}`);
     });
     let changed = false;
-    for (const [name, value] of valid) {
-      const prev = this.resources.get(name);
-      if (prev === undefined || JSON.stringify(prev) !== JSON.stringify(value)) {
-        this.resources.set(name, value);
+    for (const [name, next] of valid) {
+      const prev = this.accepted.get(name);
+      if (prev === undefined || !sameData(prev.value, next.value)) {
+        this.accepted.set(name, next);
         changed = true;
+      } else {
+        // Same config from other bytes: keep the value, remember the newest bytes.
+        this.accepted.set(name, { value: prev.value, bytes: next.bytes, base: next.base });
       }
     }
     if (this.desc.removesAbsent && errors.length === 0) {
-      for (const name of [...this.resources.keys()]) {
+      for (const name of [...this.accepted.keys()]) {
         if (!seen.has(name)) {
-          this.resources.delete(name);
+          this.accepted.delete(name);
           changed = true;
         }
       }
@@ -136,6 +220,9 @@ const rawName = (r: unknown): string | undefined => {
 };
 
 const CODE_INVALID_ARGUMENT = 3;
+
+/** An ADS stream whose responses arrive with their resources still encoded (discovery-response-raw.ts). */
+type AdsStream = grpc.ClientDuplexStream<unknown, RawDiscoveryResponse>;
 
 /**
  * A proxy's ADS client (xDS v3, state of the world). It subscribes to CDS and LDS as wildcards, then
@@ -163,6 +250,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     validate: validateRouteConfiguration,
     nameOf: (v) => v.name,
     removesAbsent: false,
+    deltaBase: (bytes, value) => RouteTableBase.of(bytes, value),
   });
   private readonly clusters = new TypeState<ClusterConfig>({
     kind: 'cluster',
@@ -179,7 +267,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     removesAbsent: false,
   });
   private client: grpc.Client | undefined;
-  private call: grpc.ClientDuplexStream<unknown, unknown> | undefined;
+  private call: AdsStream | undefined;
   private sentNode = false;
   private streamConnected = false;
   private attempt = 0;
@@ -212,7 +300,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
-    const Ctor = serviceClient('envoy.service.discovery.v3.AggregatedDiscoveryService');
+    const Ctor = rawAdsClientConstructor();
     this.client = new Ctor(this.opts.target, this.opts.credentials, this.opts.channelOptions);
     this.openStream();
   }
@@ -242,17 +330,30 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   /** CDS and LDS received, and every EDS / RDS name they reference received too. */
   ready(): boolean {
     if (!this.clusters.received || !this.lds.received) return false;
-    for (const n of this.wantedEds()) if (!this.endpoints.resources.has(n)) return false;
-    for (const n of this.wantedRds()) if (!this.routes.resources.has(n)) return false;
+    for (const n of this.wantedEds()) if (!this.endpoints.has(n)) return false;
+    for (const n of this.wantedRds()) if (!this.routes.has(n)) return false;
     return true;
+  }
+
+  /**
+   * Resources decoded and validated so far, per type (for /debug and tests). A resource whose
+   * bytes equal the accepted version of its name is not decoded, so this counts changed ones.
+   */
+  decodedResources(): Readonly<Record<Kind, number>> {
+    return { listener: this.lds.decoded, route: this.routes.decoded, cluster: this.clusters.decoded, endpoint: this.endpoints.decoded };
+  }
+
+  /** Virtual hosts decoded and validated by per-virtual-host RDS updates (route-table-delta.ts), for tests. */
+  decodedVirtualHosts(): number {
+    return this.routes.partsDecoded;
   }
 
   private buildSnapshot(): ProxyConfig {
     return Object.freeze({
-      listeners: new Map(this.lds.resources),
-      routes: new Map(this.routes.resources),
-      clusters: new Map(this.clusters.resources),
-      endpoints: new Map(this.endpoints.resources),
+      listeners: this.lds.copy(),
+      routes: this.routes.copy(),
+      clusters: this.clusters.copy(),
+      endpoints: this.endpoints.copy(),
       versions: Object.freeze({
         listener: this.lds.version,
         route: this.routes.version,
@@ -274,7 +375,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     if (this.closed || !this.client) return;
     const method = (this.client as unknown as Record<string, unknown>)['StreamAggregatedResources'];
     if (typeof method !== 'function') throw new Error('ADS client has no StreamAggregatedResources');
-    const call = method.call(this.client) as grpc.ClientDuplexStream<unknown, unknown>;
+    const call = method.call(this.client) as AdsStream;
     this.call = call;
     this.sentNode = false;
     this.streamConnected = false;
@@ -282,7 +383,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       st.nonce = '';
       st.requested = false;
     }
-    call.on('data', (d: unknown) => this.guard('response handling', () => this.onResponse(call, d)));
+    call.on('data', (d: RawDiscoveryResponse) => this.guard('response handling', () => this.onResponse(call, d)));
     call.on('error', (e: unknown) => this.guard('stream error', () => this.log.debug({ err: errorMessage(e) }, 'ads stream error')));
     call.on('status', (s: grpc.StatusObject) => this.guard('stream end', () => this.onStreamEnd(call, `${grpc.status[s.code]}: ${s.details}`)));
     // Re-request every type with its last accepted version (first start: CDS and LDS wildcards).
@@ -292,7 +393,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     if (this.routes.names.size > 0) this.sendRequest(this.routes);
   }
 
-  private onStreamEnd(call: grpc.ClientDuplexStream<unknown, unknown>, reason: string): void {
+  private onStreamEnd(call: AdsStream, reason: string): void {
     if (call !== this.call) return;
     this.call = undefined;
     if (this.closed) return;
@@ -333,24 +434,22 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     call.write(req);
   }
 
-  private onResponse(call: grpc.ClientDuplexStream<unknown, unknown>, raw: unknown): void {
+  private onResponse(call: AdsStream, raw: RawDiscoveryResponse): void {
     if (call !== this.call || this.closed) return;
     if (!this.streamConnected) {
       this.streamConnected = true;
       this.attempt = 0;
       this.emit('connected');
     }
-    const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-    const typeUrl = typeof r['type_url'] === 'string' ? r['type_url'] : '';
+    const typeUrl = raw.typeUrl;
     const st = this.stateFor(typeUrl);
     if (!st) {
       this.log.warn({ typeUrl }, 'response for a type never requested');
       return;
     }
-    const version = typeof r['version_info'] === 'string' ? r['version_info'] : '';
-    st.nonce = typeof r['nonce'] === 'string' ? r['nonce'] : '';
-    const resources = Array.isArray(r['resources']) ? (r['resources'] as unknown[]) : [];
-    const { changed, errors } = st.apply(resources);
+    const version = raw.versionInfo;
+    st.nonce = raw.nonce;
+    const { changed, errors } = st.apply(raw.resources);
     st.received = true;
     if (errors.length > 0) {
       this.log.warn({ typeUrl, version, errors }, 'NACK');
@@ -362,18 +461,19 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     const subsChanged = this.updateSubscriptions();
     this.snapshot = undefined;
     if (errors.length > 0) this.emit('nack', typeUrl, errors);
-    if (changed || subsChanged) this.emit('config', this.current());
+    // current() copies every map: only built when someone listens (or asks for it).
+    if ((changed || subsChanged) && this.listenerCount('config') > 0) this.emit('config', this.current());
   }
 
   private wantedEds(): Set<string> {
     const out = new Set<string>();
-    for (const c of this.clusters.resources.values()) if (c.type === 'EDS') out.add(c.edsServiceName);
+    for (const c of this.clusters.values()) if (c.type === 'EDS') out.add(c.edsServiceName);
     return out;
   }
 
   private wantedRds(): Set<string> {
     const out = new Set<string>();
-    for (const l of this.lds.resources.values()) {
+    for (const l of this.lds.values()) {
       for (const fc of l.filterChains) if (fc.kind === 'http' && fc.routeConfigName !== undefined) out.add(fc.routeConfigName);
     }
     return out;
@@ -393,9 +493,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       const same = wanted.size === st.names.size && [...wanted].every((n) => st.names.has(n));
       if (same) continue;
       st.names = wanted;
-      for (const name of [...st.resources.keys()]) {
+      for (const name of st.acceptedNames()) {
         if (!wanted.has(name)) {
-          st.resources.delete(name);
+          st.delete(name);
           dropped = true;
         }
       }

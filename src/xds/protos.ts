@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
 import { loadProtoRoot, serviceDefinition } from '../common/proto-service.ts';
 
 /**
@@ -21,7 +22,7 @@ export const XDS_INCLUDE_DIRS = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-v
 );
 
 /** Decoded shape shared by every Envoy service here (proto-loader's options of the same names). */
-const CONVERSION = { longs: String, enums: String, defaults: false, oneofs: true, json: true } as const;
+export const CONVERSION = { longs: String, enums: String, defaults: false, oneofs: true, json: true } as const;
 
 /**
  * Per service: the files to load. ADS carries every resource type Pilot sends (and the typed
@@ -51,6 +52,7 @@ const SERVICE_FILES: Readonly<Record<string, readonly string[]>> = {
 };
 
 const loaded = new Map<string, grpc.ServiceClientConstructor>();
+const roots = new Map<string, protobuf.Root>();
 
 /**
  * A gRPC client constructor (its `.service` is the definition a server adds) for one of the
@@ -64,7 +66,19 @@ export function serviceClient(dotted: string): grpc.ServiceClientConstructor {
   const files = SERVICE_FILES[dotted];
   if (!files) throw new Error(`xDS service ${dotted} is not known to meshfed`);
   const root = loadProtoRoot(files, { includeDirs: XDS_INCLUDE_DIRS, keepCase: true });
+  roots.set(dotted, root);
   const ctor = grpc.makeGenericClientConstructor(serviceDefinition(root, dotted, CONVERSION), dotted);
   loaded.set(dotted, ctor);
   return ctor;
+}
+
+/**
+ * The protobufjs Root that `serviceClient(dotted)` loaded (loading it on the first call), for
+ * codecs that work below the service definition (src/xds/discovery-response-raw.ts).
+ */
+export function serviceRoot(dotted: string): protobuf.Root {
+  serviceClient(dotted);
+  const root = roots.get(dotted);
+  if (!root) throw new Error(`xDS service ${dotted} has no loaded root`);
+  return root;
 }

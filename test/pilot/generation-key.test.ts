@@ -113,6 +113,34 @@ test('RDS keys differ by labels, since sourceLabels select match blocks per prox
   t.is(generationKey(proxyNode('sidecar', { labels: { a: '1', b: '2' } }), TYPE_URL.route), generationKey(proxyNode('sidecar', { workload: 'x', labels: { b: '2', a: '1' } }), TYPE_URL.route));
 });
 
+/** reviews routes sidecars labelled app=productpage to v2, everyone else to v1. */
+const sourceLabelsSnap = new SnapshotBuilder({ cluster: 'east' })
+  .workload('productpage-v1', 'productpage', 9080)
+  .workload('reviews-v1', 'reviews', 9080, { labels: { app: 'reviews', version: 'v1' } })
+  .yaml(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{sourceLabels: {app: productpage}}]
+    route: [{destination: {host: reviews, port: {number: 9081}}}]
+  - route: [{destination: {host: reviews}}]
+`)
+  .build();
+
+test('RDS keys name labels only when some VirtualService matches on sourceLabels', (t) => {
+  const a = proxyNode('sidecar', { workload: 'a', labels: { app: 'productpage' } });
+  const b = proxyNode('sidecar', { workload: 'b', ip: '127.0.1.77', labels: { app: 'other' } });
+  const rds = (p: ProxyNode, s: Snapshot): string => JSON.stringify(generate(p, TYPE_URL.route, s));
+  // With a sourceLabels match, the two proxies get different routes, so their keys must differ.
+  t.not(rds(a, sourceLabelsSnap), rds(b, sourceLabelsSnap));
+  t.not(generationKey(a, TYPE_URL.route, sourceLabelsSnap), generationKey(b, TYPE_URL.route, sourceLabelsSnap));
+  // Without one (richSnapshot has none), labels change nothing and every sidecar of a namespace shares RDS.
+  t.is(rds(a, snap), rds(b, snap));
+  t.is(generationKey(a, TYPE_URL.route, snap), generationKey(b, TYPE_URL.route, snap));
+});
+
 test('sidecars share the outbound Cluster objects of one snapshot', (t) => {
   const [a, b] = [proxyNode('sidecar'), proxyNode('sidecar', { workload: 'reviews-v1', ip: '127.0.1.2' })];
   const ca = generate(a, TYPE_URL.cluster, snap);

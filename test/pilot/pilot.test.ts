@@ -38,7 +38,7 @@ interface Fixture {
   nextPush(what: string): Promise<{ snap: Snapshot; reason: string }>;
 }
 
-async function start(t: { teardown: (fn: () => void) => void }): Promise<Fixture> {
+async function start(t: { teardown: (fn: () => void) => void }, debounce: { debounceMs: number; debounceMaxMs?: number } = { debounceMs: 10 }): Promise<Fixture> {
   const dir = mkdtempSync(path.join(tmpdir(), 'meshfed-pilot-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const configDir = path.join(dir, 'config');
@@ -46,7 +46,7 @@ async function start(t: { teardown: (fn: () => void) => void }): Promise<Fixture
   writeFileSync(path.join(configDir, 'export.yaml'), EXPORT);
   const registryFile = path.join(dir, 'workloads.json');
   writeFileSync(registryFile, JSON.stringify(registry));
-  const pilot = await createPilot({ cluster: 'east', trustDomain: 'cluster.local', registryFile, configDir, logger: silentLogger, debounceMs: 10 });
+  const pilot = await createPilot({ cluster: 'east', trustDomain: 'cluster.local', registryFile, configDir, logger: silentLogger, ...debounce });
   t.teardown(() => pilot.close());
   const waiting: ((p: { snap: Snapshot; reason: string }) => void)[] = [];
   pilot.onPush((snap, reason) => {
@@ -124,6 +124,16 @@ test('config edits push; a broken edit keeps the last good config and reports er
   p = await push;
   t.deepEqual(p.snap.destinationRules.get('reviews.default.svc.cluster.local')?.spec.subsets.map((s) => s.name), ['v1']);
   t.deepEqual(pilot.configErrors().map((e) => `${e.source} ${e.path}`), ['dr.yaml spec.subsets[0].name']);
+});
+
+test('changes that never quiet down still push once debounceMaxMs has passed', async (t) => {
+  // A quiet period far longer than the test may wait: only the max can end it.
+  const { pilot, nextPush } = await start(t, { debounceMs: 600_000, debounceMaxMs: 50 });
+  const push = nextPush('the max debounce');
+  const churn = setInterval(() => pilot.federationSink.replaceCluster('west', []), 5);
+  t.teardown(() => clearInterval(churn));
+  const { reason } = await push;
+  t.is(reason, 'registry:federation');
 });
 
 test('invalid options are rejected at the boundary', async (t) => {

@@ -83,6 +83,40 @@ test('file registry serves one shard, follows rename-replaced edits and keeps th
   t.deepEqual(names(), ['reviews-v1', 'reviews-v2']);
 });
 
+test('file registry re-read keeps the validated object of every unchanged workload and rejects a bad edit with the full parse errors', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'meshfed-registry-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const target = path.join(dir, 'workloads.json');
+  const write = (text: string): void => {
+    writeFileSync(`${target}.tmp`, text);
+    renameSync(`${target}.tmp`, target);
+  };
+  const three = [workload('a', { address: '127.0.1.1' }), workload('b', { address: '127.0.1.2' }), workload('c', { address: '127.0.1.3' })];
+  write(JSON.stringify(file(three, '127.0.2.1')));
+  const reg = createFileRegistry(target, silentLogger, { debounceMs: 10 });
+  t.teardown(() => reg.close());
+  const before = reg.shards()[0]?.workloads ?? [];
+  t.is(before.length, 3);
+
+  const moved = [three[0], workload('b', { address: '127.0.1.9' }), three[2]].filter((w): w is WorkloadSpec => w !== undefined);
+  write(JSON.stringify(file(moved, '127.0.2.1')));
+  await waitFor((cb) => reg.onChange(cb), () => reg.shards()[0]?.workloads[1]?.address === '127.0.1.9', 'b moved');
+  const after = reg.shards()[0]?.workloads ?? [];
+  t.is(after[0], before[0], 'unchanged a: the same object');
+  t.is(after[2], before[2], 'unchanged c: the same object');
+  t.not(after[1], before[1]);
+  t.deepEqual(after[1], { ...workload('b', { address: '127.0.1.9' }) });
+  t.true(Object.isFrozen(after[1]) && Object.isFrozen(after[1]?.labels));
+
+  // A bad edit next to unchanged workloads reports exactly what parseWorkloadRegistry reports.
+  const bad = JSON.stringify(file([...moved, workload('a', { cluster: 'west' })], '127.0.2.1'));
+  write(bad);
+  await pollUntil(() => reg.errors().length > 0, 'the bad edit to be rejected');
+  const full = parseWorkloadRegistry(bad);
+  t.deepEqual(reg.errors(), full.ok ? [] : full.errors);
+  t.is(reg.shards()[0]?.workloads, after, 'the last good shard stays');
+});
+
 test('file registry with a missing file has no shard and an error', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'meshfed-registry-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import test, { type ExecutionContext } from 'ava';
 import { AdsClient } from '../../src/xds/index.ts';
-import type { Cluster } from '../../src/xds/resources.ts';
+import type { Cluster, RouteConfiguration } from '../../src/xds/resources.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { runAds, silent, waitFor } from './support/ads-harness.ts';
 import { TestGenerator, basicMesh, edsCluster, loadAssignment } from './support/fixtures.ts';
@@ -126,6 +126,87 @@ test('an invalid listener is NACKed and the last good one is kept', async (t) =>
   t.regex(nacks[0]?.[0] ?? '', /^l1: filter_chains\[0\]\.filters: exactly one network filter/);
   t.is(client.current().listeners.get('l1')?.filterChains.length, 1);
   t.true(client.ready());
+});
+
+test('resources whose bytes equal the accepted ones are not decoded or validated again', async (t) => {
+  const gen = new TestGenerator();
+  basicMesh(gen);
+  gen.set(CDS, [edsCluster('c1', 'svc1'), edsCluster('c2'), edsCluster('c3')]);
+  gen.set(EDS, [loadAssignment('svc1', [['127.0.0.2', 8080]]), loadAssignment('c2', [['127.0.0.3', 9090]]), loadAssignment('c3', [['127.0.0.4', 9090]])]);
+  const s = await runAds(t, { gen });
+  const client = startClient(t, s.target);
+  await waitFor(() => client.ready(), 'ready');
+  const before = client.decodedResources().cluster;
+  t.is(before, 3, 'the first response decodes every cluster');
+  const configs: number[] = [];
+  client.on('config', (cfg) => configs.push(cfg.clusters.get('c2')?.connectTimeoutMs ?? -1));
+
+  // CDS is state of the world: the push carries all three clusters, only c2 differs.
+  gen.set(CDS, [edsCluster('c1', 'svc1'), { ...edsCluster('c2'), connect_timeout: { seconds: '5' } }, edsCluster('c3')]);
+  s.ads.push(gen.push('c2 changed'));
+  await waitFor(() => client.current().clusters.get('c2')?.connectTimeoutMs === 5000, 'c2 updated');
+  t.is(client.decodedResources().cluster, before + 1, 'only the changed cluster was decoded');
+  t.deepEqual([...client.current().clusters.keys()].sort(), ['c1', 'c2', 'c3']);
+  t.deepEqual(configs, [5000]);
+
+  // A bad c3 next to an unchanged c1 and c2: c3 is decoded, NACKed, and keeps its last good value;
+  // sending the same bad bytes again is validated (and NACKed) again, since they were never accepted.
+  const nacks: string[][] = [];
+  client.on('nack', (_u, errors) => nacks.push(errors));
+  gen.set(CDS, [edsCluster('c1', 'svc1'), { ...edsCluster('c2'), connect_timeout: { seconds: '5' } }, { ...edsCluster('c3'), connect_timeout: { seconds: '0' } }]);
+  s.ads.push(gen.push('c3 broken'));
+  await waitFor(() => nacks.length === 1, 'a NACK');
+  t.regex(nacks[0]?.[0] ?? '', /^c3: connect_timeout: must be positive/);
+  t.is(client.decodedResources().cluster, before + 2);
+  t.is(client.current().clusters.get('c3')?.connectTimeoutMs, 1000);
+  s.stop();
+  const again = await runAds(t, { gen, port: s.port });
+  await waitFor(() => nacks.length === 2, 'the same bad bytes NACKed again after a reconnect');
+  t.regex(nacks[1]?.[0] ?? '', /^c3: connect_timeout: must be positive/);
+  t.is(client.decodedResources().cluster, before + 3, 'only c3 decoded again; c1 and c2 matched by bytes');
+  t.is(again.ads.status().length, 1);
+});
+
+test('a changed route configuration re-validates only its changed virtual hosts, to what a full validation gives', async (t) => {
+  const gen = new TestGenerator();
+  basicMesh(gen);
+  const vh = (name: string, prefix: string, cluster = 'c1'): NonNullable<RouteConfiguration['virtual_hosts']>[number] => ({
+    name,
+    domains: [`${name}.example`],
+    routes: [{ match: { prefix }, route: { cluster } }],
+  });
+  const table = (hosts: NonNullable<RouteConfiguration['virtual_hosts']>): RouteConfiguration => ({ '@type': RDS, name: 'r1', virtual_hosts: hosts });
+  gen.set(RDS, [table([vh('a', '/'), vh('b', '/'), vh('c', '/')])]);
+  const s = await runAds(t, { gen });
+  const client = startClient(t, s.target);
+  await waitFor(() => client.ready(), 'ready');
+  t.is(client.decodedVirtualHosts(), 0, 'the first response is validated in full');
+
+  // b changes, d is added; a and c keep their bytes.
+  gen.set(RDS, [table([vh('a', '/'), vh('b', '/v2', 'c2'), vh('c', '/'), vh('d', '/')])]);
+  s.ads.push(gen.push('b changed, d added'));
+  await waitFor(() => client.current().routes.get('r1')?.virtualHosts.length === 4, 'the new table');
+  t.is(client.decodedVirtualHosts(), 2, 'only b and d were decoded');
+  // A client that never saw the old table validates the new one in full: the same result.
+  const fresh = startClient(t, s.target);
+  await waitFor(() => fresh.ready(), 'the fresh client ready');
+  t.is(fresh.decodedVirtualHosts(), 0);
+  t.deepEqual(client.current().routes.get('r1'), fresh.current().routes.get('r1'));
+  t.is(client.current().routes.get('r1')?.virtualHosts[1]?.routes[0]?.clusters[0]?.name, 'c2');
+
+  // An invalid virtual host: the whole resource is validated again, so the NACK reads as always.
+  const nacks: string[][] = [];
+  client.on('nack', (_u, errors) => nacks.push(errors));
+  const freshNacks: string[][] = [];
+  gen.set(RDS, [table([vh('a', '/'), { name: 'b', domains: [], routes: [] }, vh('c', '/'), vh('d', '/')])]);
+  s.ads.push(gen.push('b broken'));
+  await waitFor(() => nacks.length === 1, 'a NACK');
+  const third = startClient(t, s.target);
+  third.on('nack', (_u, errors) => freshNacks.push(errors));
+  await waitFor(() => freshNacks.length === 1, 'the fresh client NACKs too');
+  t.deepEqual(nacks[0], freshNacks[0]);
+  t.regex(nacks[0]?.[0] ?? '', /^r1: virtual_hosts\[1\]\.domains: empty/);
+  t.is(client.current().routes.get('r1')?.virtualHosts[1]?.routes[0]?.clusters[0]?.name, 'c2', 'the last good table stays');
 });
 
 test('close() lets the process exit', async (t) => {

@@ -69,8 +69,9 @@ function asResources(bodies: readonly Cluster[]): XdsResource[] {
  *   labels (priorities and weights follow the proxy's locality and failoverPriority labels), so
  *   replicas of one workload share it; without a snapshot the key assumes one does;
  * - LDS: the type and namespace; a sidecar's own workload and ip, a gateway's ip;
- * - RDS: the type; the proxy's namespace (short host names, sourceNamespace, `exportTo`) and labels
- *   (sourceLabels), so replicas of one workload share it.
+ * - RDS: the type; the proxy's namespace (short host names, sourceNamespace, `exportTo`); when some
+ *   VirtualService of the snapshot matches on sourceLabels, also its labels, so replicas of one
+ *   workload share it (without a snapshot the key assumes one does);
  * Every key of a sidecar or proxyless proxy also names the Sidecar that applies to it
  * (`sidecarScopeKey`: nothing when none does); without a snapshot, its labels stand for it.
  * A generator that starts reading another proxy field must add it here
@@ -90,6 +91,18 @@ function usesLocalityLb(snap: Snapshot): boolean {
       tp !== undefined && (tp.loadBalancer?.localityLbSetting !== undefined || tp.portLevelSettings.some((p) => p.loadBalancer?.localityLbSetting !== undefined));
     v = [...snap.destinationRules.values()].some((dr) => inPolicy(dr.spec.trafficPolicy) || dr.spec.subsets.some((s) => inPolicy(s.trafficPolicy)));
     localityBySnapshot.set(snap, v);
+  }
+  return v;
+}
+
+/** Memo per immutable snapshot: does any VirtualService match on sourceLabels? */
+const sourceLabelsBySnapshot = new WeakMap<Snapshot, boolean>();
+
+function usesSourceLabels(snap: Snapshot): boolean {
+  let v = sourceLabelsBySnapshot.get(snap);
+  if (v === undefined) {
+    v = snap.allVirtualServices.some((vs) => vs.spec.http.some((h) => h.match.some((m) => m.sourceLabels !== undefined)));
+    sourceLabelsBySnapshot.set(snap, v);
   }
   return v;
 }
@@ -116,8 +129,11 @@ function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapsho
           ? `router ${proxy.namespace} ${proxy.ip}`
           : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.route:
-      // VirtualService match blocks select proxies by sourceNamespace and sourceLabels.
-      return proxy.type === 'router' ? `${proxy.type} ${proxy.namespace}` : `${proxy.type} ${proxy.namespace} ${labelsKey(proxy.labels)}`;
+      // VirtualService match blocks select proxies by sourceNamespace and sourceLabels; labels
+      // only matter when some match block names them (without a snapshot, assume one does).
+      return proxy.type === 'router' || (snap !== undefined && !usesSourceLabels(snap))
+        ? `${proxy.type} ${proxy.namespace}`
+        : `${proxy.type} ${proxy.namespace} ${labelsKey(proxy.labels)}`;
     default:
       return proxy.type;
   }

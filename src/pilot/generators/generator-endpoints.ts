@@ -5,8 +5,8 @@ import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints, XdsResourc
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { EndpointModel, Snapshot } from '../model/snapshot.ts';
 import { type Locality, localityKey, localityOf } from '../model/locality.ts';
-import { endpointsFor } from '../model/snapshot-queries.ts';
-import { gatewayEndpoints, gatewaySnis, metadata, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
+import { endpointsFor, subsetsOf } from '../model/snapshot-queries.ts';
+import { type GatewaySniKey, gatewayEndpoints, gatewaySnis, metadata, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
 import { compactPriorities, distributeWeights, type LocalityPlan, localityPlan, rawPriority } from './generator-locality.ts';
 import { trafficPolicyFor } from './generator-traffic-policy.ts';
 
@@ -132,15 +132,58 @@ function assignment(name: string, endpoints: LocalityLbEndpoints[]): XdsResource
 }
 
 /**
+ * ClusterLoadAssignments memoised across snapshots. An assignment is a pure function of: the
+ * service's endpoint list in the (view of the) snapshot, the subset's label selector, the view
+ * (mesh / gateway / plaintext), the cluster key (name, host, port, subset, and for the gateway
+ * its SNI and endpoint id), the locality plan (the proxy's locality and labels under the merged
+ * localityLbSetting and outlier detection), plaintext (merged tls DISABLE), and the snapshot's
+ * cluster (which endpoints are gateway backends). The endpoint list is keyed by identity
+ * (buildSnapshot shares unchanged lists between snapshots), everything else by value; an entry
+ * goes when its list does. A hit returns the same resource object, which the push server has
+ * encoded already. DNS-resolved services and Sidecar scopes decide which clusters get an
+ * assignment (and the scoped view's lists), not how one is built.
+ */
+const assignmentMemo = new WeakMap<readonly EndpointModel[], Map<string, XdsResource>>();
+
+interface AssignmentInputs {
+  view: EndpointView;
+  key: OutboundClusterKey | GatewaySniKey;
+  plan: LocalityPlan;
+  plaintext: boolean;
+}
+
+function memoAssignment(snap: Snapshot, inputs: AssignmentInputs, build: () => LocalityLbEndpoints[]): XdsResource {
+  const { key } = inputs;
+  const list = snap.endpoints.get(key.hostname);
+  if (list === undefined) return assignment(key.name, build());
+  const selector = key.subset === '' ? {} : (subsetsOf(snap, key.hostname).find((x) => x.name === key.subset)?.labels ?? null);
+  const memoKey = JSON.stringify([inputs.view, key, selector, inputs.plan, inputs.plaintext, snap.cluster]);
+  let perList = assignmentMemo.get(list);
+  if (!perList) {
+    perList = new Map();
+    assignmentMemo.set(list, perList);
+  }
+  let hit = perList.get(memoKey);
+  if (!hit) {
+    hit = assignment(key.name, build());
+    perList.set(memoKey, hit);
+  }
+  return hit;
+}
+
+/**
  * The endpoints of one sidecar outbound cluster, as its EDS assignment (or, for a DNS-resolved
  * service, its inline `load_assignment`) carries them: the cluster's locality plan applies, and a
  * cluster whose merged `tls` is DISABLE leaves remote-cluster endpoints out.
  */
 export function sidecarLocalities(proxy: ProxyNode, snap: Snapshot, k: OutboundClusterKey): LocalityLbEndpoints[] {
-  const policy = trafficPolicyFor(snap, k.hostname, k.port, k.subset);
-  const plan = localityPlan(proxy, policy);
-  const plaintext = policy.tls?.mode === 'DISABLE';
+  const { plan, plaintext } = sidecarPlan(proxy, snap, k);
   return localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'mesh', k, plan, plaintext), plan);
+}
+
+function sidecarPlan(proxy: ProxyNode, snap: Snapshot, k: OutboundClusterKey): { plan: LocalityPlan; plaintext: boolean } {
+  const policy = trafficPolicyFor(snap, k.hostname, k.port, k.subset);
+  return { plan: localityPlan(proxy, policy), plaintext: policy.tls?.mode === 'DISABLE' };
 }
 
 /** True when proxies resolve the service's endpoints themselves (ServiceEntry resolution DNS / DNS_ROUND_ROBIN). */
@@ -177,13 +220,22 @@ export function generateEndpoints(proxy: ProxyNode, snap: Snapshot): XdsResource
   if (proxy.type === 'router') {
     return gatewaySnis(snap).map((k) => {
       const plan = k.endpointId === undefined ? localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset)) : NO_PLAN;
-      return assignment(k.name, localities(lbEntries(gatewayEndpoints(snap, k), 'gateway', k, plan), plan));
+      return memoAssignment(snap, { view: 'gateway', key: k, plan, plaintext: false }, () => localities(lbEntries(gatewayEndpoints(snap, k), 'gateway', k, plan), plan));
     });
   }
   const keys = outboundClusters(snap).filter((k) => !isDnsResolved(snap, k.hostname));
-  if (proxy.type === 'sidecar') return keys.map((k) => assignment(k.name, sidecarLocalities(proxy, snap, k)));
+  if (proxy.type === 'sidecar') {
+    return keys.map((k) => {
+      const { plan, plaintext } = sidecarPlan(proxy, snap, k);
+      return memoAssignment(snap, { view: 'mesh', key: k, plan, plaintext }, () =>
+        localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'mesh', k, plan, plaintext), plan),
+      );
+    });
+  }
   return keys.map((k) => {
     const plan = localityPlan(proxy, trafficPolicyFor(snap, k.hostname, k.port, k.subset));
-    return assignment(k.name, localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'plaintext', k, plan), plan));
+    return memoAssignment(snap, { view: 'plaintext', key: k, plan, plaintext: false }, () =>
+      localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'plaintext', k, plan), plan),
+    );
   });
 }

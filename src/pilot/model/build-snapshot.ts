@@ -3,6 +3,7 @@ import type { ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig,
 import type { WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard } from '../registry/registry-interface.ts';
 import { matchesLabels } from './snapshot-queries.ts';
+import { shared } from './structural-sharing.ts';
 import type { DnsSettings } from './snapshot.ts';
 import {
   type EndpointModel,
@@ -22,6 +23,11 @@ export interface SnapshotInput {
   shards: readonly RegistryShard[];
   config: readonly ConfigObject[];
   version: string;
+  /**
+   * The snapshot this one replaces: every service, endpoint list and workload list equal to its
+   * counterpart there is that same object (structural-sharing.ts). Absent: all objects are new.
+   */
+  previous?: Snapshot;
 }
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -40,6 +46,34 @@ function endpointOrder(a: EndpointModel, b: EndpointModel): number {
 
 function sortedMap<V>(m: Map<string, V>): ReadonlyMap<string, V> {
   return new Map([...m.entries()].sort(([a], [b]) => cmp(a, b)));
+}
+
+/**
+ * The endpoint of a registry workload, one object per (WorkloadSpec object, registry, hostname): a
+ * registry that keeps unchanged workloads' objects (registry-file.ts) gets the same endpoint
+ * objects back, so structural sharing compares them by identity. A WorkloadSpec is frozen, so the
+ * endpoint, made of it alone, never goes stale.
+ */
+const endpointByWorkload = new WeakMap<WorkloadSpec, { registry: string; hostname: string; ep: LocalEndpoint }>();
+
+function localEndpoint(registry: string, hostname: string, w: WorkloadSpec): LocalEndpoint {
+  const hit = endpointByWorkload.get(w);
+  if (hit !== undefined && hit.registry === registry && hit.hostname === hostname) return hit.ep;
+  const ep: LocalEndpoint = Object.freeze({
+    kind: 'local',
+    hostname,
+    port: w.service.port,
+    registry,
+    cluster: w.cluster,
+    namespace: w.namespace,
+    workload: w.name,
+    serviceAccount: w.serviceAccount,
+    labels: Object.freeze({ ...w.labels, [CLUSTER_LABEL]: w.cluster }),
+    address: w.address,
+    sidecar: w.sidecar,
+  });
+  if (Object.isFrozen(w) && Object.isFrozen(w.labels) && Object.isFrozen(w.service)) endpointByWorkload.set(w, { registry, hostname, ep });
+  return ep;
 }
 
 /**
@@ -78,19 +112,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     for (const w of shard.workloads) {
       const hostname = `${w.service.name}.${w.namespace}.svc.${domainSuffix}`;
       addService(hostname, w.service.name, w.namespace, { port: w.service.port, protocol: w.service.protocol });
-      const ep: LocalEndpoint = Object.freeze({
-        kind: 'local',
-        hostname,
-        port: w.service.port,
-        registry: shard.registry,
-        cluster: w.cluster,
-        namespace: w.namespace,
-        workload: w.name,
-        serviceAccount: w.serviceAccount,
-        labels: Object.freeze({ ...w.labels, [CLUSTER_LABEL]: w.cluster }),
-        address: w.address,
-        sidecar: w.sidecar,
-      });
+      const ep = localEndpoint(shard.registry, hostname, w);
       addEndpoint(ep);
       const key = workloadKey(w.cluster, w.namespace, w.name);
       workloads.set(key, [...(workloads.get(key) ?? []), ep]);
@@ -151,24 +173,25 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     }
   }
 
+  const previous = input.previous;
   const serviceModels = new Map<string, ServiceModel>();
   for (const [h, s] of services) {
     serviceModels.set(
       h,
-      Object.freeze({
+      shared(previous?.services, h, Object.freeze({
         hostname: s.hostname,
         name: s.name,
         namespace: s.namespace,
         ports: Object.freeze([...s.ports.values()].sort((a, b) => a.port - b.port).map((p) => Object.freeze(p))),
         ...(s.exportTo !== undefined ? { exportTo: s.exportTo } : {}),
         ...(s.resolution !== undefined ? { resolution: s.resolution } : {}),
-      }),
+      })),
     );
   }
   const endpointLists = new Map<string, readonly EndpointModel[]>();
-  for (const [h, list] of endpoints) endpointLists.set(h, Object.freeze(list.sort(endpointOrder)));
+  for (const [h, list] of endpoints) endpointLists.set(h, shared(previous?.endpoints, h, Object.freeze(list.sort(endpointOrder))));
   const workloadLists = new Map<string, readonly LocalEndpoint[]>();
-  for (const [k, list] of workloads) workloadLists.set(k, Object.freeze(list.sort(endpointOrder)));
+  for (const [k, list] of workloads) workloadLists.set(k, shared(previous?.workloads, k, Object.freeze(list.sort(endpointOrder))));
 
   return Object.freeze({
     version: input.version,

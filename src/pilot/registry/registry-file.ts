@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../../common/errors.ts';
+import { sameData } from '../../common/same-data.ts';
 import { watchFolder } from '../../common/folder-watch.ts';
 import type { Logger } from '../../common/log.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
 import { SERVICE_PROTOCOLS } from '../../common/service-protocol.ts';
-import type { WorkloadRegistryFile } from '../../common/workload.ts';
+import type { WorkloadRegistryFile, WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard, ServiceRegistry } from './registry-interface.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -60,6 +61,51 @@ export function parseWorkloadRegistry(text: string): Result<WorkloadRegistryFile
   return ok({ cluster: f.cluster, ...(f.gatewayAddress !== undefined ? { gatewayAddress: f.gatewayAddress } : {}), workloads: f.workloads });
 }
 
+/** A workload as the file held it (parsed JSON) and the frozen WorkloadSpec validated from it. */
+interface ParsedWorkload {
+  readonly raw: unknown;
+  readonly spec: WorkloadSpec;
+}
+
+const freezeWorkload = (w: WorkloadSpec): WorkloadSpec =>
+  Object.freeze({ ...w, labels: Object.freeze({ ...w.labels }), service: Object.freeze({ ...w.service }) });
+
+const headSchema = z.strictObject({ cluster: z.string().min(1), gatewayAddress: address.optional(), workloads: z.array(z.unknown()) });
+
+/**
+ * Re-validates a registry file against the previous good one: a workload whose parsed JSON equals
+ * the previous file's workload at the same index keeps its validated, frozen WorkloadSpec (the same
+ * object, so later stages can skip it by identity); only the others go through the schema. The
+ * file-level rules (cluster, duplicates) run over every workload. Returns undefined when anything
+ * is invalid: the caller then reports the errors of a full `parseWorkloadRegistry`, so errors read
+ * the same whichever path found them.
+ */
+function reparse(raw: unknown, previous: readonly ParsedWorkload[]): { file: WorkloadRegistryFile; parsed: ParsedWorkload[] } | undefined {
+  const head = headSchema.safeParse(raw);
+  if (!head.success) return undefined;
+  const parsed: ParsedWorkload[] = [];
+  const seen = new Set<string>();
+  for (const [i, w] of head.data.workloads.entries()) {
+    const prev = previous[i];
+    let spec: WorkloadSpec;
+    if (prev !== undefined && sameData(prev.raw, w)) spec = prev.spec;
+    else {
+      const r = workloadSchema.safeParse(w);
+      if (!r.success) return undefined;
+      spec = freezeWorkload(r.data);
+    }
+    const key = `${spec.namespace}/${spec.name}`;
+    if (spec.cluster !== head.data.cluster || seen.has(key)) return undefined;
+    seen.add(key);
+    parsed.push({ raw: w, spec });
+  }
+  const f = head.data;
+  return {
+    file: { cluster: f.cluster, ...(f.gatewayAddress !== undefined ? { gatewayAddress: f.gatewayAddress } : {}), workloads: parsed.map((p) => p.spec) },
+    parsed,
+  };
+}
+
 export interface FileRegistry extends ServiceRegistry {
   /** Problems of the current file contents (empty when it is valid). The last good shard stays. */
   errors(): string[];
@@ -81,6 +127,8 @@ export function createFileRegistry(file: string, logger: Logger, opts: FileRegis
   let shard: RegistryShard | undefined;
   let text: string | undefined;
   let errors: string[] = [];
+  /** The workloads of the last good file, for `reparse`. */
+  let parsed: ParsedWorkload[] = [];
 
   /** Returns true when the shard changed. */
   const load = (): boolean => {
@@ -94,18 +142,32 @@ export function createFileRegistry(file: string, logger: Logger, opts: FileRegis
     }
     if (next === text) return false;
     text = next;
-    const r = parseWorkloadRegistry(next);
-    if (!r.ok) {
-      errors = r.errors;
-      logger.warn({ file, errors: r.errors }, 'workload registry file rejected; keeping last good');
-      return false;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(next);
+    } catch {
+      raw = undefined;
+    }
+    const fast = raw === undefined ? undefined : reparse(raw, parsed);
+    let f: WorkloadRegistryFile;
+    if (fast) {
+      f = fast.file;
+      parsed = fast.parsed;
+    } else {
+      const r = parseWorkloadRegistry(next);
+      if (!r.ok) {
+        errors = r.errors;
+        logger.warn({ file, errors: r.errors }, 'workload registry file rejected; keeping last good');
+        return false;
+      }
+      f = r.value;
+      parsed = [];
     }
     errors = [];
-    const f = r.value;
     shard = Object.freeze({
       registry: 'file',
       cluster: f.cluster,
-      workloads: Object.freeze(f.workloads.map((w) => Object.freeze({ ...w, labels: Object.freeze({ ...w.labels }), service: Object.freeze({ ...w.service }) }))),
+      workloads: Object.freeze(f.workloads.map((w) => (Object.isFrozen(w) ? w : freezeWorkload(w)))),
       imported: Object.freeze([]),
       ...(f.gatewayAddress !== undefined ? { gatewayAddress: f.gatewayAddress } : {}),
     });

@@ -200,6 +200,18 @@ function virtualHost(vh: unknown, path: string, issues: Issues): VirtualHostConf
   return { name, domains, routes };
 }
 
+/**
+ * Validates one decoded `envoy.config.route.v3.VirtualHost` of a RouteConfiguration's
+ * `virtual_hosts` at `index`, exactly as `validateRouteConfiguration` validates it there (a
+ * virtual host is checked on its own; nothing in it depends on its siblings). For receivers that
+ * re-validate only the virtual hosts that changed.
+ */
+export function validateVirtualHost(vh: unknown, index: number): Result<VirtualHostConfig> {
+  const issues = new Issues();
+  const v = virtualHost(vh, join(join('', 'virtual_hosts'), index), issues);
+  return issues.ok && v ? { ok: true, value: v } : { ok: false, errors: issues.errors };
+}
+
 /** Validates a route table body (shared by RDS resources and HCM inline `route_config`). */
 export function routeTableAt(r: Obj, path: string, issues: Issues): RouteTable {
   onlyKeys(r, ['name', 'virtual_hosts', 'validate_clusters'], path, issues);

@@ -100,8 +100,10 @@ export class SnapshotBuilder {
     return shards;
   }
 
-  build(version = 'v1'): Snapshot {
+  /** `previous`: the snapshot this one replaces (structural sharing, as Pilot builds them). */
+  build(version = 'v1', previous?: Snapshot): Snapshot {
     return buildSnapshot({
+      ...(previous !== undefined ? { previous } : {}),
       cluster: this.cluster,
       trustDomain: 'cluster.local',
       domainSuffix: 'cluster.local',

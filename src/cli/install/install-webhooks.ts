@@ -1,0 +1,73 @@
+import { CRD_KINDS } from './install-crds.ts';
+import { WEBHOOK_PORT } from './install-control-plane.ts';
+import { CONTROL_PLANE, PART_OF } from './install-labels.ts';
+import type { InstallOptions } from './install-options.ts';
+import type { Manifest } from './manifest.ts';
+
+const NOT_OPTED_OUT = { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'NotIn', values: ['false'] }] };
+
+/**
+ * Admission webhooks served by the control plane on 15017, as istiod's:
+ * - validation of every kind meshfed reads (`/validate`), failurePolicy Ignore as installed
+ *   (istiod's order too: the control plane sets the caBundle it serves with);
+ * - sidecar injection (`/inject`) for namespaces labelled `meshfed-injection=enabled` or
+ *   `istio-injection=enabled`, and for pods labelled `sidecar.istio.io/inject=true` elsewhere;
+ *   a pod labelled `sidecar.istio.io/inject=false` is left alone.
+ */
+export function webhookManifests(o: InstallOptions): Manifest[] {
+  const service = (path: string) => ({ service: { name: CONTROL_PLANE, namespace: o.namespace, path, port: WEBHOOK_PORT } });
+  const common = { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 10 };
+  const readKinds = CRD_KINDS.filter((k) => k.kind !== 'ServiceImport');
+  const groups = [...new Set(readKinds.map((k) => k.group))];
+  const injector = (name: string, namespaceSelector: unknown, objectSelector: unknown) => ({
+    name,
+    clientConfig: service('/inject'),
+    rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+    failurePolicy: 'Fail',
+    reinvocationPolicy: 'Never',
+    namespaceSelector,
+    objectSelector,
+    ...common,
+  });
+  const noInjectionLabel = {
+    matchExpressions: [
+      { key: 'meshfed-injection', operator: 'DoesNotExist' },
+      { key: 'istio-injection', operator: 'DoesNotExist' },
+    ],
+  };
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: `meshfed-validator-${o.namespace}`, labels: { ...PART_OF, app: CONTROL_PLANE } },
+      webhooks: [
+        {
+          name: 'validation.meshfed.io',
+          clientConfig: service('/validate'),
+          rules: groups.map((g) => ({
+            operations: ['CREATE', 'UPDATE'],
+            apiGroups: [g],
+            apiVersions: ['*'],
+            resources: readKinds.filter((k) => k.group === g).map((k) => k.plural),
+          })),
+          failurePolicy: 'Ignore',
+          ...common,
+        },
+      ],
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: `meshfed-sidecar-injector-${o.namespace}`, labels: { ...PART_OF, app: CONTROL_PLANE } },
+      webhooks: [
+        injector('namespace.sidecar-injector.meshfed.io', { matchLabels: { 'meshfed-injection': 'enabled' } }, NOT_OPTED_OUT),
+        injector(
+          'istio-namespace.sidecar-injector.meshfed.io',
+          { matchExpressions: [{ key: 'meshfed-injection', operator: 'DoesNotExist' }, { key: 'istio-injection', operator: 'In', values: ['enabled'] }] },
+          NOT_OPTED_OUT,
+        ),
+        injector('object.sidecar-injector.meshfed.io', noInjectionLabel, { matchLabels: { 'sidecar.istio.io/inject': 'true' } }),
+      ],
+    },
+  ];
+}

@@ -1,0 +1,95 @@
+import test from 'ava';
+import { parseAllDocuments } from 'yaml';
+import { meshfed } from '../support/cli.ts';
+
+/**
+ * `meshfed install` as a user runs it: multi-document YAML on stdout, or one line on stderr and
+ * exit 1 for a bad flag. Binds nothing.
+ */
+const BASE = ['install', '--cluster', 'east', '--network', 'network-east', '--gateway-address', '172.18.255.32'];
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+
+async function install(extra: string[] = []): Promise<Obj[]> {
+  const r = await meshfed([...BASE, ...extra]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj);
+}
+
+function find(objs: Obj[], kind: string, name: string): Obj {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`${kind} ${name} missing`);
+  return o;
+}
+
+test('bad flags end with one line naming the flag, exit 1, nothing on stdout', async (t) => {
+  const rows: [string[], string][] = [
+    [['--cluster', 'East_1'], 'meshfed install: invalid --cluster "East_1": must be a DNS label (lower-case letters, digits, -) of at most 40 characters'],
+    [['--network', 'net work'], 'meshfed install: invalid --network "net work": must be a label value (letters, digits, -, _, .) of at most 63 characters'],
+    [['--gateway-address', 'gw.example'], 'meshfed install: invalid --gateway-address "gw.example": must be an IP address'],
+    [['--gateway-service-type', 'ClusterIP'], 'meshfed install: invalid --gateway-service-type "ClusterIP": must be LoadBalancer or NodePort'],
+    [['--gateway-node-port', '8080'], 'meshfed install: invalid --gateway-node-port "8080": must be a port in the NodePort range 30000..32767'],
+    [['--namespace', 'Mesh'], 'meshfed install: invalid --namespace "Mesh": must be a DNS label (lower-case letters, digits, -)'],
+  ];
+  for (const [flags, message] of rows) {
+    const r = await meshfed([...BASE, ...flags]);
+    t.is(r.code, 1, flags.join(' '));
+    t.is(r.stderr, `${message}\n`);
+    t.is(r.stdout, '');
+  }
+});
+
+test('the control plane serves 15010, 15012, 15014 and 15017 and the webhooks point at 15017', async (t) => {
+  const objs = await install();
+  const svc = find(objs, 'Service', 'meshfed-controlplane');
+  t.deepEqual(
+    (svc.spec?.['ports'] as { name: string; port: number }[]).map((p) => [p.name, p.port]),
+    [['grpc-xds', 15010], ['tls-xds', 15012], ['http-monitoring', 15014], ['https-webhook', 15017]],
+  );
+  const hooks = [
+    ...((find(objs, 'ValidatingWebhookConfiguration', 'meshfed-validator-meshfed-system') as unknown as { webhooks: { clientConfig: { service: unknown } }[] }).webhooks),
+    ...((find(objs, 'MutatingWebhookConfiguration', 'meshfed-sidecar-injector-meshfed-system') as unknown as { webhooks: { clientConfig: { service: unknown } }[] }).webhooks),
+  ];
+  t.is(hooks.length, 4);
+  for (const h of hooks) t.like(h.clientConfig.service, { name: 'meshfed-controlplane', namespace: 'meshfed-system', port: 15017 });
+  const dep = find(objs, 'Deployment', 'meshfed-controlplane');
+  const pod = (dep.spec?.['template'] as { metadata: { annotations: Record<string, string> }; spec: { containers: { args: string[] }[] } });
+  t.deepEqual(pod.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15014', 'prometheus.io/path': '/metrics' });
+  const args = pod.spec.containers[0]?.args ?? [];
+  t.is(args[0], 'controlplane');
+  t.is(args[args.indexOf('--cluster') + 1], 'east');
+  t.is(args[args.indexOf('--gateway-address') + 1], '172.18.255.32');
+});
+
+test('the east-west gateway: 2 replicas, LoadBalancer pinned to the address, or NodePort on request', async (t) => {
+  const lb = await install();
+  const dep = find(lb, 'Deployment', 'meshfed-eastwestgateway');
+  t.is(dep.spec?.['replicas'], 2);
+  const annotations = (dep.spec?.['template'] as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+  t.deepEqual(annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15090', 'prometheus.io/path': '/stats/prometheus' });
+  const svc = find(lb, 'Service', 'meshfed-eastwestgateway');
+  t.is(svc.spec?.['type'], 'LoadBalancer');
+  t.deepEqual(svc.metadata.annotations, { 'metallb.io/loadBalancerIPs': '172.18.255.32' });
+  t.deepEqual(svc.spec?.['ports'], [{ name: 'tls', port: 15443, targetPort: 15443, protocol: 'TCP' }]);
+
+  const np = find(await install(['--gateway-service-type', 'NodePort', '--gateway-node-port', '31443']), 'Service', 'meshfed-eastwestgateway');
+  t.is(np.spec?.['type'], 'NodePort');
+  t.is(np.metadata.annotations, undefined);
+  t.deepEqual(np.spec?.['ports'], [{ name: 'tls', port: 15443, targetPort: 15443, protocol: 'TCP', nodePort: 31443 }]);
+});
+
+test('every object is namespaced in --namespace or cluster-scoped, and the output is deterministic', async (t) => {
+  const a = await meshfed([...BASE, '--namespace', 'mesh']);
+  const b = await meshfed([...BASE, '--namespace', 'mesh']);
+  t.is(a.stdout, b.stdout);
+  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']);
+  for (const o of parseAllDocuments(a.stdout).map((d) => d.toJS() as Obj)) {
+    if (clusterScoped.has(o.kind)) t.is(o.metadata.namespace, undefined, `${o.kind} ${o.metadata.name}`);
+    else t.is(o.metadata.namespace, 'mesh', `${o.kind} ${o.metadata.name}`);
+  }
+});

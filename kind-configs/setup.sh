@@ -251,7 +251,8 @@ data:
   federation.json: '$(federation_json "$i")'
 YAML
     rendered="$work/$name-install.yaml"
-    meshfed install --cluster "$name" --network "network-$name" --gateway-address "$(gateway_address "$i")" > "$rendered"
+    meshfed install --cluster "$name" --network "network-$name" --gateway-address "$(gateway_address "$i")" > "$rendered" ||
+      fail "meshfed install for $name failed (its error is above)" "run npm run build in $repo, then this script again"
     kubectl --context "$c" apply -f "$rendered" >/dev/null
     kubectl --context "$c" apply -f "$here/addons/consul.yaml" -f "$here/addons/prometheus.yaml" >/dev/null
     kubectl --context "$c" -n "$namespace" create configmap grafana-dashboards-meshfed ${dashboards[@]+"${dashboards[@]}"} \

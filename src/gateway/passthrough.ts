@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { errorCode, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { parseClientHello } from './client-hello.ts';
+import { parseClientHello } from '../dataplane/tcp/client-hello.ts';
 import type { GatewayMetrics, RefusalReason, ResponseFlags } from './gateway-metrics.ts';
 import type { ClusterManager } from '../dataplane/cluster/index.ts';
 import { type SniRoute, type SniRouteTable, serviceSniOf } from './sni-routes.ts';

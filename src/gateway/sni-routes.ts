@@ -45,14 +45,16 @@ export function buildSniRouteTable(cfg: ProxyConfig): SniRouteTable {
   const routes = new Map<string, SniRoute>();
   for (const chain of listener.filterChains) {
     if (chain.kind !== 'tcp') continue;
-    const cluster = cfg.clusters.get(chain.cluster);
+    // The receiver refuses weighted_clusters on the gateway's listener, so there is one cluster.
+    const name = chain.clusters[0]?.name ?? '';
+    const cluster = cfg.clusters.get(name);
     for (const name of chain.serverNames) {
       const sni = name.toLowerCase();
       if (routes.has(sni)) continue;
       routes.set(sni, {
         sni,
         chain: chain.name,
-        cluster: chain.cluster,
+        cluster: name,
         destinationService: destinationServiceOf(sni),
         connectTimeoutMs: cluster?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       });

@@ -39,6 +39,29 @@ export interface AccessLogRecord {
   connectionSecurityPolicy: string;
 }
 
+/** One finished TCP connection (Envoy's TCPAccessLogEntry), one per proxied connection. */
+export interface TcpAccessLogRecord {
+  reporter: 'source' | 'destination';
+  startTime: Date;
+  durationMs: number;
+  downstreamRemote?: { host: string; port: number };
+  upstreamRemote?: { host: string; port: number };
+  upstreamCluster: string;
+  /** Envoy-style flags (UF, UH, UO, NC), `-` for none. */
+  responseFlags: string;
+  /** From the downstream. */
+  receivedBytes: number;
+  /** To the downstream. */
+  sentBytes: number;
+  sourceWorkload: string;
+  sourceNamespace: string;
+  sourceCluster: string;
+  destinationService: string;
+  destinationWorkload: string;
+  destinationCluster: string;
+  connectionSecurityPolicy: string;
+}
+
 /** Options of AccessLogStreamer. */
 export interface AccessLogStreamerOptions {
   target: string;
@@ -69,7 +92,7 @@ function duration(ms: number): { seconds: string; nanos: number } {
 const metadataByAttributes = new Map<string, object>();
 const METADATA_MAX = 1024;
 
-function metadataOf(r: AccessLogRecord): object {
+function metadataOf(r: AccessLogRecord | TcpAccessLogRecord): object {
   const key = [
     r.reporter,
     r.sourceWorkload,
@@ -135,11 +158,34 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
   };
 }
 
+/** The `TCPAccessLogEntry` proto object for one connection. Pure. */
+export function tcpAccessLogEntry(r: TcpAccessLogRecord): Record<string, unknown> {
+  const start = r.startTime.getTime();
+  const flags = r.responseFlags.split(',');
+  return {
+    common_properties: {
+      downstream_remote_address: address(r.downstreamRemote),
+      upstream_remote_address: address(r.upstreamRemote),
+      upstream_cluster: r.upstreamCluster,
+      start_time: { seconds: String(Math.floor(start / 1000)), nanos: (start % 1000) * 1e6 },
+      time_to_last_downstream_tx_byte: duration(r.durationMs),
+      response_flags: {
+        no_healthy_upstream: flags.includes('UH') || flags.includes('NC'),
+        upstream_connection_failure: flags.includes('UF'),
+        upstream_overflow: flags.includes('UO'),
+      },
+      metadata: metadataOf(r),
+    },
+    connection_properties: { received_bytes: String(r.receivedBytes), sent_bytes: String(r.sentBytes) },
+  };
+}
+
 export class AccessLogStreamer {
   readonly #opts: Required<Omit<AccessLogStreamerOptions, 'channelOptions'>> & { channelOptions: grpc.ChannelOptions };
   readonly #client: grpc.Client & Record<string, unknown>;
   readonly #timer: NodeJS.Timeout;
   #buffer: Record<string, unknown>[] = [];
+  #tcpBuffer: Record<string, unknown>[] = [];
   #call: grpc.ClientWritableStream<unknown> | undefined;
   #closed = false;
   /** Entries dropped because the buffer was full. */
@@ -166,9 +212,20 @@ export class AccessLogStreamer {
     if (this.#buffer.length >= this.#opts.batchSize) this.flush();
   }
 
+  /** Queues one TCP connection's entry (same buffer limit, counted together). */
+  logTcp(record: TcpAccessLogRecord): void {
+    if (this.#closed) return;
+    if (this.#buffer.length + this.#tcpBuffer.length >= this.#opts.maxBuffered) {
+      this.dropped++;
+      return;
+    }
+    this.#tcpBuffer.push(tcpAccessLogEntry(record));
+    if (this.#tcpBuffer.length >= this.#opts.batchSize) this.flush();
+  }
+
   /** Sends what is buffered if the channel is ready; otherwise keeps it (and asks to connect). */
   flush(): void {
-    if (this.#closed || this.#buffer.length === 0) return;
+    if (this.#closed || (this.#buffer.length === 0 && this.#tcpBuffer.length === 0)) return;
     const state = this.#client.getChannel().getConnectivityState(true);
     if (state !== grpc.connectivityState.READY) return;
     let identifier: object | undefined;
@@ -176,15 +233,21 @@ export class AccessLogStreamer {
       identifier = { node: nodeMessage(this.#opts.node), log_name: 'meshfed' };
       this.#call = this.#openStream();
     }
-    while (this.#buffer.length > 0) {
-      const batch = this.#buffer.splice(0, this.#opts.batchSize);
-      const message: Record<string, unknown> = { http_logs: { log_entry: batch } };
-      if (identifier) {
-        message['identifier'] = identifier;
-        identifier = undefined;
+    // http_logs and tcp_logs are a oneof: each message carries one kind.
+    for (const [key, buffer] of [
+      ['http_logs', this.#buffer],
+      ['tcp_logs', this.#tcpBuffer],
+    ] as const) {
+      while (buffer.length > 0) {
+        const batch = buffer.splice(0, this.#opts.batchSize);
+        const message: Record<string, unknown> = { [key]: { log_entry: batch } };
+        if (identifier) {
+          message['identifier'] = identifier;
+          identifier = undefined;
+        }
+        this.#call.write(message);
+        this.sent += batch.length;
       }
-      this.#call.write(message);
-      this.sent += batch.length;
     }
   }
 

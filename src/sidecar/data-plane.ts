@@ -17,6 +17,8 @@ import { createInboundServer, inboundSecureContext } from './inbound-listener.ts
 import type { ListenerContext, LocalWorkload } from './listener-context.ts';
 import { createOutboundServer } from './outbound-listener.ts';
 import { encodePeerMetadata } from './peer-metadata.ts';
+import { isOutboundTcpListener, TcpListeners } from './tcp-listeners.ts';
+import { sidecarTcpConnector } from './tcp-upstream.ts';
 import { SidecarTelemetry } from './telemetry.ts';
 import { Http1Upstream } from './upstream-http1.ts';
 import { H2SessionPool } from './upstream-h2-pool.ts';
@@ -148,6 +150,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     certificate: () => opts.certificates.current(),
     telemetry,
     accessLog: (r) => accessLog?.log(r),
+    accessLogTcp: (r) => accessLog?.logTcp(r),
     clusters: createClusterManager(
       { random: opts.random ?? Math.random },
       { onDnsError: (cluster, e) => logger.warn({ cluster, err: e.message }, 'DNS resolution failed; hosts kept') },
@@ -166,6 +169,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   const h2Pool = new H2SessionPool(() => opts.certificates.current(), logger);
   const h1 = new Http1Upstream();
   const listeners = new Map<string, BoundListener>();
+  const tcpListeners = new TcpListeners(ctx, sidecarTcpConnector(() => opts.certificates.current(), ctx.peerMetadata));
 
   const onRotated = (bundle: CertBundle): void => {
     const inbound = listeners.get(LISTENER.virtualInbound);
@@ -252,6 +256,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
         listeners.set(name, started.value);
         if (existing) void stopListener(existing);
       }
+      errors.push(...(await tcpListeners.apply(config)));
       return errors.length > 0 ? fail(errors) : ok(undefined);
     };
     const result = chain.then(run);
@@ -272,6 +277,9 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     for (const name of [LISTENER.virtualOutbound, LISTENER.virtualInbound]) {
       if (current.listeners.get(name)?.address && !listeners.has(name)) return { ready: false, reason: `listener ${name} not bound` };
     }
+    for (const l of current.listeners.values()) {
+      if (isOutboundTcpListener(l) && tcpListeners.address(l.name) === undefined) return { ready: false, reason: `listener ${l.name} not bound` };
+    }
     return { ready: true };
   };
 
@@ -281,7 +289,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     config: () => current,
     readiness,
     telemetry,
-    listenerAddress: (name) => listeners.get(name)?.address,
+    listenerAddress: (name) => listeners.get(name)?.address ?? tcpListeners.address(name),
     upstreamSessions: () => h2Pool.size,
     clusterStats: () => ctx.clusters.stats(),
     accessLog,
@@ -298,6 +306,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       ctx.clusters.close();
       accessLog?.close();
       await Promise.all([
+        tcpListeners.close(),
         ...all.map((l) => stopListener(l, 1000)),
         ...aux.map((a) => closeServer(a.server, 1000, () => a.server.closeAllConnections())),
       ]);

@@ -18,6 +18,8 @@ import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, writeGrpcLocalReply
 import { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 import { handleInboundUpgrade } from './websocket-inbound.ts';
+import { acceptMeshTcp } from './inbound-tcp.ts';
+import { sidecarTcpConnector } from './tcp-upstream.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
@@ -128,6 +130,8 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
   acceptPlaintext(server, (socket) => {
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
   });
+  // Raw mesh TCP (ALPN istio / istio-peer-exchange) is told apart before the HTTP/2 server sees it.
+  acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate()));
   return server;
 }
 

@@ -4,7 +4,7 @@
  * Istio-standard metrics, access logs to Mixer, admin and health endpoints.
  */
 export type { AccessLogRecord, AccessLogStreamerOptions } from './access-log.ts';
-export { AccessLogStreamer, httpAccessLogEntry } from './access-log.ts';
+export { AccessLogStreamer, httpAccessLogEntry, type TcpAccessLogRecord, tcpAccessLogEntry } from './access-log.ts';
 export type { ConfigDump, Readiness } from './admin.ts';
 export type { CertBundle, CertificateInfo, CertificateSource } from './cert-source.ts';
 export { certificateInfo, StaticCertificateSource } from './cert-source.ts';

@@ -3,7 +3,7 @@ import type { Logger } from '../common/log.ts';
 import type { ClusterManager } from '../dataplane/cluster/index.ts';
 import type { WorkloadSpec } from '../common/workload.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
-import type { AccessLogRecord } from './access-log.ts';
+import type { AccessLogRecord, TcpAccessLogRecord } from './access-log.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { RequestLabels, SidecarTelemetry } from './telemetry.ts';
 
@@ -22,6 +22,8 @@ export interface ListenerContext {
   telemetry: SidecarTelemetry;
   /** Receives one record per finished request (the access log streamer, when Mixer is set). */
   accessLog(record: AccessLogRecord): void;
+  /** Receives one record per finished TCP connection (the same streamer's `tcp_logs`). */
+  accessLogTcp(record: TcpAccessLogRecord): void;
   /** The proxy's upstream clusters (load balancing, outlier detection, circuit breakers). */
   clusters: ClusterManager;
   random: () => number;

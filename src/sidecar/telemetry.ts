@@ -28,6 +28,11 @@ export type RequestLabelName = (typeof REQUEST_LABELS)[number];
 /** One request's labels; every label is set (`unknown` when not known, `-` for no flags). */
 export type RequestLabels = Record<RequestLabelName, string>;
 
+/** Istio's TCP metric labels: the request labels without `response_code` and `grpc_response_status` (`request_protocol` is `tcp`). */
+export const TCP_LABELS = REQUEST_LABELS.filter((l) => l !== 'response_code' && l !== 'grpc_response_status');
+export type TcpLabelName = Exclude<RequestLabelName, 'response_code' | 'grpc_response_status'>;
+export type TcpLabels = Record<TcpLabelName, string>;
+
 /** Istio's default duration buckets, in milliseconds. */
 const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
@@ -48,6 +53,10 @@ export class SidecarTelemetry {
   readonly #requestBytes: Histogram<RequestLabelName>;
   readonly #responseBytes: Histogram<RequestLabelName>;
   readonly #envoyStats = new Map<string, Counter>();
+  readonly #tcpOpened: Counter<TcpLabelName>;
+  readonly #tcpClosed: Counter<TcpLabelName>;
+  readonly #tcpSent: Counter<TcpLabelName>;
+  readonly #tcpReceived: Counter<TcpLabelName>;
 
   constructor() {
     const labelNames = [...REQUEST_LABELS];
@@ -74,6 +83,29 @@ export class SidecarTelemetry {
       buckets: SIZE_BUCKETS,
       registers,
     });
+    const tcpLabels = [...TCP_LABELS];
+    this.#tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections opened', labelNames: tcpLabels, registers });
+    this.#tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections closed', labelNames: tcpLabels, registers });
+    this.#tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes sent to the downstream during TCP connections', labelNames: tcpLabels, registers });
+    this.#tcpReceived = new Counter({
+      name: 'istio_tcp_received_bytes_total',
+      help: 'Bytes received from the downstream during TCP connections',
+      labelNames: tcpLabels,
+      registers,
+    });
+  }
+
+  /** A TCP connection opened (Istio counts it once the proxy has an upstream, or gives up). */
+  tcpOpened(labels: TcpLabels): void {
+    this.#tcpOpened.inc(labels);
+  }
+
+  /** A TCP connection closed after `receivedBytes` from the downstream and `sentBytes` to it. */
+  tcpClosed(labels: TcpLabels, receivedBytes: number, sentBytes: number): void {
+    this.#tcpClosed.inc(labels);
+    // Counted at close (Istio reports periodically too); a zero still creates the series.
+    this.#tcpReceived.inc(labels, receivedBytes);
+    this.#tcpSent.inc(labels, sentBytes);
   }
 
   record(r: RequestRecord): void {

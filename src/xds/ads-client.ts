@@ -229,6 +229,9 @@ type AdsStream = grpc.ClientDuplexStream<unknown, RawDiscoveryResponse>;
  * to the EDS names its EDS clusters use and the RDS names its listeners use, widening and narrowing
  * as config changes. Every resource is validated (src/xds/validate): valid ones replace their
  * previous value, invalid ones keep the last good value and the response is NACKed naming them.
+ * As Envoy does, a resource whose encoded bytes equal the accepted version of its name is neither
+ * decoded nor validated again (responses are decoded down to their `Any`s, discovery-response-raw.ts),
+ * and a changed RouteConfiguration is re-validated per changed virtual host (route-table-delta.ts).
  * The stream reconnects with jittered exponential backoff until `close()`, re-requesting every type
  * with its last accepted version. No exception ever leaves a stream callback.
  */

@@ -20,6 +20,8 @@ export interface HttpFilterChain {
   name: string;
   /** SNI values this chain matches (empty: any). */
   serverNames: string[];
+  /** `filter_chain_match.application_protocols` (ALPN offered by the client); absent: any. */
+  applicationProtocols?: string[];
   /** Destination port this chain matches (inbound: the app port), if any. */
   destinationPort?: number;
   /** Exactly one of `routeConfigName` (RDS) and `routes` (inline) is set. */
@@ -62,14 +64,32 @@ export interface LocalRateLimitConfig {
   responseHeaders?: HeaderOpsConfig;
 }
 
+/** One upstream cluster of a tcp_proxy, with its share (weight 1 for a single `cluster`). */
+export interface TcpClusterWeight {
+  name: string;
+  weight: number;
+}
+
+/**
+ * A filter chain ending in `envoy.filters.network.tcp_proxy`: bytes go to one of `clusters`
+ * (`cluster`, or `weighted_clusters` picked per connection by weight).
+ */
 export interface TcpFilterChain {
   kind: 'tcp';
   name: string;
   serverNames: string[];
   destinationPort?: number;
-  cluster: string;
+  /** `filter_chain_match.application_protocols` (ALPN offered by the client; empty: any). */
+  applicationProtocols: string[];
+  statPrefix: string;
+  /** At least one; `weighted` tells `weighted_clusters` from a single `cluster`. */
+  clusters: TcpClusterWeight[];
+  weighted: boolean;
+  /** `idle_timeout`: Envoy's default 1 h when unset; 0 disables it. */
+  idleTimeoutMs: number;
   tls?: DownstreamTls;
 }
+
 
 export type FilterChainConfig = HttpFilterChain | TcpFilterChain;
 

@@ -75,7 +75,8 @@ export function decodeRawDiscoveryResponse(bytes: Buffer): RawDiscoveryResponse 
   const resources = anys.map((a): RawResource => {
     const fields = a as unknown as Record<string, unknown>;
     const v = fields['value'];
-    const value = v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0);
+    // protobufjs reads bytes as Buffer views under Node; anything else is wrapped without a copy.
+    const value = Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0);
     let key: string | undefined;
     try {
       key = fieldOneString(value);

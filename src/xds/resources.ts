@@ -218,10 +218,14 @@ export interface UpgradeConfig {
   enabled?: { value: boolean };
 }
 
+/** `envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`: exactly one of `cluster` and `weighted_clusters`. */
 export interface TcpProxy {
   '@type': typeof TYPED_CONFIG.tcpProxy;
   stat_prefix: string;
-  cluster: string;
+  cluster?: string;
+  /** Weights are plain uint32 here (not wrappers), at least 1. */
+  weighted_clusters?: { clusters: { name: string; weight: number }[] };
+  idle_timeout?: Duration;
 }
 
 export type NetworkFilter =
@@ -232,6 +236,7 @@ export interface FilterChainMatch {
   server_names?: string[];
   destination_port?: UInt32Value;
   transport_protocol?: string;
+  application_protocols?: string[];
 }
 
 export interface FilterChain {

@@ -93,3 +93,19 @@ test('every object is namespaced in --namespace or cluster-scoped, and the outpu
     else t.is(o.metadata.namespace, 'mesh', `${o.kind} ${o.metadata.name}`);
   }
 });
+
+test("the containers' args are commands and flags the meshfed CLI accepts (it stops only at the files this machine lacks)", async (t) => {
+  // 127.135.0.1: this file's address (CONTRIBUTING's 127.135.x.y block); nothing binds, the CA read fails first.
+  const objs = await install();
+  const missing = '/nonexistent-meshfed-install-test';
+  const podArgs = (name: string): string[] => {
+    const spec = (find(objs, 'Deployment', name).spec?.['template'] as { spec: { containers: { args: string[] }[] } }).spec;
+    return (spec.containers[0]?.args ?? []).map((a) => (a === '$(POD_IP)' ? '127.135.0.1' : a.startsWith('/etc/') ? `${missing}${a}` : a));
+  };
+  const cp = await meshfed(podArgs('meshfed-controlplane'));
+  t.is(cp.code, 1);
+  t.is(cp.stderr, `meshfed controlplane: cannot read ${['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'].map((f) => `${missing}/etc/cacerts/${f}`).join(', ')}\n`);
+  const gw = await meshfed(podArgs('meshfed-eastwestgateway'));
+  t.is(gw.code, 1);
+  t.regex(gw.stderr, new RegExp(`^invalid --roots: ENOENT: no such file or directory, open '${missing}/etc/meshfed/roots/root-cert.pem'`));
+});

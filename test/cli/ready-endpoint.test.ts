@@ -38,7 +38,7 @@ async function pollReady(
   url: string,
   until: (r: Ready) => boolean,
   output: () => string,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000, // a deadline for a loaded 2-core CI machine, not a performance bound
 ): Promise<Ready> {
   const deadline = Date.now() + timeoutMs;
   let last: Ready | undefined;

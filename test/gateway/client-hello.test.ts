@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseClientHello } from '../../src/gateway/client-hello.ts';
+import { parseClientHello } from '../../src/dataplane/tcp/client-hello.ts';
 import { captureClientHello, reframe } from './tls-fixtures.ts';
 
 const HOST = '127.62.1.1';

@@ -254,3 +254,24 @@ test.serial('bad arguments end with one line and what to do, before any command'
     t.deepEqual(r.commands, []);
   }
 });
+
+test.serial('teardown.sh deletes the clusters setup.sh made and its work folder; a second teardown has nothing to do', async (t) => {
+  const { dir, env } = await sandbox(t);
+  const r = await setup(dir, env);
+  t.is(r.code, 0, r.stderr);
+  const teardown = async (): Promise<{ stderr: string; commands: Command[] }> => {
+    const before = (await readFile(path.join(dir, 'record', 'commands.log'), 'utf8')).split('\n').filter((l) => l !== '').length;
+    const out = await run('bash', [path.resolve('kind-configs/teardown.sh')], { env });
+    const lines = (await readFile(path.join(dir, 'record', 'commands.log'), 'utf8')).split('\n').filter((l) => l !== '');
+    return { stderr: out.stderr, commands: lines.slice(before).map((l, i) => ({ line: before + i + 1, tool: l.split('\t')[0] ?? '', args: l.split('\t').slice(1) })) };
+  };
+  const first = await teardown();
+  t.deepEqual(first.commands.filter((c) => has(c, 'delete')).map((c) => c.args), [
+    ['delete', 'cluster', '--name', 'east'],
+    ['delete', 'cluster', '--name', 'west'],
+  ]);
+  await t.throwsAsync(stat(r.work), { code: 'ENOENT' });
+  const second = await teardown();
+  t.deepEqual(second.commands.map((c) => c.args), [['get', 'clusters']]);
+  t.is(second.stderr, 'teardown: done\n');
+});

@@ -79,6 +79,23 @@ const valid: { title: string; text: string; check: (se: ServiceEntryConfig) => u
     expected: ['MESH_INTERNAL', [{ number: 9000, protocol: 'grpc', name: 'grpc', targetPort: 9090 }], { labels: { app: 'legacy' } }, []],
   },
   {
+    title: 'TCP, TLS, HTTPS, MONGO, REDIS, MYSQL and GRPC-WEB ports, in the model as Istio proxies them',
+    text: SE(`  hosts: [db.example.com]
+  location: MESH_EXTERNAL
+  ports:
+  - {number: 5432, name: tcp-pg, protocol: TCP}
+  - {number: 9443, name: tls, protocol: TLS}
+  - {number: 443, name: https, protocol: HTTPS}
+  - {number: 27017, name: mongo, protocol: MONGO}
+  - {number: 6379, name: redis, protocol: REDIS}
+  - {number: 3306, name: mysql, protocol: MYSQL}
+  - {number: 8080, name: web, protocol: GRPC-WEB}
+  resolution: STATIC
+  endpoints: [{address: 127.127.200.1}]`),
+    check: (se) => se.spec.ports.map((p) => `${p.name}:${p.protocol}`),
+    expected: ['tcp-pg:tcp', 'tls:tls', 'https:tls', 'mongo:tcp', 'redis:tcp', 'mysql:tcp', 'web:grpc-web'],
+  },
+  {
     title: 'empty addresses and subjectAltNames are accepted',
     text: SE(`${STATIC_HTTPBIN}\n  addresses: []\n  subjectAltNames: []`),
     check: (se) => se.spec.hosts,
@@ -100,16 +117,6 @@ const refused: { title: string; text: string; expected: { code: string; text: st
     title: 'addresses (no VIP capture yet)',
     text: SE(`${STATIC_HTTPBIN}\n  addresses: [240.0.0.1]`),
     expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.addresses: addresses (VIP capture) are not supported yet` }],
-  },
-  {
-    title: 'a TCP port',
-    text: SE(STATIC_HTTPBIN.replace('protocol: HTTP', 'protocol: TCP')),
-    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.ports[0].protocol: only HTTP, HTTP2, GRPC and GRPC-WEB ports are supported yet (the sidecar proxies HTTP only)` }],
-  },
-  {
-    title: 'an HTTPS port',
-    text: SE(STATIC_HTTPBIN.replace('{number: 80, name: http, protocol: HTTP}', '{number: 443, name: https, protocol: HTTPS}').replace('{http: 8080}', '{https: 8443}')),
-    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.ports[0].protocol: only HTTP, HTTP2, GRPC and GRPC-WEB ports are supported yet (the sidecar proxies HTTP only)` }],
   },
   {
     title: 'GRPC to MESH_EXTERNAL endpoints (plaintext upstreams are HTTP/1.1)',

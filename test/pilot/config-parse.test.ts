@@ -266,6 +266,7 @@ test('a valid VirtualService is normalized: hosts resolved, weights and timeouts
           timeoutMs: 1500,
         },
       ],
+      tcp: [],
     },
   });
   t.true(Object.isFrozen(vs));

@@ -39,3 +39,46 @@ test('LDS: proxyless api listeners only for HTTP-family ports', (t) => {
   t.true(listeners.includes(`${WEB}:8080`));
   t.false(listeners.some((n) => n.startsWith('db.') || n.startsWith('vault.')));
 });
+
+test('LDS: a tcp port gets 0.0.0.0_<port> on the proxy address; a VirtualService tcp rule becomes weighted_clusters, per proxy by sourceLabels', (t) => {
+  const snap = new SnapshotBuilder()
+    .workload('productpage-v1', 'productpage', 9080)
+    .workload('db-1', 'db', 9000, { protocol: 'tcp', labels: { app: 'db', version: 'v1' } })
+    .yaml(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db, namespace: default}
+spec:
+  host: db
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: default}
+spec:
+  hosts: [db]
+  tcp:
+  - match: [{sourceLabels: {app: productpage}}]
+    route:
+    - {destination: {host: db, subset: v1}, weight: 80}
+    - {destination: {host: db, subset: v2}, weight: 20}
+  - route: [{destination: {host: db, subset: v2}}]
+`)
+    .build();
+  const forProxy = (labels: Record<string, string>) => {
+    const l = listenersOf(proxyNode('sidecar', { labels }), snap).get('0.0.0.0_9000');
+    return l?.filter_chains?.[0]?.filters[0]?.typed_config;
+  };
+  const pp = listenersOf(proxyNode('sidecar', { labels: { app: 'productpage' } }), snap).get('0.0.0.0_9000');
+  t.deepEqual(pp?.address, { socket_address: { address: '127.0.1.1', port_value: 9000 } });
+  t.like(forProxy({ app: 'productpage' }), {
+    stat_prefix: `outbound|9000||${DB}`,
+    weighted_clusters: { clusters: [{ name: `outbound|9000|v1|${DB}`, weight: 80 }, { name: `outbound|9000|v2|${DB}`, weight: 20 }] },
+    idle_timeout: { seconds: '3600' },
+  });
+  t.like(forProxy({ app: 'other' }), { cluster: `outbound|9000|v2|${DB}` });
+  const inbound = listenersOf(proxyNode('sidecar', { workload: 'db-1', ip: '127.0.1.2' }), snap).get('virtualInbound');
+  t.like(inbound?.filter_chains?.[0], {
+    filter_chain_match: { destination_port: { value: 9000 }, application_protocols: ['meshfed-peer-exchange', 'istio-peer-exchange', 'istio'] },
+    filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { cluster: 'inbound|9000||' } }],
+  });
+});

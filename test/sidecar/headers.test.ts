@@ -11,7 +11,9 @@ import {
   responseHeadersForH1,
   sanitizeXfcc,
   selectInboundChain,
+  tcpAccessLogEntry,
 } from '../../src/sidecar/index.ts';
+import { parseAccessLogEntry } from '../../src/mixer/index.ts';
 import { fromStruct } from '../../src/xds/struct.ts';
 import { createTestCa } from './support-certs.ts';
 import { inboundListener } from './support-config.ts';
@@ -145,4 +147,31 @@ test('access log entry carries the meshfed struct Mixer reads', (t) => {
   });
   t.deepEqual(entry.request, { request_method: 'GET', path: '/x', authority: 'reviews' });
   t.deepEqual(entry.response, { response_code: { value: 503 } });
+});
+
+test('TCP access log entry: one per connection, response flags UF / UH / UO, bytes both ways, the mesh struct Mixer reads', (t) => {
+  const base = {
+    reporter: 'source' as const,
+    startTime: new Date(1_700_000_000_000),
+    durationMs: 20,
+    upstreamCluster: 'outbound|9000||db.default.svc.cluster.local',
+    receivedBytes: 5,
+    sentBytes: 7,
+    sourceWorkload: 'productpage-v1',
+    sourceNamespace: 'default',
+    sourceCluster: 'east',
+    destinationService: 'db.default.svc.cluster.local',
+    destinationWorkload: 'db-1',
+    destinationCluster: 'west',
+    connectionSecurityPolicy: 'mutual_tls',
+  };
+  const flagsOf = (f: string) => (tcpAccessLogEntry({ ...base, responseFlags: f }) as { common_properties: { response_flags: Record<string, boolean> } }).common_properties.response_flags;
+  t.deepEqual(flagsOf('UF'), { no_healthy_upstream: false, upstream_connection_failure: true, upstream_overflow: false });
+  t.deepEqual(flagsOf('UH'), { no_healthy_upstream: true, upstream_connection_failure: false, upstream_overflow: false });
+  t.deepEqual(flagsOf('UO'), { no_healthy_upstream: false, upstream_connection_failure: false, upstream_overflow: true });
+  const entry = tcpAccessLogEntry({ ...base, responseFlags: '-' }) as { connection_properties: unknown; common_properties: { metadata: { filter_metadata: { meshfed: Parameters<typeof fromStruct>[0] } } } };
+  t.deepEqual(entry.connection_properties, { received_bytes: '5', sent_bytes: '7' });
+  t.like(fromStruct(entry.common_properties.metadata.filter_metadata.meshfed), { reporter: 'source', destination_workload: 'db-1', destination_cluster: 'west' });
+  const parsed = parseAccessLogEntry(entry, 'tcp', undefined);
+  t.true(parsed.ok, parsed.ok ? '' : parsed.errors.join('; '));
 });

@@ -24,6 +24,7 @@ const listener = (extra: Record<string, unknown>) => ({
   ...extra,
 });
 const sni = 'outbound_.9080_._.reviews.default.svc.cluster.local';
+const tcpProxy = (fields: Record<string, unknown>) => ({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TYPED_CONFIG.tcpProxy, stat_prefix: 'tcp', ...fields } });
 
 const good: { title: string; resource: object; expected: ListenerConfig }[] = [
   {
@@ -113,7 +114,51 @@ const good: { title: string; resource: object; expected: ListenerConfig }[] = [
       name: 'eastwestgateway_15443',
       address: { host: '0.0.0.0', port: 15443 },
       tlsInspector: true,
-      filterChains: [{ kind: 'tcp', name: 'filter_chains[0]', serverNames: [sni], cluster: 'outbound|9080||reviews.default.svc.cluster.local' }],
+      filterChains: [
+        {
+          kind: 'tcp',
+          name: 'filter_chains[0]',
+          serverNames: [sni],
+          applicationProtocols: [],
+          statPrefix: 'sni',
+          clusters: [{ name: 'outbound|9080||reviews.default.svc.cluster.local', weight: 1 }],
+          weighted: false,
+          idleTimeoutMs: 3_600_000,
+        },
+      ],
+    },
+  },
+  {
+    title: 'sidecar outbound tcp listener: weighted clusters, idle timeout, inbound-style ALPN match',
+    resource: listener({
+      name: '0.0.0.0_9000',
+      address: { socket_address: { address: '127.0.0.1', port_value: 9000 } },
+      filter_chains: [
+        {
+          filter_chain_match: { application_protocols: ['istio-peer-exchange', 'istio'] },
+          filters: [tcpProxy({ weighted_clusters: { clusters: [{ name: 'a', weight: 80 }, { name: 'b', weight: 20 }] }, idle_timeout: { seconds: 2, nanos: 500_000_000 } })],
+        },
+      ],
+    }),
+    expected: {
+      name: '0.0.0.0_9000',
+      address: { host: '127.0.0.1', port: 9000 },
+      tlsInspector: false,
+      filterChains: [
+        {
+          kind: 'tcp',
+          name: 'filter_chains[0]',
+          serverNames: [],
+          applicationProtocols: ['istio-peer-exchange', 'istio'],
+          statPrefix: 'tcp',
+          clusters: [
+            { name: 'a', weight: 80 },
+            { name: 'b', weight: 20 },
+          ],
+          weighted: true,
+          idleTimeoutMs: 2500,
+        },
+      ],
     },
   },
   {
@@ -240,13 +285,51 @@ const bad: { title: string; resource: object; error: string }[] = [
   },
   {
     title: 'unsupported filter chain match',
-    resource: listener({ filter_chains: [{ filter_chain_match: { application_protocols: ['h2'] }, filters: [hcm()] }] }),
-    error: 'filter_chains[0].filter_chain_match.application_protocols: unsupported field',
+    resource: listener({ filter_chains: [{ filter_chain_match: { source_prefix_ranges: [{ address_prefix: '10.0.0.0', prefix_len: { value: 8 } }] }, filters: [hcm()] }] }),
+    error: 'filter_chains[0].filter_chain_match.source_prefix_ranges: unsupported field',
   },
   {
     title: 'tcp proxy without cluster',
     resource: listener({ filter_chains: [{ filters: [{ name: 't', typed_config: { '@type': TYPED_CONFIG.tcpProxy, stat_prefix: 's' } }] }] }),
-    error: 'filter_chains[0].filters[0].typed_config.cluster: missing',
+    error: 'filter_chains[0].filters[0].typed_config.cluster: missing (or weighted_clusters)',
+  },
+  {
+    title: 'tcp proxy field meshfed does not honour (max_connect_attempts)',
+    resource: listener({ filter_chains: [{ filters: [tcpProxy({ cluster: 'c', max_connect_attempts: { value: 3 } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.max_connect_attempts: unsupported field',
+  },
+  {
+    title: 'tcp proxy with cluster and weighted_clusters',
+    resource: listener({ filter_chains: [{ filters: [tcpProxy({ cluster: 'c', weighted_clusters: { clusters: [{ name: 'a', weight: 1 }] } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config: cluster and weighted_clusters are exclusive',
+  },
+  {
+    title: 'tcp proxy weighted cluster of weight 0',
+    resource: listener({ filter_chains: [{ filters: [tcpProxy({ weighted_clusters: { clusters: [{ name: 'a', weight: 0 }] } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.weighted_clusters.clusters[0].weight: must be an integer in [1, 4294967295]',
+  },
+  {
+    title: 'tcp proxy without stat_prefix',
+    resource: listener({ filter_chains: [{ filters: [{ name: 't', typed_config: { '@type': TYPED_CONFIG.tcpProxy, cluster: 'c' } }] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.stat_prefix: missing',
+  },
+  {
+    title: 'the east-west gateway refuses weighted_clusters (one cluster per SNI)',
+    resource: listener({
+      name: 'eastwestgateway_15443',
+      filter_chains: [{ filter_chain_match: { server_names: [sni] }, filters: [tcpProxy({ weighted_clusters: { clusters: [{ name: 'a', weight: 80 }, { name: 'b', weight: 20 }] } })] }],
+    }),
+    error: 'filter_chains[0].filters[0].typed_config.weighted_clusters: not honoured by the east-west gateway (one cluster per SNI)',
+  },
+  {
+    title: 'the east-west gateway refuses an idle_timeout',
+    resource: listener({ name: 'eastwestgateway_15443', filter_chains: [{ filters: [tcpProxy({ cluster: 'c', idle_timeout: { seconds: 5 } })] }] }),
+    error: 'filter_chains[0].filters[0].typed_config.idle_timeout: not honoured by the east-west gateway',
+  },
+  {
+    title: 'the east-west gateway refuses application_protocols',
+    resource: listener({ name: 'eastwestgateway_15443', filter_chains: [{ filter_chain_match: { application_protocols: ['istio'] }, filters: [tcpProxy({ cluster: 'c' })] }] }),
+    error: 'filter_chains[0].filter_chain_match.application_protocols: not honoured by the east-west gateway',
   },
   {
     title: 'upstream TLS context on a listener',

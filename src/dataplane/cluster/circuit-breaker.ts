@@ -9,7 +9,7 @@ export const DEFAULT_THRESHOLDS: Readonly<CircuitBreakerThresholds> = Object.fre
 });
 
 /** Which threshold refused a request (Envoy's `upstream_rq_pending_overflow`, …). */
-export type Overflow = 'max_requests' | 'max_pending_requests' | 'max_retries';
+export type Overflow = 'max_requests' | 'max_pending_requests' | 'max_retries' | 'max_connections';
 
 /**
  * Per-cluster circuit breaking (priority DEFAULT). A request is admitted by `tryAcquire` and
@@ -25,7 +25,7 @@ export class CircuitBreaker {
   thresholds: CircuitBreakerThresholds;
   requests = 0;
   retries = 0;
-  readonly overflows: Record<Overflow, number> = { max_requests: 0, max_pending_requests: 0, max_retries: 0 };
+  readonly overflows: Record<Overflow, number> = { max_requests: 0, max_pending_requests: 0, max_retries: 0, max_connections: 0 };
 
   constructor(thresholds: CircuitBreakerThresholds = DEFAULT_THRESHOLDS) {
     this.thresholds = thresholds;
@@ -44,6 +44,20 @@ export class CircuitBreaker {
     }
     this.requests++;
     if (retry) this.retries++;
+    return undefined;
+  }
+
+  /**
+   * Admits one TCP proxy connection (Envoy's tcp_proxy: `upstream_cx_overflow` once
+   * `maxConnections` are open). It shares the in-flight count with requests; release with
+   * `release(false)`.
+   */
+  tryAcquireConnection(): Overflow | undefined {
+    if (this.requests >= this.thresholds.maxConnections) {
+      this.overflows.max_connections++;
+      return 'max_connections';
+    }
+    this.requests++;
     return undefined;
   }
 

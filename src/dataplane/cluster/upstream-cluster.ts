@@ -16,6 +16,8 @@ export interface PickContext {
    * priority load. When no healthy host is left outside them, the normal load applies (Envoy's reset).
    */
   excludedPriorities?: ReadonlySet<number> | undefined;
+  /** A TCP proxy connection: counts against `max_connections` (overflow: UO), never a retry. */
+  connection?: boolean | undefined;
 }
 
 /** A host picked for one request. `release()` must be called once when the request ends (idempotent). */
@@ -332,8 +334,8 @@ export class Cluster implements UpstreamCluster {
   pick(ctx: PickContext): PickResult {
     if (this.#outlier?.maybeSweep(this.#hosts)) this.#dirty = true;
     if (this.#dirty) this.#rebuild();
-    const retry = ctx.retry === true;
-    const overflow = this.breaker.tryAcquire(retry);
+    const retry = ctx.retry === true && ctx.connection !== true;
+    const overflow = ctx.connection === true ? this.breaker.tryAcquireConnection() : this.breaker.tryAcquire(retry);
     if (overflow !== undefined) {
       return { ok: false, status: 503, flag: 'UO', message: `upstream overflow (${overflow}) for "${this.name}"` };
     }

@@ -6,7 +6,7 @@ import { host } from './config-schema-virtual-service.ts';
 /**
  * The ServiceEntry spec as Istio's networking API defines it (v1, v1beta1, v1alpha3), strict: a
  * field meshfed does not know is reported with its path. `params.unsupported` marks valid Istio
- * that meshfed does not honour yet (VIP capture, TCP/TLS ports, NONE resolution, SANs).
+ * that meshfed does not honour yet (VIP capture, NONE resolution, SANs).
  */
 
 const UNSUPPORTED = { unsupported: true } as const;
@@ -17,12 +17,8 @@ const stringMap = z.record(z.string(), z.string());
 const PROTOCOLS = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'TCP', 'TLS', 'HTTPS', 'MONGO', 'REDIS', 'MYSQL'] as const;
 const servicePort = z.strictObject({
   number: port,
-  protocol: z
-    .enum(PROTOCOLS, `must be one of ${PROTOCOLS.join(', ')}`)
-    .refine((p) => p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB', {
-      message: 'only HTTP, HTTP2, GRPC and GRPC-WEB ports are supported yet (the sidecar proxies HTTP only)',
-      params: UNSUPPORTED,
-    }),
+  /** TCP, TLS, HTTPS, MONGO, REDIS and MYSQL ports are proxied as raw TCP (src/common/service-protocol.ts). */
+  protocol: z.enum(PROTOCOLS, `must be one of ${PROTOCOLS.join(', ')}`),
   name: z.string().min(1, 'must not be empty'),
   targetPort: port.optional(),
 });

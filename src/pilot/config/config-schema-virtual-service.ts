@@ -223,6 +223,52 @@ const httpRoute = z
     if (!missing && sum !== 100) ctx.addIssue({ code: 'custom', path: ['route'], message: `weights must sum to 100 (they sum to ${sum})` });
   });
 
+/**
+ * A `tcp` route's match (Istio L4MatchAttributes). Pilot applies port, sourceLabels and
+ * sourceNamespace per proxy. destinationSubnets and sourceSubnet are refused: without traffic
+ * capture a connection's destination is always its own sidecar's address.
+ */
+const l4Match = z.strictObject({
+  port: port.optional(),
+  sourceLabels: stringMap.optional(),
+  sourceNamespace: dnsLabel.optional(),
+  destinationSubnets: z
+    .array(z.string())
+    .optional()
+    .refine((v) => v === undefined || v.length === 0, {
+      message: 'destinationSubnets are not supported (without capture the destination is always the sidecar itself)',
+      params: UNSUPPORTED,
+    }),
+  sourceSubnet: z.string().optional().refine((v) => v === undefined, { message: 'sourceSubnet is not supported yet', params: UNSUPPORTED }),
+  gateways: z.array(z.string()).optional().refine((g) => g === undefined || g.every((x) => x === 'mesh'), {
+    message: 'only "mesh" is supported; gateway-bound matches are not supported yet',
+    params: UNSUPPORTED,
+  }),
+});
+
+const tcpRouteDestination = z.strictObject({ destination, weight: weight.optional() });
+
+/** Weights of several destinations are required and sum to 100, as for http routes. */
+function refineWeights(route: readonly { weight?: number | undefined }[], ctx: z.RefinementCtx): void {
+  if (route.length < 2) return;
+  let sum = 0;
+  let missing = false;
+  route.forEach((d, i) => {
+    if (d.weight === undefined) {
+      missing = true;
+      ctx.addIssue({ code: 'custom', path: ['route', i, 'weight'], message: 'required when a route has several destinations' });
+    } else sum += d.weight;
+  });
+  if (!missing && sum !== 100) ctx.addIssue({ code: 'custom', path: ['route'], message: `weights must sum to 100 (they sum to ${sum})` });
+}
+
+const tcpRoute = z
+  .strictObject({
+    match: z.array(l4Match).optional(),
+    route: z.array(tcpRouteDestination).min(1, 'at least one destination is required'),
+  })
+  .superRefine((r, ctx) => refineWeights(r.route, ctx));
+
 export const virtualServiceSpecSchema = z.strictObject({
   hosts: z.array(host).min(1, 'at least one host is required'),
   gateways: z
@@ -233,8 +279,15 @@ export const virtualServiceSpecSchema = z.strictObject({
       }),
     )
     .optional(),
-  http: z.array(httpRoute).min(1, 'at least one http route is required'),
+  http: z.array(httpRoute).optional(),
+  tcp: z.array(tcpRoute).optional(),
+  tls: z
+    .array(z.unknown())
+    .optional()
+    .refine((v) => v === undefined, { message: 'tls routes (SNI matching of the app\'s own TLS) are not supported yet', params: UNSUPPORTED }),
   exportTo,
+}).superRefine((s, ctx) => {
+  if ((s.http ?? []).length === 0 && (s.tcp ?? []).length === 0) ctx.addIssue({ code: 'custom', path: ['http'], message: 'at least one http or tcp route is required' });
 });
 
 export type VirtualServiceSpecDoc = z.infer<typeof virtualServiceSpecSchema>;

@@ -128,8 +128,24 @@ export interface VirtualServiceSpec {
   /** Fully qualified hosts. */
   hosts: readonly string[];
   gateways: readonly string[];
+  /** For HTTP-family ports; empty: those ports get the default route. */
   http: readonly HttpRoute[];
+  /** For tcp and tls ports (first rule whose match applies wins); empty: the default cluster. */
+  tcp: readonly TcpRoute[];
   exportTo: ExportTo;
+}
+
+/** Istio's L4MatchAttributes that meshfed honours (Pilot evaluates them per proxy). */
+export interface L4MatchRequest {
+  port?: number;
+  sourceLabels?: Readonly<Record<string, string>>;
+  sourceNamespace?: string;
+}
+
+/** A VirtualService `tcp` rule: match blocks ORed (none: everything), weighted destinations. */
+export interface TcpRoute {
+  match: readonly L4MatchRequest[];
+  route: readonly { destination: RouteDestination; weight: number }[];
 }
 
 export type LoadBalancerSimple = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';

@@ -1,7 +1,7 @@
 import type { HeaderMatchDoc, StringMatchDoc, VirtualServiceSpecDoc } from './config-schema-virtual-service.ts';
 import { GRPC_STATUS } from './config-schema-virtual-service.ts';
 import { resolveHost, toExportTo } from './config-hosts.ts';
-import type { HeaderOperations, HeadersConfig, HttpMatchRequest, HttpRetry, HttpRoute, RouteDestination, StringMatch, VirtualServiceSpec } from './config-types.ts';
+import type { HeaderOperations, HeadersConfig, HttpMatchRequest, HttpRetry, HttpRoute, RouteDestination, StringMatch, TcpRoute, VirtualServiceSpec } from './config-types.ts';
 
 /**
  * Validated VirtualService spec → Pilot's normalized form: hosts fully qualified in the config's
@@ -10,6 +10,7 @@ import type { HeaderOperations, HeadersConfig, HttpMatchRequest, HttpRetry, Http
  */
 
 type DurationMs = (text: string) => number;
+type HttpRouteDoc = NonNullable<VirtualServiceSpecDoc['http']>[number];
 
 function match(m: StringMatchDoc | HeaderMatchDoc): StringMatch {
   if (m.exact !== undefined) return { exact: m.exact };
@@ -41,7 +42,7 @@ function dest(d: { host: string; subset?: string | undefined; port?: { number: n
 }
 
 /** Istio's `retryOn`: Envoy conditions, and bare HTTP status codes that become retriable-status-codes. */
-function retries(r: NonNullable<VirtualServiceSpecDoc['http'][number]['retries']>, durationMs: DurationMs): HttpRetry {
+function retries(r: NonNullable<HttpRouteDoc['retries']>, durationMs: DurationMs): HttpRetry {
   const retryOn: string[] = [];
   const statusCodes: number[] = [];
   for (const c of (r.retryOn ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -62,7 +63,7 @@ function percentOf(p: { value: number } | undefined, legacy: number | undefined)
   return p !== undefined ? p.value : (legacy ?? 100);
 }
 
-function httpRoute(r: VirtualServiceSpecDoc['http'][number], ns: string, suffix: string, durationMs: DurationMs): HttpRoute {
+function httpRoute(r: HttpRouteDoc, ns: string, suffix: string, durationMs: DurationMs): HttpRoute {
   const route = r.route ?? [];
   const out: HttpRoute = {
     ...(r.name !== undefined ? { name: r.name } : {}),
@@ -146,11 +147,23 @@ function httpRoute(r: VirtualServiceSpecDoc['http'][number], ns: string, suffix:
   return out;
 }
 
+function tcpRoute(r: NonNullable<VirtualServiceSpecDoc['tcp']>[number], ns: string, suffix: string): TcpRoute {
+  return {
+    match: (r.match ?? []).map((m) => ({
+      ...(m.port !== undefined ? { port: m.port } : {}),
+      ...(m.sourceLabels !== undefined ? { sourceLabels: { ...m.sourceLabels } } : {}),
+      ...(m.sourceNamespace !== undefined ? { sourceNamespace: m.sourceNamespace } : {}),
+    })),
+    route: r.route.map((d) => ({ destination: dest(d.destination, ns, suffix), weight: r.route.length === 1 ? 100 : (d.weight ?? 0) })),
+  };
+}
+
 export function toVirtualServiceSpec(spec: VirtualServiceSpecDoc, ns: string, suffix: string, durationMs: DurationMs): VirtualServiceSpec {
   return {
     exportTo: toExportTo(spec.exportTo, ns),
     hosts: spec.hosts.map((h) => resolveHost(h, ns, suffix)),
     gateways: spec.gateways ?? ['mesh'],
-    http: spec.http.map((r) => httpRoute(r, ns, suffix, durationMs)),
+    http: (spec.http ?? []).map((r) => httpRoute(r, ns, suffix, durationMs)),
+    tcp: (spec.tcp ?? []).map((r) => tcpRoute(r, ns, suffix)),
   };
 }

@@ -5,7 +5,8 @@ import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { ClientTlsSettings } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { hasMeshEndpoints } from '../model/snapshot-queries.ts';
-import { meshTlsContext, type OutboundClusterKey } from './generator-common.ts';
+import { isHttpProtocol } from '../../common/service-protocol.ts';
+import { MESH_TCP_ALPN, meshTlsContext, type OutboundClusterKey, portProtocol } from './generator-common.ts';
 
 /**
  * The upstream `transport_socket` of an outbound cluster, from its merged DestinationRule `tls`:
@@ -58,6 +59,10 @@ export function upstreamTransportSocket(
   if (mode === undefined && !hasMeshEndpoints(snap, key.hostname)) return undefined;
   return {
     name: 'envoy.transport_sockets.tls',
-    typed_config: { '@type': TYPED_CONFIG.upstreamTls, common_tls_context: meshTlsContext(), sni: sniFor(key.port, key.subset, key.hostname) },
+    typed_config: {
+      '@type': TYPED_CONFIG.upstreamTls,
+      common_tls_context: meshTlsContext(isHttpProtocol(portProtocol(snap, key.hostname, key.port)) ? ['h2'] : MESH_TCP_ALPN),
+      sni: sniFor(key.port, key.subset, key.hostname),
+    },
   };
 }

@@ -1,3 +1,4 @@
+import type { ServiceProtocol } from '../../common/service-protocol.ts';
 import type {
   AdsConfigSource,
   CommonTlsContext,
@@ -24,13 +25,28 @@ export function routerFilter(): RouterFilter {
   return { name: 'envoy.filters.http.router', typed_config: { '@type': TYPED_CONFIG.router } };
 }
 
-/** Mesh mTLS material: the workload certificate `default` and the trust bundle `ROOTCA`, over SDS/ADS. */
-export function meshTlsContext(): CommonTlsContext {
+/**
+ * ALPN of a mesh TCP connection: meshfed's own peer exchange first (the caller sends its peer
+ * metadata in-band, src/sidecar/tcp-peer-exchange.ts), then Istio's values; the destination's
+ * inbound listener tells them from `h2` (mesh HTTP) with `application_protocols` matches.
+ */
+export const MESH_TCP_ALPN: readonly string[] = ['meshfed-peer-exchange', 'istio-peer-exchange', 'istio'];
+
+/**
+ * Mesh mTLS material: the workload certificate `default` and the trust bundle `ROOTCA`, over
+ * SDS/ADS; ALPN `h2` (mesh HTTP) unless given (MESH_TCP_ALPN for tcp and tls ports).
+ */
+export function meshTlsContext(alpn: readonly string[] = ['h2']): CommonTlsContext {
   return {
     tls_certificate_sds_secret_configs: [{ name: SECRET.workloadCert, sds_config: ADS }],
     validation_context_sds_secret_config: { name: SECRET.rootCa, sds_config: ADS },
-    alpn_protocols: ['h2'],
+    alpn_protocols: [...alpn],
   };
+}
+
+/** The protocol of a service port in the snapshot; http when the port is unknown. */
+export function portProtocol(snap: Snapshot, hostname: string, port: number): ServiceProtocol {
+  return snap.services.get(hostname)?.ports.find((p) => p.port === port)?.protocol ?? 'http';
 }
 
 export function durationFromMs(ms: number): Duration {

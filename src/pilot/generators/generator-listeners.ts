@@ -5,7 +5,9 @@ import type { FilterChain, Listener, XdsResource } from '../../xds/resources.ts'
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
-import { gatewaySnis, meshTlsContext, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
+import { isHttpProtocol } from '../../common/service-protocol.ts';
+import { gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
+import { inboundTcpChain, outboundTcpListeners } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
@@ -75,14 +77,16 @@ function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
   ];
   // Envoy rejects a listener without filter chains: no own workload port, no inbound listener.
   if (ports.length > 0) {
+    const tcp = (port: number): boolean => own.some((e) => e.port === port && !isHttpProtocol(portProtocol(snap, e.hostname, port)));
     listeners.push({
       '@type': TYPE_URL.listener,
       name: LISTENER.virtualInbound,
       address: socketAddress(ip, PORTS.sidecarInbound),
       traffic_direction: 'INBOUND',
-      filter_chains: ports.map(inboundChain),
+      filter_chains: ports.map((port) => (tcp(port) ? inboundTcpChain(port) : inboundChain(port))),
     });
   }
+  listeners.push(...outboundTcpListeners(proxy, snap, ip));
   return listeners;
 }
 
@@ -130,8 +134,10 @@ function proxylessListeners(snap: Snapshot): Listener[] {
 
 /**
  * LDS for one proxy.
- * - sidecar: `virtualOutbound` (proxy ip:15001, HTTP via RDS `outbound`) and `virtualInbound`
- *   (proxy ip:15006, one mTLS filter chain per own app port, inline route to `inbound|<port>||`).
+ * - sidecar: `virtualOutbound` (proxy ip:15001, HTTP via RDS `outbound`), `virtualInbound`
+ *   (proxy ip:15006, one mTLS filter chain per own app port: inline route to `inbound|<port>||`,
+ *   or tcp_proxy for a tcp/tls port, generator-tcp-listeners.ts) and one `0.0.0.0_<port>`
+ *   tcp_proxy listener per reachable tcp/tls service port.
  * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI (service
  *   SNIs and endpoint-qualified SNIs, `gatewaySnis`); any other SNI matches no chain and is refused.
  * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS, for

@@ -51,7 +51,7 @@ function appliesTo(m: HttpMatchRequest, proxy: ProxyNode | undefined, port: numb
  */
 export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?: ProxyNode, opts: RouteOptions = { cors: true, hashPolicy: true }): Route[] {
   const vs = snap.virtualServices.get(hostname);
-  const rules: readonly HttpRoute[] = vs
+  const rules: readonly HttpRoute[] = vs && vs.spec.http.length > 0
     ? vs.spec.http
     : [{ match: [], route: [{ destination: { host: hostname, subset: '', port }, weight: 100 }], mirrors: [] }];
   const routes: Route[] = [];
@@ -62,7 +62,7 @@ export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?
     if (opts.proxyless) matches = matches.filter((m) => m === undefined || Object.keys(m.queryParams).length === 0);
     for (const m of matches) routes.push(envoyRoute(snap, http, m, hostname, port, opts));
   }
-  if (!vs && routes[0]) routes[0].name = 'default';
+  if ((!vs || vs.spec.http.length === 0) && routes[0]) routes[0].name = 'default';
   return routes;
 }
 

@@ -115,7 +115,9 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       const ep = localEndpoint(shard.registry, hostname, w);
       addEndpoint(ep);
       const key = workloadKey(w.cluster, w.namespace, w.name);
-      workloads.set(key, [...(workloads.get(key) ?? []), ep]);
+      const own = workloads.get(key);
+      if (own) own.push(ep);
+      else workloads.set(key, [ep]);
     }
   }
   for (const shard of shards) {

@@ -65,6 +65,9 @@ function buildScopedView(snap: Snapshot, sidecar: SidecarConfig, proxyNamespace:
           if (snap.services.has(d.host)) widen(visible, d.host, undefined);
         }
       }
+      for (const tcp of vs.spec.tcp) {
+        for (const { destination: d } of tcp.route) if (snap.services.has(d.host)) widen(visible, d.host, undefined);
+      }
     }
   }
   const services = new Map<string, ServiceModel>();

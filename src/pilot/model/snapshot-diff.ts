@@ -26,8 +26,10 @@ function listKey(list: readonly EndpointModel[] | undefined): string {
 }
 
 function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>, same: (x: V | undefined, y: V | undefined) => boolean): Set<string> {
+  // a's keys in order, then b's own: the order the union of both key lists gives, without building it.
   const out = new Set<string>();
-  for (const k of new Set([...a.keys(), ...b.keys()])) if (!same(a.get(k), b.get(k))) out.add(k);
+  for (const [k, v] of a) if (!same(v, b.get(k))) out.add(k);
+  for (const [k, v] of b) if (!a.has(k) && !same(undefined, v)) out.add(k);
   return out;
 }
 

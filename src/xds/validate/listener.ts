@@ -1,5 +1,6 @@
 import type { Result } from '../../common/result.ts';
-import type { FilterChainConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteTable } from '../config-types.ts';
+import type { FilterChainConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteTable, TcpClusterWeight } from '../config-types.ts';
+import { LISTENER } from '../naming.ts';
 import { websocketUpgrade } from './upgrade-configs.ts';
 import { httpFilterList } from './http-filters.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../type-urls.ts';
@@ -11,6 +12,8 @@ import {
   join,
   list,
   onlyKeys,
+  optDurationMs,
+  optInt,
   optObj,
   optString,
   optWrappedBool,
@@ -123,12 +126,62 @@ function inlineRoutesForwardOnly(table: RouteTable, path: string, issues: Issues
   });
 }
 
-function tcpProxyCluster(tcp: Obj, path: string, issues: Issues): string | undefined {
-  onlyKeys(tcp, ['stat_prefix', 'cluster'], path, issues);
-  return reqString(tcp, 'cluster', path, issues);
+/** What a tcp_proxy contributes to a filter chain. */
+interface TcpProxyConfig {
+  statPrefix: string;
+  clusters: TcpClusterWeight[];
+  weighted: boolean;
+  idleTimeoutMs: number;
 }
 
-type NetworkFilterConfig = { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; cluster: string };
+/** Envoy's tcp_proxy default `idle_timeout`. */
+export const TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
+
+/**
+ * A decoded `envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`: `stat_prefix` (required),
+ * exactly one of `cluster` and `weighted_clusters` (weights at least 1, as Envoy validates), and
+ * `idle_timeout`. Every other field (metadata_match, access_log, max_connect_attempts,
+ * hash_policy, tunneling_config, …) is refused.
+ */
+function tcpProxy(tcp: Obj, path: string, issues: Issues): TcpProxyConfig | undefined {
+  onlyKeys(tcp, ['stat_prefix', 'cluster', 'weighted_clusters', 'idle_timeout'], path, issues);
+  const statPrefix = reqString(tcp, 'stat_prefix', path, issues) ?? '';
+  const idleTimeoutMs = optDurationMs(tcp, 'idle_timeout', path, issues) ?? TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS;
+  const cluster = optString(tcp, 'cluster', path, issues);
+  const weightedObj = optObj(tcp, 'weighted_clusters', path, issues);
+  if (cluster !== undefined && weightedObj) {
+    issues.add(path, 'cluster and weighted_clusters are exclusive');
+    return undefined;
+  }
+  if (cluster !== undefined) {
+    if (cluster === '') issues.add(join(path, 'cluster'), 'empty');
+    return { statPrefix, clusters: [{ name: cluster, weight: 1 }], weighted: false, idleTimeoutMs };
+  }
+  if (!weightedObj) {
+    issues.add(join(path, 'cluster'), 'missing (or weighted_clusters)');
+    return undefined;
+  }
+  const wp = join(path, 'weighted_clusters');
+  onlyKeys(weightedObj, ['clusters'], wp, issues);
+  const clusters: TcpClusterWeight[] = [];
+  const entries = list(weightedObj, 'clusters', wp, issues);
+  if (entries.length === 0) issues.add(join(wp, 'clusters'), 'empty');
+  entries.forEach((e, i) => {
+    const ep = join(join(wp, 'clusters'), i);
+    if (!isObj(e)) {
+      issues.add(ep, 'not an object');
+      return;
+    }
+    onlyKeys(e, ['name', 'weight'], ep, issues);
+    const name = reqString(e, 'name', ep, issues);
+    const weight = optInt(e, 'weight', 1, 4_294_967_295, ep, issues);
+    if (e['weight'] === undefined) issues.add(join(ep, 'weight'), 'must be at least 1');
+    if (name !== undefined && weight !== undefined) clusters.push({ name, weight });
+  });
+  return { statPrefix, clusters, weighted: true, idleTimeoutMs };
+}
+
+type NetworkFilterConfig = { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
 
 /** The single terminal network filter of a chain (HCM or tcp_proxy). */
 function networkFilter(chain: Obj, path: string, issues: Issues): NetworkFilterConfig | undefined {
@@ -149,8 +202,8 @@ function networkFilter(chain: Obj, path: string, issues: Issues): NetworkFilterC
   const tp = join(fp, 'typed_config');
   if (tc['@type'] === TYPED_CONFIG.httpConnectionManager) return { kind: 'http', hcm: httpConnectionManager(tc, tp, issues) };
   if (tc['@type'] === TYPED_CONFIG.tcpProxy) {
-    const cluster = tcpProxyCluster(tc, tp, issues);
-    return cluster === undefined ? undefined : { kind: 'tcp', cluster };
+    const tcp = tcpProxy(tc, tp, issues);
+    return tcp === undefined ? undefined : { kind: 'tcp', tcp };
   }
   issues.add(tp, `unsupported network filter ${JSON.stringify(tc['@type'] ?? f['name'])}`);
   return undefined;
@@ -165,11 +218,13 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
   const name = optString(c, 'name', path, issues) || `filter_chains[${index}]`;
   let serverNames: string[] = [];
   let destinationPort: number | undefined;
+  let applicationProtocols: string[] = [];
   const match = optObj(c, 'filter_chain_match', path, issues);
   if (match) {
     const mp = join(path, 'filter_chain_match');
-    onlyKeys(match, ['server_names', 'destination_port', 'transport_protocol'], mp, issues);
+    onlyKeys(match, ['server_names', 'destination_port', 'transport_protocol', 'application_protocols'], mp, issues);
     serverNames = stringList(match, 'server_names', mp, issues).map((s) => s.toLowerCase());
+    applicationProtocols = stringList(match, 'application_protocols', mp, issues);
     destinationPort = optWrappedInt(match, 'destination_port', 1, 65535, mp, issues);
     const tp = optString(match, 'transport_protocol', mp, issues);
     if (tp !== undefined && tp !== 'tls' && tp !== 'raw_buffer') {
@@ -184,12 +239,14 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
       kind: 'tcp',
       name,
       serverNames,
-      cluster: nf.cluster,
+      applicationProtocols,
+      ...nf.tcp,
       ...(destinationPort !== undefined ? { destinationPort } : {}),
       ...(tls ? { tls } : {}),
     };
   }
   const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc, httpFilters: nf.hcm.httpFilters };
+  if (applicationProtocols.length > 0) out.applicationProtocols = applicationProtocols;
   if (nf.hcm.websocket !== undefined) out.websocket = nf.hcm.websocket;
   if (nf.hcm.allowConnect) out.allowConnect = true;
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
@@ -252,5 +309,22 @@ export function validateListener(r: unknown): Result<ListenerConfig> {
       if (fc) out.filterChains.push(fc);
     });
   }
+  if (name === LISTENER.eastWestGateway) gatewayHonours(out, issues);
   return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
+}
+
+/**
+ * The east-west gateway routes each SNI to one cluster and never times a connection out for
+ * idleness (src/gateway/sni-routes.ts), and matches chains by SNI only: weighted_clusters, an
+ * idle_timeout other than Envoy's default and application_protocols are refused on its listener.
+ */
+function gatewayHonours(l: ListenerConfig, issues: Issues): void {
+  l.filterChains.forEach((c, i) => {
+    const p = join('filter_chains', i);
+    if ((c.applicationProtocols ?? []).length > 0) issues.add(join(p, 'filter_chain_match.application_protocols'), 'not honoured by the east-west gateway');
+    if (c.kind !== 'tcp') return;
+    const tp = join(p, 'filters[0].typed_config');
+    if (c.weighted) issues.add(join(tp, 'weighted_clusters'), 'not honoured by the east-west gateway (one cluster per SNI)');
+    if (c.idleTimeoutMs !== TCP_PROXY_DEFAULT_IDLE_TIMEOUT_MS) issues.add(join(tp, 'idle_timeout'), 'not honoured by the east-west gateway');
+  });
 }

@@ -171,7 +171,18 @@ test('circuit breaker: retries count against max_retries; connections beyond max
   t.like(m.pick('c', { retry: true }), { ok: false, flag: 'UO' });
   t.true(m.pick('c', {}).ok, 'beyond max_connections: pending');
   t.like(m.pick('c', {}), { ok: false, flag: 'UO' }, 'one running, one pending: the third is refused');
-  t.deepEqual(m.get('c')?.stats().overflows, { max_requests: 0, max_pending_requests: 1, max_retries: 1 });
+  t.deepEqual(m.get('c')?.stats().overflows, { max_requests: 0, max_pending_requests: 1, max_retries: 1, max_connections: 0 });
+});
+
+test('circuit breaker: a TCP proxy connection beyond max_connections is refused at once with UO (no pending queue)', (t) => {
+  const m = createClusterManager();
+  m.update(config(cluster({ circuitBreakers: { maxConnections: 1, maxPendingRequests: 100, maxRequests: 100, maxRetries: 1 } }), [ep('10.0.0.1')]));
+  const first = m.pick('c', { connection: true });
+  t.true(first.ok);
+  t.like(m.pick('c', { connection: true }), { ok: false, status: 503, flag: 'UO' });
+  if (first.ok) first.release();
+  t.true(m.pick('c', { connection: true }).ok, 'released: admitted again');
+  t.is(m.get('c')?.stats().overflows.max_connections, 1);
 });
 
 test('priorities: traffic spills from a half-down P0 to P1 (70/30)', (t) => {

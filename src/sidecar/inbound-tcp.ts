@@ -1,0 +1,137 @@
+import type http2 from 'node:http2';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { parseClientHello, proxyTcp, type TcpConnector } from '../dataplane/tcp/index.ts';
+import type { ListenerConfig, TcpFilterChain } from '../xds/config-types.ts';
+import { LISTENER, parseSni } from '../xds/naming.ts';
+import type { CertBundle } from './cert-source.ts';
+import type { ListenerContext } from './listener-context.ts';
+import { peerIdentityOfSocket } from './peer-identity.ts';
+import type { PeerMetadata } from './peer-metadata.ts';
+import { PEER_EXCHANGE_ALPN, readPeerExchange } from './tcp-peer-exchange.ts';
+import { destinationTcpObserver } from './tcp-telemetry.ts';
+
+/**
+ * ALPN values that mark a mesh TCP connection, as Istio's inbound listener matches them
+ * (`istio-peer-exchange`, `istio`), plus meshfed's `meshfed-peer-exchange`; HTTP callers offer
+ * `h2`. The inbound TCP server selects `meshfed-peer-exchange` (then reads the caller's metadata
+ * frame, tcp-peer-exchange.ts) or `istio`; never `istio-peer-exchange`, whose frame it does not speak.
+ */
+export const MESH_TCP_ALPN_VALUES: readonly string[] = [PEER_EXCHANGE_ALPN, 'istio-peer-exchange', 'istio'];
+const SERVER_ALPN = [PEER_EXCHANGE_ALPN, 'istio'];
+
+/** Give up on a ClientHello that is not complete after this many bytes or this long. */
+const MAX_HELLO_BYTES = 16 * 1024;
+const HELLO_TIMEOUT_MS = 5000;
+
+/** Whether a ClientHello's ALPN asks for raw mesh TCP rather than HTTP/2. */
+export function isMeshTcpAlpn(alpn: readonly string[]): boolean {
+  return !alpn.includes('h2') && alpn.some((a) => MESH_TCP_ALPN_VALUES.includes(a));
+}
+
+/**
+ * The inbound tcp chain for a connection: a tcp chain of `virtualInbound` whose destinationPort
+ * is the port in the caller's SNI (`outbound_.<port>_…`) and whose application_protocols (if any)
+ * include the negotiated ALPN.
+ */
+export function selectInboundTcpChain(listener: ListenerConfig | undefined, sni: string, alpn: string): TcpFilterChain | undefined {
+  const port = parseSni(sni)?.port;
+  if (!listener || port === undefined) return undefined;
+  return listener.filterChains.find(
+    (c): c is TcpFilterChain => c.kind === 'tcp' && c.destinationPort === port && (c.applicationProtocols.length === 0 || c.applicationProtocols.includes(alpn)),
+  );
+}
+
+/**
+ * Adds raw mesh TCP to the inbound listener (15006), as Envoy's tls_inspector and
+ * `application_protocols` filter chain matches do for Istio: each accepted connection's
+ * ClientHello is read (not consumed); one whose ALPN offers `istio`/`istio-peer-exchange` and not
+ * `h2` is terminated here with mesh mTLS (client certificate chaining to our roots, well-formed
+ * SPIFFE ID) and its bytes are proxied to the app port of the tcp chain its SNI names, with the
+ * caller's SPIFFE ID in the `istio_tcp_*` metrics. Every other connection (HTTP/2 over mTLS,
+ * plaintext) goes on to the listeners installed before, unchanged. Call after acceptPlaintext.
+ */
+export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerContext, connector: TcpConnector): void {
+  const previous = server.listeners('connection') as ((socket: net.Socket) => void)[];
+  server.removeAllListeners('connection');
+  let context: { bundle: CertBundle; secure: tls.SecureContext } | undefined;
+  const secureContext = (): tls.SecureContext => {
+    const bundle = ctx.certificate();
+    if (context?.bundle !== bundle) {
+      context = { bundle, secure: tls.createSecureContext({ key: bundle.privateKeyPem, cert: bundle.certChainPem, ca: bundle.rootsPem }) };
+    }
+    return context.secure;
+  };
+  const tcpServer = tls.createServer({
+    SNICallback: (_name, cb) => cb(null, secureContext()),
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: SERVER_ALPN,
+    allowHalfOpen: true,
+  });
+  tcpServer.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => {
+    ctx.logger.debug({ err: e.message }, 'inbound tcp handshake failed');
+    socket.destroy();
+  });
+  tcpServer.on('secureConnection', (socket: tls.TLSSocket) => {
+    const peer = peerIdentityOfSocket(socket);
+    if (!peer.ok) {
+      ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound tcp peer rejected');
+      socket.destroy();
+      return;
+    }
+    const sni = typeof socket.servername === 'string' ? socket.servername : '';
+    const chain = selectInboundTcpChain(ctx.config().listeners.get(LISTENER.virtualInbound), sni, socket.alpnProtocol || '');
+    if (!chain) {
+      ctx.logger.debug({ sni }, 'no inbound tcp chain for the SNI');
+      socket.destroy();
+      return;
+    }
+    const start = (metadata: PeerMetadata | undefined, head: Buffer | undefined): void => {
+      const caller = { principal: peer.value.spiffeId, service: parseSni(sni)?.hostname ?? '', ...(metadata ? { metadata } : {}) };
+      proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, caller), logger: ctx.logger }, head);
+    };
+    if (socket.alpnProtocol !== PEER_EXCHANGE_ALPN) {
+      start(undefined, undefined);
+      return;
+    }
+    void readPeerExchange(socket).then((frame) => {
+      if (!frame) {
+        socket.destroy();
+        return;
+      }
+      start(frame.metadata, frame.rest.length > 0 ? frame.rest : undefined);
+    });
+  });
+
+  server.on('connection', (socket: net.Socket) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const handOff = (tcp: boolean): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      if (size > 0) socket.unshift(Buffer.concat(chunks, size));
+      if (tcp) {
+        // The HTTP/2 server accepted it without half-open; raw TCP keeps writing after the peer's FIN.
+        socket.allowHalfOpen = true;
+        tcpServer.emit('connection', socket);
+        return;
+      }
+      for (const l of previous) l.call(server, socket);
+      socket.resume();
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      const hello = parseClientHello(chunks.length === 1 ? chunk : Buffer.concat(chunks, size));
+      if (hello.status === 'incomplete' && size <= MAX_HELLO_BYTES) return;
+      handOff(hello.status === 'ok' && isMeshTcpAlpn(hello.alpn));
+    };
+    const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
+    timer.unref();
+    socket.on('data', onData);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('error', () => socket.destroy());
+  });
+}

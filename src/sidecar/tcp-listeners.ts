@@ -1,0 +1,126 @@
+import net from 'node:net';
+import { errorMessage } from '../common/errors.ts';
+import { fail, ok, type Result } from '../common/result.ts';
+import { proxyTcp, type TcpConnector } from '../dataplane/tcp/index.ts';
+import type { ListenerConfig, ProxyConfig, SocketAddr, TcpFilterChain } from '../xds/config-types.ts';
+import { LISTENER } from '../xds/naming.ts';
+import { ListenerBindError } from './errors.ts';
+import type { ListenerContext } from './listener-context.ts';
+import { sourceTcpObserver } from './tcp-telemetry.ts';
+
+interface BoundTcpListener {
+  key: string;
+  server: net.Server;
+  address: SocketAddr;
+  sockets: Set<net.Socket>;
+}
+
+/** Whether a listener is one of the sidecar's outbound TCP listeners (`0.0.0.0_<port>`): a socket listener of tcp_proxy chains only. */
+export function isOutboundTcpListener(l: ListenerConfig): boolean {
+  return (
+    l.name !== LISTENER.virtualInbound &&
+    l.name !== LISTENER.virtualOutbound &&
+    l.address !== undefined &&
+    l.filterChains.length > 0 &&
+    l.filterChains.every((c) => c.kind === 'tcp')
+  );
+}
+
+/**
+ * The chain for a plaintext connection from the app: the first tcp chain that asks for no SNI
+ * and no ALPN (the app speaks raw bytes; Pilot sends one such chain per listener).
+ */
+export function selectOutboundTcpChain(l: ListenerConfig | undefined): TcpFilterChain | undefined {
+  return l?.filterChains.find((c): c is TcpFilterChain => c.kind === 'tcp' && c.serverNames.length === 0 && c.applicationProtocols.length === 0);
+}
+
+/**
+ * The sidecar's outbound TCP listeners, one net.Server per `0.0.0.0_<port>` listener, bound on the
+ * listener's address and port. Contract: `apply(config)` after every applied config binds new or
+ * moved listeners and closes removed ones (their open connections are destroyed); each new
+ * connection reads the listener's chain from the config current when it arrives.
+ */
+export class TcpListeners {
+  readonly #ctx: ListenerContext;
+  readonly #connector: TcpConnector;
+  readonly #bound = new Map<string, BoundTcpListener>();
+
+  constructor(ctx: ListenerContext, connector: TcpConnector) {
+    this.#ctx = ctx;
+    this.#connector = connector;
+  }
+
+  address(name: string): SocketAddr | undefined {
+    return this.#bound.get(name)?.address;
+  }
+
+  names(): string[] {
+    return [...this.#bound.keys()];
+  }
+
+  async apply(config: ProxyConfig): Promise<ListenerBindError[]> {
+    const errors: ListenerBindError[] = [];
+    const wanted = [...config.listeners.values()].filter(isOutboundTcpListener);
+    const names = new Set(wanted.map((l) => l.name));
+    for (const [name, b] of this.#bound) {
+      if (names.has(name)) continue;
+      this.#bound.delete(name);
+      this.#stop(b);
+    }
+    for (const l of wanted) {
+      const address = l.address;
+      if (!address) continue;
+      const key = `${address.host}:${address.port}`;
+      const existing = this.#bound.get(l.name);
+      if (existing?.key === key) continue;
+      if (existing) {
+        this.#bound.delete(l.name);
+        this.#stop(existing);
+      }
+      const started = await this.#start(l.name, address);
+      if (started.ok) this.#bound.set(l.name, started.value);
+      else errors.push(started.errors);
+    }
+    return errors;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#bound.values()];
+    this.#bound.clear();
+    await Promise.all(all.map((b) => this.#stop(b)));
+  }
+
+  #start(name: string, address: SocketAddr): Promise<Result<BoundTcpListener, ListenerBindError>> {
+    const sockets = new Set<net.Socket>();
+    const track = (s: net.Socket): void => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    };
+    const observer = sourceTcpObserver(this.#ctx);
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      track(socket);
+      const chain = selectOutboundTcpChain(this.#ctx.config().listeners.get(name));
+      if (!chain) {
+        socket.destroy();
+        return;
+      }
+      proxyTcp(socket, chain, { clusters: this.#ctx.clusters, random: this.#ctx.random, connector: this.#connector, observer, logger: this.#ctx.logger, track });
+    });
+    return new Promise((resolve) => {
+      const onError = (e: unknown): void => resolve(fail(new ListenerBindError(`cannot bind ${address.host}:${address.port}: ${errorMessage(e)}`, { cause: e })));
+      server.once('error', onError);
+      server.listen(address.port, address.host, () => {
+        server.off('error', onError);
+        this.#ctx.logger.info({ listener: name, address: `${address.host}:${address.port}` }, 'tcp listener bound');
+        resolve(ok({ key: `${address.host}:${address.port}`, server, address, sockets }));
+      });
+    });
+  }
+
+  #stop(b: BoundTcpListener): Promise<void> {
+    return new Promise((resolve) => {
+      b.server.close(() => resolve());
+      for (const s of b.sockets) s.destroy();
+    });
+  }
+}

@@ -28,6 +28,8 @@ export interface AccessLogRecord {
   /** Envoy-style flags, `-` for none. */
   responseFlags: string;
   protocol: 'HTTP11' | 'HTTP2';
+  /** The grpc-status of a gRPC response (trailers, or headers when trailers-only). */
+  grpcStatus?: string;
   sourceWorkload: string;
   sourceNamespace: string;
   sourceCluster: string;
@@ -139,6 +141,7 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
         no_healthy_upstream: flags.includes('UH') || flags.includes('NC'),
         upstream_connection_failure: flags.includes('UF'),
         upstream_remote_reset: flags.includes('UR'),
+        upstream_connection_termination: flags.includes('UC'),
         upstream_request_timeout: flags.includes('UT'),
         rate_limited: flags.includes('RL'),
       },
@@ -150,7 +153,8 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
       path: r.path,
       authority: r.authority,
     },
-    response: { response_code: { value: r.responseCode } },
+    // Envoy logs gRPC's status as the `grpc-status` response trailer (%GRPC_STATUS% in text logs).
+    response: { response_code: { value: r.responseCode }, ...(r.grpcStatus ? { response_trailers: { 'grpc-status': r.grpcStatus } } : {}) },
   };
 }
 

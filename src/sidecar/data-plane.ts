@@ -85,7 +85,7 @@ interface BoundListener {
   key: string;
   server: http.Server | http2.Http2SecureServer;
   address: SocketAddr;
-  /** Live HTTP/2 sessions (inbound only), closed gracefully when the listener goes away. */
+  /** Live HTTP/2 sessions (inbound: from peers; outbound: h2c from the app), closed gracefully when the listener goes away. */
   sessions: Set<http2.ServerHttp2Session>;
 }
 
@@ -213,14 +213,14 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     const sessions = new Set<http2.ServerHttp2Session>();
     let server: http.Server | http2.Http2SecureServer;
     if (name === LISTENER.virtualInbound) {
-      const s = createInboundServer(ctx);
+      const s = createInboundServer(ctx, h2Pool);
       s.on('session', (session: http2.ServerHttp2Session) => {
         sessions.add(session);
         session.once('close', () => sessions.delete(session));
       });
       server = s;
     } else {
-      server = createOutboundServer(ctx, h2Pool, h1);
+      server = createOutboundServer(ctx, h2Pool, h1, sessions);
     }
     const bound = await listen(server, host, port);
     if (!bound.ok) return bound;

@@ -82,3 +82,18 @@ export function h1ToH1RequestHeaders(head: H1RequestHead): OutgoingHttpHeaders {
 export function responseHeadersForH1(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   return copyEndToEnd(headers, connectionNamed(headers), {});
 }
+
+/**
+ * h2c request headers from the app → the HTTP/1.1-shaped headers the router and the upstream
+ * transports read: pseudo-headers dropped, `:authority` as Host. Nothing else changes, so a
+ * request reads the same to routing whichever protocol the app spoke.
+ */
+export function h2DownstreamHeaders(headers: IncomingHttpHeaders, authority: string): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = { host: authority };
+  for (const name in headers) {
+    if (name.startsWith(':') || name === 'host') continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}

@@ -13,6 +13,11 @@ import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 import { acceptPlaintext } from './inbound-plaintext.ts';
+import { forwardToAppH2 } from './inbound-app-h2.ts';
+import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, writeGrpcLocalReply } from './grpc-status.ts';
+import { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
+import type { H2SessionPool } from './upstream-h2-pool.ts';
+import { handleInboundUpgrade } from './websocket-inbound.ts';
 import { acceptMeshTcp } from './inbound-tcp.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
 
@@ -21,8 +26,10 @@ import { sidecarTcpConnector } from './tcp-upstream.ts';
  * through an east-west gateway), and plaintext HTTP/2 from callers whose DestinationRule disables
  * TLS (PERMISSIVE, see inbound-plaintext.ts: no peer identity, no XFCC). The TLS layer refuses clients without a certificate chaining to
  * our roots; after the handshake a peer whose leaf lacks a well-formed SPIFFE ID is disconnected.
- * Requests are forwarded to the app over HTTP/1.1 with http2-proxy, with XFCC set to the verified
- * peer (client XFCC is always stripped) and the peer metadata header exchanged.
+ * Requests are forwarded to the app over HTTP/1.1 with http2-proxy, or over h2c when the inbound
+ * cluster speaks HTTP/2 (inbound-app-h2.ts: http2 and grpc ports, trailers relayed), with XFCC set
+ * to the verified peer (client XFCC is always stripped) and the peer metadata header exchanged.
+ * Local replies to gRPC requests are trailers-only (grpc-status from the HTTP status, as Envoy).
  */
 
 // http2-proxy is CommonJS whose exports Node's ESM loader cannot detect statically.
@@ -82,13 +89,15 @@ function routeTableOf(cfg: ProxyConfig, chain: HttpFilterChain): RouteTable | un
   return chain.routes ?? (chain.routeConfigName !== undefined ? cfg.routes.get(chain.routeConfigName) : undefined);
 }
 
-export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServer {
+export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool): http2.Http2SecureServer {
   const server = http2.createSecureServer({
     ...inboundSecureContext(ctx.certificate()),
     requestCert: true,
     rejectUnauthorized: true,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
+    // RFC 8441: websocket from other sidecars arrives as extended CONNECT (websocket-inbound.ts).
+    settings: { enableConnectProtocol: true },
   });
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
@@ -104,7 +113,19 @@ export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServ
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni, sniInfo: parseSni(sni) };
   });
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    handleInbound(ctx, req, res);
+    handleInbound(ctx, appH2, req, res);
+  });
+  server.on('connect', (req: http2.Http2ServerRequest) => {
+    const conn = (req.stream.session?.socket as unknown as SocketWithConnection | undefined)?.[kConnection];
+    if (!conn) {
+      req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    const cfg = ctx.config();
+    const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
+    handleInboundUpgrade(ctx, req, chain, chain ? routeTableOf(cfg, chain) : undefined, { peer: conn.peer, service: conn.sniInfo?.hostname }, (headers) =>
+      sanitizeXfcc(headers as Record<string, unknown>, chain?.setXfcc ?? false, ctx.certificate().spiffeId, conn.peer),
+    );
   });
   acceptPlaintext(server, (socket) => {
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
@@ -114,7 +135,7 @@ export function createInboundServer(ctx: ListenerContext): http2.Http2SecureServ
   return server;
 }
 
-function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
   const startTime = new Date();
   const started = performance.now();
   const socket = req.stream.session?.socket as unknown as SocketWithConnection | undefined;
@@ -135,6 +156,8 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
   labels.destination_service_name = serviceNameOf(labels.destination_service);
   labels.source_principal = conn.peer?.spiffeId ?? UNKNOWN;
   labels.connection_security_policy = conn.peer ? 'mutual_tls' : 'none';
+  const grpc = isGrpcRequest(req.headers);
+  if (grpc) labels.request_protocol = 'grpc';
   const source = takePeerMetadata(req.headers);
   if (source) {
     labels.source_workload = source.workload || UNKNOWN;
@@ -165,6 +188,7 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
       authority,
       responseCode: res.statusCode,
       protocol: 'HTTP2',
+      grpcStatus: labels.grpc_response_status,
     });
   };
   let release: (() => void) | undefined;
@@ -178,6 +202,14 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
     labels.response_flags = flag;
     if (res.headersSent) {
       req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if (grpc) {
+      res.statusCode = 200;
+      labels.grpc_response_status = writeGrpcLocalReply(
+        req.stream,
+        grpcLocalReplyHeaders(status, undefined, message, { [RESPONSE_FLAGS_HEADER]: flag, [PEER_METADATA_HEADER]: ctx.peerMetadata }),
+      );
       return;
     }
     responseBytes = writeLocalReply(res, status, flag, message, { [PEER_METADATA_HEADER]: ctx.peerMetadata });
@@ -201,6 +233,36 @@ function handleInbound(ctx: ListenerContext, req: http2.Http2ServerRequest, res:
   const { endpoint } = picked;
   upstreamRemote = { ...endpoint.address };
   const timeoutMs = decision.route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
+  const cluster = ctx.clusters.get(upstreamCluster)?.config;
+  if (cluster?.upstreamHttp2) {
+    let appResponseHeaders: http.IncomingHttpHeaders = {};
+    forwardToAppH2(appH2, endpoint.address, req, res, { authority, timeoutMs, connectTimeoutMs: cluster.connectTimeoutMs }, {
+      editHeaders: (headers) => {
+        delete headers[PEER_METADATA_HEADER];
+        sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
+      },
+      response: (up) => {
+        picked.report({ kind: 'response', status: up.status });
+        appResponseHeaders = up.headers;
+        const out: http.OutgoingHttpHeaders = {};
+        for (const name in up.headers) if (!name.startsWith(':') && up.headers[name] !== undefined) out[name] = up.headers[name];
+        out[PEER_METADATA_HEADER] = ctx.peerMetadata;
+        return out;
+      },
+      data: (n) => {
+        responseBytes += n;
+      },
+      end: (trailers) => {
+        if (grpc) labels.grpc_response_status = grpcStatusOf(appResponseHeaders, trailers) ?? '';
+      },
+      failed: (flag, message) => {
+        picked.report(flag === 'UT' ? { kind: 'timeout' } : flag === 'UF' ? { kind: 'connect-failure' } : { kind: 'reset' });
+        if (!res.closed) localReply(flag === 'UT' ? 504 : 503, flag, message);
+        else labels.response_flags = flag;
+      },
+    });
+    return;
+  }
 
   Promise.resolve(
     web(req, res, {

@@ -15,8 +15,9 @@ const TLS_HANDSHAKE = 0x16;
 export function acceptPlaintext(server: http2.Http2SecureServer, onPlaintext: (socket: net.Socket) => void): void {
   const tlsListeners = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
-  const plain = http2.createServer();
+  const plain = http2.createServer({ settings: { enableConnectProtocol: true } });
   plain.on('request', (req, res) => server.emit('request', req, res));
+  plain.on('connect', (req, res) => server.emit('connect', req, res));
   plain.on('session', (session) => server.emit('session', session));
   server.on('connection', (socket: net.Socket) => {
     socket.once('data', (first: Buffer) => {

@@ -57,6 +57,8 @@ export function blankLabels(reporter: 'source' | 'destination'): RequestLabels {
     response_code: '0',
     response_flags: '-',
     connection_security_policy: 'none',
+    // Istio's value for requests that are not gRPC: empty.
+    grpc_response_status: '',
   };
 }
 
@@ -75,6 +77,8 @@ export interface FinishedRequest {
   authority: string;
   responseCode: number;
   protocol: AccessLogRecord['protocol'];
+  /** The response's grpc-status (gRPC requests only). */
+  grpcStatus?: string;
 }
 
 /**
@@ -97,6 +101,7 @@ export function reportRequest(ctx: ListenerContext, labels: RequestLabels, r: Fi
     responseCode: r.responseCode,
     responseFlags: labels.response_flags,
     protocol: r.protocol,
+    ...(r.grpcStatus ? { grpcStatus: r.grpcStatus } : {}),
     sourceWorkload: labels.source_workload,
     sourceNamespace: labels.source_workload_namespace,
     sourceCluster: labels.source_cluster,

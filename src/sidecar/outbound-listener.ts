@@ -1,29 +1,36 @@
 import http from 'node:http';
-import type { Readable } from 'node:stream';
-import { createHttpFilters } from '../dataplane/http/http-filter-registry.ts';
+import http2 from 'node:http2';
+import type { Duplex, Readable } from 'node:stream';
 import type { FilterRequest, HttpFilter, LocalReply } from '../dataplane/http/http-filter-interface.ts';
 import { type RequestView, routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { editResponseHeaders, forward } from '../dataplane/http/router.ts';
-import type { HttpFilterChain, RedirectConfig, RouteConfig, RouteTable } from '../xds/config-types.ts';
-import { LISTENER, parseOutboundClusterName } from '../xds/naming.ts';
-import { responseHeadersForH1 } from './headers.ts';
+import type { RedirectConfig, RouteConfig } from '../xds/config-types.ts';
+import { parseOutboundClusterName } from '../xds/naming.ts';
+import { h2DownstreamHeaders, responseHeadersForH1 } from './headers.ts';
 import {
   blankLabels,
   DEFAULT_ROUTE_TIMEOUT_MS,
   type ListenerContext,
   reportRequest,
   UNKNOWN,
+  RESPONSE_FLAGS_HEADER,
   writeLocalReply,
 } from './listener-context.ts';
+import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly, writeGrpcLocalReply } from './grpc-status.ts';
+import { acceptH2c } from './outbound-h2c.ts';
+import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
+
 import { outboundUpstream } from './outbound-upstream.ts';
 import { routeHash } from './route-hash.ts';
+import { handleOutboundUpgrade } from './websocket-outbound.ts';
 import { takePeerMetadata } from './peer-metadata.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 
 /**
- * The outbound listener (`virtualOutbound`, :15001): plain HTTP/1.1 from the local app, routed by
+ * The outbound listener (`virtualOutbound`, :15001): plain HTTP/1.1 or prior-knowledge h2c from the
+ * local app on the same port (told apart by the connection preface, outbound-h2c.ts), routed by
  * Host through the listener's route table, then through the chain's HTTP filters (fault, CORS) and
  * the router (redirects, direct responses, rewrites, header edits, retries, mirrors), to the
  * picked endpoint over mesh mTLS (HTTP/2) or plaintext HTTP/1.1. Local replies carry
@@ -36,25 +43,42 @@ import type { H2SessionPool } from './upstream-h2-pool.ts';
  * attempt ends.
  */
 
-/** The outbound listener's HTTP chain in the current config, if any. */
-function outboundChain(ctx: ListenerContext): HttpFilterChain | undefined {
-  const listener = ctx.config().listeners.get(LISTENER.virtualOutbound);
-  const chain = listener?.filterChains.find((c) => c.kind === 'http');
-  return chain?.kind === 'http' ? chain : undefined;
-}
 
-/** The route table the outbound listener uses in the current config, if any. */
-export function outboundRouteTable(ctx: ListenerContext): RouteTable | undefined {
-  const chain = outboundChain(ctx);
-  if (!chain) return undefined;
-  return chain.routes ?? (chain.routeConfigName !== undefined ? ctx.config().routes.get(chain.routeConfigName) : undefined);
-}
-
-export function createOutboundServer(ctx: ListenerContext, h2: H2SessionPool, h1: Http1Upstream): http.Server {
+/**
+ * The outbound server: HTTP/1.1 and h2c from the app. `sessions` receives the live h2c sessions,
+ * so that the caller can close them with the listener.
+ */
+export function createOutboundServer(
+  ctx: ListenerContext,
+  h2: H2SessionPool,
+  h1: Http1Upstream,
+  sessions: Set<http2.ServerHttp2Session>,
+): http.Server {
   const server = http.createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => {
     handleOutbound(ctx, h2, h1, req, res);
   });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleOutboundUpgrade(ctx, h2, req, socket, head));
+  const h2c = acceptH2c(server, (req, res) => handleOutbound(ctx, h2, h1, req, res));
+  h2c.onSession((s) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
   return server;
+}
+
+/** A request from the app, over HTTP/1.1 or h2c (Node's compatibility API for the latter). */
+type AppRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type AppResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** True once the app's connection (h1) or stream (h2) is gone. */
+function appGone(res: AppResponse): boolean {
+  return res instanceof http.ServerResponse ? res.destroyed : res.stream.destroyed;
+}
+
+/** Resets the app's response: closes the HTTP/1.1 connection, or resets the h2 stream. */
+function resetApp(res: AppResponse): void {
+  if (res instanceof http.ServerResponse) res.destroy();
+  else if (!res.stream.destroyed) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
 }
 
 /** `outbound|<port>|<subset>|<host>` → its destination_service labels, remembered per cluster name. */
@@ -70,36 +94,16 @@ function destinationOfCluster(clusterName: string): { service: string; serviceNa
   return d;
 }
 
-/** True when an HTTP/1.1 request carries a body (RFC 9112 §6.3: only these headers announce one). */
-function hasBody(req: http.IncomingMessage): boolean {
+/**
+ * True when a request carries a body: on h2c when its HEADERS frame did not end the stream; on
+ * HTTP/1.1 when it says so (RFC 9112 §6.3: only these headers announce one).
+ */
+function hasBody(req: AppRequest): boolean {
+  if (!(req instanceof http.IncomingMessage)) return !req.stream.endAfterHeaders;
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** The filter instances of an HTTP chain, built once per chain config (configs are immutable). */
-const filtersOfChain = new WeakMap<HttpFilterChain, HttpFilter[]>();
-
-function chainFilters(chain: HttpFilterChain | undefined, ctx: ListenerContext): HttpFilter[] {
-  if (!chain || chain.httpFilters.length === 0) return NO_FILTERS;
-  let filters = filtersOfChain.get(chain);
-  if (!filters) {
-    // A chain config belongs to one sidecar, so its filters count into that sidecar's stats.
-    filters = createHttpFilters(chain.httpFilters, (name) => ctx.telemetry.countEnvoyStat(name));
-    filtersOfChain.set(chain, filters);
-  }
-  return filters;
-}
-
-const NO_FILTERS: HttpFilter[] = [];
-
-/** Runs the decode phase; resolves with the first local reply, or undefined to go on. */
-async function runFilters(filters: readonly HttpFilter[], freq: FilterRequest, from: number): Promise<LocalReply | undefined> {
-  for (let i = from; i < filters.length; i++) {
-    const d = await filters[i]!.onRequest(freq);
-    if (d.kind === 'reply') return d.reply;
-  }
-  return undefined;
-}
 
 function redirectLocation(r: RedirectConfig, route: RouteConfig, view: RequestView): string {
   const q = view.path.indexOf('?');
@@ -120,20 +124,25 @@ function handleOutbound(
   ctx: ListenerContext,
   h2: H2SessionPool,
   h1: Http1Upstream,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
+  req: AppRequest,
+  res: AppResponse,
 ): void {
   const startTime = new Date();
   const started = performance.now();
   const method = req.method ?? 'GET';
   const path = req.url ?? '/';
-  const host = (req.headers.host ?? '').toLowerCase();
+  const isH2 = !(req instanceof http.IncomingMessage);
+  const host = String((isH2 ? req.headers[':authority'] : undefined) ?? req.headers.host ?? '').toLowerCase();
+  // The router and the upstream transports read HTTP/1.1-shaped headers (Host, no pseudo-headers).
+  const requestHeaders = isH2 ? h2DownstreamHeaders(req.headers, host) : req.headers;
   const own = ctx.workload;
   const labels = blankLabels('source');
   labels.source_workload = own.name;
   labels.source_workload_namespace = own.namespace;
   labels.source_principal = ctx.certificate().spiffeId;
   labels.source_cluster = own.cluster;
+  const grpc = isGrpcRequest(requestHeaders);
+  if (grpc) labels.request_protocol = 'grpc';
   let requestBytes = 0;
   let responseBytes = 0;
   let upstreamCluster = '';
@@ -145,9 +154,13 @@ function handleOutbound(
     requestBytes += chunk.length;
   });
 
+  let completed = false;
+  res.once('finish', () => {
+    completed = true;
+  });
   // 'close' fires once, after the response finished or the connection went away.
   res.once('close', () => {
-    if (!res.writableFinished) {
+    if (!completed) {
       signal.aborted = true;
       for (const a of aborts) a();
     }
@@ -164,7 +177,8 @@ function handleOutbound(
       path,
       authority: host,
       responseCode: res.statusCode,
-      protocol: 'HTTP11',
+      protocol: isH2 ? 'HTTP2' : 'HTTP11',
+      grpcStatus: labels.grpc_response_status,
     });
   });
 
@@ -177,7 +191,22 @@ function handleOutbound(
     setFlags(reply.flag ? [reply.flag] : []);
     req.resume();
     if (res.headersSent) {
-      res.destroy();
+      resetApp(res);
+      return;
+    }
+    if (grpc && (reply.flag !== '' || reply.headers?.['grpc-status'] !== undefined)) {
+      // A gRPC request failed in the mesh: a trailers-only reply, as Envoy's local replies for gRPC.
+      const explicit = reply.headers?.['grpc-status'];
+      const flag = flags.join(',') || reply.flag;
+      const headers = grpcLocalReplyHeaders(reply.status, explicit !== undefined ? Number(explicit) : undefined, reply.body || flag, flag ? { [RESPONSE_FLAGS_HEADER]: flag } : {});
+      if (res instanceof http.ServerResponse) {
+        res.writeHead(200, headers);
+        res.end();
+      } else {
+        res.statusCode = 200;
+        writeGrpcLocalReply(res.stream, headers);
+      }
+      labels.grpc_response_status = String(headers['grpc-status']);
       return;
     }
     if (!reply.flag && reply.headers !== undefined) {
@@ -192,7 +221,7 @@ function handleOutbound(
     responseBytes = writeLocalReply(res, reply.status, flags.join(',') || reply.flag, reply.body, reply.headers);
   };
 
-  const view: RequestView = { method, path, authority: host, scheme: 'http', headers: req.headers };
+  const view: RequestView = { method, path, authority: host, scheme: 'http', headers: requestHeaders };
   const table = outboundRouteTable(ctx);
   const decision = routeRequest(table, view, ctx.random);
   const destination = decision.ok && decision.cluster ? destinationOfCluster(decision.cluster.name) : undefined;
@@ -227,11 +256,11 @@ function handleOutbound(
       return;
     }
     upstreamCluster = cluster.name;
-    const hash = route.hashPolicy ? routeHash(route.hashPolicy, req) : undefined;
+    const hash = route.hashPolicy ? routeHash(route.hashPolicy, { headers: requestHeaders, path, socket: req.socket }) : undefined;
     if (hash?.setCookie !== undefined) res.setHeader('set-cookie', hash.setCookie);
     const up = outboundUpstream(ctx, h2, h1, route.retry?.hostSelectionRetryMaxAttempts ?? 1, hash?.hashKey);
     const timeoutMs = route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
-    void forward(route, cluster, { method, path, authority: host, headers: req.headers, body }, timeoutMs, up, signal).then((result) => {
+    void forward(route, cluster, { method, path, authority: host, headers: requestHeaders, body }, timeoutMs, up, signal).then((result) => {
       if (result.target) {
         const { endpoint, mtls } = result.target;
         if (endpoint.workload) labels.destination_workload = endpoint.workload;
@@ -240,7 +269,7 @@ function handleOutbound(
         if (mtls) labels.connection_security_policy = 'mutual_tls';
         upstreamRemote = { host: endpoint.address.host, port: mtls ? (endpoint.inboundPort ?? endpoint.address.port) : endpoint.address.port };
       }
-      if (res.destroyed) {
+      if (appGone(res)) {
         if (result.ok) result.response.body.destroy();
         return;
       }
@@ -260,13 +289,21 @@ function handleOutbound(
       const headers = responseHeadersForH1(upstream.headers);
       editResponseHeaders(route, cluster, headers);
       for (let i = filters.length - 1; i >= 0; i--) filters[i]!.onResponseHeaders?.(freq, upstream.status, headers);
+      if (upstream.endAfterHeaders && !(res instanceof http.ServerResponse)) {
+        res.statusCode = upstream.status;
+        respondHeadersOnly(res.stream, upstream.status, headers);
+        upstream.body.resume();
+        if (grpc) labels.grpc_response_status = grpcStatusOf(upstream.headers, undefined) ?? '';
+        return;
+      }
       res.writeHead(upstream.status, headers);
-      relayBody(upstream.body, res, {
+      relayBody(upstream.body, res, upstream.trailers, {
         data: (n) => {
           responseBytes += n;
         },
         done: (ok) => {
           if (!ok) setFlags(['UR']);
+          if (grpc) labels.grpc_response_status = grpcStatusOf(upstream.headers, upstream.trailers()) ?? '';
         },
       });
     });
@@ -278,7 +315,7 @@ function handleOutbound(
     return;
   }
   void runFilters(filters, freq, 0).then((reply) => {
-    if (res.destroyed) return;
+    if (appGone(res)) return;
     if (reply) {
       if (freq.flags.length > 0) setFlags(freq.flags.filter((f) => f !== reply.flag));
       localReply(reply, freq, filters);
@@ -289,23 +326,38 @@ function handleOutbound(
 }
 
 /**
- * Pipes an upstream body to the app. `done(true)` runs once the body ended; `done(false)` once it
- * failed or closed before its end, and the response is then destroyed (the app sees the reset).
- * When the app goes away first, the caller's abort closes the body and `done(false)` follows.
+ * Pipes an upstream body to the app, then its trailers (grpc-status, grpc-message, ...) unchanged:
+ * as HTTP/2 trailers to an h2c app, as chunked trailers to an HTTP/1.1 one. `done(true)` runs once
+ * the body ended; `done(false)` once it failed or closed before its end, and the response is then
+ * reset (the app sees it). When the app goes away first, the caller's abort closes the body and
+ * `done(false)` follows.
  */
 function relayBody(
   body: Readable,
-  res: http.ServerResponse,
+  res: AppResponse,
+  trailers: () => http.IncomingHttpHeaders | undefined,
   on: { data: (bytes: number) => void; done: (ok: boolean) => void },
 ): void {
   body.on('data', (chunk: Buffer) => on.data(chunk.length));
-  body.once('end', () => on.done(true));
+  body.once('end', () => {
+    on.done(true);
+    const t = trailers();
+    if (t) res.addTrailers(endToEndTrailers(t));
+    res.end();
+  });
   body.once('close', () => {
     if (body.readableEnded) return;
     on.done(false);
-    res.destroy();
+    resetApp(res);
   });
   // 'close' follows every 'error' (autoDestroy); this listener only keeps the error handled.
   body.on('error', () => {});
-  body.pipe(res);
+  body.pipe(res, { end: false });
+}
+
+/** Trailers without pseudo-headers (HTTP/2 forbids them in trailers). */
+function endToEndTrailers(t: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = {};
+  for (const name in t) if (!name.startsWith(':') && t[name] !== undefined) out[name] = t[name];
+  return out;
 }

@@ -8,10 +8,13 @@ import type { HashPolicyConfig } from '../xds/config-types.ts';
  * listener only for routes that have a hash policy; the result's `setCookie`, when present, goes
  * on the response.
  */
-export function routeHash(policies: readonly HashPolicyConfig[], req: http.IncomingMessage): HashResult {
+export function routeHash(
+  policies: readonly HashPolicyConfig[],
+  req: { headers: http.IncomingHttpHeaders; path: string; socket: { remoteAddress?: string | undefined; remotePort?: number | undefined } },
+): HashResult {
   return computeHashKey(policies, {
     headers: req.headers,
-    path: req.url ?? '/',
+    path: req.path,
     sourceIp: req.socket.remoteAddress,
     sourcePort: req.socket.remotePort,
   });

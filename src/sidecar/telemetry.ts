@@ -21,15 +21,16 @@ export const REQUEST_LABELS = [
   'response_code',
   'response_flags',
   'connection_security_policy',
+  'grpc_response_status',
 ] as const;
 
 export type RequestLabelName = (typeof REQUEST_LABELS)[number];
 /** One request's labels; every label is set (`unknown` when not known, `-` for no flags). */
 export type RequestLabels = Record<RequestLabelName, string>;
 
-/** Istio's TCP metric labels: the request labels without `response_code` (`request_protocol` is `tcp`). */
-export const TCP_LABELS = REQUEST_LABELS.filter((l) => l !== 'response_code');
-export type TcpLabelName = Exclude<RequestLabelName, 'response_code'>;
+/** Istio's TCP metric labels: the request labels without `response_code` and `grpc_response_status` (`request_protocol` is `tcp`). */
+export const TCP_LABELS = REQUEST_LABELS.filter((l) => l !== 'response_code' && l !== 'grpc_response_status');
+export type TcpLabelName = Exclude<RequestLabelName, 'response_code' | 'grpc_response_status'>;
 export type TcpLabels = Record<TcpLabelName, string>;
 
 /** Istio's default duration buckets, in milliseconds. */

@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { errorCode, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { fail, ok } from '../common/result.ts';
+import { fail, ok, type Result } from '../common/result.ts';
 import type { CertBundle } from './cert-source.ts';
 import { UpstreamError } from './errors.ts';
 import { checkMeshServerIdentity, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
@@ -45,6 +45,15 @@ interface PooledSession {
   /** Out of the pool (maxRequestsPerConnection reached): closes once its last stream ends. */
   retiring?: boolean;
   idleTimer?: NodeJS.Timeout;
+  peer?: PeerIdentity;
+  /** The server's first SETTINGS frame arrived (extended CONNECT needs SETTINGS_ENABLE_CONNECT_PROTOCOL). */
+  settings: Promise<void>;
+}
+
+/** An RFC 8441 tunnel the server accepted (`:status` 200): its stream carries the upgraded bytes. */
+export interface H2Tunnel {
+  stream: http2.ClientHttp2Stream;
+  headers: http2.IncomingHttpHeaders;
   peer?: PeerIdentity;
 }
 
@@ -108,9 +117,15 @@ export class H2SessionPool {
         const why = e === undefined ? `stream closed with code ${stream.rstCode ?? 'unknown'}` : errorMessage(e);
         resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e })));
       };
-      stream.once('response', (headers) => {
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      stream.once('trailers', (t: http2.IncomingHttpHeaders) => {
+        trailers = t;
+      });
+      stream.once('response', (headers, flags: number) => {
         settled = true;
-        const upstream: UpstreamResponse = { status: Number(headers[':status'] ?? 502), headers, body: stream };
+        const upstream: UpstreamResponse = { status: Number(headers[':status'] ?? 502), headers, body: stream, trailers: () => trailers };
+        // `endAfterHeaders` is set for server streams only; a client reads END_STREAM from the flags.
+        if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) upstream.endAfterHeaders = true;
         if (pooled.peer) upstream.peer = pooled.peer;
         resolve(ok(upstream));
       });
@@ -140,6 +155,48 @@ export class H2SessionPool {
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
       },
     };
+  }
+
+  /**
+   * Opens an RFC 8441 extended CONNECT stream (`:method CONNECT`, `:protocol` in `headers`) on a
+   * pooled session, once the server's SETTINGS allow it. Resolves with the tunnel when the server
+   * answers 200, else with its response (status, headers) to relay, or an UpstreamError (UF when
+   * the session never came up or the server does not allow extended CONNECT, UR on a reset).
+   */
+  async connect(
+    target: H2Target,
+    headers: http2.OutgoingHttpHeaders,
+    connectTimeoutMs: number,
+  ): Promise<Result<{ kind: 'tunnel'; tunnel: H2Tunnel } | { kind: 'refused'; status: number; headers: http2.IncomingHttpHeaders }, UpstreamError>> {
+    const pooled = this.#acquire(target, connectTimeoutMs);
+    await pooled.settings;
+    if (pooled.session.destroyed || pooled.session.closed) return fail(new UpstreamError('UF', `upstream ${target.host}:${target.port}: session closed`));
+    if (pooled.session.remoteSettings.enableConnectProtocol !== true) {
+      return fail(new UpstreamError('UF', `upstream ${target.host}:${target.port} does not allow extended CONNECT`));
+    }
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = pooled.session.request(headers, { endStream: false });
+    } catch (e: unknown) {
+      return fail(new UpstreamError('UF', `cannot open stream: ${errorMessage(e)}`, { cause: e }));
+    }
+    pooled.active++;
+    pooled.served++;
+    stream.once('close', () => {
+      pooled.active--;
+    });
+    return new Promise((resolve) => {
+      stream.once('response', (h) => {
+        const status = Number(h[':status'] ?? 502);
+        if (status === 200) resolve(ok({ kind: 'tunnel', tunnel: { stream, headers: h, ...(pooled.peer ? { peer: pooled.peer } : {}) } }));
+        else {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          resolve(ok({ kind: 'refused', status, headers: h }));
+        }
+      });
+      stream.on('error', () => {});
+      stream.once('close', () => resolve(fail(new UpstreamError('UR', `upstream ${target.host}:${target.port}: tunnel stream closed with code ${stream.rstCode ?? 'unknown'}`))));
+    });
   }
 
   #acquire(target: H2Target, connectTimeoutMs: number): PooledSession {
@@ -172,7 +229,16 @@ export class H2SessionPool {
         checkServerIdentity: checkMeshServerIdentity,
       });
     }
-    const pooled: PooledSession = { session, connected: false, active: 0, served: 0 };
+    const pooled: PooledSession = {
+      session,
+      connected: false,
+      active: 0,
+      served: 0,
+      settings: new Promise((resolve) => {
+        session.once('remoteSettings', () => resolve());
+        session.once('close', () => resolve());
+      }),
+    };
     this.#all.add(pooled);
     const timer = setTimeout(() => {
       if (!pooled.connected) session.destroy(new UpstreamError('UF', `connect timeout after ${connectTimeoutMs} ms`));

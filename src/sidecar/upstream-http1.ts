@@ -96,7 +96,7 @@ export class Http1Upstream {
     const response = new Promise<Awaited<UpstreamCall['response']>>((resolve) => {
       upstream.once('response', (res) => {
         clearTimeout(timer);
-        resolve(ok({ status: res.statusCode ?? 502, headers: res.headers, body: res }));
+        resolve(ok({ status: res.statusCode ?? 502, headers: res.headers, body: res, trailers: () => (res.complete && Object.keys(res.trailers).length > 0 ? res.trailers : undefined) }));
       });
       upstream.on('error', (e: unknown) => {
         clearTimeout(timer);

@@ -34,6 +34,16 @@ export interface UpstreamResponse {
   body: Readable;
   /** The server's verified identity (mTLS only). */
   peer?: PeerIdentity;
+  /**
+   * The response's trailers once they arrived (before the body's 'end'); undefined while none
+   * did. HTTP/2 trailers are caught as the stream opens, so none are missed however fast they come.
+   */
+  trailers(): IncomingHttpHeaders | undefined;
+  /**
+   * HTTP/2 only: the response HEADERS frame ended the stream (a gRPC trailers-only response). A
+   * proxy keeps that shape: headers with END_STREAM, no DATA frame, or gRPC clients fail the call.
+   */
+  endAfterHeaders?: boolean;
 }
 
 /** One request in flight. `abort()` resets the upstream stream (idempotent). */

@@ -32,6 +32,10 @@ export interface HttpFilterChain {
   setXfcc: boolean;
   /** The HCM's HTTP filters before the router (which is always last), in order. */
   httpFilters: HttpFilterConfig[];
+  /** `upgrade_configs` lets websocket upgrades through (a route's `websocket` overrides it). */
+  websocket?: boolean;
+  /** `http2_protocol_options.allow_connect`: RFC 8441 extended CONNECT accepted from HTTP/2 peers. */
+  allowConnect?: boolean;
 }
 
 /** One HTTP filter of a connection manager, identified by its config type URL. */
@@ -240,6 +244,8 @@ export interface RouteConfig {
   redirect?: RedirectConfig;
   directResponse?: { status: number; body?: string };
   timeoutMs?: number;
+  /** RouteAction `upgrade_configs` websocket entry: overrides the chain's `websocket`. */
+  websocket?: boolean;
   retry?: RetryPolicyConfig;
   mirrors: MirrorPolicyConfig[];
   rewrite?: RewriteConfig;
@@ -346,6 +352,11 @@ export interface ClusterConfig {
   maxRequestsPerConnection?: number;
   /** `common_http_protocol_options.idle_timeout`: close an upstream connection idle this long. */
   idleTimeoutMs?: number;
+  /**
+   * `typed_extension_protocol_options` HttpProtocolOptions with `http2_protocol_options`: speak
+   * HTTP/2 to the endpoints (h2c to a plaintext app; the mesh leg is HTTP/2 anyway). Absent: HTTP/1.1.
+   */
+  upstreamHttp2?: { allowConnect: boolean };
   /** Set when the upstream speaks mesh mTLS. */
   tls?: UpstreamTls;
   /** STATIC, STRICT_DNS and LOGICAL_DNS clusters carry their endpoints inline (DNS ones: hostnames). */

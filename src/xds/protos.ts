@@ -46,6 +46,7 @@ const SERVICE_FILES: Readonly<Record<string, readonly string[]>> = {
     'envoy/extensions/transport_sockets/tls/v3/tls.proto',
     'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
     'envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto',
+    'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   ],
   'envoy.service.accesslog.v3.AccessLogService': ['envoy/service/accesslog/v3/als.proto'],
 };

@@ -206,6 +206,16 @@ export interface HttpConnectionManager {
   /** Inbound: SANITIZE_SET strips any client XFCC and sets one with the verified peer. */
   forward_client_cert_details?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
   set_current_client_cert_details?: { uri?: boolean; subject?: boolean };
+  /** The upgrades let through (meshfed: websocket). */
+  upgrade_configs?: UpgradeConfig[];
+  /** Inbound: `allow_connect` accepts RFC 8441 extended CONNECT (websocket over the mesh's HTTP/2). */
+  http2_protocol_options?: { allow_connect?: boolean };
+}
+
+/** `HttpConnectionManager.UpgradeConfig` / `RouteAction.UpgradeConfig`. */
+export interface UpgradeConfig {
+  upgrade_type: 'websocket';
+  enabled?: { value: boolean };
 }
 
 /** `envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`: exactly one of `cluster` and `weighted_clusters`. */
@@ -291,6 +301,8 @@ export interface Cluster {
   common_lb_config?: { healthy_panic_threshold?: { value: number }; locality_weighted_lb_config?: Record<string, never> };
   max_requests_per_connection?: UInt32Value;
   common_http_protocol_options?: { idle_timeout?: Duration };
+  /** The upstream HTTP protocol toward the cluster's endpoints (absent: HTTP/1.1, as Envoy). */
+  typed_extension_protocol_options?: { [HTTP_PROTOCOL_OPTIONS_KEY]: HttpProtocolOptions };
   transport_socket?: TransportSocket<UpstreamTlsContext>;
   metadata?: Metadata;
   /** STRICT_DNS / LOGICAL_DNS only. */
@@ -338,4 +350,13 @@ export type XdsResourceBody = Listener | RouteConfiguration | Cluster | ClusterL
 export interface XdsResource {
   name: string;
   resource: XdsResourceBody;
+}
+
+/** The `typed_extension_protocol_options` key of the upstream HTTP protocol options. */
+export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/** `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, as far as meshfed writes it. */
+export interface HttpProtocolOptions {
+  '@type': typeof TYPED_CONFIG.httpProtocolOptions;
+  explicit_http_config: { http2_protocol_options: { allow_connect?: boolean } } | { http_protocol_options: Record<string, never> };
 }

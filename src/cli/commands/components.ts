@@ -196,9 +196,9 @@ export function registerComponentCommands(program: Command): void {
         const s = await startEchoTcp(host, port);
         runUntilSignal('echo', log, () => new Promise((r) => s.close(() => r())));
       } else {
-        const { startEchoHttp } = await import('../apps/echo-http.ts');
+        const { closeEchoHttp, startEchoHttp } = await import('../apps/echo-http.ts');
         const s = await startEchoHttp(identity, host, port);
-        runUntilSignal('echo', log, () => new Promise((r) => s.close(() => r())));
+        runUntilSignal('echo', log, () => closeEchoHttp(s));
       }
     });
 }

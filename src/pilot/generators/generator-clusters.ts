@@ -10,6 +10,7 @@ import { isDnsResolved, sidecarLocalities } from './generator-endpoints.ts';
 import { ADS, CONNECT_TIMEOUT, gatewaySnis, meshTlsContext, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
 import { applyProxylessTrafficPolicy } from './generator-proxyless-policy.ts';
 import { applyTrafficPolicy, trafficPolicyFor } from './generator-traffic-policy.ts';
+import { portSpeaksHttp2, useHttp2Upstream } from './generator-upstream-protocol.ts';
 
 function edsCluster(name: string, lbPolicy: Cluster['lb_policy']): Cluster {
   return {
@@ -53,6 +54,7 @@ function sidecarCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
   const c = policyCluster(snap, key);
   const socket = upstreamTransportSocket(snap, key, trafficPolicyFor(snap, key.hostname, key.port, key.subset).tls);
   if (socket) c.transport_socket = socket;
+  if (portSpeaksHttp2(snap, key.hostname, key.port)) useHttp2Upstream(c);
   return c;
 }
 
@@ -75,7 +77,7 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
     if (seen.has(ep.port)) continue;
     seen.add(ep.port);
     const name = inboundClusterName(ep.port);
-    out.push({
+    const c: Cluster = {
       '@type': TYPE_URL.cluster,
       name,
       type: 'STATIC',
@@ -97,7 +99,9 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
           },
         ],
       },
-    });
+    };
+    if (portSpeaksHttp2(snap, ep.hostname, ep.port)) useHttp2Upstream(c);
+    out.push(c);
   }
   return out;
 }
@@ -106,7 +110,8 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
  * CDS for one proxy.
  * - sidecar: every outbound cluster (`outbound|<port>|<subset>|<host>`, EDS over ADS, or STRICT_DNS /
  *   LOGICAL_DNS with inline hostname endpoints for DNS-resolved ServiceEntries; upstream TLS from
- *   the DestinationRule's `tls`, see generator-cluster-tls.ts) and its own `inbound|<port>||` clusters.
+ *   the DestinationRule's `tls`, see generator-cluster-tls.ts) and its own `inbound|<port>||` clusters;
+ *   both speak HTTP/2 upstream (`typed_extension_protocol_options`) when the port is http2 or grpc.
  * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI: per service
  *   SNI, and per endpoint-qualified SNI (one endpoint each; see `gatewaySnis`).
  * - sidecar and router clusters carry the DestinationRule traffic policy of their host, port and

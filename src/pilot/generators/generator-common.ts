@@ -73,6 +73,9 @@ export function httpFilters(client: 'sidecar' | 'proxyless'): HttpFilter[] {
   return [{ name: 'envoy.filters.http.cors', typed_config: { '@type': TYPED_CONFIG.cors } }, fault];
 }
 
+/** The websocket entry of `upgrade_configs`. */
+export const WEBSOCKET_UPGRADE = Object.freeze({ upgrade_type: 'websocket' as const });
+
 export function rdsConnectionManager(statPrefix: string, routeConfigName: string, client: 'sidecar' | 'proxyless'): HttpConnectionManager {
   return {
     '@type': TYPED_CONFIG.httpConnectionManager,
@@ -80,6 +83,8 @@ export function rdsConnectionManager(statPrefix: string, routeConfigName: string
     codec_type: 'AUTO',
     rds: { route_config_name: routeConfigName, config_source: ADS },
     http_filters: [...httpFilters(client), routerFilter()],
+    // Istio lets websocket upgrades through every sidecar HTTP connection manager.
+    ...(client === 'sidecar' ? { upgrade_configs: [WEBSOCKET_UPGRADE] } : {}),
   };
 }
 

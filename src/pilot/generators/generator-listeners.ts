@@ -6,7 +6,7 @@ import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
-import { gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter } from './generator-common.ts';
+import { gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
 import { inboundTcpChain, outboundTcpListeners } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
 
@@ -43,6 +43,9 @@ function inboundChain(port: number): FilterChain {
           http_filters: [routerFilter()],
           forward_client_cert_details: 'SANITIZE_SET',
           set_current_client_cert_details: { uri: true },
+          // Websocket from another sidecar arrives as RFC 8441 extended CONNECT over the mesh's HTTP/2.
+          upgrade_configs: [WEBSOCKET_UPGRADE],
+          http2_protocol_options: { allow_connect: true },
         },
       },
     ],

@@ -6,6 +6,7 @@ import { endpointsAt } from './cluster-load-assignment.ts';
 import { CLUSTER_LB_FIELDS, clusterLb } from './cluster-lb.ts';
 import { Issues, enumOf, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
 import { DNS_FIELDS, dnsResolution } from './cluster-dns.ts';
+import { upstreamProtocol } from './cluster-protocol.ts';
 import { upstreamTls } from './tls-context.ts';
 
 /** Envoy's default connect timeout. */
@@ -24,7 +25,7 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
   if (r['@type'] !== undefined && r['@type'] !== TYPE_URL.cluster) issues.add('@type', `expected ${TYPE_URL.cluster}`);
   onlyKeys(
     r,
-    ['name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy', 'transport_socket', 'metadata', ...CLUSTER_LB_FIELDS, ...DNS_FIELDS],
+    ['name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy', 'transport_socket', 'metadata', 'typed_extension_protocol_options', ...CLUSTER_LB_FIELDS, ...DNS_FIELDS],
     '',
     issues,
   );
@@ -35,6 +36,9 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
   if (connectTimeoutMs <= 0) issues.add('connect_timeout', 'must be positive');
   const out: ClusterConfig = { name, type, edsServiceName: name, lbPolicy, connectTimeoutMs };
   clusterLb(r, out, issues);
+  upstreamProtocol(r, out, issues);
+  // The gateway passes TLS bytes through: it never speaks HTTP to its endpoints.
+  if (name.startsWith('outbound_.') && out.upstreamHttp2) issues.add('typed_extension_protocol_options', 'not honoured on gateway (passthrough) clusters');
   // Connection reuse limits act on meshfed's own HTTP upstream transports, which only outbound
   // clusters use: the inbound hop (to the local app) and the gateway's TCP passthrough do not.
   if (name.startsWith('inbound|') || name.startsWith('outbound_.')) {

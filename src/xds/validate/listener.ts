@@ -1,6 +1,7 @@
 import type { Result } from '../../common/result.ts';
 import type { FilterChainConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteTable, TcpClusterWeight } from '../config-types.ts';
 import { LISTENER } from '../naming.ts';
+import { websocketUpgrade } from './upgrade-configs.ts';
 import { httpFilterList } from './http-filters.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../type-urls.ts';
 import {
@@ -32,6 +33,8 @@ interface HcmConfig {
   routes?: RouteTable;
   setXfcc: boolean;
   httpFilters: HttpFilterConfig[];
+  websocket?: boolean;
+  allowConnect?: boolean;
 }
 
 const HCM_KEYS = [
@@ -42,6 +45,8 @@ const HCM_KEYS = [
   'http_filters',
   'forward_client_cert_details',
   'set_current_client_cert_details',
+  'upgrade_configs',
+  'http2_protocol_options',
 ];
 
 /**
@@ -70,6 +75,15 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
   const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
   out.setXfcc = xfcc === 'SANITIZE_SET';
   clientCertDetails(hcm, out.setXfcc, path, issues);
+  const websocket = websocketUpgrade(hcm, path, issues);
+  if (websocket !== undefined) out.websocket = websocket;
+  const h2 = optObj(hcm, 'http2_protocol_options', path, issues);
+  if (h2) {
+    const hp = join(path, 'http2_protocol_options');
+    onlyKeys(h2, ['allow_connect'], hp, issues);
+    if (h2['allow_connect'] !== undefined && typeof h2['allow_connect'] !== 'boolean') issues.add(join(hp, 'allow_connect'), 'not a boolean');
+    if (h2['allow_connect'] === true) out.allowConnect = true;
+  }
   return out;
 }
 
@@ -233,6 +247,8 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
   }
   const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc, httpFilters: nf.hcm.httpFilters };
   if (applicationProtocols.length > 0) out.applicationProtocols = applicationProtocols;
+  if (nf.hcm.websocket !== undefined) out.websocket = nf.hcm.websocket;
+  if (nf.hcm.allowConnect) out.allowConnect = true;
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
   if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;
   if (nf.hcm.routes !== undefined) out.routes = nf.hcm.routes;

@@ -1,5 +1,6 @@
 import type { Result } from '../../common/result.ts';
 import type { HashPolicyConfig, RouteConfig, RouteMatchConfig, RouteTable, VirtualHostConfig, WeightedClusterConfig } from '../config-types.ts';
+import { websocketUpgrade } from './upgrade-configs.ts';
 import { perFilterConfig } from './http-filters.ts';
 import { directResponse, headerOps, mirrorPolicies, redirect, retryPolicy, rewrite } from './route-action.ts';
 import { routeMatchAt } from './route-matchers.ts';
@@ -63,7 +64,7 @@ function weightedClusters(action: Obj, path: string, issues: Issues): WeightedCl
 
 const ROUTE_ACTION_KEYS = [
   'cluster', 'weighted_clusters', 'timeout', 'retry_policy', 'request_mirror_policies', 'prefix_rewrite', 'regex_rewrite',
-  'host_rewrite_literal', 'hash_policy',
+  'host_rewrite_literal', 'hash_policy', 'upgrade_configs',
 ];
 
 /** The forwarding part of a route (`route`): clusters, timeout, retries, mirrors, rewrites, hash policy. */
@@ -86,6 +87,8 @@ function forwardAction(action: Obj, out: RouteConfig, path: string, issues: Issu
   if (rw) out.rewrite = rw;
   const hashPolicy = hashPolicies(action, path, issues);
   if (hashPolicy) out.hashPolicy = hashPolicy;
+  const websocket = websocketUpgrade(action, path, issues);
+  if (websocket !== undefined) out.websocket = websocket;
 }
 
 const ROUTE_KEYS = [

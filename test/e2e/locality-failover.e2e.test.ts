@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import anyTest, { type TestFn } from 'ava';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
 import { applyYaml, eventually, type FixtureMeshContext, request, processRecipe, useFixtureMesh, waitExit } from './support/mesh.ts';

@@ -127,6 +127,11 @@ test.serial('Prometheus scrapes istio_tcp_* from both sidecars, with the caller 
     }, 60_000);
     t.deepEqual(series.map((s) => s.metric['reporter']).sort(), ['destination', 'source'], name);
   }
-  const byCaller = await promQuery(prometheus, `sum(istio_tcp_connections_closed_total{reporter="destination", source_principal="${CLIENT_PRINCIPAL}", destination_cluster="west"})`);
+  // Both reporters may already be scraped from east alone (v1 is there too): wait for west's own
+  // destination series, which only appears once Prometheus has scraped west's sidecar.
+  const byCaller = await eventually('west destination series with the caller principal scraped', async () => {
+    const r = await promQuery(prometheus, `sum(istio_tcp_connections_closed_total{reporter="destination", source_principal="${CLIENT_PRINCIPAL}", destination_cluster="west"})`);
+    return (r[0]?.value ?? 0) > 0 ? r : undefined;
+  }, 60_000);
   t.true((byCaller[0]?.value ?? 0) > 0, 'west reports connections from the caller’s SPIFFE ID');
 });

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { errorMessage } from '../common/errors.ts';
 import { fail, ok, type Result } from '../common/result.ts';
-import { proxyTcp, type TcpConnector } from '../dataplane/tcp/index.ts';
+import { peekClientHello, proxyTcp, selectByServerName, type TcpConnector } from '../dataplane/tcp/index.ts';
 import type { ListenerConfig, ProxyConfig, SocketAddr, TcpFilterChain } from '../xds/config-types.ts';
 import { LISTENER } from '../xds/naming.ts';
 import { ListenerBindError } from './errors.ts';
@@ -27,16 +27,27 @@ export function isOutboundTcpListener(l: ListenerConfig): boolean {
 }
 
 /**
- * The chain for a plaintext connection from the app: the first tcp chain that asks for no SNI
- * and no ALPN (the app speaks raw bytes; Pilot sends one such chain per listener).
+ * The chain for a connection from the app, by the SNI of its own ClientHello (undefined: no TLS,
+ * or no SNI): among the tcp chains that ask for no ALPN, Envoy's server-name order (exact, longest
+ * wildcard, then the chain without server names, which Pilot always sends).
  */
-export function selectOutboundTcpChain(l: ListenerConfig | undefined): TcpFilterChain | undefined {
-  return l?.filterChains.find((c): c is TcpFilterChain => c.kind === 'tcp' && c.serverNames.length === 0 && c.applicationProtocols.length === 0);
+export function selectOutboundTcpChain(l: ListenerConfig | undefined, sni?: string): TcpFilterChain | undefined {
+  const chains = (l?.filterChains ?? []).filter((c): c is TcpFilterChain => c.kind === 'tcp' && c.applicationProtocols.length === 0);
+  return selectByServerName(chains, sni);
 }
+
+/** Whether connections to this listener are peeked for their ClientHello (tls_inspector and some chain matching server names). */
+function sniRouted(l: ListenerConfig | undefined): boolean {
+  return l?.tlsInspector === true && l.filterChains.some((c) => c.serverNames.length > 0);
+}
+
+/** Envoy's default `listener_filters_timeout`: a client that sends no whole ClientHello in time is closed. */
+export const CLIENT_HELLO_TIMEOUT_MS = 15_000;
 
 /**
  * The sidecar's outbound TCP listeners, one net.Server per `0.0.0.0_<port>` listener, bound on the
- * listener's address and port. Contract: `apply(config)` after every applied config binds new or
+ * listener's address and port. A listener with tls_inspector and server-name chains peeks each
+ * connection's ClientHello first (client-hello-peek.ts) and picks the chain by its SNI. Contract: `apply(config)` after every applied config binds new or
  * moved listeners and closes removed ones (their open connections are destroyed); each new
  * connection reads the listener's chain from the config current when it arrives.
  */
@@ -45,9 +56,12 @@ export class TcpListeners {
   readonly #connector: TcpConnector;
   readonly #bound = new Map<string, BoundTcpListener>();
 
-  constructor(ctx: ListenerContext, connector: TcpConnector) {
+  readonly #helloTimeoutMs: number;
+
+  constructor(ctx: ListenerContext, connector: TcpConnector, helloTimeoutMs = CLIENT_HELLO_TIMEOUT_MS) {
     this.#ctx = ctx;
     this.#connector = connector;
+    this.#helloTimeoutMs = helloTimeoutMs;
   }
 
   address(name: string): SocketAddr | undefined {
@@ -99,12 +113,26 @@ export class TcpListeners {
     const observer = sourceTcpObserver(this.#ctx);
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       track(socket);
-      const chain = selectOutboundTcpChain(this.#ctx.config().listeners.get(name));
-      if (!chain) {
-        socket.destroy();
+      const proxy = (chain: TcpFilterChain | undefined): void => {
+        if (!chain) {
+          socket.destroy();
+          return;
+        }
+        proxyTcp(socket, chain, { clusters: this.#ctx.clusters, random: this.#ctx.random, connector: this.#connector, observer, logger: this.#ctx.logger, track });
+      };
+      const listener = this.#ctx.config().listeners.get(name);
+      if (!sniRouted(listener)) {
+        proxy(selectOutboundTcpChain(listener));
         return;
       }
-      proxyTcp(socket, chain, { clusters: this.#ctx.clusters, random: this.#ctx.random, connector: this.#connector, observer, logger: this.#ctx.logger, track });
+      // The app's own TLS passes through unchanged: the hello is only read, never answered.
+      void peekClientHello(socket, { timeoutMs: this.#helloTimeoutMs }).then((peek) => {
+        if (peek.kind === 'closed') {
+          this.#ctx.logger.debug({ listener: name, reason: peek.reason }, 'tcp connection closed while reading its ClientHello');
+          return;
+        }
+        proxy(selectOutboundTcpChain(this.#ctx.config().listeners.get(name), peek.kind === 'tls' ? peek.sni : undefined));
+      });
     });
     return new Promise((resolve) => {
       const onError = (e: unknown): void => resolve(fail(new ListenerBindError(`cannot bind ${address.host}:${address.port}: ${errorMessage(e)}`, { cause: e })));

@@ -22,7 +22,7 @@ const rows: { title: string; service: Record<string, unknown>; app?: unknown; pr
   { title: 'protocol and appProtocol together', service: { protocol: 'tcp', appProtocol: 'tcp' }, error: 'spec.clusters[0].workloads[0].service.appProtocol: set protocol or appProtocol, not both' },
   { title: 'udp name', service: { portName: 'udp-dns' }, error: 'spec.clusters[0].workloads[0].service.portName: "udp-dns": UDP is not proxied' },
   { title: 'port name not an IANA service name', service: { portName: 'Tcp_DB' }, error: 'spec.clusters[0].workloads[0].service.portName: must be an IANA service name' },
-  { title: 'tls with the echo app', service: { protocol: 'tls' }, error: 'spec.clusters[0].workloads[0].app: the built-in echo app has no TLS mode' },
+  { title: 'tls with the echo app', service: { protocol: 'tls' }, error: 'spec.clusters[0].workloads[0].app: the built-in echo app needs a certificate for a tls port' },
 ];
 
 for (const row of rows) {

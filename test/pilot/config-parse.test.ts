@@ -267,6 +267,7 @@ test('a valid VirtualService is normalized: hosts resolved, weights and timeouts
         },
       ],
       tcp: [],
+      tls: [],
     },
   });
   t.true(Object.isFrozen(vs));

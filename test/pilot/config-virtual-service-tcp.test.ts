@@ -43,8 +43,7 @@ const refused: [title: string, spec: string, text: string][] = [
   ['destinationSubnets', `  tcp:\n  - match: [{destinationSubnets: [10.0.0.0/8]}]\n    route: [{destination: {host: db}}]`, 'spec.tcp[0].match[0].destinationSubnets: destinationSubnets are not supported'],
   ['sourceSubnet', `  tcp:\n  - match: [{sourceSubnet: 10.0.0.0/8}]\n    route: [{destination: {host: db}}]`, 'spec.tcp[0].match[0].sourceSubnet: sourceSubnet is not supported yet'],
   ['an unknown match field', `  tcp:\n  - match: [{sniHosts: [db]}]\n    route: [{destination: {host: db}}]`, 'spec.tcp[0].match[0].sniHosts: unknown field'],
-  ['tls routes', `  tls:\n  - match: [{sniHosts: [db]}]\n    route: [{destination: {host: db}}]`, 'spec.tls: tls routes (SNI matching of the app\'s own TLS) are not supported yet'],
-  ['neither http nor tcp', `  exportTo: ['.']`, 'spec.http: at least one http or tcp route is required'],
+  ['neither http, tcp nor tls', `  exportTo: ['.']`, 'spec.http: at least one http, tcp or tls route is required'],
 ];
 
 for (const [title, spec, text] of refused) {

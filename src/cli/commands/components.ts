@@ -167,10 +167,12 @@ export function registerComponentCommands(program: Command): void {
 
   program
     .command('echo')
-    .description('run the built-in echo app (HTTP; gRPC with --protocol grpc; raw TCP echo with --protocol tcp)')
+    .description('run the built-in echo app (HTTP; gRPC with --protocol grpc; raw TCP echo with --protocol tcp; TLS echo with --protocol tls)')
     .requiredOption('--address <ip>')
     .requiredOption('--port <port>')
-    .addOption(new Option('--protocol <p>').choices(['http', 'grpc', 'tcp']).default('http'))
+    .addOption(new Option('--protocol <p>').choices(['http', 'grpc', 'tcp', 'tls']).default('http'))
+    .option('--cert-file <pem>', 'with --protocol tls: the app\'s own certificate (chain), PEM')
+    .option('--key-file <pem>', 'with --protocol tls: its private key, PEM')
     .option('--cluster <name>', '', '')
     .option('--namespace <ns>', '', 'default')
     .option('--workload <name>', '', '')
@@ -191,6 +193,18 @@ export function registerComponentCommands(program: Command): void {
         const { startEchoGrpc } = await import('../apps/echo-grpc.ts');
         const s = await startEchoGrpc(identity, host, port);
         runUntilSignal('echo', log, async () => void s.forceShutdown());
+      } else if (o['protocol'] === 'tls') {
+        const certFile = o['certFile'];
+        const keyFile = o['keyFile'];
+        if (certFile === undefined || keyFile === undefined) {
+          log.error('--protocol tls needs --cert-file and --key-file');
+          process.exitCode = 2;
+          return;
+        }
+        const { readFile } = await import('node:fs/promises');
+        const { startEchoTls } = await import('../apps/echo-tcp.ts');
+        const s = await startEchoTls(host, port, { certPem: await readFile(certFile, 'utf8'), keyPem: await readFile(keyFile, 'utf8') });
+        runUntilSignal('echo', log, () => new Promise((r) => s.close(() => r())));
       } else if (o['protocol'] === 'tcp') {
         const { startEchoTcp } = await import('../apps/echo-tcp.ts');
         const s = await startEchoTcp(host, port);

@@ -96,7 +96,7 @@ export function parseTopology(doc: unknown, file: string): Result<Topology> {
       const chosen = selectProtocol(w.service);
       if (!chosen.ok) for (const p of chosen.errors) errors.push(`spec.clusters[${ci}].workloads[${wi}].service.${p.field}: ${p.message}`);
       else if (chosen.value.protocol === 'tls' && w.app === 'echo') {
-        errors.push(`spec.clusters[${ci}].workloads[${wi}].app: the built-in echo app has no TLS mode; give a command for a tls port`);
+        errors.push(`spec.clusters[${ci}].workloads[${wi}].app: the built-in echo app needs a certificate for a tls port; give a command (meshfed echo --protocol tls --cert-file … --key-file …)`);
       }
       if (c.workloads.length > 200) errors.push(`spec.clusters[${ci}].workloads: at most 200 workloads per cluster`);
     });

@@ -5,6 +5,8 @@
  * gateway's passthrough, the sidecar's inbound tls inspection).
  */
 export { type ClientHelloResult, MAX_CLIENT_HELLO_LENGTH, parseClientHello } from './client-hello.ts';
+export { type PeekOptions, type PeekResult, peekClientHello } from './client-hello-peek.ts';
+export { selectByServerName } from './server-name-match.ts';
 export {
   pickWeighted,
   proxyTcp,

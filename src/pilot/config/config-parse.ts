@@ -4,7 +4,7 @@ import { fail, ok, type Result } from '../../common/result.ts';
 import { parseProtocolName, type ServiceProtocol } from '../../common/service-protocol.ts';
 import { ConfigError, type ConfigErrorCode, formatPath } from './config-error.ts';
 import { resolveHost, toExportTo } from './config-hosts.ts';
-import { toVirtualServiceSpec } from './config-virtual-service.ts';
+import { sniHostIssues, toVirtualServiceSpec } from './config-virtual-service.ts';
 import { sidecarSpecSchema, type SidecarSpecDoc } from './config-schema-sidecar.ts';
 import { toSidecarSpec } from './config-sidecar.ts';
 import {
@@ -135,7 +135,10 @@ function parseDocument(value: unknown, source: string, domainSuffix: string): Re
   switch (entry.parse) {
     case 'VirtualService': {
       const r = documentSchema(virtualServiceSpecSchema).safeParse(value);
-      return r.success ? ok(toVirtualService(r.data, source, domainSuffix)) : fail(zodErrors(r.error, ctx));
+      if (!r.success) return fail(zodErrors(r.error, ctx));
+      const sni = sniHostIssues(r.data.spec, r.data.metadata.namespace ?? 'default', domainSuffix);
+      if (sni.length > 0) return fail(sni.map((i) => new ConfigError({ ...ctx, code: 'CONFIG_INVALID', path: formatPath(['spec', ...i.path]), message: i.message })));
+      return ok(toVirtualService(r.data, source, domainSuffix));
     }
     case 'DestinationRule': {
       const r = documentSchema(destinationRuleSpecSchema).safeParse(value);

@@ -269,6 +269,41 @@ const tcpRoute = z
   })
   .superRefine((r, ctx) => refineWeights(r.route, ctx));
 
+/** An SNI host as Istio validates it: a DNS name, or a wildcard `*.suffix` (lower case). */
+const sniHost = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((h) => DNS_SUBDOMAIN.test(h.startsWith('*.') ? h.slice(2) : h), 'must be a host name or a wildcard *.suffix (lower-case letters, digits, -, .)');
+
+/**
+ * A `tls` route's match (Istio TLSMatchAttributes): `sniHosts` required, and the L4 fields that
+ * Pilot applies per proxy. destinationSubnets is refused as for tcp routes.
+ */
+const tlsMatch = z.strictObject({
+  sniHosts: z.array(sniHost).min(1, 'at least one SNI host is required'),
+  port: port.optional(),
+  sourceLabels: stringMap.optional(),
+  sourceNamespace: dnsLabel.optional(),
+  destinationSubnets: z
+    .array(z.string())
+    .optional()
+    .refine((v) => v === undefined || v.length === 0, {
+      message: 'destinationSubnets are not supported (without capture the destination is always the sidecar itself)',
+      params: UNSUPPORTED,
+    }),
+  gateways: z.array(z.string()).optional().refine((g) => g === undefined || g.every((x) => x === 'mesh'), {
+    message: 'only "mesh" is supported; gateway-bound matches are not supported yet',
+    params: UNSUPPORTED,
+  }),
+});
+
+const tlsRoute = z
+  .strictObject({
+    match: z.array(tlsMatch).min(1, 'at least one match is required (tls routes match by SNI)'),
+    route: z.array(tcpRouteDestination).min(1, 'at least one destination is required'),
+  })
+  .superRefine((r, ctx) => refineWeights(r.route, ctx));
+
 export const virtualServiceSpecSchema = z.strictObject({
   hosts: z.array(host).min(1, 'at least one host is required'),
   gateways: z
@@ -281,13 +316,12 @@ export const virtualServiceSpecSchema = z.strictObject({
     .optional(),
   http: z.array(httpRoute).optional(),
   tcp: z.array(tcpRoute).optional(),
-  tls: z
-    .array(z.unknown())
-    .optional()
-    .refine((v) => v === undefined, { message: 'tls routes (SNI matching of the app\'s own TLS) are not supported yet', params: UNSUPPORTED }),
+  tls: z.array(tlsRoute).optional(),
   exportTo,
 }).superRefine((s, ctx) => {
-  if ((s.http ?? []).length === 0 && (s.tcp ?? []).length === 0) ctx.addIssue({ code: 'custom', path: ['http'], message: 'at least one http or tcp route is required' });
+  if ((s.http ?? []).length === 0 && (s.tcp ?? []).length === 0 && (s.tls ?? []).length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['http'], message: 'at least one http, tcp or tls route is required' });
+  }
 });
 
 export type VirtualServiceSpecDoc = z.infer<typeof virtualServiceSpecSchema>;

@@ -132,6 +132,8 @@ export interface VirtualServiceSpec {
   http: readonly HttpRoute[];
   /** For tcp and tls ports (first rule whose match applies wins); empty: the default cluster. */
   tcp: readonly TcpRoute[];
+  /** SNI rules for the app's own TLS on tls ports (and tcp ports of a host that has them); first claim of an SNI wins. */
+  tls: readonly TlsRoute[];
   exportTo: ExportTo;
 }
 
@@ -145,6 +147,17 @@ export interface L4MatchRequest {
 /** A VirtualService `tcp` rule: match blocks ORed (none: everything), weighted destinations. */
 export interface TcpRoute {
   match: readonly L4MatchRequest[];
+  route: readonly { destination: RouteDestination; weight: number }[];
+}
+
+/** Istio's TLSMatchAttributes that meshfed honours: the SNI hosts (verbatim, exact or `*.suffix`) and the L4 fields. */
+export interface TlsMatchRequest extends L4MatchRequest {
+  sniHosts: readonly string[];
+}
+
+/** A VirtualService `tls` rule: match blocks ORed (at least one), weighted destinations. */
+export interface TlsRoute {
+  match: readonly TlsMatchRequest[];
   route: readonly { destination: RouteDestination; weight: number }[];
 }
 

@@ -1,7 +1,7 @@
 import type { HeaderMatchDoc, StringMatchDoc, VirtualServiceSpecDoc } from './config-schema-virtual-service.ts';
 import { GRPC_STATUS } from './config-schema-virtual-service.ts';
 import { resolveHost, toExportTo } from './config-hosts.ts';
-import type { HeaderOperations, HeadersConfig, HttpMatchRequest, HttpRetry, HttpRoute, RouteDestination, StringMatch, TcpRoute, VirtualServiceSpec } from './config-types.ts';
+import type { HeaderOperations, HeadersConfig, HttpMatchRequest, HttpRetry, HttpRoute, RouteDestination, StringMatch, TcpRoute, TlsRoute, VirtualServiceSpec } from './config-types.ts';
 
 /**
  * Validated VirtualService spec → Pilot's normalized form: hosts fully qualified in the config's
@@ -158,6 +158,45 @@ function tcpRoute(r: NonNullable<VirtualServiceSpecDoc['tcp']>[number], ns: stri
   };
 }
 
+function tlsRoute(r: NonNullable<VirtualServiceSpecDoc['tls']>[number], ns: string, suffix: string): TlsRoute {
+  return {
+    match: r.match.map((m) => ({
+      sniHosts: [...m.sniHosts],
+      ...(m.port !== undefined ? { port: m.port } : {}),
+      ...(m.sourceLabels !== undefined ? { sourceLabels: { ...m.sourceLabels } } : {}),
+      ...(m.sourceNamespace !== undefined ? { sourceNamespace: m.sourceNamespace } : {}),
+    })),
+    route: r.route.map((d) => ({ destination: dest(d.destination, ns, suffix), weight: r.route.length === 1 ? 100 : (d.weight ?? 0) })),
+  };
+}
+
+/** Istio's host.Name.SubsetOf: equal, or covered by a wildcard `*.suffix` (a wildcard only by a wider wildcard). */
+function subsetOf(sni: string, host: string): boolean {
+  if (!host.startsWith('*')) return sni === host;
+  const suffix = host.slice(1);
+  return sni.startsWith('*') ? sni.slice(1).endsWith(suffix) : sni.endsWith(suffix);
+}
+
+/**
+ * Istio's `validateSniHost`: every `sniHosts` entry must be a subset of one of the
+ * VirtualService's hosts (equal to it, or under a wildcard host). meshfed also compares the
+ * forms qualified in the config's namespace, so `sniHosts: [db.shop.svc.cluster.local]` fits
+ * `hosts: [db]` in namespace shop. Returns one issue per misfit, with its path under `spec`.
+ */
+export function sniHostIssues(spec: VirtualServiceSpecDoc, ns: string, suffix: string): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const qualified = spec.hosts.map((h) => resolveHost(h, ns, suffix));
+  (spec.tls ?? []).forEach((rule, ri) => {
+    rule.match.forEach((m, mi) => {
+      m.sniHosts.forEach((sni, si) => {
+        const fits = spec.hosts.some((h) => subsetOf(sni, h)) || qualified.some((h) => subsetOf(resolveHost(sni, ns, suffix), h));
+        if (!fits) out.push({ path: ['tls', ri, 'match', mi, 'sniHosts', si], message: `the SNI host "${sni}" is not a match for any of the VirtualService hosts` });
+      });
+    });
+  });
+  return out;
+}
+
 export function toVirtualServiceSpec(spec: VirtualServiceSpecDoc, ns: string, suffix: string, durationMs: DurationMs): VirtualServiceSpec {
   return {
     exportTo: toExportTo(spec.exportTo, ns),
@@ -165,5 +204,6 @@ export function toVirtualServiceSpec(spec: VirtualServiceSpecDoc, ns: string, su
     gateways: spec.gateways ?? ['mesh'],
     http: (spec.http ?? []).map((r) => httpRoute(r, ns, suffix, durationMs)),
     tcp: (spec.tcp ?? []).map((r) => tcpRoute(r, ns, suffix)),
+    tls: (spec.tls ?? []).map((r) => tlsRoute(r, ns, suffix)),
   };
 }

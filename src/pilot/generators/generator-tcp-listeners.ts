@@ -4,7 +4,7 @@ import { inboundClusterName, outboundClusterName } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { FilterChain, Listener, TcpProxy } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
-import type { L4MatchRequest } from '../config/config-types.ts';
+import type { L4MatchRequest, TlsRoute } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { durationFromMs, MESH_TCP_ALPN, meshTlsContext } from './generator-common.ts';
@@ -54,36 +54,97 @@ export function tcpDestinations(snap: Snapshot, host: string, port: number, prox
   return [{ name: outboundClusterName(port, '', host), weight: 1 }];
 }
 
+function weightedClusters(route: TlsRoute['route'], port: number): { name: string; weight: number }[] {
+  return route
+    .filter((r) => r.weight > 0)
+    .map((r) => ({ name: outboundClusterName(r.destination.port ?? port, r.destination.subset, r.destination.host), weight: r.weight }));
+}
+
+function tcpProxyChain(name: string, clusters: readonly { name: string; weight: number }[], serverNames?: readonly string[]): FilterChain {
+  return {
+    name,
+    ...(serverNames !== undefined ? { filter_chain_match: { server_names: [...serverNames] } } : {}),
+    filters: [tcpProxyFilter(name, clusters)],
+  };
+}
+
+/**
+ * The SNI chains of port `port`, hosts in name order: first each host's VirtualService `tls`
+ * rules, one chain per (rule, match block that applies to this proxy) with `server_names` = its
+ * sniHosts (lower-cased); an SNI already claimed by an earlier chain is left out, as Envoy refuses
+ * two chains with the same match (Istio keeps the first too). Then each `tls` host not yet
+ * claimed gets a chain for its own hostname to its tcp destinations. Empty: the port needs no SNI.
+ */
+function sniChains(snap: Snapshot, hosts: readonly { host: string; tls: boolean }[], port: number, proxy: ProxyNode): FilterChain[] {
+  const claimed = new Set<string>();
+  const claim = (names: readonly string[]): string[] => {
+    const out = [...new Set(names.map((n) => n.toLowerCase()))].filter((n) => !claimed.has(n));
+    for (const n of out) claimed.add(n);
+    return out;
+  };
+  const chains: FilterChain[] = [];
+  for (const { host } of hosts) {
+    const vs = snap.virtualServices.get(host);
+    (vs?.spec.tls ?? []).forEach((rule, ri) => {
+      const clusters = weightedClusters(rule.route, port);
+      if (clusters.length === 0) return;
+      rule.match.forEach((m, mi) => {
+        if (!l4Applies(m, proxy, port)) return;
+        const names = claim(m.sniHosts);
+        if (names.length > 0) chains.push(tcpProxyChain(`tls|${port}|${vs?.metadata.namespace}/${vs?.metadata.name}|${ri}|${mi}`, clusters, names));
+      });
+    });
+  }
+  const anyRules = chains.length > 0 || hosts.some((h) => (snap.virtualServices.get(h.host)?.spec.tls ?? []).length > 0);
+  if (!anyRules && !hosts.some((h) => h.tls)) return [];
+  for (const { host, tls } of hosts) {
+    if (!tls) continue;
+    const names = claim([host]);
+    if (names.length > 0) chains.push(tcpProxyChain(outboundClusterName(port, '', host), tcpDestinations(snap, host, port, proxy), names));
+  }
+  return chains;
+}
+
 /**
  * The outbound listeners of a sidecar for TCP and TLS service ports: one `0.0.0.0_<port>` per port,
  * bound on the proxy's address (the app connects to its sidecar's address and the service port,
- * meshfed's stand-in for capture), with one tcp_proxy chain to `outbound|<port>||<host>`.
- * Without capture a connection carries no destination address, so one port leads to one
- * service: the first by hostname wins, as Istio resolves a port conflict by age; a port the
- * proxy's own workload serves, or one the sidecar binds itself, gets no listener. The chain's
- * tcp_proxy follows the host's VirtualService `tcp` rules (tcpDestinations).
+ * meshfed's stand-in for capture). A port the proxy's own workload serves, or one the sidecar
+ * binds itself, gets no listener.
+ * - Raw TCP only: without capture a connection carries no destination address, so one port leads
+ *   to one service, the first by hostname (Istio resolves a port conflict by age); one tcp_proxy
+ *   chain follows its VirtualService `tcp` rules (tcpDestinations).
+ * - A `tls` port, or a port of a host with VirtualService `tls` rules: the ClientHello names the
+ *   destination. The listener gets `envoy.filters.listener.tls_inspector` and the SNI chains of
+ *   every host on the port (sniChains), then a default chain without `server_names` (no SNI, an
+ *   unclaimed SNI, or no TLS at all) to the first host's tcp destinations.
  */
 export function outboundTcpListeners(proxy: ProxyNode, snap: Snapshot, ip: string): Listener[] {
   const own = new Set(ownEndpoints(snap, proxy).map((e) => e.port));
-  const byPort = new Map<number, string>();
+  const byPort = new Map<number, { host: string; tls: boolean }[]>();
   const hosts = [...snap.services.keys()].sort();
   for (const host of hosts) {
     const service = snap.services.get(host);
     for (const p of service?.ports ?? []) {
-      if (isHttpProtocol(p.protocol) || own.has(p.port) || RESERVED_PORTS.has(p.port) || byPort.has(p.port)) continue;
-      byPort.set(p.port, host);
+      if (isHttpProtocol(p.protocol) || own.has(p.port) || RESERVED_PORTS.has(p.port)) continue;
+      const list = byPort.get(p.port) ?? [];
+      if (list.some((x) => x.host === host)) continue;
+      list.push({ host, tls: p.protocol === 'tls' });
+      byPort.set(p.port, list);
     }
   }
   return [...byPort.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([port, host]) => {
-      const cluster = outboundClusterName(port, '', host);
+    .map(([port, onPort]): Listener => {
+      const first = onPort[0]?.host ?? '';
+      const cluster = outboundClusterName(port, '', first);
+      const base = { '@type': TYPE_URL.listener, name: tcpListenerName(port), address: { socket_address: { address: ip, port_value: port } }, traffic_direction: 'OUTBOUND' as const };
+      const byName = sniChains(snap, onPort, port, proxy);
+      const fallback = tcpProxyChain(cluster, tcpDestinations(snap, first, port, proxy));
+      if (byName.length === 0) return { ...base, filter_chains: [fallback] };
       return {
-        '@type': TYPE_URL.listener,
-        name: tcpListenerName(port),
-        address: { socket_address: { address: ip, port_value: port } },
-        traffic_direction: 'OUTBOUND',
-        filter_chains: [{ name: cluster, filters: [tcpProxyFilter(cluster, tcpDestinations(snap, host, port, proxy))] }],
+        ...base,
+        listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPED_CONFIG.tlsInspector } }],
+        filter_chains: [...byName, fallback],
       };
     });
 }

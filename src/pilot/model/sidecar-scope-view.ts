@@ -65,8 +65,8 @@ function buildScopedView(snap: Snapshot, sidecar: SidecarConfig, proxyNamespace:
           if (snap.services.has(d.host)) widen(visible, d.host, undefined);
         }
       }
-      for (const tcp of vs.spec.tcp) {
-        for (const { destination: d } of tcp.route) if (snap.services.has(d.host)) widen(visible, d.host, undefined);
+      for (const l4 of [...vs.spec.tcp, ...vs.spec.tls]) {
+        for (const { destination: d } of l4.route) if (snap.services.has(d.host)) widen(visible, d.host, undefined);
       }
     }
   }

@@ -224,6 +224,9 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
     const mp = join(path, 'filter_chain_match');
     onlyKeys(match, ['server_names', 'destination_port', 'transport_protocol', 'application_protocols'], mp, issues);
     serverNames = stringList(match, 'server_names', mp, issues).map((s) => s.toLowerCase());
+    serverNames.forEach((n, i) => {
+      if (!SERVER_NAME.test(n)) issues.add(join(join(mp, 'server_names'), i), `${JSON.stringify(n)} is neither a host name nor a wildcard *.suffix`);
+    });
     applicationProtocols = stringList(match, 'application_protocols', mp, issues);
     destinationPort = optWrappedInt(match, 'destination_port', 1, 65535, mp, issues);
     const tp = optString(match, 'transport_protocol', mp, issues);
@@ -256,15 +259,53 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
   return out;
 }
 
+/** Envoy's `server_names`: an exact host name, or `*.` and a suffix (matched exact first, then the longest suffix). */
+const SERVER_NAME = /^(\*\.)?[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?)*$/;
+
+/**
+ * `listener_filters`: only `envoy.filters.listener.tls_inspector`, with no options (JA3
+ * fingerprints, initial read buffer size… are refused), at most once.
+ */
 function listenerFilters(l: Obj, issues: Issues): boolean {
   let tlsInspector = false;
   list(l, 'listener_filters', '', issues).forEach((f, i) => {
     const fp = join('listener_filters', i);
     const type = isObj(f) && isObj(f['typed_config']) ? f['typed_config']['@type'] : undefined;
-    if (type === TYPED_CONFIG.tlsInspector) tlsInspector = true;
-    else issues.add(fp, `unsupported listener filter ${JSON.stringify(type ?? (isObj(f) ? f['name'] : f))}`);
+    if (type !== TYPED_CONFIG.tlsInspector || !isObj(f)) {
+      issues.add(fp, `unsupported listener filter ${JSON.stringify(type ?? (isObj(f) ? f['name'] : f))}`);
+      return;
+    }
+    onlyKeys(f, ['name', 'typed_config'], fp, issues);
+    const tc = f['typed_config'];
+    if (isObj(tc)) onlyKeys(tc, ['@type'], join(fp, 'typed_config'), issues);
+    if (tlsInspector) issues.add(fp, 'tls_inspector listed twice');
+    tlsInspector = true;
   });
   return tlsInspector;
+}
+
+/**
+ * Envoy refuses a listener whose filter chains share a match (two chains for one server name,
+ * with the same destination port, transport protocol and ALPN list), and matching `server_names`
+ * needs the ClientHello: meshfed requires the tls_inspector listener filter to be listed.
+ */
+function chainMatchesDistinct(chains: readonly unknown[], tlsInspector: boolean, issues: Issues): void {
+  const seen = new Map<string, number>();
+  chains.forEach((c, i) => {
+    const m = isObj(c) && isObj(c['filter_chain_match']) ? c['filter_chain_match'] : {};
+    const names = Array.isArray(m['server_names']) ? m['server_names'].map((n) => String(n).toLowerCase()) : [];
+    const p = join('filter_chains', i);
+    if (names.length > 0 && !tlsInspector) issues.add(join(p, 'filter_chain_match.server_names'), 'needs the envoy.filters.listener.tls_inspector listener filter');
+    const port = isObj(m['destination_port']) ? m['destination_port']['value'] : undefined;
+    const alpn = Array.isArray(m['application_protocols']) ? m['application_protocols'].map(String).sort() : [];
+    const rest = JSON.stringify([port ?? 0, m['transport_protocol'] ?? '', alpn]);
+    for (const name of names.length > 0 ? names : ['']) {
+      const key = `${name}|${rest}`;
+      const first = seen.get(key);
+      if (first !== undefined) issues.add(p, `same match as filter_chains[${first}]${name !== '' ? ` (server name ${JSON.stringify(name)})` : ''}`);
+      else seen.set(key, i);
+    }
+  });
 }
 
 /**
@@ -309,6 +350,7 @@ export function validateListener(r: unknown): Result<ListenerConfig> {
       if (fc) out.filterChains.push(fc);
     });
   }
+  if (api === undefined) chainMatchesDistinct(list(r, 'filter_chains', '', new Issues()), out.tlsInspector, issues);
   if (name === LISTENER.eastWestGateway) gatewayHonours(out, issues);
   return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
 }

@@ -8,11 +8,16 @@ const NOT_OPTED_OUT = { matchExpressions: [{ key: 'sidecar.istio.io/inject', ope
 
 /**
  * Admission webhooks served by the control plane on 15017, as istiod's:
- * - validation of every kind meshfed reads (`/validate`), failurePolicy Ignore as installed
- *   (istiod's order too: the control plane sets the caBundle it serves with);
+ * - validation of every kind meshfed reads (`/validate`), failurePolicy Ignore as installed;
  * - sidecar injection (`/inject`) for namespaces labelled `meshfed-injection=enabled` or
  *   `istio-injection=enabled`, and for pods labelled `sidecar.istio.io/inject=true` elsewhere;
  *   a pod labelled `sidecar.istio.io/inject=false` is left alone.
+ *
+ * The control plane serves 15017 with a certificate Citadel issues under the mesh's root for
+ * `meshfed-controlplane.<namespace>.svc` (src/webhooks). The caBundle is that root
+ * (`root-cert.pem` of the plug-in CA). It is not rendered here, because `meshfed install` reads
+ * no CA: kind-configs/setup.sh sets it with `kubectl patch` after applying, on every webhook below.
+ * The control plane does not patch it itself yet (istiod does); the RBAC already allows it.
  */
 export function webhookManifests(o: InstallOptions): Manifest[] {
   const service = (path: string) => ({ service: { name: CONTROL_PLANE, namespace: o.namespace, path, port: WEBHOOK_PORT } });

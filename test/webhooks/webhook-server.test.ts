@@ -163,6 +163,11 @@ test('curl against meshfed controlplane: validation, injection and malformed rev
   t.false(badAnn.response.allowed);
   t.regex(badAnn.response.status?.message ?? '', /^metadata\.annotations\["traffic\.sidecar\.istio\.io\/excludeOutboundPorts"\]: "db" is not a port/);
 
+  // Other paths and methods.
+  t.like(await curl(s, '/mutate', review('x', POD, pod())), { code: 404, body: 'no webhook at /mutate (serving /validate and /inject)\n' });
+  const { stdout: get } = await run('curl', ['-sS', '--cacert', s.root, '--resolve', `${HOST}:15017:${ADDRESS}`, '-w', '\n%{http_code}', `https://${HOST}:15017/inject`]);
+  t.is(get, '/inject takes POST with an admission.k8s.io/v1 AdmissionReview\n\n405');
+
   t.false(s.cp.exited(), 'still running');
   await s.cp.stop();
   t.true(s.cp.exited());

@@ -235,6 +235,24 @@ federation_json() {
   printf '{"datacenter": "%s", "primary_datacenter": "%s", "retry_join_wan": [%s]}' "$(cluster_name "$i")" "$(cluster_name 1)" "$peers"
 }
 
+# The webhook configurations' caBundle ($1: context, $2: the mesh's root certificate): the API server
+# verifies the control plane's 15017 certificate, which Citadel issues under this root, against it.
+patch_webhook_ca_bundle() {
+  local c="$1" bundle kind name count i ops
+  bundle="$(base64 < "$2" | tr -d '\n')"
+  for kind in validatingwebhookconfiguration/meshfed-validator mutatingwebhookconfiguration/meshfed-sidecar-injector; do
+    name="$kind-$namespace"
+    count=1
+    [ "${kind%%/*}" = mutatingwebhookconfiguration ] && count=3
+    ops=""
+    for ((i = 0; i < count; i++)); do
+      ops="${ops:+$ops,}{\"op\":\"add\",\"path\":\"/webhooks/$i/clientConfig/caBundle\",\"value\":\"$bundle\"}"
+    done
+    kubectl --context "$c" patch "$name" --type=json -p "[$ops]" >/dev/null ||
+      fail "could not set the caBundle of $name in $c" "kubectl --context $c get $name -o yaml; then run this script again"
+  done
+}
+
 step_install() {
   log "step 5/9: Consul, meshfed, gateways, Prometheus, Grafana"
   local i c name rendered dashboards=()
@@ -254,6 +272,7 @@ YAML
     meshfed install --cluster "$name" --network "network-$name" --gateway-address "$(gateway_address "$i")" > "$rendered" ||
       fail "meshfed install for $name failed (its error is above)" "run npm run build in $repo, then this script again"
     kubectl --context "$c" apply -f "$rendered" >/dev/null
+    patch_webhook_ca_bundle "$c" "$work/ca/$name/root-cert.pem"
     kubectl --context "$c" apply -f "$here/addons/consul.yaml" -f "$here/addons/prometheus.yaml" >/dev/null
     kubectl --context "$c" -n "$namespace" create configmap grafana-dashboards-meshfed ${dashboards[@]+"${dashboards[@]}"} \
       --dry-run=client -o yaml | kubectl --context "$c" apply -f - >/dev/null

@@ -17,6 +17,7 @@ import {
 } from '../federation/index.ts';
 import { createMixerService } from '../mixer/index.ts';
 import { createDiscoveryServer } from '../pilot/index.ts';
+import { controlPlaneServiceHost, startWebhookServer, type WebhookServer } from '../webhooks/index.ts';
 import { CONTROL_PLANE_SERVER_NAME } from './control-plane-name.ts';
 import { startMonitoringServer } from './monitoring-server.ts';
 import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport } from './readiness-report.ts';
@@ -34,6 +35,10 @@ import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport
  * - 15012: TLS gRPC with a serving certificate from this cluster's intermediate: ADS, and CA and
  *   ALS when hosted.
  * - 15014: HTTP monitoring: /ready, /metrics, /debug/adsz, /debug/configz, /debug/federationz.
+ * - 15017, when `webhooks` is given (`meshfed controlplane`): HTTPS admission webhooks
+ *   (`/validate`, `/inject`), with a certificate from this cluster's intermediate for the control
+ *   plane Service's names (`meshfed-controlplane.<namespace>.svc`, `….svc.cluster.local`), renewed
+ *   at half its life. It binds before the gRPC ports, so `xds` ready means it is serving too.
  *
  * `/ready` (200 when every check passes, else 503; see readiness-report.ts) checks:
  * - `xds`: 15010 and 15012 are bound (Pilot built its first snapshot before either binds);
@@ -64,7 +69,9 @@ export interface ControlPlaneOptions {
   discovery: DiscoveryChoice;
   /** Reads imports written by a federation controller in another process. */
   importsDir?: string;
-  ports?: Partial<{ xdsPlain: number; xdsTls: number; monitoring: number }>;
+  /** Serves the admission webhooks on 15017: validation, and sidecar injection with this image. */
+  webhooks?: { namespace: string; sidecarImage: string };
+  ports?: Partial<{ xdsPlain: number; xdsTls: number; monitoring: number; webhook: number }>;
   federationTtlSeconds?: number;
   logger: Logger;
 }
@@ -83,7 +90,7 @@ export { CONTROL_PLANE_SERVER_NAME };
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.logger;
   const ca = await loadCa(opts.caDir);
-  const ports = { xdsPlain: PORTS.xdsPlain, xdsTls: PORTS.xdsTls, monitoring: PORTS.monitoring, ...opts.ports };
+  const ports = { xdsPlain: PORTS.xdsPlain, xdsTls: PORTS.xdsTls, monitoring: PORTS.monitoring, webhook: PORTS.webhook, ...opts.ports };
 
   const serving = issueServingCertificate({
     ca,
@@ -142,7 +149,32 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     },
   });
 
+  let webhooks: WebhookServer | undefined;
+  let renewWebhookCert: NodeJS.Timeout | undefined;
   try {
+    if (opts.webhooks) {
+      const host = controlPlaneServiceHost(opts.webhooks.namespace);
+      const webhookTls = () => {
+        const c = issueServingCertificate({ ca, dnsNames: [host, `${host}.cluster.local`], ipAddresses: [opts.address], ttlSeconds: 24 * 3600 });
+        return { keyPem: c.privateKeyPem, certChainPem: c.certChainPem };
+      };
+      webhooks = await startWebhookServer({
+        host: opts.address,
+        port: ports.webhook,
+        tls: webhookTls(),
+        injector: {
+          cluster: opts.cluster,
+          trustDomain: opts.trustDomain,
+          image: opts.webhooks.sidecarImage,
+          controlPlaneNamespace: opts.webhooks.namespace,
+          controlPlaneHost: host,
+        },
+        logger: log.child({ component: 'webhooks' }),
+      });
+      const server = webhooks;
+      renewWebhookCert = setInterval(() => server.setCertificate(webhookTls()), 12 * 3600 * 1000);
+      renewWebhookCert.unref();
+    }
     await discovery.listen();
     if (opts.discovery.kind !== 'none') {
       federation = await startFederation({
@@ -157,6 +189,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     }
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
+    clearInterval(renewWebhookCert);
+    await webhooks?.close();
     await discovery.close();
     await monitoring.close();
     throw e;
@@ -164,12 +198,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   pilot.onPush(() => federation?.update(pilot.exportState()));
 
-  const hosted = ['pilot', ...(opts.citadel ? ['citadel'] : []), ...(opts.mixer ? ['mixer'] : []), ...(federation ? ['federation'] : [])];
+  const hosted = [
+    'pilot',
+    ...(opts.citadel ? ['citadel'] : []),
+    ...(opts.mixer ? ['mixer'] : []),
+    ...(federation ? ['federation'] : []),
+    ...(webhooks ? ['webhooks'] : []),
+  ];
   log.info({ address: opts.address, ports, hosted }, 'control plane started; /ready reports when it is ready');
 
   return {
     async close(): Promise<void> {
       await federation?.close();
+      clearInterval(renewWebhookCert);
+      await webhooks?.close();
       await discovery.close();
       await monitoring.close();
     },

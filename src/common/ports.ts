@@ -16,6 +16,8 @@ export const PORTS = {
   xdsTls: 15012,
   /** Control plane monitoring: /metrics, /debug. */
   monitoring: 15014,
+  /** Control plane: HTTPS admission webhooks (validation, sidecar injection). */
+  webhook: 15017,
   /** Citadel run apart from Pilot: CSR signing over TLS gRPC (istio-citadel's old port). */
   citadel: 8060,
   /** Mixer run apart from Pilot: access-log sink over gRPC, TLS with a CA (istio-telemetry's port). */

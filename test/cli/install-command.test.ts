@@ -109,3 +109,22 @@ test("the containers' args are commands and flags the meshfed CLI accepts (it st
   t.is(gw.code, 1);
   t.regex(gw.stderr, new RegExp(`^invalid --roots: ENOENT: no such file or directory, open '${missing}/etc/meshfed/roots/root-cert.pem'`));
 });
+
+test("validation covers Istio's groups whole and ServiceExports, never ServiceImports (meshfed's own writes); the control plane gets its namespace and the sidecar image", async (t) => {
+  const objs = await install(['--namespace', 'mesh', '--image', 'registry.local/meshfed:9']);
+  const validator = find(objs, 'ValidatingWebhookConfiguration', 'meshfed-validator-mesh') as unknown as {
+    webhooks: { rules: { operations: string[]; apiGroups: string[]; resources: string[] }[] }[];
+  };
+  t.deepEqual(
+    validator.webhooks[0]?.rules.map((r) => [r.apiGroups.join(), r.resources.join(), r.operations.join()]),
+    [
+      ['networking.istio.io', '*', 'CREATE,UPDATE'],
+      ['security.istio.io', '*', 'CREATE,UPDATE'],
+      ['multicluster.x-k8s.io', 'serviceexports', 'CREATE,UPDATE'],
+    ],
+  );
+  const dep = find(objs, 'Deployment', 'meshfed-controlplane') as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+  const args = dep.spec.template.spec.containers[0]?.args ?? [];
+  t.is(args[args.indexOf('--namespace') + 1], 'mesh');
+  t.is(args[args.indexOf('--sidecar-image') + 1], 'registry.local/meshfed:9');
+});

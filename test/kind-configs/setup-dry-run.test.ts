@@ -173,6 +173,20 @@ test.serial('setup.sh runs the nine steps in order, with the arguments each need
     t.deepEqual(await kubeSchemaProblems(maps[0] as never), []);
     t.deepEqual(JSON.parse(maps[0]?.data?.['federation.json'] ?? ''), { datacenter: name, primary_datacenter: 'east', retry_join_wan: [peer] });
     t.is(await readFile(path.join(r.work, `${name}-install.yaml`), 'utf8'), await readFile(`kind-configs/rendered/${name}.yaml`, 'utf8'));
+    // Every webhook of the install gets the mesh's root as its caBundle, after the install is applied.
+    const installed = index(r, (c) => ctx(c) === `kind-${name}` && c.args.some((a) => a.endsWith(`${name}-install.yaml`)), `install ${name}`);
+    const rendered = parseAllDocuments(await readFile(`kind-configs/rendered/${name}.yaml`, 'utf8')).map((d) => d.toJS() as Doc & { webhooks?: unknown[] });
+    for (const conf of rendered.filter((d) => d.kind?.endsWith('WebhookConfiguration'))) {
+      const target = `${conf.kind?.toLowerCase()}/${conf.metadata?.name}`;
+      const patch = index(r, (c) => ctx(c) === `kind-${name}` && has(c, 'patch', target, '--type=json'), `caBundle of ${target} in ${name}`);
+      t.true(installed < patch, `${target} patched after the install`);
+      const ops = JSON.parse(r.commands[patch]?.args[(r.commands[patch]?.args.indexOf('-p') ?? -2) + 1] ?? '') as { op: string; path: string; value: string }[];
+      t.deepEqual(
+        ops.map((o) => [o.op, o.path, Buffer.from(o.value, 'base64').toString('utf8')]),
+        (conf.webhooks ?? []).map((_, i) => ['add', `/webhooks/${i}/clientConfig/caBundle`, root]),
+        target,
+      );
+    }
     const consul = index(r, (c) => ctx(c) === `kind-${name}` && c.args.some((a) => a.endsWith('addons/consul.yaml')), `consul in ${name}`);
     const grafana = index(r, (c) => ctx(c) === `kind-${name}` && c.args.some((a) => a.endsWith('addons/grafana.yaml')), `grafana in ${name}`);
     const dashboards = index(r, (c) => ctx(c) === `kind-${name}` && has(c, 'create', 'configmap', 'grafana-dashboards-meshfed'), `dashboards in ${name}`);

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { DEFAULT_DNS_REFRESH_MS, type DnsSettings } from '../../pilot/model/snapshot.ts';
 import { createLogger } from '../../common/log.ts';
 import type { DiscoveryChoice } from '../control-plane.ts';
+import { packageVersion } from '../package-paths.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
 import { hostPort } from './options.ts';
 
@@ -20,6 +21,17 @@ function discoveryChoice(o: Record<string, string>): DiscoveryChoice {
     return { kind: 'memory', url: o['memoryDiscovery'] };
   }
   return { kind: 'none' };
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** `--namespace` and `--sidecar-image` of `controlplane`, validated. */
+function webhookOptions(o: Record<string, string>): { namespace: string; sidecarImage: string } {
+  const namespace = o['namespace'] ?? '';
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) exitWith(`invalid --namespace ${JSON.stringify(namespace)}: must be a DNS label (lower-case letters, digits, -)`);
+  const sidecarImage = o['sidecarImage'] ?? '';
+  if (sidecarImage === '' || /\s/.test(sidecarImage)) exitWith(`invalid --sidecar-image ${JSON.stringify(sidecarImage)}: must be an image reference such as meshfed:0.1.0`);
+  return { namespace, sidecarImage };
 }
 
 const DURATION = /^(\d+)(ms|s|m)$/;
@@ -71,8 +83,10 @@ export function registerControlPlaneCommands(program: Command): void {
     .command('controlplane')
     .description("run a cluster's control plane (Pilot, Citadel, Mixer, federation) in one process, like istiod")
     .requiredOption('--cluster <name>')
-    .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on')
+    .requiredOption('--address <ip>', 'address to bind 15010, 15012, 15014 and 15017 (admission webhooks) on')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--namespace <ns>', "the control plane's namespace: names its webhook certificate (meshfed-controlplane.<ns>.svc), never injected", 'meshfed-system')
+    .option('--sidecar-image <ref>', 'image of the sidecar and init containers the injector adds', `meshfed:${packageVersion()}`)
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
     .requiredOption('--registry-file <file>', 'workloads.json of the file registry')
     .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
@@ -92,6 +106,7 @@ export function registerControlPlaneCommands(program: Command): void {
         caDir: o['caDir'] ?? '',
         citadel: { tokensFile: o['tokensFile'] ?? '' },
         mixer: true,
+        webhooks: webhookOptions(o),
         discovery: discoveryChoice(o),
         logger: log,
       });

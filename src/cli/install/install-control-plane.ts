@@ -3,7 +3,7 @@ import { CA_SECRET, CONTAINER_SECURITY, CONTROL_PLANE, PART_OF, POD_IP_ENV, scra
 import type { InstallOptions } from './install-options.ts';
 import type { Manifest } from './manifest.ts';
 
-export const WEBHOOK_PORT = 15017;
+export const WEBHOOK_PORT = PORTS.webhook;
 
 /** The control plane's Service ports, named the way Istio's protocol selection reads them. */
 export const CONTROL_PLANE_PORTS = [
@@ -32,6 +32,8 @@ export function controlPlaneManifests(o: InstallOptions): Manifest[] {
     '--cluster', o.cluster,
     '--address', '$(POD_IP)',
     '--trust-domain', o.trustDomain,
+    '--namespace', ns,
+    '--sidecar-image', o.image,
     '--ca-dir', CA_DIR,
     '--registry-file', `${REGISTRY_DIR}/workloads.json`,
     '--tokens-file', `${TOKENS_DIR}/tokens.json`,

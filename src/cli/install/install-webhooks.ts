@@ -8,17 +8,35 @@ const NOT_OPTED_OUT = { matchExpressions: [{ key: 'sidecar.istio.io/inject', ope
 
 /**
  * Admission webhooks served by the control plane on 15017, as istiod's:
- * - validation of every kind meshfed reads (`/validate`), failurePolicy Ignore as installed
- *   (istiod's order too: the control plane sets the caBundle it serves with);
+ * - validation (`/validate`) of every kind in Istio's networking and security groups (those
+ *   meshfed does not read are refused, as by the file loader) and of ServiceExports,
+ *   failurePolicy Ignore as installed;
  * - sidecar injection (`/inject`) for namespaces labelled `meshfed-injection=enabled` or
  *   `istio-injection=enabled`, and for pods labelled `sidecar.istio.io/inject=true` elsewhere;
  *   a pod labelled `sidecar.istio.io/inject=false` is left alone.
+ *
+ * The control plane serves 15017 with a certificate Citadel issues under the mesh's root for
+ * `meshfed-controlplane.<namespace>.svc` (src/webhooks). The caBundle is that root
+ * (`root-cert.pem` of the plug-in CA). It is not rendered here, because `meshfed install` reads
+ * no CA: kind-configs/setup.sh sets it with `kubectl patch` after applying, on every webhook below.
+ * The control plane does not patch it itself yet (istiod does); the RBAC already allows it.
  */
 export function webhookManifests(o: InstallOptions): Manifest[] {
   const service = (path: string) => ({ service: { name: CONTROL_PLANE, namespace: o.namespace, path, port: WEBHOOK_PORT } });
   const common = { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 10 };
-  const readKinds = CRD_KINDS.filter((k) => k.kind !== 'ServiceImport');
-  const groups = [...new Set(readKinds.map((k) => k.group))];
+  // Istio's groups whole, so that a kind meshfed does not read there is refused as the file loader
+  // refuses it; in the MCS group only what meshfed reads (ServiceImports are its own writes).
+  const istioGroups = ['networking.istio.io', 'security.istio.io'];
+  const readKinds = CRD_KINDS.filter((k) => k.kind !== 'ServiceImport' && !istioGroups.includes(k.group));
+  const rules = [
+    ...istioGroups.map((g) => ({ operations: ['CREATE', 'UPDATE'], apiGroups: [g], apiVersions: ['*'], resources: ['*'] })),
+    ...[...new Set(readKinds.map((k) => k.group))].map((g) => ({
+      operations: ['CREATE', 'UPDATE'],
+      apiGroups: [g],
+      apiVersions: ['*'],
+      resources: readKinds.filter((k) => k.group === g).map((k) => k.plural),
+    })),
+  ];
   const injector = (name: string, namespaceSelector: unknown, objectSelector: unknown) => ({
     name,
     clientConfig: service('/inject'),
@@ -44,12 +62,7 @@ export function webhookManifests(o: InstallOptions): Manifest[] {
         {
           name: 'validation.meshfed.io',
           clientConfig: service('/validate'),
-          rules: groups.map((g) => ({
-            operations: ['CREATE', 'UPDATE'],
-            apiGroups: [g],
-            apiVersions: ['*'],
-            resources: readKinds.filter((k) => k.group === g).map((k) => k.plural),
-          })),
+          rules,
           failurePolicy: 'Ignore',
           ...common,
         },

@@ -1,0 +1,20 @@
+/**
+ * What the injector needs to know about the mesh it injects into; fixed for the life of the
+ * control plane (validated by its command's flags).
+ */
+export interface InjectorSettings {
+  /** The cluster the sidecars belong to (`--cluster` of `meshfed sidecar`). */
+  readonly cluster: string;
+  readonly trustDomain: string;
+  /** The meshfed image the sidecar and init containers run. */
+  readonly image: string;
+  /** The control plane's namespace: its pods are never injected. */
+  readonly controlPlaneNamespace: string;
+  /** The host sidecars reach xDS and Citadel at (15012): the control plane Service's name. */
+  readonly controlPlaneHost: string;
+}
+
+/** The control plane Service's name in `namespace`, as the webhook configurations and sidecars use it. */
+export function controlPlaneServiceHost(namespace: string): string {
+  return `meshfed-controlplane.${namespace}.svc`;
+}

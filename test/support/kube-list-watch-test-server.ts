@@ -62,6 +62,8 @@ export interface KubeTestRequest {
   query: Record<string, string>;
   /** The HTTP status sent. */
   status: number;
+  /** The bearer token the request carried, if any (tells apart clients with distinct kubeconfigs). */
+  token?: string;
 }
 
 /** A user a registered token authenticates as, and the audiences the token was issued for. */
@@ -87,8 +89,11 @@ export interface KubeListWatchTestServerOptions {
 export interface KubeListWatchTestServer {
   /** `http://host:port`. */
   readonly url: string;
-  /** A KubeConfig whose current context points at this server (and carries the bearer token). */
-  kubeConfig(): KubeConfig;
+  /**
+   * A KubeConfig whose current context points at this server, with `userToken` (default: the
+   * server's `bearerToken`, if any) as its bearer token.
+   */
+  kubeConfig(userToken?: string): KubeConfig;
   /** The latest resourceVersion issued. */
   resourceVersion(): number;
   /**
@@ -551,7 +556,8 @@ export async function startKubeListWatchTestServer(opts: KubeListWatchTestServer
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://test');
     const query = Object.fromEntries(url.searchParams.entries());
-    const entry: KubeTestRequest = { method: req.method ?? 'GET', path: url.pathname, query, status: 0 };
+    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const entry: KubeTestRequest = { method: req.method ?? 'GET', path: url.pathname, query, status: 0, ...(bearer === undefined ? {} : { token: bearer }) };
     log.push(entry);
     handle(req, res, url, query).then(
       (status) => {
@@ -582,11 +588,11 @@ export async function startKubeListWatchTestServer(opts: KubeListWatchTestServer
 
   return {
     url,
-    kubeConfig() {
+    kubeConfig(userToken = opts.bearerToken) {
       const kc = new KubeConfig();
       kc.loadFromOptions({
         clusters: [{ name: 'kube-list-watch-test-server', server: url, skipTLSVerify: true }],
-        users: [{ name: 'test', ...(opts.bearerToken === undefined ? {} : { token: opts.bearerToken }) }],
+        users: [{ name: 'test', ...(userToken === undefined ? {} : { token: userToken }) }],
         contexts: [{ name: 'test', cluster: 'kube-list-watch-test-server', user: 'test' }],
         currentContext: 'test',
       });

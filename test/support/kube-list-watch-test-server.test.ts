@@ -253,7 +253,8 @@ test('bookmark reaches only watches that allowed bookmarks, at the current resou
 
 test('status subresource: PUT and merge patch change only .status; main writes keep it; generation counts spec changes', async (t) => {
   await withServer(async (s) => {
-    await call(s, 'POST', GW, gw('a', { status: { ignored: true } }));
+    const created = await call(s, 'POST', GW, gw('a', { status: { ignored: true } }));
+    t.is(created.json['status'], undefined, 'create ignores status');
     const afterCreate = await call(s, 'GET', `${GW}/a`);
     const st = await call(s, 'PUT', `${GW}/a/status`, {
       ...afterCreate.json,

@@ -13,8 +13,8 @@
  *   after N, from "" or "0" it sends the current objects as ADDED first;
  * - get / create / update (PUT) / patch (merge and JSON patch) / delete, with optimistic
  *   concurrency: a stale `metadata.resourceVersion` (or delete precondition) gets 409 Conflict;
- * - the `status` subresource: PUT and PATCH on `…/NAME/status` change only `.status`; the main
- *   resource's writes keep the stored `.status`; `metadata.generation` counts spec changes only;
+ * - the `status` subresource: PUT and PATCH on `…/NAME/status` change only `.status`; create
+ *   ignores `.status` and the main resource's writes keep the stored one; `metadata.generation` counts spec changes only;
  *   a write that changes nothing is a no-op (no new resourceVersion, no event), as on a real server;
  * - Lease objects (coordination.k8s.io/v1) are ordinary namespaced objects here;
  * - TokenReview (POST /apis/authentication.k8s.io/v1/tokenreviews) answers for tokens the test
@@ -504,6 +504,8 @@ export async function startKubeListWatchTestServer(opts: KubeListWatchTestServer
             resourceVersion: String(rv),
           },
         };
+        // As with a status subresource: create ignores `.status`.
+        delete stored['status'];
         coll.set(k, stored);
         record(key, 'ADDED', stored);
         return json(201, stored);

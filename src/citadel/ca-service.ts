@@ -18,10 +18,23 @@ export { CERTIFICATE_SERVICE_NAME, certificateServiceDefinition };
 export type CallerIdentity = Omit<WorkloadIdentity, 'trustDomain'> & { trustDomain?: string };
 
 /**
- * Decides who is calling from the call's metadata. Returns undefined when the caller cannot be
- * authenticated (→ UNAUTHENTICATED). A thrown error is logged and answered with UNAVAILABLE.
+ * An authenticator's refusal with its reason, sent to the caller: `unauthenticated` when the
+ * credentials are missing or not accepted (→ UNAUTHENTICATED), `permission-denied` when they name
+ * someone who may not get a workload certificate (→ PERMISSION_DENIED).
  */
-export type Authenticator = (metadata: grpc.Metadata) => Promise<CallerIdentity | undefined> | CallerIdentity | undefined;
+export interface AuthenticationRefusal {
+  refused: 'unauthenticated' | 'permission-denied';
+  reason: string;
+}
+
+/**
+ * Decides who is calling from the call's metadata. Returns undefined when the caller cannot be
+ * authenticated (→ UNAUTHENTICATED), or a refusal with its reason. A thrown error is logged and
+ * answered with UNAVAILABLE.
+ */
+export type Authenticator = (
+  metadata: grpc.Metadata,
+) => Promise<CallerIdentity | AuthenticationRefusal | undefined> | CallerIdentity | AuthenticationRefusal | undefined;
 
 /** Options of createCitadelService, validated by the caller (control plane or startCitadel). */
 export interface CitadelServiceOptions {
@@ -62,7 +75,7 @@ export function createCitadelService(opts: CitadelServiceOptions): {
   const log = opts.logger ?? createLogger('citadel');
   const handler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
     void (async () => {
-      let caller: CallerIdentity | undefined;
+      let caller: CallerIdentity | AuthenticationRefusal | undefined;
       try {
         caller = await opts.authenticate(call.metadata);
       } catch (e) {
@@ -70,6 +83,11 @@ export function createCitadelService(opts: CitadelServiceOptions): {
         return callback(failure(grpc.status.UNAVAILABLE, 'authentication is unavailable'));
       }
       if (!caller) return callback(failure(grpc.status.UNAUTHENTICATED, 'missing or invalid credentials'));
+      if ('refused' in caller) {
+        log.warn({ reason: caller.reason }, 'caller refused');
+        const code = caller.refused === 'unauthenticated' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED;
+        return callback(failure(code, caller.reason));
+      }
       if (caller.trustDomain !== undefined && caller.trustDomain !== opts.trustDomain) {
         return callback(failure(grpc.status.PERMISSION_DENIED, `caller's trust domain is not ${opts.trustDomain}`));
       }

@@ -9,7 +9,7 @@ export type { InitCaOptions } from './ca-init.ts';
 export { initCa } from './ca-init.ts';
 export type { ServingCertificate, ServingCertificateOptions, SignWorkloadCsrOptions } from './ca-signer.ts';
 export { issueServingCertificate, signWorkloadCsr } from './ca-signer.ts';
-export type { Authenticator, CallerIdentity, CitadelServiceOptions } from './ca-service.ts';
+export type { AuthenticationRefusal, Authenticator, CallerIdentity, CitadelServiceOptions } from './ca-service.ts';
 export { createCitadelService } from './ca-service.ts';
 export type { CertBundle, RequestCertificateOptions } from './certificate-client.ts';
 export { requestCertificate } from './certificate-client.ts';
@@ -30,5 +30,6 @@ export {
 export type { WorkloadIdentity } from './spiffe.ts';
 export { formatSpiffeId, parseSpiffeId, spiffeIdFromCertificate } from './spiffe.ts';
 export { bootstrapTokenAuthenticator } from './token-authenticator.ts';
+export { serviceAccountFromUsername, type TokenReviewAuthenticatorOptions, tokenReviewAuthenticator } from './token-review-authenticator.ts';
 export type { PeerChain, VerifyPeerChainOptions } from './trust-bundle.ts';
 export { rootsFromPem, sameRoot, verifyPeerChain } from './trust-bundle.ts';

@@ -44,3 +44,5 @@ export {
 } from './import-file.ts';
 export { createImportFolderSink, type ImportFolderSink, type ImportFolderSinkOptions } from './import-folder-sink.ts';
 export { DiscoveryError, FederationError, FederationOptionsError } from './federation-errors.ts';
+export { type DesiredServiceImport, MANAGED_BY, MANAGED_BY_LABEL, type ServiceImportPort, toServiceImports } from './kube/service-import-conversion.ts';
+export { createServiceImportWriter, type ServiceImportWriter, type ServiceImportWriterOptions } from './kube/service-import-writer.ts';

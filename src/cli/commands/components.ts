@@ -42,10 +42,31 @@ export function registerComponentCommands(program: Command): void {
     .option('--port <port>', 'TLS gRPC port', String(PORTS.xdsTls))
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder")
-    .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
+    .addOption(
+      new Option('--auth <mode>', 'how callers are authenticated: bootstrap tokens from --tokens-file, or kube (TokenReview of projected service-account tokens)')
+        .choices(['bootstrap', 'kube'])
+        .default('bootstrap'),
+    )
+    .option('--tokens-file <file>', 'bootstrap tokens (sha256 → identity); required with --auth bootstrap')
+    .option('--kubeconfig <file>', 'with --auth kube: the API server and credentials for TokenReview (default: in-cluster, then KUBECONFIG)')
+    .option('--token-audience <aud>', 'with --auth kube: the audience tokens must be issued for', 'meshfed-ca')
     .action(async (o: Record<string, string>) => {
-      const { loadCa, startCitadel, bootstrapTokenAuthenticator } = await import('../../citadel/index.ts');
+      const { loadCa, startCitadel, bootstrapTokenAuthenticator, tokenReviewAuthenticator } = await import('../../citadel/index.ts');
       const log = createLogger('citadel');
+      let authenticate: Parameters<typeof startCitadel>[0]['authenticate'];
+      if (o['auth'] === 'kube') {
+        if (o['tokensFile'] !== undefined) exitWith('meshfed citadel: --tokens-file is used only with --auth bootstrap');
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        const kubeConfig = new KubeConfig();
+        if (o['kubeconfig'] !== undefined) kubeConfig.loadFromFile(o['kubeconfig']);
+        else kubeConfig.loadFromDefault();
+        if (o['tokenAudience'] === '') exitWith('meshfed citadel: invalid --token-audience: must not be empty');
+        authenticate = tokenReviewAuthenticator({ kubeConfig, audience: o['tokenAudience'] ?? 'meshfed-ca' });
+      } else {
+        if (o['tokensFile'] === undefined) exitWith('meshfed citadel: --tokens-file is required with --auth bootstrap');
+        if (o['kubeconfig'] !== undefined) exitWith('meshfed citadel: --kubeconfig is used only with --auth kube');
+        authenticate = bootstrapTokenAuthenticator(o['tokensFile'], log);
+      }
       const ca = await loadCa(o['caDir'] ?? '');
       const servingCert = await servingCertificate(ca, o['address'] ?? '');
       const c = await startCitadel({
@@ -53,7 +74,7 @@ export function registerComponentCommands(program: Command): void {
         port: Number(o['port']),
         ca,
         trustDomain: o['trustDomain'] ?? 'cluster.local',
-        authenticate: bootstrapTokenAuthenticator(o['tokensFile'] ?? '', log),
+        authenticate,
         servingCert,
         logger: log,
       });

@@ -110,6 +110,14 @@ export function parseConfigText(text: string, source: string, opts: ParseOptions
   return errors.length > 0 ? fail(errors) : ok(objects);
 }
 
+/**
+ * Validates one already-decoded document (a YAML document's value, or a custom resource with its
+ * server-managed fields removed) with the same rules as `parseConfigText`.
+ */
+export function parseConfigValue(value: unknown, source: string, opts: ParseOptions = {}): Result<ConfigObject, ConfigError[]> {
+  return parseDocument(value, source, opts.domainSuffix ?? 'cluster.local');
+}
+
 function parseDocument(value: unknown, source: string, domainSuffix: string): Result<ConfigObject, ConfigError[]> {
   const err = (code: ConfigErrorCode, path: string, message: string, kind?: string, name?: string): ConfigError[] => [
     new ConfigError({ code, source, path, message, ...(kind !== undefined ? { kind } : {}), ...(name !== undefined ? { name } : {}) }),

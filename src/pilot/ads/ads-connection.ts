@@ -19,6 +19,8 @@ const COMPLETE_TYPES: readonly XdsTypeUrl[] = [TYPE_URL.listener, TYPE_URL.clust
  * pinning and convergence are AdsStream's.
  */
 export class AdsConnection<S extends PushSnapshot & object> extends AdsStream<S> {
+  readonly api = 'sotw';
+
   protected onRequest(raw: unknown): void {
     if (this.closed) return;
     const req = parseDiscoveryRequest(raw);

@@ -36,6 +36,8 @@ function deltaField(r: EncodedResource): Buffer {
  * the rejected versions as held, so the same bytes are not sent again until they change.
  */
 export class DeltaAdsConnection<S extends PushSnapshot & object> extends AdsStream<S> {
+  readonly api = 'delta';
+
   protected onRequest(raw: unknown): void {
     if (this.closed) return;
     const req = parseDeltaDiscoveryRequest(raw);

@@ -31,6 +31,8 @@ export interface TypeStatus {
 /** One connected proxy (one ADS stream). */
 export interface ProxyStatus {
   streamId: number;
+  /** The ADS protocol of the stream: state of the world or delta. */
+  api: 'sotw' | 'delta';
   nodeId: string;
   type: ProxyNode['type'];
   cluster: string;
@@ -97,6 +99,7 @@ let nextStreamId = 1;
  */
 export abstract class AdsStream<S extends PushSnapshot & object> {
   readonly streamId = nextStreamId++;
+  abstract readonly api: ProxyStatus['api'];
   protected node: ProxyNode | undefined;
   protected readonly types = new Map<XdsTypeUrl, TypeState>();
   private readonly queue: PushQueue<S>;
@@ -161,6 +164,7 @@ export abstract class AdsStream<S extends PushSnapshot & object> {
     }
     return {
       streamId: this.streamId,
+      api: this.api,
       nodeId: n.id,
       type: n.type,
       cluster: n.cluster,

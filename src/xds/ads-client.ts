@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { MeshfedError, errorMessage } from '../common/errors.ts';
 import { type Logger, createLogger } from '../common/log.ts';
+import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from './ads-api-type.ts';
 import { deltaAnswer, deltaInitialRequest, deltaSubscriptionChange } from './ads-client-delta.ts';
 import { type AnyState, type Kind, TypeState } from './ads-client-state.ts';
 import type { ClusterConfig, ClusterLoadAssignmentConfig, ListenerConfig, ProxyConfig, RouteTable } from './config-types.ts';
@@ -35,9 +36,6 @@ export interface AdsClientOptions {
   apiType?: AdsApiType;
 }
 
-export type AdsApiType = 'GRPC' | 'DELTA_GRPC';
-
-export const ADS_API_TYPES: readonly AdsApiType[] = ['GRPC', 'DELTA_GRPC'];
 
 /** Invalid AdsClient options (a programmer error: thrown by the constructor). */
 export class AdsClientOptionsError extends MeshfedError {
@@ -136,7 +134,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     if (!Number.isInteger(initialBackoffMs) || initialBackoffMs < 1) throw new AdsClientOptionsError('invalid initialBackoffMs');
     if (!Number.isInteger(maxBackoffMs) || maxBackoffMs < initialBackoffMs) throw new AdsClientOptionsError('invalid maxBackoffMs');
     const apiType = opts.apiType ?? 'GRPC';
-    if (!ADS_API_TYPES.includes(apiType)) throw new AdsClientOptionsError(`invalid apiType: must be one of ${ADS_API_TYPES.join(', ')}`);
+    if (!isAdsApiType(apiType)) throw new AdsClientOptionsError(`invalid apiType: must be one of ${ADS_API_TYPES.join(', ')}`);
     this.opts = Object.freeze({
       target: opts.target,
       credentials: opts.credentials,

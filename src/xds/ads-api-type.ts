@@ -7,7 +7,7 @@ export type AdsApiType = 'GRPC' | 'DELTA_GRPC';
 export const ADS_API_TYPES: readonly AdsApiType[] = ['GRPC', 'DELTA_GRPC'];
 
 /** What meshfed's own sidecars and gateways use unless their options say otherwise. */
-export const PROXY_ADS_API_DEFAULT: AdsApiType = 'GRPC';
+export const PROXY_ADS_API_DEFAULT: AdsApiType = 'DELTA_GRPC';
 
 export function isAdsApiType(v: unknown): v is AdsApiType {
   return typeof v === 'string' && (ADS_API_TYPES as readonly string[]).includes(v);

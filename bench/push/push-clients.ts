@@ -3,7 +3,7 @@
  * validates every resource and ACKs), sidecars of the workloads `w<first>-0` … in namespace
  * `default`, against `target`. Prints `ready` once every client holds a config; exits on SIGTERM
  * or when its parent goes.
- * Usage: node --import tsx bench/push/push-clients.ts <target> <first> <count>
+ * Usage: node --import tsx bench/push/push-clients.ts <target> <first> <count> [delta|sotw]
  */
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -11,7 +11,8 @@ import { AdsClient } from '../../src/xds/index.ts';
 import { workloadAddress } from './push-mesh.ts';
 import { CpuProfiler, PROFILE_ENV } from './push-profile.ts';
 
-const [target = '', firstArg = '0', countArg = '0'] = process.argv.slice(2);
+const [target = '', firstArg = '0', countArg = '0', api = 'sotw'] = process.argv.slice(2);
+if (api !== 'delta' && api !== 'sotw') throw new Error('invalid api: must be delta or sotw');
 const first = Number(firstArg);
 const count = Number(countArg);
 const logger = pino({ level: 'silent' });
@@ -20,6 +21,7 @@ for (let i = first; i < first + count; i++) {
   const c = new AdsClient({
     target,
     credentials: grpc.credentials.createInsecure(),
+    apiType: api === 'delta' ? 'DELTA_GRPC' : 'GRPC',
     node: {
       type: 'sidecar',
       ip: workloadAddress(i, 0),

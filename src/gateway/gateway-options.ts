@@ -1,3 +1,4 @@
+import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from '../xds/ads-api-type.ts';
 import { GatewayOptionsError } from './errors.ts';
 
 /**
@@ -11,7 +12,7 @@ export interface GatewayOptionFields {
   cluster: string;
   address: string;
   port?: number;
-  xds: { target: string; serverName?: string; rootsPem?: string };
+  xds: { target: string; serverName?: string; rootsPem?: string; apiType?: AdsApiType };
   ports?: { admin?: number; metrics?: number };
   helloTimeoutMs?: number;
 }
@@ -42,6 +43,8 @@ export function validateGatewayOptions(input: unknown): Readonly<GatewayOptionFi
   const xds = record('xds', o['xds']);
   const serverName = optionalText('xds.serverName', xds['serverName']);
   const rootsPem = optionalText('xds.rootsPem', xds['rootsPem']);
+  const apiType = xds['apiType'];
+  if (apiType !== undefined && !isAdsApiType(apiType)) throw new GatewayOptionsError(`invalid xds.apiType: must be one of ${ADS_API_TYPES.join(', ')}`);
   const port = optionalPort('port', o['port']);
   let ports: GatewayOptionFields['ports'];
   if (o['ports'] !== undefined) {
@@ -58,7 +61,7 @@ export function validateGatewayOptions(input: unknown): Readonly<GatewayOptionFi
     cluster: text('cluster', o['cluster']),
     address: text('address', o['address']),
     ...(port !== undefined ? { port } : {}),
-    xds: { target: text('xds.target', xds['target']), ...(serverName ? { serverName } : {}), ...(rootsPem ? { rootsPem } : {}) },
+    xds: { target: text('xds.target', xds['target']), ...(serverName ? { serverName } : {}), ...(rootsPem ? { rootsPem } : {}), ...(apiType !== undefined ? { apiType } : {}) },
     ...(ports ? { ports } : {}),
     ...(typeof hello === 'number' ? { helloTimeoutMs: hello } : {}),
   });

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
-import { AdsClient } from '../xds/index.ts';
+import { type AdsApiType, AdsClient, PROXY_ADS_API_DEFAULT } from '../xds/index.ts';
 import type { NodeIdentityInput } from '../xds/node.ts';
 import { prometheusRoute, type RunningHttpServer, startHttpServer } from './admin-server.ts';
 import { configDump } from './config-dump.ts';
@@ -24,6 +24,8 @@ export interface StartGatewayOptions {
     serverName?: string;
     /** PEM roots that sign Pilot's certificate: TLS when given, else plaintext (15010, local only). */
     rootsPem?: string;
+    /** The bootstrap's `ads_config.api_type` (default PROXY_ADS_API_DEFAULT). */
+    apiType?: AdsApiType;
   };
   /** Admin (/config_dump, /ready) and Prometheus (/stats/prometheus) ports; 0 picks a free port. */
   ports?: Partial<{ admin: number; metrics: number }>;
@@ -80,6 +82,7 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
     target: opts.xds.target,
     credentials: opts.xds.rootsPem ? grpc.credentials.createSsl(Buffer.from(opts.xds.rootsPem)) : grpc.credentials.createInsecure(),
     channelOptions: opts.xds.serverName ? { 'grpc.ssl_target_name_override': opts.xds.serverName } : {},
+    apiType: opts.xds.apiType ?? PROXY_ADS_API_DEFAULT,
     node: gatewayNode(opts.cluster, opts.address),
     logger: logger.child({ sub: 'ads' }),
   });

@@ -4,7 +4,7 @@ import { CertificateRotator } from '../citadel/certificate-rotator.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
-import { AdsClient } from '../xds/index.ts';
+import { ADS_API_TYPES, type AdsApiType, AdsClient, PROXY_ADS_API_DEFAULT, isAdsApiType } from '../xds/index.ts';
 import { createDataPlane, type DataPlane, type SidecarPorts } from './data-plane.ts';
 import { SidecarOptionsError } from './errors.ts';
 
@@ -21,8 +21,11 @@ export interface SidecarOptions {
     /** The port the app listens on at `address` (reached via the inbound cluster). */
     servicePort: number;
   };
-  /** Pilot's ADS over TLS (15012): server verified with rootsPem, name checked as serverName. */
-  xds: { target: string; serverName: string; rootsPem: string };
+  /**
+   * Pilot's ADS over TLS (15012): server verified with rootsPem, name checked as serverName;
+   * `apiType` is the bootstrap's `ads_config.api_type` (default PROXY_ADS_API_DEFAULT).
+   */
+  xds: { target: string; serverName: string; rootsPem: string; apiType?: AdsApiType };
   /** Citadel (15012, same TLS trust as xds) and the workload's bootstrap token. */
   ca: { target: string; serverName: string; token: string };
   /** Mixer's access-log sink; TLS with the xds roots unless `plaintext` (local tests only). */
@@ -48,6 +51,8 @@ function validate(opts: SidecarOptions): void {
   req(opts.xds?.target, 'xds.target');
   req(opts.xds?.serverName, 'xds.serverName');
   req(opts.xds?.rootsPem, 'xds.rootsPem');
+  const api: unknown = opts.xds?.apiType;
+  if (api !== undefined && !isAdsApiType(api)) throw new SidecarOptionsError(`invalid xds.apiType: must be one of ${ADS_API_TYPES.join(', ')}`);
   req(opts.ca?.target, 'ca.target');
   req(opts.ca?.serverName, 'ca.serverName');
   req(opts.ca?.token, 'ca.token');
@@ -92,6 +97,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
   const ads = new AdsClient({
     target: opts.xds.target,
     ...tlsChannel(opts.xds.serverName),
+    apiType: opts.xds.apiType ?? PROXY_ADS_API_DEFAULT,
     node: { type: 'sidecar', ip: w.address, workload: w.name, namespace: w.namespace, cluster: w.cluster, serviceAccount: w.serviceAccount, labels: w.labels },
     logger,
   });

@@ -1,19 +1,14 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { MeshfedError, errorMessage } from '../common/errors.ts';
-import { sameData } from '../common/same-data.ts';
 import { type Logger, createLogger } from '../common/log.ts';
-import type { Result } from '../common/result.ts';
-import type {
-  ClusterConfig,
-  ClusterLoadAssignmentConfig,
-  ListenerConfig,
-  ProxyConfig,
-  RouteTable,
-} from './config-types.ts';
+import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from './ads-api-type.ts';
+import { deltaAnswer, deltaInitialRequest, deltaSubscriptionChange } from './ads-client-delta.ts';
+import { type AnyState, type Kind, TypeState } from './ads-client-state.ts';
+import type { ClusterConfig, ClusterLoadAssignmentConfig, ListenerConfig, ProxyConfig, RouteTable } from './config-types.ts';
 import { type NodeIdentityInput, nodeMessage } from './node.ts';
-import { type RawDiscoveryResponse, type RawResource, rawAdsClientConstructor } from './discovery-response-raw.ts';
-import { TYPE_URL, type XdsTypeUrl } from './type-urls.ts';
+import { type RawDeltaDiscoveryResponse, type RawDiscoveryResponse, rawAdsClientConstructor } from './discovery-response-raw.ts';
+import { TYPE_URL } from './type-urls.ts';
 import { validateCluster } from './validate/cluster.ts';
 import { validateClusterLoadAssignment } from './validate/cluster-load-assignment.ts';
 import { validateListener } from './validate/listener.ts';
@@ -34,7 +29,13 @@ export interface AdsClientOptions {
   initialBackoffMs?: number;
   /** Cap of the reconnect delay (default 30 s). */
   maxBackoffMs?: number;
+  /**
+   * Envoy's `ads_config.api_type`: `GRPC` (state of the world, StreamAggregatedResources, the
+   * default) or `DELTA_GRPC` (incremental, DeltaAggregatedResources).
+   */
+  apiType?: AdsApiType;
 }
+
 
 /** Invalid AdsClient options (a programmer error: thrown by the constructor). */
 export class AdsClientOptionsError extends MeshfedError {
@@ -55,177 +56,16 @@ export interface AdsClientEvents {
   disconnected: [reason: string];
 }
 
-type Kind = keyof ProxyConfig['versions'];
-
-
-interface TypeDesc<T> {
-  kind: Kind;
-  typeUrl: XdsTypeUrl;
-  validate: (r: unknown) => Result<T>;
-  nameOf: (v: T) => string;
-  /** SotW LDS/CDS: a resource missing from a response is deleted. */
-  removesAbsent: boolean;
-  /** Optional: re-validation of changed bytes from the accepted version's parts (RDS: per virtual host). */
-  deltaBase?: (bytes: Buffer, value: T) => DeltaBase<T> | undefined;
-}
-
-/** An accepted resource, able to validate new bytes of itself where they differ (route-table-delta.ts). */
-interface DeltaBase<T> {
-  /** Undefined: validate the new bytes in full. */
-  update(bytes: Buffer): { value: T; base: DeltaBase<T>; decoded: number } | undefined;
-}
-
-/** An accepted resource and the encoded bytes it was validated from. */
-interface Accepted<T> {
-  readonly value: T;
-  readonly bytes: Buffer;
-  readonly base?: DeltaBase<T> | undefined;
-}
-
-/** Per type: accepted resources (last good) and the protocol state of the subscription. */
-class TypeState<T> {
-  private readonly accepted = new Map<string, Accepted<T>>();
-  /** version_info of the last fully accepted response. */
-  version = '';
-  /** nonce of the last response received on the current stream. */
-  nonce = '';
-  /** Subscribed names (LDS/CDS: wildcard, always empty). */
-  names = new Set<string>();
-  /** A request for this type went out on the current stream. */
-  requested = false;
-  /** At least one response was processed (since start, across streams). */
-  received = false;
-  /** Resources decoded and validated so far (those whose bytes matched the accepted ones are not). */
-  decoded = 0;
-  /** Parts (virtual hosts) decoded and validated by delta updates. */
-  partsDecoded = 0;
-
-  constructor(readonly desc: TypeDesc<T>) {}
-
-  get(name: string): T | undefined {
-    return this.accepted.get(name)?.value;
-  }
-
-  has(name: string): boolean {
-    return this.accepted.has(name);
-  }
-
-  /** Names of the accepted resources. */
-  acceptedNames(): string[] {
-    return [...this.accepted.keys()];
-  }
-
-  values(): T[] {
-    return [...this.accepted.values()].map((a) => a.value);
-  }
-
-  delete(name: string): void {
-    this.accepted.delete(name);
-  }
-
-  /** The accepted resources by name (a copy). */
-  copy(): Map<string, T> {
-    return new Map([...this.accepted].map(([n, a]) => [n, a.value]));
-  }
-
-  /**
-   * Validates and applies one response's resources; returns whether the accepted set changed.
-   * A resource whose type URL and encoded bytes equal those of the accepted resource of its name
-   * is that resource (validation is a pure function of the bytes): it is neither decoded nor
-   * validated again. Every other one is decoded and validated; valid ones replace their previous
-   * value, invalid ones are named in `errors` and keep it. Deletions (LDS/CDS) apply only when the
-   * whole response is valid.
-   */
-  apply(resources: readonly RawResource[]): { changed: boolean; errors: string[] } {
-    const errors: string[] = [];
-    const valid = new Map<string, Accepted<T>>();
-    const seen = new Set<string>();
-    resources.forEach((raw, i) => {
-      const key = raw.key;
-      if (key !== undefined && key !== '' && raw.typeUrl === this.desc.typeUrl && this.accepted.get(key)?.bytes.equals(raw.value) === true) {
-        if (seen.has(key)) errors.push(`${key}: duplicate resource`);
-        seen.add(key);
-        return;
-      }
-      this.decoded++;
-      const base = key !== undefined && raw.typeUrl === this.desc.typeUrl ? this.accepted.get(key)?.base : undefined;
-      const delta = base?.update(raw.value);
-      if (key !== undefined && delta !== undefined) {
-        this.partsDecoded += delta.decoded;
-        if (seen.has(key)) errors.push(`${key}: duplicate resource`);
-        else valid.set(key, { value: delta.value, bytes: Buffer.from(raw.value), base: delta.base });
-        seen.add(key);
-        return;
-      }
-      let res: unknown;
-      try {
-        res = raw.decode();
-      } catch (e: unknown) {
-        errors.push(`${key ?? `resources[${i}]`}: cannot decode ${raw.typeUrl}: ${errorMessage(e)}`);
-        return;
-      }
-      const name = rawName(res) ?? `resources[${i}]`;
-      const type = typeof res === 'object' && res !== null ? (res as Record<string, unknown>)['@type'] : undefined;
-      if (type !== this.desc.typeUrl) {
-        errors.push(`${name}: @type ${JSON.stringify(type)} is not ${this.desc.typeUrl}`);
-        return;
-      }
-      if (seen.has(name)) {
-        errors.push(`${name}: duplicate resource`);
-        return;
-      }
-      seen.add(name);
-      const v = this.desc.validate(res);
-      // A copy: the response's buffer is not kept alive by the resources it carried.
-      if (v.ok) {
-        const bytes = Buffer.from(raw.value);
-        valid.set(this.desc.nameOf(v.value), { value: v.value, bytes, base: this.desc.deltaBase?.(bytes, v.value) });
-      }
-      else errors.push(`${name}: ${v.errors.join('; ')}`);
-    });
-    let changed = false;
-    for (const [name, next] of valid) {
-      const prev = this.accepted.get(name);
-      if (prev === undefined || !sameData(prev.value, next.value)) {
-        this.accepted.set(name, next);
-        changed = true;
-      } else {
-        // Same config from other bytes: keep the value, remember the newest bytes.
-        this.accepted.set(name, { value: prev.value, bytes: next.bytes, base: next.base });
-      }
-    }
-    if (this.desc.removesAbsent && errors.length === 0) {
-      for (const name of [...this.accepted.keys()]) {
-        if (!seen.has(name)) {
-          this.accepted.delete(name);
-          changed = true;
-        }
-      }
-    }
-    return { changed, errors };
-  }
-}
-
-type AnyState =
-  | TypeState<ListenerConfig>
-  | TypeState<RouteTable>
-  | TypeState<ClusterConfig>
-  | TypeState<ClusterLoadAssignmentConfig>;
-
-const rawName = (r: unknown): string | undefined => {
-  if (typeof r !== 'object' || r === null) return undefined;
-  const o = r as Record<string, unknown>;
-  const n = o['name'] ?? o['cluster_name'];
-  return typeof n === 'string' && n !== '' ? n : undefined;
-};
-
 const CODE_INVALID_ARGUMENT = 3;
 
 /** An ADS stream whose responses arrive with their resources still encoded (discovery-response-raw.ts). */
-type AdsStream = grpc.ClientDuplexStream<unknown, RawDiscoveryResponse>;
+type AdsStream = grpc.ClientDuplexStream<unknown, RawDiscoveryResponse | RawDeltaDiscoveryResponse>;
+
+const isDelta = (r: RawDiscoveryResponse | RawDeltaDiscoveryResponse): r is RawDeltaDiscoveryResponse => 'removedResources' in r;
 
 /**
- * A proxy's ADS client (xDS v3, state of the world). It subscribes to CDS and LDS as wildcards, then
+ * A proxy's ADS client (xDS v3, state of the world or, with `apiType: 'DELTA_GRPC'`, delta). It
+ * subscribes to CDS and LDS as wildcards, then
  * to the EDS names its EDS clusters use and the RDS names its listeners use, widening and narrowing
  * as config changes. Every resource is validated (src/xds/validate): valid ones replace their
  * previous value, invalid ones keep the last good value and the response is NACKed naming them.
@@ -234,6 +74,11 @@ type AdsStream = grpc.ClientDuplexStream<unknown, RawDiscoveryResponse>;
  * and a changed RouteConfiguration is re-validated per changed virtual host (route-table-delta.ts).
  * The stream reconnects with jittered exponential backoff until `close()`, re-requesting every type
  * with its last accepted version. No exception ever leaves a stream callback.
+ *
+ * Delta (ads-client-delta.ts): a response carries only changed resources, each with a version, and
+ * names removed ones; they go through the same validators with the same keep-last-good and NACK
+ * semantics; subscriptions change by names added and dropped; a new stream tells the server the
+ * versions it holds (`initial_resource_versions`) so only what differs is sent again.
  */
 export class AdsClient extends EventEmitter<AdsClientEvents> {
   private readonly opts: Readonly<Required<Omit<AdsClientOptions, 'logger' | 'channelOptions'>>> & {
@@ -288,6 +133,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
     if (!Number.isInteger(initialBackoffMs) || initialBackoffMs < 1) throw new AdsClientOptionsError('invalid initialBackoffMs');
     if (!Number.isInteger(maxBackoffMs) || maxBackoffMs < initialBackoffMs) throw new AdsClientOptionsError('invalid maxBackoffMs');
+    const apiType = opts.apiType ?? 'GRPC';
+    if (!isAdsApiType(apiType)) throw new AdsClientOptionsError(`invalid apiType: must be one of ${ADS_API_TYPES.join(', ')}`);
     this.opts = Object.freeze({
       target: opts.target,
       credentials: opts.credentials,
@@ -295,6 +142,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       node: opts.node,
       initialBackoffMs,
       maxBackoffMs,
+      apiType,
     });
     this.log = (opts.logger ?? createLogger('ads-client')).child({ xds: opts.target });
   }
@@ -376,8 +224,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
 
   private openStream(): void {
     if (this.closed || !this.client) return;
-    const method = (this.client as unknown as Record<string, unknown>)['StreamAggregatedResources'];
-    if (typeof method !== 'function') throw new Error('ADS client has no StreamAggregatedResources');
+    const name = this.opts.apiType === 'DELTA_GRPC' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
+    const method = (this.client as unknown as Record<string, unknown>)[name];
+    if (typeof method !== 'function') throw new Error(`ADS client has no ${name}`);
     const call = method.call(this.client) as AdsStream;
     this.call = call;
     this.sentNode = false;
@@ -386,7 +235,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       st.nonce = '';
       st.requested = false;
     }
-    call.on('data', (d: RawDiscoveryResponse) => this.guard('response handling', () => this.onResponse(call, d)));
+    call.on('data', (d: RawDiscoveryResponse | RawDeltaDiscoveryResponse) =>
+      this.guard('response handling', () => (isDelta(d) ? this.onDeltaResponse(call, d) : this.onResponse(call, d))),
+    );
     call.on('error', (e: unknown) => this.guard('stream error', () => this.log.debug({ err: errorMessage(e) }, 'ads stream error')));
     call.on('status', (s: grpc.StatusObject) => this.guard('stream end', () => this.onStreamEnd(call, `${grpc.status[s.code]}: ${s.details}`)));
     // Re-request every type with its last accepted version (first start: CDS and LDS wildcards).
@@ -394,6 +245,22 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     this.sendRequest(this.lds);
     if (this.endpoints.names.size > 0) this.sendRequest(this.endpoints);
     if (this.routes.names.size > 0) this.sendRequest(this.routes);
+  }
+
+  private get delta(): boolean {
+    return this.opts.apiType === 'DELTA_GRPC';
+  }
+
+  /** Writes one request, with the node when it is the stream's first. */
+  private write(st: AnyState, req: Record<string, unknown>): void {
+    const call = this.call;
+    if (!call) return;
+    if (!this.sentNode) {
+      req['node'] = nodeMessage(this.opts.node);
+      this.sentNode = true;
+    }
+    st.requested = true;
+    call.write(req);
   }
 
   private onStreamEnd(call: AdsStream, reason: string): void {
@@ -419,9 +286,15 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     return this.states().find((s) => s.desc.typeUrl === typeUrl);
   }
 
+  /**
+   * SotW: the request of `st` (names, last accepted version, latest nonce; a NACK with
+   * `errorDetail`). Delta: the first request of `st` on the stream.
+   */
   private sendRequest(st: AnyState, errorDetail?: string): void {
-    const call = this.call;
-    if (!call) return;
+    if (this.delta) {
+      this.write(st, deltaInitialRequest(st, st === this.clusters || st === this.lds));
+      return;
+    }
     const req: Record<string, unknown> = {
       type_url: st.desc.typeUrl,
       version_info: st.version,
@@ -429,27 +302,46 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       resource_names: [...st.names].sort(),
     };
     if (errorDetail !== undefined) req['error_detail'] = { code: CODE_INVALID_ARGUMENT, message: errorDetail };
-    if (!this.sentNode) {
-      req['node'] = nodeMessage(this.opts.node);
-      this.sentNode = true;
-    }
-    st.requested = true;
-    call.write(req);
+    this.write(st, req);
   }
 
-  private onResponse(call: AdsStream, raw: RawDiscoveryResponse): void {
-    if (call !== this.call || this.closed) return;
+  /** The state a response of `call` is for; undefined when it is to be dropped. */
+  private receiving(call: AdsStream, typeUrl: string): AnyState | undefined {
+    if (call !== this.call || this.closed) return undefined;
     if (!this.streamConnected) {
       this.streamConnected = true;
       this.attempt = 0;
       this.emit('connected');
     }
-    const typeUrl = raw.typeUrl;
     const st = this.stateFor(typeUrl);
-    if (!st) {
-      this.log.warn({ typeUrl }, 'response for a type never requested');
-      return;
+    if (!st) this.log.warn({ typeUrl }, 'response for a type never requested');
+    return st;
+  }
+
+  private onDeltaResponse(call: AdsStream, raw: RawDeltaDiscoveryResponse): void {
+    const typeUrl = raw.typeUrl;
+    const st = this.receiving(call, typeUrl);
+    if (!st) return;
+    const version = raw.systemVersionInfo;
+    st.nonce = raw.nonce;
+    const applied = st.apply(raw.resources, false);
+    const removed = st.remove(raw.removedResources);
+    st.received = true;
+    const errors = applied.errors;
+    if (errors.length > 0) {
+      this.log.warn({ typeUrl, version, errors }, 'NACK');
+      this.write(st, deltaAnswer(st, raw.nonce, errors.join('\n')));
+    } else {
+      st.version = version;
+      this.write(st, deltaAnswer(st, raw.nonce));
     }
+    this.afterResponse(typeUrl, errors, applied.changed || removed);
+  }
+
+  private onResponse(call: AdsStream, raw: RawDiscoveryResponse): void {
+    const typeUrl = raw.typeUrl;
+    const st = this.receiving(call, typeUrl);
+    if (!st) return;
     const version = raw.versionInfo;
     st.nonce = raw.nonce;
     const { changed, errors } = st.apply(raw.resources);
@@ -461,6 +353,11 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       st.version = version;
       this.sendRequest(st);
     }
+    this.afterResponse(typeUrl, errors, changed);
+  }
+
+  /** Follows the subscriptions, then tells listeners. */
+  private afterResponse(typeUrl: string, errors: string[], changed: boolean): void {
     const subsChanged = this.updateSubscriptions();
     this.snapshot = undefined;
     if (errors.length > 0) this.emit('nack', typeUrl, errors);
@@ -495,6 +392,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     for (const [st, wanted] of pairs) {
       const same = wanted.size === st.names.size && [...wanted].every((n) => st.names.has(n));
       if (same) continue;
+      const change = this.delta && st.requested ? deltaSubscriptionChange(st, wanted) : undefined;
       st.names = wanted;
       for (const name of st.acceptedNames()) {
         if (!wanted.has(name)) {
@@ -502,7 +400,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
           dropped = true;
         }
       }
-      if (wanted.size > 0 || st.requested) this.sendRequest(st);
+      if (change) this.write(st, change);
+      else if (!this.delta && (wanted.size > 0 || st.requested)) this.sendRequest(st);
+      else if (this.delta && !st.requested && wanted.size > 0) this.sendRequest(st);
     }
     return dropped;
   }

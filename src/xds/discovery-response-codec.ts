@@ -52,3 +52,51 @@ export function adsServiceWithEncodedResponses(): grpc.ServiceDefinition {
   });
   return Object.fromEntries(methods) as grpc.ServiceDefinition;
 }
+
+let cachedDelta: Serialize | undefined;
+
+/** proto-loader's serializer of envoy.service.discovery.v3.DeltaDiscoveryResponse. */
+function serializeDeltaResponse(): Serialize {
+  if (!cachedDelta) {
+    const method = serviceClient('envoy.service.discovery.v3.AggregatedDiscoveryService').service['DeltaAggregatedResources'];
+    if (!method) throw new Error('ADS service has no DeltaAggregatedResources');
+    cachedDelta = method.responseSerialize as Serialize;
+  }
+  return cachedDelta;
+}
+
+const LEN = 2;
+const tag = (field: number): number => (field << 3) | LEN;
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
+function lengthDelimited(field: number, payload: Buffer): Buffer {
+  return Buffer.concat([varint(tag(field)), varint(payload.length), payload]);
+}
+
+/**
+ * One resource as the bytes of a DeltaDiscoveryResponse's `resources` field (field 2, a
+ * `Resource`), from the `resources` field of encodeResourceField: `Resource.resource` is field 2
+ * too, so those bytes are the resource's `Any` as it is, preceded by `version` (1) and `name` (3).
+ */
+export function encodeDeltaResourceField(name: string, version: string, resourceField: Buffer): Buffer {
+  const head = Buffer.concat([lengthDelimited(1, Buffer.from(version)), lengthDelimited(3, Buffer.from(name))]);
+  return lengthDelimited(2, Buffer.concat([head, resourceField]));
+}
+
+/** A whole DeltaDiscoveryResponse: the stream's own fields, then resources from encodeDeltaResourceField. */
+export function encodeDeltaDiscoveryResponse(
+  head: { system_version_info: string; type_url: string; nonce: string; removed_resources: readonly string[] },
+  resourceFields: readonly Buffer[],
+): Buffer {
+  return Buffer.concat([serializeDeltaResponse()({ ...head, removed_resources: [...head.removed_resources] }), ...resourceFields]);
+}

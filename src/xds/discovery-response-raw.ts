@@ -24,6 +24,8 @@ export interface RawResource {
    * ClusterLoadAssignment. Undefined when absent or not a length-delimited field.
    */
   readonly key: string | undefined;
+  /** Delta xDS: `Resource.version` (undefined in state-of-the-world responses). */
+  readonly version?: string;
   /** The resource in proto-loader's JSON shape, exactly what decoding the whole response gave. */
   decode(): unknown;
 }
@@ -36,8 +38,18 @@ export interface RawDiscoveryResponse {
   readonly resources: readonly RawResource[];
 }
 
+/** A DeltaDiscoveryResponse with its resources left encoded; `key` is each `Resource.name`. */
+export interface RawDeltaDiscoveryResponse {
+  readonly systemVersionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly resources: readonly RawResource[];
+  readonly removedResources: readonly string[];
+}
+
 interface Codecs {
   response: protobuf.Type;
+  deltaResponse: protobuf.Type;
   any: protobuf.Type;
 }
 
@@ -46,7 +58,11 @@ let codecs: Codecs | undefined;
 function loadCodecs(): Codecs {
   if (!codecs) {
     const root = serviceRoot(ADS);
-    codecs = { response: root.lookupType('envoy.service.discovery.v3.DiscoveryResponse'), any: root.lookupType('google.protobuf.Any') };
+    codecs = {
+      response: root.lookupType('envoy.service.discovery.v3.DiscoveryResponse'),
+      deltaResponse: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse'),
+      any: root.lookupType('google.protobuf.Any'),
+    };
   }
   return codecs;
 }
@@ -67,36 +83,71 @@ function fieldOneString(bytes: Buffer): string | undefined {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** Decodes a DiscoveryResponse, leaving each resource encoded. Throws on malformed bytes. */
-export function decodeRawDiscoveryResponse(bytes: Buffer): RawDiscoveryResponse {
-  const { response, any } = loadCodecs();
-  const msg = response.decode(bytes) as unknown as Record<string, unknown>;
-  const anys = Array.isArray(msg['resources']) ? (msg['resources'] as protobuf.Message[]) : [];
-  const resources = anys.map((a): RawResource => {
-    const fields = a as unknown as Record<string, unknown>;
-    const v = fields['value'];
-    // protobufjs reads bytes as Buffer views under Node; anything else is wrapped without a copy.
-    const value = Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0);
-    let key: string | undefined;
+/** One decoded (still encoded inside) `Any` as a RawResource; `key` and `version` as given, else field 1. */
+function rawResource(a: protobuf.Message | undefined, name?: string, version?: string): RawResource {
+  const { any } = loadCodecs();
+  const fields = (a ?? {}) as unknown as Record<string, unknown>;
+  const v = fields['value'];
+  // protobufjs reads bytes as Buffer views under Node; anything else is wrapped without a copy.
+  const value = Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0);
+  let key: string | undefined = name;
+  if (key === undefined) {
     try {
       key = fieldOneString(value);
     } catch {
       key = undefined;
     }
-    return { typeUrl: str(fields['type_url']), value, key, decode: () => any.toObject(a, CONVERSION) };
-  });
+  }
+  const out = {
+    typeUrl: str(fields['type_url']),
+    value,
+    key,
+    decode: (): unknown => {
+      if (!a) throw new Error('the Resource carries no resource');
+      return any.toObject(a, CONVERSION);
+    },
+  };
+  return version === undefined ? out : { ...out, version };
+}
+
+/** Decodes a DiscoveryResponse, leaving each resource encoded. Throws on malformed bytes. */
+export function decodeRawDiscoveryResponse(bytes: Buffer): RawDiscoveryResponse {
+  const { response } = loadCodecs();
+  const msg = response.decode(bytes) as unknown as Record<string, unknown>;
+  const anys = Array.isArray(msg['resources']) ? (msg['resources'] as protobuf.Message[]) : [];
+  const resources = anys.map((a) => rawResource(a));
   return { versionInfo: str(msg['version_info']), typeUrl: str(msg['type_url']), nonce: str(msg['nonce']), resources };
 }
 
+/** Decodes a DeltaDiscoveryResponse, leaving each resource encoded. Throws on malformed bytes. */
+export function decodeRawDeltaDiscoveryResponse(bytes: Buffer): RawDeltaDiscoveryResponse {
+  const { deltaResponse } = loadCodecs();
+  const msg = deltaResponse.decode(bytes) as unknown as Record<string, unknown>;
+  const list = Array.isArray(msg['resources']) ? (msg['resources'] as Record<string, unknown>[]) : [];
+  const resources = list.map((r) => {
+    const inner = r['resource'];
+    return rawResource(typeof inner === 'object' && inner !== null ? (inner as protobuf.Message) : undefined, str(r['name']), str(r['version']));
+  });
+  const removed = Array.isArray(msg['removed_resources']) ? (msg['removed_resources'] as unknown[]).filter((n): n is string => typeof n === 'string') : [];
+  return { systemVersionInfo: str(msg['system_version_info']), typeUrl: str(msg['type_url']), nonce: str(msg['nonce']), resources, removedResources: removed };
+}
+
+const RAW_DESERIALIZERS: Readonly<Record<string, (bytes: Buffer) => unknown>> = {
+  StreamAggregatedResources: decodeRawDiscoveryResponse,
+  DeltaAggregatedResources: decodeRawDeltaDiscoveryResponse,
+};
+
 /**
  * A client constructor of the ADS service whose StreamAggregatedResources yields
- * RawDiscoveryResponse objects; requests are encoded as by `serviceClient`.
+ * RawDiscoveryResponse objects and DeltaAggregatedResources RawDeltaDiscoveryResponse objects;
+ * requests are encoded as by `serviceClient`.
  */
 export function rawAdsClientConstructor(): grpc.ServiceClientConstructor {
   const service = serviceClient(ADS).service;
-  const methods = Object.entries(service).map(([name, method]) =>
-    name === 'StreamAggregatedResources' ? ([name, { ...method, responseDeserialize: decodeRawDiscoveryResponse }] as const) : ([name, method] as const),
-  );
+  const methods = Object.entries(service).map(([name, method]) => {
+    const responseDeserialize = RAW_DESERIALIZERS[name];
+    return responseDeserialize ? ([name, { ...method, responseDeserialize }] as const) : ([name, method] as const);
+  });
   return grpc.makeGenericClientConstructor(Object.fromEntries(methods) as grpc.ServiceDefinition, ADS);
 }
 

@@ -66,6 +66,7 @@ const BAD_OPTIONS: [string, Record<string, unknown>, RegExp][] = [
   ['a port out of range', { port: 70000 }, /invalid port/],
   ['a negative admin port', { ports: { admin: -1 } }, /invalid ports\.admin/],
   ['an xds without target', { xds: {} }, /invalid xds\.target/],
+  ['an unknown xds.apiType', { xds: { target: '127.0.0.1:1', apiType: 'REST' } }, /invalid xds\.apiType: must be one of GRPC, DELTA_GRPC/],
 ];
 
 for (const [name, override, message] of BAD_OPTIONS) {

@@ -68,4 +68,15 @@ test('startSidecar rejects invalid options naming the field', async (t) => {
     { instanceOf: SidecarOptionsError },
   );
   t.is(err?.message, 'invalid workload.servicePort');
+  const api = await t.throwsAsync(
+    startSidecar({
+      workload: { name: 'w', namespace: 'default', serviceAccount: 'sa', cluster: 'east', address: WORKLOAD, labels: {}, servicePort: 8080 },
+      xds: { target: 'x:1', serverName: 's', rootsPem: 'r', apiType: 'REST' as 'GRPC' },
+      ca: { target: 'x:1', serverName: 's', token: 't' },
+      trustDomain: 'cluster.local',
+      logger,
+    }),
+    { instanceOf: SidecarOptionsError },
+  );
+  t.is(api?.message, 'invalid xds.apiType: must be one of GRPC, DELTA_GRPC');
 });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import test, { type ExecutionContext } from 'ava';
-import { AdsClient } from '../../src/xds/index.ts';
+import { type AdsApiType, AdsClient } from '../../src/xds/index.ts';
 import type { Cluster, RouteConfiguration } from '../../src/xds/resources.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
 import { runAds, silent, waitFor } from './support/ads-harness.ts';
@@ -11,9 +11,10 @@ import { TEST_NODE } from './support/raw-ads-stream.ts';
 
 const { cluster: CDS, endpoint: EDS, listener: LDS, route: RDS } = TYPE_URL;
 
-function startClient(t: ExecutionContext, target: string): AdsClient {
+function startClient(t: ExecutionContext, target: string, apiType: AdsApiType): AdsClient {
   const client = new AdsClient({
     target,
+    apiType,
     credentials: grpc.credentials.createInsecure(),
     node: TEST_NODE,
     logger: silent,
@@ -25,9 +26,17 @@ function startClient(t: ExecutionContext, target: string): AdsClient {
   return client;
 }
 
-test('the client converges to the served config and becomes ready', async (t) => {
+/**
+ * Every behaviour below holds for both protocols: state of the world (`GRPC`) and delta
+ * (`DELTA_GRPC`, where responses carry only changed resources and name removed ones).
+ */
+function both(title: string, fn: (t: ExecutionContext, api: AdsApiType) => Promise<void>): void {
+  for (const api of ['GRPC', 'DELTA_GRPC'] as const) test(`${api}: ${title}`, (t) => fn(t, api));
+}
+
+both('the client converges to the served config and becomes ready', async (t, api) => {
   const s = await runAds(t);
-  const client = startClient(t, s.target);
+  const client = startClient(t, s.target, api);
   t.false(client.ready());
   t.is(client.current().clusters.size, 0);
   await waitFor(() => client.ready(), 'ready');
@@ -45,14 +54,15 @@ test('the client converges to the served config and becomes ready', async (t) =>
     return [CDS, EDS, LDS, RDS].every((u) => types?.[u]?.versionAcked !== undefined && types[u]?.versionAcked === types[u]?.versionSent);
   }, 'all four types ACKed');
   const st = s.ads.status()[0];
+  t.is(st?.api, api === 'DELTA_GRPC' ? 'delta' : 'sotw');
   t.deepEqual(st?.types[EDS]?.requested, ['c2', 'svc1']);
   t.deepEqual(st?.types[RDS]?.requested, ['r1']);
   t.is(client.current().versions.cluster, st?.types[CDS]?.versionAcked ?? '');
 });
 
-test('one invalid resource is NACKed; its last good value stays and valid siblings apply', async (t) => {
+both('one invalid resource is NACKed; its last good value stays and valid siblings apply', async (t, api) => {
   const s = await runAds(t);
-  const client = startClient(t, s.target);
+  const client = startClient(t, s.target, api);
   await waitFor(() => client.ready(), 'ready');
   const goodVersion = client.current().versions.cluster;
   const nacks: { typeUrl: string; errors: string[] }[] = [];
@@ -86,9 +96,9 @@ test('one invalid resource is NACKed; its last good value stays and valid siblin
   await waitFor(() => s.ads.status()[0]?.types[EDS]?.requested.join() === 'svc1', 'the server saw EDS narrowed to svc1');
 });
 
-test('after the server restarts the client re-requests every type and converges', async (t) => {
+both('after the server restarts the client re-requests every type and converges', async (t, api) => {
   const first = await runAds(t);
-  const client = startClient(t, first.target);
+  const client = startClient(t, first.target, api);
   const events: string[] = [];
   client.on('connected', () => events.push('connected'));
   client.on('disconnected', () => events.push('disconnected'));
@@ -111,11 +121,11 @@ test('after the server restarts the client re-requests every type and converges'
   t.true(events.filter((e) => e === 'connected').length >= 2);
 });
 
-test('an invalid listener is NACKed and the last good one is kept', async (t) => {
+both('an invalid listener is NACKed and the last good one is kept', async (t, api) => {
   const gen = new TestGenerator();
   basicMesh(gen);
   const s = await runAds(t, { gen });
-  const client = startClient(t, s.target);
+  const client = startClient(t, s.target, api);
   await waitFor(() => client.ready(), 'ready');
   const nacks: string[][] = [];
   client.on('nack', (_u, errors) => nacks.push(errors));
@@ -128,20 +138,20 @@ test('an invalid listener is NACKed and the last good one is kept', async (t) =>
   t.true(client.ready());
 });
 
-test('resources whose bytes equal the accepted ones are not decoded or validated again', async (t) => {
+both('resources whose bytes equal the accepted ones are not decoded or validated again', async (t, api) => {
   const gen = new TestGenerator();
   basicMesh(gen);
   gen.set(CDS, [edsCluster('c1', 'svc1'), edsCluster('c2'), edsCluster('c3')]);
   gen.set(EDS, [loadAssignment('svc1', [['127.0.0.2', 8080]]), loadAssignment('c2', [['127.0.0.3', 9090]]), loadAssignment('c3', [['127.0.0.4', 9090]])]);
   const s = await runAds(t, { gen });
-  const client = startClient(t, s.target);
+  const client = startClient(t, s.target, api);
   await waitFor(() => client.ready(), 'ready');
   const before = client.decodedResources().cluster;
   t.is(before, 3, 'the first response decodes every cluster');
   const configs: number[] = [];
   client.on('config', (cfg) => configs.push(cfg.clusters.get('c2')?.connectTimeoutMs ?? -1));
 
-  // CDS is state of the world: the push carries all three clusters, only c2 differs.
+  // SotW: the push carries all three clusters, only c2 differs (delta: only c2).
   gen.set(CDS, [edsCluster('c1', 'svc1'), { ...edsCluster('c2'), connect_timeout: { seconds: '5' } }, edsCluster('c3')]);
   s.ads.push(gen.push('c2 changed'));
   await waitFor(() => client.current().clusters.get('c2')?.connectTimeoutMs === 5000, 'c2 updated');
@@ -167,7 +177,7 @@ test('resources whose bytes equal the accepted ones are not decoded or validated
   t.is(again.ads.status().length, 1);
 });
 
-test('a changed route configuration re-validates only its changed virtual hosts, to what a full validation gives', async (t) => {
+both('a changed route configuration re-validates only its changed virtual hosts, to what a full validation gives', async (t, api) => {
   const gen = new TestGenerator();
   basicMesh(gen);
   const vh = (name: string, prefix: string, cluster = 'c1'): NonNullable<RouteConfiguration['virtual_hosts']>[number] => ({
@@ -178,7 +188,7 @@ test('a changed route configuration re-validates only its changed virtual hosts,
   const table = (hosts: NonNullable<RouteConfiguration['virtual_hosts']>): RouteConfiguration => ({ '@type': RDS, name: 'r1', virtual_hosts: hosts });
   gen.set(RDS, [table([vh('a', '/'), vh('b', '/'), vh('c', '/')])]);
   const s = await runAds(t, { gen });
-  const client = startClient(t, s.target);
+  const client = startClient(t, s.target, api);
   await waitFor(() => client.ready(), 'ready');
   t.is(client.decodedVirtualHosts(), 0, 'the first response is validated in full');
 
@@ -188,7 +198,7 @@ test('a changed route configuration re-validates only its changed virtual hosts,
   await waitFor(() => client.current().routes.get('r1')?.virtualHosts.length === 4, 'the new table');
   t.is(client.decodedVirtualHosts(), 2, 'only b and d were decoded');
   // A client that never saw the old table validates the new one in full: the same result.
-  const fresh = startClient(t, s.target);
+  const fresh = startClient(t, s.target, api);
   await waitFor(() => fresh.ready(), 'the fresh client ready');
   t.is(fresh.decodedVirtualHosts(), 0);
   t.deepEqual(client.current().routes.get('r1'), fresh.current().routes.get('r1'));
@@ -201,12 +211,52 @@ test('a changed route configuration re-validates only its changed virtual hosts,
   gen.set(RDS, [table([vh('a', '/'), { name: 'b', domains: [], routes: [] }, vh('c', '/'), vh('d', '/')])]);
   s.ads.push(gen.push('b broken'));
   await waitFor(() => nacks.length === 1, 'a NACK');
-  const third = startClient(t, s.target);
+  const third = startClient(t, s.target, api);
   third.on('nack', (_u, errors) => freshNacks.push(errors));
   await waitFor(() => freshNacks.length === 1, 'the fresh client NACKs too');
   t.deepEqual(nacks[0], freshNacks[0]);
   t.regex(nacks[0]?.[0] ?? '', /^r1: virtual_hosts\[1\]\.domains: empty/);
   t.is(client.current().routes.get('r1')?.virtualHosts[1]?.routes[0]?.clusters[0]?.name, 'c2', 'the last good table stays');
+});
+
+test('DELTA_GRPC: a new stream tells the server what the client holds; unchanged resources are not decoded again, vanished ones are removed', async (t) => {
+  const first = await runAds(t);
+  const client = startClient(t, first.target, 'DELTA_GRPC');
+  await waitFor(() => client.ready(), 'ready');
+  const decoded = client.decodedResources();
+  first.stop();
+  // The new server has the same clusters, listener and routes; svc1 moved and c2's assignment is gone.
+  const gen = new TestGenerator();
+  basicMesh(gen);
+  gen.set(EDS, [loadAssignment('svc1', [['127.0.0.6', 8080]])]);
+  const second = await runAds(t, { port: first.port, gen });
+  await waitFor(() => client.current().endpoints.get('svc1')?.endpoints[0]?.address.host === '127.0.0.6', 'svc1 moved');
+  await waitFor(() => !client.current().endpoints.has('c2'), 'c2 removed by name');
+  const now = client.decodedResources();
+  t.is(now.cluster, decoded.cluster, 'no cluster decoded again');
+  t.is(now.listener, decoded.listener);
+  t.is(now.route, decoded.route);
+  t.is(now.endpoint, decoded.endpoint + 1, 'only svc1 decoded again');
+  t.is(second.ads.status()[0]?.api, 'delta');
+  t.deepEqual(second.ads.status()[0]?.types[EDS]?.resourceNames, ['svc1']);
+});
+
+test('DELTA_GRPC: a removed cluster is dropped and its endpoints unsubscribed', async (t) => {
+  const s = await runAds(t);
+  const client = startClient(t, s.target, 'DELTA_GRPC');
+  await waitFor(() => client.ready(), 'ready');
+  s.gen.set(CDS, [edsCluster('c1', 'svc1')]);
+  s.ads.push(s.gen.push('c2 removed'));
+  await waitFor(() => !client.current().clusters.has('c2'), 'c2 removed');
+  t.false(client.current().endpoints.has('c2'));
+  await waitFor(() => s.ads.status()[0]?.types[EDS]?.requested.join() === 'svc1', 'the server saw EDS unsubscribe c2');
+  t.deepEqual(s.ads.status()[0]?.types[EDS]?.resourceNames, ['svc1']);
+  t.true(client.ready());
+});
+
+test('an unknown apiType is refused with its name', (t) => {
+  const err = t.throws(() => new AdsClient({ target: '127.0.0.1:1', credentials: grpc.credentials.createInsecure(), node: TEST_NODE, apiType: 'REST' as AdsApiType }));
+  t.regex(err?.message ?? '', /invalid apiType: must be one of GRPC, DELTA_GRPC/);
 });
 
 test('close() lets the process exit', async (t) => {

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import type { CaMaterial, issueServingCertificate } from '../../citadel/index.ts';
 import { createLogger } from '../../common/log.ts';
 import { PORTS } from '../../common/ports.ts';
+import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from '../../xds/ads-api-type.ts';
 import { CONTROL_PLANE_SERVER_NAME } from '../control-plane-name.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
 import { hostPort, readText } from './options.ts';
@@ -18,6 +19,15 @@ async function servingCertificate(ca: CaMaterial, address: string): Promise<Retu
 }
 
 /** `--labels`: a JSON object of strings, or undefined. */
+/** `--xds-api`: the proxy bootstrap's `ads_config.api_type` (default: the proxies' own). */
+function xdsApiOption(): Option {
+  return new Option('--xds-api <type>', "ADS protocol (Envoy's ads_config.api_type)").choices([...ADS_API_TYPES]);
+}
+
+function xdsApi(v: unknown): { apiType?: AdsApiType } {
+  return isAdsApiType(v) ? { apiType: v } : {};
+}
+
 function parseLabels(text: string): Record<string, string> | undefined {
   let raw: unknown;
   try {
@@ -115,6 +125,7 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--address <ip>')
     .requiredOption('--control-plane <ip>', 'control plane address (xDS over TLS on 15012)')
     .requiredOption('--roots <file>', 'root certificate(s) to verify the control plane')
+    .addOption(xdsApiOption())
     .action(async (o: Record<string, string>) => {
       const { startGateway } = await import('../../gateway/index.ts');
       const log = createLogger('gateway', { cluster: o['cluster'] ?? '' });
@@ -125,6 +136,7 @@ export function registerComponentCommands(program: Command): void {
           target: `${o['controlPlane']}:${PORTS.xdsTls}`,
           serverName: CONTROL_PLANE_SERVER_NAME,
           rootsPem: readText('--roots', o['roots'] ?? ''),
+          ...xdsApi(o['xdsApi']),
         },
         logger: log,
       });
@@ -148,6 +160,7 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--roots <file>', 'root certificate(s)')
     .requiredOption('--token-file <file>', 'bootstrap token for Citadel')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .addOption(xdsApiOption())
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const str = (k: string, fallback = ''): string => {
         const v = o[k];
@@ -177,7 +190,7 @@ export function registerComponentCommands(program: Command): void {
           labels,
           servicePort,
         },
-        xds: { target, serverName: CONTROL_PLANE_SERVER_NAME, rootsPem },
+        xds: { target, serverName: CONTROL_PLANE_SERVER_NAME, rootsPem, ...xdsApi(o['xdsApi']) },
         ca: { target: apart('ca'), serverName: CONTROL_PLANE_SERVER_NAME, token: readText('--token-file', str('tokenFile')) },
         mixer: { target: apart('mixer'), ...(o['mixerPlaintext'] === true ? { plaintext: true } : {}) },
         trustDomain: str('trustDomain', 'cluster.local'),

@@ -2,7 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { type Logger, createLogger } from '../../common/log.ts';
 import { adsServiceWithEncodedResponses } from '../../xds/discovery-response-codec.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import { AdsConnection, type ProxyStatus } from './ads-connection.ts';
+import { AdsConnection } from './ads-connection.ts';
+import { DeltaAdsConnection } from './ads-delta-connection.ts';
+import type { AdsStream, ProxyStatus } from './ads-stream.ts';
 import { AdsOptionsError } from './ads-errors.ts';
 import type { AdsMetrics, GenerationKey, PushRequest, PushSnapshot, ResourceGenerator } from './push-interface.ts';
 import { ResourceCache } from './resource-cache.ts';
@@ -28,7 +30,9 @@ export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryServic
 const NO_SHARING: GenerationKey = () => undefined;
 
 /**
- * Pilot's push server: envoy.service.discovery.v3.AggregatedDiscoveryService, state of the world.
+ * Pilot's push server: envoy.service.discovery.v3.AggregatedDiscoveryService, state of the world
+ * (StreamAggregatedResources) and incremental (DeltaAggregatedResources) side by side, both from
+ * the same pinned snapshot per push and the same generator output cache.
  * It is the only holder of protocol state (subscriptions, versions, nonces, ACK/NACK). Callers own
  * the grpc.Server: `addTo` registers the service, `push` is called with each new snapshot, `close`
  * ends every open stream (the grpc.Server is shut down by its owner).
@@ -39,7 +43,7 @@ const NO_SHARING: GenerationKey = () => undefined;
  * that key; the cache goes with the snapshot.
  */
 export class AdsServer<S extends PushSnapshot & object> {
-  private readonly connections = new Set<AdsConnection<S>>();
+  private readonly connections = new Set<AdsStream<S>>();
   private readonly cache: ResourceCache<S>;
   private readonly logger: Logger;
   private readonly queueLimit: number;
@@ -66,13 +70,11 @@ export class AdsServer<S extends PushSnapshot & object> {
     this.metrics = opts.metrics;
   }
 
-  /** Registers the ADS service on a grpc.Server (plain or TLS). Delta ADS answers UNIMPLEMENTED. */
+  /** Registers the ADS service on a grpc.Server (plain or TLS): state of the world and delta. */
   addTo(server: grpc.Server): void {
     server.addService(adsServiceWithEncodedResponses(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-        call.emit('error', Object.assign(new Error('delta xDS is not supported'), { code: grpc.status.UNIMPLEMENTED }));
-      },
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call, 'sotw'),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call, 'delta'),
     });
   }
 
@@ -111,20 +113,21 @@ export class AdsServer<S extends PushSnapshot & object> {
     for (const c of [...this.connections]) c.close();
   }
 
-  private onStream(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+  private onStream(call: grpc.ServerDuplexStream<unknown, unknown>, api: 'sotw' | 'delta'): void {
     if (this.closed) {
       call.emit('error', Object.assign(new Error('ADS server closed'), { code: grpc.status.UNAVAILABLE }));
       return;
     }
-    const conn = new AdsConnection<S>(call, {
+    const deps = {
       cache: this.cache,
       latest: () => this.latest,
       logger: this.logger,
       queueLimit: this.queueLimit,
       metrics: this.metrics,
       onNack: this.onNack,
-      onClose: (c) => this.connections.delete(c),
-    });
+      onClose: (c: AdsStream<S>) => this.connections.delete(c),
+    };
+    const conn = api === 'delta' ? new DeltaAdsConnection<S>(call, deps) : new AdsConnection<S>(call, deps);
     this.connections.add(conn);
   }
 }

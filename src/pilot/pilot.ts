@@ -7,7 +7,7 @@ import type { ProxyNode } from '../xds/node.ts';
 import type { XdsResource } from '../xds/resources.ts';
 import type { XdsTypeUrl } from '../xds/type-urls.ts';
 import type { ConfigError } from './config/config-error.ts';
-import { createFolderConfigStore } from './config/config-store-folder.ts';
+import { CONFIG_STORE_NAMES, createConfigStore } from './config/config-store-factory.ts';
 import { generate } from './generators/generate.ts';
 import { buildSnapshot } from './model/build-snapshot.ts';
 import { exportState } from './model/export-state.ts';
@@ -15,7 +15,8 @@ import { diffSnapshots, type SnapshotChange } from './model/snapshot-diff.ts';
 import type { Snapshot } from './model/snapshot.ts';
 import { createFederationRegistry } from './registry/registry-federation.ts';
 import { readImportFolder } from './registry/import-folder-reader.ts';
-import { createFileRegistry } from './registry/registry-file.ts';
+import type { FileRegistry } from './registry/registry-file.ts';
+import { createRegistry, REGISTRY_NAMES } from './registry/registry-factory.ts';
 import type { ServiceRegistry } from './registry/registry-interface.ts';
 
 /** Invalid options given to createPilot; `code` is `PILOT_OPTIONS_INVALID`. */
@@ -31,10 +32,17 @@ export interface PilotOptions {
   trustDomain: string;
   /** Default `cluster.local`. */
   domainSuffix?: string;
-  /** Path of the cluster's WorkloadRegistryFile (`workloads.json`). */
+  /** Path of the cluster's WorkloadRegistryFile (`workloads.json`), for the `file` registry. */
   registryFile: string;
-  /** Folder of Istio-style YAML, read recursively and watched. */
+  /** Folder of Istio-style YAML, read recursively and watched, for the `folder` config store. */
   configDir: string;
+  /**
+   * Registries by name (registry-factory.ts), default `file` and `federation`. `federation` must be
+   * among them: it is the `federationSink`.
+   */
+  registries?: readonly string[];
+  /** Config store by name (config-store-factory.ts), default `folder`. */
+  configStore?: string;
   /**
    * Folder of imports written by a federation controller in another process (`meshfed
    * federation --imports-dir`); without it, imports arrive only through `federationSink`.
@@ -91,11 +99,29 @@ export interface Pilot {
   close(): void;
 }
 
+function isFileRegistry(r: ServiceRegistry): r is FileRegistry {
+  return r.name === 'file' && 'errors' in r && typeof r.errors === 'function';
+}
+
 function validate(opts: PilotOptions): void {
   const nonEmpty: (keyof PilotOptions)[] = ['cluster', 'trustDomain', 'registryFile', 'configDir'];
   for (const k of nonEmpty) {
     const v = opts[k];
     if (typeof v !== 'string' || v === '') throw new PilotOptionsError(`invalid ${k}: must be a non-empty string`);
+  }
+  if (opts.registries !== undefined) {
+    opts.registries.forEach((name, i) => {
+      if (!REGISTRY_NAMES.includes(name)) {
+        throw new PilotOptionsError(`invalid registries[${i}]: unknown registry ${JSON.stringify(name)}: known registries are ${REGISTRY_NAMES.join(', ')}`);
+      }
+      if (opts.registries?.indexOf(name) !== i) throw new PilotOptionsError(`invalid registries[${i}]: ${name} is listed twice`);
+    });
+    if (!opts.registries.includes('federation')) throw new PilotOptionsError('invalid registries: must include federation (the federationSink)');
+  }
+  if (opts.configStore !== undefined && !CONFIG_STORE_NAMES.includes(opts.configStore)) {
+    throw new PilotOptionsError(
+      `invalid configStore: unknown config store ${JSON.stringify(opts.configStore)}: known config stores are ${CONFIG_STORE_NAMES.join(', ')}`,
+    );
   }
   if (opts.debounceMs !== undefined && (!Number.isInteger(opts.debounceMs) || opts.debounceMs < 0)) {
     throw new PilotOptionsError('invalid debounceMs: must be a non-negative integer');
@@ -118,18 +144,30 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   const domainSuffix = opts.domainSuffix ?? 'cluster.local';
   const startedAt = Date.now().toString(36);
 
-  const fileRegistry = createFileRegistry(opts.registryFile, logger);
-  for (const e of fileRegistry.errors()) logger.warn({ file: opts.registryFile }, `workload registry: ${e}`);
   const federation = createFederationRegistry();
+  const registries: ServiceRegistry[] = [];
+  const fileRegistries: FileRegistry[] = [];
+  for (const name of opts.registries ?? ['file', 'federation']) {
+    if (name === 'federation') {
+      registries.push(federation);
+      continue;
+    }
+    const r = createRegistry(name, { cluster: opts.cluster, domainSuffix, logger, registryFile: opts.registryFile });
+    if (!r.ok) throw new PilotOptionsError(`invalid registries: ${r.errors.join('; ')}`);
+    registries.push(r.value);
+    if (isFileRegistry(r.value)) fileRegistries.push(r.value);
+  }
+  for (const f of fileRegistries) for (const e of f.errors()) logger.warn({ file: opts.registryFile }, `workload registry: ${e}`);
   const imports = opts.importsDir !== undefined ? readImportFolder(opts.importsDir, federation, logger, { debounceMs }) : undefined;
-  const registries: ServiceRegistry[] = [fileRegistry, federation];
-  const config = createFolderConfigStore(opts.configDir, logger, { domainSuffix });
+  const store = createConfigStore(opts.configStore ?? 'folder', { domainSuffix, logger, configDir: opts.configDir });
+  if (!store.ok) throw new PilotOptionsError(`invalid configStore: ${store.errors.join('; ')}`);
+  const config = store.value;
 
   let generation = 0;
   const build = (previous?: Snapshot): Snapshot => {
     generation++;
     const shards = registries.flatMap((r) => r.shards());
-    const gatewayAddress = opts.gatewayAddress ?? fileRegistry.shards().find((s) => s.cluster === opts.cluster)?.gatewayAddress;
+    const gatewayAddress = opts.gatewayAddress ?? shards.find((s) => s.registry !== 'federation' && s.cluster === opts.cluster)?.gatewayAddress;
     return buildSnapshot({
       cluster: opts.cluster,
       trustDomain: opts.trustDomain,
@@ -198,7 +236,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       listeners.push(cb);
     },
     configErrors: () => config.errors(),
-    registryErrors: () => [...fileRegistry.errors(), ...(imports?.errors() ?? [])],
+    registryErrors: () => [...fileRegistries.flatMap((f) => f.errors()), ...(imports?.errors() ?? [])],
     close() {
       if (closed) return;
       closed = true;

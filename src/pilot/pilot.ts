@@ -1,3 +1,4 @@
+import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, MeshfedError } from '../common/errors.ts';
 import { tlsDisabledRemoteWarnings } from './generators/generator-endpoints.ts';
 import type { DnsSettings } from './model/snapshot.ts';
@@ -15,7 +16,6 @@ import { diffSnapshots, type SnapshotChange } from './model/snapshot-diff.ts';
 import type { Snapshot } from './model/snapshot.ts';
 import { createFederationRegistry } from './registry/registry-federation.ts';
 import { readImportFolder } from './registry/import-folder-reader.ts';
-import type { FileRegistry } from './registry/registry-file.ts';
 import { createRegistry, REGISTRY_NAMES } from './registry/registry-factory.ts';
 import type { ServiceRegistry } from './registry/registry-interface.ts';
 
@@ -32,13 +32,18 @@ export interface PilotOptions {
   trustDomain: string;
   /** Default `cluster.local`. */
   domainSuffix?: string;
-  /** Path of the cluster's WorkloadRegistryFile (`workloads.json`), for the `file` registry. */
-  registryFile: string;
+  /** Path of the cluster's WorkloadRegistryFile (`workloads.json`); required by the `file` registry. */
+  registryFile?: string;
+  /**
+   * The `kube` registry's API server: a kubeconfig path or a loaded KubeConfig; absent: client-node's
+   * default (KUBECONFIG, ~/.kube/config, in-cluster).
+   */
+  kubeconfig?: string | KubeConfig;
   /** Folder of Istio-style YAML, read recursively and watched, for the `folder` config store. */
   configDir: string;
   /**
-   * Registries by name (registry-factory.ts), default `file` and `federation`. `federation` must be
-   * among them: it is the `federationSink`.
+   * Registries by name (registry-factory.ts: `federation`, `file`, `kube`), default `file` and
+   * `federation`. `federation` must be among them: it is the `federationSink`.
    */
   registries?: readonly string[];
   /** Config store by name (config-store-factory.ts), default `folder`. */
@@ -93,18 +98,19 @@ export interface Pilot {
   onPush(cb: (snap: Snapshot, reason: string, change: PilotPush) => void): void;
   /** Current configuration problems; the objects in the snapshot are the last good ones. */
   configErrors(): ConfigError[];
-  /** Current problems of the registry file and the imports folder; their last good state stays. */
+  /** Current problems of the registries (file, kube) and the imports folder; their last good state stays. */
   registryErrors(): string[];
   /** Stops watchers and timers; idempotent. */
   close(): void;
 }
 
-function isFileRegistry(r: ServiceRegistry): r is FileRegistry {
-  return r.name === 'file' && 'errors' in r && typeof r.errors === 'function';
+function hasErrors(r: ServiceRegistry): r is ServiceRegistry & { errors(): string[] } {
+  return 'errors' in r && typeof r.errors === 'function';
 }
 
 function validate(opts: PilotOptions): void {
-  const nonEmpty: (keyof PilotOptions)[] = ['cluster', 'trustDomain', 'registryFile', 'configDir'];
+  const registries = opts.registries ?? ['file', 'federation'];
+  const nonEmpty: (keyof PilotOptions)[] = ['cluster', 'trustDomain', 'configDir', ...(registries.includes('file') ? (['registryFile'] as const) : [])];
   for (const k of nonEmpty) {
     const v = opts[k];
     if (typeof v !== 'string' || v === '') throw new PilotOptionsError(`invalid ${k}: must be a non-empty string`);
@@ -146,21 +152,35 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
 
   const federation = createFederationRegistry();
   const registries: ServiceRegistry[] = [];
-  const fileRegistries: FileRegistry[] = [];
+  /** Registries that report problems of their sources (file, kube). */
+  const reporting: (ServiceRegistry & { errors(): string[] })[] = [];
   for (const name of opts.registries ?? ['file', 'federation']) {
     if (name === 'federation') {
       registries.push(federation);
       continue;
     }
-    const r = createRegistry(name, { cluster: opts.cluster, domainSuffix, logger, registryFile: opts.registryFile });
-    if (!r.ok) throw new PilotOptionsError(`invalid registries: ${r.errors.join('; ')}`);
+    const r = await createRegistry(name, {
+      cluster: opts.cluster,
+      domainSuffix,
+      logger,
+      ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
+      ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+      ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
+    });
+    if (!r.ok) {
+      for (const made of registries) made.close();
+      throw new PilotOptionsError(`invalid registries: ${r.errors.join('; ')}`);
+    }
     registries.push(r.value);
-    if (isFileRegistry(r.value)) fileRegistries.push(r.value);
+    if (hasErrors(r.value)) reporting.push(r.value);
   }
-  for (const f of fileRegistries) for (const e of f.errors()) logger.warn({ file: opts.registryFile }, `workload registry: ${e}`);
+  for (const f of reporting) for (const e of f.errors()) logger.warn({ registry: f.name }, `registry ${f.name}: ${e}`);
   const imports = opts.importsDir !== undefined ? readImportFolder(opts.importsDir, federation, logger, { debounceMs }) : undefined;
   const store = createConfigStore(opts.configStore ?? 'folder', { domainSuffix, logger, configDir: opts.configDir });
-  if (!store.ok) throw new PilotOptionsError(`invalid configStore: ${store.errors.join('; ')}`);
+  if (!store.ok) {
+    for (const made of registries) made.close();
+    throw new PilotOptionsError(`invalid configStore: ${store.errors.join('; ')}`);
+  }
   const config = store.value;
 
   let generation = 0;
@@ -236,7 +256,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       listeners.push(cb);
     },
     configErrors: () => config.errors(),
-    registryErrors: () => [...fileRegistries.flatMap((f) => f.errors()), ...(imports?.errors() ?? [])],
+    registryErrors: () => [...reporting.flatMap((f) => f.errors()), ...(imports?.errors() ?? [])],
     close() {
       if (closed) return;
       closed = true;

@@ -6,6 +6,10 @@
  */
 import test from 'ava';
 import { request } from 'undici';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createPilot } from '../../../src/pilot/index.ts';
 import { createKubeRegistry, type KubeRegistry } from '../../../src/pilot/registry/kube/index.ts';
 import { type KubeListWatchTestServer, startKubeListWatchTestServer } from '../../support/kube-list-watch-test-server.ts';
 import { pollUntil, silentLogger } from '../support/wait.ts';
@@ -240,6 +244,46 @@ test('kube registry: an informer whose list fails is restarted after retryDelayM
     t.deepEqual(view(reg), V1);
   } finally {
     reg.close();
+    await s.close();
+  }
+});
+
+test('Pilot with registries kube and federation builds its snapshot from the API server and pushes on a change', async (t) => {
+  const s = await startKubeListWatchTestServer({ host: HOST });
+  const dir = mkdtempSync(path.join(tmpdir(), 'meshfed-kube-pilot-'));
+  try {
+    await seed(s);
+    const pilot = await createPilot({
+      cluster: 'east',
+      trustDomain: 'cluster.local',
+      configDir: path.join(dir, 'config'),
+      registries: ['kube', 'federation'],
+      kubeconfig: s.kubeConfig(),
+      gatewayAddress: '127.140.1.2',
+      debounceMs: 10,
+      logger: silentLogger,
+    });
+    t.teardown(() => pilot.close());
+    const H = 'reviews.bookinfo.svc.cluster.local';
+    const served = (): string[] =>
+      (pilot.snapshot().endpoints.get(H) ?? []).map((e) => `${e.workload} ${e.port} ${e.kind === 'local' ? `${e.address}:${e.targetPort ?? e.port}` : ''}`);
+    await pollUntil(() => served().length === 2, 'the kube endpoints in the snapshot');
+    t.deepEqual(served(), ['reviews-v1 80 10.1.0.5:9080', 'reviews-v1 9100 10.1.0.5:9100']);
+    t.deepEqual(pilot.snapshot().services.get(H)?.ports, [{ port: 80, protocol: 'http' }, { port: 9100, protocol: 'tcp' }]);
+    t.is(pilot.snapshot().gatewayAddress, '127.140.1.2');
+
+    const reasons: string[] = [];
+    pilot.onPush((_snap, reason) => reasons.push(reason));
+    await call(s, 'PATCH', `${SLICES}/reviews-a`, { endpoints: [ep('10.1.0.5', 'reviews-v1', { ready: false })] });
+    await pollUntil(() => served().length === 0, 'the not-ready endpoint left out');
+    t.true(reasons.includes('registry:kube'));
+    t.deepEqual(pilot.snapshot().workloads.get('east/bookinfo/reviews-v1')?.map((e) => e.port), [80, 9100], 'the workload keeps its own endpoints');
+
+    await call(s, 'PATCH', `${NS}/services/reviews`, { spec: { ports: [{ name: 'x', port: 80, appProtocol: 'thrift' }] } });
+    await pollUntil(() => pilot.registryErrors().length > 0, 'the refused service reported');
+    t.regex(pilot.registryErrors()[0] ?? '', /^Service bookinfo\/reviews: spec\.ports\[0\]\.appProtocol: unknown protocol "thrift"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     await s.close();
   }
 });

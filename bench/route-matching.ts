@@ -11,6 +11,7 @@ import type { WorkloadSpec } from '../src/common/workload.ts';
 import { type RequestView, routeRequest } from '../src/dataplane/http/route-table.ts';
 import { parseConfigText } from '../src/pilot/config/index.ts';
 import { generate } from '../src/pilot/generators/index.ts';
+import { workloadShard } from '../src/pilot/registry/index.ts';
 import { buildSnapshot } from '../src/pilot/model/index.ts';
 import type { RouteTable } from '../src/xds/config-types.ts';
 import type { ProxyNode } from '../src/xds/node.ts';
@@ -54,7 +55,7 @@ function table(services: number): RouteTable {
   }
   const snap = buildSnapshot({
     cluster: 'east', trustDomain: 'cluster.local', domainSuffix: 'cluster.local', version: '1',
-    shards: [{ registry: 'file', cluster: 'east', workloads, imported: [] }], config,
+    shards: [workloadShard({ registry: 'file', cluster: 'east', workloads, domainSuffix: 'cluster.local' })], config,
   });
   const proxy: ProxyNode = { id: 'bench', type: 'sidecar', ip: '127.0.0.1', workload: 'client', namespace: 'default', cluster: 'east', serviceAccount: 'client', labels: {} };
   const [rds] = generate(proxy, TYPE_URL.route, snap);

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import type { WorkloadSpec } from '../src/common/workload.ts';
 import { type ConfigObject, parseConfigText } from '../src/pilot/config/index.ts';
 import { generate } from '../src/pilot/generators/index.ts';
+import { workloadShard } from '../src/pilot/registry/index.ts';
 import { buildSnapshot, type Snapshot } from '../src/pilot/model/index.ts';
 import { encodeResourceField } from '../src/xds/discovery-response-codec.ts';
 import type { ProxyNode } from '../src/xds/node.ts';
@@ -66,7 +67,7 @@ function mesh(withSidecar: boolean): Snapshot {
   });
   return buildSnapshot({
     cluster: 'east', trustDomain: 'cluster.local', domainSuffix: 'cluster.local', version: '1',
-    shards: [{ registry: 'file', cluster: 'east', workloads, imported: [] }], config,
+    shards: [workloadShard({ registry: 'file', cluster: 'east', workloads, domainSuffix: 'cluster.local' })], config,
   });
 }
 

@@ -55,7 +55,12 @@ export interface ControlPlaneOptions {
   trustDomain: string;
   /** The cluster's plug-in CA folder: signs the 15012 serving certificate, and workloads' with Citadel. */
   caDir: string;
-  registryFile: string;
+  /** The `file` registry's workloads.json (required when `registries` has `file`). */
+  registryFile?: string;
+  /** Pilot's registries by name (default `file`, `federation`); see src/pilot/registry/registry-factory.ts. */
+  registries?: readonly string[];
+  /** The `kube` registry's kubeconfig file (default: client-node's, e.g. in-cluster). */
+  kubeconfig?: string;
   configDir: string;
   /** Defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
@@ -104,7 +109,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     cluster: opts.cluster,
     trustDomain: opts.trustDomain,
     address: opts.address,
-    registryFile: opts.registryFile,
+    ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
+    ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
     configDir: opts.configDir,
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),

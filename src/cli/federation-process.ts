@@ -15,7 +15,12 @@ import { federationCheck, readinessReport } from './readiness-report.ts';
 export interface FederationProcessOptions {
   cluster: string;
   trustDomain: string;
-  registryFile: string;
+  /** The `file` registry's workloads.json (required when `registries` has `file`). */
+  registryFile?: string;
+  /** The model's registries by name, as its cluster's Pilot has them (default `file`, `federation`). */
+  registries?: readonly string[];
+  /** The `kube` registry's kubeconfig file. */
+  kubeconfig?: string;
   configDir: string;
   gatewayAddress?: string;
   /** The mesh's root certificate(s): published, and required of every peer. */
@@ -42,7 +47,9 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
   const model = await createPilot({
     cluster: opts.cluster,
     trustDomain: opts.trustDomain,
-    registryFile: opts.registryFile,
+    ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
+    ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
     configDir: opts.configDir,
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     logger: log.child({ component: 'model' }),

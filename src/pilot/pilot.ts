@@ -1,3 +1,4 @@
+import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, MeshfedError } from '../common/errors.ts';
 import { tlsDisabledRemoteWarnings } from './generators/generator-endpoints.ts';
 import type { DnsSettings } from './model/snapshot.ts';
@@ -7,7 +8,7 @@ import type { ProxyNode } from '../xds/node.ts';
 import type { XdsResource } from '../xds/resources.ts';
 import type { XdsTypeUrl } from '../xds/type-urls.ts';
 import type { ConfigError } from './config/config-error.ts';
-import { createFolderConfigStore } from './config/config-store-folder.ts';
+import { CONFIG_STORE_NAMES, createConfigStore } from './config/config-store-factory.ts';
 import { generate } from './generators/generate.ts';
 import { buildSnapshot } from './model/build-snapshot.ts';
 import { exportState } from './model/export-state.ts';
@@ -15,7 +16,7 @@ import { diffSnapshots, type SnapshotChange } from './model/snapshot-diff.ts';
 import type { Snapshot } from './model/snapshot.ts';
 import { createFederationRegistry } from './registry/registry-federation.ts';
 import { readImportFolder } from './registry/import-folder-reader.ts';
-import { createFileRegistry } from './registry/registry-file.ts';
+import { createRegistry, REGISTRY_NAMES } from './registry/registry-factory.ts';
 import type { ServiceRegistry } from './registry/registry-interface.ts';
 
 /** Invalid options given to createPilot; `code` is `PILOT_OPTIONS_INVALID`. */
@@ -31,10 +32,22 @@ export interface PilotOptions {
   trustDomain: string;
   /** Default `cluster.local`. */
   domainSuffix?: string;
-  /** Path of the cluster's WorkloadRegistryFile (`workloads.json`). */
-  registryFile: string;
-  /** Folder of Istio-style YAML, read recursively and watched. */
+  /** Path of the cluster's WorkloadRegistryFile (`workloads.json`); required by the `file` registry. */
+  registryFile?: string;
+  /**
+   * The `kube` registry's API server: a kubeconfig path or a loaded KubeConfig; absent: client-node's
+   * default (KUBECONFIG, ~/.kube/config, in-cluster).
+   */
+  kubeconfig?: string | KubeConfig;
+  /** Folder of Istio-style YAML, read recursively and watched, for the `folder` config store. */
   configDir: string;
+  /**
+   * Registries by name (registry-factory.ts: `federation`, `file`, `kube`), default `file` and
+   * `federation`. `federation` must be among them: it is the `federationSink`.
+   */
+  registries?: readonly string[];
+  /** Config store by name (config-store-factory.ts), default `folder`. */
+  configStore?: string;
   /**
    * Folder of imports written by a federation controller in another process (`meshfed
    * federation --imports-dir`); without it, imports arrive only through `federationSink`.
@@ -85,17 +98,36 @@ export interface Pilot {
   onPush(cb: (snap: Snapshot, reason: string, change: PilotPush) => void): void;
   /** Current configuration problems; the objects in the snapshot are the last good ones. */
   configErrors(): ConfigError[];
-  /** Current problems of the registry file and the imports folder; their last good state stays. */
+  /** Current problems of the registries (file, kube) and the imports folder; their last good state stays. */
   registryErrors(): string[];
   /** Stops watchers and timers; idempotent. */
   close(): void;
 }
 
+function hasErrors(r: ServiceRegistry): r is ServiceRegistry & { errors(): string[] } {
+  return 'errors' in r && typeof r.errors === 'function';
+}
+
 function validate(opts: PilotOptions): void {
-  const nonEmpty: (keyof PilotOptions)[] = ['cluster', 'trustDomain', 'registryFile', 'configDir'];
+  const registries = opts.registries ?? ['file', 'federation'];
+  const nonEmpty: (keyof PilotOptions)[] = ['cluster', 'trustDomain', 'configDir', ...(registries.includes('file') ? (['registryFile'] as const) : [])];
   for (const k of nonEmpty) {
     const v = opts[k];
     if (typeof v !== 'string' || v === '') throw new PilotOptionsError(`invalid ${k}: must be a non-empty string`);
+  }
+  if (opts.registries !== undefined) {
+    opts.registries.forEach((name, i) => {
+      if (!REGISTRY_NAMES.includes(name)) {
+        throw new PilotOptionsError(`invalid registries[${i}]: unknown registry ${JSON.stringify(name)}: known registries are ${REGISTRY_NAMES.join(', ')}`);
+      }
+      if (opts.registries?.indexOf(name) !== i) throw new PilotOptionsError(`invalid registries[${i}]: ${name} is listed twice`);
+    });
+    if (!opts.registries.includes('federation')) throw new PilotOptionsError('invalid registries: must include federation (the federationSink)');
+  }
+  if (opts.configStore !== undefined && !CONFIG_STORE_NAMES.includes(opts.configStore)) {
+    throw new PilotOptionsError(
+      `invalid configStore: unknown config store ${JSON.stringify(opts.configStore)}: known config stores are ${CONFIG_STORE_NAMES.join(', ')}`,
+    );
   }
   if (opts.debounceMs !== undefined && (!Number.isInteger(opts.debounceMs) || opts.debounceMs < 0)) {
     throw new PilotOptionsError('invalid debounceMs: must be a non-negative integer');
@@ -118,18 +150,44 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   const domainSuffix = opts.domainSuffix ?? 'cluster.local';
   const startedAt = Date.now().toString(36);
 
-  const fileRegistry = createFileRegistry(opts.registryFile, logger);
-  for (const e of fileRegistry.errors()) logger.warn({ file: opts.registryFile }, `workload registry: ${e}`);
   const federation = createFederationRegistry();
+  const registries: ServiceRegistry[] = [];
+  /** Registries that report problems of their sources (file, kube). */
+  const reporting: (ServiceRegistry & { errors(): string[] })[] = [];
+  for (const name of opts.registries ?? ['file', 'federation']) {
+    if (name === 'federation') {
+      registries.push(federation);
+      continue;
+    }
+    const r = await createRegistry(name, {
+      cluster: opts.cluster,
+      domainSuffix,
+      logger,
+      ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
+      ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+      ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
+    });
+    if (!r.ok) {
+      for (const made of registries) made.close();
+      throw new PilotOptionsError(`invalid registries: ${r.errors.join('; ')}`);
+    }
+    registries.push(r.value);
+    if (hasErrors(r.value)) reporting.push(r.value);
+  }
+  for (const f of reporting) for (const e of f.errors()) logger.warn({ registry: f.name }, `registry ${f.name}: ${e}`);
   const imports = opts.importsDir !== undefined ? readImportFolder(opts.importsDir, federation, logger, { debounceMs }) : undefined;
-  const registries: ServiceRegistry[] = [fileRegistry, federation];
-  const config = createFolderConfigStore(opts.configDir, logger, { domainSuffix });
+  const store = createConfigStore(opts.configStore ?? 'folder', { domainSuffix, logger, configDir: opts.configDir });
+  if (!store.ok) {
+    for (const made of registries) made.close();
+    throw new PilotOptionsError(`invalid configStore: ${store.errors.join('; ')}`);
+  }
+  const config = store.value;
 
   let generation = 0;
   const build = (previous?: Snapshot): Snapshot => {
     generation++;
     const shards = registries.flatMap((r) => r.shards());
-    const gatewayAddress = opts.gatewayAddress ?? fileRegistry.shards().find((s) => s.cluster === opts.cluster)?.gatewayAddress;
+    const gatewayAddress = opts.gatewayAddress ?? shards.find((s) => s.registry !== 'federation' && s.cluster === opts.cluster)?.gatewayAddress;
     return buildSnapshot({
       cluster: opts.cluster,
       trustDomain: opts.trustDomain,
@@ -198,7 +256,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       listeners.push(cb);
     },
     configErrors: () => config.errors(),
-    registryErrors: () => [...fileRegistry.errors(), ...(imports?.errors() ?? [])],
+    registryErrors: () => [...reporting.flatMap((f) => f.errors()), ...(imports?.errors() ?? [])],
     close() {
       if (closed) return;
       closed = true;

@@ -25,6 +25,20 @@ test('pilot without its CA files names every missing file', async (t) => {
   t.is(r.stderr.trim(), `meshfed pilot: cannot read ${files.join(', ')}`);
 });
 
+test('pilot checks --registries against --registry-file and --kubeconfig before starting', async (t) => {
+  const dir = await scratch(t);
+  const base = ['pilot', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'), '--config-dir', path.join(dir, 'config')];
+  const noFile = await meshfed(base);
+  t.is(noFile.code, 1);
+  t.is(noFile.stderr.trim(), '--registries with file (the default) needs --registry-file');
+  const stray = await meshfed([...base, '--registries', 'kube,federation', '--registry-file', path.join(dir, 'workloads.json')]);
+  t.is(stray.code, 1);
+  t.is(stray.stderr.trim(), '--registry-file is read only by the file registry: add file to --registries or drop it');
+  const kube = await meshfed([...base, '--registry-file', path.join(dir, 'workloads.json'), '--kubeconfig', path.join(dir, 'kubeconfig')]);
+  t.is(kube.code, 1);
+  t.is(kube.stderr.trim(), '--kubeconfig is read only by the kube registry: add kube to --registries or drop it');
+});
+
 test('federation without a root certificate names the file', async (t) => {
   const dir = await scratch(t);
   const r = await meshfed([

@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { WorkloadRegistryFile, WorkloadSpec } from '../../src/common/workload.ts';
 import type { ImportedEndpoint } from '../../src/federation/federation-interface.ts';
-import { createFederationRegistry, createFileRegistry, parseWorkloadRegistry } from '../../src/pilot/registry/index.ts';
+import { createFederationRegistry, createFileRegistry, parseWorkloadRegistry, workloadEndpoint } from '../../src/pilot/registry/index.ts';
 import { pollUntil, silentLogger, waitFor } from './support/wait.ts';
 
 const workload = (name: string, more: Partial<WorkloadSpec> = {}): WorkloadSpec => ({
@@ -66,7 +66,7 @@ test('file registry serves one shard, follows rename-replaced edits and keeps th
   const reg = createFileRegistry(target, silentLogger, { debounceMs: 10 });
   t.teardown(() => reg.close());
   t.is(reg.name, 'file');
-  const names = (): string[] => reg.shards().flatMap((s) => s.workloads.map((w) => w.name));
+  const names = (): string[] => reg.shards().flatMap((s) => s.endpoints.map((e) => e.workload));
   t.deepEqual(
     reg.shards().map((s) => [s.registry, s.cluster, s.gatewayAddress, s.imported.length]),
     [['file', 'east', '127.0.2.1', 0]],
@@ -95,17 +95,17 @@ test('file registry re-read keeps the validated object of every unchanged worklo
   write(JSON.stringify(file(three, '127.0.2.1')));
   const reg = createFileRegistry(target, silentLogger, { debounceMs: 10 });
   t.teardown(() => reg.close());
-  const before = reg.shards()[0]?.workloads ?? [];
+  const before = reg.shards()[0]?.endpoints ?? [];
   t.is(before.length, 3);
 
   const moved = [three[0], workload('b', { address: '127.0.1.9' }), three[2]].filter((w): w is WorkloadSpec => w !== undefined);
   write(JSON.stringify(file(moved, '127.0.2.1')));
-  await waitFor((cb) => reg.onChange(cb), () => reg.shards()[0]?.workloads[1]?.address === '127.0.1.9', 'b moved');
-  const after = reg.shards()[0]?.workloads ?? [];
+  await waitFor((cb) => reg.onChange(cb), () => reg.shards()[0]?.endpoints[1]?.address === '127.0.1.9', 'b moved');
+  const after = reg.shards()[0]?.endpoints ?? [];
   t.is(after[0], before[0], 'unchanged a: the same object');
   t.is(after[2], before[2], 'unchanged c: the same object');
   t.not(after[1], before[1]);
-  t.deepEqual(after[1], { ...workload('b', { address: '127.0.1.9' }) });
+  t.deepEqual(after[1], workloadEndpoint(workload('b', { address: '127.0.1.9' }), 'cluster.local'));
   t.true(Object.isFrozen(after[1]) && Object.isFrozen(after[1]?.labels));
 
   // A bad edit next to unchanged workloads reports exactly what parseWorkloadRegistry reports.
@@ -114,7 +114,7 @@ test('file registry re-read keeps the validated object of every unchanged worklo
   await pollUntil(() => reg.errors().length > 0, 'the bad edit to be rejected');
   const full = parseWorkloadRegistry(bad);
   t.deepEqual(reg.errors(), full.ok ? [] : full.errors);
-  t.is(reg.shards()[0]?.workloads, after, 'the last good shard stays');
+  t.is(reg.shards()[0]?.endpoints, after, 'the last good shard stays');
 });
 
 test('file registry with a missing file has no shard and an error', (t) => {

@@ -2,6 +2,7 @@ import test from 'ava';
 import { sameData } from '../../src/common/same-data.ts';
 import { buildSnapshot, type SnapshotInput } from '../../src/pilot/model/build-snapshot.ts';
 import type { WorkloadSpec } from '../../src/common/workload.ts';
+import { workloadShard } from '../../src/pilot/registry/index.ts';
 
 const spec = (name: string, address: string): WorkloadSpec =>
   Object.freeze({
@@ -19,7 +20,7 @@ const input = (workloads: WorkloadSpec[], version: string): SnapshotInput => ({
   cluster: 'east',
   trustDomain: 'cluster.local',
   domainSuffix: 'cluster.local',
-  shards: [{ registry: 'file', cluster: 'east', workloads, imported: [] }],
+  shards: [workloadShard({ registry: 'file', cluster: 'east', workloads, domainSuffix: 'cluster.local' })],
   config: [],
   version,
 });

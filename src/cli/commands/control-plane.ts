@@ -58,17 +58,27 @@ function dnsSettings(resolvers: string | undefined, refresh: string | undefined)
 function pilotSources(o: Record<string, string>): {
   cluster: string;
   trustDomain: string;
-  registryFile: string;
+  registryFile?: string;
+  registries?: readonly string[];
+  kubeconfig?: string;
   configDir: string;
   gatewayAddress?: string;
   dns?: DnsSettings;
 } {
   const dns = dnsSettings(o['dnsResolvers'] ?? process.env['MESHFED_DNS_RESOLVERS'], o['dnsRefreshRate'] ?? process.env['MESHFED_DNS_REFRESH_RATE']);
+  const registries = o['registries'] !== undefined ? o['registries'].split(',').map((r) => r.trim()) : undefined;
+  // Unknown names are refused by Pilot itself (PilotOptionsError naming the known ones).
+  const withFile = registries === undefined || registries.includes('file');
+  if (withFile && !o['registryFile']) exitWith('--registries with file (the default) needs --registry-file');
+  if (!withFile && o['registryFile']) exitWith('--registry-file is read only by the file registry: add file to --registries or drop it');
+  if (o['kubeconfig'] && !registries?.includes('kube')) exitWith('--kubeconfig is read only by the kube registry: add kube to --registries or drop it');
   return {
     ...(dns !== undefined ? { dns } : {}),
     cluster: o['cluster'] ?? '',
     trustDomain: o['trustDomain'] ?? 'cluster.local',
-    registryFile: o['registryFile'] ?? '',
+    ...(o['registryFile'] ? { registryFile: o['registryFile'] } : {}),
+    ...(registries !== undefined ? { registries } : {}),
+    ...(o['kubeconfig'] ? { kubeconfig: o['kubeconfig'] } : {}),
     configDir: o['configDir'] ?? '',
     ...(o['gatewayAddress'] ? { gatewayAddress: o['gatewayAddress'] } : {}),
   };
@@ -88,7 +98,9 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--namespace <ns>', "the control plane's namespace: names its webhook certificate (meshfed-controlplane.<ns>.svc), never injected", 'meshfed-system')
     .option('--sidecar-image <ref>', 'image of the sidecar and init containers the injector adds', `meshfed:${packageVersion()}`)
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
-    .requiredOption('--registry-file <file>', 'workloads.json of the file registry')
+    .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
+    .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
+    .option('--kubeconfig <file>', "the kube registry's API server (default: KUBECONFIG, ~/.kube/config, in-cluster)")
     .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
     .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
     .requiredOption('--gateway-address <ip>', "this cluster's east-west gateway address")
@@ -120,7 +132,9 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder; signs the 15012 serving certificate")
-    .requiredOption('--registry-file <file>', 'workloads.json of the file registry')
+    .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
+    .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
+    .option('--kubeconfig <file>', "the kube registry's API server (default: KUBECONFIG, ~/.kube/config, in-cluster)")
     .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
     .option('--dns-resolvers <host:port,...>', "DNS servers of DNS-resolved ServiceEntries (default: the proxies' system resolver)")
@@ -145,7 +159,9 @@ export function registerControlPlaneCommands(program: Command): void {
     .description("run the federation controller alone: exports to this cluster's Consul datacenter, imports the others into Pilot")
     .requiredOption('--cluster <name>', 'this cluster; also its Consul datacenter')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-    .requiredOption('--registry-file <file>', 'workloads.json of the file registry (the same file Pilot reads)')
+    .option('--registry-file <file>', 'workloads.json of the file registry (the same file Pilot reads)')
+    .option('--registries <names>', "comma-separated registries, as this cluster's Pilot has them (default file,federation)")
+    .option('--kubeconfig <file>', "the kube registry's API server (default: KUBECONFIG, ~/.kube/config, in-cluster)")
     .requiredOption('--config-dir <dir>', 'folder of Istio-kind YAML holding the ServiceExports (the same folder Pilot reads)')
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
     .requiredOption('--root-cert <file>', "the mesh's root certificate; published, and required of every peer")

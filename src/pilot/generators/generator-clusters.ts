@@ -90,7 +90,7 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
             locality: { zone: ep.cluster },
             lb_endpoints: [
               {
-                endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
+                endpoint: { address: { socket_address: { address: ep.address, port_value: ep.targetPort ?? ep.port } } },
                 health_status: 'HEALTHY',
                 load_balancing_weight: { value: 1 },
               },

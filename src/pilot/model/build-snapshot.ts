@@ -1,7 +1,8 @@
 import { CLUSTER_LABEL } from '../../xds/naming.ts';
 import type { ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
-import type { WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard } from '../registry/registry-interface.ts';
+import type { RegistryEndpoint } from '../registry/registry-types.ts';
+import { REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL } from './locality.ts';
 import { matchesLabels } from './snapshot-queries.ts';
 import { shared } from './structural-sharing.ts';
 import type { DnsSettings } from './snapshot.ts';
@@ -49,31 +50,52 @@ function sortedMap<V>(m: Map<string, V>): ReadonlyMap<string, V> {
 }
 
 /**
- * The endpoint of a registry workload, one object per (WorkloadSpec object, registry, hostname): a
- * registry that keeps unchanged workloads' objects (registry-file.ts) gets the same endpoint
- * objects back, so structural sharing compares them by identity. A WorkloadSpec is frozen, so the
- * endpoint, made of it alone, never goes stale.
+ * The model endpoint of a registry endpoint, one object per (RegistryEndpoint object, registry): a
+ * registry that keeps unchanged endpoints' objects (registry-file.ts through
+ * workload-conversion.ts) gets the same model endpoints back, so structural sharing compares them
+ * by identity. A RegistryEndpoint is frozen, so the model endpoint, made of it alone, never goes
+ * stale. Its labels are the workload's plus its cluster and locality (Istio's `AugmentLabels`), so
+ * subsets and locality rules read them.
  */
-const endpointByWorkload = new WeakMap<WorkloadSpec, { registry: string; hostname: string; ep: LocalEndpoint }>();
+const endpointByRegistryEndpoint = new WeakMap<RegistryEndpoint, { registry: string; ep: LocalEndpoint }>();
 
-function localEndpoint(registry: string, hostname: string, w: WorkloadSpec): LocalEndpoint {
-  const hit = endpointByWorkload.get(w);
-  if (hit !== undefined && hit.registry === registry && hit.hostname === hostname) return hit.ep;
+function localEndpoint(registry: string, e: RegistryEndpoint): LocalEndpoint {
+  const hit = endpointByRegistryEndpoint.get(e);
+  if (hit !== undefined && hit.registry === registry) return hit.ep;
+  const { region, zone, subZone } = e.locality;
   const ep: LocalEndpoint = Object.freeze({
     kind: 'local',
-    hostname,
-    port: w.service.port,
+    hostname: e.hostname,
+    port: e.servicePort,
     registry,
-    cluster: w.cluster,
-    namespace: w.namespace,
-    workload: w.name,
-    serviceAccount: w.serviceAccount,
-    labels: Object.freeze({ ...w.labels, [CLUSTER_LABEL]: w.cluster }),
-    address: w.address,
-    sidecar: w.sidecar,
+    cluster: e.cluster,
+    namespace: e.namespace,
+    workload: e.workload,
+    serviceAccount: e.serviceAccount,
+    labels: Object.freeze({
+      ...e.labels,
+      [CLUSTER_LABEL]: e.cluster,
+      ...(region !== '' ? { [REGION_LABEL]: region } : {}),
+      ...(zone !== '' ? { [ZONE_LABEL]: zone } : {}),
+      ...(subZone !== '' ? { [SUBZONE_LABEL]: subZone } : {}),
+    }),
+    address: e.address,
+    sidecar: e.sidecar,
+    ...(e.port !== e.servicePort ? { targetPort: e.port } : {}),
   });
-  if (Object.isFrozen(w) && Object.isFrozen(w.labels) && Object.isFrozen(w.service)) endpointByWorkload.set(w, { registry, hostname, ep });
+  if (Object.isFrozen(e) && Object.isFrozen(e.labels) && Object.isFrozen(e.locality)) endpointByRegistryEndpoint.set(e, { registry, ep });
   return ep;
+}
+
+/** A workload of this cluster as a ServiceEntry's `workloadSelector` sees it. */
+interface SelectableWorkload {
+  readonly registry: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly address: string;
+  readonly sidecar: boolean;
 }
 
 /**
@@ -107,14 +129,19 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   };
 
   const shards = [...input.shards].sort((a, b) => cmp(a.registry, b.registry) || cmp(a.cluster, b.cluster));
-  // Local workloads first, so that their declared protocols win over the imported default.
+  // Local services first, so that their declared protocols win over the imported default.
+  // Endpoints that are not healthy (EndpointSlice not ready, or terminating) stay out of the
+  // service's endpoints, as Istio leaves them out of EDS by default (PILOT_SEND_UNHEALTHY_ENDPOINTS
+  // off; draining endpoints only for persistent sessions, which meshfed does not have); they stay
+  // in their workload's own index, so a starting or stopping proxy keeps its inbound listeners.
   for (const shard of shards) {
-    for (const w of shard.workloads) {
-      const hostname = `${w.service.name}.${w.namespace}.svc.${domainSuffix}`;
-      addService(hostname, w.service.name, w.namespace, { port: w.service.port, protocol: w.service.protocol });
-      const ep = localEndpoint(shard.registry, hostname, w);
-      addEndpoint(ep);
-      const key = workloadKey(w.cluster, w.namespace, w.name);
+    for (const svc of shard.services) {
+      for (const p of svc.ports) addService(svc.hostname, svc.name, svc.namespace, { port: p.port, protocol: p.protocol });
+    }
+    for (const e of shard.endpoints) {
+      const ep = localEndpoint(shard.registry, e);
+      if (e.health === 'healthy') addEndpoint(ep);
+      const key = workloadKey(e.cluster, e.namespace, e.workload);
       const own = workloads.get(key);
       if (own) own.push(ep);
       else workloads.set(key, [ep]);
@@ -145,7 +172,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const config = [...input.config].sort(
     (a, b) => cmp(a.kind, b.kind) || cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name),
   );
-  const localWorkloads = shards.flatMap((shard) => shard.workloads.filter((w) => w.cluster === cluster).map((w) => ({ registry: shard.registry, w })));
+  const localWorkloads = selectableWorkloads(shards, cluster);
   for (const o of config) {
     if (o.kind !== 'ServiceEntry') continue;
     for (const host of o.spec.hosts) {
@@ -226,7 +253,7 @@ function serviceEntryEndpoints(
   o: ServiceEntryConfig,
   hostname: string,
   cluster: string,
-  local: readonly { registry: string; w: WorkloadSpec }[],
+  local: readonly SelectableWorkload[],
 ): LocalEndpoint[] {
   const out: LocalEndpoint[] = [];
   const base = { kind: 'local' as const, hostname, cluster, namespace: o.metadata.namespace };
@@ -234,13 +261,13 @@ function serviceEntryEndpoints(
     const target = p.targetPort ?? p.number;
     if (o.spec.workloadSelector) {
       const selector = o.spec.workloadSelector.labels;
-      for (const { registry, w } of local) {
+      for (const w of local) {
         if (w.namespace !== o.metadata.namespace || !matchesLabels(selector, w.labels)) continue;
         out.push(
           Object.freeze({
             ...base,
             port: p.number,
-            registry,
+            registry: w.registry,
             workload: w.name,
             serviceAccount: w.serviceAccount,
             labels: Object.freeze({ ...w.labels, [CLUSTER_LABEL]: cluster }),
@@ -273,4 +300,29 @@ function serviceEntryEndpoints(
     }
   }
   return out;
+}
+
+/**
+ * This cluster's healthy workloads, one per (registry, namespace, name, address) in shard order,
+ * for ServiceEntry workload selectors. Labels are the workload's own.
+ */
+function selectableWorkloads(shards: readonly RegistryShard[], cluster: string): SelectableWorkload[] {
+  const out = new Map<string, SelectableWorkload>();
+  for (const shard of shards) {
+    for (const e of shard.endpoints) {
+      if (e.cluster !== cluster || e.health !== 'healthy') continue;
+      const key = `${shard.registry}/${e.namespace}/${e.workload}/${e.address}`;
+      if (out.has(key)) continue;
+      out.set(key, {
+        registry: shard.registry,
+        name: e.workload,
+        namespace: e.namespace,
+        serviceAccount: e.serviceAccount,
+        labels: e.labels,
+        address: e.address,
+        sidecar: e.sidecar,
+      });
+    }
+  }
+  return [...out.values()];
 }

@@ -1,14 +1,15 @@
 /**
- * Localities of endpoints and proxies. meshfed has no nodes to read topology from, so a workload's
- * locality comes from its own labels: region = `topology.kubernetes.io/region` (default empty),
+ * Localities of endpoints and proxies, read from labels. A registry puts an endpoint's locality
+ * into its labels (the kube registry from its node or `istio-locality`, the file registry from the
+ * workload's own labels), so an endpoint's locality is: region = `topology.kubernetes.io/region` (default empty),
  * zone = `topology.kubernetes.io/zone` (default: the workload's cluster), subzone =
  * `topology.istio.io/subzone` (default empty). Without labels every cluster is one locality
  * `{zone: <cluster>}` in an unnamed region.
  */
 
-export const REGION_LABEL = 'topology.kubernetes.io/region';
-export const ZONE_LABEL = 'topology.kubernetes.io/zone';
-export const SUBZONE_LABEL = 'topology.istio.io/subzone';
+import { REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL } from '../registry/locality-labels.ts';
+
+export { REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL };
 
 /** Empty strings stand for "not set". */
 export interface Locality {

@@ -27,7 +27,8 @@ export function createFederationRegistry(): FederationRegistry {
         Object.freeze({
           registry: 'federation',
           cluster,
-          workloads: Object.freeze([]),
+          services: Object.freeze([]),
+          endpoints: Object.freeze([]),
           imported: Object.freeze(imported),
           ...(gatewayAddress !== undefined ? { gatewayAddress } : {}),
         }),

@@ -9,6 +9,7 @@ import { fail, ok, type Result } from '../../common/result.ts';
 import { SERVICE_PROTOCOLS } from '../../common/service-protocol.ts';
 import type { WorkloadRegistryFile, WorkloadSpec } from '../../common/workload.ts';
 import type { RegistryShard, ServiceRegistry } from './registry-interface.ts';
+import { workloadShard } from './workload-conversion.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const label = z.string().regex(DNS_LABEL, 'must be a DNS label');
@@ -114,15 +115,20 @@ export interface FileRegistry extends ServiceRegistry {
 export interface FileRegistryOptions {
   /** Quiet period after the last file event before re-reading; default 50 ms. */
   debounceMs?: number;
+  /** DNS suffix of service hostnames (`<service>.<namespace>.svc.<suffix>`); default `cluster.local`. */
+  domainSuffix?: string;
 }
 
 /**
  * The `file` registry: one shard, for the cluster named in a WorkloadRegistryFile, read at creation
  * and re-read when the file changes. The parent folder is watched (not the file), so writers that
  * replace the file by rename are seen. An invalid or missing file keeps the last good shard.
+ * Workloads become services and endpoints through workload-conversion.ts; an unchanged workload
+ * keeps its WorkloadSpec object, hence its endpoint object.
  */
 export function createFileRegistry(file: string, logger: Logger, opts: FileRegistryOptions = {}): FileRegistry {
   const debounceMs = opts.debounceMs ?? 50;
+  const domainSuffix = opts.domainSuffix ?? 'cluster.local';
   const listeners: (() => void)[] = [];
   let shard: RegistryShard | undefined;
   let text: string | undefined;
@@ -164,11 +170,11 @@ export function createFileRegistry(file: string, logger: Logger, opts: FileRegis
       parsed = [];
     }
     errors = [];
-    shard = Object.freeze({
+    shard = workloadShard({
       registry: 'file',
       cluster: f.cluster,
-      workloads: Object.freeze(f.workloads.map((w) => (Object.isFrozen(w) ? w : freezeWorkload(w)))),
-      imported: Object.freeze([]),
+      workloads: f.workloads.map((w) => (Object.isFrozen(w) ? w : freezeWorkload(w))),
+      domainSuffix,
       ...(f.gatewayAddress !== undefined ? { gatewayAddress: f.gatewayAddress } : {}),
     });
     return true;

@@ -1,17 +1,19 @@
-import type { WorkloadSpec } from '../../common/workload.ts';
 import type { ImportedEndpoint } from '../../federation/federation-interface.ts';
+import type { RegistryEndpoint, RegistryService } from './registry-types.ts';
 
 /**
- * A registry's endpoints for one cluster (Istio's endpoint shard). Shards are replaced whole,
- * never merged in place; the model reads across all shards of all registries.
+ * A registry's services and endpoints for one cluster (Istio's endpoint shard). Shards are
+ * replaced whole, never merged in place; the model reads across all shards of all registries.
  */
 export interface RegistryShard {
-  /** Name of the registry that owns the shard (`file`, `federation`, later `kube`). */
+  /** Name of the registry that owns the shard (`file`, `federation`, `kube`). */
   readonly registry: string;
-  /** Cluster the shard's endpoints live in. */
+  /** Cluster the shard's services and endpoints live in. */
   readonly cluster: string;
-  /** Workloads of `cluster` reachable directly (local registries). */
-  readonly workloads: readonly WorkloadSpec[];
+  /** Services of `cluster` (local registries). */
+  readonly services: readonly RegistryService[];
+  /** Endpoints of `services`, reachable directly (local registries). */
+  readonly endpoints: readonly RegistryEndpoint[];
   /** Endpoints of `cluster` reachable only through its east-west gateway (federation). */
   readonly imported: readonly ImportedEndpoint[];
   /** Address of `cluster`'s east-west gateway (port 15443), when the registry knows it. */
@@ -19,7 +21,7 @@ export interface RegistryShard {
 }
 
 /**
- * One source of service discovery. Implementations are chosen by name (`file`, `federation`).
+ * One source of service discovery. Implementations are chosen by name (registry-factory.ts).
  * `shards()` returns the current immutable shards; `onChange` listeners run after they changed.
  */
 export interface ServiceRegistry {

@@ -19,7 +19,12 @@ export interface DiscoveryServerOptions {
   trustDomain: string;
   /** Address both xDS ports bind on. */
   address: string;
-  registryFile: string;
+  /** The `file` registry's workloads.json (required when `registries` has `file`). */
+  registryFile?: string;
+  /** Pilot's registries by name (PilotOptions.registries). */
+  registries?: readonly string[];
+  /** The `kube` registry's kubeconfig file (PilotOptions.kubeconfig). */
+  kubeconfig?: string;
   configDir: string;
   /** Defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
@@ -87,7 +92,9 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
   const pilot = await createPilot({
     cluster: opts.cluster,
     trustDomain: opts.trustDomain,
-    registryFile: opts.registryFile,
+    ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
+    ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
     configDir: opts.configDir,
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),

@@ -4,7 +4,7 @@ import type { ImportedEndpoint } from '../../../src/federation/federation-interf
 import { parseConfigText } from '../../../src/pilot/config/index.ts';
 import type { ConfigObject } from '../../../src/pilot/config/index.ts';
 import { buildSnapshot, type Snapshot } from '../../../src/pilot/model/index.ts';
-import type { RegistryShard } from '../../../src/pilot/registry/index.ts';
+import { type RegistryShard, workloadShard } from '../../../src/pilot/registry/index.ts';
 import type { ProxyNode } from '../../../src/xds/node.ts';
 
 /**
@@ -95,8 +95,8 @@ export class SnapshotBuilder {
   }
 
   shards(): RegistryShard[] {
-    const shards: RegistryShard[] = [{ registry: 'file', cluster: this.cluster, workloads: this.local, imported: [] }];
-    for (const [cluster, imported] of this.remote) shards.push({ registry: 'federation', cluster, workloads: [], imported });
+    const shards: RegistryShard[] = [workloadShard({ registry: 'file', cluster: this.cluster, workloads: this.local, domainSuffix: 'cluster.local' })];
+    for (const [cluster, imported] of this.remote) shards.push({ registry: 'federation', cluster, services: [], endpoints: [], imported });
     return shards;
   }
 

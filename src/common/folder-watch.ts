@@ -34,26 +34,30 @@ function foldersUnder(dir: string): string[] {
 }
 
 /**
- * Watches a folder and calls `onSettled` once the events have been quiet for `debounceMs`.
+ * Watches a folder and calls `onSettled` once the events have been quiet for `debounceMs`, with
+ * the time (epoch ms) of the last accepted event, so a consumer with its own quiet period can
+ * count it from there rather than wait twice.
  * Each folder gets its own watch, rather than Node's `recursive` option: on Linux, Node 20's
  * recursive watch stops reporting a file once it has been replaced by a rename (the way editors
  * and `meshfed apply` write), while a folder's own watch sees every entry. New sub-folders are
  * picked up after each settled batch. A folder that cannot be watched is logged, not thrown: the
  * caller keeps what it read.
  */
-export function watchFolder(dir: string, logger: Logger, opts: FolderWatchOptions, onSettled: () => void): FolderWatch {
+export function watchFolder(dir: string, logger: Logger, opts: FolderWatchOptions, onSettled: (lastEventAt: number) => void): FolderWatch {
   const watchers = new Map<string, FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  let lastEventAt = 0;
 
   const schedule = (): void => {
     if (closed) return;
+    lastEventAt = Date.now();
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
       if (closed) return;
       if (opts.recursive) sync();
-      onSettled();
+      onSettled(lastEventAt);
     }, opts.debounceMs);
   };
 

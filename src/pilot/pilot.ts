@@ -10,6 +10,7 @@ import type { XdsTypeUrl } from '../xds/type-urls.ts';
 import type { ConfigError } from './config/config-error.ts';
 import { CONFIG_STORE_NAMES, createConfigStore } from './config/config-store-factory.ts';
 import { generate } from './generators/generate.ts';
+import { pushDelay } from './push-debounce.ts';
 import { buildSnapshot } from './model/build-snapshot.ts';
 import { exportState } from './model/export-state.ts';
 import { diffSnapshots, type SnapshotChange } from './model/snapshot-diff.ts';
@@ -62,7 +63,11 @@ export interface PilotOptions {
    */
   dns?: DnsSettings;
   logger?: Logger;
-  /** Quiet period after a registry or config change before the snapshot is rebuilt; default 50 ms. */
+  /**
+   * Quiet period after the latest registry or config event before the snapshot is rebuilt; default
+   * 50 ms. A registry that waited for its source to settle counts it from its source's last event
+   * (push-debounce.ts), so the file registry's 50 ms watch and this are not spent twice.
+   */
   debounceMs?: number;
   /**
    * Longest wait from the first change of a quiet period to its push, however often changes keep
@@ -236,15 +241,22 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       }
     }
   };
-  const schedule = (reason: string): void => {
+  /** The latest source event of the current quiet period (see push-debounce.ts). */
+  let lastEventAt = 0;
+  const schedule = (reason: string, eventAt?: number): void => {
     if (closed) return;
-    if (reasons.size === 0) changedAt = Date.now();
+    const now = Date.now();
+    const at = Math.min(eventAt ?? now, now);
+    if (reasons.size === 0) {
+      changedAt = now;
+      lastEventAt = at;
+    } else lastEventAt = Math.max(lastEventAt, at);
     reasons.add(reason);
     if (timer) clearTimeout(timer);
-    timer = setTimeout(push, Math.max(0, Math.min(debounceMs, changedAt + debounceMaxMs - Date.now())));
+    timer = setTimeout(push, pushDelay({ now, firstChangeAt: changedAt, lastEventAt, debounceMs, debounceMaxMs }));
   };
 
-  for (const r of registries) r.onChange(() => schedule(`registry:${r.name}`));
+  for (const r of registries) r.onChange((change) => schedule(`registry:${r.name}`, change?.lastEventAt));
   config.onChange(() => schedule('config'));
 
   return {

@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { XdsResourceBody } from './resources.ts';
-import { serviceClient } from './protos.ts';
+import type protobuf from 'protobufjs';
+import type { RouteConfiguration, VirtualHost, XdsResourceBody } from './resources.ts';
+import { serviceClient, serviceRoot } from './protos.ts';
+import { TYPE_URL } from './type-urls.ts';
 
 /**
  * Encodes a `DiscoveryResponse` from parts encoded once and shared by many streams.
@@ -27,9 +29,67 @@ function serializeResponse(): Serialize {
   return cached;
 }
 
-/** One resource, packed into `Any`, as the bytes of a DiscoveryResponse's `resources` field. */
+/**
+ * One resource, packed into `Any`, as the bytes of a DiscoveryResponse's `resources` field.
+ * A RouteConfiguration is assembled from its virtual hosts encoded one by one (see
+ * encodeRouteConfigurationField); every other type is encoded whole.
+ */
 export function encodeResourceField(resource: XdsResourceBody): Buffer {
+  if (resource['@type'] === TYPE_URL.route) return encodeRouteConfigurationField(resource);
   return serializeResponse()({ resources: [resource] });
+}
+
+interface RouteCodecs {
+  routeConfiguration: protobuf.Type;
+  virtualHost: protobuf.Type;
+}
+
+let routeCodecs: RouteCodecs | undefined;
+
+function routeTypes(): RouteCodecs {
+  if (!routeCodecs) {
+    const root = serviceRoot('envoy.service.discovery.v3.AggregatedDiscoveryService');
+    routeCodecs = {
+      routeConfiguration: root.lookupType('envoy.config.route.v3.RouteConfiguration'),
+      virtualHost: root.lookupType('envoy.config.route.v3.VirtualHost'),
+    };
+  }
+  return routeCodecs;
+}
+
+/** `virtual_hosts` elements (field 2 of RouteConfiguration, tag included) by virtual host object. */
+const virtualHostFields = new WeakMap<VirtualHost, Buffer>();
+
+function virtualHostField(vh: VirtualHost): Buffer {
+  let f = virtualHostFields.get(vh);
+  if (!f) {
+    const t = routeTypes().virtualHost;
+    f = lengthDelimited(VIRTUAL_HOSTS_FIELD, Buffer.from(t.encode(t.fromObject(vh)).finish()));
+    virtualHostFields.set(vh, f);
+  }
+  return f;
+}
+
+const VIRTUAL_HOSTS_FIELD = 2;
+
+/**
+ * A RouteConfiguration as encodeResourceField's bytes, byte for byte what encoding it whole gives,
+ * from parts: protobufjs writes fields in field-number order, so the message is `name` (field 1),
+ * then each virtual host (field 2), then every other field (3 and up); each virtual host's bytes
+ * are encoded once per virtual host object (the generators share unchanged ones between
+ * snapshots, generator-routes.ts), so re-encoding a route config of a thousand virtual hosts after
+ * one changed costs one virtual host. The `Any` around it is written as protobufjs writes it
+ * (type_url, then value). Virtual host objects must not change once encoded.
+ */
+function encodeRouteConfigurationField(rc: RouteConfiguration): Buffer {
+  const { '@type': typeUrl, name, virtual_hosts: hosts, ...rest } = rc;
+  const t = routeTypes().routeConfiguration;
+  const head = Buffer.from(t.encode(t.fromObject({ name })).finish());
+  const tail = Object.keys(rest).length > 0 ? Buffer.from(t.encode(t.fromObject(rest)).finish()) : Buffer.alloc(0);
+  const value = Buffer.concat([head, ...hosts.map(virtualHostField), tail]);
+  const url = typeUrl.startsWith('.') ? typeUrl.slice(1) : typeUrl;
+  const any = Buffer.concat([lengthDelimited(1, Buffer.from(url.includes('/') ? url : `/${url}`)), lengthDelimited(2, value)]);
+  return lengthDelimited(2, any);
 }
 
 /** A whole DiscoveryResponse: the stream's own fields, then the resources encoded beforehand. */

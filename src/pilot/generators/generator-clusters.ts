@@ -2,12 +2,13 @@ import { inboundClusterName } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { Cluster, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
-import type { Snapshot } from '../model/snapshot.ts';
-import { ownEndpoints } from '../model/snapshot-queries.ts';
+import type { DestinationRuleConfig } from '../config/config-types.ts';
+import type { ServiceModel, Snapshot } from '../model/snapshot.ts';
+import { hasMeshEndpoints, ownEndpoints } from '../model/snapshot-queries.ts';
 import { upstreamTransportSocket } from './generator-cluster-tls.ts';
 import { dnsCluster } from './generator-dns-cluster.ts';
 import { isDnsResolved, sidecarLocalities } from './generator-endpoints.ts';
-import { ADS, CONNECT_TIMEOUT, gatewaySnis, type OutboundClusterKey, outboundClusters } from './generator-common.ts';
+import { ADS, CONNECT_TIMEOUT, gatewaySnis, type OutboundClusterKey, outboundClusters, serviceClusterKeys } from './generator-common.ts';
 import { applyProxylessTrafficPolicy } from './generator-proxyless-policy.ts';
 import { applyTrafficPolicy, trafficPolicyFor } from './generator-traffic-policy.ts';
 import { portSpeaksHttp2, useHttp2Upstream } from './generator-upstream-protocol.ts';
@@ -40,14 +41,53 @@ function proxylessCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
 /**
  * A sidecar's outbound clusters: the same for every sidecar of the cluster (generate.ts shares
  * them), except DNS-resolved ones, whose inline endpoints follow the proxy's locality plan.
+ * Each service's clusters come from `serviceSidecarClusters`, memoised across snapshots.
  */
 export function sidecarOutboundClusters(snap: Snapshot): Cluster[] {
   const out: Cluster[] = [];
-  for (const key of outboundClusters(snap)) {
-    if (isDnsResolved(snap, key.hostname)) continue;
-    out.push(sidecarCluster(snap, key));
+  for (const service of snap.services.values()) {
+    if (service.resolution !== undefined) continue;
+    out.push(...serviceSidecarClusters(snap, service));
   }
   return out;
+}
+
+/** One memo entry: the inputs besides the service object, and the clusters made of them. */
+interface ServiceClustersEntry {
+  readonly destinationRule: DestinationRuleConfig | undefined;
+  readonly mesh: boolean;
+  readonly clusters: readonly Cluster[];
+}
+
+/** Entries kept per service object (one per distinct DestinationRule and mesh-endpoint state seen). */
+const MEMO_ENTRIES_PER_SERVICE = 4;
+
+/**
+ * Sidecar outbound clusters of one EDS service (every port, default then subsets), memoised across
+ * snapshots by the identity of every input `sidecarCluster` reads for them: the service object
+ * (hostname, ports, protocols), the DestinationRule the (view of the) snapshot holds for its host
+ * (subsets, merged traffic policy, tls), and whether the service has mesh endpoints (auto mTLS).
+ * buildSnapshot keeps unchanged service objects and the config stores keep unchanged config
+ * objects, so a change regenerates only the clusters of the hosts it touches; the push server,
+ * which encodes per resource object, re-encodes only those. The returned clusters are shared by
+ * every snapshot that hits the entry: callers never mutate them. Entries go with their service.
+ */
+const serviceClustersMemo = new WeakMap<ServiceModel, ServiceClustersEntry[]>();
+
+export function serviceSidecarClusters(snap: Snapshot, service: ServiceModel): readonly Cluster[] {
+  const destinationRule = snap.destinationRules.get(service.hostname);
+  const mesh = hasMeshEndpoints(snap, service.hostname);
+  let entries = serviceClustersMemo.get(service);
+  const hit = entries?.find((e) => e.destinationRule === destinationRule && e.mesh === mesh);
+  if (hit) return hit.clusters;
+  const clusters = Object.freeze(serviceClusterKeys(snap, service).map((key) => sidecarCluster(snap, key)));
+  if (!entries) {
+    entries = [];
+    serviceClustersMemo.set(service, entries);
+  }
+  if (entries.length >= MEMO_ENTRIES_PER_SERVICE) entries.shift();
+  entries.push({ destinationRule, mesh, clusters });
+  return clusters;
 }
 
 function sidecarCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
@@ -61,10 +101,10 @@ function sidecarCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
 /** A sidecar's DNS-resolved outbound clusters (ServiceEntry resolution DNS / DNS_ROUND_ROBIN). */
 export function sidecarDnsClusters(proxy: ProxyNode, snap: Snapshot): Cluster[] {
   const out: Cluster[] = [];
-  for (const key of outboundClusters(snap)) {
-    if (!isDnsResolved(snap, key.hostname)) continue;
-    const logical = snap.services.get(key.hostname)?.resolution === 'DNS_ROUND_ROBIN';
-    out.push(dnsCluster(sidecarCluster(snap, key), logical, sidecarLocalities(proxy, snap, key), snap.dns));
+  for (const service of snap.services.values()) {
+    if (service.resolution === undefined) continue;
+    const logical = service.resolution === 'DNS_ROUND_ROBIN';
+    for (const key of serviceClusterKeys(snap, service)) out.push(dnsCluster(sidecarCluster(snap, key), logical, sidecarLocalities(proxy, snap, key), snap.dns));
   }
   return out;
 }

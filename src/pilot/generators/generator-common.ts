@@ -11,7 +11,7 @@ import type {
 import { endpointIdOf, endpointSniFor, SECRET, outboundClusterName, sniFor } from '../../xds/naming.ts';
 import { type JsonValue, toStruct } from '../../xds/struct.ts';
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
-import type { EndpointModel, Snapshot } from '../model/snapshot.ts';
+import type { EndpointModel, ServiceModel, Snapshot } from '../model/snapshot.ts';
 import { endpointsFor, exportedHostnames, subsetsOf } from '../model/snapshot-queries.ts';
 
 /** Shared building blocks of the generators. Pure functions of their arguments. */
@@ -99,12 +99,17 @@ export interface OutboundClusterKey {
 /** Every outbound cluster of the mesh, sorted by host, port, then default-before-subsets. */
 export function outboundClusters(snap: Snapshot): OutboundClusterKey[] {
   const out: OutboundClusterKey[] = [];
-  for (const service of snap.services.values()) {
-    const subsets = ['', ...subsetsOf(snap, service.hostname).map((s) => s.name)];
-    for (const { port } of service.ports) {
-      for (const subset of subsets) {
-        out.push({ name: outboundClusterName(port, subset, service.hostname), hostname: service.hostname, port, subset });
-      }
+  for (const service of snap.services.values()) out.push(...serviceClusterKeys(snap, service));
+  return out;
+}
+
+/** The outbound clusters of one service: per port, the default then one per DestinationRule subset. */
+export function serviceClusterKeys(snap: Snapshot, service: ServiceModel): OutboundClusterKey[] {
+  const out: OutboundClusterKey[] = [];
+  const subsets = ['', ...subsetsOf(snap, service.hostname).map((s) => s.name)];
+  for (const { port } of service.ports) {
+    for (const subset of subsets) {
+      out.push({ name: outboundClusterName(port, subset, service.hostname), hostname: service.hostname, port, subset });
     }
   }
   return out;

@@ -69,16 +69,79 @@ export function routesFor(snap: Snapshot, hostname: string, port: number, proxy?
 function sidecarRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
   const virtual_hosts: VirtualHost[] = [];
   for (const service of snap.services.values()) {
-    for (const { port } of httpPorts(service)) {
-      virtual_hosts.push({
-        name: hostPortName(service.hostname, port),
-        domains: sidecarDomains(service, port, proxy.namespace, snap.domainSuffix),
-        routes: routesFor(snap, service.hostname, port, proxy),
-      });
-    }
+    for (const { port } of httpPorts(service)) virtual_hosts.push(sidecarVirtualHost(snap, service, port, proxy));
   }
   if (snap.outboundTrafficPolicy === 'REGISTRY_ONLY') virtual_hosts.push(blockAllVirtualHost());
   return [{ '@type': TYPE_URL.route, name: ROUTE_OUTBOUND, virtual_hosts }];
+}
+
+/** One memo entry: the inputs a sidecar virtual host reads besides its service object, and the virtual host. */
+interface VirtualHostEntry {
+  /** Port, proxy namespace, domain suffix, and the proxy's labels when a match block reads them. */
+  readonly key: string;
+  /** Identities: the host's VirtualService, then each destination's service and DestinationRule. */
+  readonly deps: readonly unknown[];
+  readonly virtualHost: VirtualHost;
+}
+
+/** Entries kept per service object (ports × namespaces × label sets seen lately). */
+const MEMO_ENTRIES_PER_SERVICE = 8;
+
+const virtualHostMemo = new WeakMap<ServiceModel, VirtualHostEntry[]>();
+
+function labelsText(labels: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * What a sidecar virtual host of `service` on `port` is made of, for the memo: by value, the port,
+ * the proxy's namespace (short domains, sourceNamespace), the domain suffix and, when some match
+ * block of the host's VirtualService names sourceLabels, the proxy's labels; by identity, the
+ * host's VirtualService, and the service object and DestinationRule of every host its routes
+ * and mirrors lead to (destination ports, consistent-hash policies), or, without a
+ * VirtualService, the host's own DestinationRule (the default route's hash policy).
+ */
+function virtualHostInputs(snap: Snapshot, service: ServiceModel, port: number, proxy: ProxyNode): { key: string; deps: unknown[] } {
+  const vs = snap.virtualServices.get(service.hostname);
+  const deps: unknown[] = [vs];
+  let labels = false;
+  if (vs && vs.spec.http.length > 0) {
+    for (const http of vs.spec.http) {
+      for (const d of http.route) deps.push(snap.services.get(d.destination.host), snap.destinationRules.get(d.destination.host));
+      for (const m of http.mirrors) deps.push(snap.services.get(m.destination.host), snap.destinationRules.get(m.destination.host));
+      if (http.match.some((m) => m.sourceLabels !== undefined)) labels = true;
+    }
+  } else deps.push(snap.destinationRules.get(service.hostname));
+  return { key: `${port} ${proxy.namespace} ${snap.domainSuffix}${labels ? ` ${labelsText(proxy.labels)}` : ''}`, deps };
+}
+
+const sameDeps = (a: readonly unknown[], b: readonly unknown[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * A sidecar's virtual host for one service port (`<host>:<port>`, Istio's short domains, the
+ * routes of routesFor), memoised across snapshots by its inputs (virtualHostInputs): buildSnapshot
+ * keeps unchanged service objects and the config stores unchanged config objects, so a config
+ * change regenerates only the virtual hosts it touches, and the RouteConfiguration encoder, which
+ * encodes per virtual host object (discovery-response-codec.ts), re-encodes only those. A hit is
+ * the same object, shared between snapshots and proxies: callers never mutate it.
+ */
+export function sidecarVirtualHost(snap: Snapshot, service: ServiceModel, port: number, proxy: ProxyNode): VirtualHost {
+  const { key, deps } = virtualHostInputs(snap, service, port, proxy);
+  let entries = virtualHostMemo.get(service);
+  const hit = entries?.find((e) => e.key === key && sameDeps(e.deps, deps));
+  if (hit) return hit.virtualHost;
+  const virtualHost: VirtualHost = Object.freeze({
+    name: hostPortName(service.hostname, port),
+    domains: sidecarDomains(service, port, proxy.namespace, snap.domainSuffix),
+    routes: routesFor(snap, service.hostname, port, proxy),
+  });
+  if (!entries) {
+    entries = [];
+    virtualHostMemo.set(service, entries);
+  }
+  if (entries.length >= MEMO_ENTRIES_PER_SERVICE) entries.shift();
+  entries.push({ key, deps, virtualHost });
+  return virtualHost;
 }
 
 /**
@@ -86,8 +149,15 @@ function sidecarRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
  * (domains `*`, so only hosts no other virtual host names reach it) answers 502 itself.
  */
 function blockAllVirtualHost(): VirtualHost {
-  return { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] };
+  return BLOCK_ALL;
 }
+
+/** One object for every snapshot, so it is encoded once. */
+const BLOCK_ALL: VirtualHost = Object.freeze({
+  name: 'block_all',
+  domains: ['*'],
+  routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }],
+});
 
 function proxylessRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
   const out: RouteConfiguration[] = [];

@@ -172,9 +172,11 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const config = [...input.config].sort(
     (a, b) => cmp(a.kind, b.kind) || cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name),
   );
-  const localWorkloads = selectableWorkloads(shards, cluster);
+  // Only workload selectors read the selectable workloads: a pass over every endpoint, made only then.
+  let localWorkloads: readonly SelectableWorkload[] | undefined;
   for (const o of config) {
     if (o.kind !== 'ServiceEntry') continue;
+    if (o.spec.workloadSelector) localWorkloads ??= selectableWorkloads(shards, cluster);
     for (const host of o.spec.hosts) {
       // A host a registry already serves, or an earlier entry (by namespace/name) owns, is left as it is.
       if (services.has(host)) continue;
@@ -186,7 +188,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
         exportTo: o.spec.exportTo,
         ...(o.spec.resolution !== 'STATIC' ? { resolution: o.spec.resolution } : {}),
       });
-      for (const ep of serviceEntryEndpoints(o, host, cluster, localWorkloads)) addEndpoint(ep);
+      for (const ep of serviceEntryEndpoints(o, host, cluster, localWorkloads ?? [])) addEndpoint(ep);
     }
   }
   const virtualServices = new Map<string, VirtualServiceConfig>();

@@ -8,7 +8,8 @@ import type { Logger } from '../../common/log.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
 import { SERVICE_PROTOCOLS } from '../../common/service-protocol.ts';
 import type { WorkloadRegistryFile, WorkloadSpec } from '../../common/workload.ts';
-import type { RegistryShard, ServiceRegistry } from './registry-interface.ts';
+import type { RegistryChange, RegistryShard, ServiceRegistry } from './registry-interface.ts';
+import { type FileLayout, scanLayout, spliceWorkloads, type WorkloadSplice } from './registry-file-splice.ts';
 import { workloadShard } from './workload-conversion.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -107,6 +108,44 @@ function reparse(raw: unknown, previous: readonly ParsedWorkload[]): { file: Wor
   };
 }
 
+/** The last good file: its bytes, their layout (registry-file-splice.ts) and its workloads. */
+interface GoodFile {
+  readonly bytes: Buffer;
+  readonly layout: FileLayout | undefined;
+  readonly file: WorkloadRegistryFile;
+  readonly parsed: readonly ParsedWorkload[];
+}
+
+/**
+ * The good file `next` is, from the previous good file and the splice between them: the kept
+ * workloads are the previous ones (same objects); a new one equal to the previous workload at its
+ * index keeps that one's WorkloadSpec, the others go through the schema; the file-level rules
+ * (cluster, duplicates) run over every workload. Undefined when anything is invalid (the caller
+ * then reports a full parse's errors).
+ */
+function applySplice(prev: GoodFile, bytes: Buffer, splice: WorkloadSplice): GoodFile | undefined {
+  const cluster = prev.file.cluster;
+  const replaced: ParsedWorkload[] = [];
+  for (const [k, w] of splice.values.entries()) {
+    const old = k < splice.to - splice.from ? prev.parsed[splice.from + k] : undefined;
+    if (old !== undefined && sameData(old.raw, w)) {
+      replaced.push(old);
+      continue;
+    }
+    const r = workloadSchema.safeParse(w);
+    if (!r.success || r.data.cluster !== cluster) return undefined;
+    replaced.push({ raw: w, spec: freezeWorkload(r.data) });
+  }
+  const parsed = [...prev.parsed.slice(0, splice.from), ...replaced, ...prev.parsed.slice(splice.to)];
+  const seen = new Set<string>();
+  for (const { spec } of parsed) {
+    const key = `${spec.namespace}/${spec.name}`;
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+  }
+  return { bytes, layout: splice.layout, file: { ...prev.file, workloads: parsed.map((p) => p.spec) }, parsed };
+}
+
 export interface FileRegistry extends ServiceRegistry {
   /** Problems of the current file contents (empty when it is valid). The last good shard stays. */
   errors(): string[];
@@ -129,46 +168,54 @@ export interface FileRegistryOptions {
 export function createFileRegistry(file: string, logger: Logger, opts: FileRegistryOptions = {}): FileRegistry {
   const debounceMs = opts.debounceMs ?? 50;
   const domainSuffix = opts.domainSuffix ?? 'cluster.local';
-  const listeners: (() => void)[] = [];
+  const listeners: ((change: RegistryChange) => void)[] = [];
   let shard: RegistryShard | undefined;
-  let text: string | undefined;
+  /** The bytes of the last read, good or not. */
+  let lastRead: Buffer | undefined;
   let errors: string[] = [];
-  /** The workloads of the last good file, for `reparse`. */
-  let parsed: ParsedWorkload[] = [];
+  let good: GoodFile | undefined;
 
-  /** Returns true when the shard changed. */
-  const load = (): boolean => {
-    let next: string;
-    try {
-      next = readFileSync(file, 'utf8');
-    } catch (e: unknown) {
-      errors = [`cannot read ${file}: ${errorMessage(e)}`];
-      text = undefined;
-      return false;
-    }
-    if (next === text) return false;
-    text = next;
+  /** The file `bytes` hold, validated, or the errors of a full parse. */
+  const parse = (bytes: Buffer): GoodFile | string[] => {
+    // Proportional path: only the workloads the change touched are parsed and validated.
+    const splice = good?.layout !== undefined ? spliceWorkloads(good.bytes, good.layout, bytes) : undefined;
+    const spliced = good !== undefined && splice !== undefined ? applySplice(good, bytes, splice) : undefined;
+    if (spliced) return spliced;
+    const text = bytes.toString('utf8');
     let raw: unknown;
     try {
-      raw = JSON.parse(next);
+      raw = JSON.parse(text);
     } catch {
       raw = undefined;
     }
-    const fast = raw === undefined ? undefined : reparse(raw, parsed);
-    let f: WorkloadRegistryFile;
-    if (fast) {
-      f = fast.file;
-      parsed = fast.parsed;
-    } else {
-      const r = parseWorkloadRegistry(next);
-      if (!r.ok) {
-        errors = r.errors;
-        logger.warn({ file, errors: r.errors }, 'workload registry file rejected; keeping last good');
-        return false;
-      }
-      f = r.value;
-      parsed = [];
+    const fast = raw === undefined ? undefined : reparse(raw, good?.parsed ?? []);
+    if (fast) return { bytes, layout: scanLayout(bytes), file: fast.file, parsed: fast.parsed };
+    const r = parseWorkloadRegistry(text);
+    if (!r.ok) return r.errors;
+    // Valid only through the full parse (never the case today: reparse accepts what it accepts).
+    return { bytes, layout: undefined, file: r.value, parsed: [] };
+  };
+
+  /** Returns true when the shard changed. */
+  const load = (): boolean => {
+    let next: Buffer;
+    try {
+      next = readFileSync(file);
+    } catch (e: unknown) {
+      errors = [`cannot read ${file}: ${errorMessage(e)}`];
+      lastRead = undefined;
+      return false;
     }
+    if (lastRead?.equals(next) === true) return false;
+    lastRead = next;
+    const r = parse(next);
+    if (Array.isArray(r)) {
+      errors = r;
+      logger.warn({ file, errors: r }, 'workload registry file rejected; keeping last good');
+      return false;
+    }
+    good = r;
+    const f = r.file;
     errors = [];
     shard = workloadShard({
       registry: 'file',
@@ -182,8 +229,8 @@ export function createFileRegistry(file: string, logger: Logger, opts: FileRegis
 
   load();
   const base = path.basename(file);
-  const watch = watchFolder(path.dirname(file), logger, { debounceMs, what: 'workload registry', accept: (name) => name === base }, () => {
-    if (load()) for (const cb of listeners) cb();
+  const watch = watchFolder(path.dirname(file), logger, { debounceMs, what: 'workload registry', accept: (name) => name === base }, (lastEventAt) => {
+    if (load()) for (const cb of listeners) cb({ lastEventAt });
   });
 
   return {

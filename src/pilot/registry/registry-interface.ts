@@ -20,6 +20,16 @@ export interface RegistryShard {
   readonly gatewayAddress?: string;
 }
 
+/** What a registry tells its change listeners. */
+export interface RegistryChange {
+  /**
+   * Epoch ms of the last source event behind this change, when the registry waited for its
+   * source to settle (a watched file's last write); absent: the change is as of now. Pilot counts
+   * its own quiet period from it, so a settled source is not waited for twice.
+   */
+  readonly lastEventAt?: number;
+}
+
 /**
  * One source of service discovery. Implementations are chosen by name (registry-factory.ts).
  * `shards()` returns the current immutable shards; `onChange` listeners run after they changed.
@@ -27,7 +37,7 @@ export interface RegistryShard {
 export interface ServiceRegistry {
   readonly name: string;
   shards(): RegistryShard[];
-  onChange(cb: () => void): void;
+  onChange(cb: (change?: RegistryChange) => void): void;
   /** Stops watching; idempotent. */
   close(): void;
 }

@@ -94,6 +94,12 @@ export class SnapshotBuilder {
     return this;
   }
 
+  /** Adds config objects as they are (the same objects in every snapshot built from them). */
+  objects(list: readonly ConfigObject[]): this {
+    this.config.push(...list);
+    return this;
+  }
+
   shards(): RegistryShard[] {
     const shards: RegistryShard[] = [workloadShard({ registry: 'file', cluster: this.cluster, workloads: this.local, domainSuffix: 'cluster.local' })];
     for (const [cluster, imported] of this.remote) shards.push({ registry: 'federation', cluster, services: [], endpoints: [], imported });

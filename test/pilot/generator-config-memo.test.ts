@@ -12,7 +12,8 @@ import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
  * Sidecar outbound clusters are memoised per service object by the DestinationRule of the host and
  * whether it has mesh endpoints; sidecar virtual hosts per service object by port, proxy namespace,
  * domain suffix, the proxy's labels (when a match block reads them), the host's VirtualService and
- * each destination's service and DestinationRule. Each row changes one input alone, over a
+ * each destination's service and DestinationRule; a sidecar's virtual listeners per workload
+ * endpoint list by its ip and its hosts' service objects. Each row changes one input alone, over a
  * snapshot built with the previous one, with every other config object the same object (so the
  * memo is consulted and only the changed input can tell the entries apart): the output must
  * change, and must equal the output over a snapshot built from scratch.
@@ -38,11 +39,14 @@ interface Mesh {
   plaintext?: boolean;
   /** details listens on another port (a destination's service object). */
   detailsPort?: number;
+  /** productpage (the proxy's own workload) port and protocol (its inbound listener). */
+  ownPort?: number;
+  ownProtocol?: 'http' | 'tcp';
 }
 
 function mesh(yaml: string, m: Mesh = {}): SnapshotBuilder {
   const b = new SnapshotBuilder({ cluster: 'east' })
-    .workload('productpage-v1', 'productpage', 9080)
+    .workload('productpage-v1', 'productpage', m.ownPort ?? 9080, { protocol: m.ownProtocol ?? 'http' })
     .workload('reviews-v1', 'reviews', 9080, { labels: { app: 'reviews', version: 'v1' }, sidecar: m.plaintext !== true, protocol: m.protocol ?? 'http' })
     .workload('reviews-v2', 'reviews', 9080, { labels: { app: 'reviews', version: 'v2' }, sidecar: m.plaintext !== true, protocol: m.protocol ?? 'http' })
     .workload('ratings-v1', 'ratings', 9080)
@@ -74,6 +78,10 @@ const rows: Row[] = [
   { title: 'the DestinationRule’s tls', type: TYPE_URL.cluster, before: '', after: DR('reviews', '  trafficPolicy: {tls: {mode: DISABLE}}') },
   { title: 'mesh endpoints (auto mTLS)', type: TYPE_URL.cluster, before: '', after: '', meshAfter: { plaintext: true } },
   { title: 'the service’s port protocol', type: TYPE_URL.cluster, before: '', after: '', meshAfter: { protocol: 'http2' } },
+  // LDS: the sidecar's virtualOutbound and virtualInbound.
+  { title: 'the proxy’s ip', type: TYPE_URL.listener, before: '', after: '', proxyAfter: proxyNode('sidecar', { labels: { app: 'productpage', version: 'v1' }, ip: '127.0.1.99' }) },
+  { title: 'its workload’s endpoints (another port)', type: TYPE_URL.listener, before: '', after: '', meshAfter: { ownPort: 9081 } },
+  { title: 'its service’s protocol (tcp: a tcp_proxy chain)', type: TYPE_URL.listener, before: '', after: '', meshAfter: { ownProtocol: 'tcp' } },
   // RDS: the sidecar virtual hosts.
   { title: 'the host’s VirtualService', type: TYPE_URL.route, before: VS('reviews', '  - route: [{destination: {host: reviews}}]\n    timeout: 1s'), after: VS('reviews', '  - route: [{destination: {host: reviews}}]\n    timeout: 2s') },
   { title: 'a destination’s service (its only port)', type: TYPE_URL.route, before: TO_DETAILS, after: TO_DETAILS, meshAfter: { detailsPort: 9081 } },
@@ -97,7 +105,7 @@ const rows: Row[] = [
 const out = (type: XdsTypeUrl, proxy: ProxyNode, snap: Snapshot): string => JSON.stringify(generate(proxy, type, snap));
 
 for (const row of rows) {
-  test(`a ${row.type === TYPE_URL.cluster ? 'cluster' : 'virtual host'} memo hit never hides a change of ${row.title}`, (t) => {
+  test(`a ${row.type === TYPE_URL.cluster ? 'cluster' : row.type === TYPE_URL.listener ? 'listener' : 'virtual host'} memo hit never hides a change of ${row.title}`, (t) => {
     const after = row.proxyAfter ?? sidecar;
     const s1 = mesh(row.before, row.meshBefore).build('v1');
     const before = out(row.type, sidecar, s1);

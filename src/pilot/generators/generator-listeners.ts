@@ -3,7 +3,7 @@ import { inboundClusterName, LISTENER, ROUTE_OUTBOUND } from '../../xds/naming.t
 import type { ProxyNode } from '../../xds/node.ts';
 import type { FilterChain, Listener, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
-import type { Snapshot } from '../model/snapshot.ts';
+import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
 import { gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
@@ -55,6 +55,36 @@ function inboundChain(port: number): FilterChain {
 function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
   const own = ownEndpoints(snap, proxy);
   const ip = proxy.ip || own[0]?.address || '0.0.0.0';
+  return [...sidecarVirtualListeners(snap, own, ip), ...outboundTcpListeners(proxy, snap, ip)];
+}
+
+/** One memo entry: the inputs besides the workload's endpoint list, and the listeners made of them. */
+interface VirtualListenersEntry {
+  readonly ip: string;
+  /** The service objects of the workload's endpoints' hosts (their ports' protocols). */
+  readonly services: readonly unknown[];
+  readonly listeners: readonly Listener[];
+}
+
+/**
+ * `virtualOutbound` and `virtualInbound` of a sidecar, memoised across snapshots by the identity of
+ * its workload's endpoint list (buildSnapshot shares unchanged ones), its ip and the service
+ * objects its inbound chains read protocols from. One entry per list: a workload's replicas share
+ * the list but not the ip, so a miss on another ip replaces it. A hit is the same objects, which
+ * the push server has encoded already; callers never mutate them.
+ */
+const virtualListenersMemo = new WeakMap<readonly LocalEndpoint[], VirtualListenersEntry>();
+
+function sidecarVirtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string): readonly Listener[] {
+  const services = own.map((e) => snap.services.get(e.hostname));
+  const hit = virtualListenersMemo.get(own);
+  if (hit && hit.ip === ip && hit.services.length === services.length && hit.services.every((s, i) => s === services[i])) return hit.listeners;
+  const listeners = Object.freeze(virtualListeners(snap, own, ip));
+  virtualListenersMemo.set(own, { ip, services, listeners });
+  return listeners;
+}
+
+function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string): Listener[] {
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {
@@ -86,7 +116,6 @@ function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
       filter_chains: ports.map((port) => (tcp(port) ? inboundTcpChain(port) : inboundChain(port))),
     });
   }
-  listeners.push(...outboundTcpListeners(proxy, snap, ip));
   return listeners;
 }
 

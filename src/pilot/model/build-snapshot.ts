@@ -98,15 +98,86 @@ interface SelectableWorkload {
   readonly sidecar: boolean;
 }
 
+/** The snapshot parts made of the registries' shards (and ServiceEntries): sorted and frozen. */
+interface ServiceMaps {
+  readonly services: ReadonlyMap<string, ServiceModel>;
+  readonly endpoints: ReadonlyMap<string, readonly EndpointModel[]>;
+  readonly workloads: ReadonlyMap<string, readonly LocalEndpoint[]>;
+}
+
+/**
+ * The (sorted) shards each snapshot's services, endpoints and workloads were made of, for the
+ * snapshots whose configuration has no ServiceEntry (their maps are the shards' alone).
+ */
+const registryOnly = new WeakMap<Snapshot, { readonly cluster: string; readonly shards: readonly RegistryShard[] }>();
+
+/**
+ * The previous snapshot's service, endpoint and workload maps, when this snapshot would rebuild
+ * them equal: the same registry shard objects (shards are immutable and replaced whole), the same
+ * cluster, and no ServiceEntry in either configuration. A config change then costs no pass over
+ * the registries' endpoints.
+ */
+function reusableMaps(input: SnapshotInput, shards: readonly RegistryShard[], config: readonly ConfigObject[]): ServiceMaps | undefined {
+  const previous = input.previous;
+  if (previous === undefined || config.some((o) => o.kind === 'ServiceEntry')) return undefined;
+  const built = registryOnly.get(previous);
+  if (built === undefined || built.cluster !== input.cluster || built.shards.length !== shards.length) return undefined;
+  if (!built.shards.every((s, i) => s === shards[i])) return undefined;
+  return { services: previous.services, endpoints: previous.endpoints, workloads: previous.workloads };
+}
+
 /**
  * Builds the immutable model of one push from registry shards and configuration. Pure: no I/O,
- * clock or globals. Imported endpoints of this cluster itself (its own exports seen back through
+ * clock or globals (the memo of reusableMaps only tells it when to reuse the previous snapshot's
+ * equal maps). Imported endpoints of this cluster itself (its own exports seen back through
  * federation) are ignored. ServiceEntry hosts become services after the registries' (a host a
  * registry serves keeps its registry service), in namespace/name order (the first entry naming a
  * host owns it).
  */
 export function buildSnapshot(input: SnapshotInput): Snapshot {
   const { cluster, domainSuffix } = input;
+  const shards = [...input.shards].sort((a, b) => cmp(a.registry, b.registry) || cmp(a.cluster, b.cluster));
+  const config = [...input.config].sort(
+    (a, b) => cmp(a.kind, b.kind) || cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name),
+  );
+  const maps = reusableMaps(input, shards, config) ?? serviceMaps(input, shards, config);
+  const virtualServices = new Map<string, VirtualServiceConfig>();
+  const destinationRules = new Map<string, DestinationRuleConfig>();
+  const exported = new Set<string>();
+  for (const o of config) {
+    if (o.kind === 'VirtualService') {
+      for (const h of o.spec.hosts) if (!virtualServices.has(h)) virtualServices.set(h, o);
+    } else if (o.kind === 'DestinationRule') {
+      if (!destinationRules.has(o.spec.host)) destinationRules.set(o.spec.host, o);
+    } else if (o.kind === 'ServiceExport') {
+      exported.add(o.hostname);
+    }
+  }
+
+  const snap: Snapshot = Object.freeze({
+    version: input.version,
+    cluster,
+    trustDomain: input.trustDomain,
+    domainSuffix,
+    ...(input.gatewayAddress !== undefined ? { gatewayAddress: input.gatewayAddress } : {}),
+    ...(input.dns !== undefined ? { dns: input.dns } : {}),
+    services: maps.services,
+    endpoints: maps.endpoints,
+    virtualServices: sortedMap(virtualServices),
+    destinationRules: sortedMap(destinationRules),
+    allVirtualServices: Object.freeze(config.filter((o): o is VirtualServiceConfig => o.kind === 'VirtualService')),
+    allDestinationRules: Object.freeze(config.filter((o): o is DestinationRuleConfig => o.kind === 'DestinationRule')),
+    sidecars: Object.freeze(config.filter((o): o is SidecarConfig => o.kind === 'Sidecar')),
+    exported: new Set([...exported].sort()),
+    workloads: maps.workloads,
+  });
+  if (!config.some((o) => o.kind === 'ServiceEntry')) registryOnly.set(snap, { cluster, shards });
+  return snap;
+}
+
+/** Services, endpoints and workloads of the shards and the ServiceEntries, shared with `previous` where equal. */
+function serviceMaps(input: SnapshotInput, shards: readonly RegistryShard[], config: readonly ConfigObject[]): ServiceMaps {
+  const { cluster } = input;
   const services = new Map<
     string,
     { hostname: string; name: string; namespace: string; ports: Map<number, ServicePort>; exportTo?: ExportTo; resolution?: 'DNS' | 'DNS_ROUND_ROBIN' }
@@ -128,7 +199,6 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     endpoints.set(ep.hostname, list);
   };
 
-  const shards = [...input.shards].sort((a, b) => cmp(a.registry, b.registry) || cmp(a.cluster, b.cluster));
   // Local services first, so that their declared protocols win over the imported default.
   // Endpoints that are not healthy (EndpointSlice not ready, or terminating) stay out of the
   // service's endpoints, as Istio leaves them out of EDS by default (PILOT_SEND_UNHEALTHY_ENDPOINTS
@@ -169,9 +239,6 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     }
   }
 
-  const config = [...input.config].sort(
-    (a, b) => cmp(a.kind, b.kind) || cmp(a.metadata.namespace, b.metadata.namespace) || cmp(a.metadata.name, b.metadata.name),
-  );
   // Only workload selectors read the selectable workloads: a pass over every endpoint, made only then.
   let localWorkloads: readonly SelectableWorkload[] | undefined;
   for (const o of config) {
@@ -191,19 +258,6 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       for (const ep of serviceEntryEndpoints(o, host, cluster, localWorkloads ?? [])) addEndpoint(ep);
     }
   }
-  const virtualServices = new Map<string, VirtualServiceConfig>();
-  const destinationRules = new Map<string, DestinationRuleConfig>();
-  const exported = new Set<string>();
-  for (const o of config) {
-    if (o.kind === 'VirtualService') {
-      for (const h of o.spec.hosts) if (!virtualServices.has(h)) virtualServices.set(h, o);
-    } else if (o.kind === 'DestinationRule') {
-      if (!destinationRules.has(o.spec.host)) destinationRules.set(o.spec.host, o);
-    } else if (o.kind === 'ServiceExport') {
-      exported.add(o.hostname);
-    }
-  }
-
   const previous = input.previous;
   const serviceModels = new Map<string, ServiceModel>();
   for (const [h, s] of services) {
@@ -224,23 +278,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const workloadLists = new Map<string, readonly LocalEndpoint[]>();
   for (const [k, list] of workloads) workloadLists.set(k, shared(previous?.workloads, k, Object.freeze(list.sort(endpointOrder))));
 
-  return Object.freeze({
-    version: input.version,
-    cluster,
-    trustDomain: input.trustDomain,
-    domainSuffix,
-    ...(input.gatewayAddress !== undefined ? { gatewayAddress: input.gatewayAddress } : {}),
-    ...(input.dns !== undefined ? { dns: input.dns } : {}),
-    services: sortedMap(serviceModels),
-    endpoints: sortedMap(endpointLists),
-    virtualServices: sortedMap(virtualServices),
-    destinationRules: sortedMap(destinationRules),
-    allVirtualServices: Object.freeze(config.filter((o): o is VirtualServiceConfig => o.kind === 'VirtualService')),
-    allDestinationRules: Object.freeze(config.filter((o): o is DestinationRuleConfig => o.kind === 'DestinationRule')),
-    sidecars: Object.freeze(config.filter((o): o is SidecarConfig => o.kind === 'Sidecar')),
-    exported: new Set([...exported].sort()),
-    workloads: sortedMap(workloadLists),
-  });
+  return { services: sortedMap(serviceModels), endpoints: sortedMap(endpointLists), workloads: sortedMap(workloadLists) };
 }
 
 /**

@@ -28,6 +28,8 @@ function listKey(list: readonly EndpointModel[] | undefined): string {
 function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>, same: (x: V | undefined, y: V | undefined) => boolean): Set<string> {
   // a's keys in order, then b's own: the order the union of both key lists gives, without building it.
   const out = new Set<string>();
+  // One map object (buildSnapshot reuses unchanged ones): nothing changed.
+  if (a === b) return out;
   for (const [k, v] of a) if (!same(v, b.get(k))) out.add(k);
   for (const [k, v] of b) if (!a.has(k) && !same(undefined, v)) out.add(k);
   return out;

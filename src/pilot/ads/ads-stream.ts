@@ -109,6 +109,11 @@ export abstract class AdsStream<S extends PushSnapshot & object> {
   private pumping = false;
   protected closed = false;
   private nonceSeq = 0;
+  /**
+   * Random per stream, so a nonce of an earlier stream or server (a reconnecting proxy sends the
+   * last one it got) never equals one of this stream; the sequence makes them unique within it.
+   */
+  private readonly nonceSalt = randomBytes(4).toString('hex');
   protected readonly log: Logger;
 
   constructor(
@@ -295,7 +300,7 @@ export abstract class AdsStream<S extends PushSnapshot & object> {
 
   /** A fresh nonce for a response of this stream. */
   protected nextNonce(): string {
-    return `${this.streamId}-${++this.nonceSeq}-${randomBytes(4).toString('hex')}`;
+    return `${this.streamId}-${++this.nonceSeq}-${this.nonceSalt}`;
   }
 
   /** Writes one encoded response, waiting for 'drain' when the transport pushes back. */

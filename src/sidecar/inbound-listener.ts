@@ -131,7 +131,7 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
   });
   // Raw mesh TCP (ALPN istio / istio-peer-exchange) is told apart before the HTTP/2 server sees it.
-  acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate()));
+  acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate(), undefined, ctx.inboundSourceAddress));
   return server;
 }
 
@@ -275,6 +275,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
       delete headers[PEER_METADATA_HEADER];
       sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
       options.headers = headers as http.OutgoingHttpHeaders;
+      if (ctx.inboundSourceAddress !== undefined) options.localAddress = ctx.inboundSourceAddress;
       return undefined;
     },
     onRes: async (_req: http2.Http2ServerRequest, out: http2.Http2ServerResponse, proxyRes: http.ServerResponse): Promise<void> => {

@@ -30,6 +30,12 @@ export interface ListenerContext {
   logger: Logger;
   /** Our own `x-meshfed-peer-metadata` value. */
   peerMetadata: string;
+  /**
+   * Capture mode: the source address of inbound hops to the app (Istio's 127.0.0.6), which the
+   * capture rules let through instead of redirecting them back to the sidecar. Absent: the
+   * system picks the source, as without capture.
+   */
+  inboundSourceAddress?: string;
 }
 
 /** Response header carrying Envoy-style response flags on local replies and failures. */

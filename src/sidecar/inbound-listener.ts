@@ -236,7 +236,8 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
   const cluster = ctx.clusters.get(upstreamCluster)?.config;
   if (cluster?.upstreamHttp2) {
     let appResponseHeaders: http.IncomingHttpHeaders = {};
-    forwardToAppH2(appH2, endpoint.address, req, res, { authority, timeoutMs, connectTimeoutMs: cluster.connectTimeoutMs }, {
+    const app = { ...endpoint.address, ...(ctx.inboundSourceAddress !== undefined ? { localAddress: ctx.inboundSourceAddress } : {}) };
+    forwardToAppH2(appH2, app, req, res, { authority, timeoutMs, connectTimeoutMs: cluster.connectTimeoutMs }, {
       editHeaders: (headers) => {
         delete headers[PEER_METADATA_HEADER];
         sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);

@@ -167,7 +167,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     ),
     random: opts.random ?? Math.random,
     logger,
-    ...(opts.capture ? { inboundSourceAddress: opts.capture.inboundSourceAddress } : {}),
+    ...(opts.capture ? { inboundSourceAddress: opts.capture.inboundSourceAddress, originalDst: opts.capture.originalDst } : {}),
     peerMetadata: encodePeerMetadata({
       workload: workload.name,
       namespace: workload.namespace,

@@ -13,6 +13,7 @@ import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 import { acceptPlaintext } from './inbound-plaintext.ts';
+import { inboundPassthrough } from './inbound-passthrough.ts';
 import { forwardToAppH2 } from './inbound-app-h2.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, writeGrpcLocalReply } from './grpc-status.ts';
 import { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
@@ -127,9 +128,14 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
       sanitizeXfcc(headers as Record<string, unknown>, chain?.setXfcc ?? false, ctx.certificate().spiffeId, conn.peer),
     );
   });
-  acceptPlaintext(server, (socket) => {
-    (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
-  });
+  const reader = ctx.originalDst;
+  acceptPlaintext(
+    server,
+    (socket) => {
+      (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
+    },
+    reader ? (socket, first) => inboundPassthrough(ctx, reader, socket, first) : undefined,
+  );
   // Raw mesh TCP (ALPN istio / istio-peer-exchange) is told apart before the HTTP/2 server sees it.
   acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate(), undefined, ctx.inboundSourceAddress));
   return server;

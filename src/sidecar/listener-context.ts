@@ -4,6 +4,7 @@ import type { ClusterManager } from '../dataplane/cluster/index.ts';
 import type { WorkloadSpec } from '../common/workload.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
 import type { AccessLogRecord, TcpAccessLogRecord } from './access-log.ts';
+import type { OriginalDstReader } from './capture/original-dst.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { RequestLabels, SidecarTelemetry } from './telemetry.ts';
 
@@ -36,6 +37,8 @@ export interface ListenerContext {
    * system picks the source, as without capture.
    */
   inboundSourceAddress?: string;
+  /** Capture mode: reads a redirected connection's original destination (inbound passthrough). */
+  originalDst?: OriginalDstReader;
 }
 
 /** Response header carrying Envoy-style response flags on local replies and failures. */

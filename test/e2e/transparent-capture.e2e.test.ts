@@ -19,7 +19,9 @@ import { eventually, samples } from './support/mesh.ts';
  * `--capture`, and unmodified apps (curl for HTTP, a plain Node socket for raw TCP) talk to
  * service addresses that exist nowhere: only capture can carry them to the mesh. The server side
  * proves it went through the mesh: the caller's SPIFFE ID arrives at the HTTP app (XFCC) and in
- * the destination sidecar's istio_requests_total / istio_tcp_* metrics.
+ * the destination sidecar's istio_requests_total / istio_tcp_* metrics. Inbound, a plaintext
+ * client outside the mesh reaches the app's port through the rules' redirect to 15006 and the
+ * sidecar's passthrough by original destination port.
  * Needs root. Without it the test is reported as skipped, by name, with the reason, unless
  * MESHFED_REQUIRE_NETNS=1 (set by .ci/run), which makes the missing root a failure.
  * Addresses: 198.19.137.0/24 (bridge .1 = the control plane, pods from .10) and 198.18.137.0/24
@@ -255,6 +257,22 @@ if (!netns.ok && !required) {
     // And the caller's sidecar reported the TCP connection as the source.
     const clientText = await (await fetch(`http://${client.address}:15090/stats/prometheus`)).text();
     t.true(samples(clientText, 'istio_tcp_connections_opened_total', { reporter: 'source', destination_service: 'echo.default.svc.cluster.local' }).length > 0, 'source-side istio_tcp_* for the captured connection');
+
+    // Inbound: a plaintext client outside the mesh (curl from the host) dials the app's port; the
+    // capture rules send it to the sidecar's 15006, which passes it through to the app by its
+    // original destination port (PERMISSIVE), with no peer identity.
+    const redirected = async (): Promise<number> => {
+      const save = await inPod(web, ['iptables-save', '-c', '-t', 'nat']);
+      const line = save.split('\n').find((l) => l.includes(`-A MESHFED_INBOUND -p tcp -m tcp --dport ${web.service.port} -j MESHFED_IN_REDIRECT`));
+      return Number(/^\[(\d+):/.exec(line ?? '')?.[1] ?? Number.NaN);
+    };
+    const before = await redirected();
+    const { stdout: plain } = await run('curl', ['-sS', '--max-time', '10', `http://${web.address}:${web.service.port}/from-outside`]);
+    const outside = JSON.parse(plain) as Record<string, unknown>;
+    t.is(outside['workload'], 'web');
+    t.is(outside['path'], '/from-outside');
+    t.is(outside['peer'], null);
+    t.true((await redirected()) > before, 'the inbound connection went through MESHFED_IN_REDIRECT');
 
     for (const p of procs) await p.stop();
     for (const p of procs) t.true(p.exited(), `process ${p.pid} still running`);

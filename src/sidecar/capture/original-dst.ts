@@ -35,7 +35,8 @@ function loadAddon(): Result<Addon, string> {
       loaded = fail(`${ADDON_PATH} does not export originalDst`);
     }
   } catch (e: unknown) {
-    loaded = fail(`the SO_ORIGINAL_DST addon is not available (${errorMessage(e)}); build it with \`npm run build:native\` (needs Linux, python3, make and a C compiler)`);
+    // Node's own message carries a multi-line require stack: its first line says enough.
+    loaded = fail(`the SO_ORIGINAL_DST addon is not available (${errorMessage(e).split('\n')[0]}); build it with \`npm run build:native\` (needs Linux, python3, make and a C compiler)`);
   }
   return loaded;
 }

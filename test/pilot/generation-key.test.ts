@@ -14,6 +14,7 @@ const proxies: ProxyNode[] = [
   proxyNode('sidecar'),
   proxyNode('sidecar', { id: 'sidecar~127.0.1.1~productpage-v1.default~default.svc.cluster.local-2', serviceAccount: 'other', labels: { a: 'b' } }),
   proxyNode('sidecar', { ip: '127.0.1.9' }),
+  proxyNode('sidecar', { interceptionMode: 'REDIRECT' }),
   proxyNode('sidecar', { workload: 'reviews-v1', ip: '127.0.1.2' }),
   proxyNode('sidecar', { workload: 'reviews-v1', ip: '127.0.1.2', labels: { version: 'v1' } }),
   proxyNode('sidecar', { workload: 'nobody', ip: '127.0.1.50' }),

@@ -13,7 +13,7 @@ import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
  * whether it has mesh endpoints; sidecar virtual hosts per service object by port, proxy namespace,
  * domain suffix, the proxy's labels (when a match block reads them), the host's VirtualService and
  * each destination's service and DestinationRule; a sidecar's virtual listeners per workload
- * endpoint list by its ip and its hosts' service objects. Each row changes one input alone, over a
+ * endpoint list by its ip, capture mode and its hosts' service objects. Each row changes one input alone, over a
  * snapshot built with the previous one, with every other config object the same object (so the
  * memo is consulted and only the changed input can tell the entries apart): the output must
  * change, and must equal the output over a snapshot built from scratch.
@@ -80,6 +80,7 @@ const rows: Row[] = [
   { title: 'the service’s port protocol', type: TYPE_URL.cluster, before: '', after: '', meshAfter: { protocol: 'http2' } },
   // LDS: the sidecar's virtualOutbound and virtualInbound.
   { title: 'the proxy’s ip', type: TYPE_URL.listener, before: '', after: '', proxyAfter: proxyNode('sidecar', { labels: { app: 'productpage', version: 'v1' }, ip: '127.0.1.99' }) },
+  { title: 'capture (INTERCEPTION_MODE REDIRECT)', type: TYPE_URL.listener, before: '', after: '', proxyAfter: proxyNode('sidecar', { labels: { app: 'productpage', version: 'v1' }, interceptionMode: 'REDIRECT' }) },
   { title: 'its workload’s endpoints (another port)', type: TYPE_URL.listener, before: '', after: '', meshAfter: { ownPort: 9081 } },
   { title: 'its service’s protocol (tcp: a tcp_proxy chain)', type: TYPE_URL.listener, before: '', after: '', meshAfter: { ownProtocol: 'tcp' } },
   // RDS: the sidecar virtual hosts.

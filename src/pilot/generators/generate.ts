@@ -68,7 +68,8 @@ function asResources(bodies: readonly Cluster[]): XdsResource[] {
  *   proxy type, when some DestinationRule of the snapshot sets `localityLbSetting`, also its cluster and
  *   labels (priorities and weights follow the proxy's locality and failoverPriority labels), so
  *   replicas of one workload share it; without a snapshot the key assumes one does;
- * - LDS: the type and namespace; a sidecar's own workload and ip, a gateway's ip;
+ * - LDS: the type and namespace; a sidecar's own workload, ip and capture mode (INTERCEPTION_MODE
+ *   REDIRECT: listeners on 0.0.0.0 with use_original_dst), a gateway's ip;
  * - RDS: the type; the proxy's namespace (short host names, sourceNamespace, `exportTo`); when some
  *   VirtualService of the snapshot matches on sourceLabels, also its labels, so replicas of one
  *   workload share it (without a snapshot the key assumes one does);
@@ -124,7 +125,7 @@ function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapsho
         : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.listener:
       return proxy.type === 'sidecar'
-        ? `sidecar ${own} ${proxy.ip}`
+        ? `sidecar ${own} ${proxy.ip}${proxy.interceptionMode === 'REDIRECT' ? ' capture' : ''}`
         : proxy.type === 'router'
           ? `router ${proxy.namespace} ${proxy.ip}`
           : `${proxy.type} ${proxy.namespace}`;

@@ -55,12 +55,17 @@ function inboundChain(port: number): FilterChain {
 function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
   const own = ownEndpoints(snap, proxy);
   const ip = proxy.ip || own[0]?.address || '0.0.0.0';
-  return [...sidecarVirtualListeners(snap, own, ip), ...outboundTcpListeners(proxy, snap, ip)];
+  const capture = proxy.interceptionMode === 'REDIRECT';
+  const tcp = outboundTcpListeners(proxy, snap, capture ? '0.0.0.0' : ip);
+  // Capture: the per-port listeners bind nothing; virtualOutbound hands them their connections.
+  return [...sidecarVirtualListeners(snap, own, ip, capture), ...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp)];
 }
 
 /** One memo entry: the inputs besides the workload's endpoint list, and the listeners made of them. */
 interface VirtualListenersEntry {
   readonly ip: string;
+  /** The proxy captures traffic (INTERCEPTION_MODE REDIRECT): virtualOutbound on 0.0.0.0 with use_original_dst. */
+  readonly capture: boolean;
   /** The service objects of the workload's endpoints' hosts (their ports' protocols). */
   readonly services: readonly unknown[];
   readonly listeners: readonly Listener[];
@@ -68,29 +73,33 @@ interface VirtualListenersEntry {
 
 /**
  * `virtualOutbound` and `virtualInbound` of a sidecar, memoised across snapshots by the identity of
- * its workload's endpoint list (buildSnapshot shares unchanged ones), its ip and the service
- * objects its inbound chains read protocols from. One entry per list: a workload's replicas share
- * the list but not the ip, so a miss on another ip replaces it. A hit is the same objects, which
- * the push server has encoded already; callers never mutate them.
+ * its workload's endpoint list (buildSnapshot shares unchanged ones), its ip, whether it captures,
+ * and the service objects its inbound chains read protocols from. One entry per list: a
+ * workload's replicas share the list but not the ip, so a miss on another ip replaces it. A hit
+ * is the same objects, which the push server has encoded already; callers never mutate them.
  */
 const virtualListenersMemo = new WeakMap<readonly LocalEndpoint[], VirtualListenersEntry>();
 
-function sidecarVirtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string): readonly Listener[] {
+function sidecarVirtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string, capture: boolean): readonly Listener[] {
   const services = own.map((e) => snap.services.get(e.hostname));
   const hit = virtualListenersMemo.get(own);
-  if (hit && hit.ip === ip && hit.services.length === services.length && hit.services.every((s, i) => s === services[i])) return hit.listeners;
-  const listeners = Object.freeze(virtualListeners(snap, own, ip));
-  virtualListenersMemo.set(own, { ip, services, listeners });
+  if (hit && hit.ip === ip && hit.capture === capture && hit.services.length === services.length && hit.services.every((s, i) => s === services[i])) {
+    return hit.listeners;
+  }
+  const listeners = Object.freeze(virtualListeners(snap, own, ip, capture));
+  virtualListenersMemo.set(own, { ip, capture, services, listeners });
   return listeners;
 }
 
-function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string): Listener[] {
+function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string, capture: boolean): Listener[] {
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {
       '@type': TYPE_URL.listener,
       name: LISTENER.virtualOutbound,
-      address: socketAddress(ip, PORTS.sidecarOutbound),
+      // Captured connections arrive at 127.0.0.1:15001 (iptables REDIRECT of locally sent traffic).
+      address: socketAddress(capture ? '0.0.0.0' : ip, PORTS.sidecarOutbound),
+      ...(capture ? { use_original_dst: { value: true } } : {}),
       traffic_direction: 'OUTBOUND',
       filter_chains: [
         {
@@ -166,7 +175,11 @@ function proxylessListeners(snap: Snapshot): Listener[] {
  * - sidecar: `virtualOutbound` (proxy ip:15001, HTTP via RDS `outbound`), `virtualInbound`
  *   (proxy ip:15006, one mTLS filter chain per own app port: inline route to `inbound|<port>||`,
  *   or tcp_proxy for a tcp/tls port, generator-tcp-listeners.ts) and one `0.0.0.0_<port>`
- *   tcp_proxy listener per reachable tcp/tls service port.
+ *   tcp_proxy listener per reachable tcp/tls service port. A capture proxy (node metadata
+ *   `INTERCEPTION_MODE: REDIRECT`) gets, as in Istio, `virtualOutbound` on 0.0.0.0:15001 with
+ *   `use_original_dst` and its `0.0.0.0_<port>` listeners on 0.0.0.0 with `bind_to_port: false`:
+ *   a captured connection goes to the listener of its original destination port, any other
+ *   (HTTP) to virtualOutbound's own chain, routed by Host.
  * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI (service
  *   SNIs and endpoint-qualified SNIs, `gatewaySnis`); any other SNI matches no chain and is refused.
  * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS, for

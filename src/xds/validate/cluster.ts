@@ -77,6 +77,16 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
   }
   const tls = upstreamTls(r, '', issues);
   if (tls) out.tls = tls;
+  // Originated TLS carries the cluster's protocol: h2 (ALPN h2, or none) with http2_protocol_options, HTTP/1.1 otherwise.
+  if (tls?.origination !== undefined) {
+    const h2Alpn = tls.alpn.includes('h2');
+    if (out.upstreamHttp2 && !h2Alpn && tls.alpn.length > 0) {
+      issues.add('transport_socket.typed_config.common_tls_context.alpn_protocols', `offers ${tls.alpn.join(', ')} but the cluster speaks HTTP/2 (http2_protocol_options): offer h2`);
+    }
+    if (!out.upstreamHttp2 && h2Alpn) {
+      issues.add('transport_socket.typed_config.common_tls_context.alpn_protocols', 'offers h2 but the cluster speaks HTTP/1.1: set http2_protocol_options');
+    }
+  }
   return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
 }
 

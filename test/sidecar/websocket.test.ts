@@ -9,6 +9,7 @@ import { startEchoHttp } from '../../src/cli/apps/echo-http.ts';
 import { TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { closeHttp, httpRequest, match, route } from './support-config.ts';
 import { metricLine, type SidecarPair, startSidecarPair } from './support-pair.ts';
+import { clientFrame, serverFrame } from '../support/websocket-frames.ts';
 
 /**
  * WebSocket through a sidecar pair with undici's WebSocket client: app → HTTP/1.1 Upgrade →
@@ -160,29 +161,6 @@ test.serial("the route's rewrite and request header edits reach the app on an up
   t.is(seenUpgrades[0]?.url, '/new/path');
   t.is(seenUpgrades[0]?.header, 'rewritten');
 });
-
-/** A masked client frame (RFC 6455 §5.2), payloads under 126 bytes. */
-function clientFrame(opcode: number, payload: Buffer): Buffer {
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] ?? 0)));
-  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
-}
-
-/** Reads one unmasked server frame (payloads under 126 bytes) from a stream. */
-function serverFrame(stream: http2.ClientHttp2Stream): Promise<{ opcode: number; payload: string }> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const onData = (c: Buffer): void => {
-      buf = Buffer.concat([buf, c]);
-      const len = (buf[1] ?? 0) & 0x7f;
-      if (buf.length < 2 || buf.length < 2 + len) return;
-      stream.off('data', onData);
-      resolve({ opcode: (buf[0] ?? 0) & 0x0f, payload: buf.subarray(2, 2 + len).toString('utf8') });
-    };
-    stream.on('data', onData);
-    stream.once('error', reject);
-  });
-}
 
 test.serial('an h2c app opens a WebSocket with RFC 8441 extended CONNECT: the outbound port enables it, and the echo crosses both sidecars', async (t) => {
   const session = http2.connect(`http://${CLIENT}:15001`);

@@ -164,7 +164,8 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
       socket.allowHalfOpen = true;
       const head = Buffer.concat(chunks, size);
       // No peer identity: Istio's PERMISSIVE plaintext, reported with connection_security_policy none.
-      proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, { principal: '', service: '', plaintext: true }), logger: ctx.logger }, head);
+      const service = ctx.config().clusters.get(chain.clusters[0]?.name ?? '')?.serviceHost ?? '';
+      proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, { principal: '', service, plaintext: true }), logger: ctx.logger }, head);
     };
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);

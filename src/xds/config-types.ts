@@ -364,6 +364,8 @@ export interface ClusterConfig {
    * HTTP/2 to the endpoints (h2c to a plaintext app; the mesh leg is HTTP/2 anyway). Absent: HTTP/1.1.
    */
   upstreamHttp2?: { allowConnect: boolean };
+  /** Inbound clusters: the service host the workload serves on this port (cluster metadata `meshfed.service`), for telemetry. */
+  serviceHost?: string;
   /** Set when the upstream speaks mesh mTLS. */
   tls?: UpstreamTls;
   /** STATIC, STRICT_DNS and LOGICAL_DNS clusters carry their endpoints inline (DNS ones: hostnames). */

@@ -233,6 +233,7 @@ test.serial('PERMISSIVE raw TCP: tls DISABLE reaches the app through its sidecar
   t.regex(opened[0] ?? '', /connection_security_policy="none"/);
   t.regex(opened[0] ?? '', /source_principal="unknown"/);
   t.regex(opened[0] ?? '', /destination_workload="plain-1"/);
+  t.regex(opened[0] ?? '', /destination_service="plain.default.svc.cluster.local"/);
   t.regex(opened[0] ?? '', / 1$/);
   const received = (await metricLines(plain, 'istio_tcp_received_bytes_total')).find((l) => l.includes('reporter="destination"'));
   t.regex(received ?? '', / 50000$/);

@@ -1,6 +1,7 @@
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
+import { PORTS } from '../common/ports.ts';
 import { parseClientHello, proxyTcp, type TcpConnector } from '../dataplane/tcp/index.ts';
 import type { ListenerConfig, TcpFilterChain } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
@@ -174,7 +175,11 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
       const kind = classifyInboundBytes(all);
       if (kind === 'incomplete') return;
       if (kind === 'raw') {
-        const chain = selectPlaintextTcpChain(ctx.config().listeners.get(LISTENER.virtualInbound));
+        // Capture mode: the original destination port names the chain; a port without a raw_buffer
+        // chain (an HTTP port, a probe) goes on to the plaintext handlers (inbound passthrough).
+        const dst = ctx.originalDst?.(socket);
+        const port = dst?.ok && dst.value.port !== PORTS.sidecarInbound ? dst.value.port : undefined;
+        const chain = selectPlaintextTcpChain(ctx.config().listeners.get(LISTENER.virtualInbound), port);
         if (chain) {
           plaintextTcp(chain);
           return;

@@ -23,10 +23,12 @@ type HalfOpenTlsOptions = tls.ConnectionOptions & { allowHalfOpen: boolean };
  * - otherwise plaintext TCP: tls DISABLE toward a mesh workload dials its sidecar's inbound port
  *   (`meshfed.inbound_port`), whose `raw_buffer` chain takes it as Istio's PERMISSIVE mode does
  *   (inbound-tcp.ts); any other endpoint (outside the mesh, no sidecar) at its own address.
+ * `plaintextSourceAddress` (the inbound connector of a capture sidecar: 127.0.0.6) is the source
+ * of plaintext connections, so that the capture rules do not redirect them back to the sidecar.
  * Every attempt is bounded by the cluster's connect timeout. When the server selects
  * `meshfed-peer-exchange`, our `peerMetadata` frame goes first (tcp-peer-exchange.ts).
  */
-export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?: string): TcpConnector {
+export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?: string, plaintextSourceAddress?: string): TcpConnector {
   return {
     connect(cluster: ClusterConfig, endpoint: EndpointConfig): UpstreamConnection {
       const t = cluster.tls;
@@ -61,7 +63,12 @@ export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?
       } else {
         // tls DISABLE toward a mesh workload: plaintext to its sidecar's inbound port (PERMISSIVE raw_buffer chain).
         const port = t === undefined && endpoint.tlsMode === 'istio' && endpoint.inboundPort !== undefined ? endpoint.inboundPort : endpoint.address.port;
-        socket = net.connect({ host: endpoint.address.host, port, allowHalfOpen: true });
+        socket = net.connect({
+          host: endpoint.address.host,
+          port,
+          allowHalfOpen: true,
+          ...(plaintextSourceAddress !== undefined ? { localAddress: plaintextSourceAddress } : {}),
+        });
         readyEvent = 'connect';
       }
       socket.setNoDelay(true);

@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 import type tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { errorCode, errorMessage } from '../common/errors.ts';
@@ -43,6 +44,8 @@ export interface H2Target {
    * material opens new sessions.
    */
   origination?: tls.ConnectionOptions;
+  /** Plaintext only: the source address (a capture sidecar's inbound hops to its app: 127.0.0.6). */
+  localAddress?: string;
 }
 
 interface PooledSession {
@@ -89,7 +92,7 @@ function originationId(o: tls.ConnectionOptions): number {
 
 function poolKey(t: H2Target): string {
   if (t.origination) return `${t.host}:${t.port}|origination#${originationId(t.origination)}`;
-  return `${t.host}:${t.port}|${t.plaintext ? 'plaintext' : t.sni}`;
+  return `${t.host}:${t.port}|${t.plaintext ? `plaintext|${t.localAddress ?? ''}` : t.sni}`;
 }
 
 export class H2SessionPool {
@@ -238,7 +241,11 @@ export class H2SessionPool {
     const host = target.host.includes(':') ? `[${target.host}]` : target.host;
     let session: http2.ClientHttp2Session;
     if (target.plaintext) {
-      session = http2.connect(`http://${host}:${target.port}`);
+      const localAddress = target.localAddress;
+      session =
+        localAddress === undefined
+          ? http2.connect(`http://${host}:${target.port}`)
+          : http2.connect(`http://${host}:${target.port}`, { createConnection: () => net.connect({ host: target.host, port: target.port, localAddress }) });
     } else if (target.origination) {
       session = http2.connect(`https://${host}:${target.port}`, { ...target.origination, ALPNProtocols: ['h2'] });
     } else {

@@ -125,6 +125,37 @@ function metadataOf(r: AccessLogRecord | TcpAccessLogRecord): object {
   return metadata;
 }
 
+/**
+ * Envoy's short response flags (`%RESPONSE_FLAGS%`, the `response_flags` metric label) and the
+ * `envoy.data.accesslog.v3.ResponseFlags` field each one sets, for every flag meshfed's data
+ * planes produce. A flag missing here would reach the metrics but not the access log.
+ */
+export const RESPONSE_FLAG_FIELDS: Readonly<Record<string, string>> = Object.freeze({
+  UH: 'no_healthy_upstream',
+  UF: 'upstream_connection_failure',
+  UO: 'upstream_overflow',
+  NR: 'no_route_found',
+  URX: 'upstream_retry_limit_exceeded',
+  NC: 'no_cluster_found',
+  DC: 'downstream_connection_termination',
+  UR: 'upstream_remote_reset',
+  UC: 'upstream_connection_termination',
+  UT: 'upstream_request_timeout',
+  DI: 'delay_injected',
+  FI: 'fault_injected',
+  RL: 'rate_limited',
+});
+
+/** The ResponseFlags proto object for a comma-separated flag list: only the flags that are set (proto3 omits false). */
+export function responseFlagsProto(flags: readonly string[]): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const f of flags) {
+    const field = RESPONSE_FLAG_FIELDS[f];
+    if (field !== undefined) out[field] = true;
+  }
+  return out;
+}
+
 /** The `HTTPAccessLogEntry` proto object (proto field names) for one record. Pure. */
 export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> {
   const start = r.startTime.getTime();
@@ -136,15 +167,7 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
       upstream_cluster: r.upstreamCluster,
       start_time: { seconds: String(Math.floor(start / 1000)), nanos: (start % 1000) * 1e6 },
       time_to_last_downstream_tx_byte: duration(r.durationMs),
-      response_flags: {
-        no_route_found: flags.includes('NR'),
-        no_healthy_upstream: flags.includes('UH') || flags.includes('NC'),
-        upstream_connection_failure: flags.includes('UF'),
-        upstream_remote_reset: flags.includes('UR'),
-        upstream_connection_termination: flags.includes('UC'),
-        upstream_request_timeout: flags.includes('UT'),
-        rate_limited: flags.includes('RL'),
-      },
+      response_flags: responseFlagsProto(flags),
       metadata: metadataOf(r),
     },
     protocol_version: r.protocol,
@@ -169,11 +192,7 @@ export function tcpAccessLogEntry(r: TcpAccessLogRecord): Record<string, unknown
       upstream_cluster: r.upstreamCluster,
       start_time: { seconds: String(Math.floor(start / 1000)), nanos: (start % 1000) * 1e6 },
       time_to_last_downstream_tx_byte: duration(r.durationMs),
-      response_flags: {
-        no_healthy_upstream: flags.includes('UH') || flags.includes('NC'),
-        upstream_connection_failure: flags.includes('UF'),
-        upstream_overflow: flags.includes('UO'),
-      },
+      response_flags: responseFlagsProto(flags),
       metadata: metadataOf(r),
     },
     connection_properties: { received_bytes: String(r.receivedBytes), sent_bytes: String(r.sentBytes) },

@@ -1,6 +1,7 @@
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
+import { PORTS } from '../common/ports.ts';
 import { parseClientHello, proxyTcp, type TcpConnector } from '../dataplane/tcp/index.ts';
 import type { ListenerConfig, TcpFilterChain } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
@@ -38,8 +39,40 @@ export function selectInboundTcpChain(listener: ListenerConfig | undefined, sni:
   const port = parseSni(sni)?.port;
   if (!listener || port === undefined) return undefined;
   return listener.filterChains.find(
-    (c): c is TcpFilterChain => c.kind === 'tcp' && c.destinationPort === port && (c.applicationProtocols.length === 0 || c.applicationProtocols.includes(alpn)),
+    (c): c is TcpFilterChain =>
+      c.kind === 'tcp' &&
+      c.transportProtocol !== 'raw_buffer' &&
+      c.destinationPort === port &&
+      (c.applicationProtocols.length === 0 || c.applicationProtocols.includes(alpn)),
   );
+}
+
+/**
+ * The inbound tcp chain for a plaintext connection (PERMISSIVE raw TCP): a `raw_buffer` tcp chain
+ * of `virtualInbound`, the one for `port` when the connection's original destination port is
+ * known, else the only one (one TCP port on the workload). Several tcp ports and no original
+ * destination: none (the connection cannot be told apart, so it is refused).
+ */
+export function selectPlaintextTcpChain(listener: ListenerConfig | undefined, port?: number): TcpFilterChain | undefined {
+  const chains = (listener?.filterChains ?? []).filter((c): c is TcpFilterChain => c.kind === 'tcp' && c.transportProtocol === 'raw_buffer');
+  if (port !== undefined) return chains.find((c) => c.destinationPort === port);
+  return chains.length === 1 ? chains[0] : undefined;
+}
+
+/** The HTTP/2 connection preface (RFC 9113 §3.4), which plaintext HTTP/2 callers send first. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const TLS_HANDSHAKE = 0x16;
+
+/**
+ * What the first bytes of an inbound connection are: TLS (a handshake record), plaintext HTTP/2
+ * (the preface), raw plaintext (anything else), or not known yet (a prefix of the preface).
+ */
+export function classifyInboundBytes(head: Buffer): 'tls' | 'h2' | 'raw' | 'incomplete' {
+  if (head.length === 0) return 'incomplete';
+  if (head[0] === TLS_HANDSHAKE) return 'tls';
+  const n = Math.min(head.length, H2_PREFACE.length);
+  if (head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return n === H2_PREFACE.length ? 'h2' : 'incomplete';
+  return 'raw';
 }
 
 /**
@@ -48,8 +81,12 @@ export function selectInboundTcpChain(listener: ListenerConfig | undefined, sni:
  * ClientHello is read (not consumed); one whose ALPN offers `istio`/`istio-peer-exchange` and not
  * `h2` is terminated here with mesh mTLS (client certificate chaining to our roots, well-formed
  * SPIFFE ID) and its bytes are proxied to the app port of the tcp chain its SNI names, with the
- * caller's SPIFFE ID in the `istio_tcp_*` metrics. Every other connection (HTTP/2 over mTLS,
- * plaintext) goes on to the listeners installed before, unchanged. Call after acceptPlaintext.
+ * caller's SPIFFE ID in the `istio_tcp_*` metrics. A plaintext connection that is not HTTP/2
+ * (PERMISSIVE raw TCP: a caller whose DestinationRule sets tls DISABLE, or a caller outside the
+ * mesh) goes to the `raw_buffer` tcp chain (selectPlaintextTcpChain) without a peer identity, as
+ * Istio's PERMISSIVE inbound does; like Istio's, it waits for the caller's first bytes, so a
+ * server-first protocol needs mTLS. Every other connection (HTTP/2 over mTLS, plaintext HTTP/2)
+ * goes on to the listeners installed before, unchanged. Call after acceptPlaintext.
  */
 export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerContext, connector: TcpConnector): void {
   const previous = server.listeners('connection') as ((socket: net.Socket) => void)[];
@@ -121,10 +158,38 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
       for (const l of previous) l.call(server, socket);
       socket.resume();
     };
+    const plaintextTcp = (chain: TcpFilterChain): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      socket.allowHalfOpen = true;
+      const head = Buffer.concat(chunks, size);
+      // No peer identity: Istio's PERMISSIVE plaintext, reported with connection_security_policy none.
+      const service = ctx.config().clusters.get(chain.clusters[0]?.name ?? '')?.serviceHost ?? '';
+      proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, { principal: '', service, plaintext: true }), logger: ctx.logger }, head);
+    };
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
-      const hello = parseClientHello(chunks.length === 1 ? chunk : Buffer.concat(chunks, size));
+      const all = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+      const kind = classifyInboundBytes(all);
+      if (kind === 'incomplete') return;
+      if (kind === 'raw') {
+        // Capture mode: the original destination port names the chain; a port without a raw_buffer
+        // chain (an HTTP port, a probe) goes on to the plaintext handlers (inbound passthrough).
+        const dst = ctx.originalDst?.(socket);
+        const port = dst?.ok && dst.value.port !== PORTS.sidecarInbound ? dst.value.port : undefined;
+        const chain = selectPlaintextTcpChain(ctx.config().listeners.get(LISTENER.virtualInbound), port);
+        if (chain) {
+          plaintextTcp(chain);
+          return;
+        }
+      }
+      if (kind !== 'tls') {
+        handOff(false);
+        return;
+      }
+      const hello = parseClientHello(all);
       if (hello.status === 'incomplete' && size <= MAX_HELLO_BYTES) return;
       handOff(hello.status === 'ok' && isMeshTcpAlpn(hello.alpn));
     };

@@ -20,19 +20,22 @@ export function classifyPreface(first: Buffer): 'h2' | 'http1' | 'more' {
  * Lets the outbound HTTP/1.1 server also accept prior-knowledge h2c on the same port, as Envoy's
  * codec auto-detection does: each accepted connection is classified by its first bytes. HTTP/1.1
  * goes to the server's own connection handling as before; the HTTP/2 preface goes to a plaintext
- * HTTP/2 server whose requests reach `onH2Request` (compatibility API). Connections that close
+ * HTTP/2 server whose requests reach `onH2Request` (compatibility API), and CONNECT requests
+ * (RFC 8441 extended CONNECT included) `onH2Connect` when given (else Node answers them 405). Connections that close
  * before they are classified are dropped. `onSession` of the result sees every h2c session, so
  * that the caller can close them with the listener.
  */
 export function acceptH2c(
   server: http.Server,
   onH2Request: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  onH2Connect?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
 ): { onSession(cb: (session: http2.ServerHttp2Session) => void): void } {
   const http1Listeners = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
-  // No SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket from the app is its HTTP/1.1 Upgrade only.
-  const h2 = http2.createServer();
+  // With `onH2Connect`, SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): WebSocket from an h2c app is an extended CONNECT.
+  const h2 = http2.createServer(onH2Connect ? { settings: { enableConnectProtocol: true } } : {});
   h2.on('request', onH2Request);
+  if (onH2Connect) h2.on('connect', onH2Connect);
   server.on('connection', (socket: net.Socket) => {
     let seen: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {

@@ -22,7 +22,7 @@ import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './o
 
 import { outboundUpstream } from './outbound-upstream.ts';
 import { routeHash } from './route-hash.ts';
-import { handleOutboundUpgrade } from './websocket-outbound.ts';
+import { handleOutboundExtendedConnect, handleOutboundUpgrade } from './websocket-outbound.ts';
 import { takePeerMetadata } from './peer-metadata.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { Http1Upstream } from './upstream-http1.ts';
@@ -58,7 +58,11 @@ export function createOutboundServer(
     handleOutbound(ctx, h2, h1, req, res);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleOutboundUpgrade(ctx, h2, req, socket, head));
-  const h2c = acceptH2c(server, (req, res) => handleOutbound(ctx, h2, h1, req, res));
+  const h2c = acceptH2c(
+    server,
+    (req, res) => handleOutbound(ctx, h2, h1, req, res),
+    (req, res) => handleOutboundExtendedConnect(ctx, h2, req, res),
+  );
   h2c.onSession((s) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));

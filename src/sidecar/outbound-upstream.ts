@@ -60,8 +60,9 @@ function outcomeOf(o: AttemptOutcome): Outcome {
  * balancer, outlier detection, circuit breakers; a retry that avoids previous hosts re-picks up to
  * `maxPicks` times), attempts go out over mesh mTLS (HTTP/2, to the endpoint's inbound port),
  * plaintext HTTP/2 to a mesh endpoint's inbound port when the cluster has no TLS (DestinationRule
- * tls DISABLE), HTTP/1.1 over TLS the sidecar originates (SIMPLE / MUTUAL), h2c to a plaintext
- * endpoint of a cluster with `http2_protocol_options`, or plaintext HTTP/1.1,
+ * tls DISABLE), TLS the sidecar originates (SIMPLE / MUTUAL: h2 with ALPN h2 when the cluster has
+ * `http2_protocol_options`, else HTTP/1.1), h2c to a plaintext endpoint of a cluster with
+ * `http2_protocol_options`, or plaintext HTTP/1.1,
  * and each attempt's outcome goes back to the cluster. A remote endpoint with an endpoint-qualified
  * SNI (`meshfed.sni`) is dialled at its gateway with that SNI, so the pool keeps one session per
  * remote endpoint and the gateway passes it to that endpoint only.
@@ -123,6 +124,12 @@ export function outboundUpstream(
         // A plaintext endpoint of an HTTP/2 cluster (http2_protocol_options): prior-knowledge h2c.
         call = h2.request(
           { host: endpoint.address.host, port: endpoint.address.port, sni: '', alpn: [], plaintext: true },
+          { method: req.method, path: req.path, headers: h1ToH2RequestHeaders(head), body: req.body, connectTimeoutMs: cluster.connectTimeoutMs, ...connectionOptions(cluster) },
+        );
+      } else if (cluster.upstreamHttp2 && origination?.ok) {
+        // HTTP/2 over TLS the sidecar originates (SIMPLE / MUTUAL, ALPN h2).
+        call = h2.request(
+          { host: endpoint.address.host, port: endpoint.address.port, sni: '', alpn: ['h2'], origination: origination.value },
           { method: req.method, path: req.path, headers: h1ToH2RequestHeaders(head), body: req.body, connectTimeoutMs: cluster.connectTimeoutMs, ...connectionOptions(cluster) },
         );
       } else if (origination && !origination.ok) {

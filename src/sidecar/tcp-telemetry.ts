@@ -97,6 +97,8 @@ export interface TcpCaller {
   metadata?: PeerMetadata;
   /** The service host the caller asked for (from its SNI). */
   service: string;
+  /** A plaintext caller (PERMISSIVE): no principal, connection_security_policy `none`. */
+  plaintext?: boolean;
 }
 
 /**
@@ -114,6 +116,12 @@ export function destinationTcpObserver(ctx: ListenerContext, caller: TcpCaller):
     l.destination_cluster = own.cluster;
     l.destination_service = caller.service || UNKNOWN;
     l.destination_service_name = serviceNameOf(l.destination_service);
+    if (caller.plaintext) {
+      l.destination_principal = UNKNOWN;
+      l.connection_security_policy = 'none';
+      l.response_flags = flags;
+      return l;
+    }
     l.source_principal = caller.principal;
     l.source_workload_namespace = caller.metadata?.namespace || namespaceOf(caller.principal);
     if (caller.metadata?.workload) l.source_workload = caller.metadata.workload;

@@ -20,8 +20,9 @@ type HalfOpenTlsOptions = tls.ConnectionOptions & { allowHalfOpen: boolean };
  *   destination's inbound listener tells from `h2`: src/sidecar/inbound-tcp.ts), our Citadel certificate; the
  *   server must chain to our roots and carry a SPIFFE ID, which becomes the upstream peer;
  * - TLS origination (DestinationRule SIMPLE / MUTUAL) with the cluster's files;
- * - otherwise plaintext TCP to the endpoint's address (tls DISABLE toward a mesh workload dials
- *   its app port directly: the inbound listener takes only mTLS for raw TCP).
+ * - otherwise plaintext TCP: tls DISABLE toward a mesh workload dials its sidecar's inbound port
+ *   (`meshfed.inbound_port`), whose `raw_buffer` chain takes it as Istio's PERMISSIVE mode does
+ *   (inbound-tcp.ts); any other endpoint (outside the mesh, no sidecar) at its own address.
  * `plaintextSourceAddress` (the inbound connector of a capture sidecar: 127.0.0.6) is the source
  * of plaintext connections, so that the capture rules do not redirect them back to the sidecar.
  * Every attempt is bounded by the cluster's connect timeout. When the server selects
@@ -60,9 +61,11 @@ export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?
         socket = tls.connect(halfOpen);
         readyEvent = 'secureConnect';
       } else {
+        // tls DISABLE toward a mesh workload: plaintext to its sidecar's inbound port (PERMISSIVE raw_buffer chain).
+        const port = t === undefined && endpoint.tlsMode === 'istio' && endpoint.inboundPort !== undefined ? endpoint.inboundPort : endpoint.address.port;
         socket = net.connect({
           host: endpoint.address.host,
-          port: endpoint.address.port,
+          port,
           allowHalfOpen: true,
           ...(plaintextSourceAddress !== undefined ? { localAddress: plaintextSourceAddress } : {}),
         });

@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { errorCode, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -35,6 +36,14 @@ export interface H2Target {
    * DestinationRule sets `tls.mode: DISABLE`; the destination sidecar detects it (PERMISSIVE).
    */
   plaintext?: boolean;
+  /**
+   * TLS the sidecar originates toward a non-mesh server (DestinationRule tls SIMPLE / MUTUAL on a
+   * cluster with `http2_protocol_options`): these options (origination-tls.ts: SNI, roots, client
+   * certificate, SAN check) replace the mesh certificate, ALPN is `h2`, and no SPIFFE ID is
+   * required of the server. Sessions are pooled per options object, so a pushed change of
+   * material opens new sessions.
+   */
+  origination?: tls.ConnectionOptions;
   /** Plaintext only: the source address (a capture sidecar's inbound hops to its app: 127.0.0.6). */
   localAddress?: string;
 }
@@ -69,7 +78,20 @@ const DEFAULT_MAX_STREAMS = 100;
  */
 export const MESH_CONNECTION_WINDOW_BYTES = 1 << 20;
 
+const originationIds = new WeakMap<tls.ConnectionOptions, number>();
+let nextOriginationId = 1;
+
+function originationId(o: tls.ConnectionOptions): number {
+  let id = originationIds.get(o);
+  if (id === undefined) {
+    id = nextOriginationId++;
+    originationIds.set(o, id);
+  }
+  return id;
+}
+
 function poolKey(t: H2Target): string {
+  if (t.origination) return `${t.host}:${t.port}|origination#${originationId(t.origination)}`;
   return `${t.host}:${t.port}|${t.plaintext ? `plaintext|${t.localAddress ?? ''}` : t.sni}`;
 }
 
@@ -224,6 +246,8 @@ export class H2SessionPool {
         localAddress === undefined
           ? http2.connect(`http://${host}:${target.port}`)
           : http2.connect(`http://${host}:${target.port}`, { createConnection: () => net.connect({ host: target.host, port: target.port, localAddress }) });
+    } else if (target.origination) {
+      session = http2.connect(`https://${host}:${target.port}`, { ...target.origination, ALPNProtocols: ['h2'] });
     } else {
       const bundle = this.#bundle();
       session = http2.connect(`https://${host}:${target.port}`, {
@@ -256,6 +280,15 @@ export class H2SessionPool {
       if (target.plaintext) {
         pooled.connected = true;
         session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
+        return;
+      }
+      if (target.origination) {
+        const alpn = (socket as TLSSocket).alpnProtocol;
+        if (alpn !== 'h2') {
+          session.destroy(new UpstreamError('UF', `the server did not select ALPN h2 (${alpn || 'none'})`));
+          return;
+        }
+        pooled.connected = true;
         return;
       }
       const peer = peerIdentityOfSocket(socket as TLSSocket);

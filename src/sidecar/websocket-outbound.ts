@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { FilterRequest } from '../dataplane/http/http-filter-interface.ts';
 import { type RequestView, routeRequest, stripPort } from '../dataplane/http/route-table.ts';
@@ -12,8 +14,103 @@ import type { H2SessionPool } from './upstream-h2-pool.ts';
 import { http1Head, splice, upgradeResponseHeaders } from './websocket-tunnel.ts';
 
 /**
- * WebSocket from the app on the outbound listener: an HTTP/1.1 `Upgrade: websocket` request is
- * routed like any request (the route's `upgrade_configs` entry, else the connection manager's,
+ * The app's side of one upgrade: an HTTP/1.1 connection after its `Upgrade` request, or an h2c
+ * stream of an RFC 8441 extended CONNECT. `accept` answers success (101 on HTTP/1.1, 200 on the
+ * h2 stream) and gives the byte stream to splice; `refuse` answers with a status and closes.
+ */
+interface UpgradeDownstream {
+  protocol: 'HTTP11' | 'HTTP2';
+  remote: { host: string; port: number } | undefined;
+  destroyed(): boolean;
+  accept(headers: http.OutgoingHttpHeaders): Duplex;
+  refuse(status: number, headers: http.OutgoingHttpHeaders, body: string): void;
+  /** Takes the app side down after an upstream failure (UC). */
+  reset(): void;
+}
+
+/** What routing needs of the upgrade request: its target and end-to-end headers (no pseudo-headers). An h2 extended CONNECT is routed as Envoy routes it, as a GET upgrade. */
+interface UpgradeRequest {
+  method: string;
+  path: string;
+  host: string;
+  headers: http.IncomingHttpHeaders;
+  /** `upgrade:` of HTTP/1.1, `:protocol` of an extended CONNECT. */
+  protocol: string;
+}
+
+/** The HTTP/1.1 entry (the outbound server's `upgrade` event). */
+export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => {});
+  const down: UpgradeDownstream = {
+    protocol: 'HTTP11',
+    remote: req.socket.remoteAddress ? { host: req.socket.remoteAddress, port: req.socket.remotePort ?? 0 } : undefined,
+    destroyed: () => socket.destroyed,
+    accept: (headers) => {
+      socket.write(http1Head(101, 'Switching Protocols', { ...headers, connection: 'Upgrade', upgrade: 'websocket' }));
+      return socket;
+    },
+    refuse: (status, headers, body) => {
+      socket.end(http1Head(status, http.STATUS_CODES[status] ?? '', { ...headers, 'content-length': Buffer.byteLength(body), connection: 'close' }) + body);
+    },
+    reset: () => socket.destroy(),
+  };
+  const request: UpgradeRequest = {
+    method: req.method ?? 'GET',
+    path: req.url ?? '/',
+    host: (req.headers.host ?? '').toLowerCase(),
+    headers: req.headers,
+    protocol: String(req.headers.upgrade ?? ''),
+  };
+  handleUpgrade(ctx, h2, down, request, head);
+}
+
+/**
+ * The h2c entry: an RFC 8441 extended CONNECT (`:protocol websocket`) from an app speaking HTTP/2
+ * cleartext to the outbound port (whose SETTINGS enable it, outbound-h2c.ts). The stream becomes
+ * the tunnel. An HTTP/2 WebSocket client sends no `Sec-WebSocket-Key` (RFC 8441 §5); so that an
+ * HTTP/1.1 app behind the destination sidecar can accept the upgrade, this sidecar supplies one,
+ * and drops the `Sec-WebSocket-Accept` that comes back (an h2 client expects none). A CONNECT
+ * without `:protocol` (plain tunnelling) is refused with 405.
+ */
+export function handleOutboundExtendedConnect(ctx: ListenerContext, h2: H2SessionPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+  const stream = req.stream;
+  stream.on('error', () => {});
+  const protocol = String(req.headers[':protocol'] ?? '');
+  if (protocol === '') {
+    res.writeHead(405, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS' });
+    res.end();
+    return;
+  }
+  const socket = req.socket;
+  const headers: http.IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) if (!name.startsWith(':') && value !== undefined) headers[name] = value;
+  const authority = String(req.headers[':authority'] ?? req.headers.host ?? '').toLowerCase();
+  headers.host = authority;
+  const suppliedKey = headers['sec-websocket-key'] === undefined;
+  if (suppliedKey) headers['sec-websocket-key'] = randomBytes(16).toString('base64');
+  const down: UpgradeDownstream = {
+    protocol: 'HTTP2',
+    remote: socket.remoteAddress ? { host: socket.remoteAddress, port: socket.remotePort ?? 0 } : undefined,
+    destroyed: () => stream.destroyed || stream.closed,
+    accept: (out) => {
+      const answer: http2.OutgoingHttpHeaders = { ':status': 200 };
+      for (const [name, value] of Object.entries(out)) if (!(suppliedKey && name === 'sec-websocket-accept')) answer[name] = value;
+      stream.respond(answer);
+      return stream;
+    },
+    refuse: (status, out, body) => {
+      if (stream.destroyed || stream.headersSent) return;
+      stream.respond({ ':status': status, ...out, 'content-length': Buffer.byteLength(body) });
+      stream.end(body);
+    },
+    reset: () => stream.close(http2.constants.NGHTTP2_CONNECT_ERROR),
+  };
+  handleUpgrade(ctx, h2, down, { method: 'GET', path: String(req.headers[':path'] ?? '/'), host: authority, headers, protocol }, Buffer.alloc(0));
+}
+
+/**
+ * WebSocket from the app on the outbound listener: an HTTP/1.1 `Upgrade: websocket` request, or
+ * an RFC 8441 extended CONNECT (`:protocol websocket`) on an h2c connection, is routed like any request (the route's `upgrade_configs` entry, else the connection manager's,
  * must enable websocket: else 403, as Envoy answers `upgrade_failed`), through the chain's HTTP
  * filters (a fault delay or abort, CORS, the local rate limit apply to the upgrade request), with
  * the route's rewrites and request header edits; a redirect or direct response is refused (403: it
@@ -21,17 +118,17 @@ import { http1Head, splice, upgradeResponseHeaders } from './websocket-tunnel.ts
  * - to a mesh endpoint: RFC 8441 extended CONNECT (`:method CONNECT`, `:protocol websocket`) on the
  *   pooled mTLS HTTP/2 session to its sidecar, which a pair of Envoys with `allow_connect` speaks too;
  * - to a plaintext endpoint: the same HTTP/1.1 upgrade.
- * Once the upstream accepts (200 on the tunnel, 101 from a plaintext one) the app gets 101 with
- * the upstream's end-to-end headers (Sec-WebSocket-Accept, the chosen subprotocol) and the bytes
+ * Once the upstream accepts (200 on the tunnel, 101 from a plaintext one) the app gets 101 (200
+ * on its h2 stream) with the upstream's end-to-end headers (Sec-WebSocket-Accept, the chosen subprotocol) and the bytes
  * are spliced both ways. A refusal is relayed with its status. Local replies carry the response
  * flag (NR, UH, UF, ...); an upstream that resets the tunnel gives UC. One istio_requests_total
  * sample per upgrade, when the tunnel closes, with response code 101.
  */
-export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+function handleUpgrade(ctx: ListenerContext, h2: H2SessionPool, down: UpgradeDownstream, req: UpgradeRequest, head: Buffer): void {
   const startTime = new Date();
   const started = performance.now();
-  const host = (req.headers.host ?? '').toLowerCase();
-  const path = req.url ?? '/';
+  const host = req.host;
+  const path = req.path;
   const labels = blankLabels('source');
   labels.source_workload = ctx.workload.name;
   labels.source_workload_namespace = ctx.workload.namespace;
@@ -51,31 +148,28 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
       durationMs: performance.now() - started,
       requestBytes: bytes.up,
       responseBytes: bytes.down,
-      downstreamRemote: req.socket.remoteAddress ? { host: req.socket.remoteAddress, port: req.socket.remotePort ?? 0 } : undefined,
+      downstreamRemote: down.remote,
       upstreamRemote,
       upstreamCluster,
-      method: req.method ?? 'GET',
+      method: req.method,
       path,
       authority: host,
       responseCode: status,
-      protocol: 'HTTP11',
+      protocol: down.protocol,
     });
   };
-  socket.on('error', () => {});
   const reply = (status: number, flag: string, message: string): void => {
     if (flag) labels.response_flags = flag;
-    const body = `${message}\n`;
-    const headers = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', ...(flag ? { [RESPONSE_FLAGS_HEADER]: flag } : {}) };
-    socket.end(http1Head(status, http.STATUS_CODES[status] ?? '', headers) + body);
+    down.refuse(status, { 'content-type': 'text/plain; charset=utf-8', ...(flag ? { [RESPONSE_FLAGS_HEADER]: flag } : {}) }, `${message}\n`);
     report(status);
   };
 
-  if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-    reply(403, '', `upgrade "${String(req.headers.upgrade ?? '')}" is not allowed`);
+  if (req.protocol.toLowerCase() !== 'websocket') {
+    reply(403, '', `upgrade "${req.protocol}" is not allowed`);
     return;
   }
   const chain = outboundChain(ctx);
-  const view: RequestView = { method: req.method ?? 'GET', path, authority: host, scheme: 'http', headers: req.headers };
+  const view: RequestView = { method: req.method, path, authority: host, scheme: 'http', headers: req.headers };
   const decision = routeRequest(outboundRouteTable(ctx), view, ctx.random);
   if (!decision.ok) {
     reply(404, 'NR', `no route for host "${host}"`);
@@ -89,7 +183,7 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
   const filters = chainFilters(chain, ctx);
   const freq: FilterRequest = { request: view, route: decision.route, flags: [], random: ctx.random };
   void runFilters(filters, freq, 0).then((local) => {
-    if (socket.destroyed) return;
+    if (down.destroyed()) return;
     if (local) {
       reply(local.status, [...freq.flags.filter((f) => f !== local.flag), local.flag].filter((f) => f !== '').join(','), local.body);
       return;
@@ -98,7 +192,7 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
     const cluster = decision.cluster;
     if (!cluster) return;
     const rewritten = upstreamRequest(decision.route, cluster, { method: 'GET', path, authority: host, headers: req.headers, body: undefined });
-    tunnel(ctx, h2, socket, head, rewritten.path, rewritten.headers, cluster.name, labels, {
+    tunnel(ctx, h2, down, head, rewritten.path, rewritten.headers, cluster.name, labels, {
       reply,
       report,
       setUpstream: (c, r) => {
@@ -113,7 +207,7 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
 function tunnel(
   ctx: ListenerContext,
   h2: H2SessionPool,
-  socket: Duplex,
+  down: UpgradeDownstream,
   head: Buffer,
   path: string,
   requestHeaders: http.IncomingHttpHeaders,
@@ -146,14 +240,18 @@ function tunnel(
       labels.destination_workload_namespace = peer.namespace || labels.destination_workload_namespace;
       labels.destination_cluster = peer.cluster || labels.destination_cluster;
     }
-    const headers = { ...upgradeResponseHeaders(upstreamHead, [PEER_METADATA_HEADER]), connection: 'Upgrade', upgrade: 'websocket' };
-    socket.write(http1Head(101, 'Switching Protocols', headers));
+    const app = down.accept(upgradeResponseHeaders(upstreamHead, [PEER_METADATA_HEADER]));
     if (head.length > 0) upstream.write(head);
-    splice(socket, upstream, (cleanly, bytes) => {
-      if (!cleanly) labels.response_flags = 'UC';
-      picked.release();
-      report(101, bytes);
-    });
+    splice(
+      app,
+      upstream,
+      (cleanly, bytes) => {
+        if (!cleanly) labels.response_flags = 'UC';
+        picked.release();
+        report(101, bytes);
+      },
+      () => down.reset(),
+    );
   };
   const failed = (flag: 'UF' | 'UR', message: string): void => {
     picked.report(flag === 'UF' ? { kind: 'connect-failure' } : { kind: 'reset' });
@@ -163,8 +261,7 @@ function tunnel(
   const refused = (status: number, headers: http.IncomingHttpHeaders): void => {
     picked.report({ kind: 'response', status });
     picked.release();
-    const out = upgradeResponseHeaders(headers, [PEER_METADATA_HEADER]);
-    socket.end(http1Head(status, http.STATUS_CODES[status] ?? '', { ...out, 'content-length': 0, connection: 'close' }));
+    down.refuse(status, upgradeResponseHeaders(headers, [PEER_METADATA_HEADER]), '');
     report(status);
   };
 
@@ -185,7 +282,7 @@ function tunnel(
         cluster?.connectTimeoutMs ?? 5000,
       )
       .then((r) => {
-        if (socket.destroyed) {
+        if (down.destroyed()) {
           if (r.ok && r.value.kind === 'tunnel') r.value.tunnel.stream.destroy();
           picked.release();
           return;

@@ -24,6 +24,8 @@ export interface HttpFilterChain {
   applicationProtocols?: string[];
   /** Destination port this chain matches (inbound: the app port), if any. */
   destinationPort?: number;
+  /** `filter_chain_match.transport_protocol` (virtualInbound only): `tls` matches TLS connections only; absent: any. */
+  transportProtocol?: 'tls';
   /** Exactly one of `routeConfigName` (RDS) and `routes` (inline) is set. */
   routeConfigName?: string;
   routes?: RouteTable;
@@ -81,6 +83,11 @@ export interface TcpFilterChain {
   destinationPort?: number;
   /** `filter_chain_match.application_protocols` (ALPN offered by the client; empty: any). */
   applicationProtocols: string[];
+  /**
+   * `filter_chain_match.transport_protocol` (virtualInbound only): `tls` matches mesh mTLS
+   * connections only, `raw_buffer` plaintext ones only (PERMISSIVE raw TCP); absent: any.
+   */
+  transportProtocol?: 'tls' | 'raw_buffer';
   statPrefix: string;
   /** At least one; `weighted` tells `weighted_clusters` from a single `cluster`. */
   clusters: TcpClusterWeight[];
@@ -364,6 +371,8 @@ export interface ClusterConfig {
    * HTTP/2 to the endpoints (h2c to a plaintext app; the mesh leg is HTTP/2 anyway). Absent: HTTP/1.1.
    */
   upstreamHttp2?: { allowConnect: boolean };
+  /** Inbound clusters: the service host the workload serves on this port (cluster metadata `meshfed.service`), for telemetry. */
+  serviceHost?: string;
   /** Set when the upstream speaks mesh mTLS. */
   tls?: UpstreamTls;
   /** STATIC, STRICT_DNS and LOGICAL_DNS clusters carry their endpoints inline (DNS ones: hostnames). */

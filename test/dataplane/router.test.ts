@@ -9,7 +9,8 @@ import { match } from '../sidecar/support-config.ts';
  * The router against a scripted upstream: each attempt answers with the next scripted outcome.
  * No sockets: what is under test is the retry, timeout, mirror and release logic.
  */
-type Script = ({ status: number } | { fail: 'UF' | 'UR' } | 'hang')[];
+/** `grpc`: a trailers-only gRPC answer (HTTP 200, `grpc-status` in the headers), as a gRPC server gives an error. */
+type Script = ({ status: number } | { grpc: number } | { fail: 'UF' | 'UR' } | 'hang')[];
 
 function upstream(script: Script, hosts = ['a', 'b', 'c']) {
   const log = { sent: [] as { host: string; path: string; authority: string; body?: string }[], released: 0, picked: 0, reported: [] as string[] };
@@ -39,6 +40,10 @@ function upstream(script: Script, hosts = ['a', 'b', 'c']) {
       const step = script[next++] ?? { status: 200 };
       if (step === 'hang') return { response: new Promise(() => {}), abort: () => {} };
       if ('fail' in step) return { response: Promise.resolve({ ok: false, flag: step.fail, message: step.fail }), abort: () => {} };
+      if ('grpc' in step) {
+        const headers = { 'content-type': 'application/grpc', 'grpc-status': String(step.grpc) };
+        return { response: Promise.resolve({ ok: true, response: { status: 200, headers, body: Readable.from([]) } }), abort: () => {} };
+      }
       return { response: Promise.resolve({ ok: true, response: { status: step.status, headers: {}, body: Readable.from([]) } }), abort: () => {} };
     },
   };
@@ -53,6 +58,7 @@ const retry = (over: Partial<RetryPolicyConfig> = {}): RetryPolicyConfig => ({
   hostSelectionRetryMaxAttempts: 3,
   ...over,
 });
+const grpcRetry = (...on: string[]): RetryPolicyConfig => retry({ retryOn: new Set(on) });
 const route = (over: Partial<RouteConfig> = {}): RouteConfig => ({ name: 'r', match: match(), clusters: [{ name: 'c', weight: 1 }], mirrors: [], perFilter: {}, ...over });
 const cluster = { name: 'c', weight: 1 };
 const req = (body?: string) => ({ method: 'POST', path: '/p', authority: 'svc:80', headers: {}, body: body === undefined ? undefined : Readable.from([Buffer.from(body)]) });
@@ -65,6 +71,15 @@ const rows: [title: string, policy: RetryPolicyConfig | undefined, script: Scrip
   ['a 404 is not retriable', retry(), [{ status: 404 }], { status: 404, attempts: 1, flags: [] }],
   ['connect failures retried, then UF with URX', retry(), [{ fail: 'UF' }, { fail: 'UF' }, { fail: 'UF' }], { status: 'UF', attempts: 3, flags: ['URX'] }],
   ['retriable-status-codes only', retry({ retryOn: new Set(['retriable-status-codes']), retriableStatusCodes: [409] }), [{ status: 409 }, { status: 503 }], { status: 503, attempts: 2, flags: [] }],
+  // gRPC's conditions (x-envoy-retry-grpc-on): the grpc-status of a 200 decides.
+  ['gRPC unavailable (14) retried until OK', grpcRetry('unavailable'), [{ grpc: 14 }, { grpc: 0 }], { status: 200, attempts: 2, flags: [] }],
+  ['gRPC cancelled (1) retried', grpcRetry('cancelled'), [{ grpc: 1 }, { grpc: 0 }], { status: 200, attempts: 2, flags: [] }],
+  ['gRPC deadline-exceeded (4) retried', grpcRetry('deadline-exceeded'), [{ grpc: 4 }, { grpc: 0 }], { status: 200, attempts: 2, flags: [] }],
+  ['gRPC resource-exhausted (8) retried', grpcRetry('resource-exhausted'), [{ grpc: 8 }, { grpc: 0 }], { status: 200, attempts: 2, flags: [] }],
+  ['gRPC internal (13) retried, exhausted with URX', grpcRetry('internal'), [{ grpc: 13 }, { grpc: 13 }, { grpc: 13 }], { status: 200, attempts: 3, flags: ['URX'] }],
+  ['gRPC unavailable is not retried under cancelled only', grpcRetry('cancelled'), [{ grpc: 14 }], { status: 200, attempts: 1, flags: [] }],
+  ['gRPC NOT_FOUND (5) matches no condition', grpcRetry('cancelled', 'deadline-exceeded', 'resource-exhausted', 'internal', 'unavailable'), [{ grpc: 5 }], { status: 200, attempts: 1, flags: [] }],
+  ['5xx alone does not retry a gRPC error (its HTTP status is 200)', retry({ retryOn: new Set(['5xx']) }), [{ grpc: 14 }], { status: 200, attempts: 1, flags: [] }],
 ];
 
 for (const [title, policy, script, expected] of rows) {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import anyTest, { type TestFn } from 'ava';
 import { Agent, WebSocket } from 'undici';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
+import { clientFrame, serverFrame } from '../support/websocket-frames.ts';
 import { eventually, type FixtureMeshContext, fetchText, promQuery, samples, useFixtureMesh } from './support/mesh.ts';
 
 /**
@@ -13,7 +15,8 @@ import { eventually, type FixtureMeshContext, fetchText, promQuery, samples, use
  * `meshfed up` (test/e2e/fixtures/protocols/mesh.yaml): east's client sidecar → mTLS h2 → west's
  * east-west gateway (TLS passthrough) → west's sidecar → the app. nghttp (h2c from the app), curl
  * (HTTP/1.1), @grpc/grpc-js (unary and server streaming, an error status scraped by Prometheus as
- * grpc_response_status) and undici's WebSocket client. Addresses: 127.129.0.0/16.
+ * grpc_response_status), undici's WebSocket client, and node:http2 opening a WebSocket with an RFC 8441
+ * extended CONNECT (an h2c app). Addresses: 127.129.0.0/16.
  */
 const test = anyTest as TestFn<FixtureMeshContext>;
 const TOPOLOGY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'protocols', 'mesh.yaml');
@@ -145,5 +148,27 @@ test.serial('a WebSocket echo round trip from east to web in west (extended CONN
     t.is(await closed, 1000);
   } finally {
     await viaSidecar.close();
+  }
+});
+
+test.serial('a WebSocket from an h2c client (RFC 8441 extended CONNECT from the app) reaches web in west', async (t) => {
+  const o = outbound(t.context.state);
+  const session = http2.connect(`http://${o.host}:${o.port}`);
+  try {
+    const stream = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'http', ':authority': 'web.default.svc.cluster.local:9080', ':path': '/ws', 'sec-websocket-version': '13' });
+    const response = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('error', reject);
+    });
+    t.is(Number(response[':status']), 200);
+    const who = serverFrame(stream);
+    stream.write(clientFrame(0x1, Buffer.from('whoami')));
+    t.like(JSON.parse((await who).payload), { cluster: 'west', workload: 'web-v1' });
+    const echoed = serverFrame(stream);
+    stream.write(clientFrame(0x1, Buffer.from('h2c across the gateway')));
+    t.deepEqual(await echoed, { opcode: 1, payload: 'h2c across the gateway' });
+    stream.end();
+  } finally {
+    session.close();
   }
 });

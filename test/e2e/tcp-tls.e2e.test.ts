@@ -10,6 +10,7 @@ import { applyYaml, eventually, type FixtureMeshContext, fetchText, promQuery, s
  * connects to east's client sidecar `0.0.0.0_9000` (the tcp-echo port, raw TCP by its port name),
  * which opens mesh mTLS (ALPN istio) to tcp-echo v2 in west through west's east-west gateway (SNI
  * passthrough) and v2's sidecar, or to v1 in east. VirtualService `tcp` rules pick the subsets.
+ * Last, DestinationRule tls DISABLE on v1: plaintext to v1's sidecar (Istio's PERMISSIVE).
  * Addresses: 127.128.0.0/16.
  */
 const test = anyTest as TestFn<FixtureMeshContext>;
@@ -134,4 +135,36 @@ test.serial('Prometheus scrapes istio_tcp_* from both sidecars, with the caller 
     return (r[0]?.value ?? 0) > 0 ? r : undefined;
   }, 60_000);
   t.true((byCaller[0]?.value ?? 0) > 0, 'west reports connections from the caller’s SPIFFE ID');
+});
+
+test.serial('PERMISSIVE raw TCP: with tls DISABLE on subset v1, east’s client reaches tcp-echo v1 in plaintext through v1’s sidecar, counted with connection_security_policy none', async (t) => {
+  const { state } = t.context;
+  await applyYaml(
+    t,
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp-echo, namespace: default}
+spec:
+  host: tcp-echo
+  subsets:
+  - {name: v1, labels: {version: v1}, trafficPolicy: {tls: {mode: DISABLE}}}
+  - {name: v2, labels: {version: v2}}
+---
+${vsTo('    - destination: {host: tcp-echo, subset: v1}')}`,
+  );
+  const payload = Buffer.from('plaintext through the sidecar');
+  await eventually(
+    'plaintext connections counted at v1’s sidecar',
+    async () => {
+      const got = await echo(state, payload).catch(() => Buffer.alloc(0));
+      const plain = await destinationOpened(state, 'east', 'tcp-echo-v1', { connection_security_policy: 'none' });
+      return got.equals(payload) && plain > 0 ? true : undefined;
+    },
+    30_000,
+  );
+  const before = await destinationOpened(state, 'east', 'tcp-echo-v1', { connection_security_policy: 'none', destination_service: SERVICE, source_principal: 'unknown' });
+  const mtlsBefore = await destinationOpened(state, 'east', 'tcp-echo-v1', { connection_security_policy: 'mutual_tls' });
+  for (let i = 0; i < 5; i++) t.is((await echo(state, Buffer.from(`plain ${i}`))).toString(), `plain ${i}`);
+  t.is((await destinationOpened(state, 'east', 'tcp-echo-v1', { connection_security_policy: 'none', destination_service: SERVICE, source_principal: 'unknown' })) - before, 5);
+  t.is(await destinationOpened(state, 'east', 'tcp-echo-v1', { connection_security_policy: 'mutual_tls' }), mtlsBefore, 'no mTLS connection to v1 any more');
 });

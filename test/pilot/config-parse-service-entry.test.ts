@@ -79,6 +79,18 @@ const valid: { title: string; text: string; check: (se: ServiceEntryConfig) => u
     expected: ['MESH_INTERNAL', [{ number: 9000, protocol: 'grpc', name: 'grpc', targetPort: 9090 }], { labels: { app: 'legacy' } }, []],
   },
   {
+    title: 'HTTP2 and GRPC ports on MESH_EXTERNAL endpoints (spoken to in HTTP/2)',
+    text: SE(`  hosts: [api.partner.example]
+  location: MESH_EXTERNAL
+  ports:
+  - {number: 8080, name: h2c, protocol: HTTP2}
+  - {number: 50051, name: grpc, protocol: GRPC}
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.9}]`),
+    check: (se) => [se.spec.location, se.spec.ports.map((p) => [p.number, p.protocol])],
+    expected: ['MESH_EXTERNAL', [[8080, 'http2'], [50051, 'grpc']]],
+  },
+  {
     title: 'TCP, TLS, HTTPS, MONGO, REDIS, MYSQL and GRPC-WEB ports, in the model as Istio proxies them',
     text: SE(`  hosts: [db.example.com]
   location: MESH_EXTERNAL
@@ -117,11 +129,6 @@ const refused: { title: string; text: string; expected: { code: string; text: st
     title: 'addresses (no VIP capture yet)',
     text: SE(`${STATIC_HTTPBIN}\n  addresses: [240.0.0.1]`),
     expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.addresses: addresses (VIP capture) are not supported yet` }],
-  },
-  {
-    title: 'GRPC to MESH_EXTERNAL endpoints (plaintext upstreams are HTTP/1.1)',
-    text: SE(STATIC_HTTPBIN.replace('protocol: HTTP', 'protocol: GRPC')),
-    expected: [{ code: 'CONFIG_UNSUPPORTED', text: `${P}spec.ports[0].protocol: GRPC to MESH_EXTERNAL endpoints is not supported yet (plaintext upstreams are HTTP/1.1)` }],
   },
   {
     title: 'an unknown protocol',

@@ -393,6 +393,23 @@ test('RDS: retries, timeout, mirror, rewrite and header edits', (t) => {
   });
 });
 
+test('RDS: uriRegexRewrite becomes regex_rewrite, mirrors keep their own percentages, gRPC retryOn conditions pass through', (t) => {
+  const [route] = reviewsRoutes(`  - route: [{destination: {host: reviews}}]
+    rewrite: {uriRegexRewrite: {match: '^/items/([0-9]+)$', rewrite: '/v2/items/\\1'}}
+    mirrors:
+    - destination: {host: ratings}
+      percentage: {value: 10}
+    - destination: {host: reviews}
+    retries: {attempts: 2, retryOn: 'cancelled,deadline-exceeded,resource-exhausted,unavailable,internal'}`) ?? [];
+  t.deepEqual(route?.route?.regex_rewrite, { pattern: { regex: '^/items/([0-9]+)$' }, substitution: '/v2/items/\\1' });
+  t.is(route?.route?.prefix_rewrite, undefined);
+  t.deepEqual(route?.route?.request_mirror_policies, [
+    { cluster: 'outbound|9080||ratings.default.svc.cluster.local', runtime_fraction: { default_value: { numerator: 100_000, denominator: 'MILLION' } } },
+    { cluster: `outbound|9080||${REVIEWS}` },
+  ]);
+  t.is(route?.route?.retry_policy?.retry_on, 'cancelled,deadline-exceeded,resource-exhausted,unavailable,internal');
+});
+
 test('RDS: attempts 0 turns retries off', (t) => {
   const [route] = reviewsRoutes(`  - route: [{destination: {host: reviews}}]
     retries: {attempts: 0}`) ?? [];

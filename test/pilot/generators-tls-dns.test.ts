@@ -130,6 +130,34 @@ test('SIMPLE writes Envoy UpstreamTlsContext with file data sources and typed SA
   });
 });
 
+test('HTTP2 and GRPC ServiceEntry ports: http2_protocol_options, plaintext h2c without a rule, ALPN h2 with SIMPLE; HTTP ports keep HTTP/1.1', (t) => {
+  const se = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partner}
+spec:
+  hosts: [api.partner.example]
+  location: MESH_EXTERNAL
+  ports:
+  - {number: 8080, name: h2c, protocol: HTTP2}
+  - {number: 8443, name: grpc-tls, protocol: GRPC}
+  - {number: 443, name: https-origination, protocol: HTTP}
+  resolution: DNS
+---
+${DR('  trafficPolicy:\n    portLevelSettings:\n    - port: {number: 8443}\n      tls: {mode: SIMPLE, caCertificates: /ca.pem}\n    - port: {number: 443}\n      tls: {mode: SIMPLE, caCertificates: /ca.pem}', 'api.partner.example')}`;
+  const snap = snapshot(se);
+  const h2c = cluster(snap, 'outbound|8080||api.partner.example');
+  t.deepEqual(h2c.config.upstreamHttp2, { allowConnect: false });
+  t.is(h2c.config.tls, undefined);
+  const grpcTls = cluster(snap, 'outbound|8443||api.partner.example');
+  t.deepEqual(grpcTls.config.upstreamHttp2, { allowConnect: false });
+  t.deepEqual((grpcTls.raw.transport_socket?.typed_config as { common_tls_context: { alpn_protocols?: string[] } }).common_tls_context.alpn_protocols, ['h2']);
+  t.deepEqual(grpcTls.config.tls?.alpn, ['h2']);
+  t.is(grpcTls.config.tls?.sni, 'api.partner.example');
+  const h1 = cluster(snap, 'outbound|443||api.partner.example');
+  t.is(h1.config.upstreamHttp2, undefined);
+  t.deepEqual(h1.config.tls?.alpn, []);
+});
+
 test('DISABLE leaves remote-cluster endpoints out of EDS (plaintext cannot cross the gateway); auto mTLS keeps them', (t) => {
   const rows = (yaml: string) => (endpointsOf(sidecar, snapshot(yaml)).get(`outbound|9080||${REVIEWS}`)?.endpoints ?? []).flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address));
   t.deepEqual(rows('').sort(), ['127.0.1.1', '127.0.9.1']);

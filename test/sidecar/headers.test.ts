@@ -166,9 +166,10 @@ test('TCP access log entry: one per connection, response flags UF / UH / UO, byt
     connectionSecurityPolicy: 'mutual_tls',
   };
   const flagsOf = (f: string) => (tcpAccessLogEntry({ ...base, responseFlags: f }) as { common_properties: { response_flags: Record<string, boolean> } }).common_properties.response_flags;
-  t.deepEqual(flagsOf('UF'), { no_healthy_upstream: false, upstream_connection_failure: true, upstream_overflow: false });
-  t.deepEqual(flagsOf('UH'), { no_healthy_upstream: true, upstream_connection_failure: false, upstream_overflow: false });
-  t.deepEqual(flagsOf('UO'), { no_healthy_upstream: false, upstream_connection_failure: false, upstream_overflow: true });
+  t.deepEqual(flagsOf('UF'), { upstream_connection_failure: true });
+  t.deepEqual(flagsOf('UH'), { no_healthy_upstream: true });
+  t.deepEqual(flagsOf('UO'), { upstream_overflow: true });
+  t.deepEqual(flagsOf('-'), {});
   const entry = tcpAccessLogEntry({ ...base, responseFlags: '-' }) as { connection_properties: unknown; common_properties: { metadata: { filter_metadata: { meshfed: Parameters<typeof fromStruct>[0] } } } };
   t.deepEqual(entry.connection_properties, { received_bytes: '5', sent_bytes: '7' });
   t.like(fromStruct(entry.common_properties.metadata.filter_metadata.meshfed), { reporter: 'source', destination_workload: 'db-1', destination_cluster: 'west' });

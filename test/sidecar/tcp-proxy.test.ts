@@ -12,13 +12,15 @@ import { createTestCa, type TestCa } from './support-certs.ts';
  * db's sidecar 15006 (127.64.1.2) → the db app (a byte echo on 127.64.1.2:9000). Also a TCP
  * service whose only endpoint is down (UF) and one behind `maxConnections: 1` (UO).
  * Block 127.64.1.0/24: .1 client sidecar, .2 db, .3 nothing listens (down), .4 limited, .5 an
- * external TCP server behind a MESH_EXTERNAL ServiceEntry (plaintext from the sidecar).
+ * external TCP server behind a MESH_EXTERNAL ServiceEntry (plaintext from the sidecar), .6 the
+ * `plain` workload (sidecar and echo app), which callers reach in plaintext (tls DISABLE, PERMISSIVE).
  */
 const CLIENT = '127.64.1.1';
 const DB = '127.64.1.2';
 const DOWN = '127.64.1.3';
 const LIMITED = '127.64.1.4';
 const EXTERNAL = '127.64.1.5';
+const PLAIN = '127.64.1.6';
 const logger = pino({ level: process.env['TCP_TEST_LOG'] ?? 'silent' });
 
 let ca: TestCa;
@@ -26,6 +28,7 @@ const planes: DataPlane[] = [];
 const apps: net.Server[] = [];
 let client: DataPlane;
 let db: DataPlane;
+let plain: DataPlane;
 
 function echoServer(host: string, port: number): Promise<net.Server> {
   const s = net.createServer({ allowHalfOpen: true }, (c) => {
@@ -60,12 +63,20 @@ function snapshot() {
     .workload('db-1', 'db', 9000, { address: DB, protocol: 'tcp', serviceAccount: 'db' })
     .workload('down-1', 'down', 9001, { address: DOWN, protocol: 'tcp', sidecar: false })
     .workload('limited-1', 'limited', 9002, { address: LIMITED, protocol: 'tcp', sidecar: false })
+    .workload('plain-1', 'plain', 9006, { address: PLAIN, protocol: 'tcp', serviceAccount: 'plain' })
     .yaml(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: limited, namespace: default}
 spec:
   host: limited.default.svc.cluster.local
   trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: plain, namespace: default}
+spec:
+  host: plain.default.svc.cluster.local
+  trafficPolicy: {tls: {mode: DISABLE}}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -99,13 +110,17 @@ test.before(async () => {
   await echoServer(DB, 9000);
   await echoServer(LIMITED, 9002);
   await echoServer(EXTERNAL, 9005);
+  await echoServer(PLAIN, 9006);
   client = await plane('productpage-v1', 'productpage', CLIENT);
   db = await plane('db-1', 'db', DB);
+  plain = await plane('plain-1', 'plain', PLAIN);
   const snap = snapshot();
   const c = await client.applyConfig(pilotConfig(proxyNode('sidecar', { workload: 'productpage-v1', ip: CLIENT }), snap));
   if (!c.ok) throw c.errors[0];
   const s = await db.applyConfig(pilotConfig(proxyNode('sidecar', { workload: 'db-1', serviceAccount: 'db', ip: DB }), snap));
   if (!s.ok) throw s.errors[0];
+  const p = await plain.applyConfig(pilotConfig(proxyNode('sidecar', { workload: 'plain-1', serviceAccount: 'plain', ip: PLAIN }), snap));
+  if (!p.ok) throw p.errors[0];
 });
 
 test.after.always(async () => {
@@ -190,4 +205,45 @@ test.serial('a MESH_EXTERNAL ServiceEntry TCP port: plaintext from the sidecar t
   t.truthy(line, closed.join('\n'));
   t.regex(line ?? '', /connection_security_policy="none"/);
   t.regex(line ?? '', /response_flags="-"/);
+});
+
+/** Sends `payload` to host:port directly (no sidecar of ours in front), half-closes, collects the echo. */
+function directRoundTrip(host: string, port: number, payload: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const c = net.connect({ host, port, allowHalfOpen: true }, () => c.end(payload));
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.on('error', reject);
+    c.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+test.serial('PERMISSIVE raw TCP: tls DISABLE reaches the app through its sidecar in plaintext, and so does a caller outside the mesh; both counted with connection_security_policy none', async (t) => {
+  const payload = Buffer.alloc(50_000, 'plain-tcp.');
+  const { echoed, ended } = await roundTrip(9006, payload);
+  t.true(ended);
+  t.true(echoed.equals(payload), `echoed ${echoed.length} of ${payload.length} bytes`);
+  const source = (await metricLines(client, 'istio_tcp_connections_closed_total')).find((l) => l.includes('destination_service="plain.default.svc.cluster.local"'));
+  t.truthy(source);
+  t.notRegex(source ?? '', /connection_security_policy="mutual_tls"/);
+
+  // The destination sidecar saw it: the bytes went through its inbound listener, not around it.
+  const opened = (await metricLines(plain, 'istio_tcp_connections_opened_total')).filter((l) => l.includes('reporter="destination"'));
+  t.is(opened.length, 1, opened.join('\n'));
+  t.regex(opened[0] ?? '', /connection_security_policy="none"/);
+  t.regex(opened[0] ?? '', /source_principal="unknown"/);
+  t.regex(opened[0] ?? '', /destination_workload="plain-1"/);
+  t.regex(opened[0] ?? '', /destination_service="plain.default.svc.cluster.local"/);
+  t.regex(opened[0] ?? '', / 1$/);
+  const received = (await metricLines(plain, 'istio_tcp_received_bytes_total')).find((l) => l.includes('reporter="destination"'));
+  t.regex(received ?? '', / 50000$/);
+
+  // A plaintext caller outside the mesh, straight to the inbound port.
+  const direct = await directRoundTrip(PLAIN, 15006, Buffer.from('from outside the mesh'));
+  t.is(direct.toString(), 'from outside the mesh');
+  const after = (await metricLines(plain, 'istio_tcp_connections_opened_total')).find((l) => l.includes('reporter="destination"'));
+  t.regex(after ?? '', / 2$/);
+  // mTLS callers still reach db as before (its chain is tls-only), counted with mutual_tls.
+  const dbOpened = await metricLines(db, 'istio_tcp_connections_opened_total');
+  t.false(dbOpened.some((l) => l.includes('connection_security_policy="none"')));
 });

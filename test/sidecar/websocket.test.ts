@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import test from 'ava';
@@ -8,12 +9,14 @@ import { startEchoHttp } from '../../src/cli/apps/echo-http.ts';
 import { TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { closeHttp, httpRequest, match, route } from './support-config.ts';
 import { metricLine, type SidecarPair, startSidecarPair } from './support-pair.ts';
+import { clientFrame, serverFrame } from '../support/websocket-frames.ts';
 
 /**
  * WebSocket through a sidecar pair with undici's WebSocket client: app → HTTP/1.1 Upgrade →
  * outbound sidecar 127.65.3.1:15001 → RFC 8441 extended CONNECT over mesh mTLS h2 → inbound
  * sidecar 127.65.3.2:15006 → HTTP/1.1 Upgrade → the echo app's WebSocket mode (127.65.3.2:9080).
- * `/reset` is answered 101 by a test hook, then the app resets its socket (TCP RST): UC.
+ * `/reset` is answered 101 by a test hook, then the app resets its socket (TCP RST): UC. An h2c
+ * app (node:http2's client) opens its WebSocket with an RFC 8441 extended CONNECT instead.
  * Block 127.65.3.0/24.
  */
 const CLIENT = '127.65.3.1';
@@ -157,4 +160,47 @@ test.serial("the route's rewrite and request header edits reach the app on an up
   await done;
   t.is(seenUpgrades[0]?.url, '/new/path');
   t.is(seenUpgrades[0]?.header, 'rewritten');
+});
+
+test.serial('an h2c app opens a WebSocket with RFC 8441 extended CONNECT: the outbound port enables it, and the echo crosses both sidecars', async (t) => {
+  const session = http2.connect(`http://${CLIENT}:15001`);
+  try {
+    const settings = await new Promise<http2.Settings>((resolve) => session.once('remoteSettings', resolve));
+    t.true(settings.enableConnectProtocol, 'SETTINGS_ENABLE_CONNECT_PROTOCOL from the outbound listener');
+    const stream = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'http', ':authority': `echo:${APP_PORT}`, ':path': '/h2', 'sec-websocket-version': '13' });
+    const response = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('error', reject);
+    });
+    t.is(Number(response[':status']), 200);
+    t.is(response['sec-websocket-accept'], undefined, 'no Sec-WebSocket-Accept toward an HTTP/2 client');
+    const who = serverFrame(stream);
+    stream.write(clientFrame(0x1, Buffer.from('whoami')));
+    t.like(JSON.parse((await who).payload), { workload: 'echo-v1' });
+    const echo = serverFrame(stream);
+    stream.write(clientFrame(0x1, Buffer.from('hello from h2c')));
+    t.deepEqual(await echo, { opcode: 1, payload: 'hello from h2c' });
+    stream.write(clientFrame(0x8, Buffer.from([0x03, 0xe8])));
+    const close = await serverFrame(stream);
+    t.is(close.opcode, 0x8);
+    stream.end();
+  } finally {
+    session.close();
+  }
+  t.truthy(await metricEventually(pair.client.urls.metrics, { reporter: 'source', response_code: '101', request_protocol: 'http', connection_security_policy: 'mutual_tls', destination_workload: 'echo-v1' }));
+});
+
+test.serial('h2c CONNECT without :protocol (plain tunnelling) is refused with 405', async (t) => {
+  const session = http2.connect(`http://${CLIENT}:15001`);
+  try {
+    const stream = session.request({ ':method': 'CONNECT', ':authority': `echo:${APP_PORT}` });
+    const response = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('error', reject);
+    });
+    t.is(Number(response[':status']), 405);
+    stream.close();
+  } finally {
+    session.close();
+  }
 });

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { validateCluster } from '../../src/xds/index.ts';
+import { HTTP_PROTOCOL_OPTIONS_KEY } from '../../src/xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../src/xds/type-urls.ts';
 import { decoded } from './support/decode.ts';
 
@@ -53,6 +54,19 @@ test('accepts TLS origination with a client certificate, roots and typed SANs', 
     alpn: [],
     origination: { caFile: '/ca.pem', certFile: '/c.pem', keyFile: '/k.pem', subjectAltNames: [{ type: 'DNS', value: 'api.example' }] },
   });
+});
+
+const HTTP2 = {
+  typed_extension_protocol_options: {
+    [HTTP_PROTOCOL_OPTIONS_KEY]: { '@type': TYPED_CONFIG.httpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } },
+  },
+};
+
+test('accepts h2 over TLS origination: ALPN h2 with http2_protocol_options', (t) => {
+  const r = validateCluster(decoded(dns({ ...origination({ alpn_protocols: ['h2'], validation_context: { trusted_ca: { filename: '/ca.pem' } } }, { sni: 'api.example' }), ...HTTP2 })));
+  if (!r.ok) return t.fail(r.errors.join('; '));
+  t.deepEqual(r.value.upstreamHttp2, { allowConnect: false });
+  t.deepEqual(r.value.tls, { sni: 'api.example', alpn: ['h2'], origination: { caFile: '/ca.pem', subjectAltNames: [] } });
 });
 
 const nacks: { title: string; resource: object; error: string }[] = [
@@ -110,9 +124,24 @@ const nacks: { title: string; resource: object; error: string }[] = [
     error: 'transport_socket.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names[0].san_type: only DNS and URI are supported',
   },
   {
-    title: 'ALPN h2 on origination',
+    title: 'ALPN h2 on origination without http2_protocol_options',
     resource: dns(origination({ alpn_protocols: ['h2'] })),
-    error: 'transport_socket.typed_config.common_tls_context.alpn_protocols: TLS origination speaks HTTP/1.1 only',
+    error: 'transport_socket.typed_config.common_tls_context.alpn_protocols: offers h2 but the cluster speaks HTTP/1.1: set http2_protocol_options',
+  },
+  {
+    title: 'ALPN http/1.1 on origination of an HTTP/2 cluster',
+    resource: dns({ ...origination({ alpn_protocols: ['http/1.1'] }), ...HTTP2 }),
+    error: 'transport_socket.typed_config.common_tls_context.alpn_protocols: offers http/1.1 but the cluster speaks HTTP/2 (http2_protocol_options): offer h2',
+  },
+  {
+    title: 'ALPN h2 and http/1.1 together (the cluster speaks one protocol)',
+    resource: dns({ ...origination({ alpn_protocols: ['h2', 'http/1.1'] }), ...HTTP2 }),
+    error: 'transport_socket.typed_config.common_tls_context.alpn_protocols: h2 cannot be offered with http/1.1: the cluster speaks one protocol',
+  },
+  {
+    title: 'an ALPN other than h2 and http/1.1',
+    resource: dns(origination({ alpn_protocols: ['h3'] })),
+    error: 'transport_socket.typed_config.common_tls_context.alpn_protocols: TLS origination speaks h2 or http/1.1 only',
   },
   {
     title: 'two client certificates',

@@ -41,6 +41,7 @@ const good: { title: string; resource: object; expected: ListenerConfig }[] = [
   {
     title: 'inbound mTLS chain per port, inline routes, SANITIZE_SET',
     resource: listener({
+      name: 'virtualInbound',
       traffic_direction: 'INBOUND',
       listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': TYPED_CONFIG.tlsInspector } }],
       filter_chains: [
@@ -74,7 +75,7 @@ const good: { title: string; resource: object; expected: ListenerConfig }[] = [
       ],
     }),
     expected: {
-      name: 'l',
+      name: 'virtualInbound',
       address: { host: '127.0.0.1', port: 15006 },
       direction: 'INBOUND',
       tlsInspector: true,
@@ -84,6 +85,7 @@ const good: { title: string; resource: object; expected: ListenerConfig }[] = [
           name: 'inbound|9080||',
           serverNames: [],
           destinationPort: 9080,
+          transportProtocol: 'tls',
           routes: {
             name: 'inbound|9080||',
             virtualHosts: [
@@ -342,6 +344,26 @@ const bad: { title: string; resource: object; error: string }[] = [
     title: 'listener without name',
     resource: listener({ name: undefined }),
     error: 'name: missing',
+  },
+  {
+    title: 'transport_protocol on a listener other than virtualInbound',
+    resource: listener({ filter_chains: [{ filter_chain_match: { transport_protocol: 'raw_buffer' }, filters: [tcpProxy({ cluster: 'c' })] }] }),
+    error: 'filter_chains[0].filter_chain_match.transport_protocol: not honoured on listener l (only virtualInbound)',
+  },
+  {
+    title: 'transport_protocol raw_buffer on an HTTP chain',
+    resource: listener({ name: 'virtualInbound', filter_chains: [{ filter_chain_match: { transport_protocol: 'raw_buffer' }, filters: [hcm()] }] }),
+    error: 'filter_chains[0].filter_chain_match.transport_protocol: raw_buffer is not honoured on HTTP chains (plaintext HTTP/2 is detected)',
+  },
+  {
+    title: 'transport_protocol tls without a TLS transport socket',
+    resource: listener({ name: 'virtualInbound', filter_chains: [{ filter_chain_match: { transport_protocol: 'tls' }, filters: [tcpProxy({ cluster: 'c' })] }] }),
+    error: 'filter_chains[0].filter_chain_match.transport_protocol: tls needs a TLS transport_socket (the chain would not terminate it)',
+  },
+  {
+    title: 'transport_protocol quic',
+    resource: listener({ name: 'virtualInbound', filter_chains: [{ filter_chain_match: { transport_protocol: 'quic' }, filters: [tcpProxy({ cluster: 'c' })] }] }),
+    error: 'filter_chains[0].filter_chain_match.transport_protocol: unsupported value "quic"',
   },
 ];
 

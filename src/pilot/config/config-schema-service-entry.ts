@@ -17,7 +17,11 @@ const stringMap = z.record(z.string(), z.string());
 const PROTOCOLS = ['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'TCP', 'TLS', 'HTTPS', 'MONGO', 'REDIS', 'MYSQL'] as const;
 const servicePort = z.strictObject({
   number: port,
-  /** TCP, TLS, HTTPS, MONGO, REDIS and MYSQL ports are proxied as raw TCP (src/common/service-protocol.ts). */
+  /**
+   * TCP, TLS, HTTPS, MONGO, REDIS and MYSQL ports are proxied as raw TCP (src/common/service-protocol.ts).
+   * HTTP2 and GRPC ports are spoken to in HTTP/2: prior-knowledge h2c to a plaintext MESH_EXTERNAL
+   * endpoint, h2 (ALPN h2) over TLS the sidecar originates (DestinationRule tls SIMPLE / MUTUAL).
+   */
   protocol: z.enum(PROTOCOLS, `must be one of ${PROTOCOLS.join(', ')}`),
   name: z.string().min(1, 'must not be empty'),
   targetPort: port.optional(),
@@ -69,14 +73,6 @@ export const serviceEntrySpecSchema = z
       if (numbers.has(p.number)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'number'], message: `duplicate port ${p.number}` });
       names.add(p.name);
       numbers.add(p.number);
-      if ((p.protocol === 'HTTP2' || p.protocol === 'GRPC') && (s.location ?? 'MESH_EXTERNAL') === 'MESH_EXTERNAL') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['ports', i, 'protocol'],
-          message: `${p.protocol} to MESH_EXTERNAL endpoints is not supported yet (plaintext upstreams are HTTP/1.1)`,
-          params: UNSUPPORTED,
-        });
-      }
     });
     if (s.endpoints !== undefined && s.workloadSelector !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['workloadSelector'], message: 'endpoints and workloadSelector are exclusive' });

@@ -7,6 +7,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { hasMeshEndpoints } from '../model/snapshot-queries.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
 import { MESH_TCP_ALPN, meshTlsContext, type OutboundClusterKey, portProtocol } from './generator-common.ts';
+import { portSpeaksHttp2 } from './generator-upstream-protocol.ts';
 
 /**
  * The upstream `transport_socket` of an outbound cluster, from its merged DestinationRule `tls`:
@@ -18,7 +19,9 @@ import { MESH_TCP_ALPN, meshTlsContext, type OutboundClusterKey, portProtocol } 
  *   system trust store (`SYSTEM_CA_FILE`) verifies the server, unless `insecureSkipVerify`. The SNI
  *   is `sni`, else the service host (Envoy's auto_sni would send the request's Host, which a
  *   ServiceEntry host is). The server's certificate must carry one of `subjectAltNames`, else the
- *   SNI (Istio's auto SAN validation), as a DNS or URI SAN.
+ *   SNI (Istio's auto SAN validation), as a DNS or URI SAN. Toward an HTTP2 or GRPC port the
+ *   context offers ALPN `h2` only (Istio's ALPNH2Only), to go with the cluster's
+ *   `http2_protocol_options` (generator-upstream-protocol.ts); other ports offer no ALPN (HTTP/1.1).
  */
 
 /** Where Istio points `caCertificates` by default (Debian's and Istio's proxy images' bundle). */
@@ -28,7 +31,7 @@ function sanMatcher(san: string): SubjectAltNameMatcher {
   return { san_type: san.includes('://') ? 'URI' : 'DNS', matcher: { exact: san } };
 }
 
-function originationContext(tls: ClientTlsSettings, key: OutboundClusterKey): UpstreamTlsContext {
+function originationContext(tls: ClientTlsSettings, key: OutboundClusterKey, http2: boolean): UpstreamTlsContext {
   const hostSni = key.hostname.includes('*') || isIP(key.hostname) !== 0 ? undefined : key.hostname;
   const sni = tls.sni ?? hostSni;
   const sans = tls.subjectAltNames.length > 0 ? [...tls.subjectAltNames] : sni !== undefined ? [sni] : [];
@@ -42,6 +45,7 @@ function originationContext(tls: ClientTlsSettings, key: OutboundClusterKey): Up
       ...(sans.length > 0 ? { match_typed_subject_alt_names: sans.map(sanMatcher) } : {}),
     };
   }
+  if (http2) ctx.common_tls_context.alpn_protocols = ['h2'];
   if (sni !== undefined) ctx.sni = sni;
   return ctx;
 }
@@ -54,7 +58,7 @@ export function upstreamTransportSocket(
   const mode = tls?.mode;
   if (mode === 'DISABLE') return undefined;
   if (tls && (mode === 'SIMPLE' || mode === 'MUTUAL')) {
-    return { name: 'envoy.transport_sockets.tls', typed_config: originationContext(tls, key) };
+    return { name: 'envoy.transport_sockets.tls', typed_config: originationContext(tls, key, portSpeaksHttp2(snap, key.hostname, key.port)) };
   }
   if (mode === undefined && !hasMeshEndpoints(snap, key.hostname)) return undefined;
   return {

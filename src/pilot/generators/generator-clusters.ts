@@ -8,7 +8,7 @@ import { hasMeshEndpoints, ownEndpoints } from '../model/snapshot-queries.ts';
 import { upstreamTransportSocket } from './generator-cluster-tls.ts';
 import { dnsCluster } from './generator-dns-cluster.ts';
 import { isDnsResolved, sidecarLocalities } from './generator-endpoints.ts';
-import { ADS, CONNECT_TIMEOUT, gatewaySnis, type OutboundClusterKey, outboundClusters, serviceClusterKeys } from './generator-common.ts';
+import { ADS, CONNECT_TIMEOUT, gatewaySnis, metadata, type OutboundClusterKey, outboundClusters, serviceClusterKeys } from './generator-common.ts';
 import { applyProxylessTrafficPolicy } from './generator-proxyless-policy.ts';
 import { applyTrafficPolicy, trafficPolicyFor } from './generator-traffic-policy.ts';
 import { portSpeaksHttp2, useHttp2Upstream } from './generator-upstream-protocol.ts';
@@ -140,6 +140,8 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
         ],
       },
     };
+    // The service this port serves, for the destination's telemetry of plaintext TCP (no SNI names it).
+    c.metadata = metadata({ meshfed: { service: ep.hostname } });
     if (portSpeaksHttp2(snap, ep.hostname, ep.port)) useHttp2Upstream(c);
     out.push(c);
   }

@@ -7,7 +7,7 @@ import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
 import { gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
-import { inboundTcpChain, outboundTcpListeners } from './generator-tcp-listeners.ts';
+import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
@@ -122,7 +122,7 @@ function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: str
       name: LISTENER.virtualInbound,
       address: socketAddress(ip, PORTS.sidecarInbound),
       traffic_direction: 'INBOUND',
-      filter_chains: ports.map((port) => (tcp(port) ? inboundTcpChain(port) : inboundChain(port))),
+      filter_chains: ports.flatMap((port) => (tcp(port) ? [inboundTcpChain(port), inboundPlaintextTcpChain(port)] : [inboundChain(port)])),
     });
   }
   return listeners;

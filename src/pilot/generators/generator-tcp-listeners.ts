@@ -158,7 +158,7 @@ export function inboundTcpChain(port: number): FilterChain {
   const cluster = inboundClusterName(port);
   return {
     name: cluster,
-    filter_chain_match: { destination_port: { value: port }, application_protocols: [...MESH_TCP_ALPN] },
+    filter_chain_match: { destination_port: { value: port }, transport_protocol: 'tls', application_protocols: [...MESH_TCP_ALPN] },
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
       typed_config: {
@@ -167,6 +167,21 @@ export function inboundTcpChain(port: number): FilterChain {
         require_client_certificate: { value: true },
       },
     },
+    filters: [tcpProxyFilter(`inbound_0.0.0.0_${port}`, [{ name: cluster, weight: 1 }])],
+  };
+}
+
+/**
+ * The plaintext twin of inboundTcpChain, as Istio's PERMISSIVE inbound listener has one:
+ * `transport_protocol: raw_buffer` on the same destination port, no transport socket, tcp_proxy to
+ * the same `inbound|<port>||` cluster. It takes callers whose DestinationRule sets tls DISABLE and
+ * callers outside the mesh (src/sidecar/inbound-tcp.ts).
+ */
+export function inboundPlaintextTcpChain(port: number): FilterChain {
+  const cluster = inboundClusterName(port);
+  return {
+    name: `${cluster}-plaintext`,
+    filter_chain_match: { destination_port: { value: port }, transport_protocol: 'raw_buffer' },
     filters: [tcpProxyFilter(`inbound_0.0.0.0_${port}`, [{ name: cluster, weight: 1 }])],
   };
 }

@@ -4,7 +4,8 @@ import type { ClusterConfig } from '../config-types.ts';
 import { TYPE_URL } from '../type-urls.ts';
 import { endpointsAt } from './cluster-load-assignment.ts';
 import { CLUSTER_LB_FIELDS, clusterLb } from './cluster-lb.ts';
-import { Issues, enumOf, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
+import { ENDPOINT_META } from '../naming.ts';
+import { Issues, enumOf, filterMetadata, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
 import { DNS_FIELDS, dnsResolution } from './cluster-dns.ts';
 import { upstreamProtocol } from './cluster-protocol.ts';
 import { upstreamTls } from './tls-context.ts';
@@ -16,7 +17,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
  * Validates a decoded `envoy.config.cluster.v3.Cluster`. Types EDS (over ADS), STATIC (inline
  * `load_assignment` of IPs) and STRICT_DNS / LOGICAL_DNS (inline hostnames, see cluster-dns.ts); absent enums are their proto3 defaults (type STATIC, lb_policy ROUND_ROBIN).
  * Upstream TLS comes from an `envoy.transport_sockets.tls` UpstreamTlsContext. `metadata` is
- * informational and accepted. Load balancing, outlier detection, circuit breakers and HTTP
+ * informational and accepted; on an inbound cluster `meshfed.service` names the service it serves. Load balancing, outlier detection, circuit breakers and HTTP
  * connection options are read by `clusterLb` (cluster-lb.ts).
  */
 export function validateCluster(r: unknown): Result<ClusterConfig> {
@@ -75,8 +76,20 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
       if (isIP(e.address.host) === 0) issues.add(`load_assignment.endpoints.lb_endpoints[${i}]`, `a ${type} cluster's endpoint address must be an IP (${e.address.host})`);
     });
   }
+  const service = filterMetadata(r['metadata'], ENDPOINT_META.meshfed)['service'];
+  if (typeof service === 'string' && service !== '' && name.startsWith('inbound|')) out.serviceHost = service;
   const tls = upstreamTls(r, '', issues);
   if (tls) out.tls = tls;
+  // Originated TLS carries the cluster's protocol: h2 (ALPN h2, or none) with http2_protocol_options, HTTP/1.1 otherwise.
+  if (tls?.origination !== undefined) {
+    const h2Alpn = tls.alpn.includes('h2');
+    if (out.upstreamHttp2 && !h2Alpn && tls.alpn.length > 0) {
+      issues.add('transport_socket.typed_config.common_tls_context.alpn_protocols', `offers ${tls.alpn.join(', ')} but the cluster speaks HTTP/2 (http2_protocol_options): offer h2`);
+    }
+    if (!out.upstreamHttp2 && h2Alpn) {
+      issues.add('transport_socket.typed_config.common_tls_context.alpn_protocols', 'offers h2 but the cluster speaks HTTP/1.1: set http2_protocol_options');
+    }
+  }
   return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
 }
 

@@ -219,6 +219,7 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
   let serverNames: string[] = [];
   let destinationPort: number | undefined;
   let applicationProtocols: string[] = [];
+  let transportProtocol: 'tls' | 'raw_buffer' | undefined;
   const match = optObj(c, 'filter_chain_match', path, issues);
   if (match) {
     const mp = join(path, 'filter_chain_match');
@@ -232,27 +233,36 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
     const tp = optString(match, 'transport_protocol', mp, issues);
     if (tp !== undefined && tp !== 'tls' && tp !== 'raw_buffer') {
       issues.add(join(mp, 'transport_protocol'), `unsupported value ${JSON.stringify(tp)}`);
+    } else {
+      transportProtocol = tp;
     }
   }
   const tls = downstreamTls(c, path, issues);
   const nf = networkFilter(c, path, issues);
   if (!nf) return undefined;
+  const tpPath = join(path, 'filter_chain_match.transport_protocol');
+  if (transportProtocol === 'raw_buffer' && tls) issues.add(tpPath, 'raw_buffer (plaintext) cannot go with a TLS transport_socket');
+  if (transportProtocol === 'tls' && !tls) issues.add(tpPath, 'tls needs a TLS transport_socket (the chain would not terminate it)');
   if (nf.kind === 'tcp') {
     return {
       kind: 'tcp',
       name,
       serverNames,
       applicationProtocols,
+      ...(transportProtocol !== undefined ? { transportProtocol } : {}),
       ...nf.tcp,
       ...(destinationPort !== undefined ? { destinationPort } : {}),
       ...(tls ? { tls } : {}),
     };
   }
+  // Plaintext HTTP reaches virtualInbound by detection (PERMISSIVE, src/sidecar/inbound-plaintext.ts), never by chain match.
+  if (transportProtocol === 'raw_buffer') issues.add(tpPath, 'raw_buffer is not honoured on HTTP chains (plaintext HTTP/2 is detected)');
   const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc, httpFilters: nf.hcm.httpFilters };
   if (applicationProtocols.length > 0) out.applicationProtocols = applicationProtocols;
   if (nf.hcm.websocket !== undefined) out.websocket = nf.hcm.websocket;
   if (nf.hcm.allowConnect) out.allowConnect = true;
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
+  if (transportProtocol === 'tls') out.transportProtocol = 'tls';
   if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;
   if (nf.hcm.routes !== undefined) out.routes = nf.hcm.routes;
   if (tls) out.tls = tls;
@@ -353,6 +363,12 @@ export function validateListener(r: unknown): Result<ListenerConfig> {
   }
   if (api === undefined) chainMatchesDistinct(list(r, 'filter_chains', '', new Issues()), out.tlsInspector, issues);
   if (name === LISTENER.eastWestGateway) gatewayHonours(out, issues);
+  // Only the sidecar's inbound listener tells plaintext from TLS connections when matching chains.
+  if (name !== LISTENER.virtualInbound) {
+    out.filterChains.forEach((c, i) => {
+      if (c.transportProtocol !== undefined) issues.add(join(join('filter_chains', i), 'filter_chain_match.transport_protocol'), `not honoured on listener ${name} (only ${LISTENER.virtualInbound})`);
+    });
+  }
   return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
 }
 

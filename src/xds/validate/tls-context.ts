@@ -121,7 +121,9 @@ export function upstreamTls(cluster: Obj, path: string, issues: Issues): Upstrea
     if (!common) return { sni, alpn: [], origination: { subjectAltNames: [] } };
     onlyKeys(common, ['tls_certificates', 'validation_context', 'alpn_protocols'], cp, issues);
     const alpn = stringList(common, 'alpn_protocols', cp, issues);
-    if (alpn.some((a) => a !== 'http/1.1')) issues.add(join(cp, 'alpn_protocols'), 'TLS origination speaks HTTP/1.1 only');
+    // HTTP/1.1, or h2 alone for a cluster with http2_protocol_options (checked with the cluster, cluster.ts).
+    if (alpn.some((a) => a !== 'http/1.1' && a !== 'h2')) issues.add(join(cp, 'alpn_protocols'), 'TLS origination speaks h2 or http/1.1 only');
+    else if (alpn.includes('h2') && alpn.length > 1) issues.add(join(cp, 'alpn_protocols'), 'h2 cannot be offered with http/1.1: the cluster speaks one protocol');
     return { sni, alpn, origination: originationTls(common, cp, issues) };
   }
   const alpn = commonTls(found.ctx, found.path, issues);

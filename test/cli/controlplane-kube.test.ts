@@ -3,7 +3,8 @@
  * server (the one accepted stand-in): `--registries kube,federation --config-stores crd --auth kube`.
  * - A VirtualService custom resource reaches Pilot's xDS (read by a raw ADS client on 15010), its
  *   status is written back under the Lease `meshfed-config-status`, an invalid one gets its errors
- *   in status, and stopping the control plane releases the Lease.
+ *   in status, Citadel authenticates CSRs by TokenReview, and stopping the control plane releases
+ *   the Lease.
  * - The `meshfed-ca-root-cert` ConfigMap appears in every namespace (and in a new one), is
  *   repaired after an edit and re-created after a delete; the webhook configurations `meshfed
  *   install` renders get the mesh root as every webhook's caBundle, repaired after an edit.
@@ -13,8 +14,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import test, { type ExecutionContext } from 'ava';
-import { initCa } from '../../src/citadel/index.ts';
+import { CertificateRequestError, initCa, requestCertificate } from '../../src/citadel/index.ts';
+import { CONTROL_PLANE_SERVER_NAME } from '../../src/cli/control-plane-name.ts';
 import { installManifests } from '../../src/cli/install/install-render.ts';
 import { parseInstallOptions } from '../../src/cli/install/install-options.ts';
 import { TYPE_URL } from '../../src/xds/type-urls.ts';
@@ -153,6 +156,28 @@ test.serial('controlplane --config-stores crd: a VirtualService resource reaches
   t.regex(JSON.stringify(pushed.resources), /mike/);
   t.notRegex(JSON.stringify(pushed.resources), /jason/);
   await eventually('status of generation 2', () => statusOf(f.kube, 'reviews')?.observedGeneration === 2, f.cp);
+
+  // Citadel on 15012 with --auth kube: a projected service-account token for meshfed-ca gets a
+  // certificate for its own identity; one for another audience is refused. The token is read at
+  // each request (a sidecar's rotates in its file).
+  f.kube.registerToken('productpage-token', { username: 'system:serviceaccount:default:productpage', audiences: ['meshfed-ca'] });
+  f.kube.registerToken('api-token', { username: 'system:serviceaccount:default:productpage', audiences: ['https://kubernetes.default.svc.cluster.local'] });
+  let token = 'api-token';
+  const ask = () =>
+    requestCertificate({
+      target: `${f.address}:15012`,
+      rootsPem: f.rootPem,
+      serverName: CONTROL_PLANE_SERVER_NAME,
+      token: () => token,
+      identity: { trustDomain: 'cluster.local', namespace: 'default', serviceAccount: 'productpage' },
+      ttlSeconds: 600,
+    });
+  const refused = await t.throwsAsync(ask());
+  t.true(refused instanceof CertificateRequestError);
+  t.is((refused as CertificateRequestError).grpcCode, grpc.status.UNAUTHENTICATED);
+  token = 'productpage-token';
+  t.is((await ask()).spiffeId, 'spiffe://cluster.local/ns/default/sa/productpage');
+  t.true(f.kube.requests().some((r) => r.path === '/apis/authentication.k8s.io/v1/tokenreviews' && r.token === TOKEN));
 
   // Stopping releases the Lease, so another replica takes over at once.
   await f.cp.stop();

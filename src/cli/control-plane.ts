@@ -57,7 +57,9 @@ import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport
  * - `xds`: 15010 and 15012 are bound (Pilot built its first snapshot before either binds);
  * - `ca`: the 15012 serving certificate is unexpired, and so is the intermediate when Citadel is
  *   hosted (the CA files were read and checked by loadCa, and signed that certificate);
- * - `federation`, only when the controller is hosted: its first full sync is done.
+ * - `federation`, only when the controller is hosted: its first full sync is done;
+ * - `kube`, only in Kubernetes: the first list of the custom resources (and the kube registry's
+ *   first try) is in, so a proxy is not served a snapshot without the cluster's configuration.
  * A Pilot reading imports from `meshfed federation` (`importsDir`) has no federation check: it
  * keeps serving the last imports when that process is gone.
  * 15014 opens before the gRPC ports bind, so it answers 503 while they do.
@@ -192,8 +194,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
 
   let federation: FederationHandle | undefined;
+  let kubeSynced = false;
+  void pilot.synced().then(() => {
+    kubeSynced = true;
+  });
   const checks: Record<string, ReadinessCheck> = {
     xds: () => discovery.xdsReady(),
+    ...(kube ? { kube: () => kubeSynced || 'the first list from the Kubernetes API server is not in yet' } : {}),
     ca: certificateCheck({ serving, ...(opts.citadel ? { signer: ca.cert } : {}) }),
     ...(opts.discovery.kind !== 'none' ? { federation: federationCheck(() => federation) } : {}),
   };

@@ -109,8 +109,17 @@ export interface Pilot {
   configErrors(): ConfigError[];
   /** Current problems of the registries (file, kube) and the imports folder; their last good state stays. */
   registryErrors(): string[];
+  /**
+   * Resolves once the sources that list from an API server have had their first list: the `crd`
+   * config store's, and the `kube` registry's first try. At once without them.
+   */
+  synced(): Promise<void>;
   /** Stops watchers and timers; idempotent. Resolves once the config stores have stopped (Leases released). */
   close(): Promise<void>;
+}
+
+function hasSynced(r: ServiceRegistry): r is ServiceRegistry & { synced(): Promise<void> } {
+  return 'synced' in r && typeof r.synced === 'function';
 }
 
 function hasErrors(r: ServiceRegistry): r is ServiceRegistry & { errors(): string[] } {
@@ -273,6 +282,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     timer = setTimeout(push, Math.max(0, Math.min(debounceMs, changedAt + debounceMaxMs - Date.now())));
   };
 
+  const synced = Promise.all([config.synced?.(), ...registries.map((r) => (hasSynced(r) ? r.synced() : undefined))]).then(() => undefined);
   for (const r of registries) r.onChange(() => schedule(`registry:${r.name}`));
   config.onChange(() => schedule('config'));
 
@@ -286,6 +296,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     },
     configErrors: () => config.errors(),
     registryErrors: () => [...reporting.flatMap((f) => f.errors()), ...(imports?.errors() ?? [])],
+    synced: () => synced,
     async close() {
       if (closed) return;
       closed = true;

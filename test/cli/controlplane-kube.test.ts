@@ -8,10 +8,11 @@
  * - The `meshfed-ca-root-cert` ConfigMap appears in every namespace (and in a new one), is
  *   repaired after an edit and re-created after a delete; the webhook configurations `meshfed
  *   install` renders get the mesh root as every webhook's caBundle, repaired after an edit.
- * Loopback: 127.142.1.0/24 (the first test) and 127.142.2.0/24 (the second); .1 the test server,
- * .2 the control plane, .3 its gateway address.
+ * - With its API server unreachable, the control plane's `/ready` fails its `kube` check.
+ * Loopback: 127.142.1.0/24 (the first test), 127.142.2.0/24 (the second), 127.142.6.0/24 (the
+ * third); .1 the test server, .2 the control plane, .3 its gateway address.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -233,4 +234,35 @@ test.serial('controlplane in Kubernetes publishes the root ConfigMap in every na
 
   const lease = f.kube.get('coordination.k8s.io', 'leases', 'meshfed-system', 'meshfed-root-cert')?.['spec'] as { holderIdentity?: string } | undefined;
   t.truthy(lease?.holderIdentity, 'written under the Lease meshfed-root-cert');
+});
+
+test.serial('controlplane in Kubernetes is not ready while its API server cannot be listed', async (t) => {
+  // 127.142.6.1:9 — nothing listens there: every list fails (127.142.6.0/24 is this test's).
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-cp-kube-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await initCa({ dir: path.join(dir, 'ca'), clusters: ['east'], trustDomain: 'cluster.local' });
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    'apiVersion: v1\nkind: Config\nclusters: [{ name: t, cluster: { server: "http://127.142.6.1:9" } }]\nusers: [{ name: u, user: { token: x } }]\ncontexts: [{ name: t, context: { cluster: t, user: u } }]\ncurrent-context: t\n',
+  );
+  const cp = startMeshfed(t, [
+    'controlplane', '--cluster', 'east', '--address', '127.142.6.2', '--ca-dir', path.join(dir, 'ca', 'east'),
+    '--registries', 'kube,federation', '--config-stores', 'crd', '--kubeconfig', kubeconfig, '--auth', 'kube', '--gateway-address', '127.142.6.3',
+  ]);
+  let report: { ready: boolean; checks: Record<string, true | string> } | undefined;
+  await eventually(
+    'xds bound',
+    () => {
+      void fetch('http://127.142.6.2:15014/ready')
+        .then(async (r) => {
+          report = (await r.json()) as typeof report;
+        })
+        .catch(() => undefined);
+      return report?.checks['xds'] === true;
+    },
+    cp,
+  );
+  t.false(report?.ready);
+  t.is(report?.checks['kube'], 'the first list from the Kubernetes API server is not in yet');
 });

@@ -12,6 +12,8 @@ export interface ConfigStore {
   /** Current problems (syntax, validation, duplicates, I/O), for every file that has any. */
   errors(): ConfigError[];
   onChange(cb: () => void): void;
+  /** Stores that list from an API server (`crd`): resolves once the first list of everything is in. */
+  synced?(): Promise<void>;
   /**
    * Stops watching; idempotent. A store that holds something outside the process (the CRD store's
    * status Lease) returns a promise that resolves once it is released.

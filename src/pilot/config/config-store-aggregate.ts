@@ -19,6 +19,7 @@ export function aggregateConfigStores(stores: readonly ConfigStore[]): ConfigSto
     onChange(cb) {
       for (const s of stores) s.onChange(cb);
     },
+    synced: () => Promise.all(stores.map((s) => s.synced?.())).then(() => undefined),
     close() {
       closing ??= Promise.all(stores.map((s) => s.close())).then(() => undefined);
       return closing;

@@ -4,6 +4,7 @@
  *   `reviews`; east is the compiled `meshfed controlplane` in Kubernetes mode against the
  *   Kubernetes list/watch test server, and its federation controller writes the ServiceImport
  *   (spec ports, status clusters) and deletes it when west withdraws the export;
+ * - the same from `meshfed federation` in Kubernetes mode, beside its imports folder;
  * - the writer is gated by the Lease `meshfed-service-imports`: of two replicas only the holder
  *   writes, and the other takes over when the holder stops.
  * Loopback: 127.142.4.0/24 (.1 Consul, .2 the test server, .3 east's control plane, .4 its
@@ -12,12 +13,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { initCa } from '../../src/citadel/index.ts';
 import { startServiceImportSync } from '../../src/cli/control-plane-kube.ts';
 import { createDiscoveryBackend, type ImportedEndpoint, startFederation } from '../../src/federation/index.ts';
 import { startMeshfed } from '../support/cli.ts';
-import { startConsulDatacenters } from '../support/consul.ts';
+import { type ConsulDatacenters, startConsulDatacenters } from '../support/consul.ts';
 import { type KubeListWatchTestServer, startKubeListWatchTestServer } from '../support/kube-list-watch-test-server.ts';
 import { writeKubeconfig } from '../support/kube-test-client.ts';
 import { pollUntil, silentLogger } from '../pilot/support/wait.ts';
@@ -28,19 +29,24 @@ const TOKEN = 'controlplane-sa';
 
 const serviceImport = (kube: KubeListWatchTestServer, name: string) => kube.get('multicluster.x-k8s.io', 'serviceimports', 'default', name);
 
-test.serial('controlplane in Kubernetes writes the ServiceImport of what federation imports, and deletes it on withdrawal', async (t) => {
+let consul: ConsulDatacenters | undefined;
+test.before(async () => {
+  consul = await startConsulDatacenters({ names: ['east', 'west'], host: CONSUL, basePort: 18700 });
+});
+test.after.always(async () => {
+  await consul?.stop();
+});
+
+/** A CA shared by east and west, a test server for east's cluster, and west exporting reviews. */
+async function clusterset(t: ExecutionContext) {
+  const [east, west] = consul?.dcs ?? [];
+  if (!east || !west) throw new Error('no datacenters');
   const dir = await mkdtemp(path.join(tmpdir(), 'meshfed-si-kube-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const consul = await startConsulDatacenters({ names: ['east', 'west'], host: CONSUL, basePort: 18700 });
-  t.teardown(() => consul.stop());
-  const [east, west] = consul.dcs;
-  if (!east || !west) throw new Error('no datacenters');
   const kube = await startKubeListWatchTestServer({ host: '127.142.4.2', bearerToken: TOKEN });
   t.teardown(() => kube.close());
   await initCa({ dir: path.join(dir, 'ca'), clusters: ['east', 'west'], trustDomain: 'cluster.local' });
   const rootCertPem = await readFile(path.join(dir, 'ca', 'east', 'root-cert.pem'), 'utf8');
-
-  // West: a federation controller exporting reviews into its own datacenter.
   const westBackend = createDiscoveryBackend('consul', { host: west.host, port: west.httpPort });
   const westFed = await startFederation({
     cluster: 'west',
@@ -55,11 +61,16 @@ test.serial('controlplane in Kubernetes writes the ServiceImport of what federat
     await westBackend.close();
   });
   westFed.update(exportsOf('west', '127.142.4.5', ['reviews']));
+  return { dir, kube, east, westFed, kubeconfig: await writeKubeconfig(dir, kube, TOKEN) };
+}
+
+test.serial('controlplane in Kubernetes writes the ServiceImport of what federation imports, and deletes it on withdrawal', async (t) => {
+  const { dir, kube, east, westFed, kubeconfig } = await clusterset(t);
 
   // East: the compiled control plane, reading the cluster and writing ServiceImports there.
   const cp = startMeshfed(t, [
     'controlplane', '--cluster', 'east', '--address', '127.142.4.3', '--ca-dir', path.join(dir, 'ca', 'east'),
-    '--registries', 'kube,federation', '--config-stores', 'crd', '--kubeconfig', await writeKubeconfig(dir, kube, TOKEN), '--auth', 'kube',
+    '--registries', 'kube,federation', '--config-stores', 'crd', '--kubeconfig', kubeconfig, '--auth', 'kube',
     '--gateway-address', '127.142.4.4', '--discovery', 'consul', '--consul', east.httpAddr,
   ]);
   const eventually = (what: string, check: () => boolean) =>
@@ -86,6 +97,28 @@ test.serial('controlplane in Kubernetes writes the ServiceImport of what federat
   westFed.update(exportsOf('west', '127.142.4.5', []));
   await eventually('the ServiceImport deleted', () => serviceImport(kube, 'reviews') === undefined);
   t.pass();
+});
+
+test.serial('meshfed federation in Kubernetes writes the ServiceImport beside the imports folder', async (t) => {
+  const { dir, kube, east, westFed, kubeconfig } = await clusterset(t);
+  const importsDir = path.join(dir, 'imports');
+  const fed = startMeshfed(t, [
+    'federation', '--cluster', 'east', '--registries', 'kube,federation', '--config-stores', 'crd', '--kubeconfig', kubeconfig,
+    '--gateway-address', '127.142.4.4', '--root-cert', path.join(dir, 'ca', 'east', 'root-cert.pem'), '--imports-dir', importsDir,
+    '--consul', east.httpAddr,
+  ]);
+  const eventually = (what: string, check: () => boolean) =>
+    pollUntil(check, what, 60_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}\nfederation output:\n${fed.output()}`);
+    });
+  await eventually('the ServiceImport of reviews', () => serviceImport(kube, 'reviews')?.['status'] !== undefined);
+  t.like(serviceImport(kube, 'reviews'), { spec: { ports: [{ port: 9080 }] }, status: { clusters: [{ cluster: 'west' }] } });
+  t.regex(await readFile(path.join(importsDir, 'west.json'), 'utf8'), /reviews/, 'the imports folder is written as before');
+  westFed.update(exportsOf('west', '127.142.4.5', []));
+  await eventually('the ServiceImport deleted', () => serviceImport(kube, 'reviews') === undefined);
+  await fed.stop();
+  const lease = kube.get('coordination.k8s.io', 'leases', 'meshfed-system', 'meshfed-service-imports')?.['spec'] as { holderIdentity?: string } | undefined;
+  t.is(lease?.holderIdentity, '', 'released at stop');
 });
 
 const ep = (cluster: string, service: string): ImportedEndpoint => ({

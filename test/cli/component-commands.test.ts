@@ -39,7 +39,7 @@ test('pilot checks --registries against --registry-file and --kubeconfig before 
   t.is(kube.stderr.trim(), '--kubeconfig is read only by the kube registry and the crd config store: add kube to --registries or crd to --config-stores, or drop it');
 });
 
-test('pilot checks --config-stores against --config-dir before starting', async (t) => {
+test.serial('pilot checks --config-stores against --config-dir before starting', async (t) => {
   const dir = await scratch(t);
   const base = ['pilot', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'), '--registry-file', path.join(dir, 'workloads.json')];
   const noDir = await meshfed(base);
@@ -57,7 +57,8 @@ const CITADEL_AUTH: [string, string[], string][] = [
   ['an empty --token-audience', ['--auth', 'kube', '--token-audience', ''], 'invalid --token-audience "": must be a non-empty audience without spaces'],
 ];
 for (const [what, extra, message] of CITADEL_AUTH) {
-  test(`controlplane refuses ${what}`, async (t) => {
+  // Serial: each case starts the CLI, and this file's concurrent tests already start several at once.
+  test.serial(`controlplane refuses ${what}`, async (t) => {
     const dir = await scratch(t);
     const r = await meshfed([
       'controlplane', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'), '--registry-file', path.join(dir, 'w.json'),

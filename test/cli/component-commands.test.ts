@@ -48,6 +48,9 @@ test.serial('pilot checks --config-stores against --config-dir before starting',
   const stray = await meshfed([...base, '--config-stores', 'crd', '--config-dir', path.join(dir, 'config')]);
   t.is(stray.code, 1);
   t.is(stray.stderr.trim(), '--config-dir is read only by the folder config store: add folder to --config-stores or drop it');
+  const namespace = await meshfed([...base, '--config-dir', path.join(dir, 'config'), '--namespace', 'mesh']);
+  t.is(namespace.code, 1);
+  t.is(namespace.stderr.trim(), '--namespace is read only in Kubernetes: add kube to --registries or crd to --config-stores, or drop it');
 });
 
 const CITADEL_AUTH: [string, string[], string][] = [

@@ -34,9 +34,11 @@ function webhookOptions(o: Record<string, string>): { namespace: string; sidecar
   return { namespace, sidecarImage };
 }
 
-/** `--namespace` of `pilot` and `federation`: where the Leases live. */
+/** `--namespace` of `pilot` and `federation`: where the Leases live, read only in Kubernetes. */
 function namespaceOption(o: Record<string, string>): string {
-  const namespace = o['namespace'] ?? '';
+  const kube = (o['registries'] ?? '').split(',').some((r) => r.trim() === 'kube') || (o['configStores'] ?? '').split(',').some((r) => r.trim() === 'crd');
+  if (o['namespace'] !== undefined && !kube) exitWith('--namespace is read only in Kubernetes: add kube to --registries or crd to --config-stores, or drop it');
+  const namespace = o['namespace'] ?? 'meshfed-system';
   if (namespace.length > 63 || !DNS_LABEL.test(namespace)) exitWith(`invalid --namespace ${JSON.stringify(namespace)}: must be a DNS label (lower-case letters, digits, -)`);
   return namespace;
 }
@@ -174,7 +176,7 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
     .option('--config-stores <names>', 'comma-separated config stores: folder, crd (default folder)')
     .option('--kubeconfig <file>', 'the API server of the kube registry and the crd config store (default: KUBECONFIG, ~/.kube/config, in-cluster)')
-    .option('--namespace <ns>', "the control plane's namespace, where its Leases live (in Kubernetes)", 'meshfed-system')
+    .option('--namespace <ns>', "in Kubernetes: the control plane's namespace, where its Leases live (default meshfed-system)")
     .option('--config-dir <dir>', 'watched folder of Istio-kind YAML (needed with the folder config store)')
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
     .option('--dns-resolvers <host:port,...>', "DNS servers of DNS-resolved ServiceEntries (default: the proxies' system resolver)")
@@ -204,7 +206,7 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--registries <names>', "comma-separated registries, as this cluster's Pilot has them (default file,federation)")
     .option('--config-stores <names>', "comma-separated config stores, as this cluster's Pilot has them (default folder)")
     .option('--kubeconfig <file>', 'the API server of the kube registry and the crd config store; ServiceImports are written there (default: KUBECONFIG, ~/.kube/config, in-cluster)')
-    .option('--namespace <ns>', "the control plane's namespace, where the ServiceImport writer's Lease lives (in Kubernetes)", 'meshfed-system')
+    .option('--namespace <ns>', "in Kubernetes: the control plane's namespace, where the ServiceImport writer's Lease lives (default meshfed-system)")
     .option('--config-dir <dir>', 'folder of Istio-kind YAML holding the ServiceExports (the same folder Pilot reads; needed with the folder config store)')
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
     .requiredOption('--root-cert <file>', "the mesh's root certificate; published, and required of every peer")

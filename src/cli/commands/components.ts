@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { errorMessage } from '../../common/errors.ts';
 import type { CaMaterial, issueServingCertificate } from '../../citadel/index.ts';
 import { createLogger } from '../../common/log.ts';
 import { PORTS } from '../../common/ports.ts';
 import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from '../../xds/ads-api-type.ts';
 import { CONTROL_PLANE_SERVER_NAME } from '../control-plane-name.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
+import { tokenFromFile } from './token-file.ts';
 import { hostPort, readText } from './options.ts';
 
 /*
@@ -44,25 +43,6 @@ function parseLabels(text: string): Record<string, string> | undefined {
     out[k] = v;
   }
   return out;
-}
-
-/**
- * `--token-file`: read now (a missing or empty file ends the command), then again at every CSR, so
- * a projected service-account token that the kubelet rotates in place is always sent fresh. A
- * later read that fails keeps the last token read (Citadel then says whether it still holds).
- */
-function tokenFromFile(file: string, log: ReturnType<typeof createLogger>): () => string {
-  let last = readText('--token-file', file);
-  if (last === '') exitWith(`invalid --token-file: ${file} is empty`);
-  return () => {
-    try {
-      const now = readFileSync(file, 'utf8').trim();
-      if (now !== '') last = now;
-    } catch (e: unknown) {
-      log.warn({ file, err: errorMessage(e) }, 'cannot re-read --token-file; sending the last token read');
-    }
-    return last;
-  };
 }
 
 export function registerComponentCommands(program: Command): void {

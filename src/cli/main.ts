@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { registerCaptureCommand } from './commands/capture.ts';
 import { registerComponentCommands } from './commands/components.ts';
 import { registerControlPlaneCommands } from './commands/control-plane.ts';
 import { registerInstallCommand } from './commands/install.ts';
@@ -12,7 +13,7 @@ import { watchParent } from './parent-watch.ts';
 /**
  * The `meshfed` command. Component commands (controlplane, pilot, federation, citadel, mixer,
  * gateway, sidecar, echo) run one process each; mesh commands (up, status, curl, apply, demo, ca init) drive a local
- * multi-cluster mesh; `install` prints a cluster's Kubernetes manifests; `tools` finds and installs the real Consul and Prometheus.
+ * multi-cluster mesh; `install` prints a cluster's Kubernetes manifests; `capture-init` installs transparent capture (the injected init container); `tools` finds and installs the real Consul and Prometheus.
  */
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -37,6 +38,7 @@ registerControlPlaneCommands(program);
 registerComponentCommands(program);
 registerToolsCommands(program);
 registerInstallCommand(program);
+registerCaptureCommand(program);
 watchParent();
 
 try {

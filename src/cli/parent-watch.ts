@@ -9,7 +9,10 @@ export function watchParent(): void {
   setInterval(() => {
     try {
       process.kill(parent, 0);
-    } catch {
+    } catch (e: unknown) {
+      // EPERM: the parent is alive but another user's (a sidecar run as uid 1337 by a root
+      // runner or test); only ESRCH means it is gone.
+      if (typeof e === 'object' && e !== null && 'code' in e && e.code === 'EPERM') return;
       process.exit(0);
     }
   }, 1000).unref();

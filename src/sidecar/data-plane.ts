@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
@@ -10,6 +10,7 @@ import { type ClusterStats, createClusterManager } from '../dataplane/cluster/in
 import type { ProxyConfig, SocketAddr } from '../xds/config-types.ts';
 import { LISTENER } from '../xds/naming.ts';
 import { AccessLogStreamer } from './access-log.ts';
+import type { OriginalDstReader } from './capture/original-dst.ts';
 import { createAdminServer, createHealthServer, createMetricsServer, type Readiness } from './admin.ts';
 import type { CertBundle, CertificateSource } from './cert-source.ts';
 import { ListenerBindError, SidecarOptionsError } from './errors.ts';
@@ -44,6 +45,13 @@ export interface DataPlaneOptions {
   xdsReady?: () => boolean;
   /** Random source for weighted cluster and endpoint picks, in [0, 1). */
   random?: () => number;
+  /**
+   * Transparent capture (iptables REDIRECT): how virtualOutbound with `use_original_dst` reads a
+   * connection's original destination, and the source address of inbound hops to the app
+   * (Istio's 127.0.0.6, which the capture rules never redirect again). Without it a listener
+   * asking for `use_original_dst` is not bound (a ListenerBindError says why).
+   */
+  capture?: { originalDst: OriginalDstReader; inboundSourceAddress: string };
   logger?: Logger;
 }
 
@@ -84,6 +92,8 @@ export function emptyProxyConfig(): ProxyConfig {
 interface BoundListener {
   key: string;
   server: http.Server | http2.Http2SecureServer;
+  /** virtualOutbound with use_original_dst: the bound socket, which hands connections to `server` or a tcp listener. */
+  front?: net.Server;
   address: SocketAddr;
   /** Live HTTP/2 sessions (inbound: from peers; outbound: h2c from the app), closed gracefully when the listener goes away. */
   sessions: Set<http2.ServerHttp2Session>;
@@ -157,6 +167,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     ),
     random: opts.random ?? Math.random,
     logger,
+    ...(opts.capture ? { inboundSourceAddress: opts.capture.inboundSourceAddress, originalDst: opts.capture.originalDst } : {}),
     peerMetadata: encodePeerMetadata({
       workload: workload.name,
       namespace: workload.namespace,
@@ -203,16 +214,38 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   const stopListener = async (l: BoundListener, graceMs = 5000): Promise<void> => {
     for (const s of l.sessions) if (!s.closed) s.close();
     const server = l.server;
-    await closeServer(server, graceMs, () => {
+    const force = (): void => {
       if ('closeAllConnections' in server) server.closeAllConnections();
       for (const s of l.sessions) s.destroy();
-    });
+    };
+    if (l.front) {
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      await closeServer(l.front, graceMs, force);
+      return;
+    }
+    await closeServer(server, graceMs, force);
   };
 
-  const startListener = async (name: string, host: string, port: number): Promise<Result<BoundListener, ListenerBindError>> => {
+  /**
+   * The capture front of virtualOutbound: each connection's original destination port picks a
+   * `bind_to_port: false` tcp listener; anything else (HTTP, or a connection that was not
+   * redirected) goes to the outbound HTTP server, routed by Host.
+   */
+  const captureFront = (reader: OriginalDstReader, httpServer: http.Server): net.Server =>
+    net.createServer({ allowHalfOpen: true }, (socket) => {
+      const dst = reader(socket);
+      const tcp = dst.ok ? tcpListeners.capturedListener(dst.value.port) : undefined;
+      if (!dst.ok) logger.debug({ err: dst.errors }, 'captured connection without an original destination: served as HTTP');
+      if (tcp !== undefined) tcpListeners.accept(tcp, socket);
+      else httpServer.emit('connection', socket);
+    });
+
+  const startListener = async (name: string, host: string, port: number, useOriginalDst: boolean): Promise<Result<BoundListener, ListenerBindError>> => {
     const sessions = new Set<http2.ServerHttp2Session>();
     let server: http.Server | http2.Http2SecureServer;
+    let front: net.Server | undefined;
     if (name === LISTENER.virtualInbound) {
+      if (useOriginalDst) return fail(new ListenerBindError(`use_original_dst on ${name} is not supported`));
       const s = createInboundServer(ctx, h2Pool);
       s.on('session', (session: http2.ServerHttp2Session) => {
         sessions.add(session);
@@ -220,12 +253,17 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       });
       server = s;
     } else {
-      server = createOutboundServer(ctx, h2Pool, h1, sessions);
+      const outbound = createOutboundServer(ctx, h2Pool, h1, sessions);
+      if (useOriginalDst) {
+        if (!opts.capture) return fail(new ListenerBindError(`listener ${name} asks for use_original_dst, but this sidecar runs without capture (meshfed sidecar --capture)`));
+        front = captureFront(opts.capture.originalDst, outbound);
+      }
+      server = outbound;
     }
-    const bound = await listen(server, host, port);
+    const bound = await listen(front ?? server, host, port);
     if (!bound.ok) return bound;
-    logger.info({ listener: name, address: `${host}:${bound.value.port}` }, 'listener bound');
-    return ok({ key: `${host}:${port}`, server, address: bound.value, sessions });
+    logger.info({ listener: name, address: `${host}:${bound.value.port}`, ...(front ? { useOriginalDst: true } : {}) }, 'listener bound');
+    return ok({ key: `${host}:${port}${useOriginalDst ? '|original-dst' : ''}`, server, ...(front ? { front } : {}), address: bound.value, sessions });
   };
 
   let chain: Promise<unknown> = Promise.resolve();
@@ -246,15 +284,26 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
           continue;
         }
         const port = desiredPort(name, want.address.port);
-        const key = `${want.address.host}:${port}`;
+        const key = `${want.address.host}:${port}${want.useOriginalDst ? '|original-dst' : ''}`;
         if (existing?.key === key) continue;
-        const started = await startListener(name, want.address.host, port);
+        // Rebinding the same port for capture (or leaving it, or moving to or from 0.0.0.0) frees
+        // the old socket first; any other move binds the new socket before the old one drains.
+        const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
+        const samePort =
+          existing !== undefined &&
+          existing.address.port === port &&
+          (existing.address.host === want.address.host || wildcard(existing.address.host) || wildcard(want.address.host));
+        if (samePort) {
+          listeners.delete(name);
+          await stopListener(existing, 1000);
+        }
+        const started = await startListener(name, want.address.host, port, want.useOriginalDst === true);
         if (!started.ok) {
           errors.push(started.errors);
           continue;
         }
         listeners.set(name, started.value);
-        if (existing) void stopListener(existing);
+        if (existing && !samePort) void stopListener(existing);
       }
       errors.push(...(await tcpListeners.apply(config)));
       return errors.length > 0 ? fail(errors) : ok(undefined);
@@ -278,7 +327,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       if (current.listeners.get(name)?.address && !listeners.has(name)) return { ready: false, reason: `listener ${name} not bound` };
     }
     for (const l of current.listeners.values()) {
-      if (isOutboundTcpListener(l) && tcpListeners.address(l.name) === undefined) return { ready: false, reason: `listener ${l.name} not bound` };
+      if (isOutboundTcpListener(l) && l.bindToPort !== false && tcpListeners.address(l.name) === undefined) return { ready: false, reason: `listener ${l.name} not bound` };
     }
     return { ready: true };
   };

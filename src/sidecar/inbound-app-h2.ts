@@ -42,7 +42,7 @@ function appHeaders(req: http2.Http2ServerRequest, authority: string): http.Outg
 
 export function forwardToAppH2(
   pool: H2SessionPool,
-  app: { host: string; port: number },
+  app: { host: string; port: number; localAddress?: string },
   req: http2.Http2ServerRequest,
   res: http2.Http2ServerResponse,
   opts: { authority: string; timeoutMs: number; connectTimeoutMs: number },
@@ -52,7 +52,7 @@ export function forwardToAppH2(
   on.editHeaders(headers);
   const body = req.stream.endAfterHeaders ? undefined : req;
   const call = pool.request(
-    { host: app.host, port: app.port, sni: '', alpn: [], plaintext: true },
+    { host: app.host, port: app.port, sni: '', alpn: [], plaintext: true, ...(app.localAddress !== undefined ? { localAddress: app.localAddress } : {}) },
     { method: req.method, path: req.url, headers, body, connectTimeoutMs: opts.connectTimeoutMs },
   );
   let timedOut = false;

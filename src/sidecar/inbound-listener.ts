@@ -13,6 +13,7 @@ import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 import { acceptPlaintext } from './inbound-plaintext.ts';
+import { inboundPassthrough } from './inbound-passthrough.ts';
 import { forwardToAppH2 } from './inbound-app-h2.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, writeGrpcLocalReply } from './grpc-status.ts';
 import { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
@@ -127,11 +128,16 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
       sanitizeXfcc(headers as Record<string, unknown>, chain?.setXfcc ?? false, ctx.certificate().spiffeId, conn.peer),
     );
   });
-  acceptPlaintext(server, (socket) => {
-    (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
-  });
+  const reader = ctx.originalDst;
+  acceptPlaintext(
+    server,
+    (socket) => {
+      (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
+    },
+    reader ? (socket, first) => inboundPassthrough(ctx, reader, socket, first) : undefined,
+  );
   // Raw mesh TCP (ALPN istio / istio-peer-exchange) is told apart before the HTTP/2 server sees it.
-  acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate()));
+  acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate(), undefined, ctx.inboundSourceAddress));
   return server;
 }
 
@@ -236,7 +242,8 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
   const cluster = ctx.clusters.get(upstreamCluster)?.config;
   if (cluster?.upstreamHttp2) {
     let appResponseHeaders: http.IncomingHttpHeaders = {};
-    forwardToAppH2(appH2, endpoint.address, req, res, { authority, timeoutMs, connectTimeoutMs: cluster.connectTimeoutMs }, {
+    const app = { ...endpoint.address, ...(ctx.inboundSourceAddress !== undefined ? { localAddress: ctx.inboundSourceAddress } : {}) };
+    forwardToAppH2(appH2, app, req, res, { authority, timeoutMs, connectTimeoutMs: cluster.connectTimeoutMs }, {
       editHeaders: (headers) => {
         delete headers[PEER_METADATA_HEADER];
         sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
@@ -275,6 +282,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
       delete headers[PEER_METADATA_HEADER];
       sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
       options.headers = headers as http.OutgoingHttpHeaders;
+      if (ctx.inboundSourceAddress !== undefined) options.localAddress = ctx.inboundSourceAddress;
       return undefined;
     },
     onRes: async (_req: http2.Http2ServerRequest, out: http2.Http2ServerResponse, proxyRes: http.ServerResponse): Promise<void> => {

@@ -10,9 +10,15 @@ const TLS_HANDSHAKE = 0x16;
  * other first byte goes to a plaintext HTTP/2 (prior knowledge) server, whose requests and
  * sessions are re-emitted on the TLS server (`request`, `session`), so one handler serves both.
  * `onPlaintext` runs for each plaintext connection before its first request (the caller marks it
- * as having no peer identity). A connection that closes before sending a byte is dropped.
+ * as having no peer identity). `passthrough` (capture mode) may take a plaintext connection first,
+ * returning true when it did (inbound-passthrough.ts). A connection that closes before sending a
+ * byte is dropped.
  */
-export function acceptPlaintext(server: http2.Http2SecureServer, onPlaintext: (socket: net.Socket) => void): void {
+export function acceptPlaintext(
+  server: http2.Http2SecureServer,
+  onPlaintext: (socket: net.Socket) => void,
+  passthrough?: (socket: net.Socket, first: Buffer) => boolean,
+): void {
   const tlsListeners = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
   const plain = http2.createServer({ settings: { enableConnectProtocol: true } });
@@ -25,7 +31,7 @@ export function acceptPlaintext(server: http2.Http2SecureServer, onPlaintext: (s
       socket.unshift(first);
       if (first[0] === TLS_HANDSHAKE) {
         for (const l of tlsListeners) l.call(server, socket);
-      } else {
+      } else if (!passthrough?.(socket, first)) {
         onPlaintext(socket);
         plain.emit('connection', socket);
       }

@@ -4,6 +4,7 @@ import type { ClusterManager } from '../dataplane/cluster/index.ts';
 import type { WorkloadSpec } from '../common/workload.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
 import type { AccessLogRecord, TcpAccessLogRecord } from './access-log.ts';
+import type { OriginalDstReader } from './capture/original-dst.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { RequestLabels, SidecarTelemetry } from './telemetry.ts';
 
@@ -30,6 +31,14 @@ export interface ListenerContext {
   logger: Logger;
   /** Our own `x-meshfed-peer-metadata` value. */
   peerMetadata: string;
+  /**
+   * Capture mode: the source address of inbound hops to the app (Istio's 127.0.0.6), which the
+   * capture rules let through instead of redirecting them back to the sidecar. Absent: the
+   * system picks the source, as without capture.
+   */
+  inboundSourceAddress?: string;
+  /** Capture mode: reads a redirected connection's original destination (inbound passthrough). */
+  originalDst?: OriginalDstReader;
 }
 
 /** Response header carrying Envoy-style response flags on local replies and failures. */

@@ -5,6 +5,8 @@ import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
 import { ADS_API_TYPES, type AdsApiType, AdsClient, PROXY_ADS_API_DEFAULT, isAdsApiType } from '../xds/index.ts';
+import { INBOUND_PASSTHROUGH_SOURCE } from './capture/capture-rules.ts';
+import { type OriginalDstReader, originalDstReader } from './capture/original-dst.ts';
 import { createDataPlane, type DataPlane, type SidecarPorts } from './data-plane.ts';
 import { SidecarOptionsError } from './errors.ts';
 
@@ -35,6 +37,13 @@ export interface SidecarOptions {
   mixer?: { target: string; serverName?: string; plaintext?: boolean };
   trustDomain: string;
   ports?: Partial<SidecarPorts>;
+  /**
+   * Transparent capture (`meshfed sidecar --capture`, behind `meshfed capture-init`'s rules): the
+   * node tells Pilot `INTERCEPTION_MODE: REDIRECT`, virtualOutbound reads original destinations
+   * (the native SO_ORIGINAL_DST addon: start-up fails clearly without it) and inbound hops to the
+   * app leave from 127.0.0.6. Run the sidecar as the uid and gid the rules exclude (1337).
+   */
+  capture?: boolean;
   logger?: Logger;
 }
 
@@ -63,6 +72,7 @@ function validate(opts: SidecarOptions): void {
   if (opts.mixer) req(opts.mixer.target, 'mixer.target');
   const p = opts.workload?.servicePort;
   if (!Number.isInteger(p) || p < 1 || p > 65535) throw new SidecarOptionsError('invalid workload.servicePort');
+  if (opts.capture !== undefined && typeof opts.capture !== 'boolean') throw new SidecarOptionsError('invalid capture: must be a boolean');
 }
 
 /**
@@ -76,6 +86,12 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
   const opts = Object.freeze({ ...options });
   const w = opts.workload;
   const logger = opts.logger ?? createLogger('sidecar', { workload: w.name, cluster: w.cluster });
+  let originalDst: OriginalDstReader | undefined;
+  if (opts.capture === true) {
+    const reader = originalDstReader();
+    if (!reader.ok) throw new SidecarOptionsError(`capture: ${reader.errors}`);
+    originalDst = reader.value;
+  }
   const rotator = new CertificateRotator({
     request: {
       target: opts.ca.target,
@@ -101,7 +117,16 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     target: opts.xds.target,
     ...tlsChannel(opts.xds.serverName),
     apiType: opts.xds.apiType ?? PROXY_ADS_API_DEFAULT,
-    node: { type: 'sidecar', ip: w.address, workload: w.name, namespace: w.namespace, cluster: w.cluster, serviceAccount: w.serviceAccount, labels: w.labels },
+    node: {
+      type: 'sidecar',
+      ip: w.address,
+      workload: w.name,
+      namespace: w.namespace,
+      cluster: w.cluster,
+      serviceAccount: w.serviceAccount,
+      labels: w.labels,
+      ...(originalDst ? { interceptionMode: 'REDIRECT' as const } : {}),
+    },
     logger,
   });
   let dataPlane: DataPlane;
@@ -110,6 +135,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
       workload,
       certificates: rotator,
       ...(opts.ports ? { ports: opts.ports } : {}),
+      ...(originalDst ? { capture: { originalDst, inboundSourceAddress: INBOUND_PASSTHROUGH_SOURCE.v4 } } : {}),
       ...(opts.mixer
         ? {
             accessLog: opts.mixer.plaintext

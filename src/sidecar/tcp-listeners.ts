@@ -49,7 +49,9 @@ export const CLIENT_HELLO_TIMEOUT_MS = 15_000;
  * listener's address and port. A listener with tls_inspector and server-name chains peeks each
  * connection's ClientHello first (client-hello-peek.ts) and picks the chain by its SNI. Contract: `apply(config)` after every applied config binds new or
  * moved listeners and closes removed ones (their open connections are destroyed); each new
- * connection reads the listener's chain from the config current when it arrives.
+ * connection reads the listener's chain from the config current when it arrives. A listener with
+ * `bindToPort: false` (capture) is not bound: virtualOutbound finds it by the original
+ * destination port (`capturedListener`) and hands it the connection (`accept`).
  */
 export class TcpListeners {
   readonly #ctx: ListenerContext;
@@ -57,11 +59,15 @@ export class TcpListeners {
   readonly #bound = new Map<string, BoundTcpListener>();
 
   readonly #helloTimeoutMs: number;
+  /** Connections handed over by virtualOutbound (capture) and their upstreams, destroyed on close(). */
+  readonly #captured = new Set<net.Socket>();
+  readonly #capturedObserver: ReturnType<typeof sourceTcpObserver>;
 
   constructor(ctx: ListenerContext, connector: TcpConnector, helloTimeoutMs = CLIENT_HELLO_TIMEOUT_MS) {
     this.#ctx = ctx;
     this.#connector = connector;
     this.#helloTimeoutMs = helloTimeoutMs;
+    this.#capturedObserver = sourceTcpObserver(ctx);
   }
 
   address(name: string): SocketAddr | undefined {
@@ -74,7 +80,8 @@ export class TcpListeners {
 
   async apply(config: ProxyConfig): Promise<ListenerBindError[]> {
     const errors: ListenerBindError[] = [];
-    const wanted = [...config.listeners.values()].filter(isOutboundTcpListener);
+    // `bind_to_port: false` listeners (capture) bind nothing: virtualOutbound hands them connections.
+    const wanted = [...config.listeners.values()].filter((l) => isOutboundTcpListener(l) && l.bindToPort !== false);
     const names = new Set(wanted.map((l) => l.name));
     for (const [name, b] of this.#bound) {
       if (names.has(name)) continue;
@@ -101,7 +108,53 @@ export class TcpListeners {
   async close(): Promise<void> {
     const all = [...this.#bound.values()];
     this.#bound.clear();
+    for (const s of this.#captured) s.destroy();
     await Promise.all(all.map((b) => this.#stop(b)));
+  }
+
+  /**
+   * The listener for a connection captured by virtualOutbound whose original destination port is
+   * `port`: the `bindToPort: false` listener on that port, if the current config has one.
+   */
+  capturedListener(port: number): string | undefined {
+    for (const l of this.#ctx.config().listeners.values()) {
+      if (isOutboundTcpListener(l) && l.bindToPort === false && l.address?.port === port) return l.name;
+    }
+    return undefined;
+  }
+
+  /** Serves a connection handed over by virtualOutbound (capture) as listener `name` would. */
+  accept(name: string, socket: net.Socket): void {
+    this.#captured.add(socket);
+    socket.once('close', () => this.#captured.delete(socket));
+    this.#serve(name, socket, (s) => {
+      this.#captured.add(s);
+      s.once('close', () => this.#captured.delete(s));
+    }, this.#capturedObserver);
+  }
+
+  /** Proxies one app connection through the chain of listener `name` (its SNI chain when it routes by SNI). */
+  #serve(name: string, socket: net.Socket, track: (s: net.Socket) => void, observer: ReturnType<typeof sourceTcpObserver>): void {
+    const proxy = (chain: TcpFilterChain | undefined): void => {
+      if (!chain) {
+        socket.destroy();
+        return;
+      }
+      proxyTcp(socket, chain, { clusters: this.#ctx.clusters, random: this.#ctx.random, connector: this.#connector, observer, logger: this.#ctx.logger, track });
+    };
+    const listener = this.#ctx.config().listeners.get(name);
+    if (!sniRouted(listener)) {
+      proxy(selectOutboundTcpChain(listener));
+      return;
+    }
+    // The app's own TLS passes through unchanged: the hello is only read, never answered.
+    void peekClientHello(socket, { timeoutMs: this.#helloTimeoutMs }).then((peek) => {
+      if (peek.kind === 'closed') {
+        this.#ctx.logger.debug({ listener: name, reason: peek.reason }, 'tcp connection closed while reading its ClientHello');
+        return;
+      }
+      proxy(selectOutboundTcpChain(this.#ctx.config().listeners.get(name), peek.kind === 'tls' ? peek.sni : undefined));
+    });
   }
 
   #start(name: string, address: SocketAddr): Promise<Result<BoundTcpListener, ListenerBindError>> {
@@ -113,26 +166,7 @@ export class TcpListeners {
     const observer = sourceTcpObserver(this.#ctx);
     const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       track(socket);
-      const proxy = (chain: TcpFilterChain | undefined): void => {
-        if (!chain) {
-          socket.destroy();
-          return;
-        }
-        proxyTcp(socket, chain, { clusters: this.#ctx.clusters, random: this.#ctx.random, connector: this.#connector, observer, logger: this.#ctx.logger, track });
-      };
-      const listener = this.#ctx.config().listeners.get(name);
-      if (!sniRouted(listener)) {
-        proxy(selectOutboundTcpChain(listener));
-        return;
-      }
-      // The app's own TLS passes through unchanged: the hello is only read, never answered.
-      void peekClientHello(socket, { timeoutMs: this.#helloTimeoutMs }).then((peek) => {
-        if (peek.kind === 'closed') {
-          this.#ctx.logger.debug({ listener: name, reason: peek.reason }, 'tcp connection closed while reading its ClientHello');
-          return;
-        }
-        proxy(selectOutboundTcpChain(this.#ctx.config().listeners.get(name), peek.kind === 'tls' ? peek.sni : undefined));
-      });
+      this.#serve(name, socket, track, observer);
     });
     return new Promise((resolve) => {
       const onError = (e: unknown): void => resolve(fail(new ListenerBindError(`cannot bind ${address.host}:${address.port}: ${errorMessage(e)}`, { cause: e })));

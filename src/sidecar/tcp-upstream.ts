@@ -22,10 +22,12 @@ type HalfOpenTlsOptions = tls.ConnectionOptions & { allowHalfOpen: boolean };
  * - TLS origination (DestinationRule SIMPLE / MUTUAL) with the cluster's files;
  * - otherwise plaintext TCP to the endpoint's address (tls DISABLE toward a mesh workload dials
  *   its app port directly: the inbound listener takes only mTLS for raw TCP).
+ * `plaintextSourceAddress` (the inbound connector of a capture sidecar: 127.0.0.6) is the source
+ * of plaintext connections, so that the capture rules do not redirect them back to the sidecar.
  * Every attempt is bounded by the cluster's connect timeout. When the server selects
  * `meshfed-peer-exchange`, our `peerMetadata` frame goes first (tcp-peer-exchange.ts).
  */
-export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?: string): TcpConnector {
+export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?: string, plaintextSourceAddress?: string): TcpConnector {
   return {
     connect(cluster: ClusterConfig, endpoint: EndpointConfig): UpstreamConnection {
       const t = cluster.tls;
@@ -58,7 +60,12 @@ export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?
         socket = tls.connect(halfOpen);
         readyEvent = 'secureConnect';
       } else {
-        socket = net.connect({ host: endpoint.address.host, port: endpoint.address.port, allowHalfOpen: true });
+        socket = net.connect({
+          host: endpoint.address.host,
+          port: endpoint.address.port,
+          allowHalfOpen: true,
+          ...(plaintextSourceAddress !== undefined ? { localAddress: plaintextSourceAddress } : {}),
+        });
         readyEvent = 'connect';
       }
       socket.setNoDelay(true);

@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { errorCode, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -34,6 +35,8 @@ export interface H2Target {
    * DestinationRule sets `tls.mode: DISABLE`; the destination sidecar detects it (PERMISSIVE).
    */
   plaintext?: boolean;
+  /** Plaintext only: the source address (a capture sidecar's inbound hops to its app: 127.0.0.6). */
+  localAddress?: string;
 }
 
 interface PooledSession {
@@ -67,7 +70,7 @@ const DEFAULT_MAX_STREAMS = 100;
 export const MESH_CONNECTION_WINDOW_BYTES = 1 << 20;
 
 function poolKey(t: H2Target): string {
-  return `${t.host}:${t.port}|${t.plaintext ? 'plaintext' : t.sni}`;
+  return `${t.host}:${t.port}|${t.plaintext ? `plaintext|${t.localAddress ?? ''}` : t.sni}`;
 }
 
 export class H2SessionPool {
@@ -216,7 +219,11 @@ export class H2SessionPool {
     const host = target.host.includes(':') ? `[${target.host}]` : target.host;
     let session: http2.ClientHttp2Session;
     if (target.plaintext) {
-      session = http2.connect(`http://${host}:${target.port}`);
+      const localAddress = target.localAddress;
+      session =
+        localAddress === undefined
+          ? http2.connect(`http://${host}:${target.port}`)
+          : http2.connect(`http://${host}:${target.port}`, { createConnection: () => net.connect({ host: target.host, port: target.port, localAddress }) });
     } else {
       const bundle = this.#bundle();
       session = http2.connect(`https://${host}:${target.port}`, {

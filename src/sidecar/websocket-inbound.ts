@@ -116,7 +116,7 @@ export function handleInboundUpgrade(
   headers['connection'] = 'Upgrade';
   headers['upgrade'] = 'websocket';
   editHeaders(headers);
-  const up = http.request({ host: app.host, port: app.port, method: 'GET', path, headers, agent: false });
+  const up = http.request({ host: app.host, port: app.port, method: 'GET', path, headers, agent: false, ...(ctx.inboundSourceAddress !== undefined ? { localAddress: ctx.inboundSourceAddress } : {}) });
   up.once('upgrade', (appRes: http.IncomingMessage, appSocket: Duplex, appHead: Buffer) => {
     picked.report({ kind: 'response', status: 101 });
     if (stream.destroyed) {

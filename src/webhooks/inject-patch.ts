@@ -167,6 +167,8 @@ function sidecarContainer(
       '--roots', `${ROOTS_DIR}/root-cert.pem`,
       '--token-file', `${TOKEN_DIR}/${VOLUMES.token}`,
       '--trust-domain', s.trustDomain,
+      // Behind the istio-init container's iptables rules: read original destinations.
+      '--capture',
     ],
     env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_IP', 'status.podIP')],
     ports: [

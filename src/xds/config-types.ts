@@ -101,6 +101,13 @@ export interface ListenerConfig {
   filterChains: FilterChainConfig[];
   /** True when the listener sniffs the ClientHello (tls_inspector) to match `serverNames`. */
   tlsInspector: boolean;
+  /**
+   * virtualOutbound of a capture proxy (`use_original_dst`): each connection's original
+   * destination port picks a `bindToPort: false` listener; without one it is HTTP, routed by Host.
+   */
+  useOriginalDst?: true;
+  /** `bind_to_port: false`: not bound; reached only through virtualOutbound's original destination. */
+  bindToPort?: false;
 }
 
 /**

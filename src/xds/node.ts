@@ -6,8 +6,11 @@ import { fromStruct, toStruct } from './struct.ts';
  *
  * Node id follows Istio: `<type>~<ip>~<workload>.<namespace>~<namespace>.svc.cluster.local`, where
  * type is `sidecar` or `router` (east-west gateway). Metadata keys follow Istio too: `CLUSTER_ID`,
- * `NAMESPACE`, `WORKLOAD_NAME`, `SERVICE_ACCOUNT`, `LABELS` (a struct), and `GENERATOR: grpc` for
- * proxyless gRPC clients.
+ * `NAMESPACE`, `WORKLOAD_NAME`, `SERVICE_ACCOUNT`, `LABELS` (a struct), `GENERATOR: grpc` for
+ * proxyless gRPC clients, and `INTERCEPTION_MODE: REDIRECT` for a sidecar behind iptables capture
+ * (`meshfed sidecar --capture`). Unlike Istio, a sidecar without INTERCEPTION_MODE is not captured
+ * (meshfed's local mode: the app sends to its sidecar itself); `NONE` says so explicitly and
+ * `TPROXY` is refused.
  */
 export type ProxyType = 'sidecar' | 'router' | 'proxyless';
 
@@ -20,6 +23,8 @@ export interface ProxyNode {
   cluster: string;
   serviceAccount: string;
   labels: Record<string, string>;
+  /** `REDIRECT`: the proxy's traffic is captured by iptables REDIRECT (absent: not captured). */
+  interceptionMode?: 'REDIRECT';
 }
 
 export interface NodeIdentityInput {
@@ -31,6 +36,7 @@ export interface NodeIdentityInput {
   serviceAccount: string;
   labels: Record<string, string>;
   generator?: 'grpc';
+  interceptionMode?: 'REDIRECT';
 }
 
 export function formatNodeId(n: { type: 'sidecar' | 'router'; ip: string; workload: string; namespace: string }): string {
@@ -52,6 +58,7 @@ export function nodeMessage(n: NodeIdentityInput): {
     LABELS: n.labels,
   };
   if (n.generator) metadata['GENERATOR'] = n.generator;
+  if (n.interceptionMode) metadata['INTERCEPTION_MODE'] = n.interceptionMode;
   const fields = toStruct(metadata).fields;
   return { id: formatNodeId(n), cluster: n.cluster, metadata: { fields }, user_agent_name: 'meshfed' };
 }
@@ -80,8 +87,13 @@ export function parseNode(node: unknown): { ok: true; value: ProxyNode } | { ok:
   const workload = str('WORKLOAD_NAME') || podDotNs.split('.')[0] || '';
   const cluster = str('CLUSTER_ID') || (typeof n.cluster === 'string' ? n.cluster : '');
   if (cluster === '') return { ok: false, errors: ['node.metadata.CLUSTER_ID: missing'] };
+  const mode = meta['INTERCEPTION_MODE'];
+  if (mode !== undefined && mode !== 'REDIRECT' && mode !== 'NONE') {
+    return { ok: false, errors: [`node.metadata.INTERCEPTION_MODE: ${JSON.stringify(mode)} is not supported (REDIRECT or NONE)`] };
+  }
+  if (mode === 'REDIRECT' && type !== 'sidecar') return { ok: false, errors: ['node.metadata.INTERCEPTION_MODE: REDIRECT is for sidecars only'] };
   return {
     ok: true,
-    value: { id: n.id, type, ip, workload, namespace, cluster, serviceAccount: str('SERVICE_ACCOUNT'), labels },
+    value: { id: n.id, type, ip, workload, namespace, cluster, serviceAccount: str('SERVICE_ACCOUNT'), labels, ...(mode === 'REDIRECT' ? { interceptionMode: 'REDIRECT' as const } : {}) },
   };
 }

@@ -258,6 +258,10 @@ export interface Listener {
   filter_chains?: FilterChain[];
   listener_filters?: ListenerFilter[];
   traffic_direction?: 'INBOUND' | 'OUTBOUND';
+  /** Capture proxies' virtualOutbound: hand each connection to the listener of its original destination. */
+  use_original_dst?: BoolValue;
+  /** Capture proxies' per-port listeners: `false`, reached only through virtualOutbound. */
+  bind_to_port?: BoolValue;
   /** Proxyless gRPC only: an HCM using RDS over ADS. */
   api_listener?: { api_listener: HttpConnectionManager };
 }

@@ -37,12 +37,15 @@ export interface MeshfedProcess {
 }
 
 /**
- * Starts `meshfed <args>` and registers its stop in `t.teardown`, so it ends with the test even
- * when an assertion fails. MESHFED_PARENT_PID makes it exit by itself if this test process dies.
+ * Starts `meshfed <args>` (after `opts.wrap`, e.g. `ip netns exec NS`) and registers its stop in
+ * `t.teardown`, so it ends with the test even when an assertion fails. MESHFED_PARENT_PID makes it exit by itself if this test process dies.
  */
-export function startMeshfed(t: ExecutionContext, args: string[]): MeshfedProcess {
+export function startMeshfed(t: ExecutionContext, args: string[], opts: { wrap?: readonly string[] } = {}): MeshfedProcess {
   assertFreshBuild();
-  const child = spawn(process.execPath, [MESHFED_BIN, ...args], {
+  // `wrap` runs the CLI through commands that exec it in place (ip netns exec, setpriv), so the
+  // PID held is still meshfed's own.
+  const [command, ...pre] = [...(opts.wrap ?? []), process.execPath];
+  const child = spawn(command ?? process.execPath, [...pre, MESHFED_BIN, ...args], {
     env: { ...process.env, MESHFED_PARENT_PID: String(process.pid) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

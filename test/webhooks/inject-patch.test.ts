@@ -79,6 +79,7 @@ test('an injected pod has the sidecar and the capture init container, and is a v
     '--trust-domain': 'cluster.local',
   };
   for (const [flag, value] of Object.entries(flags)) t.is(argAfter(sidecar?.args, flag), value, flag);
+  t.is(sidecar?.args?.at(-1), '--capture', 'the injected sidecar runs behind the init container\'s capture rules');
   t.like(sidecar, {
     securityContext: { runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, allowPrivilegeEscalation: false },
     readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } },

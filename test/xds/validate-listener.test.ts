@@ -356,3 +356,42 @@ for (const row of bad) {
 test('a non-object is rejected, not thrown on', (t) => {
   t.deepEqual(validateListener(null), { ok: false, errors: ['listener: not an object'] });
 });
+
+/** Transparent-capture fields: honoured where meshfed acts on them, refused with their path elsewhere. */
+const captureRows: { title: string; resource: object; errors?: RegExp; check?: (l: ListenerConfig) => boolean }[] = [
+  {
+    title: 'use_original_dst on virtualOutbound is honoured',
+    resource: listener({ name: 'virtualOutbound', use_original_dst: { value: true } }),
+    check: (l) => l.useOriginalDst === true,
+  },
+  {
+    title: 'use_original_dst false is the default',
+    resource: listener({ name: 'virtualOutbound', use_original_dst: { value: false } }),
+    check: (l) => l.useOriginalDst === undefined,
+  },
+  { title: 'use_original_dst on another listener is refused', resource: listener({ name: 'virtualInbound', use_original_dst: { value: true } }), errors: /^use_original_dst: honoured only on virtualOutbound$/ },
+  {
+    title: 'bind_to_port false on a tcp_proxy listener is honoured',
+    resource: listener({ name: '0.0.0.0_9000', filter_chains: [{ filters: [tcpProxy({ cluster: 'outbound|9000||db.default.svc.cluster.local' })] }], bind_to_port: { value: false } }),
+    check: (l) => l.bindToPort === false,
+  },
+  { title: 'bind_to_port false on an HTTP listener is refused', resource: listener({ name: 'l', bind_to_port: { value: false } }), errors: /^bind_to_port: false is honoured only on a sidecar's outbound tcp_proxy listener/ },
+  {
+    title: 'bind_to_port false on virtualOutbound is refused',
+    resource: listener({ name: 'virtualOutbound', filter_chains: [{ filters: [tcpProxy({ cluster: 'c' })] }], bind_to_port: { value: false } }),
+    errors: /^bind_to_port: false is honoured only/,
+  },
+  { title: 'bind_to_port true is the default', resource: listener({ name: 'l', bind_to_port: { value: true } }), check: (l) => l.bindToPort === undefined },
+];
+
+for (const row of captureRows) {
+  test(`listener capture fields: ${row.title}`, (t) => {
+    const r = validateListener(decoded(row.resource));
+    if (row.errors) {
+      if (r.ok) return t.fail('accepted');
+      return t.true(r.errors.some((e) => row.errors?.test(e) === true), r.errors.join('\n'));
+    }
+    if (!r.ok) return t.fail(r.errors.join('\n'));
+    t.true(row.check?.(r.value) ?? false);
+  });
+}

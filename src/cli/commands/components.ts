@@ -161,6 +161,7 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--roots <file>', 'root certificate(s)')
     .requiredOption('--token-file <file>', 'bootstrap token for Citadel')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--capture', 'transparent capture: the app is behind `meshfed capture-init` rules (run as uid 1337); outbound arrives on 0.0.0.0:15001 and is routed by original destination')
     .addOption(xdsApiOption())
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const str = (k: string, fallback = ''): string => {
@@ -195,6 +196,7 @@ export function registerComponentCommands(program: Command): void {
         ca: { target: apart('ca'), serverName: CONTROL_PLANE_SERVER_NAME, token: tokenFromFile(str('tokenFile'), log) },
         mixer: { target: apart('mixer'), ...(o['mixerPlaintext'] === true ? { plaintext: true } : {}) },
         trustDomain: str('trustDomain', 'cluster.local'),
+        ...(o['capture'] === true ? { capture: true } : {}),
         logger: log,
       });
       runUntilSignal('sidecar', log, () => sc.close());

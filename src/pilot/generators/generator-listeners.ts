@@ -55,12 +55,15 @@ function inboundChain(port: number): FilterChain {
 function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
   const own = ownEndpoints(snap, proxy);
   const ip = proxy.ip || own[0]?.address || '0.0.0.0';
+  const capture = proxy.interceptionMode === 'REDIRECT';
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {
       '@type': TYPE_URL.listener,
       name: LISTENER.virtualOutbound,
-      address: socketAddress(ip, PORTS.sidecarOutbound),
+      // Captured connections arrive at 127.0.0.1:15001 (iptables REDIRECT of locally sent traffic).
+      address: socketAddress(capture ? '0.0.0.0' : ip, PORTS.sidecarOutbound),
+      ...(capture ? { use_original_dst: { value: true } } : {}),
       traffic_direction: 'OUTBOUND',
       filter_chains: [
         {
@@ -86,7 +89,9 @@ function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
       filter_chains: ports.map((port) => (tcp(port) ? inboundTcpChain(port) : inboundChain(port))),
     });
   }
-  listeners.push(...outboundTcpListeners(proxy, snap, ip));
+  const tcp = outboundTcpListeners(proxy, snap, capture ? '0.0.0.0' : ip);
+  // Capture: the per-port listeners bind nothing; virtualOutbound hands them their connections.
+  listeners.push(...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp));
   return listeners;
 }
 
@@ -137,7 +142,11 @@ function proxylessListeners(snap: Snapshot): Listener[] {
  * - sidecar: `virtualOutbound` (proxy ip:15001, HTTP via RDS `outbound`), `virtualInbound`
  *   (proxy ip:15006, one mTLS filter chain per own app port: inline route to `inbound|<port>||`,
  *   or tcp_proxy for a tcp/tls port, generator-tcp-listeners.ts) and one `0.0.0.0_<port>`
- *   tcp_proxy listener per reachable tcp/tls service port.
+ *   tcp_proxy listener per reachable tcp/tls service port. A capture proxy (node metadata
+ *   `INTERCEPTION_MODE: REDIRECT`) gets, as in Istio, `virtualOutbound` on 0.0.0.0:15001 with
+ *   `use_original_dst` and its `0.0.0.0_<port>` listeners on 0.0.0.0 with `bind_to_port: false`:
+ *   a captured connection goes to the listener of its original destination port, any other
+ *   (HTTP) to virtualOutbound's own chain, routed by Host.
  * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI (service
  *   SNIs and endpoint-qualified SNIs, `gatewaySnis`); any other SNI matches no chain and is refused.
  * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS, for

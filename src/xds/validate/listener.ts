@@ -317,9 +317,10 @@ export function validateListener(r: unknown): Result<ListenerConfig> {
   const issues = new Issues();
   if (!isObj(r)) return { ok: false, errors: ['listener: not an object'] };
   if (r['@type'] !== undefined && r['@type'] !== TYPE_URL.listener) issues.add('@type', `expected ${TYPE_URL.listener}`);
-  onlyKeys(r, ['name', 'address', 'filter_chains', 'listener_filters', 'traffic_direction', 'api_listener', 'stat_prefix'], '', issues);
+  onlyKeys(r, ['name', 'address', 'filter_chains', 'listener_filters', 'traffic_direction', 'api_listener', 'stat_prefix', 'use_original_dst', 'bind_to_port'], '', issues);
   const name = reqString(r, 'name', '', issues) ?? '';
   const out: ListenerConfig = { name, filterChains: [], tlsInspector: listenerFilters(r, issues) };
+  captureFields(r, name, out, issues);
   const direction = enumOf(r, 'traffic_direction', ['UNSPECIFIED', 'INBOUND', 'OUTBOUND'], 'UNSPECIFIED', '', issues);
   if (direction !== 'UNSPECIFIED') out.direction = direction;
   const api = optObj(r, 'api_listener', '', issues);
@@ -353,6 +354,28 @@ export function validateListener(r: unknown): Result<ListenerConfig> {
   if (api === undefined) chainMatchesDistinct(list(r, 'filter_chains', '', new Issues()), out.tlsInspector, issues);
   if (name === LISTENER.eastWestGateway) gatewayHonours(out, issues);
   return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
+}
+
+/**
+ * Transparent capture (a sidecar behind iptables REDIRECT): `use_original_dst: true` is honoured
+ * on `virtualOutbound` only, and `bind_to_port: false` on a sidecar's outbound per-port listener
+ * only (`0.0.0.0_<port>` of tcp_proxy chains, reached through virtualOutbound). Anywhere else
+ * meshfed would bind or route differently from what was asked, so they are refused there.
+ */
+function captureFields(r: Obj, name: string, out: ListenerConfig, issues: Issues): void {
+  const original = optWrappedBool(r, 'use_original_dst', '', issues);
+  if (original === true) {
+    if (name !== LISTENER.virtualOutbound) issues.add('use_original_dst', `honoured only on ${LISTENER.virtualOutbound}`);
+    else out.useOriginalDst = true;
+  }
+  const bind = optWrappedBool(r, 'bind_to_port', '', issues);
+  if (bind === false) {
+    const chains = list(r, 'filter_chains', '', new Issues());
+    const tcpOnly = chains.length > 0 && chains.every((c) => isObj(c) && Array.isArray(c['filters']) && c['filters'].every((f) => isObj(f) && isObj(f['typed_config']) && f['typed_config']['@type'] === TYPED_CONFIG.tcpProxy));
+    const special = name === LISTENER.virtualOutbound || name === LISTENER.virtualInbound || name === LISTENER.eastWestGateway;
+    if (special || !tcpOnly || r['api_listener'] !== undefined) issues.add('bind_to_port', "false is honoured only on a sidecar's outbound tcp_proxy listener (0.0.0.0_<port>)");
+    else out.bindToPort = false;
+  }
 }
 
 /**

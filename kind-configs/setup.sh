@@ -237,6 +237,8 @@ federation_json() {
 
 # The webhook configurations' caBundle ($1: context, $2: the mesh's root certificate): the API server
 # verifies the control plane's 15017 certificate, which Citadel issues under this root, against it.
+# The control plane sets (and repairs) it itself once it holds its Lease; setting it here too makes
+# it certain before the demo's pods go through the injector, whose failurePolicy is Fail.
 patch_webhook_ca_bundle() {
   local c="$1" bundle kind name count i ops
   bundle="$(base64 < "$2" | tr -d '\n')"

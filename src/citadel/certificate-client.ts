@@ -29,8 +29,12 @@ export interface RequestCertificateOptions {
   rootsPem: string;
   /** TLS name Citadel's certificate is checked against, e.g. `istiod.meshfed-system.svc`. */
   serverName: string;
-  /** Bootstrap token, sent as `authorization: Bearer <token>`. */
-  token: string;
+  /**
+   * The caller's credential, sent as `authorization: Bearer <token>`: a bootstrap token, or a
+   * function read at each request (a projected service-account token, which the kubelet rotates
+   * in its file).
+   */
+  token: string | (() => string);
   identity: WorkloadIdentity;
   /** Requested lifetime; Citadel's default (24 h) when omitted. */
   ttlSeconds?: number;
@@ -71,7 +75,7 @@ function callCreateCertificate(opts: RequestCertificateOptions, request: { csr: 
     'grpc.default_authority': opts.serverName,
   });
   const metadata = new grpc.Metadata();
-  metadata.set('authorization', `Bearer ${opts.token}`);
+  metadata.set('authorization', `Bearer ${typeof opts.token === 'function' ? opts.token() : opts.token}`);
   const deadline = new Date(Date.now() + (opts.timeoutMs ?? 10_000));
   return new Promise<unknown>((resolve, reject) => {
     client.makeUnaryRequest(

@@ -1,23 +1,30 @@
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from '../common/prom.ts';
 import type { DnsSettings } from '../pilot/model/snapshot.ts';
 import {
+  type Authenticator,
   bootstrapTokenAuthenticator,
   createCitadelService,
   formatSpiffeId,
   issueServingCertificate,
   loadCa,
+  tokenReviewAuthenticator,
 } from '../citadel/index.ts';
+import { loadKubeConfig } from '../common/kube-config.ts';
 import type { Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import {
   createDiscoveryBackend,
   type DiscoveryBackend,
+  fanOutImportSink,
   type FederationHandle,
+  type ImportSink,
   startFederation,
 } from '../federation/index.ts';
 import { createMixerService } from '../mixer/index.ts';
 import { createDiscoveryServer } from '../pilot/index.ts';
-import { controlPlaneServiceHost, startWebhookServer, type WebhookServer } from '../webhooks/index.ts';
+import { controlPlaneServiceHost, startWebhookServer, type WebhookServer, webhookConfigurationNames } from '../webhooks/index.ts';
+import type { LeaseHeldWriter, LeaseTiming } from './control-plane-kube.ts';
 import { CONTROL_PLANE_SERVER_NAME } from './control-plane-name.ts';
 import { startMonitoringServer } from './monitoring-server.ts';
 import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport } from './readiness-report.ts';
@@ -40,11 +47,19 @@ import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport
  *   plane Service's names (`meshfed-controlplane.<namespace>.svc`, `….svc.cluster.local`), renewed
  *   at half its life. It binds before the gRPC ports, so `xds` ready means it is serving too.
  *
+ * In Kubernetes (the `kube` registry or the `crd` config store), it also writes to its own cluster,
+ * each writer under its own Lease in `namespace` so that one replica writes (control-plane-kube.ts):
+ * status of the custom resources (`meshfed-config-status`), the ServiceImports of what federation
+ * imports (`meshfed-service-imports`), and the `meshfed-ca-root-cert` ConfigMap in every namespace
+ * plus the caBundle of its own webhook configurations (`meshfed-root-cert`).
+ *
  * `/ready` (200 when every check passes, else 503; see readiness-report.ts) checks:
  * - `xds`: 15010 and 15012 are bound (Pilot built its first snapshot before either binds);
  * - `ca`: the 15012 serving certificate is unexpired, and so is the intermediate when Citadel is
  *   hosted (the CA files were read and checked by loadCa, and signed that certificate);
- * - `federation`, only when the controller is hosted: its first full sync is done.
+ * - `federation`, only when the controller is hosted: its first full sync is done;
+ * - `kube`, only in Kubernetes: the first list of the custom resources (and the kube registry's
+ *   first try) is in, so a proxy is not served a snapshot without the cluster's configuration.
  * A Pilot reading imports from `meshfed federation` (`importsDir`) has no federation check: it
  * keeps serving the last imports when that process is gone.
  * 15014 opens before the gRPC ports bind, so it answers 503 while they do.
@@ -59,15 +74,29 @@ export interface ControlPlaneOptions {
   registryFile?: string;
   /** Pilot's registries by name (default `file`, `federation`); see src/pilot/registry/registry-factory.ts. */
   registries?: readonly string[];
-  /** The `kube` registry's kubeconfig file (default: client-node's, e.g. in-cluster). */
+  /** Pilot's config stores by name (default `folder`); see src/pilot/config/config-store-factory.ts. */
+  configStores?: readonly string[];
+  /**
+   * The API server of the `kube` registry, the `crd` config store, Citadel's TokenReview and the
+   * writers: a kubeconfig file (default: client-node's, e.g. in-cluster).
+   */
   kubeconfig?: string;
-  configDir: string;
+  /** The `folder` config store's folder (required with it). */
+  configDir?: string;
+  /** The control plane's namespace: its Leases live there, and it names the webhook configurations. Default `meshfed-system`. */
+  namespace?: string;
   /** Defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
   /** Mesh-wide DNS settings of DNS-resolved clusters (`--dns-resolvers`, `--dns-refresh-rate`). */
   dns?: DnsSettings;
-  /** Hosts Citadel on 15012, authenticating callers by these bootstrap tokens. */
-  citadel?: { tokensFile: string };
+  /**
+   * Hosts Citadel on 15012, authenticating callers by bootstrap tokens (the local runner) or, with
+   * `auth: 'kube'`, projected service-account tokens checked by TokenReview for `audience`
+   * (default `meshfed-ca`).
+   */
+  citadel?: { auth?: 'bootstrap'; tokensFile: string } | { auth: 'kube'; audience?: string };
+  /** Lease timing of the Kubernetes writers (tests shorten it). */
+  leaseTiming?: LeaseTiming;
   /** Hosts Mixer's access-log sink on 15012 and its metrics on /metrics. */
   mixer?: boolean;
   /** Hosts the federation controller with this discovery backend (`none`: not hosted). */
@@ -92,9 +121,31 @@ export interface ControlPlane {
 
 export { CONTROL_PLANE_SERVER_NAME };
 
+/** True when the control plane reads Kubernetes, and so runs its writers there. */
+function inKubernetes(opts: ControlPlaneOptions): boolean {
+  return (opts.registries ?? []).includes('kube') || (opts.configStores ?? []).includes('crd');
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.logger;
   const ca = await loadCa(opts.caDir);
+  const kube = inKubernetes(opts);
+  const namespace = opts.namespace ?? opts.webhooks?.namespace ?? 'meshfed-system';
+  let kubeConfig: KubeConfig | undefined;
+  if (kube || opts.citadel?.auth === 'kube') {
+    const loaded = await loadKubeConfig('controlplane', opts.kubeconfig);
+    if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+    kubeConfig = loaded.value;
+  }
+  const kubeWriters = kube && kubeConfig ? { mod: await import('./control-plane-kube.ts'), kubeConfig } : undefined;
+  const identity = kubeWriters?.mod.leaseIdentity() ?? '';
+  const writerOptions = (kc: KubeConfig, component: string) => ({
+    kubeConfig: kc,
+    namespace,
+    identity,
+    logger: log.child({ component }),
+    ...(opts.leaseTiming !== undefined ? { lease: opts.leaseTiming } : {}),
+  });
   const ports = { xdsPlain: PORTS.xdsPlain, xdsTls: PORTS.xdsTls, monitoring: PORTS.monitoring, webhook: PORTS.webhook, ...opts.ports };
 
   const serving = issueServingCertificate({
@@ -111,8 +162,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     address: opts.address,
     ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
     ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
-    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
-    configDir: opts.configDir,
+    ...(kubeConfig !== undefined ? { kubeconfig: kubeConfig } : {}),
+    ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
+    ...(opts.configStores !== undefined ? { configStores: opts.configStores } : {}),
+    ...(kubeWriters && opts.configStores?.includes('crd')
+      ? { configStatus: { identity, leaseNamespace: namespace, ...(opts.leaseTiming ?? {}) } }
+      : {}),
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
@@ -125,12 +180,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   if (opts.citadel) {
     const citadelLog = log.child({ component: 'citadel' });
-    const citadel = createCitadelService({
-      ca,
-      trustDomain: opts.trustDomain,
-      authenticate: bootstrapTokenAuthenticator(opts.citadel.tokensFile, citadelLog),
-      logger: citadelLog,
-    });
+    const c = opts.citadel;
+    let authenticate: Authenticator;
+    if (c.auth !== 'kube') authenticate = bootstrapTokenAuthenticator(c.tokensFile, citadelLog);
+    else if (kubeConfig !== undefined) authenticate = tokenReviewAuthenticator({ kubeConfig, audience: c.audience ?? 'meshfed-ca' });
+    else throw new Error('citadel --auth kube: no kubeconfig loaded');
+    const citadel = createCitadelService({ ca, trustDomain: opts.trustDomain, authenticate, logger: citadelLog });
     discovery.secureServer.addService(citadel.definition, citadel.implementation);
   }
   if (opts.mixer) {
@@ -139,8 +194,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
 
   let federation: FederationHandle | undefined;
+  let kubeSynced = false;
+  void pilot.synced().then(() => {
+    kubeSynced = true;
+  });
   const checks: Record<string, ReadinessCheck> = {
     xds: () => discovery.xdsReady(),
+    ...(kube ? { kube: () => kubeSynced || 'the first list from the Kubernetes API server is not in yet' } : {}),
     ca: certificateCheck({ serving, ...(opts.citadel ? { signer: ca.cert } : {}) }),
     ...(opts.discovery.kind !== 'none' ? { federation: federationCheck(() => federation) } : {}),
   };
@@ -158,6 +218,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   let webhooks: WebhookServer | undefined;
   let renewWebhookCert: NodeJS.Timeout | undefined;
+  const writers: LeaseHeldWriter[] = [];
   try {
     if (opts.webhooks) {
       const host = controlPlaneServiceHost(opts.webhooks.namespace);
@@ -183,12 +244,28 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       renewWebhookCert.unref();
     }
     await discovery.listen();
+    if (kubeWriters) {
+      const names = opts.webhooks ? webhookConfigurationNames(opts.webhooks.namespace) : undefined;
+      writers.push(
+        kubeWriters.mod.startRootCertDistribution({
+          ...writerOptions(kubeWriters.kubeConfig, 'root-cert'),
+          rootCertPem: ca.rootPem,
+          ...(names ? { webhookConfigurations: { validating: [names.validating], mutating: [names.mutating] } } : {}),
+        }),
+      );
+    }
     if (opts.discovery.kind !== 'none') {
+      let sink: ImportSink = pilot.federationSink;
+      if (kubeWriters) {
+        const serviceImports = kubeWriters.mod.startServiceImportSync(writerOptions(kubeWriters.kubeConfig, 'service-imports'));
+        writers.push(serviceImports);
+        sink = fanOutImportSink([pilot.federationSink, serviceImports], (e) => log.error({ err: String(e) }, 'import sink failed'));
+      }
       federation = await startFederation({
         cluster: opts.cluster,
         backend: discoveryBackend(opts.discovery, opts.cluster),
         rootCertPem: ca.rootPem,
-        sink: pilot.federationSink,
+        sink,
         ttlSeconds: opts.federationTtlSeconds ?? 15,
         logger: log.child({ component: 'federation' }),
       });
@@ -197,6 +274,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
     clearInterval(renewWebhookCert);
+    if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
     await webhooks?.close();
     await discovery.close();
     await monitoring.close();
@@ -211,12 +289,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.mixer ? ['mixer'] : []),
     ...(federation ? ['federation'] : []),
     ...(webhooks ? ['webhooks'] : []),
+    ...(kubeWriters ? ['kube-writers'] : []),
   ];
   log.info({ address: opts.address, ports, hosted }, 'control plane started; /ready reports when it is ready');
 
   return {
     async close(): Promise<void> {
       await federation?.close();
+      if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
       clearInterval(renewWebhookCert);
       await webhooks?.close();
       await discovery.close();

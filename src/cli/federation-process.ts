@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../common/log.ts';
-import { createImportFolderSink, startFederation } from '../federation/index.ts';
+import { loadKubeConfig } from '../common/kube-config.ts';
+import { createImportFolderSink, fanOutImportSink, type ImportSink, startFederation } from '../federation/index.ts';
 import { createPilot } from '../pilot/index.ts';
+import type { LeaseHeldWriter, LeaseTiming } from './control-plane-kube.ts';
 import { type DiscoveryChoice, discoveryBackend } from './control-plane.ts';
 import { type MonitoringServer, startMonitoringServer } from './monitoring-server.ts';
 import { federationCheck, readinessReport } from './readiness-report.ts';
@@ -10,7 +12,9 @@ import { federationCheck, readinessReport } from './readiness-report.ts';
  * The federation controller in its own process (`meshfed federation`). It reads the same sources
  * as its cluster's Pilot (the workload registry and the config folder, where the ServiceExports
  * are), the way a controller in Kubernetes watches the same API objects as istiod, and it hands
- * imports to Pilot through the imports folder (`meshfed pilot --imports-dir`).
+ * imports to Pilot through the imports folder (`meshfed pilot --imports-dir`). In Kubernetes (the
+ * `kube` registry or the `crd` config store) it also writes the ServiceImports of what it imports,
+ * under the Lease `meshfed-service-imports` in `namespace` (control-plane-kube.ts).
  */
 export interface FederationProcessOptions {
   cluster: string;
@@ -19,9 +23,16 @@ export interface FederationProcessOptions {
   registryFile?: string;
   /** The model's registries by name, as its cluster's Pilot has them (default `file`, `federation`). */
   registries?: readonly string[];
-  /** The `kube` registry's kubeconfig file. */
+  /** The model's config stores by name, as its cluster's Pilot has them (default `folder`). */
+  configStores?: readonly string[];
+  /** The API server of the `kube` registry and the `crd` config store; ServiceImports are written there. */
   kubeconfig?: string;
-  configDir: string;
+  /** The `folder` config store's folder (required with it). */
+  configDir?: string;
+  /** The control plane's namespace, where the ServiceImport writer's Lease lives (default `meshfed-system`). */
+  namespace?: string;
+  /** Lease timing of the ServiceImport writer (tests shorten it). */
+  leaseTiming?: LeaseTiming;
   gatewayAddress?: string;
   /** The mesh's root certificate(s): published, and required of every peer. */
   rootCertFile: string;
@@ -44,17 +55,35 @@ export interface FederationProcess {
 export async function startFederationProcess(opts: FederationProcessOptions): Promise<FederationProcess> {
   const log = opts.logger;
   const rootCertPem = await readFile(opts.rootCertFile, 'utf8');
+  const kube = (opts.registries ?? []).includes('kube') || (opts.configStores ?? []).includes('crd');
+  const kubeConfig = kube ? await loadKubeConfig('federation', opts.kubeconfig) : undefined;
+  if (kubeConfig && !kubeConfig.ok) throw new Error(kubeConfig.errors.join('; '));
   const model = await createPilot({
     cluster: opts.cluster,
     trustDomain: opts.trustDomain,
     ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
     ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
-    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
-    configDir: opts.configDir,
+    ...(opts.configStores !== undefined ? { configStores: opts.configStores } : {}),
+    ...(kubeConfig?.ok ? { kubeconfig: kubeConfig.value } : {}),
+    ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     logger: log.child({ component: 'model' }),
   });
-  const sink = createImportFolderSink(opts.importsDir, log.child({ component: 'imports' }));
+  const folder = createImportFolderSink(opts.importsDir, log.child({ component: 'imports' }));
+  let sink: ImportSink = folder;
+  let serviceImports: LeaseHeldWriter | undefined;
+  if (kubeConfig?.ok) {
+    const { leaseIdentity, startServiceImportSync } = await import('./control-plane-kube.ts');
+    const writer = startServiceImportSync({
+      kubeConfig: kubeConfig.value,
+      namespace: opts.namespace ?? 'meshfed-system',
+      identity: leaseIdentity(),
+      logger: log.child({ component: 'service-imports' }),
+      ...(opts.leaseTiming !== undefined ? { lease: opts.leaseTiming } : {}),
+    });
+    serviceImports = writer;
+    sink = fanOutImportSink([folder, writer], (e) => log.error({ err: String(e) }, 'import sink failed'));
+  }
   const federation = await startFederation({
     cluster: opts.cluster,
     backend: discoveryBackend(opts.discovery, opts.cluster),
@@ -81,10 +110,11 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
 
   return {
     async close() {
-      model.close();
-      sink.close();
-      await monitoring?.close();
       await federation.close();
+      await serviceImports?.close();
+      await model.close();
+      folder.close();
+      await monitoring?.close();
     },
   };
 }

@@ -42,6 +42,7 @@ export {
   importFileName,
   parseImportFile,
 } from './import-file.ts';
+export { fanOutImportSink } from './import-sink-fanout.ts';
 export { createImportFolderSink, type ImportFolderSink, type ImportFolderSinkOptions } from './import-folder-sink.ts';
 export { DiscoveryError, FederationError, FederationOptionsError } from './federation-errors.ts';
 export { type DesiredServiceImport, MANAGED_BY, MANAGED_BY_LABEL, type ServiceImportPort, toServiceImports } from './kube/service-import-conversion.ts';

@@ -8,7 +8,8 @@ import type { ProxyNode } from '../xds/node.ts';
 import type { XdsResource } from '../xds/resources.ts';
 import type { XdsTypeUrl } from '../xds/type-urls.ts';
 import type { ConfigError } from './config/config-error.ts';
-import { CONFIG_STORE_NAMES, createConfigStore } from './config/config-store-factory.ts';
+import { CONFIG_STORE_NAMES, createConfigStores } from './config/config-store-factory.ts';
+import type { CrdStatusOptions } from './config/crd/crd-store.ts';
 import { generate } from './generators/generate.ts';
 import { pushDelay } from './push-debounce.ts';
 import { buildSnapshot } from './model/build-snapshot.ts';
@@ -36,19 +37,27 @@ export interface PilotOptions {
   /** Path of the cluster's WorkloadRegistryFile (`workloads.json`); required by the `file` registry. */
   registryFile?: string;
   /**
-   * The `kube` registry's API server: a kubeconfig path or a loaded KubeConfig; absent: client-node's
-   * default (KUBECONFIG, ~/.kube/config, in-cluster).
+   * The API server of the `kube` registry and the `crd` config store: a kubeconfig path or a loaded
+   * KubeConfig; absent: client-node's default (KUBECONFIG, ~/.kube/config, in-cluster).
    */
   kubeconfig?: string | KubeConfig;
-  /** Folder of Istio-style YAML, read recursively and watched, for the `folder` config store. */
-  configDir: string;
+  /** Folder of Istio-style YAML, read recursively and watched; required by the `folder` config store. */
+  configDir?: string;
   /**
    * Registries by name (registry-factory.ts: `federation`, `file`, `kube`), default `file` and
    * `federation`. `federation` must be among them: it is the `federationSink`.
    */
   registries?: readonly string[];
-  /** Config store by name (config-store-factory.ts), default `folder`. */
-  configStore?: string;
+  /**
+   * Config stores by name (config-store-factory.ts: `crd`, `folder`), default `folder`; several
+   * are served as one, the first keeping an object defined in two.
+   */
+  configStores?: readonly string[];
+  /**
+   * The `crd` store writes status back to the custom resources while it holds this Lease (the
+   * control plane passes it); without it the store only reads (as `meshfed federation` does).
+   */
+  configStatus?: CrdStatusOptions;
   /**
    * Folder of imports written by a federation controller in another process (`meshfed
    * federation --imports-dir`); without it, imports arrive only through `federationSink`.
@@ -105,8 +114,17 @@ export interface Pilot {
   configErrors(): ConfigError[];
   /** Current problems of the registries (file, kube) and the imports folder; their last good state stays. */
   registryErrors(): string[];
-  /** Stops watchers and timers; idempotent. */
-  close(): void;
+  /**
+   * Resolves once the sources that list from an API server have had their first list: the `crd`
+   * config store's, and the `kube` registry's first try. At once without them.
+   */
+  synced(): Promise<void>;
+  /** Stops watchers and timers; idempotent. Resolves once the config stores have stopped (Leases released). */
+  close(): Promise<void>;
+}
+
+function hasSynced(r: ServiceRegistry): r is ServiceRegistry & { synced(): Promise<void> } {
+  return 'synced' in r && typeof r.synced === 'function';
 }
 
 function hasErrors(r: ServiceRegistry): r is ServiceRegistry & { errors(): string[] } {
@@ -115,7 +133,13 @@ function hasErrors(r: ServiceRegistry): r is ServiceRegistry & { errors(): strin
 
 function validate(opts: PilotOptions): void {
   const registries = opts.registries ?? ['file', 'federation'];
-  const nonEmpty: (keyof PilotOptions)[] = ['cluster', 'trustDomain', 'configDir', ...(registries.includes('file') ? (['registryFile'] as const) : [])];
+  const stores = opts.configStores ?? ['folder'];
+  const nonEmpty: (keyof PilotOptions)[] = [
+    'cluster',
+    'trustDomain',
+    ...(stores.includes('folder') ? (['configDir'] as const) : []),
+    ...(registries.includes('file') ? (['registryFile'] as const) : []),
+  ];
   for (const k of nonEmpty) {
     const v = opts[k];
     if (typeof v !== 'string' || v === '') throw new PilotOptionsError(`invalid ${k}: must be a non-empty string`);
@@ -129,10 +153,17 @@ function validate(opts: PilotOptions): void {
     });
     if (!opts.registries.includes('federation')) throw new PilotOptionsError('invalid registries: must include federation (the federationSink)');
   }
-  if (opts.configStore !== undefined && !CONFIG_STORE_NAMES.includes(opts.configStore)) {
-    throw new PilotOptionsError(
-      `invalid configStore: unknown config store ${JSON.stringify(opts.configStore)}: known config stores are ${CONFIG_STORE_NAMES.join(', ')}`,
-    );
+  if (opts.configStores !== undefined) {
+    if (opts.configStores.length === 0) throw new PilotOptionsError('invalid configStores: must name at least one config store');
+    opts.configStores.forEach((name, i) => {
+      if (!CONFIG_STORE_NAMES.includes(name)) {
+        throw new PilotOptionsError(`invalid configStores[${i}]: unknown config store ${JSON.stringify(name)}: known config stores are ${CONFIG_STORE_NAMES.join(', ')}`);
+      }
+      if (opts.configStores?.indexOf(name) !== i) throw new PilotOptionsError(`invalid configStores[${i}]: ${name} is listed twice`);
+    });
+  }
+  if (opts.configStatus !== undefined && !stores.includes('crd')) {
+    throw new PilotOptionsError('invalid configStatus: only the crd config store writes status; add crd to configStores or drop it');
   }
   if (opts.debounceMs !== undefined && (!Number.isInteger(opts.debounceMs) || opts.debounceMs < 0)) {
     throw new PilotOptionsError('invalid debounceMs: must be a non-negative integer');
@@ -181,10 +212,17 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   }
   for (const f of reporting) for (const e of f.errors()) logger.warn({ registry: f.name }, `registry ${f.name}: ${e}`);
   const imports = opts.importsDir !== undefined ? readImportFolder(opts.importsDir, federation, logger, { debounceMs }) : undefined;
-  const store = createConfigStore(opts.configStore ?? 'folder', { domainSuffix, logger, configDir: opts.configDir });
+  const store = await createConfigStores(opts.configStores ?? ['folder'], {
+    domainSuffix,
+    logger,
+    ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.configStatus !== undefined ? { status: opts.configStatus } : {}),
+  });
   if (!store.ok) {
     for (const made of registries) made.close();
-    throw new PilotOptionsError(`invalid configStore: ${store.errors.join('; ')}`);
+    imports?.close();
+    throw new PilotOptionsError(`invalid configStores: ${store.errors.join('; ')}`);
   }
   const config = store.value;
 
@@ -256,6 +294,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     timer = setTimeout(push, pushDelay({ now, firstChangeAt: changedAt, lastEventAt, debounceMs, debounceMaxMs }));
   };
 
+  const synced = Promise.all([config.synced?.(), ...registries.map((r) => (hasSynced(r) ? r.synced() : undefined))]).then(() => undefined);
   for (const r of registries) r.onChange((change) => schedule(`registry:${r.name}`, change?.lastEventAt));
   config.onChange(() => schedule('config'));
 
@@ -269,13 +308,14 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     },
     configErrors: () => config.errors(),
     registryErrors: () => [...reporting.flatMap((f) => f.errors()), ...(imports?.errors() ?? [])],
-    close() {
+    synced: () => synced,
+    async close() {
       if (closed) return;
       closed = true;
       if (timer) clearTimeout(timer);
-      config.close();
       imports?.close();
       for (const r of registries) r.close();
+      await config.close();
     },
   };
 }

@@ -28,8 +28,11 @@ export interface SidecarOptions {
    * `apiType` is the bootstrap's `ads_config.api_type` (default PROXY_ADS_API_DEFAULT).
    */
   xds: { target: string; serverName: string; rootsPem: string; apiType?: AdsApiType };
-  /** Citadel (15012, same TLS trust as xds) and the workload's bootstrap token. */
-  ca: { target: string; serverName: string; token: string };
+  /**
+   * Citadel (15012, same TLS trust as xds) and the workload's credential: a bootstrap token, or a
+   * function returning the current one (a projected service-account token re-read at each CSR).
+   */
+  ca: { target: string; serverName: string; token: string | (() => string) };
   /** Mixer's access-log sink; TLS with the xds roots unless `plaintext` (local tests only). */
   mixer?: { target: string; serverName?: string; plaintext?: boolean };
   trustDomain: string;
@@ -64,7 +67,7 @@ function validate(opts: SidecarOptions): void {
   if (api !== undefined && !isAdsApiType(api)) throw new SidecarOptionsError(`invalid xds.apiType: must be one of ${ADS_API_TYPES.join(', ')}`);
   req(opts.ca?.target, 'ca.target');
   req(opts.ca?.serverName, 'ca.serverName');
-  req(opts.ca?.token, 'ca.token');
+  req(typeof opts.ca?.token === 'function' ? opts.ca.token() : opts.ca?.token, 'ca.token');
   req(opts.trustDomain, 'trustDomain');
   if (opts.mixer) req(opts.mixer.target, 'mixer.target');
   const p = opts.workload?.servicePort;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { fail, ok, type Result } from '../common/result.ts';
 import { formatZodIssues } from '../common/zod-issues.ts';
+import { ROOT_CERT_CONFIGMAP } from '../citadel/kube/root-cert-conversion.ts';
 import { type JsonPatchOperation, pointerSegment } from './admission-review.ts';
 import { captureInitArgs, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT, PROXY_UID } from './inject-capture.ts';
 import type { InjectorSettings } from './inject-settings.ts';
@@ -12,8 +13,8 @@ export const STATUS_ANNOTATION = 'sidecar.istio.io/status';
 export const HEALTH_PORT = 15021;
 export const METRICS_PORT = 15090;
 export const TOKEN_AUDIENCE = 'meshfed-ca';
-/** The ConfigMap holding the mesh's root certificate in every injected namespace (Istio's `istio-ca-root-cert`). */
-export const ROOT_CERT_CONFIGMAP = 'meshfed-ca-root-cert';
+/** The ConfigMap holding the mesh's root certificate in every namespace (Istio's `istio-ca-root-cert`). */
+export { ROOT_CERT_CONFIGMAP };
 const TOKEN_DIR = '/var/run/secrets/tokens';
 const ROOTS_DIR = '/var/run/secrets/meshfed';
 const VOLUMES = { token: 'meshfed-token', roots: 'meshfed-ca-root' } as const;

@@ -18,3 +18,11 @@ export interface InjectorSettings {
 export function controlPlaneServiceHost(namespace: string): string {
   return `meshfed-controlplane.${namespace}.svc`;
 }
+
+/**
+ * The names of the webhook configurations `meshfed install` renders for a control plane in
+ * `namespace`; the control plane keeps their caBundle at the mesh's root.
+ */
+export function webhookConfigurationNames(namespace: string): { validating: string; mutating: string } {
+  return { validating: `meshfed-validator-${namespace}`, mutating: `meshfed-sidecar-injector-${namespace}` };
+}

@@ -36,8 +36,41 @@ test('pilot checks --registries against --registry-file and --kubeconfig before 
   t.is(stray.stderr.trim(), '--registry-file is read only by the file registry: add file to --registries or drop it');
   const kube = await meshfed([...base, '--registry-file', path.join(dir, 'workloads.json'), '--kubeconfig', path.join(dir, 'kubeconfig')]);
   t.is(kube.code, 1);
-  t.is(kube.stderr.trim(), '--kubeconfig is read only by the kube registry: add kube to --registries or drop it');
+  t.is(kube.stderr.trim(), '--kubeconfig is read only by the kube registry and the crd config store: add kube to --registries or crd to --config-stores, or drop it');
 });
+
+test.serial('pilot checks --config-stores against --config-dir before starting', async (t) => {
+  const dir = await scratch(t);
+  const base = ['pilot', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'), '--registry-file', path.join(dir, 'workloads.json')];
+  const noDir = await meshfed(base);
+  t.is(noDir.code, 1);
+  t.is(noDir.stderr.trim(), '--config-stores with folder (the default) needs --config-dir');
+  const stray = await meshfed([...base, '--config-stores', 'crd', '--config-dir', path.join(dir, 'config')]);
+  t.is(stray.code, 1);
+  t.is(stray.stderr.trim(), '--config-dir is read only by the folder config store: add folder to --config-stores or drop it');
+  const namespace = await meshfed([...base, '--config-dir', path.join(dir, 'config'), '--namespace', 'mesh']);
+  t.is(namespace.code, 1);
+  t.is(namespace.stderr.trim(), '--namespace is read only in Kubernetes: add kube to --registries or crd to --config-stores, or drop it');
+});
+
+const CITADEL_AUTH: [string, string[], string][] = [
+  ['--auth bootstrap without --tokens-file', [], '--tokens-file is required with --auth bootstrap (the default)'],
+  ['--auth kube with --tokens-file', ['--auth', 'kube', '--tokens-file', 't.json'], '--tokens-file is used only with --auth bootstrap'],
+  ['--token-audience with --auth bootstrap', ['--tokens-file', 't.json', '--token-audience', 'x'], '--token-audience is used only with --auth kube'],
+  ['an empty --token-audience', ['--auth', 'kube', '--token-audience', ''], 'invalid --token-audience "": must be a non-empty audience without spaces'],
+];
+for (const [what, extra, message] of CITADEL_AUTH) {
+  // Serial: each case starts the CLI, and this file's concurrent tests already start several at once.
+  test.serial(`controlplane refuses ${what}`, async (t) => {
+    const dir = await scratch(t);
+    const r = await meshfed([
+      'controlplane', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'), '--registry-file', path.join(dir, 'w.json'),
+      '--config-dir', dir, '--gateway-address', '127.63.2.2', ...extra,
+    ]);
+    t.is(r.code, 1);
+    t.is(r.stderr.trim(), message);
+  });
+}
 
 test('federation without a root certificate names the file', async (t) => {
   const dir = await scratch(t);

@@ -128,3 +128,24 @@ test("validation covers Istio's groups whole and ServiceExports, never ServiceIm
   t.is(args[args.indexOf('--namespace') + 1], 'mesh');
   t.is(args[args.indexOf('--sidecar-image') + 1], 'registry.local/meshfed:9');
 });
+
+test('the control plane reads the cluster with its service account: kube registry, crd config store, TokenReview; no mounted registry, tokens or config', async (t) => {
+  const objs = await install();
+  const dep = find(objs, 'Deployment', 'meshfed-controlplane') as unknown as {
+    spec: { template: { spec: { containers: { args: string[]; volumeMounts: { name: string }[] }[]; volumes: { name: string }[] } } };
+  };
+  const c = dep.spec.template.spec.containers[0];
+  const args = c?.args ?? [];
+  t.is(args[args.indexOf('--registries') + 1], 'kube,federation');
+  t.is(args[args.indexOf('--config-stores') + 1], 'crd');
+  t.is(args[args.indexOf('--auth') + 1], 'kube');
+  for (const gone of ['--registry-file', '--tokens-file', '--config-dir']) t.false(args.includes(gone), gone);
+  t.deepEqual(dep.spec.template.spec.volumes.map((v) => v.name), ['cacerts']);
+  t.deepEqual(objs.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name), []);
+  const role = find(objs, 'ClusterRole', 'meshfed-controlplane-meshfed-system') as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+  const can = (group: string, resource: string, verb: string) => role.rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+  t.true(can('authentication.k8s.io', 'tokenreviews', 'create'));
+  t.true(can('', 'configmaps', 'create') && can('', 'configmaps', 'update') && can('', 'namespaces', 'watch'));
+  t.true(can('admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'patch'));
+  t.true(can('multicluster.x-k8s.io', 'serviceimports', 'create') && can('networking.istio.io', 'virtualservices/status', 'update'));
+});

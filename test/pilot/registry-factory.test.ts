@@ -36,17 +36,26 @@ test('the file registry made by name reads its file with the domain suffix', asy
   t.deepEqual(r.value.shards()[0]?.endpoints.map((e) => e.hostname), ['a.default.svc.mesh.example']);
 });
 
-test('config stores are made by name; an unknown name fails naming the known ones', (t) => {
-  t.deepEqual(CONFIG_STORE_NAMES, ['folder']);
-  t.deepEqual(createConfigStore('crd', ctx), { ok: false, errors: ['unknown config store "crd": known config stores are folder'] });
-  t.deepEqual(createConfigStore('folder', ctx), { ok: false, errors: ['config store folder needs configDir'] });
+test('config stores are made by name; an unknown name fails naming the known ones', async (t) => {
+  t.deepEqual(CONFIG_STORE_NAMES, ['crd', 'folder']);
+  t.deepEqual(await createConfigStore('etcd', ctx), { ok: false, errors: ['unknown config store "etcd": known config stores are crd, folder'] });
+  t.deepEqual(await createConfigStore('folder', ctx), { ok: false, errors: ['config store folder needs configDir'] });
 });
 
-const pilotCases: [string, { registries?: string[]; configStore?: string }, string][] = [
+test('the crd config store refuses a kubeconfig it cannot load, naming the file', async (t) => {
+  const r = await createConfigStore('crd', { ...ctx, kubeconfig: '/nonexistent/kubeconfig' });
+  t.false(r.ok);
+  t.regex(r.ok ? '' : (r.errors[0] ?? ''), /^config store crd: cannot load kubeconfig \/nonexistent\/kubeconfig: .*ENOENT/);
+});
+
+const pilotCases: [string, { registries?: string[]; configStores?: string[]; configStatus?: { identity: string; leaseNamespace: string } }, string][] = [
   ['an unknown registry', { registries: ['file', 'federation', 'kube2'] }, 'invalid registries[2]: unknown registry "kube2": known registries are federation, file, kube'],
   ['a registry listed twice', { registries: ['file', 'federation', 'file'] }, 'invalid registries[2]: file is listed twice'],
   ['no federation registry', { registries: ['file'] }, 'invalid registries: must include federation (the federationSink)'],
-  ['an unknown config store', { configStore: 'crd' }, 'invalid configStore: unknown config store "crd": known config stores are folder'],
+  ['an unknown config store', { configStores: ['folder', 'etcd'] }, 'invalid configStores[1]: unknown config store "etcd": known config stores are crd, folder'],
+  ['a config store listed twice', { configStores: ['folder', 'folder'] }, 'invalid configStores[1]: folder is listed twice'],
+  ['no config store', { configStores: [] }, 'invalid configStores: must name at least one config store'],
+  ['status without the crd store', { configStatus: { identity: 'a', leaseNamespace: 'meshfed-system' } }, 'invalid configStatus: only the crd config store writes status; add crd to configStores or drop it'],
 ];
 for (const [title, opts, message] of pilotCases) {
   test(`createPilot refuses ${title}`, async (t) => {
@@ -56,3 +65,18 @@ for (const [title, opts, message] of pilotCases) {
     );
   });
 }
+
+test('createPilot with the folder and crd stores serves both as one; a store it cannot make fails naming it', async (t) => {
+  await t.throwsAsync(
+    createPilot({
+      cluster: 'east',
+      trustDomain: 'cluster.local',
+      registries: ['federation'],
+      configStores: ['folder', 'crd'],
+      configDir: '/nonexistent/config',
+      kubeconfig: '/nonexistent/kubeconfig',
+      logger: silentLogger,
+    }),
+    { message: /^invalid configStores: config store crd: cannot load kubeconfig \/nonexistent\/kubeconfig/ },
+  );
+});

@@ -88,6 +88,16 @@ test('an injected pod has the sidecar and the capture init container, and is a v
     (sidecar as unknown as { ports: { containerPort: number }[] }).ports.map((p) => p.containerPort),
     [15001, 15006, 15021, 15090],
   );
+  // The token the sidecar presents to Citadel is its projected service-account token for the
+  // audience meshfed-ca (TokenReview checks it); the roots come from meshfed-ca-root-cert.
+  t.deepEqual(out.spec.volumes, [
+    { name: 'meshfed-token', projected: { sources: [{ serviceAccountToken: { audience: 'meshfed-ca', expirationSeconds: 43200, path: 'meshfed-token' } }] } },
+    { name: 'meshfed-ca-root', configMap: { name: 'meshfed-ca-root-cert' } },
+  ]);
+  const mounts = (sidecar as unknown as { volumeMounts: { name: string; mountPath: string }[] }).volumeMounts;
+  const fileIn = (volume: string, file: string) => `${mounts.find((m) => m.name === volume)?.mountPath}/${file}`;
+  t.is(argAfter(sidecar?.args, '--token-file'), fileIn('meshfed-token', 'meshfed-token'));
+  t.is(argAfter(sidecar?.args, '--roots'), fileIn('meshfed-ca-root', 'root-cert.pem'));
 
   const init = out.spec.initContainers?.[0];
   t.deepEqual(init?.args, [

@@ -5,6 +5,7 @@ import { PORTS } from '../../common/ports.ts';
 import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from '../../xds/ads-api-type.ts';
 import { CONTROL_PLANE_SERVER_NAME } from '../control-plane-name.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
+import { tokenFromFile } from './token-file.ts';
 import { hostPort, readText } from './options.ts';
 
 /*
@@ -192,7 +193,7 @@ export function registerComponentCommands(program: Command): void {
           servicePort,
         },
         xds: { target, serverName: CONTROL_PLANE_SERVER_NAME, rootsPem, ...xdsApi(o['xdsApi']) },
-        ca: { target: apart('ca'), serverName: CONTROL_PLANE_SERVER_NAME, token: readText('--token-file', str('tokenFile')) },
+        ca: { target: apart('ca'), serverName: CONTROL_PLANE_SERVER_NAME, token: tokenFromFile(str('tokenFile'), log) },
         mixer: { target: apart('mixer'), ...(o['mixerPlaintext'] === true ? { plaintext: true } : {}) },
         trustDomain: str('trustDomain', 'cluster.local'),
         ...(o['capture'] === true ? { capture: true } : {}),

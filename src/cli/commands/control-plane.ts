@@ -34,6 +34,28 @@ function webhookOptions(o: Record<string, string>): { namespace: string; sidecar
   return { namespace, sidecarImage };
 }
 
+/** `--namespace` of `pilot` and `federation`: where the Leases live, read only in Kubernetes. */
+function namespaceOption(o: Record<string, string>): string {
+  const kube = (o['registries'] ?? '').split(',').some((r) => r.trim() === 'kube') || (o['configStores'] ?? '').split(',').some((r) => r.trim() === 'crd');
+  if (o['namespace'] !== undefined && !kube) exitWith('--namespace is read only in Kubernetes: add kube to --registries or crd to --config-stores, or drop it');
+  const namespace = o['namespace'] ?? 'meshfed-system';
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) exitWith(`invalid --namespace ${JSON.stringify(namespace)}: must be a DNS label (lower-case letters, digits, -)`);
+  return namespace;
+}
+
+/** `--auth`, `--tokens-file` and `--token-audience` of `controlplane`: how its Citadel authenticates callers. */
+function citadelAuth(o: Record<string, string>): { auth: 'bootstrap'; tokensFile: string } | { auth: 'kube'; audience: string } {
+  if (o['auth'] === 'kube') {
+    if (o['tokensFile'] !== undefined) exitWith('--tokens-file is used only with --auth bootstrap');
+    const audience = o['tokenAudience'] ?? 'meshfed-ca';
+    if (audience === '' || /\s/.test(audience)) exitWith(`invalid --token-audience ${JSON.stringify(audience)}: must be a non-empty audience without spaces`);
+    return { auth: 'kube', audience };
+  }
+  if (o['tokensFile'] === undefined) exitWith('--tokens-file is required with --auth bootstrap (the default)');
+  if (o['tokenAudience'] !== undefined) exitWith('--token-audience is used only with --auth kube');
+  return { auth: 'bootstrap', tokensFile: o['tokensFile'] };
+}
+
 const DURATION = /^(\d+)(ms|s|m)$/;
 
 /**
@@ -60,8 +82,9 @@ function pilotSources(o: Record<string, string>): {
   trustDomain: string;
   registryFile?: string;
   registries?: readonly string[];
+  configStores?: readonly string[];
   kubeconfig?: string;
-  configDir: string;
+  configDir?: string;
   gatewayAddress?: string;
   dns?: DnsSettings;
 } {
@@ -71,15 +94,23 @@ function pilotSources(o: Record<string, string>): {
   const withFile = registries === undefined || registries.includes('file');
   if (withFile && !o['registryFile']) exitWith('--registries with file (the default) needs --registry-file');
   if (!withFile && o['registryFile']) exitWith('--registry-file is read only by the file registry: add file to --registries or drop it');
-  if (o['kubeconfig'] && !registries?.includes('kube')) exitWith('--kubeconfig is read only by the kube registry: add kube to --registries or drop it');
+  const configStores = o['configStores'] !== undefined ? o['configStores'].split(',').map((r) => r.trim()) : undefined;
+  const withFolder = configStores === undefined || configStores.includes('folder');
+  if (withFolder && !o['configDir']) exitWith('--config-stores with folder (the default) needs --config-dir');
+  if (!withFolder && o['configDir']) exitWith('--config-dir is read only by the folder config store: add folder to --config-stores or drop it');
+  const kube = registries?.includes('kube') === true || configStores?.includes('crd') === true;
+  if (o['kubeconfig'] && !kube && o['auth'] !== 'kube') {
+    exitWith('--kubeconfig is read only by the kube registry and the crd config store: add kube to --registries or crd to --config-stores, or drop it');
+  }
   return {
     ...(dns !== undefined ? { dns } : {}),
     cluster: o['cluster'] ?? '',
     trustDomain: o['trustDomain'] ?? 'cluster.local',
     ...(o['registryFile'] ? { registryFile: o['registryFile'] } : {}),
     ...(registries !== undefined ? { registries } : {}),
+    ...(configStores !== undefined ? { configStores } : {}),
     ...(o['kubeconfig'] ? { kubeconfig: o['kubeconfig'] } : {}),
-    configDir: o['configDir'] ?? '',
+    ...(o['configDir'] ? { configDir: o['configDir'] } : {}),
     ...(o['gatewayAddress'] ? { gatewayAddress: o['gatewayAddress'] } : {}),
   };
 }
@@ -100,9 +131,16 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
     .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
     .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
-    .option('--kubeconfig <file>', "the kube registry's API server (default: KUBECONFIG, ~/.kube/config, in-cluster)")
-    .requiredOption('--tokens-file <file>', 'bootstrap tokens (sha256 → identity)')
-    .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
+    .option('--config-stores <names>', 'comma-separated config stores: folder, crd (default folder)')
+    .option('--kubeconfig <file>', 'the API server of the kube registry, the crd config store and --auth kube (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .addOption(
+      new Option('--auth <mode>', "how Citadel authenticates callers: bootstrap tokens from --tokens-file, or kube (TokenReview of projected service-account tokens)")
+        .choices(['bootstrap', 'kube'])
+        .default('bootstrap'),
+    )
+    .option('--tokens-file <file>', 'bootstrap tokens (sha256 → identity); required with --auth bootstrap')
+    .option('--token-audience <aud>', 'with --auth kube: the audience tokens must be issued for (default meshfed-ca)')
+    .option('--config-dir <dir>', 'watched folder of Istio-kind YAML (needed with the folder config store)')
     .requiredOption('--gateway-address <ip>', "this cluster's east-west gateway address")
     .option('--dns-resolvers <host:port,...>', "DNS servers of DNS-resolved ServiceEntries (default: the proxies' system resolver)")
     .option('--dns-refresh-rate <duration>', 'how often proxies re-resolve DNS clusters when the answer has no TTL (default 60s)')
@@ -112,13 +150,15 @@ export function registerControlPlaneCommands(program: Command): void {
     .action(async (o: Record<string, string>) => {
       const { startControlPlane } = await import('../control-plane.ts');
       const log = createLogger('controlplane', { cluster: o['cluster'] ?? '' });
+      const webhooks = webhookOptions(o);
       const cp = await startControlPlane({
         ...pilotSources(o),
         address: o['address'] ?? '',
         caDir: o['caDir'] ?? '',
-        citadel: { tokensFile: o['tokensFile'] ?? '' },
+        namespace: webhooks.namespace,
+        citadel: citadelAuth(o),
         mixer: true,
-        webhooks: webhookOptions(o),
+        webhooks,
         discovery: discoveryChoice(o),
         logger: log,
       });
@@ -134,8 +174,10 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder; signs the 15012 serving certificate")
     .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
     .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
-    .option('--kubeconfig <file>', "the kube registry's API server (default: KUBECONFIG, ~/.kube/config, in-cluster)")
-    .requiredOption('--config-dir <dir>', 'watched folder of Istio-kind YAML')
+    .option('--config-stores <names>', 'comma-separated config stores: folder, crd (default folder)')
+    .option('--kubeconfig <file>', 'the API server of the kube registry and the crd config store (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--namespace <ns>', "in Kubernetes: the control plane's namespace, where its Leases live (default meshfed-system)")
+    .option('--config-dir <dir>', 'watched folder of Istio-kind YAML (needed with the folder config store)')
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
     .option('--dns-resolvers <host:port,...>', "DNS servers of DNS-resolved ServiceEntries (default: the proxies' system resolver)")
     .option('--dns-refresh-rate <duration>', 'how often proxies re-resolve DNS clusters when the answer has no TTL (default 60s)')
@@ -147,6 +189,7 @@ export function registerControlPlaneCommands(program: Command): void {
         ...pilotSources(o),
         address: o['address'] ?? '',
         caDir: o['caDir'] ?? '',
+        namespace: namespaceOption(o),
         discovery: { kind: 'none' },
         ...(o['importsDir'] ? { importsDir: o['importsDir'] } : {}),
         logger: log,
@@ -161,8 +204,10 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option('--registry-file <file>', 'workloads.json of the file registry (the same file Pilot reads)')
     .option('--registries <names>', "comma-separated registries, as this cluster's Pilot has them (default file,federation)")
-    .option('--kubeconfig <file>', "the kube registry's API server (default: KUBECONFIG, ~/.kube/config, in-cluster)")
-    .requiredOption('--config-dir <dir>', 'folder of Istio-kind YAML holding the ServiceExports (the same folder Pilot reads)')
+    .option('--config-stores <names>', "comma-separated config stores, as this cluster's Pilot has them (default folder)")
+    .option('--kubeconfig <file>', 'the API server of the kube registry and the crd config store; ServiceImports are written there (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--namespace <ns>', "in Kubernetes: the control plane's namespace, where the ServiceImport writer's Lease lives (default meshfed-system)")
+    .option('--config-dir <dir>', 'folder of Istio-kind YAML holding the ServiceExports (the same folder Pilot reads; needed with the folder config store)')
     .option('--gateway-address <ip>', "this cluster's east-west gateway address (default: the registry file's)")
     .requiredOption('--root-cert <file>', "the mesh's root certificate; published, and required of every peer")
     .requiredOption('--imports-dir <dir>', 'folder to write imports into, for `meshfed pilot --imports-dir`')
@@ -179,6 +224,7 @@ export function registerControlPlaneCommands(program: Command): void {
         ...pilotSources(o),
         rootCertFile: o['rootCert'] ?? '',
         importsDir: o['importsDir'] ?? '',
+        namespace: namespaceOption(o),
         discovery,
         ...(o['monitoring'] ? { monitoring: hostPort('--monitoring', o['monitoring']) } : {}),
         logger: log,

@@ -14,15 +14,14 @@ export const CONTROL_PLANE_PORTS = [
 ] as const;
 
 const CA_DIR = '/etc/cacerts';
-const REGISTRY_DIR = '/etc/meshfed/registry';
-const TOKENS_DIR = '/etc/meshfed/tokens';
-const CONFIG_DIR = '/etc/meshfed/config';
 
 /**
  * The control plane (`meshfed controlplane`: Pilot, Citadel, Mixer, federation in one process,
- * like istiod) as a Deployment and its Service. Its inputs are mounted: the plug-in CA Secret
- * `cacerts`, a file registry, bootstrap tokens and a watched config folder (each a ConfigMap,
- * empty as installed).
+ * like istiod) as a Deployment and its Service. It reads the cluster itself, with its service
+ * account (RBAC in install-rbac.ts): Services, EndpointSlices, Pods and Nodes (`--registries
+ * kube,federation`), meshfed's custom resources (`--config-stores crd`, status written back), and
+ * it authenticates sidecars' projected service-account tokens with TokenReview (`--auth kube`,
+ * audience `meshfed-ca`). The plug-in CA Secret `cacerts` is its only mounted input.
  */
 export function controlPlaneManifests(o: InstallOptions): Manifest[] {
   const ns = o.namespace;
@@ -35,22 +34,14 @@ export function controlPlaneManifests(o: InstallOptions): Manifest[] {
     '--namespace', ns,
     '--sidecar-image', o.image,
     '--ca-dir', CA_DIR,
-    '--registry-file', `${REGISTRY_DIR}/workloads.json`,
-    '--tokens-file', `${TOKENS_DIR}/tokens.json`,
-    '--config-dir', CONFIG_DIR,
+    '--registries', 'kube,federation',
+    '--config-stores', 'crd',
+    '--auth', 'kube',
     '--gateway-address', o.gatewayAddress,
     '--discovery', 'consul',
     '--consul', o.consul,
   ];
   return [
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'meshfed-registry', namespace: ns, labels },
-      data: { 'workloads.json': `${JSON.stringify({ cluster: o.cluster, gatewayAddress: o.gatewayAddress, workloads: [] })}\n` },
-    },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'meshfed-bootstrap-tokens', namespace: ns, labels }, data: { 'tokens.json': '{"tokens":{}}\n' } },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'meshfed-config', namespace: ns, labels } },
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -77,20 +68,10 @@ export function controlPlaneManifests(o: InstallOptions): Manifest[] {
                 readinessProbe: { httpGet: { path: '/ready', port: PORTS.monitoring }, periodSeconds: 3 },
                 resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
                 securityContext: CONTAINER_SECURITY,
-                volumeMounts: [
-                  { name: 'cacerts', mountPath: CA_DIR, readOnly: true },
-                  { name: 'registry', mountPath: REGISTRY_DIR, readOnly: true },
-                  { name: 'tokens', mountPath: TOKENS_DIR, readOnly: true },
-                  { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-                ],
+                volumeMounts: [{ name: 'cacerts', mountPath: CA_DIR, readOnly: true }],
               },
             ],
-            volumes: [
-              { name: 'cacerts', secret: { secretName: CA_SECRET } },
-              { name: 'registry', configMap: { name: 'meshfed-registry' } },
-              { name: 'tokens', configMap: { name: 'meshfed-bootstrap-tokens' } },
-              { name: 'config', configMap: { name: 'meshfed-config' } },
-            ],
+            volumes: [{ name: 'cacerts', secret: { secretName: CA_SECRET } }],
           },
         },
       },

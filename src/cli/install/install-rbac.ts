@@ -13,8 +13,9 @@ function plurals(group: string): string[] {
 /**
  * What the control plane needs, as istiod has it: read Services, EndpointSlices, Pods, Namespaces
  * and Nodes (kube registry); read meshfed's config kinds and write their status; write
- * ServiceImports (federation); TokenReview (Citadel in Kubernetes mode); keep the webhook
- * configurations' caBundle current; Leases in its own namespace (status writers' leader election).
+ * ServiceImports (federation); TokenReview (Citadel in Kubernetes mode); publish the
+ * `meshfed-ca-root-cert` ConfigMap in every namespace and keep the webhook configurations'
+ * caBundle current; Leases in its own namespace (each writer's leader election).
  */
 export function rbacManifests(o: InstallOptions): Manifest[] {
   const ns = o.namespace;
@@ -36,6 +37,7 @@ export function rbacManifests(o: InstallOptions): Manifest[] {
         { apiGroups: ['multicluster.x-k8s.io'], resources: ['serviceexports/status', 'serviceimports/status'], verbs: WRITE_STATUS },
         { apiGroups: ['multicluster.x-k8s.io'], resources: ['serviceimports'], verbs: [...READ, 'create', 'update', 'patch', 'delete'] },
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: [...READ, 'create', 'update'] },
         {
           apiGroups: ['admissionregistration.k8s.io'],
           resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
@@ -57,7 +59,6 @@ export function rbacManifests(o: InstallOptions): Manifest[] {
       metadata: { name: CONTROL_PLANE, namespace: ns, labels: { ...PART_OF } },
       rules: [
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...READ, 'create', 'update', 'patch'] },
-        { apiGroups: [''], resources: ['configmaps'], verbs: READ },
       ],
     },
     {

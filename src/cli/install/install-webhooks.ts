@@ -1,3 +1,4 @@
+import { webhookConfigurationNames } from '../../webhooks/inject-settings.ts';
 import { CRD_KINDS } from './install-crds.ts';
 import { WEBHOOK_PORT } from './install-control-plane.ts';
 import { CONTROL_PLANE, PART_OF } from './install-labels.ts';
@@ -18,10 +19,11 @@ const NOT_OPTED_OUT = { matchExpressions: [{ key: 'sidecar.istio.io/inject', ope
  * The control plane serves 15017 with a certificate Citadel issues under the mesh's root for
  * `meshfed-controlplane.<namespace>.svc` (src/webhooks). The caBundle is that root
  * (`root-cert.pem` of the plug-in CA). It is not rendered here, because `meshfed install` reads
- * no CA: kind-configs/setup.sh sets it with `kubectl patch` after applying, on every webhook below.
- * The control plane does not patch it itself yet (istiod does); the RBAC already allows it.
+ * no CA: the control plane sets it on every webhook below once it runs, and repairs it after an
+ * edit, as istiod does (src/citadel/kube/root-cert-publisher.ts).
  */
 export function webhookManifests(o: InstallOptions): Manifest[] {
+  const names = webhookConfigurationNames(o.namespace);
   const service = (path: string) => ({ service: { name: CONTROL_PLANE, namespace: o.namespace, path, port: WEBHOOK_PORT } });
   const common = { sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 10 };
   // Istio's groups whole, so that a kind meshfed does not read there is refused as the file loader
@@ -57,7 +59,7 @@ export function webhookManifests(o: InstallOptions): Manifest[] {
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingWebhookConfiguration',
-      metadata: { name: `meshfed-validator-${o.namespace}`, labels: { ...PART_OF, app: CONTROL_PLANE } },
+      metadata: { name: names.validating, labels: { ...PART_OF, app: CONTROL_PLANE } },
       webhooks: [
         {
           name: 'validation.meshfed.io',
@@ -71,7 +73,7 @@ export function webhookManifests(o: InstallOptions): Manifest[] {
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
-      metadata: { name: `meshfed-sidecar-injector-${o.namespace}`, labels: { ...PART_OF, app: CONTROL_PLANE } },
+      metadata: { name: names.mutating, labels: { ...PART_OF, app: CONTROL_PLANE } },
       webhooks: [
         injector('namespace.sidecar-injector.meshfed.io', { matchLabels: { 'meshfed-injection': 'enabled' } }, NOT_OPTED_OUT),
         injector(

@@ -4,7 +4,7 @@ export type { ConfigStore } from './config-interface.ts';
 export { loadConfigPaths } from './config-load.ts';
 export { type ParseOptions, parseConfigText } from './config-parse.ts';
 export { createFolderConfigStore, type FolderConfigStoreOptions } from './config-store-folder.ts';
-export { CONFIG_STORE_NAMES, type ConfigStoreContext, createConfigStore } from './config-store-factory.ts';
+export { CONFIG_STORE_NAMES, type ConfigStoreContext, createConfigStore, createConfigStores } from './config-store-factory.ts';
 export { configKey } from './config-types.ts';
 export type {
   ConfigKind,

@@ -3,7 +3,7 @@
  * kube registry and its client library are loaded only when `kube` is asked for.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { errorMessage } from '../../common/errors.ts';
+import { loadKubeConfig } from '../../common/kube-config.ts';
 import type { Logger } from '../../common/log.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
 import { createFederationRegistry } from './registry-federation.ts';
@@ -29,19 +29,9 @@ export interface RegistryContext {
 type RegistryMaker = (ctx: RegistryContext) => Promise<Result<ServiceRegistry>>;
 
 async function makeKube(ctx: RegistryContext): Promise<Result<ServiceRegistry>> {
-  const client = await import('@kubernetes/client-node');
-  let kc: KubeConfig;
-  if (ctx.kubeconfig instanceof client.KubeConfig) kc = ctx.kubeconfig;
-  else {
-    kc = new client.KubeConfig();
-    try {
-      if (typeof ctx.kubeconfig === 'string') kc.loadFromFile(ctx.kubeconfig);
-      else kc.loadFromDefault();
-    } catch (e: unknown) {
-      return fail([`registry kube: cannot load kubeconfig${typeof ctx.kubeconfig === 'string' ? ` ${ctx.kubeconfig}` : ''}: ${errorMessage(e)}`]);
-    }
-    if (kc.getCurrentCluster() === null) return fail([`registry kube: kubeconfig${typeof ctx.kubeconfig === 'string' ? ` ${ctx.kubeconfig}` : ''} has no current cluster`]);
-  }
+  const loaded = await loadKubeConfig('registry kube', ctx.kubeconfig);
+  if (!loaded.ok) return loaded;
+  const kc = loaded.value;
   const { createKubeRegistry } = await import('./kube/kube-registry.ts');
   return ok(
     createKubeRegistry({

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { DnsSettings } from '../model/snapshot.ts';
 import type { Registry } from '../../common/prom.ts';
 import type { Logger } from '../../common/log.ts';
@@ -9,7 +10,7 @@ import type { AdsMetrics } from '../ads/push-interface.ts';
 import { generate, generationKey } from '../generators/generate.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
-import { createPilot, type Pilot, PilotOptionsError } from '../pilot.ts';
+import { createPilot, type Pilot, type PilotOptions, PilotOptionsError } from '../pilot.ts';
 import { discoveryMetrics } from './discovery-metrics.ts';
 import { proxylessFindingsReport } from './proxyless-findings-report.ts';
 
@@ -23,9 +24,14 @@ export interface DiscoveryServerOptions {
   registryFile?: string;
   /** Pilot's registries by name (PilotOptions.registries). */
   registries?: readonly string[];
-  /** The `kube` registry's kubeconfig file (PilotOptions.kubeconfig). */
-  kubeconfig?: string;
-  configDir: string;
+  /** The API server of the `kube` registry and `crd` config store (PilotOptions.kubeconfig). */
+  kubeconfig?: string | KubeConfig;
+  /** The `folder` config store's folder (required with it). */
+  configDir?: string;
+  /** Pilot's config stores by name (PilotOptions.configStores). */
+  configStores?: readonly string[];
+  /** Status write-back of the `crd` config store (PilotOptions.configStatus). */
+  configStatus?: PilotOptions['configStatus'];
   /** Defaults to the registry file's `gatewayAddress`. */
   gatewayAddress?: string;
   /** Mesh-wide DNS settings of DNS-resolved clusters (see PilotOptions). */
@@ -95,7 +101,9 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
     ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
     ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
     ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
-    configDir: opts.configDir,
+    ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
+    ...(opts.configStores !== undefined ? { configStores: opts.configStores } : {}),
+    ...(opts.configStatus !== undefined ? { configStatus: opts.configStatus } : {}),
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
@@ -172,7 +180,7 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
       if (closed) return;
       closed = true;
       server.close();
-      pilot.close();
+      await pilot.close();
       if (!shut) await Promise.all([shutdown(plain), shutdown(secure)]);
     },
   };

@@ -8,22 +8,11 @@
  * Relists after 410 and re-watches after a close are the informer's: it calls `delete` for objects
  * gone from the new list and `add`/`update` for the rest.
  */
-import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, ListWatch } from '@kubernetes/client-node';
+import { BookmarkingWatch } from '../../../common/kube-informer.ts';
 import { errorMessage } from '../../../common/errors.ts';
 import type { Logger } from '../../../common/log.ts';
 import { type CrdKind, resourceName } from './crd-kinds.ts';
-
-/** A Watch that always asks for bookmarks. */
-class BookmarkWatch extends Watch {
-  override watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done);
-  }
-}
 
 /** Callbacks of one kind's informer. */
 export interface CrdInformerHandlers {
@@ -49,6 +38,7 @@ export interface CrdInformerOptions {
 export function startCrdInformer(opts: CrdInformerOptions, h: CrdInformerHandlers): { stop(): Promise<void> } {
   const { kind, namespace, logger } = opts;
   const api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+  let stopped = false;
   const base = `/apis/${kind.group}/${kind.version}`;
   const path = namespace === undefined ? `${base}/${kind.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}`;
   const listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
@@ -56,6 +46,9 @@ export function startCrdInformer(opts: CrdInformerOptions, h: CrdInformerHandler
     const list = (namespace === undefined
       ? await api.listClusterCustomObject(q)
       : await api.listNamespacedCustomObject({ ...q, namespace })) as KubernetesListObject<KubernetesObject>;
+    // client-node's ListWatch opens its watch after a list even when stop() came while the list was
+    // in flight: a list answered after stop() fails instead, so no watch is left open.
+    if (stopped) throw new Error('informer stopped');
     setTimeout(() => {
       if (!stopped) {
         h.error(undefined);
@@ -64,10 +57,9 @@ export function startCrdInformer(opts: CrdInformerOptions, h: CrdInformerHandler
     }, 0);
     return list;
   };
-  const informer = new ListWatch<KubernetesObject>(path, new BookmarkWatch(opts.kubeConfig), listFn, false);
+  const informer = new ListWatch<KubernetesObject>(path, new BookmarkingWatch(opts.kubeConfig, () => stopped), listFn, false);
   const firstDelay = opts.restartDelayMs ?? 500;
   let delay = firstDelay;
-  let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   informer.on('add', (o) => h.upsert(o));
   informer.on('update', (o) => h.upsert(o));

@@ -66,7 +66,7 @@ export interface CrdConfigStore extends ConfigStore {
   /**
    * Stops informers, status writes and the Lease candidate, and waits for them; the Lease is
    * released unless `releaseLease` is false (as when a replica crashes). Idempotent; `close()`
-   * starts the same and does not wait.
+   * is `stop()` with the Lease released.
    */
   stop(opts?: { releaseLease?: boolean }): Promise<void>;
 }
@@ -222,9 +222,7 @@ export function createCrdConfigStore(opts: CrdConfigStoreOptions): CrdConfigStor
     onChange(cb) {
       listeners.push(cb);
     },
-    close() {
-      void stop();
-    },
+    close: () => stop(),
     stop,
     synced: () => syncedP,
     isStatusWriter: () => elector?.isLeader() ?? false,

@@ -22,15 +22,16 @@ import {
   type Informer,
   type KubeConfig,
   type KubernetesObject,
+  type KubernetesListObject,
   ListWatch,
   type ObjectCache,
   type V1EndpointSlice,
   type V1Node,
   type V1Pod,
   type V1Service,
-  Watch,
 } from '@kubernetes/client-node';
 import { errorMessage } from '../../../common/errors.ts';
+import { BookmarkingWatch } from '../../../common/kube-informer.ts';
 import type { Logger } from '../../../common/log.ts';
 import { sameData } from '../../../common/same-data.ts';
 import type { RegistryShard, ServiceRegistry } from '../registry-interface.ts';
@@ -58,18 +59,6 @@ export interface KubeRegistry extends ServiceRegistry {
 
 type Watched<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
-/** client-node's Watch, asking for BOOKMARK events on every watch it opens. */
-class BookmarkingWatch extends Watch {
-  override watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done);
-  }
-}
-
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const endpointKey = (e: RegistryEndpoint): string => `${e.hostname}|${e.servicePort}|${e.address}|${e.port}|${e.workload}`;
@@ -92,16 +81,27 @@ export function createKubeRegistry(opts: KubeRegistryOptions): KubeRegistry {
   const kc = opts.kubeConfig;
   const core = kc.makeApiClient(CoreV1Api);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
-  const watch = new BookmarkingWatch(kc);
-  const services: Watched<V1Service> = new ListWatch('/api/v1/services', watch, () => core.listServiceForAllNamespaces(), false);
+  let closed = false;
+  // client-node's ListWatch opens a watch after a list even when stop() came while the list (or the
+  // watch request) was in flight: a list answered after close() fails, and a watch opened after it
+  // is aborted, so close() leaves nothing open.
+  const watch = new BookmarkingWatch(kc, () => closed);
+  const guarded =
+    <T extends KubernetesObject>(list: () => Promise<KubernetesListObject<T>>) =>
+    async (): Promise<KubernetesListObject<T>> => {
+      const l = await list();
+      if (closed) throw new Error('registry closed');
+      return l;
+    };
+  const services: Watched<V1Service> = new ListWatch('/api/v1/services', watch, guarded(() => core.listServiceForAllNamespaces()), false);
   const slices: Watched<V1EndpointSlice> = new ListWatch(
     '/apis/discovery.k8s.io/v1/endpointslices',
     watch,
-    () => discovery.listEndpointSliceForAllNamespaces(),
+    guarded(() => discovery.listEndpointSliceForAllNamespaces()),
     false,
   );
-  const pods: Watched<V1Pod> = new ListWatch('/api/v1/pods', watch, () => core.listPodForAllNamespaces(), false);
-  const nodes: Watched<V1Node> = new ListWatch('/api/v1/nodes', watch, () => core.listNode(), false);
+  const pods: Watched<V1Pod> = new ListWatch('/api/v1/pods', watch, guarded(() => core.listPodForAllNamespaces()), false);
+  const nodes: Watched<V1Node> = new ListWatch('/api/v1/nodes', watch, guarded(() => core.listNode()), false);
   const informers: [string, Watched<KubernetesObject>][] = [
     ['services', services],
     ['endpointslices', slices],
@@ -120,7 +120,6 @@ export function createKubeRegistry(opts: KubeRegistryOptions): KubeRegistry {
   });
   let problems: string[] = [];
   let previousEndpoints = new Map<string, RegistryEndpoint>();
-  let closed = false;
   let scheduled: NodeJS.Immediate | undefined;
   const retries = new Set<NodeJS.Timeout>();
 

@@ -74,14 +74,14 @@ export interface ControlPlaneOptions {
   registryFile?: string;
   /** Pilot's registries by name (default `file`, `federation`); see src/pilot/registry/registry-factory.ts. */
   registries?: readonly string[];
-  /** Pilot's config stores by name (default `folder`); see src/pilot/config/config-store-factory.ts. */
+  /** Pilot's config stores by name (default `file`); see src/pilot/config/config-store-factory.ts. */
   configStores?: readonly string[];
   /**
    * The API server of the `kube` registry, the `crd` config store, Citadel's TokenReview and the
    * writers: a kubeconfig file (default: client-node's, e.g. in-cluster).
    */
   kubeconfig?: string;
-  /** The `folder` config store's folder (required with it). */
+  /** The `file` config store's folder (required with it). */
   configDir?: string;
   /** The control plane's namespace: its Leases live there, and it names the webhook configurations. Default `meshfed-system`. */
   namespace?: string;

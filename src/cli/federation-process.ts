@@ -23,11 +23,11 @@ export interface FederationProcessOptions {
   registryFile?: string;
   /** The model's registries by name, as its cluster's Pilot has them (default `file`, `federation`). */
   registries?: readonly string[];
-  /** The model's config stores by name, as its cluster's Pilot has them (default `folder`). */
+  /** The model's config stores by name, as its cluster's Pilot has them (default `file`). */
   configStores?: readonly string[];
   /** The API server of the `kube` registry and the `crd` config store; ServiceImports are written there. */
   kubeconfig?: string;
-  /** The `folder` config store's folder (required with it). */
+  /** The `file` config store's folder (required with it). */
   configDir?: string;
   /** The control plane's namespace, where the ServiceImport writer's Lease lives (default `meshfed-system`). */
   namespace?: string;

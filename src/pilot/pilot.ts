@@ -41,7 +41,7 @@ export interface PilotOptions {
    * KubeConfig; absent: client-node's default (KUBECONFIG, ~/.kube/config, in-cluster).
    */
   kubeconfig?: string | KubeConfig;
-  /** Folder of Istio-style YAML, read recursively and watched; required by the `folder` config store. */
+  /** Folder of Istio-style YAML, read recursively and watched; required by the `file` config store. */
   configDir?: string;
   /**
    * Registries by name (registry-factory.ts: `federation`, `file`, `kube`), default `file` and
@@ -49,7 +49,7 @@ export interface PilotOptions {
    */
   registries?: readonly string[];
   /**
-   * Config stores by name (config-store-factory.ts: `crd`, `folder`), default `folder`; several
+   * Config stores by name (config-store-factory.ts: `crd`, `file`), default `file`; several
    * are served as one, the first keeping an object defined in two.
    */
   configStores?: readonly string[];
@@ -133,11 +133,11 @@ function hasErrors(r: ServiceRegistry): r is ServiceRegistry & { errors(): strin
 
 function validate(opts: PilotOptions): void {
   const registries = opts.registries ?? ['file', 'federation'];
-  const stores = opts.configStores ?? ['folder'];
+  const stores = opts.configStores ?? ['file'];
   const nonEmpty: (keyof PilotOptions)[] = [
     'cluster',
     'trustDomain',
-    ...(stores.includes('folder') ? (['configDir'] as const) : []),
+    ...(stores.includes('file') ? (['configDir'] as const) : []),
     ...(registries.includes('file') ? (['registryFile'] as const) : []),
   ];
   for (const k of nonEmpty) {
@@ -212,7 +212,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   }
   for (const f of reporting) for (const e of f.errors()) logger.warn({ registry: f.name }, `registry ${f.name}: ${e}`);
   const imports = opts.importsDir !== undefined ? readImportFolder(opts.importsDir, federation, logger, { debounceMs }) : undefined;
-  const store = await createConfigStores(opts.configStores ?? ['folder'], {
+  const store = await createConfigStores(opts.configStores ?? ['file'], {
     domainSuffix,
     logger,
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),

@@ -44,10 +44,10 @@ test.serial('pilot checks --config-stores against --config-dir before starting',
   const base = ['pilot', '--cluster', 'east', '--address', '127.63.2.1', '--ca-dir', path.join(dir, 'ca'), '--registry-file', path.join(dir, 'workloads.json')];
   const noDir = await meshfed(base);
   t.is(noDir.code, 1);
-  t.is(noDir.stderr.trim(), '--config-stores with folder (the default) needs --config-dir');
+  t.is(noDir.stderr.trim(), '--config-stores with file (the default) needs --config-dir');
   const stray = await meshfed([...base, '--config-stores', 'crd', '--config-dir', path.join(dir, 'config')]);
   t.is(stray.code, 1);
-  t.is(stray.stderr.trim(), '--config-dir is read only by the folder config store: add folder to --config-stores or drop it');
+  t.is(stray.stderr.trim(), '--config-dir is read only by the file config store: add file to --config-stores or drop it');
   const namespace = await meshfed([...base, '--config-dir', path.join(dir, 'config'), '--namespace', 'mesh']);
   t.is(namespace.code, 1);
   t.is(namespace.stderr.trim(), '--namespace is read only in Kubernetes: add kube to --registries or crd to --config-stores, or drop it');

@@ -1,5 +1,5 @@
 /**
- * `folder` and `crd` config stores served as one (createConfigStores): the union of both, an
+ * `file` and `crd` config stores served as one (createConfigStores): the union of both, an
  * object defined in both kept from the first store and the other reported as a duplicate, changes
  * of either reaching the listeners. Loopback: 127.142.5.1 (the Kubernetes list/watch test server).
  */
@@ -20,7 +20,7 @@ const vs = (name: string) => ({
 });
 const VS_PATH = '/apis/networking.istio.io/v1/namespaces/default/virtualservices';
 
-test('folder and crd stores as one: union, duplicates reported, changes of both seen', async (t) => {
+test('file and crd stores as one: union, duplicates reported, changes of both seen', async (t) => {
   const kube = await startKubeListWatchTestServer({ host: '127.142.5.1' });
   t.teardown(() => kube.close());
   const dir = mkdtempSync(path.join(tmpdir(), 'meshfed-aggregate-'));
@@ -29,7 +29,7 @@ test('folder and crd stores as one: union, duplicates reported, changes of both 
   await kubeCall(kube, 'POST', VS_PATH, vs('ratings'));
   await kubeCall(kube, 'POST', VS_PATH, vs('reviews'));
 
-  const r = await createConfigStores(['folder', 'crd'], { domainSuffix: 'cluster.local', logger: silentLogger, configDir: dir, kubeconfig: kube.kubeConfig() });
+  const r = await createConfigStores(['file', 'crd'], { domainSuffix: 'cluster.local', logger: silentLogger, configDir: dir, kubeconfig: kube.kubeConfig() });
   if (!r.ok) throw new Error(r.errors.join('; '));
   const store = r.value;
   t.teardown(() => store.close());
@@ -37,9 +37,9 @@ test('folder and crd stores as one: union, duplicates reported, changes of both 
   store.onChange(() => {
     changes += 1;
   });
-  const names = () => store.list().map((o) => `${o.metadata.name} ${o.source.startsWith('kubernetes:') ? 'crd' : 'folder'}`);
+  const names = () => store.list().map((o) => `${o.metadata.name} ${o.source.startsWith('kubernetes:') ? 'crd' : 'file'}`);
   await pollUntil(() => names().length === 2, 'both stores listed', 10_000);
-  t.deepEqual(names(), ['ratings crd', 'reviews folder'], 'the first store keeps an object defined in both');
+  t.deepEqual(names(), ['ratings crd', 'reviews file'], 'the first store keeps an object defined in both');
   t.deepEqual(
     store.errors().map((e) => [e.code, e.source, e.message]),
     [['CONFIG_DUPLICATE', 'kubernetes:virtualservices.networking.istio.io/default/reviews', 'already defined in reviews.yaml']],

@@ -37,9 +37,9 @@ test('the file registry made by name reads its file with the domain suffix', asy
 });
 
 test('config stores are made by name; an unknown name fails naming the known ones', async (t) => {
-  t.deepEqual(CONFIG_STORE_NAMES, ['crd', 'folder']);
-  t.deepEqual(await createConfigStore('etcd', ctx), { ok: false, errors: ['unknown config store "etcd": known config stores are crd, folder'] });
-  t.deepEqual(await createConfigStore('folder', ctx), { ok: false, errors: ['config store folder needs configDir'] });
+  t.deepEqual(CONFIG_STORE_NAMES, ['crd', 'file']);
+  t.deepEqual(await createConfigStore('etcd', ctx), { ok: false, errors: ['unknown config store "etcd": known config stores are crd, file'] });
+  t.deepEqual(await createConfigStore('file', ctx), { ok: false, errors: ['config store file needs configDir'] });
 });
 
 test('the crd config store refuses a kubeconfig it cannot load, naming the file', async (t) => {
@@ -52,8 +52,8 @@ const pilotCases: [string, { registries?: string[]; configStores?: string[]; con
   ['an unknown registry', { registries: ['file', 'federation', 'kube2'] }, 'invalid registries[2]: unknown registry "kube2": known registries are federation, file, kube'],
   ['a registry listed twice', { registries: ['file', 'federation', 'file'] }, 'invalid registries[2]: file is listed twice'],
   ['no federation registry', { registries: ['file'] }, 'invalid registries: must include federation (the federationSink)'],
-  ['an unknown config store', { configStores: ['folder', 'etcd'] }, 'invalid configStores[1]: unknown config store "etcd": known config stores are crd, folder'],
-  ['a config store listed twice', { configStores: ['folder', 'folder'] }, 'invalid configStores[1]: folder is listed twice'],
+  ['an unknown config store', { configStores: ['file', 'etcd'] }, 'invalid configStores[1]: unknown config store "etcd": known config stores are crd, file'],
+  ['a config store listed twice', { configStores: ['file', 'file'] }, 'invalid configStores[1]: file is listed twice'],
   ['no config store', { configStores: [] }, 'invalid configStores: must name at least one config store'],
   ['status without the crd store', { configStatus: { identity: 'a', leaseNamespace: 'meshfed-system' } }, 'invalid configStatus: only the crd config store writes status; add crd to configStores or drop it'],
 ];
@@ -72,7 +72,7 @@ test('createPilot with the folder and crd stores serves both as one; a store it 
       cluster: 'east',
       trustDomain: 'cluster.local',
       registries: ['federation'],
-      configStores: ['folder', 'crd'],
+      configStores: ['file', 'crd'],
       configDir: '/nonexistent/config',
       kubeconfig: '/nonexistent/kubeconfig',
       logger: silentLogger,

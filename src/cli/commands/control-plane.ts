@@ -95,9 +95,9 @@ function pilotSources(o: Record<string, string>): {
   if (withFile && !o['registryFile']) exitWith('--registries with file (the default) needs --registry-file');
   if (!withFile && o['registryFile']) exitWith('--registry-file is read only by the file registry: add file to --registries or drop it');
   const configStores = o['configStores'] !== undefined ? o['configStores'].split(',').map((r) => r.trim()) : undefined;
-  const withFolder = configStores === undefined || configStores.includes('folder');
-  if (withFolder && !o['configDir']) exitWith('--config-stores with folder (the default) needs --config-dir');
-  if (!withFolder && o['configDir']) exitWith('--config-dir is read only by the folder config store: add folder to --config-stores or drop it');
+  const withFolder = configStores === undefined || configStores.includes('file');
+  if (withFolder && !o['configDir']) exitWith('--config-stores with file (the default) needs --config-dir');
+  if (!withFolder && o['configDir']) exitWith('--config-dir is read only by the file config store: add file to --config-stores or drop it');
   const kube = registries?.includes('kube') === true || configStores?.includes('crd') === true;
   if (o['kubeconfig'] && !kube && o['auth'] !== 'kube') {
     exitWith('--kubeconfig is read only by the kube registry and the crd config store: add kube to --registries or crd to --config-stores, or drop it');
@@ -131,7 +131,7 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
     .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
     .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
-    .option('--config-stores <names>', 'comma-separated config stores: folder, crd (default folder)')
+    .option('--config-stores <names>', 'comma-separated config stores: file, crd (default file)')
     .option('--kubeconfig <file>', 'the API server of the kube registry, the crd config store and --auth kube (default: KUBECONFIG, ~/.kube/config, in-cluster)')
     .addOption(
       new Option('--auth <mode>', "how Citadel authenticates callers: bootstrap tokens from --tokens-file, or kube (TokenReview of projected service-account tokens)")
@@ -174,7 +174,7 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder; signs the 15012 serving certificate")
     .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
     .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
-    .option('--config-stores <names>', 'comma-separated config stores: folder, crd (default folder)')
+    .option('--config-stores <names>', 'comma-separated config stores: file, crd (default file)')
     .option('--kubeconfig <file>', 'the API server of the kube registry and the crd config store (default: KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--namespace <ns>', "in Kubernetes: the control plane's namespace, where its Leases live (default meshfed-system)")
     .option('--config-dir <dir>', 'watched folder of Istio-kind YAML (needed with the folder config store)')
@@ -204,7 +204,7 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option('--registry-file <file>', 'workloads.json of the file registry (the same file Pilot reads)')
     .option('--registries <names>', "comma-separated registries, as this cluster's Pilot has them (default file,federation)")
-    .option('--config-stores <names>', "comma-separated config stores, as this cluster's Pilot has them (default folder)")
+    .option('--config-stores <names>', "comma-separated config stores, as this cluster's Pilot has them (default file)")
     .option('--kubeconfig <file>', 'the API server of the kube registry and the crd config store; ServiceImports are written there (default: KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--namespace <ns>', "in Kubernetes: the control plane's namespace, where the ServiceImport writer's Lease lives (default meshfed-system)")
     .option('--config-dir <dir>', 'folder of Istio-kind YAML holding the ServiceExports (the same folder Pilot reads; needed with the folder config store)')

@@ -1,5 +1,5 @@
 /**
- * Several config stores served as one (`--config-stores folder,crd`), as istiod aggregates its
+ * Several config stores served as one (`--config-stores file,crd`), as istiod aggregates its
  * config sources. The objects of all stores are merged by kind/namespace/name: the first store (in
  * the order given) keeps an object defined in two, and the other definition is reported as a
  * duplicate, as two files defining it would be.

@@ -1,5 +1,5 @@
 /**
- * Config stores chosen by name, like registries (registry-factory.ts): `folder` (a watched folder
+ * Config stores chosen by name, like registries (registry-factory.ts): `file` (a watched folder
  * of YAML) and `crd` (Kubernetes custom resources). The CRD store and its client library are loaded
  * only when `crd` is asked for. Several stores are served as one (config-store-aggregate.ts).
  */
@@ -17,7 +17,7 @@ import type { CrdStatusOptions } from './crd/crd-store.ts';
 export interface ConfigStoreContext {
   readonly domainSuffix: string;
   readonly logger: Logger;
-  /** `folder`: the watched configuration folder. */
+  /** `file`: the watched configuration folder. */
   readonly configDir?: string;
   /**
    * `crd`: the path of a kubeconfig file, or a loaded KubeConfig; absent: client-node's default
@@ -54,9 +54,9 @@ async function makeCrd(ctx: ConfigStoreContext): Promise<Result<ConfigStore>> {
 
 const MAKERS: Readonly<Record<string, ConfigStoreMaker>> = {
   crd: makeCrd,
-  folder: async (ctx) =>
+  file: async (ctx) =>
     ctx.configDir === undefined || ctx.configDir === ''
-      ? fail(['config store folder needs configDir'])
+      ? fail(['config store file needs configDir'])
       : ok(createFolderConfigStore(ctx.configDir, ctx.logger, { domainSuffix: ctx.domainSuffix })),
 };
 

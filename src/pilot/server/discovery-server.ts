@@ -26,7 +26,7 @@ export interface DiscoveryServerOptions {
   registries?: readonly string[];
   /** The API server of the `kube` registry and `crd` config store (PilotOptions.kubeconfig). */
   kubeconfig?: string | KubeConfig;
-  /** The `folder` config store's folder (required with it). */
+  /** The `file` config store's folder (required with it). */
   configDir?: string;
   /** Pilot's config stores by name (PilotOptions.configStores). */
   configStores?: readonly string[];

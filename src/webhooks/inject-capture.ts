@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { parseCidrList, parsePortList, splitCaptureList } from '../common/capture-lists.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 
 /** The proxy's uid and gid: capture leaves its own traffic alone (Istio's 1337). */
@@ -18,39 +18,9 @@ export const CAPTURE_ANNOTATIONS = {
 
 const annotationPath = (key: string): string => `metadata.annotations["${key}"]`;
 
-function splitList(text: string): string[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-/** A comma list of ports (`'*'` too when `star`), or the problem with it. */
-function portList(text: string, star: boolean): Result<string, string> {
-  const items = splitList(text);
-  if (star && items.length === 1 && items[0] === '*') return ok('*');
-  for (const item of items) {
-    const n = Number(item);
-    if (!/^\d+$/.test(item) || n < 1 || n > 65535) return fail(`${JSON.stringify(item)} is not a port 1..65535${star ? " (or '*' alone)" : ''}`);
-  }
-  return ok(items.join(','));
-}
-
-/** A comma list of CIDRs (`'*'` too when `star`), or the problem with it. */
-function cidrList(text: string, star: boolean): Result<string, string> {
-  const items = splitList(text);
-  if (star && items.length === 1 && items[0] === '*') return ok('*');
-  for (const item of items) {
-    const [address = '', prefix, extra] = item.split('/');
-    const family = isIP(address);
-    const bits = Number(prefix);
-    const max = family === 6 ? 128 : 32;
-    if (family === 0 || extra !== undefined || prefix === undefined || !/^\d+$/.test(prefix) || bits > max) {
-      return fail(`${JSON.stringify(item)} is not a CIDR such as 10.0.0.0/8${star ? " (or '*' alone)" : ''}`);
-    }
-  }
-  return ok(items.join(','));
-}
+const joined = (r: Result<'*' | readonly (number | string)[], string>): Result<string, string> => (r.ok ? ok(r.value === '*' ? '*' : r.value.join(',')) : r);
+const portList = (text: string, star: boolean): Result<string, string> => joined(parsePortList(text, star));
+const cidrList = (text: string, star: boolean): Result<string, string> => joined(parseCidrList(text, star));
 
 /**
  * The arguments of `meshfed capture-init`, the init container's command, from Istio's pod
@@ -79,7 +49,7 @@ export function captureInitArgs(annotations: Readonly<Record<string, string>>, c
   const includeRanges = read(A.includeOutboundIPRanges, '*', (t) => cidrList(t, true));
   const excludeRanges = read(A.excludeOutboundIPRanges, '', (t) => cidrList(t, false));
   if (errors.length > 0) return fail(errors);
-  const excludeInbound = [...new Set([...ALWAYS_EXCLUDED_INBOUND.map(String), ...splitList(excludeInboundExtra)])].join(',');
+  const excludeInbound = [...new Set([...ALWAYS_EXCLUDED_INBOUND.map(String), ...splitCaptureList(excludeInboundExtra)])].join(',');
   return ok([
     'capture-init',
     '--proxy-uid', String(PROXY_UID),

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { parseCidrList, parsePortList } from '../../common/capture-lists.ts';
 import { fail, ok, type Result } from '../../common/result.ts';
 
 /**
@@ -62,13 +62,6 @@ export const CAPTURE_FLAGS = [
 ] as const;
 export type CaptureFlag = (typeof CAPTURE_FLAGS)[number];
 
-function items(text: string): string[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
 function port(flag: string, text: string): Result<number, string> {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < 1 || n > 65535) return fail(`${flag}: ${JSON.stringify(text)} is not a port 1..65535`);
@@ -76,29 +69,13 @@ function port(flag: string, text: string): Result<number, string> {
 }
 
 function ports(flag: string, text: string, star: boolean): Result<'*' | number[], string> {
-  const list = items(text);
-  if (star && list.length === 1 && list[0] === '*') return ok('*');
-  const out: number[] = [];
-  for (const item of list) {
-    const p = port(flag, item);
-    if (!p.ok) return fail(`${p.errors}${star ? " (or '*' alone)" : ''}`);
-    if (!out.includes(p.value)) out.push(p.value);
-  }
-  return ok(out);
+  const r = parsePortList(text, star);
+  return r.ok ? r : fail(`${flag}: ${r.errors}`);
 }
 
 function cidrs(flag: string, text: string, star: boolean): Result<'*' | string[], string> {
-  const list = items(text);
-  if (star && list.length === 1 && list[0] === '*') return ok('*');
-  for (const item of list) {
-    const [address = '', prefix, extra] = item.split('/');
-    const family = isIP(address);
-    const bits = Number(prefix);
-    if (family === 0 || extra !== undefined || prefix === undefined || !/^\d+$/.test(prefix) || bits > (family === 6 ? 128 : 32)) {
-      return fail(`${flag}: ${JSON.stringify(item)} is not a CIDR such as 10.0.0.0/8${star ? " (or '*' alone)" : ''}`);
-    }
-  }
-  return ok(list);
+  const r = parseCidrList(text, star);
+  return r.ok ? r : fail(`${flag}: ${r.errors}`);
 }
 
 function id(flag: string, text: string): Result<number, string> {

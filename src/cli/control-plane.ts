@@ -15,6 +15,7 @@ import type { Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import {
   createDiscoveryBackend,
+  createExportConflictTracker,
   type DiscoveryBackend,
   fanOutImportSink,
   type FederationHandle,
@@ -49,7 +50,8 @@ import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport
  *
  * In Kubernetes (the `kube` registry or the `crd` config store), it also writes to its own cluster,
  * each writer under its own Lease in `namespace` so that one replica writes (control-plane-kube.ts):
- * status of the custom resources (`meshfed-config-status`), the ServiceImports of what federation
+ * status of the custom resources (`meshfed-config-status`; with federation hosted, ServiceExports'
+ * `Conflict` from comparing this cluster's exports with the imported ones, export-conflict-tracker.ts), the ServiceImports of what federation
  * imports (`meshfed-service-imports`), and the `meshfed-ca-root-cert` ConfigMap in every namespace
  * plus the caBundle of its own webhook configurations (`meshfed-root-cert`).
  *
@@ -146,6 +148,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger: log.child({ component }),
     ...(opts.leaseTiming !== undefined ? { lease: opts.leaseTiming } : {}),
   });
+  // ServiceExport Conflict: compared when federation runs here beside the crd store's status writer.
+  const conflicts = kubeWriters && opts.configStores?.includes('crd') && opts.discovery.kind !== 'none' ? createExportConflictTracker() : undefined;
   const ports = { xdsPlain: PORTS.xdsPlain, xdsTls: PORTS.xdsTls, monitoring: PORTS.monitoring, webhook: PORTS.webhook, ...opts.ports };
 
   const serving = issueServingCertificate({
@@ -166,7 +170,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.configDir !== undefined ? { configDir: opts.configDir } : {}),
     ...(opts.configStores !== undefined ? { configStores: opts.configStores } : {}),
     ...(kubeWriters && opts.configStores?.includes('crd')
-      ? { configStatus: { identity, leaseNamespace: namespace, ...(opts.leaseTiming ?? {}) } }
+      ? { configStatus: { identity, leaseNamespace: namespace, ...(opts.leaseTiming ?? {}), ...(conflicts ? { exportConflicts: conflicts } : {}) } }
       : {}),
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
@@ -259,7 +263,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       if (kubeWriters) {
         const serviceImports = kubeWriters.mod.startServiceImportSync(writerOptions(kubeWriters.kubeConfig, 'service-imports'));
         writers.push(serviceImports);
-        sink = fanOutImportSink([pilot.federationSink, serviceImports], (e) => log.error({ err: String(e) }, 'import sink failed'));
+        const sinks: ImportSink[] = [pilot.federationSink, serviceImports, ...(conflicts ? [conflicts] : [])];
+        sink = fanOutImportSink(sinks, (e) => log.error({ err: String(e) }, 'import sink failed'));
       }
       federation = await startFederation({
         cluster: opts.cluster,
@@ -270,6 +275,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         logger: log.child({ component: 'federation' }),
       });
       federation.update(pilot.exportState());
+      conflicts?.updateLocal(pilot.exportState());
     }
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
@@ -281,7 +287,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     throw e;
   }
 
-  pilot.onPush(() => federation?.update(pilot.exportState()));
+  pilot.onPush(() => {
+    const state = pilot.exportState();
+    federation?.update(state);
+    conflicts?.updateLocal(state);
+  });
 
   const hosted = [
     'pilot',

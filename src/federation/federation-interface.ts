@@ -69,3 +69,22 @@ export type FederationEvent =
  * error seen.
  */
 export type FirstSyncState = { done: true } | { done: false; reason: string };
+
+/** The MCS Conflict condition of one ServiceExport of this cluster (export-conflict.ts). */
+export interface ConflictVerdict {
+  status: 'True' | 'False';
+  reason: 'PortConflict' | 'NoConflict';
+  /** Names the other exporting cluster(s) and, with a conflict, the port, what each declared and which export wins. */
+  message: string;
+}
+
+/**
+ * What the CRD config store reads to write a ServiceExport's `Conflict` condition. Fed by the
+ * control plane (export-conflict-tracker.ts): this cluster's exports and the imported ones.
+ */
+export interface ExportConflictSource {
+  /** The verdict for this cluster's export of namespace/name; undefined while this cluster does not export it (Conflict stays Unknown). */
+  verdict(namespace: string, name: string): ConflictVerdict | undefined;
+  /** Called (synchronously, after the change) whenever any verdict may have changed. */
+  onChange(cb: () => void): void;
+}

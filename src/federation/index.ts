@@ -3,6 +3,8 @@
  * discovery backends and the pure Consul conversion.
  */
 export type {
+  ConflictVerdict,
+  ExportConflictSource,
   ExportedService,
   FederationEvent,
   FirstSyncState,
@@ -10,6 +12,8 @@ export type {
   ImportSink,
   LocalExportState,
 } from './federation-interface.ts';
+export { type ClusterExport, compareExports, type ExportComparison } from './export-conflict.ts';
+export { createExportConflictTracker, type ExportConflictTracker } from './export-conflict-tracker.ts';
 export { type FederationHandle, type FederationOptions, startFederation } from './federation-controller.ts';
 export type {
   Blocking,

@@ -37,11 +37,16 @@ const APP_PROTOCOL: Readonly<Record<ServiceProtocol, string | undefined>> = {
 
 /**
  * The ServiceImports for `byCluster` (cluster → its imported endpoints), sorted by namespace/name.
- * A port declared with different protocols by different clusters takes the protocol of the first
- * cluster in name order; a port without a protocol (older peers) is http.
+ * A port declared with different protocols by different clusters (an MCS PortConflict) takes the
+ * protocol of the oldest export, as KEP-1645's conflict resolution says: the smallest
+ * `firstSeen(cluster, namespace, service)` (epoch ms; default 0 for all), ties by cluster name. A
+ * port without a protocol (older peers) is http.
  */
-export function toServiceImports(byCluster: ReadonlyMap<string, readonly ImportedEndpoint[]>): DesiredServiceImport[] {
-  const services = new Map<string, { namespace: string; name: string; ports: Map<number, ServiceProtocol>; clusters: Set<string> }>();
+export function toServiceImports(
+  byCluster: ReadonlyMap<string, readonly ImportedEndpoint[]>,
+  firstSeen: (cluster: string, namespace: string, service: string) => number = () => 0,
+): DesiredServiceImport[] {
+  const services = new Map<string, { namespace: string; name: string; ports: Map<number, { protocol: ServiceProtocol; age: number }>; clusters: Set<string> }>();
   for (const cluster of [...byCluster.keys()].sort()) {
     for (const ep of byCluster.get(cluster) ?? []) {
       const key = `${ep.namespace}/${ep.service}`;
@@ -50,7 +55,10 @@ export function toServiceImports(byCluster: ReadonlyMap<string, readonly Importe
         s = { namespace: ep.namespace, name: ep.service, ports: new Map(), clusters: new Set() };
         services.set(key, s);
       }
-      if (!s.ports.has(ep.port)) s.ports.set(ep.port, ep.protocol ?? 'http');
+      const age = firstSeen(cluster, ep.namespace, ep.service);
+      const had = s.ports.get(ep.port);
+      // Clusters come in name order, so only a strictly older export replaces the protocol.
+      if (had === undefined || age < had.age) s.ports.set(ep.port, { protocol: ep.protocol ?? 'http', age });
       s.clusters.add(cluster);
     }
   }
@@ -63,7 +71,7 @@ export function toServiceImports(byCluster: ReadonlyMap<string, readonly Importe
         type: 'ClusterSetIP' as const,
         ports: [...s.ports.entries()]
           .sort(([a], [b]) => a - b)
-          .map(([port, protocol]) => {
+          .map(([port, { protocol }]) => {
             const appProtocol = APP_PROTOCOL[protocol];
             return { port, protocol: 'TCP' as const, ...(appProtocol !== undefined ? { appProtocol } : {}) };
           }),

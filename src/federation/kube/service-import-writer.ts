@@ -75,6 +75,14 @@ export function createServiceImportWriter(opts: ServiceImportWriterOptions): Ser
   const byCluster = new Map<string, readonly ImportedEndpoint[]>();
   let desired = new Map<string, DesiredServiceImport>();
   const known = new Set<string>();
+  /** `cluster namespace/service` → when this writer first saw that export (MCS: the oldest export wins a conflict). */
+  const firstSeen = new Map<string, number>();
+  const stampFirstSeen = (cluster: string, endpoints: readonly ImportedEndpoint[]): void => {
+    const now = Date.now();
+    const keys = new Set(endpoints.map((ep) => `${cluster} ${ep.namespace}/${ep.service}`));
+    for (const k of [...firstSeen.keys()]) if (k.startsWith(`${cluster} `) && !keys.has(k)) firstSeen.delete(k);
+    for (const k of keys) if (!firstSeen.has(k)) firstSeen.set(k, now);
+  };
 
   const split = (key: string): { namespace: string; name: string } => {
     const i = key.indexOf('/');
@@ -138,7 +146,7 @@ export function createServiceImportWriter(opts: ServiceImportWriterOptions): Ser
   });
 
   const recompute = (): void => {
-    const next = new Map(toServiceImports(byCluster).map((s) => [`${s.namespace}/${s.name}`, s]));
+    const next = new Map(toServiceImports(byCluster, (c, ns, svc) => firstSeen.get(`${c} ${ns}/${svc}`) ?? 0).map((s) => [`${s.namespace}/${s.name}`, s]));
     const dirty = new Set<string>();
     for (const [key, s] of next) if (canonical(desired.get(key)) !== canonical(s)) dirty.add(key);
     for (const key of desired.keys()) if (!next.has(key)) dirty.add(key);
@@ -165,9 +173,11 @@ export function createServiceImportWriter(opts: ServiceImportWriterOptions): Ser
   return {
     replaceCluster(cluster, endpoints) {
       byCluster.set(cluster, [...endpoints]);
+      stampFirstSeen(cluster, endpoints);
       recompute();
     },
     removeCluster(cluster) {
+      stampFirstSeen(cluster, []);
       if (byCluster.delete(cluster)) recompute();
     },
     resync() {

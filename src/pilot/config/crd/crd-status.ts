@@ -5,11 +5,15 @@
  *   istiod writes with PILOT_ENABLE_STATUS), `validationMessages` in Istio's analysis message
  *   shape (IST0106 SchemaValidationError, with the field path in the description) and
  *   `observedGeneration`.
- * - ServiceExport gets MCS (KEP-1645) conditions: `Valid`, `Ready` and `Conflict`.
+ * - ServiceExport gets MCS (KEP-1645) conditions: `Valid`, `Ready` and `Conflict`. `Conflict` is
+ *   the federation's comparison of the clusters' exports (src/federation/export-conflict.ts):
+ *   `True` (PortConflict) or `False` (NoConflict), and `Unknown` (Pending) while the export is
+ *   invalid or not compared (no federation, or this cluster does not export it yet).
  *
  * `lastTransitionTime` is carried over from the previous status while a condition's status stays
  * the same, so recomputing an unchanged object gives a status equal to the stored one (no write).
  */
+import type { ConflictVerdict } from '../../../federation/federation-interface.ts';
 import type { ConfigError } from '../config-error.ts';
 import type { CrdKind } from './crd-kinds.ts';
 
@@ -42,6 +46,8 @@ export interface StatusInput {
   now: string;
   /** The status stored on the object now (anything; only well-formed conditions are reused). */
   previous: unknown;
+  /** ServiceExport only: the federation's Conflict verdict for this export; absent, Conflict is Unknown. */
+  conflict?: ConflictVerdict | undefined;
 }
 
 const SCHEMA_ERROR = { code: 'IST0106', name: 'SchemaValidationError' };
@@ -97,13 +103,17 @@ function mcsExportStatus(s: StatusInput): Record<string, unknown> {
       s.now,
     ),
     stamp(
-      {
-        type: 'Conflict',
-        status: 'Unknown',
-        observedGeneration: g,
-        reason: 'Pending',
-        message: 'meshfed does not compare exports across clusters yet',
-      },
+      valid && s.conflict !== undefined
+        ? { type: 'Conflict', status: s.conflict.status, observedGeneration: g, reason: s.conflict.reason, message: s.conflict.message }
+        : {
+            type: 'Conflict',
+            status: 'Unknown',
+            observedGeneration: g,
+            reason: 'Pending',
+            message: valid
+              ? 'not compared with other clusters: this cluster does not export the service (no local endpoints or gateway) or runs no federation'
+              : 'not compared while the ServiceExport is invalid',
+          },
       s.previous,
       s.now,
     ),

@@ -16,6 +16,7 @@
  */
 import { ApiException, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { errorMessage } from '../../../common/errors.ts';
+import type { ExportConflictSource } from '../../../federation/federation-interface.ts';
 import type { Logger } from '../../../common/log.ts';
 import { fail, ok, type Result } from '../../../common/result.ts';
 import { RetryingQueue } from '../../../federation/retrying-queue.ts';
@@ -40,6 +41,11 @@ export interface CrdStatusOptions {
   leaseDurationSeconds?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /**
+   * Where ServiceExports' `Conflict` condition comes from (the control plane's federation); on
+   * its change every ServiceExport's status is recomputed. Without it Conflict stays Unknown.
+   */
+  exportConflicts?: ExportConflictSource;
 }
 
 /** Options of createCrdConfigStore. */
@@ -118,6 +124,7 @@ export function createCrdConfigStore(opts: CrdConfigStoreOptions): CrdConfigStor
   // Status write-back.
   const customApi = opts.kubeConfig.makeApiClient(CustomObjectsApi);
   let elector: LeaseElector | undefined;
+  const conflicts = opts.status?.exportConflicts;
   const writeStatus = async (key: string): Promise<Result<void, Error>> => {
     const e = entries.get(key);
     if (!e || !elector?.isLeader()) return ok(undefined);
@@ -128,6 +135,9 @@ export function createCrdConfigStore(opts: CrdConfigStoreOptions): CrdConfigStor
       keptLastGood: e.errors.length > 0 && e.good !== undefined,
       now: new Date().toISOString().replace(/\.[0-9]+Z$/, 'Z'),
       previous,
+      ...(e.kind.status === 'mcs-export' && conflicts
+        ? { conflict: conflicts.verdict(e.raw.metadata?.namespace ?? '', e.raw.metadata?.name ?? '') }
+        : {}),
     });
     if (sameStatus(previous, wanted)) return ok(undefined);
     const md = e.raw.metadata ?? {};
@@ -161,6 +171,11 @@ export function createCrdConfigStore(opts: CrdConfigStoreOptions): CrdConfigStor
       if (leader) for (const key of entries.keys()) queue.add(key);
     });
   }
+
+  conflicts?.onChange(() => {
+    if (!elector) return;
+    for (const [key, e] of entries) if (e.kind.status === 'mcs-export') queue.add(key);
+  });
 
   let pending = kinds.length;
   let resolveSynced: () => void = () => {};

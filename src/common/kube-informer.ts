@@ -60,6 +60,10 @@ export interface KubeInformerOptions<T extends KubernetesObject> {
 export interface KubeInformerHandlers<T extends KubernetesObject> {
   upsert(obj: T): void;
   remove(obj: T): void;
+  /** A list or watch failed (the informer restarts after its delay); the error's message. */
+  failed?(message: string): void;
+  /** A list was delivered (the first one, and each relist after a restart or 410). */
+  listed?(): void;
 }
 
 /** A running informer. */
@@ -83,6 +87,12 @@ export function startKubeInformer<T extends KubernetesObject>(opts: KubeInformer
   const list = async (): Promise<KubernetesListObject<T>> => {
     const l = await opts.list();
     if (stopped) throw new Error('informer stopped');
+    // After the informer has delivered the list's objects (it does so once this resolves).
+    if (h.listed) {
+      setTimeout(() => {
+        if (!stopped) h.listed?.();
+      }, 0);
+    }
     return l;
   };
   const informer = new ListWatch<T>(opts.path, new BookmarkingWatch(opts.kubeConfig, () => stopped), list, false, opts.labelSelector, opts.fieldSelector);
@@ -97,7 +107,9 @@ export function startKubeInformer<T extends KubernetesObject>(opts: KubeInformer
   });
   informer.on('error', (e: unknown) => {
     if (stopped) return;
-    opts.logger.warn({ resource: opts.name, retryInMs: delay, err: errorMessage(e) }, 'list/watch failed; restarting after a delay');
+    const message = errorMessage(e);
+    opts.logger.warn({ resource: opts.name, retryInMs: delay, err: message }, 'list/watch failed; restarting after a delay');
+    h.failed?.(message);
     timer = setTimeout(() => {
       timer = undefined;
       if (!stopped) void informer.start().catch(() => undefined);

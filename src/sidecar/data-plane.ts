@@ -154,6 +154,8 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     : undefined;
   let current = emptyProxyConfig();
   let applied = false;
+  /** Original destinations of the app connections captureFront serves as HTTP, by `remoteAddress|remotePort`. */
+  const appOriginalDsts = new Map<string, SocketAddr>();
   const ctx: ListenerContext = {
     workload,
     config: () => current,
@@ -167,7 +169,13 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     ),
     random: opts.random ?? Math.random,
     logger,
-    ...(opts.capture ? { inboundSourceAddress: opts.capture.inboundSourceAddress, originalDst: opts.capture.originalDst } : {}),
+    ...(opts.capture
+      ? {
+          inboundSourceAddress: opts.capture.inboundSourceAddress,
+          originalDst: opts.capture.originalDst,
+          appOriginalDst: (address: string, port: number) => appOriginalDsts.get(`${address}|${port}`),
+        }
+      : {}),
     peerMetadata: encodePeerMetadata({
       workload: workload.name,
       namespace: workload.namespace,
@@ -228,16 +236,39 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
 
   /**
    * The capture front of virtualOutbound: each connection's original destination port picks a
-   * `bind_to_port: false` tcp listener; anything else (HTTP, or a connection that was not
-   * redirected) goes to the outbound HTTP server, routed by Host.
+   * `bind_to_port: false` tcp listener; else virtualOutbound's chain by Envoy's match order (the
+   * chain with that destination port, else the chain without one): an HTTP chain goes to the
+   * outbound HTTP server, routed by Host; the tcp_proxy default chain (PassthroughFilterChain)
+   * dials PassthroughCluster's original destination or refuses (BlackHoleCluster); no chain
+   * matching closes the connection, as Envoy does. A connection without a readable original
+   * destination is served as HTTP.
    */
   const captureFront = (reader: OriginalDstReader, httpServer: http.Server): net.Server =>
     net.createServer({ allowHalfOpen: true }, (socket) => {
       const dst = reader(socket);
-      const tcp = dst.ok ? tcpListeners.capturedListener(dst.value.port) : undefined;
-      if (!dst.ok) logger.debug({ err: dst.errors }, 'captured connection without an original destination: served as HTTP');
-      if (tcp !== undefined) tcpListeners.accept(tcp, socket);
-      else httpServer.emit('connection', socket);
+      if (!dst.ok) {
+        logger.debug({ err: dst.errors }, 'captured connection without an original destination: served as HTTP');
+        httpServer.emit('connection', socket);
+        return;
+      }
+      const tcp = tcpListeners.capturedListener(dst.value.port);
+      if (tcp !== undefined) {
+        tcpListeners.accept(tcp, socket);
+        return;
+      }
+      const chains = current.listeners.get(LISTENER.virtualOutbound)?.filterChains ?? [];
+      const chain = chains.find((c) => c.destinationPort === dst.value.port) ?? chains.find((c) => c.destinationPort === undefined);
+      if (chain?.kind === 'http') {
+        const key = `${socket.remoteAddress ?? ''}|${socket.remotePort ?? 0}`;
+        appOriginalDsts.set(key, { host: dst.value.address, port: dst.value.port });
+        socket.once('close', () => appOriginalDsts.delete(key));
+        httpServer.emit('connection', socket);
+      } else if (chain?.kind === 'tcp') {
+        tcpListeners.acceptDefault(chain, socket, { host: dst.value.address, port: dst.value.port });
+      } else {
+        logger.debug({ originalDst: `${dst.value.address}:${dst.value.port}` }, 'captured connection matches no virtualOutbound chain: closed');
+        socket.destroy();
+      }
     });
 
   const startListener = async (name: string, host: string, port: number, useOriginalDst: boolean): Promise<Result<BoundListener, ListenerBindError>> => {

@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from '../common/log.ts';
 import type { ClusterManager } from '../dataplane/cluster/index.ts';
 import type { WorkloadSpec } from '../common/workload.ts';
-import type { ProxyConfig } from '../xds/config-types.ts';
+import type { ProxyConfig, SocketAddr } from '../xds/config-types.ts';
 import type { AccessLogRecord, TcpAccessLogRecord } from './access-log.ts';
 import type { OriginalDstReader } from './capture/original-dst.ts';
 import type { CertBundle } from './cert-source.ts';
@@ -39,6 +39,12 @@ export interface ListenerContext {
   inboundSourceAddress?: string;
   /** Capture mode: reads a redirected connection's original destination (inbound passthrough). */
   originalDst?: OriginalDstReader;
+  /**
+   * Capture mode: the original destination of the app connection that virtualOutbound served as
+   * HTTP, by that connection's remote address and port (one per open connection), so that a
+   * request routed to an ORIGINAL_DST cluster (PassthroughCluster) goes where the app was going.
+   */
+  appOriginalDst?: (remoteAddress: string, remotePort: number) => SocketAddr | undefined;
 }
 
 /** Response header carrying Envoy-style response flags on local replies and failures. */

@@ -5,7 +5,7 @@ import type { FilterRequest, HttpFilter, LocalReply } from '../dataplane/http/ht
 import { type RequestView, routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { editResponseHeaders, forward } from '../dataplane/http/router.ts';
 import type { RedirectConfig, RouteConfig } from '../xds/config-types.ts';
-import { parseOutboundClusterName } from '../xds/naming.ts';
+import { BLACKHOLE_CLUSTER, BLOCK_ALL_VIRTUAL_HOST, parseOutboundClusterName, PASSTHROUGH_CLUSTER } from '../xds/naming.ts';
 import { h2DownstreamHeaders, responseHeadersForH1 } from './headers.ts';
 import {
   blankLabels,
@@ -92,7 +92,8 @@ const DESTINATIONS_MAX = 4096;
 function destinationOfCluster(clusterName: string): { service: string; serviceName: string } | undefined {
   if (destinationByCluster.has(clusterName)) return destinationByCluster.get(clusterName);
   const parsed = parseOutboundClusterName(clusterName);
-  const d = parsed ? { service: parsed.hostname, serviceName: serviceNameOf(parsed.hostname) } : undefined;
+  // As Istio: a destination the mesh does not know is named by PassthroughCluster.
+  const d = parsed ? { service: parsed.hostname, serviceName: serviceNameOf(parsed.hostname) } : clusterName === PASSTHROUGH_CLUSTER ? { service: clusterName, serviceName: clusterName } : undefined;
   if (destinationByCluster.size >= DESTINATIONS_MAX) destinationByCluster.clear();
   destinationByCluster.set(clusterName, d);
   return d;
@@ -229,7 +230,11 @@ function handleOutbound(
   const table = outboundRouteTable(ctx);
   const decision = routeRequest(table, view, ctx.random);
   const destination = decision.ok && decision.cluster ? destinationOfCluster(decision.cluster.name) : undefined;
-  if (destination) {
+  if (decision.ok && !decision.cluster && decision.virtualHost.name === BLOCK_ALL_VIRTUAL_HOST) {
+    // As Istio: a request REGISTRY_ONLY refuses is reported against BlackHoleCluster.
+    labels.destination_service = BLACKHOLE_CLUSTER;
+    labels.destination_service_name = BLACKHOLE_CLUSTER;
+  } else if (destination) {
     labels.destination_service = destination.service;
     labels.destination_service_name = destination.serviceName;
   } else {
@@ -262,7 +267,9 @@ function handleOutbound(
     upstreamCluster = cluster.name;
     const hash = route.hashPolicy ? routeHash(route.hashPolicy, { headers: requestHeaders, path, socket: req.socket }) : undefined;
     if (hash?.setCookie !== undefined) res.setHeader('set-cookie', hash.setCookie);
-    const up = outboundUpstream(ctx, h2, h1, route.retry?.hostSelectionRetryMaxAttempts ?? 1, hash?.hashKey);
+    const remote = req.socket.remoteAddress;
+    const originalDst = remote !== undefined ? ctx.appOriginalDst?.(remote, req.socket.remotePort ?? 0) : undefined;
+    const up = outboundUpstream(ctx, h2, h1, route.retry?.hostSelectionRetryMaxAttempts ?? 1, hash?.hashKey, originalDst);
     const timeoutMs = route.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS;
     void forward(route, cluster, { method, path, authority: host, headers: requestHeaders, body }, timeoutMs, up, signal).then((result) => {
       if (result.target) {

@@ -1,7 +1,7 @@
 import type { Outcome, PickedHost } from '../dataplane/cluster/index.ts';
 import type { Attempt, ForwardRequest, RouterUpstream, UpstreamPick } from '../dataplane/http/router.ts';
 import type { AttemptOutcome } from '../dataplane/http/router-retry.ts';
-import type { ClusterConfig, EndpointConfig } from '../xds/config-types.ts';
+import type { ClusterConfig, EndpointConfig, SocketAddr } from '../xds/config-types.ts';
 import { h1ToH1RequestHeaders, h1ToH2RequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listener-context.ts';
 import { PEER_METADATA_HEADER } from './peer-metadata.ts';
@@ -56,6 +56,19 @@ function outcomeOf(o: AttemptOutcome): Outcome {
 }
 
 /**
+ * An ORIGINAL_DST cluster (PassthroughCluster) has one host per request: the original destination
+ * of the app's connection, dialled plaintext HTTP/1.1 (its cluster has no TLS or protocol options:
+ * the validator refuses them). Without one (the app called 15001 itself) there is no host: 503 UH.
+ */
+function originalDstPick(cluster: ClusterConfig, dst: SocketAddr | undefined): UpstreamPick<OutboundTarget> {
+  if (dst === undefined) return { ok: false, reply: { status: 503, flag: 'UH', body: `cluster "${cluster.name}" is ORIGINAL_DST but the connection has no original destination` } };
+  const endpoint: EndpointConfig = { address: { host: dst.host, port: dst.port }, weight: 1, healthy: true, tlsMode: 'disabled', priority: 0 };
+  // Nothing to lease: no load balancer, circuit breaker or outlier detection acts on this host.
+  const lease: PickedHost = { ok: true, endpoint, release: () => undefined, report: () => undefined };
+  return { ok: true, target: { cluster, endpoint, mtls: false, lease }, release: () => undefined };
+}
+
+/**
  * The outbound listener's side of the router seam: endpoints come from the cluster layer (load
  * balancer, outlier detection, circuit breakers; a retry that avoids previous hosts re-picks up to
  * `maxPicks` times), attempts go out over mesh mTLS (HTTP/2, to the endpoint's inbound port),
@@ -73,10 +86,13 @@ export function outboundUpstream(
   h1: Http1Upstream,
   maxPicks: number,
   hashKey: bigint | undefined,
+  originalDst?: SocketAddr,
 ): RouterUpstream<OutboundTarget, UpstreamResponse> {
   return {
     random: ctx.random,
     pick(clusterName, tried, retry): UpstreamPick<OutboundTarget> {
+      const config = ctx.clusters.get(clusterName)?.config;
+      if (config?.type === 'ORIGINAL_DST') return originalDstPick(config, originalDst);
       const excluded = retry?.excludePrioritiesOf ?? [];
       const pickCtx = {
         hashKey,

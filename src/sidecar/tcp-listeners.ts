@@ -133,6 +133,21 @@ export class TcpListeners {
     }, this.#capturedObserver);
   }
 
+  /**
+   * Serves a connection virtualOutbound (capture) matched to its default tcp_proxy chain (Istio's
+   * PassthroughFilterChain): `originalDst` is the one host of an ORIGINAL_DST cluster
+   * (PassthroughCluster); BlackHoleCluster has none, so the connection is closed (UH).
+   */
+  acceptDefault(chain: TcpFilterChain, socket: net.Socket, originalDst: SocketAddr): void {
+    this.#captured.add(socket);
+    socket.once('close', () => this.#captured.delete(socket));
+    const track = (s: net.Socket): void => {
+      this.#captured.add(s);
+      s.once('close', () => this.#captured.delete(s));
+    };
+    proxyTcp(socket, chain, { clusters: this.#ctx.clusters, random: this.#ctx.random, connector: this.#connector, observer: this.#capturedObserver, logger: this.#ctx.logger, track, originalDst });
+  }
+
   /** Proxies one app connection through the chain of listener `name` (its SNI chain when it routes by SNI). */
   #serve(name: string, socket: net.Socket, track: (s: net.Socket) => void, observer: ReturnType<typeof sourceTcpObserver>): void {
     const proxy = (chain: TcpFilterChain | undefined): void => {

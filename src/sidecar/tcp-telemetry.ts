@@ -1,5 +1,5 @@
 import type { TcpConnectionEnd, TcpConnectionInfo, TcpConnectionObserver } from '../dataplane/tcp/index.ts';
-import { parseOutboundClusterName } from '../xds/naming.ts';
+import { BLACKHOLE_CLUSTER, parseOutboundClusterName, PASSTHROUGH_CLUSTER } from '../xds/naming.ts';
 import type { ListenerContext } from './listener-context.ts';
 import type { PeerMetadata } from './peer-metadata.ts';
 import { serviceNameOf, type TcpLabels } from './telemetry.ts';
@@ -59,7 +59,9 @@ function namespaceOf(spiffeId: string | undefined): string {
 /**
  * Istio's `istio_tcp_*` metrics of the outbound side (reporter `source`): the caller is this
  * sidecar's workload; the destination is the picked endpoint (its workload, namespace and
- * cluster from EDS metadata) and, over mesh mTLS, the server's verified SPIFFE ID.
+ * cluster from EDS metadata) and, over mesh mTLS, the server's verified SPIFFE ID. A captured
+ * connection to a destination the mesh does not know has destination_service (and _name)
+ * `PassthroughCluster` or `BlackHoleCluster`.
  */
 export function sourceTcpObserver(ctx: ListenerContext): TcpConnectionObserver {
   const labelsOf = (info: TcpConnectionInfo, flags: string): TcpLabels => {
@@ -73,6 +75,10 @@ export function sourceTcpObserver(ctx: ListenerContext): TcpConnectionObserver {
     if (host !== undefined) {
       l.destination_service = host;
       l.destination_service_name = serviceNameOf(host);
+    } else if (info.cluster === PASSTHROUGH_CLUSTER || info.cluster === BLACKHOLE_CLUSTER) {
+      // As Istio: a destination the mesh does not know is named by the cluster that took it.
+      l.destination_service = info.cluster;
+      l.destination_service_name = info.cluster;
     }
     const e = info.endpoint;
     if (e?.workload) l.destination_workload = e.workload;

@@ -110,7 +110,9 @@ export interface ListenerConfig {
   tlsInspector: boolean;
   /**
    * virtualOutbound of a capture proxy (`use_original_dst`): each connection's original
-   * destination port picks a `bindToPort: false` listener; without one it is HTTP, routed by Host.
+   * destination port picks a `bindToPort: false` listener; without one, virtualOutbound's own
+   * chain for that `destinationPort`, else its default chain (HTTP routed by Host, or a tcp_proxy
+   * such as PassthroughCluster's).
    */
   useOriginalDst?: true;
   /** `bind_to_port: false`: not bound; reached only through virtualOutbound's original destination. */
@@ -344,7 +346,12 @@ export interface CircuitBreakerThresholds {
 
 export interface ClusterConfig {
   name: string;
-  type: 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
+  /**
+   * ORIGINAL_DST (lb_policy CLUSTER_PROVIDED, Istio's PassthroughCluster): no endpoints; a tcp_proxy
+   * of a capture proxy's virtualOutbound dials the connection's original destination. `lbPolicy`
+   * then reads ROUND_ROBIN and is not used.
+   */
+  type: 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
   /** EDS resource name to subscribe to (defaults to `name`). */
   edsServiceName: string;
   lbPolicy: LbPolicy;

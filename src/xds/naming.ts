@@ -92,6 +92,16 @@ export const LISTENER = {
 
 export const ROUTE_OUTBOUND = 'outbound';
 
+/**
+ * Istio's clusters for captured connections to destinations the mesh does not know:
+ * `PassthroughCluster` (ORIGINAL_DST: each connection goes where it was going) under ALLOW_ANY,
+ * `BlackHoleCluster` (no endpoints: refused) under REGISTRY_ONLY. Also their tcp_proxy stat prefixes.
+ */
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+/** Istio's REGISTRY_ONLY catch-all virtual host (direct response 502), reported as BlackHoleCluster. */
+export const BLOCK_ALL_VIRTUAL_HOST = 'block_all';
+
 /** SDS secret names, as Istio uses them; meshfed's proxies resolve them to Citadel material. */
 export const SECRET = { workloadCert: 'default', rootCa: 'ROOTCA' } as const;
 

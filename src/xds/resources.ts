@@ -292,11 +292,11 @@ export interface ClusterLoadAssignment {
 export interface Cluster {
   '@type': typeof TYPE_URL.cluster;
   name: string;
-  type: 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
+  type: 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
   eds_cluster_config?: { eds_config: AdsConfigSource; service_name?: string };
   load_assignment?: Omit<ClusterLoadAssignment, '@type'>;
   connect_timeout?: Duration;
-  lb_policy?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
+  lb_policy?: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV' | 'CLUSTER_PROVIDED';
   ring_hash_lb_config?: { minimum_ring_size?: UInt64Value; maximum_ring_size?: UInt64Value; hash_function?: 'XX_HASH' };
   maglev_lb_config?: { table_size?: UInt64Value };
   least_request_lb_config?: { choice_count?: UInt32Value };

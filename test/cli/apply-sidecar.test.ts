@@ -38,13 +38,22 @@ test('apply writes a Sidecar into the cluster config folder', async (t) => {
   t.deepEqual(await readdir(path.join(state.stateDir, 'config', 'applied')), ['sidecar.shop.default.yaml']);
 });
 
-test('apply refuses a Sidecar with ALLOW_ANY, naming the field, and applies nothing', async (t) => {
+test('apply writes a Sidecar with ALLOW_ANY (Pilot applies it to capture proxies)', async (t) => {
   const state = await fakeMesh(t);
   const file = path.join(state.stateDir, 'sidecar.yaml');
   await writeFile(file, sidecar('ALLOW_ANY'));
   const r = await meshfed(['apply', '--state-dir', state.stateDir, '--cluster', 'east', '-f', file]);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(await readdir(path.join(state.stateDir, 'config', 'applied')), ['sidecar.shop.default.yaml']);
+});
+
+test('apply refuses a Sidecar with an unknown outbound traffic policy, naming the field, and applies nothing', async (t) => {
+  const state = await fakeMesh(t);
+  const file = path.join(state.stateDir, 'sidecar.yaml');
+  await writeFile(file, sidecar('OPEN'));
+  const r = await meshfed(['apply', '--state-dir', state.stateDir, '--cluster', 'east', '-f', file]);
   t.not(r.code, 0);
   t.regex(r.stderr, /spec\.outboundTrafficPolicy\.mode/);
-  t.regex(r.stderr, /ALLOW_ANY is not supported/);
+  t.regex(r.stderr, /must be REGISTRY_ONLY or ALLOW_ANY/);
   t.deepEqual(await readdir(path.join(state.stateDir, 'config', 'applied')).catch(() => []), []);
 });

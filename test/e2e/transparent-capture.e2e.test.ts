@@ -21,11 +21,16 @@ import { eventually, samples } from './support/mesh.ts';
  * proves it went through the mesh: the caller's SPIFFE ID arrives at the HTTP app (XFCC) and in
  * the destination sidecar's istio_requests_total / istio_tcp_* metrics. Inbound, a plaintext
  * client outside the mesh reaches the app's port through the rules' redirect to 15006 and the
- * sidecar's passthrough by original destination port.
+ * sidecar's passthrough by original destination port. Outbound to a destination the mesh does not
+ * know (an "external" server in a namespace of its own, outside the mesh): under the default
+ * ALLOW_ANY raw TCP and HTTP reach it through PassthroughCluster (the original destination), and
+ * the caller's sidecar names PassthroughCluster in its metrics; under a REGISTRY_ONLY Sidecar
+ * the same calls are refused (BlackHoleCluster: closed, or 502 for HTTP on a mesh HTTP port).
  * Needs root. Without it the test is reported as skipped, by name, with the reason, unless
  * MESHFED_REQUIRE_NETNS=1 (set by .ci/run), which makes the missing root a failure.
  * Addresses: 198.19.137.0/24 (bridge .1 = the control plane, pods from .10) and 198.18.137.0/24
- * (service addresses, never assigned to anything), inside namespaces this test makes.
+ * (service addresses, never assigned to anything; 198.18.137.200 is the external server's), inside
+ * namespaces this test makes.
  */
 const run = promisify(execFile);
 const TITLE = 'transparent capture: unmodified apps in network namespaces reach the mesh over HTTP and raw TCP through iptables REDIRECT';
@@ -53,13 +58,20 @@ const PODS: readonly Pod[] = [
 /** Service addresses the apps dial: nothing has them, nothing routes them but the default route. */
 const WEB_VIP = '198.18.137.80';
 const ECHO_VIP = '198.18.137.81';
+/**
+ * The external server: its own namespace on the bridge, reached by the pods on-link (a /32 route
+ * each), so no forwarding on the host is needed. Port 9080 is a mesh HTTP port (web's), so a
+ * request there is routed by Host and falls to allow_any / block_all; 7000 and 7080 are ports no
+ * service has, so they take virtualOutbound's default chain.
+ */
+const EXTERNAL = { netns: 'meshfed-cap-ext', hostVeth: 'mfcap-ext', address: '198.18.137.200', tcpPort: 7000, httpPort: 7080, meshHttpPort: 9080 } as const;
 
 async function ipQuiet(args: string[]): Promise<void> {
   await run('ip', args).catch(() => undefined);
 }
 
 async function tearDownNetwork(): Promise<void> {
-  for (const p of PODS) {
+  for (const p of [...PODS, EXTERNAL]) {
     await ipQuiet(['netns', 'del', p.netns]);
     await ipQuiet(['link', 'del', p.hostVeth]);
   }
@@ -80,7 +92,24 @@ async function setUpNetwork(t: ExecutionContext): Promise<void> {
     await run('ip', ['-n', p.netns, 'addr', 'add', `${p.address}/24`, 'dev', 'eth0']);
     await run('ip', ['-n', p.netns, 'link', 'set', 'eth0', 'up']);
     await run('ip', ['-n', p.netns, 'route', 'add', 'default', 'via', CONTROL_PLANE]);
+    await run('ip', ['-n', p.netns, 'route', 'add', `${EXTERNAL.address}/32`, 'dev', 'eth0']);
   }
+  const x = EXTERNAL;
+  await run('ip', ['netns', 'add', x.netns]);
+  await run('ip', ['link', 'add', x.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', x.netns]);
+  await run('ip', ['link', 'set', x.hostVeth, 'master', BRIDGE, 'up']);
+  await run('ip', ['-n', x.netns, 'link', 'set', 'lo', 'up']);
+  await run('ip', ['-n', x.netns, 'addr', 'add', `${x.address}/32`, 'dev', 'eth0']);
+  await run('ip', ['-n', x.netns, 'link', 'set', 'eth0', 'up']);
+  await run('ip', ['-n', x.netns, 'route', 'add', '198.19.137.0/24', 'dev', 'eth0']);
+}
+
+/** curl's status code for a URL from a pod ('000' when the connection failed or closed without a reply). */
+async function httpStatus(p: Pod, url: string): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', p.netns, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', url], { timeout: 15_000 }).catch(
+    (e: unknown) => ({ stdout: String((e as { stdout?: string }).stdout ?? '000') }),
+  );
+  return stdout.trim();
 }
 
 /** Runs `cmd` inside a pod's namespace (as root: the app); resolves with stdout. */
@@ -273,6 +302,68 @@ if (!netns.ok && !required) {
     t.is(outside['path'], '/from-outside');
     t.is(outside['peer'], null);
     t.true((await redirected()) > before, 'the inbound connection went through MESHFED_IN_REDIRECT');
+
+    // ALLOW_ANY (the default for capture proxies): destinations the mesh does not know pass through.
+    const x = EXTERNAL;
+    const inExternal = ['ip', 'netns', 'exec', x.netns];
+    start(['echo', '--protocol', 'tcp', '--address', x.address, '--port', String(x.tcpPort)], inExternal);
+    for (const port of [x.httpPort, x.meshHttpPort]) {
+      start(['echo', '--address', x.address, '--port', String(port), '--cluster', 'outside', '--workload', 'external', '--service', 'external', '--version', 'v1'], inExternal);
+    }
+    const tcpTo = async (port: number, text: string): Promise<string> => (await inPod(client, [process.execPath, '-e', TCP_CLIENT, x.address, String(port), text])).trim();
+    const passedTcp = await eventually('TCP passthrough', async () => ((await tcpTo(x.tcpPort, 'ping passthrough')) === JSON.stringify('ping passthrough') ? true : undefined), 30_000);
+    t.true(passedTcp, 'raw TCP to an unknown port reached the external server');
+    const httpJson = async (port: number, p: string): Promise<Record<string, unknown> | undefined> => {
+      const out = await inPod(client, ['curl', '-sS', '--max-time', '10', `http://${x.address}:${port}${p}`]).catch(() => '');
+      try {
+        return JSON.parse(out) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    };
+    const unknownPort = await eventually('HTTP to an unknown port passes through', () => httpJson(x.httpPort, '/unknown-port'));
+    t.is(unknownPort['workload'], 'external');
+    t.is(unknownPort['path'], '/unknown-port');
+    t.is(unknownPort['peer'], null, 'no mesh identity outside the mesh');
+    const allowAny = await eventually('HTTP with an unknown Host on a mesh HTTP port takes allow_any', () => httpJson(x.meshHttpPort, '/allow-any'));
+    t.is(allowAny['workload'], 'external');
+    t.is(allowAny['path'], '/allow-any');
+    const passMetrics = await eventually('PassthroughCluster in the caller\'s metrics', async () => {
+      const text = await (await fetch(`http://${client.address}:15090/stats/prometheus`)).text();
+      const tcp = samples(text, 'istio_tcp_connections_opened_total', { reporter: 'source', destination_service: 'PassthroughCluster' });
+      const http = samples(text, 'istio_requests_total', { reporter: 'source', destination_service: 'PassthroughCluster', response_code: '200' });
+      return tcp.length > 0 && http.length > 0 ? { tcp, http } : undefined;
+    });
+    t.true((passMetrics.tcp[0] ?? 0) >= 2, 'the TCP connection and the HTTP one to an unknown port');
+    t.true((passMetrics.http[0] ?? 0) >= 1, 'the allow_any request');
+
+    // REGISTRY_ONLY: the same calls are refused (BlackHoleCluster); the mesh still works.
+    await writeFile(
+      path.join(dir, 'config', 'sidecar.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: default}\nspec:\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n',
+    );
+    // Closed by the sidecar: a FIN, or a reset when the client's bytes were still unread.
+    const blockedTcp = await eventually('TCP refused under REGISTRY_ONLY', async () => {
+      const out = await tcpTo(x.tcpPort, 'ping blocked');
+      return out === JSON.stringify('') || out.startsWith('ECONNRESET') ? out : undefined;
+    }, 60_000);
+    t.false(blockedTcp.includes('ping blocked'), 'the connection closed without reaching the external server');
+    const blockAll = await eventually('block_all under REGISTRY_ONLY', async () => {
+      const code = await httpStatus(client, `http://${x.address}:${x.meshHttpPort}/blocked`);
+      return code === '502' ? code : undefined;
+    });
+    t.is(blockAll, '502', 'block_all answers 502');
+    t.is(await httpStatus(client, `http://${x.address}:${x.httpPort}/blocked`), '000', 'an unknown port is closed (BlackHoleCluster)');
+    const viaMesh = await inPod(client, ['curl', '-sS', '--max-time', '10', '--resolve', `${host}:${WEB_VIP}`, `http://${host}/still`]);
+    t.is((JSON.parse(viaMesh) as Record<string, unknown>)['workload'], 'web', 'mesh services still reach their workloads');
+    const blackHole = await eventually('BlackHoleCluster in the caller\'s metrics', async () => {
+      const text = await (await fetch(`http://${client.address}:15090/stats/prometheus`)).text();
+      const tcp = samples(text, 'istio_tcp_connections_opened_total', { reporter: 'source', destination_service: 'BlackHoleCluster' });
+      const http = samples(text, 'istio_requests_total', { reporter: 'source', destination_service: 'BlackHoleCluster', response_code: '502' });
+      return tcp.length > 0 && http.length > 0 ? { tcp, http } : undefined;
+    });
+    t.true((blackHole.tcp[0] ?? 0) >= 1);
+    t.true((blackHole.http[0] ?? 0) >= 1);
 
     for (const p of procs) await p.stop();
     for (const p of procs) t.true(p.exited(), `process ${p.pid} still running`);

@@ -88,14 +88,15 @@ for (const typeUrl of PUSH_ORDER) {
   });
 }
 
-test('sidecars of one namespace share EDS without localityLbSetting; with it, sidecars with one namespace, cluster and label set do; one namespace and label set share RDS', (t) => {
+test('sidecars of one namespace share EDS without localityLbSetting; with it, sidecars with one namespace, cluster and label set do; one namespace, label set and capture mode share RDS', (t) => {
   const sidecars = proxies.filter((p) => p.type === 'sidecar');
   t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.endpoint, snap))).size, new Set(sidecars.map((p) => p.namespace)).size);
   const edsGroups = new Set(sidecars.map((p) => `${p.namespace} ${p.cluster} ${JSON.stringify(Object.entries(p.labels).sort())}`));
   t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.endpoint, localitySnap))).size, edsGroups.size);
   t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.endpoint))).size, edsGroups.size, 'without a snapshot the key assumes localityLbSetting');
   t.true(edsGroups.size < sidecars.length);
-  const groups = new Set(sidecars.map((p) => `${p.namespace} ${JSON.stringify(Object.entries(p.labels).sort())}`));
+  // Capture proxies get the allow_any virtual host: they never share RDS with the others.
+  const groups = new Set(sidecars.map((p) => `${p.namespace} ${JSON.stringify(Object.entries(p.labels).sort())} ${p.interceptionMode ?? ''}`));
   t.is(new Set(sidecars.map((p) => generationKey(p, TYPE_URL.route))).size, groups.size);
 });
 

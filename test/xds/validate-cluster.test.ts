@@ -20,7 +20,27 @@ const upstreamTls = {
   },
 };
 
+/** Istio's PassthroughCluster, as Pilot sends it to capture proxies. */
+const passthrough = (extra: Record<string, unknown> = {}) => ({
+  '@type': TYPE_URL.cluster,
+  name: 'PassthroughCluster',
+  type: 'ORIGINAL_DST',
+  lb_policy: 'CLUSTER_PROVIDED',
+  connect_timeout: { seconds: '10' },
+  ...extra,
+});
+
 const good: { title: string; resource: object; expected: ClusterConfig }[] = [
+  {
+    title: 'PassthroughCluster: ORIGINAL_DST with CLUSTER_PROVIDED (no endpoints; the original destination is the host)',
+    resource: passthrough(),
+    expected: { name: 'PassthroughCluster', type: 'ORIGINAL_DST', edsServiceName: 'PassthroughCluster', lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 10_000 },
+  },
+  {
+    title: 'BlackHoleCluster: STATIC without endpoints',
+    resource: { '@type': TYPE_URL.cluster, name: 'BlackHoleCluster', type: 'STATIC', connect_timeout: { seconds: '10' }, load_assignment: { cluster_name: 'BlackHoleCluster', endpoints: [] } },
+    expected: { name: 'BlackHoleCluster', type: 'STATIC', edsServiceName: 'BlackHoleCluster', lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 10_000, staticEndpoints: [] },
+  },
   {
     title: 'EDS with defaults (name as service name, ROUND_ROBIN, 5 s)',
     resource: eds({ lb_policy: 'ROUND_ROBIN' }),
@@ -112,14 +132,21 @@ const bad: { title: string; resource: object; error: string }[] = [
     resource: eds({ name: 'outbound_.9080_._.reviews.default.svc.cluster.local', common_http_protocol_options: { idle_timeout: { seconds: '5' } } }),
     error: 'common_http_protocol_options.idle_timeout: not honoured on inbound and gateway clusters',
   },
-  { title: 'ORIGINAL_DST', resource: eds({ type: 'ORIGINAL_DST' }), error: 'type: unsupported value "ORIGINAL_DST"' },
+  { title: 'ORIGINAL_DST with ROUND_ROBIN', resource: passthrough({ lb_policy: 'ROUND_ROBIN' }), error: 'lb_policy: an ORIGINAL_DST cluster takes lb_policy CLUSTER_PROVIDED' },
+  { title: 'ORIGINAL_DST without lb_policy (ROUND_ROBIN)', resource: passthrough({ lb_policy: undefined }), error: 'lb_policy: an ORIGINAL_DST cluster takes lb_policy CLUSTER_PROVIDED' },
+  { title: 'ORIGINAL_DST over EDS', resource: passthrough({ eds_cluster_config: { eds_config: { ads: {} } } }), error: 'eds_cluster_config: not honoured on an ORIGINAL_DST cluster' },
+  { title: 'ORIGINAL_DST with endpoints', resource: passthrough({ load_assignment: { cluster_name: 'p', endpoints: [] } }), error: 'load_assignment: not honoured on an ORIGINAL_DST cluster' },
+  { title: 'ORIGINAL_DST with upstream TLS', resource: passthrough({ transport_socket: upstreamTls }), error: 'transport_socket: not honoured on an ORIGINAL_DST cluster' },
+  { title: 'ORIGINAL_DST with circuit breakers', resource: passthrough({ circuit_breakers: { thresholds: [{ max_connections: { value: 1 } }] } }), error: 'circuit_breakers: not honoured on an ORIGINAL_DST cluster' },
+  { title: 'ORIGINAL_DST with outlier detection', resource: passthrough({ outlier_detection: { consecutive_5xx: { value: 1 } } }), error: 'outlier_detection: not honoured on an ORIGINAL_DST cluster' },
   { title: 'EDS without eds_cluster_config', resource: eds({ eds_cluster_config: undefined }), error: 'eds_cluster_config: missing' },
   {
     title: 'EDS not over ADS',
     resource: eds({ eds_cluster_config: { eds_config: { self: {} } } }),
     error: 'eds_cluster_config.eds_config: only { ads: {} } is supported',
   },
-  { title: 'CLUSTER_PROVIDED lb_policy', resource: eds({ lb_policy: 'CLUSTER_PROVIDED' }), error: 'lb_policy: unsupported value "CLUSTER_PROVIDED"' },
+  { title: 'CLUSTER_PROVIDED on an EDS cluster', resource: eds({ lb_policy: 'CLUSTER_PROVIDED' }), error: 'lb_policy: CLUSTER_PROVIDED is honoured only on an ORIGINAL_DST cluster' },
+  { title: 'an unknown lb_policy', resource: eds({ lb_policy: 'LOAD_BALANCING_POLICY_CONFIG' }), error: 'lb_policy: unsupported value "LOAD_BALANCING_POLICY_CONFIG"' },
   {
     title: 'downstream TLS context upstream',
     resource: eds({ transport_socket: { name: 'tls', typed_config: { '@type': TYPED_CONFIG.downstreamTls } } }),

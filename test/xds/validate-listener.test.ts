@@ -379,6 +379,11 @@ test('a non-object is rejected, not thrown on', (t) => {
   t.deepEqual(validateListener(null), { ok: false, errors: ['listener: not an object'] });
 });
 
+/** An HTTP chain of a capture proxy's virtualOutbound for one original destination port. */
+const portChain = (port: number) => ({ name: `virtualOutbound_${port}`, filter_chain_match: { destination_port: { value: port } }, filters: [hcm()] });
+const captureOutbound = (chains: object[]) =>
+  listener({ name: 'virtualOutbound', address: { socket_address: { address: '0.0.0.0', port_value: 15001 } }, use_original_dst: { value: true }, filter_chains: chains });
+
 /** Transparent-capture fields: honoured where meshfed acts on them, refused with their path elsewhere. */
 const captureRows: { title: string; resource: object; errors?: RegExp; check?: (l: ListenerConfig) => boolean }[] = [
   {
@@ -404,6 +409,54 @@ const captureRows: { title: string; resource: object; errors?: RegExp; check?: (
     errors: /^bind_to_port: false is honoured only/,
   },
   { title: 'bind_to_port true is the default', resource: listener({ name: 'l', bind_to_port: { value: true } }), check: (l) => l.bindToPort === undefined },
+  {
+    title: 'capture virtualOutbound: HTTP chains by destination_port and a default tcp_proxy chain (PassthroughFilterChain)',
+    resource: captureOutbound([portChain(15001), portChain(9080), { name: 'PassthroughFilterChain', filters: [tcpProxy({ stat_prefix: 'PassthroughCluster', cluster: 'PassthroughCluster' })] }]),
+    check: (l) =>
+      JSON.stringify(l.filterChains.map((c) => [c.kind, c.destinationPort ?? null])) === JSON.stringify([['http', 15001], ['http', 9080], ['tcp', null]]) &&
+      l.filterChains[2]?.kind === 'tcp' &&
+      l.filterChains[2].clusters[0]?.name === 'PassthroughCluster',
+  },
+  {
+    title: 'a tcp_proxy chain on virtualOutbound without use_original_dst is refused',
+    resource: listener({ name: 'virtualOutbound', filter_chains: [{ filters: [hcm()] }, { filter_chain_match: { destination_port: { value: 7000 } }, filters: [tcpProxy({ cluster: 'c' })] }] }),
+    errors: /^filter_chains\[1\]\.filters\[0\]: a tcp_proxy chain is honoured only with use_original_dst \(capture\)$/,
+  },
+  {
+    title: 'destination_port on virtualOutbound without use_original_dst is refused',
+    resource: listener({ name: 'virtualOutbound', filter_chains: [portChain(9080)] }),
+    errors: /^filter_chains\[0\]\.filter_chain_match\.destination_port: honoured only with use_original_dst \(capture\)$/,
+  },
+  {
+    title: 'two HTTP chains on virtualOutbound without use_original_dst are refused',
+    resource: listener({ name: 'virtualOutbound', filter_chains: [{ filters: [hcm()] }, { filter_chain_match: { server_names: ['a.example'] }, filters: [hcm()] }], listener_filters: [{ name: 'tls', typed_config: { '@type': TYPED_CONFIG.tlsInspector } }] }),
+    errors: /^filter_chains\[1\]: only one HTTP chain is honoured without use_original_dst$/,
+  },
+  {
+    title: 'capture virtualOutbound: an HTTP default chain (no match) is honoured, as before PassthroughCluster',
+    resource: captureOutbound([{ filters: [hcm()] }]),
+    check: (l) => l.filterChains.length === 1 && l.filterChains[0]?.kind === 'http' && l.filterChains[0].destinationPort === undefined,
+  },
+  {
+    title: 'capture virtualOutbound: HTTP chains with different connection managers are refused',
+    resource: captureOutbound([portChain(15001), { filter_chain_match: { destination_port: { value: 9080 } }, filters: [hcm({ stat_prefix: 'other' })] }]),
+    errors: /^filter_chains\[1\]\.filters: must equal filter_chains\[0\]\.filters/,
+  },
+  {
+    title: 'capture virtualOutbound: two default chains are refused (same match)',
+    resource: captureOutbound([portChain(15001), { filters: [tcpProxy({ cluster: 'PassthroughCluster' })] }, { filters: [tcpProxy({ cluster: 'BlackHoleCluster' })] }]),
+    errors: /^filter_chains\[2\]: same match as filter_chains\[1\]$/,
+  },
+  {
+    title: 'capture virtualOutbound: TLS termination is refused',
+    resource: captureOutbound([{ ...portChain(15001), transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': TYPED_CONFIG.downstreamTls, common_tls_context: {} } } }]),
+    errors: /^filter_chains\[0\]\.transport_socket: not honoured on virtualOutbound \(apps send plaintext\)$/,
+  },
+  {
+    title: 'capture virtualOutbound: application_protocols are refused',
+    resource: captureOutbound([{ filter_chain_match: { destination_port: { value: 15001 }, application_protocols: ['http/1.1'] }, filters: [hcm()] }]),
+    errors: /^filter_chains\[0\]\.filter_chain_match\.application_protocols: not honoured on virtualOutbound$/,
+  },
 ];
 
 for (const row of captureRows) {

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { errorMessage } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { Result } from '../../common/result.ts';
-import type { ClusterConfig, EndpointConfig, TcpClusterWeight } from '../../xds/config-types.ts';
+import type { ClusterConfig, EndpointConfig, SocketAddr, TcpClusterWeight } from '../../xds/config-types.ts';
 import type { ClusterManager } from '../cluster/index.ts';
 
 /** What a tcp_proxy filter chain asks of one connection (from a validated TcpFilterChain). */
@@ -74,6 +74,29 @@ export interface TcpProxyDeps {
   logger: Logger;
   /** Called with every upstream socket, so that the owner can destroy it on shutdown. */
   track?: (upstream: net.Socket) => void;
+  /**
+   * The connection's original destination (capture, SO_ORIGINAL_DST): the one host of an
+   * ORIGINAL_DST cluster. Without it such a cluster has no host (UH).
+   */
+  originalDst?: SocketAddr;
+}
+
+type Lease =
+  | { ok: true; endpoint: EndpointConfig; release(): void; report(outcome: typeof CONNECT_FAILURE | typeof CONNECT_SUCCESS): void }
+  | { ok: false; flag: 'NC' | 'UH' | 'UO'; message: string };
+
+/**
+ * The host for one connection: an ORIGINAL_DST cluster's is the connection's original destination
+ * (plaintext, no load balancing, circuit breaking or outlier detection: the validator refuses
+ * those settings on it); any other cluster's comes from the cluster layer.
+ */
+function leaseHost(cluster: string, deps: TcpProxyDeps): Lease {
+  const config = deps.clusters.get(cluster)?.config;
+  if (config?.type !== 'ORIGINAL_DST') return deps.clusters.pick(cluster, { connection: true });
+  const dst = deps.originalDst;
+  if (dst === undefined) return { ok: false, flag: 'UH', message: `cluster "${cluster}" is ORIGINAL_DST but the connection has no original destination` };
+  const endpoint: EndpointConfig = { address: { host: dst.host, port: dst.port }, weight: 1, healthy: true, tlsMode: 'disabled', priority: 0 };
+  return { ok: true, endpoint, release: () => undefined, report: () => undefined };
 }
 
 const CONNECT_FAILURE = Object.freeze({ kind: 'connect-failure' as const });
@@ -117,7 +140,7 @@ export function proxyTcp(downstream: net.Socket, route: TcpRoute, deps: TcpProxy
   };
 
   downstream.on('error', () => downstream.destroy());
-  const picked = deps.clusters.pick(cluster, { connection: true });
+  const picked = leaseHost(cluster, deps);
   if (!picked.ok) {
     deps.logger.debug({ cluster, flag: picked.flag }, picked.message);
     downstream.destroy();

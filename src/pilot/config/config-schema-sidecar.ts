@@ -4,8 +4,11 @@ import { z } from 'zod';
  * The Sidecar spec as Istio's networking API defines it (v1, v1beta1, v1alpha3), strict: a field
  * meshfed does not know is reported with its path. `params.unsupported` marks valid Istio that
  * meshfed does not honour: `ingress` listeners, `bind` and capture modes other than DEFAULT (the
- * local sidecar captures nothing: apps call its 15001), `ALLOW_ANY` (there is no passthrough
- * cluster without capture), `egressProxy` and `inboundConnectionPool`.
+ * local sidecar captures nothing: apps call its 15001), `egressProxy` and `inboundConnectionPool`.
+ * `outboundTrafficPolicy.mode` ALLOW_ANY and REGISTRY_ONLY are both accepted: Pilot applies them
+ * to capture proxies (PassthroughCluster / BlackHoleCluster); a proxy without capture has no
+ * original destination to pass through to, so there ALLOW_ANY means meshfed's default (an unknown
+ * host has no route: 404 NR), and REGISTRY_ONLY adds Istio's `block_all` (502).
  */
 
 const UNSUPPORTED = { unsupported: true } as const;
@@ -70,10 +73,6 @@ const egressListener = z.strictObject({
 const outboundTrafficPolicy = z.strictObject({
   mode: z
     .enum(['REGISTRY_ONLY', 'ALLOW_ANY'], 'must be REGISTRY_ONLY or ALLOW_ANY')
-    .refine((m) => m === 'REGISTRY_ONLY', {
-      message: 'ALLOW_ANY is not supported: without traffic capture there is no original destination to pass an unknown host through to',
-      params: UNSUPPORTED,
-    })
     .optional(),
   egressProxy: z
     .unknown()

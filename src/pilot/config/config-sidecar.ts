@@ -19,6 +19,6 @@ export function toSidecarSpec(s: SidecarSpecDoc): SidecarSpec {
   return {
     ...(s.workloadSelector ? { workloadSelector: { labels: { ...s.workloadSelector.labels } } } : {}),
     egress: egress.length > 0 ? egress : IMPORT_ALL,
-    ...(s.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? { outboundTrafficPolicy: 'REGISTRY_ONLY' as const } : {}),
+    ...(s.outboundTrafficPolicy?.mode !== undefined ? { outboundTrafficPolicy: s.outboundTrafficPolicy.mode } : {}),
   };
 }

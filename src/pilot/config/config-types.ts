@@ -317,13 +317,16 @@ export interface SidecarEgressListener {
 
 /**
  * Istio `Sidecar` (networking.istio.io), validated (config-schema-sidecar.ts). `egress` is never
- * empty: a Sidecar that leaves it out imports every namespace's hosts. `outboundTrafficPolicy` absent: meshfed's
- * default (an unknown host has no route: 404 `NR`).
+ * empty: a Sidecar that leaves it out imports every namespace's hosts. `outboundTrafficPolicy` absent: the mesh
+ * default (capture proxies ALLOW_ANY, as Istio's meshConfig default; others: an unknown host has no route, 404 `NR`).
  */
+/** Istio's `outboundTrafficPolicy.mode`: what a captured connection to a destination the mesh does not know gets. */
+export type OutboundTrafficPolicy = 'REGISTRY_ONLY' | 'ALLOW_ANY';
+
 export interface SidecarSpec {
   workloadSelector?: { labels: Readonly<Record<string, string>> };
   egress: readonly SidecarEgressListener[];
-  outboundTrafficPolicy?: 'REGISTRY_ONLY';
+  outboundTrafficPolicy?: OutboundTrafficPolicy;
 }
 
 interface ConfigBase {

@@ -6,7 +6,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
 import { sidecarScopeKey } from '../model/sidecar-scope.ts';
 import { scopedViewFor } from '../model/sidecar-scope-view.ts';
-import { generateClusters, sidecarDnsClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
+import { generateClusters, sidecarCaptureClusters, sidecarDnsClusters, sidecarInboundClusters, sidecarOutboundClusters } from './generator-clusters.ts';
 import { generateEndpoints } from './generator-endpoints.ts';
 import { generateListeners } from './generator-listeners.ts';
 import { generateRoutes } from './generator-routes.ts';
@@ -23,7 +23,7 @@ export function generate(proxy: ProxyNode, typeUrl: XdsTypeUrl, base: Snapshot):
   switch (typeUrl) {
     case TYPE_URL.cluster:
       if (proxy.type === 'sidecar') {
-        return [...sharedOutboundClusters(snap), ...asResources([...sidecarDnsClusters(proxy, snap), ...sidecarInboundClusters(proxy, snap)])];
+        return [...sharedOutboundClusters(snap), ...asResources([...sidecarDnsClusters(proxy, snap), ...sidecarInboundClusters(proxy, snap), ...sidecarCaptureClusters(proxy)])];
       }
       return generateClusters(proxy, snap);
     case TYPE_URL.endpoint:
@@ -116,9 +116,11 @@ export function generationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snap
 
 function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapshot): string {
   const own = workloadKey(proxy.cluster, proxy.namespace, proxy.workload);
+  // Capture proxies get PassthroughCluster / BlackHoleCluster and the allow_any virtual host.
+  const capture = proxy.interceptionMode === 'REDIRECT' ? ' capture' : '';
   switch (typeUrl) {
     case TYPE_URL.cluster:
-      return proxy.type === 'sidecar' ? `sidecar ${own}` : `${proxy.type} ${proxy.namespace}`;
+      return proxy.type === 'sidecar' ? `sidecar ${own}${capture}` : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.endpoint:
       return snap === undefined || usesLocalityLb(snap)
         ? `${proxy.type} ${proxy.namespace} ${proxy.cluster} ${labelsKey(proxy.labels)}`
@@ -133,8 +135,8 @@ function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapsho
       // VirtualService match blocks select proxies by sourceNamespace and sourceLabels; labels
       // only matter when some match block names them (without a snapshot, assume one does).
       return proxy.type === 'router' || (snap !== undefined && !usesSourceLabels(snap))
-        ? `${proxy.type} ${proxy.namespace}`
-        : `${proxy.type} ${proxy.namespace} ${labelsKey(proxy.labels)}`;
+        ? `${proxy.type} ${proxy.namespace}${capture}`
+        : `${proxy.type} ${proxy.namespace} ${labelsKey(proxy.labels)}${capture}`;
     default:
       return proxy.type;
   }

@@ -1,4 +1,4 @@
-import { inboundClusterName } from '../../xds/naming.ts';
+import { BLACKHOLE_CLUSTER, inboundClusterName, PASSTHROUGH_CLUSTER } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { Cluster, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
@@ -149,11 +149,27 @@ export function sidecarInboundClusters(proxy: ProxyNode, snap: Snapshot): Cluste
 }
 
 /**
+ * A capture proxy's clusters for destinations the mesh does not know, as Istio names them:
+ * `PassthroughCluster` (ORIGINAL_DST, CLUSTER_PROVIDED: the connection's original destination) and
+ * `BlackHoleCluster` (STATIC without endpoints). One frozen pair for every push.
+ */
+const CAPTURE_CLUSTERS: readonly Cluster[] = Object.freeze([
+  Object.freeze<Cluster>({ '@type': TYPE_URL.cluster, name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: CONNECT_TIMEOUT }),
+  Object.freeze<Cluster>({ '@type': TYPE_URL.cluster, name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: CONNECT_TIMEOUT, load_assignment: { cluster_name: BLACKHOLE_CLUSTER, endpoints: [] } }),
+]);
+
+/** PassthroughCluster and BlackHoleCluster for a capture proxy (`INTERCEPTION_MODE: REDIRECT`), else none. */
+export function sidecarCaptureClusters(proxy: ProxyNode): readonly Cluster[] {
+  return proxy.interceptionMode === 'REDIRECT' ? CAPTURE_CLUSTERS : [];
+}
+
+/**
  * CDS for one proxy.
  * - sidecar: every outbound cluster (`outbound|<port>|<subset>|<host>`, EDS over ADS, or STRICT_DNS /
  *   LOGICAL_DNS with inline hostname endpoints for DNS-resolved ServiceEntries; upstream TLS from
  *   the DestinationRule's `tls`, see generator-cluster-tls.ts) and its own `inbound|<port>||` clusters;
  *   both speak HTTP/2 upstream (`typed_extension_protocol_options`) when the port is http2 or grpc.
+ * - sidecar with capture (`INTERCEPTION_MODE: REDIRECT`): also `PassthroughCluster` and `BlackHoleCluster`.
  * - router: one plaintext (passthrough) EDS cluster per exported SNI, named by the SNI: per service
  *   SNI, and per endpoint-qualified SNI (one endpoint each; see `gatewaySnis`).
  * - sidecar and router clusters carry the DestinationRule traffic policy of their host, port and
@@ -167,7 +183,7 @@ export function generateClusters(proxy: ProxyNode, snap: Snapshot): XdsResource[
   let clusters: Cluster[];
   switch (proxy.type) {
     case 'sidecar':
-      clusters = [...sidecarOutboundClusters(snap), ...sidecarDnsClusters(proxy, snap), ...sidecarInboundClusters(proxy, snap)];
+      clusters = [...sidecarOutboundClusters(snap), ...sidecarDnsClusters(proxy, snap), ...sidecarInboundClusters(proxy, snap), ...sidecarCaptureClusters(proxy)];
       break;
     case 'router':
       clusters = gatewaySnis(snap).map((k) => policyCluster(snap, k));

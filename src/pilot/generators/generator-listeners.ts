@@ -1,13 +1,13 @@
 import { PORTS } from '../../common/ports.ts';
-import { inboundClusterName, LISTENER, ROUTE_OUTBOUND } from '../../xds/naming.ts';
+import { BLACKHOLE_CLUSTER, inboundClusterName, LISTENER, PASSTHROUGH_CLUSTER, ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { FilterChain, Listener, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
-import { gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
-import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners } from './generator-tcp-listeners.ts';
+import { durationFromMs, gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
+import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners, TCP_IDLE_TIMEOUT_MS } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
@@ -81,6 +81,8 @@ interface VirtualListenersEntry {
 const virtualListenersMemo = new WeakMap<readonly LocalEndpoint[], VirtualListenersEntry>();
 
 function sidecarVirtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string, capture: boolean): readonly Listener[] {
+  // A capture proxy's virtualOutbound also reads every service's HTTP ports and the traffic policy.
+  if (capture) return virtualListeners(snap, own, ip, capture);
   const services = own.map((e) => snap.services.get(e.hostname));
   const hit = virtualListenersMemo.get(own);
   if (hit && hit.ip === ip && hit.capture === capture && hit.services.length === services.length && hit.services.every((s, i) => s === services[i])) {
@@ -89,6 +91,38 @@ function sidecarVirtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], 
   const listeners = Object.freeze(virtualListeners(snap, own, ip, capture));
   virtualListenersMemo.set(own, { ip, capture, services, listeners });
   return listeners;
+}
+
+function outboundHttpFilter(): FilterChain['filters'][number] {
+  return { name: 'envoy.filters.network.http_connection_manager', typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND, 'sidecar') };
+}
+
+/**
+ * virtualOutbound's chains on a capture proxy: the HTTP chain (RDS `outbound`, routed by Host) for
+ * connections whose original destination port is 15001 itself (not redirected) or an HTTP port of
+ * a visible service, one chain per port; every other port (no `0.0.0.0_<port>` listener either)
+ * takes the default chain, Istio's `PassthroughFilterChain`: a tcp_proxy to PassthroughCluster under
+ * ALLOW_ANY (the mesh default here, as Istio's meshConfig) or BlackHoleCluster under REGISTRY_ONLY.
+ */
+function captureOutboundChains(snap: Snapshot): FilterChain[] {
+  const ports = new Set<number>([PORTS.sidecarOutbound]);
+  for (const service of snap.services.values()) for (const { port } of httpPorts(service)) ports.add(port);
+  const http = [...ports].sort((a, b) => a - b).map((port): FilterChain => ({
+    name: `${LISTENER.virtualOutbound}_${port}`,
+    filter_chain_match: { destination_port: { value: port } },
+    filters: [outboundHttpFilter()],
+  }));
+  const cluster = snap.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  const passthrough: FilterChain = {
+    name: 'PassthroughFilterChain',
+    filters: [
+      {
+        name: 'envoy.filters.network.tcp_proxy',
+        typed_config: { '@type': TYPED_CONFIG.tcpProxy, stat_prefix: cluster, cluster, idle_timeout: durationFromMs(TCP_IDLE_TIMEOUT_MS) },
+      },
+    ],
+  };
+  return [...http, passthrough];
 }
 
 function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string, capture: boolean): Listener[] {
@@ -101,17 +135,14 @@ function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: str
       address: socketAddress(capture ? '0.0.0.0' : ip, PORTS.sidecarOutbound),
       ...(capture ? { use_original_dst: { value: true } } : {}),
       traffic_direction: 'OUTBOUND',
-      filter_chains: [
-        {
-          name: LISTENER.virtualOutbound,
-          filters: [
+      filter_chains: capture
+        ? captureOutboundChains(snap)
+        : [
             {
-              name: 'envoy.filters.network.http_connection_manager',
-              typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND, 'sidecar'),
+              name: LISTENER.virtualOutbound,
+              filters: [outboundHttpFilter()],
             },
           ],
-        },
-      ],
     },
   ];
   // Envoy rejects a listener without filter chains: no own workload port, no inbound listener.
@@ -178,8 +209,10 @@ function proxylessListeners(snap: Snapshot): Listener[] {
  *   tcp_proxy listener per reachable tcp/tls service port. A capture proxy (node metadata
  *   `INTERCEPTION_MODE: REDIRECT`) gets, as in Istio, `virtualOutbound` on 0.0.0.0:15001 with
  *   `use_original_dst` and its `0.0.0.0_<port>` listeners on 0.0.0.0 with `bind_to_port: false`:
- *   a captured connection goes to the listener of its original destination port, any other
- *   (HTTP) to virtualOutbound's own chain, routed by Host.
+ *   a captured connection goes to the listener of its original destination port, to an HTTP
+ *   chain of virtualOutbound (routed by Host) when that port is 15001 or an HTTP service port,
+ *   else to the default chain: PassthroughCluster (ALLOW_ANY, the default) or BlackHoleCluster
+ *   (REGISTRY_ONLY), see captureOutboundChains.
  * - router: `eastwestgateway_15443`, tls_inspector and one tcp_proxy chain per exported SNI (service
  *   SNIs and endpoint-qualified SNIs, `gatewaySnis`); any other SNI matches no chain and is refused.
  * - proxyless: api listeners `<host>:<port>` (and `<host>` for single-port services) over RDS, for

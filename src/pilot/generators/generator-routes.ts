@@ -1,5 +1,5 @@
 import { isHttpProtocol } from '../../common/service-protocol.ts';
-import { ROUTE_OUTBOUND } from '../../xds/naming.ts';
+import { PASSTHROUGH_CLUSTER, ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { Route, RouteConfiguration, VirtualHost, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
@@ -72,6 +72,7 @@ function sidecarRoutes(proxy: ProxyNode, snap: Snapshot): RouteConfiguration[] {
     for (const { port } of httpPorts(service)) virtual_hosts.push(sidecarVirtualHost(snap, service, port, proxy));
   }
   if (snap.outboundTrafficPolicy === 'REGISTRY_ONLY') virtual_hosts.push(blockAllVirtualHost());
+  else if (proxy.interceptionMode === 'REDIRECT') virtual_hosts.push(ALLOW_ANY);
   return [{ '@type': TYPE_URL.route, name: ROUTE_OUTBOUND, virtual_hosts }];
 }
 
@@ -151,6 +152,18 @@ export function sidecarVirtualHost(snap: Snapshot, service: ServiceModel, port: 
 function blockAllVirtualHost(): VirtualHost {
   return BLOCK_ALL;
 }
+
+/**
+ * Istio's catch-all for `outboundTrafficPolicy.mode: ALLOW_ANY` on a capture proxy (the mesh
+ * default): the virtual host `allow_any` sends a request whose Host no other virtual host names to
+ * PassthroughCluster, i.e. to the original destination of the app's connection. One object for
+ * every snapshot, so it is encoded once.
+ */
+const ALLOW_ANY: VirtualHost = Object.freeze({
+  name: 'allow_any',
+  domains: ['*'],
+  routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER } }],
+});
 
 /** One object for every snapshot, so it is encoded once. */
 const BLOCK_ALL: VirtualHost = Object.freeze({

@@ -114,9 +114,10 @@ export interface Snapshot {
   readonly sidecars: readonly SidecarConfig[];
   /**
    * Only in a proxy's Sidecar-scoped view (sidecar-scope-view.ts): the outbound traffic policy of
-   * the Sidecar that applies to it. Absent: meshfed's default (an unknown host has no route).
+   * the Sidecar that applies to it. Absent: the mesh default (meshfed has no mesh config): ALLOW_ANY
+   * for capture proxies, as Istio's meshConfig default; without capture an unknown host has no route.
    */
-  readonly outboundTrafficPolicy?: 'REGISTRY_ONLY';
+  readonly outboundTrafficPolicy?: 'REGISTRY_ONLY' | 'ALLOW_ANY';
   /** Hostnames with a ServiceExport in this cluster's configuration. */
   readonly exported: ReadonlySet<string>;
   /** Local endpoints by `workloadKey(cluster, namespace, name)`. */

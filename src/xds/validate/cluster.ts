@@ -5,7 +5,7 @@ import { TYPE_URL } from '../type-urls.ts';
 import { endpointsAt } from './cluster-load-assignment.ts';
 import { CLUSTER_LB_FIELDS, clusterLb } from './cluster-lb.ts';
 import { ENDPOINT_META } from '../naming.ts';
-import { Issues, enumOf, filterMetadata, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
+import { Issues, type Obj, enumOf, filterMetadata, isObj, onlyKeys, optDurationMs, optObj, optString, reqString, requireAds } from './reader.ts';
 import { DNS_FIELDS, dnsResolution } from './cluster-dns.ts';
 import { upstreamProtocol } from './cluster-protocol.ts';
 import { upstreamTls } from './tls-context.ts';
@@ -31,10 +31,13 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
     issues,
   );
   const name = reqString(r, 'name', '', issues) ?? '';
-  const type = enumOf(r, 'type', ['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS'], 'STATIC', '', issues);
-  const lbPolicy = enumOf(r, 'lb_policy', ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV'], 'ROUND_ROBIN', '', issues);
+  const type = enumOf(r, 'type', ['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST'], 'STATIC', '', issues);
+  const policy = enumOf(r, 'lb_policy', ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'], 'ROUND_ROBIN', '', issues);
   const connectTimeoutMs = optDurationMs(r, 'connect_timeout', '', issues) ?? DEFAULT_CONNECT_TIMEOUT_MS;
   if (connectTimeoutMs <= 0) issues.add('connect_timeout', 'must be positive');
+  if (type === 'ORIGINAL_DST') return originalDstCluster(r, name, policy, connectTimeoutMs, issues);
+  if (policy === 'CLUSTER_PROVIDED') issues.add('lb_policy', 'CLUSTER_PROVIDED is honoured only on an ORIGINAL_DST cluster');
+  const lbPolicy = policy === 'CLUSTER_PROVIDED' ? 'ROUND_ROBIN' : policy;
   const out: ClusterConfig = { name, type, edsServiceName: name, lbPolicy, connectTimeoutMs };
   clusterLb(r, out, issues);
   upstreamProtocol(r, out, issues);
@@ -93,3 +96,18 @@ export function validateCluster(r: unknown): Result<ClusterConfig> {
   return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
 }
 
+
+/**
+ * An ORIGINAL_DST cluster (Istio's PassthroughCluster): honoured with lb_policy CLUSTER_PROVIDED,
+ * plaintext, and no endpoints, load balancing or protocol options, because meshfed's tcp_proxy on
+ * a capture proxy's virtualOutbound dials each connection's original destination directly.
+ * Anything else it would not honour is refused with its path.
+ */
+function originalDstCluster(r: Obj, name: string, policy: string, connectTimeoutMs: number, issues: Issues): Result<ClusterConfig> {
+  if (policy !== 'CLUSTER_PROVIDED') issues.add('lb_policy', 'an ORIGINAL_DST cluster takes lb_policy CLUSTER_PROVIDED');
+  for (const key of Object.keys(r)) {
+    if (!['@type', 'name', 'type', 'cluster_discovery_type', 'lb_policy', 'connect_timeout', 'metadata'].includes(key)) issues.add(key, 'not honoured on an ORIGINAL_DST cluster');
+  }
+  const out: ClusterConfig = { name, type: 'ORIGINAL_DST', edsServiceName: name, lbPolicy: 'ROUND_ROBIN', connectTimeoutMs };
+  return issues.ok ? { ok: true, value: out } : { ok: false, errors: issues.errors };
+}

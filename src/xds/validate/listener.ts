@@ -363,6 +363,7 @@ export function validateListener(r: unknown): Result<ListenerConfig> {
   }
   if (api === undefined) chainMatchesDistinct(list(r, 'filter_chains', '', new Issues()), out.tlsInspector, issues);
   if (name === LISTENER.eastWestGateway) gatewayHonours(out, issues);
+  if (name === LISTENER.virtualOutbound) virtualOutboundHonours(r, out, issues);
   // Only the sidecar's inbound listener tells plaintext from TLS connections when matching chains.
   if (name !== LISTENER.virtualInbound) {
     out.filterChains.forEach((c, i) => {
@@ -392,6 +393,34 @@ function captureFields(r: Obj, name: string, out: ListenerConfig, issues: Issues
     if (special || !tcpOnly || r['api_listener'] !== undefined) issues.add('bind_to_port', "false is honoured only on a sidecar's outbound tcp_proxy listener (0.0.0.0_<port>)");
     else out.bindToPort = false;
   }
+}
+
+/**
+ * What the sidecar's virtualOutbound honours (src/sidecar/data-plane.ts, outbound-chain.ts):
+ * without `use_original_dst`, one HTTP chain and no chain match. With it (capture), chains are
+ * picked by the connection's original destination port as Envoy does (the chain naming that
+ * `destination_port`, else the one without: the default chain, e.g. Istio's
+ * PassthroughFilterChain); HTTP and tcp_proxy chains alike, but every HTTP chain must carry the
+ * same connection manager (the sidecar serves them all with the first; a difference would be
+ * ignored). server_names, application_protocols and TLS are not matched on virtualOutbound.
+ */
+function virtualOutboundHonours(r: Obj, l: ListenerConfig, issues: Issues): void {
+  const raw = list(r, 'filter_chains', '', new Issues());
+  const firstHttp = l.filterChains.findIndex((c) => c.kind === 'http');
+  const filtersOf = (i: number): string => JSON.stringify(isObj(raw[i]) ? raw[i]['filters'] : undefined);
+  l.filterChains.forEach((c, i) => {
+    const p = join('filter_chains', i);
+    if (c.serverNames.length > 0) issues.add(join(p, 'filter_chain_match.server_names'), `not honoured on ${LISTENER.virtualOutbound}`);
+    if ((c.applicationProtocols ?? []).length > 0) issues.add(join(p, 'filter_chain_match.application_protocols'), `not honoured on ${LISTENER.virtualOutbound}`);
+    if (c.tls) issues.add(join(p, 'transport_socket'), `not honoured on ${LISTENER.virtualOutbound} (apps send plaintext)`);
+    if (l.useOriginalDst !== true) {
+      if (c.destinationPort !== undefined) issues.add(join(p, 'filter_chain_match.destination_port'), 'honoured only with use_original_dst (capture)');
+      if (c.kind === 'tcp') issues.add(join(p, 'filters[0]'), 'a tcp_proxy chain is honoured only with use_original_dst (capture)');
+      if (c.kind === 'http' && i !== firstHttp) issues.add(p, 'only one HTTP chain is honoured without use_original_dst');
+      return;
+    }
+    if (c.kind === 'http' && i !== firstHttp && filtersOf(i) !== filtersOf(firstHttp)) issues.add(join(p, 'filters'), `must equal filter_chains[${firstHttp}].filters (one connection manager serves them all)`);
+  });
 }
 
 /**

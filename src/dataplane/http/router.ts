@@ -196,7 +196,9 @@ export async function forward<T, R extends AttemptResponse>(
     } else outcome = result.flag === 'UF' ? { kind: 'connect-failure' } : { kind: 'reset', refusedStream: result.refusedStream === true };
     up.report?.(target, outcome);
 
-    const overall = Date.now() >= deadline;
+    // A timer can fire a millisecond before Date.now() reaches the deadline it was set for: when
+    // the route deadline (not the per-try timeout) bounded this attempt, its timeout is the route's.
+    const overall = (result === 'timeout' && limit === remaining) || Date.now() >= deadline;
     const canRetry =
       !overall && !signal.aborted && policy !== undefined && attempts <= policy.numRetries && retriable(policy, outcome) && (!req.body || body?.replayable === true);
     if (canRetry) {

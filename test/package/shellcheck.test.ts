@@ -45,8 +45,8 @@ if (version === undefined && !required) {
     for (const s of ['.ci/run', 'kind-configs/setup.sh', 'kind-configs/teardown.sh', 'kind-configs/render.sh', 'scripts/ensure-tools.sh']) t.true(scripts.includes(s), s);
     t.log(`shellcheck ${version} on ${scripts.length} scripts`);
     try {
-      await run('shellcheck', ['--format=gcc', ...scripts]);
-      t.pass();
+      const out = await run('shellcheck', ['--format=gcc', ...scripts]);
+      t.is(String(out.stdout).trim(), '', 'shellcheck reports nothing');
     } catch (e: unknown) {
       const err = e as { stdout?: string };
       t.fail(`shellcheck found problems:\n${err.stdout ?? String(e)}`);

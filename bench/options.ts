@@ -30,7 +30,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --paths <list>          comma-separated subset of ${PATH_IDS.join(',')} (default all)
   --block <n>             address block: binds only 127.<n>.x.y (default 150)
   --ready-timeout <s>     how long a mesh path may take to answer 200 (default 60)
-  --extras / --no-extras  also run bench/route-matching.ts and bench/push/push-bench.ts (default: only when --paths is not given)
+  --extras / --no-extras  also run bench/route-matching.ts, bench/citadel-signing.ts and bench/push/push-bench.ts (default: only when --paths is not given)
   --out <file>            raw results as JSON (default bench/results/latest.json)
   --state-dir <dir>       mesh state and logs (default: a fresh temporary folder)
   --keep-logs             keep the temporary folder even after a clean run

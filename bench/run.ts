@@ -242,7 +242,7 @@ try {
 
 // The control-plane and routing benchmarks, each its own child process, after the data paths.
 if (!failed && opts.extras) {
-  for (const script of ['route-matching.ts', path.join('push', 'push-bench.ts')]) {
+  for (const script of ['route-matching.ts', 'citadel-signing.ts', path.join('push', 'push-bench.ts')]) {
     say(`running bench/${script}`);
     const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, script)], { stdio: 'inherit' });
     if (r.status !== 0) {

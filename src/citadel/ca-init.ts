@@ -1,9 +1,10 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CA_FILES, certificatesFromPem, loadCa, ROOT_FILES } from './ca-files.ts';
 import { derToPem } from './der.ts';
 import { CaMaterialError } from './errors.ts';
+import { DEFAULT_KEY_ALGORITHM, generateKeyPair, type KeyAlgorithm } from './key-algorithm.ts';
 import { buildCertificate, encodeName } from './x509-build.ts';
 import { readCertificate } from './x509-read.ts';
 
@@ -14,6 +15,8 @@ export interface InitCaOptions {
   /** Cluster names (lowercase DNS labels); each gets an intermediate CA under the shared root. */
   clusters: string[];
   trustDomain: string;
+  /** Algorithm of new root and intermediate keys; default ECDSA P-256 (an existing root keeps its own). */
+  keyAlgorithm?: KeyAlgorithm;
   /** Clock for validity periods (tests); defaults to the current time. */
   now?: Date;
 }
@@ -25,13 +28,12 @@ const BACKDATE_MS = 60_000;
 const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
- * Keys are EC P-256 with ECDSA-SHA256 signatures: Node signs them ~18× faster than RSA-2048
- * (measured on these machines; CONTRIBUTING.md), keys generate in well under a millisecond, and Istio's agent uses the
- * same curve by default. Written as unencrypted PKCS#8 PEM, mode 0600.
+ * Keys are EC P-256 with ECDSA-SHA256 signatures unless `keyAlgorithm` says RSA-2048: Node signs EC
+ * keys many times faster (bench/citadel-signing.ts), and Istio's agent uses the same curve when
+ * ECDSA is chosen. Written as unencrypted PKCS#8 PEM, mode 0600.
  */
-function newKeyPair(): { privateKey: KeyObject; publicKeyDer: Buffer } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return { privateKey, publicKeyDer: publicKey.export({ type: 'spki', format: 'der' }) };
+function newKeyPair(opts: InitCaOptions): { privateKey: KeyObject; publicKeyDer: Buffer } {
+  return generateKeyPair(opts.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM);
 }
 
 function keyToPem(key: KeyObject): string {
@@ -78,7 +80,7 @@ async function loadOrCreateRoot(opts: InitCaOptions, now: Date): Promise<Root> {
     if (!facts.ok) throw new CaMaterialError(`${certFile}: ${facts.errors.join('; ')}`);
     return { cert, pem, privateKey, publicKeyDer, subjectDer: facts.value.subject };
   }
-  const { privateKey, publicKeyDer } = newKeyPair();
+  const { privateKey, publicKeyDer } = newKeyPair(opts);
   const subjectDer = encodeName({ organization: opts.trustDomain, commonName: 'meshfed root CA' });
   const der = buildCertificate({
     subject: subjectDer,
@@ -99,7 +101,7 @@ async function loadOrCreateRoot(opts: InitCaOptions, now: Date): Promise<Root> {
 async function createIntermediate(opts: InitCaOptions, root: Root, cluster: string, now: Date): Promise<void> {
   const target = path.join(opts.dir, cluster);
   const staging = path.join(opts.dir, `.${cluster}.tmp-${randomBytes(4).toString('hex')}`);
-  const { privateKey, publicKeyDer } = newKeyPair();
+  const { privateKey, publicKeyDer } = newKeyPair(opts);
   const rootNotAfter = new Date(root.cert.validTo).getTime();
   const der = buildCertificate({
     subject: encodeName({ organization: opts.trustDomain, commonName: `meshfed intermediate CA ${cluster}` }),

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { fail, ok, type Result } from '../common/result.ts';
 import type { CaMaterial } from './ca-files.ts';
 import { derToPem, OID, pemBlocks } from './der.ts';
@@ -38,9 +38,27 @@ function notAfterFor(ca: CaMaterial, now: Date, ms: number): Date {
   return new Date(Math.min(now.getTime() + ms, new Date(ca.cert.validTo).getTime()));
 }
 
+/** Curves a workload key may use (NIST P-256 and P-384, as Istio's CA accepts). */
+const ACCEPTED_CURVES: ReadonlySet<string> = new Set(['prime256v1', 'secp384r1']);
+const MIN_RSA_BITS = 2048;
+
+/** Why a CSR's public key is refused (an unknown type, a weak RSA modulus, another curve), or undefined. */
+function weakKeyReason(key: KeyObject): string | undefined {
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec') {
+    return ACCEPTED_CURVES.has(details.namedCurve ?? '') ? undefined : `CSR key is on curve ${details.namedCurve ?? '?'}; accepted: P-256, P-384`;
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    return bits >= MIN_RSA_BITS ? undefined : `CSR key is RSA-${bits}; RSA keys must have at least ${MIN_RSA_BITS} bits`;
+  }
+  return `CSR key type ${key.asymmetricKeyType ?? '?'} is not accepted (ECDSA P-256/P-384 or RSA ≥ ${MIN_RSA_BITS})`;
+}
+
 /**
- * Signs a workload's CSR after checking proof of possession (the CSR's own signature) and that it
- * asks for no SAN other than the caller's SPIFFE ID. The leaf carries exactly that URI SAN, an
+ * Signs a workload's CSR after checking proof of possession (the CSR's own signature), its key
+ * (ECDSA P-256/P-384 or RSA of at least 2048 bits) and that it asks for no SAN other than the
+ * caller's SPIFFE ID. The leaf carries exactly that URI SAN, an
  * empty subject, EKU serverAuth+clientAuth, keyUsage digitalSignature+keyEncipherment, CA:false.
  * Returns the chain [leaf, intermediate(s)…, root], root last, as Istio does.
  * Errors: CsrInvalidError, IdentityMismatchError, ValidityInvalidError.
@@ -58,6 +76,8 @@ export function signWorkloadCsr(opts: SignWorkloadCsrOptions): Result<{ certChai
       return fail(new IdentityMismatchError(`CSR asks for ${asked}, but the caller is ${spiffeId}`));
     }
   }
+  const weak = weakKeyReason(csr.value.publicKey);
+  if (weak) return fail(new CsrInvalidError(weak));
   const life = lifetimeMs(opts.ttlSeconds, MAX_WORKLOAD_TTL_SECONDS);
   if (!life.ok) return life;
   const leaf = buildCertificate({

@@ -1,16 +1,17 @@
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../common/errors.ts';
 import { certificateServiceDefinition } from './ca-service-definition.ts';
 import { derToPem } from './der.ts';
 import { CertificateRejectedError, CertificateRequestError } from './errors.ts';
+import { DEFAULT_KEY_ALGORITHM, generateKeyPair, type KeyAlgorithm } from './key-algorithm.ts';
 import { formatSpiffeId, type WorkloadIdentity } from './spiffe.ts';
 import { rootsFromPem, verifyPeerChain } from './trust-bundle.ts';
 import { buildCsr, encodeName } from './x509-build.ts';
 
 /** A workload's key and certificate, ready for `tls.createSecureContext({ key, cert, ca })`. */
 export interface CertBundle {
-  /** PKCS#8 PEM of the EC P-256 key, generated locally; it never leaves the process. */
+  /** PKCS#8 PEM of the key (EC P-256 or RSA-2048), generated locally; it never leaves the process. */
   privateKeyPem: string;
   /** Leaf then intermediate(s), concatenated PEM (roots excluded). */
   certChainPem: string;
@@ -38,6 +39,8 @@ export interface RequestCertificateOptions {
   identity: WorkloadIdentity;
   /** Requested lifetime; Citadel's default (24 h) when omitted. */
   ttlSeconds?: number;
+  /** Algorithm of the workload's own key; default ECDSA P-256. */
+  keyAlgorithm?: KeyAlgorithm;
   /** Deadline of the RPC; default 10 s. */
   timeoutMs?: number;
 }
@@ -55,10 +58,12 @@ function certChainOf(raw: unknown): string[] | undefined {
   return out;
 }
 
-/** Generates an EC P-256 key and a CSR asking for `spiffeId` as its only SAN. */
-export function generateKeyAndCsr(spiffeId: string): { privateKeyPem: string; publicKeyDer: Buffer; csrPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const publicKeyDer = publicKey.export({ type: 'spki', format: 'der' });
+/** Generates a key of `algorithm` and a CSR asking for `spiffeId` as its only SAN. */
+export function generateKeyAndCsr(
+  spiffeId: string,
+  algorithm: KeyAlgorithm = DEFAULT_KEY_ALGORITHM,
+): { privateKeyPem: string; publicKeyDer: Buffer; csrPem: string } {
+  const { privateKey, publicKeyDer } = generateKeyPair(algorithm);
   const csr = buildCsr({ subject: encodeName({}), publicKey: publicKeyDer, privateKey, subjectAltNames: [{ type: 'uri', value: spiffeId }] });
   return {
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
@@ -106,7 +111,7 @@ function callCreateCertificate(opts: RequestCertificateOptions, request: { csr: 
  */
 export async function requestCertificate(opts: RequestCertificateOptions): Promise<CertBundle> {
   const spiffeId = formatSpiffeId(opts.identity);
-  const { privateKeyPem, publicKeyDer, csrPem } = generateKeyAndCsr(spiffeId);
+  const { privateKeyPem, publicKeyDer, csrPem } = generateKeyAndCsr(spiffeId, opts.keyAlgorithm);
   const raw = await callCreateCertificate(opts, { csr: csrPem, validity_duration: String(opts.ttlSeconds ?? 0) });
   const certChain = certChainOf(raw);
   if (!certChain) throw new CertificateRejectedError('Citadel answered without a certificate chain');

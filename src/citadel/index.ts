@@ -29,6 +29,7 @@ export {
 } from './errors.ts';
 export type { WorkloadIdentity } from './spiffe.ts';
 export { formatSpiffeId, parseSpiffeId, spiffeIdFromCertificate } from './spiffe.ts';
+export { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from './key-algorithm.ts';
 export { bootstrapTokenAuthenticator } from './token-authenticator.ts';
 export { serviceAccountFromUsername, type TokenReviewAuthenticatorOptions, tokenReviewAuthenticator } from './token-review-authenticator.ts';
 export type { PeerChain, VerifyPeerChainOptions } from './trust-bundle.ts';

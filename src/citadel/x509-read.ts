@@ -1,6 +1,7 @@
-import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { type KeyObject, verify } from 'node:crypto';
 import { fail, ok, type Result } from '../common/result.ts';
 import { type Asn1, Asn1Type, boolOf, bytesOf, children, fromDer, isContext, isUniversal, OID, oidOf, rawChildren, toDer } from './der.ts';
+import { publicKeyFromSpki } from './spki-key.ts';
 import type { GeneralName } from './x509-build.ts';
 
 /** A SAN entry as read: the kinds Citadel issues, or any other kind by its context tag. */
@@ -116,7 +117,7 @@ export function readCsr(der: Buffer): Result<VerifiedCsr> {
     const spki = info[2];
     if (!spki) return fail(['CSR has no public key']);
     const publicKeyDer = toDer(spki);
-    const publicKey = createPublicKey({ key: publicKeyDer, format: 'der', type: 'spki' });
+    const publicKey = publicKeyFromSpki(spki, publicKeyDer);
     if (!verify(digest, infoDer, publicKey, sigBits.subarray(1))) return fail(['CSR signature does not verify']);
     let subjectAltNames: ReadGeneralName[] = [];
     for (const attr of children(info[3])) {

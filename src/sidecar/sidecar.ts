@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 // Citadel's workload-side modules, not its index: a sidecar must not load the CA server.
 import { CertificateRotator } from '../citadel/certificate-rotator.ts';
+import type { KeyAlgorithm } from '../citadel/key-algorithm.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
@@ -32,7 +33,7 @@ export interface SidecarOptions {
    * Citadel (15012, same TLS trust as xds) and the workload's credential: a bootstrap token, or a
    * function returning the current one (a projected service-account token re-read at each CSR).
    */
-  ca: { target: string; serverName: string; token: string | (() => string) };
+  ca: { target: string; serverName: string; token: string | (() => string); keyAlgorithm?: KeyAlgorithm };
   /** Mixer's access-log sink; TLS with the xds roots unless `plaintext` (local tests only). */
   mixer?: { target: string; serverName?: string; plaintext?: boolean };
   trustDomain: string;
@@ -99,6 +100,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
       serverName: opts.ca.serverName,
       token: opts.ca.token,
       identity: { trustDomain: opts.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount },
+      ...(opts.ca.keyAlgorithm ? { keyAlgorithm: opts.ca.keyAlgorithm } : {}),
     },
     logger,
     // `meshfed up` starts sidecars together with the control plane: retry the first certificate

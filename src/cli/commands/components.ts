@@ -6,7 +6,7 @@ import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from '../../xds/ads-api-
 import { CONTROL_PLANE_SERVER_NAME } from '../control-plane-name.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
 import { tokenFromFile } from './token-file.ts';
-import { hostPort, readText } from './options.ts';
+import { hostPort, keyAlgorithmOf, keyAlgorithmOption, readText } from './options.ts';
 
 /*
  * Each action imports its component when it runs, so that a process loads only its own
@@ -161,6 +161,7 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--roots <file>', 'root certificate(s)')
     .requiredOption('--token-file <file>', 'bootstrap token for Citadel')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .addOption(keyAlgorithmOption('the workload key'))
     .option('--capture', 'transparent capture: the app is behind `meshfed capture-init` rules (run as uid 1337); outbound arrives on 0.0.0.0:15001 and is routed by original destination')
     .addOption(xdsApiOption())
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -193,7 +194,7 @@ export function registerComponentCommands(program: Command): void {
           servicePort,
         },
         xds: { target, serverName: CONTROL_PLANE_SERVER_NAME, rootsPem, ...xdsApi(o['xdsApi']) },
-        ca: { target: apart('ca'), serverName: CONTROL_PLANE_SERVER_NAME, token: tokenFromFile(str('tokenFile'), log) },
+        ca: { target: apart('ca'), serverName: CONTROL_PLANE_SERVER_NAME, token: tokenFromFile(str('tokenFile'), log), keyAlgorithm: keyAlgorithmOf(o['keyAlgorithm']) },
         mixer: { target: apart('mixer'), ...(o['mixerPlaintext'] === true ? { plaintext: true } : {}) },
         trustDomain: str('trustDomain', 'cluster.local'),
         ...(o['capture'] === true ? { capture: true } : {}),

@@ -4,6 +4,7 @@ import { errorMessage } from '../../common/errors.ts';
 import type { RunningMesh } from '../runner/up.ts';
 import { DEFAULT_STATE_DIR } from '../runner/state-dir.ts';
 import { exitWith } from './lifecycle.ts';
+import { keyAlgorithmOf, keyAlgorithmOption } from './options.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -191,11 +192,12 @@ export function registerMeshCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'output folder')
     .requiredOption('--clusters <names>', 'comma-separated cluster names')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-    .action(async (o: { dir: string; clusters: string; trustDomain: string }) => {
+    .addOption(keyAlgorithmOption('new root and intermediate keys'))
+    .action(async (o: { dir: string; clusters: string; trustDomain: string; keyAlgorithm: string }) => {
       const clusters = o.clusters.split(',').map((s) => s.trim()).filter(Boolean);
       const { initCa } = await import('../../citadel/index.ts');
       try {
-        await initCa({ dir: o.dir, clusters, trustDomain: o.trustDomain });
+        await initCa({ dir: o.dir, clusters, trustDomain: o.trustDomain, keyAlgorithm: keyAlgorithmOf(o.keyAlgorithm) });
       } catch (e: unknown) {
         exitWith(`meshfed ca init: ${errorMessage(e)}`);
       }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { Option } from 'commander';
+import { DEFAULT_KEY_ALGORITHM, isKeyAlgorithm, KEY_ALGORITHMS, type KeyAlgorithm } from '../../citadel/key-algorithm.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { exitWith } from './lifecycle.ts';
 
@@ -18,3 +20,13 @@ export function readText(flag: string, file: string): string {
   }
 }
 
+
+/** `--key-algorithm`, one of Citadel's key algorithms (default ECDSA P-256). */
+export function keyAlgorithmOption(what: string): Option {
+  return new Option('--key-algorithm <alg>', `algorithm of ${what}`).choices([...KEY_ALGORITHMS]).default(DEFAULT_KEY_ALGORITHM);
+}
+
+/** The parsed `--key-algorithm` value (commander has checked the choice). */
+export function keyAlgorithmOf(v: unknown): KeyAlgorithm {
+  return typeof v === 'string' && isKeyAlgorithm(v) ? v : DEFAULT_KEY_ALGORITHM;
+}

@@ -17,6 +17,7 @@ import { ListenerBindError, SidecarOptionsError } from './errors.ts';
 import { createInboundServer, inboundSecureContext } from './inbound-listener.ts';
 import type { ListenerContext, LocalWorkload } from './listener-context.ts';
 import { createOutboundServer } from './outbound-listener.ts';
+import { BOUNDS_STATS, type BoundsStat, type ListenerBounds, validateListenerBounds } from './listener-bounds.ts';
 import { encodePeerMetadata } from './peer-metadata.ts';
 import { isOutboundTcpListener, TcpListeners } from './tcp-listeners.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
@@ -52,6 +53,8 @@ export interface DataPlaneOptions {
    * asking for `use_original_dst` is not bound (a ListenerBindError says why).
    */
   capture?: { originalDst: OriginalDstReader; inboundSourceAddress: string };
+  /** Timeouts and limits of the downstream listeners (listener-bounds.ts); defaults follow Envoy's. */
+  bounds?: Partial<ListenerBounds>;
   logger?: Logger;
 }
 
@@ -141,6 +144,7 @@ function validate(opts: DataPlaneOptions): void {
 
 export async function createDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
   validate(options);
+  const bounds = validateListenerBounds(options.bounds);
   const opts = Object.freeze({ ...options });
   const logger = opts.logger ?? createLogger('sidecar', { workload: opts.workload.name });
   const workload = opts.workload;
@@ -271,20 +275,26 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       }
     });
 
+  /** Envoy's stat layout: connection refusals under `listener.<name>.`, the rest under `http.<name>.`. */
+  const boundsStat =
+    (name: string): BoundsStat =>
+    (stat) =>
+      telemetry.countEnvoyStat(stat === BOUNDS_STATS.cxOverflow ? `listener.${name}.${stat}` : `http.${name}.${stat}`);
+
   const startListener = async (name: string, host: string, port: number, useOriginalDst: boolean): Promise<Result<BoundListener, ListenerBindError>> => {
     const sessions = new Set<http2.ServerHttp2Session>();
     let server: http.Server | http2.Http2SecureServer;
     let front: net.Server | undefined;
     if (name === LISTENER.virtualInbound) {
       if (useOriginalDst) return fail(new ListenerBindError(`use_original_dst on ${name} is not supported`));
-      const s = createInboundServer(ctx, h2Pool);
+      const s = createInboundServer(ctx, h2Pool, bounds, boundsStat(name));
       s.on('session', (session: http2.ServerHttp2Session) => {
         sessions.add(session);
         session.once('close', () => sessions.delete(session));
       });
       server = s;
     } else {
-      const outbound = createOutboundServer(ctx, h2Pool, h1, sessions);
+      const outbound = createOutboundServer(ctx, h2Pool, h1, sessions, bounds, boundsStat(name));
       if (useOriginalDst) {
         if (!opts.capture) return fail(new ListenerBindError(`listener ${name} asks for use_original_dst, but this sidecar runs without capture (meshfed sidecar --capture)`));
         front = captureFront(opts.capture.originalDst, outbound);

@@ -78,6 +78,13 @@ export interface DataPlane {
   /** The access-log streamer, when Mixer is configured. */
   accessLog: AccessLogStreamer | undefined;
   urls: { admin: string; health: string; metrics: string };
+  /**
+   * Graceful shutdown (SIGTERM), as Istio's `terminationDrainDuration`: readiness turns 503
+   * (`draining`) at once; every listener stops accepting (new connections are refused), idle
+   * HTTP/1.1 connections close and HTTP/2 sessions get GOAWAY; requests in flight finish over
+   * the still-open upstream pools for up to `graceMs`; then `close()`. Idempotent with close.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -354,7 +361,9 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     return result;
   };
 
+  let draining = false;
   const readiness = (): Readiness => {
+    if (draining) return { ready: false, reason: 'draining' };
     let bundle: CertBundle;
     try {
       bundle = opts.certificates.current();
@@ -374,6 +383,23 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   };
 
   let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    opts.certificates.off('rotated', onRotated);
+    await chain;
+    const all = [...listeners.values()];
+    listeners.clear();
+    h2Pool.close();
+    h1.close();
+    ctx.clusters.close();
+    accessLog?.close();
+    await Promise.all([
+      tcpListeners.close(),
+      ...all.map((l) => stopListener(l, 1000)),
+      ...aux.map((a) => closeServer(a.server, 1000, () => a.server.closeAllConnections())),
+    ]);
+  };
   return {
     applyConfig,
     config: () => current,
@@ -384,22 +410,29 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     clusterStats: () => ctx.clusters.stats(),
     accessLog,
     urls,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      opts.certificates.off('rotated', onRotated);
+    drain: async (graceMs) => {
+      if (closed || draining) return;
+      draining = true;
+      logger.info({ graceMs }, 'draining: not ready; listeners stop accepting; in-flight requests finish');
       await chain;
       const all = [...listeners.values()];
       listeners.clear();
-      h2Pool.close();
-      h1.close();
-      ctx.clusters.close();
-      accessLog?.close();
-      await Promise.all([
-        tcpListeners.close(),
-        ...all.map((l) => stopListener(l, 1000)),
-        ...aux.map((a) => closeServer(a.server, 1000, () => a.server.closeAllConnections())),
-      ]);
+      // Listeners first, upstream pools untouched, so that requests in flight can finish.
+      await Promise.all(
+        all.map((l) => {
+          if ('closeIdleConnections' in l.server) {
+            const idle = l.server;
+            // Keep-alive connections that finish a response during the drain close then.
+            idle.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+              if (!res.headersSent) res.setHeader('connection', 'close');
+            });
+            idle.closeIdleConnections();
+          }
+          return stopListener(l, graceMs);
+        }),
+      );
+      await close();
     },
+    close,
   };
 }

@@ -50,6 +50,8 @@ export interface SidecarOptions {
 /** A running sidecar. `close()` stops xDS, certificate renewal and every listener. */
 export interface SidecarHandle {
   close(): Promise<void>;
+  /** SIGTERM: the data plane drains for up to `graceMs` (DataPlane.drain), xDS kept meanwhile; then close(). */
+  drain(graceMs: number): Promise<void>;
   /** True when xDS is ready, a certificate is loaded and the configured listeners are bound. */
   ready(): boolean;
   urls: { admin: string; metrics: string };
@@ -159,17 +161,22 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
   ads.start();
 
   let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    ads.off('config', apply);
+    ads.close();
+    rotator.close();
+    await dataPlane.close();
+  };
   return {
     ready: () => dataPlane.readiness().ready,
     urls: { admin: dataPlane.urls.admin, metrics: dataPlane.urls.metrics },
     dataPlane,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      ads.off('config', apply);
-      ads.close();
-      rotator.close();
-      await dataPlane.close();
+    close,
+    drain: async (graceMs) => {
+      await dataPlane.drain(graceMs);
+      await close();
     },
   };
 }

@@ -158,6 +158,18 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     });
   };
   ads.on('config', apply);
+  let xdsConnected = false;
+  let lastConfigAt: number | undefined;
+  ads.on('connected', () => {
+    xdsConnected = true;
+  });
+  ads.on('disconnected', () => {
+    xdsConnected = false;
+  });
+  ads.on('config', () => {
+    lastConfigAt = Date.now();
+  });
+  dataPlane.telemetry.trackControlPlane({ connected: () => xdsConnected, lastConfigAt: () => lastConfigAt });
   ads.start();
 
   let closed = false;

@@ -21,6 +21,10 @@ export interface GatewayDataPlaneOptions {
   helloTimeoutMs?: number;
   /** Refuse a client whose ClientHello is not complete after this many bytes. Default 16384. */
   maxHelloBytes?: number;
+  /** Close a routed connection idle this long either way. Default 3,600,000 (Envoy tcp_proxy `idle_timeout`, 1 h). */
+  idleTimeoutMs?: number;
+  /** Open downstream connections; the next is refused at accept. Default 1,048,576 (Envoy sets no per-listener limit). */
+  maxConnections?: number;
   logger?: Logger;
 }
 
@@ -73,6 +77,7 @@ export function createGatewayDataPlane(opts: GatewayDataPlaneOptions): GatewayDa
     Object.freeze({
       helloTimeoutMs: positiveInt(opts.helloTimeoutMs, 5000, 'helloTimeoutMs'),
       maxHelloBytes: positiveInt(opts.maxHelloBytes, 16 * 1024, 'maxHelloBytes'),
+      idleTimeoutMs: positiveInt(opts.idleTimeoutMs, 3_600_000, 'idleTimeoutMs'),
       cluster,
       routes: () => table,
       clusters,
@@ -85,6 +90,8 @@ export function createGatewayDataPlane(opts: GatewayDataPlaneOptions): GatewayDa
     track(socket);
     onConnection(socket);
   });
+  server.maxConnections = positiveInt(opts.maxConnections, 1_048_576, 'maxConnections');
+  server.on('drop', () => metrics.bound('downstream_cx_overflow'));
   server.on('error', (e: unknown) => logger.error({ err: e }, 'gateway listener error'));
 
   return {

@@ -51,6 +51,8 @@ export class GatewayMetrics {
   private readonly sentBytes: Counter<(typeof TCP_LABELS)[number]>;
   private readonly receivedBytes: Counter<(typeof TCP_LABELS)[number]>;
   private readonly refused: Counter<'reason'>;
+  private readonly idleTimeouts: Counter;
+  private readonly cxOverflow: Counter;
 
   constructor(private readonly source: { cluster: string; workload: string; namespace: string }) {
     const registers = [this.registry];
@@ -74,6 +76,20 @@ export class GatewayMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.idleTimeouts = new Counter({ name: 'envoy_tcp_eastwestgateway_idle_timeout', help: 'Envoy stat tcp.eastwestgateway.idle_timeout', registers });
+    this.cxOverflow = new Counter({
+      name: 'envoy_listener_eastwestgateway_downstream_cx_overflow',
+      help: 'Envoy stat listener.eastwestgateway.downstream_cx_overflow',
+      registers,
+    });
+  }
+
+  /**
+   * Counts a bound that closed or refused a connection, by its Envoy stat name:
+   * `tcp.eastwestgateway.idle_timeout` (Envoy tcp_proxy), `listener.eastwestgateway.downstream_cx_overflow`.
+   */
+  bound(stat: 'idle_timeout' | 'downstream_cx_overflow'): void {
+    (stat === 'idle_timeout' ? this.idleTimeouts : this.cxOverflow).inc();
   }
 
   refusal(reason: RefusalReason): void {

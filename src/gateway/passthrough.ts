@@ -13,6 +13,8 @@ export interface PassthroughContext {
   helloTimeoutMs: number;
   /** Refuse a client whose ClientHello is still incomplete after this many bytes. */
   maxHelloBytes: number;
+  /** Close both sides of a routed connection after this long without a byte either way (Envoy tcp_proxy `idle_timeout`). */
+  idleTimeoutMs: number;
   /** The gateway's own cluster: `destination_cluster` of endpoints without `istio.cluster_id`. */
   cluster: string;
   /** The route table current when the ClientHello completes; later swaps do not affect the connection. */
@@ -183,7 +185,28 @@ function forward(client: net.Socket, head: Buffer, route: SniRoute, ctx: Passthr
     upstream.on('data', (chunk: Buffer) => conn.sent(chunk.length));
     client.pipe(upstream);
     upstream.pipe(client);
+    armIdleTimeout(client, upstream, ctx, log);
   });
+}
+
+/** Destroys both sockets once neither has carried a byte for `ctx.idleTimeoutMs`; counted as `tcp.*.idle_timeout`. */
+function armIdleTimeout(client: net.Socket, upstream: net.Socket, ctx: PassthroughContext, log: Logger): void {
+  const timer = setTimeout(expire, ctx.idleTimeoutMs);
+  timer.unref();
+  function expire(): void {
+    ctx.metrics.bound('idle_timeout');
+    log.debug({ idleTimeoutMs: ctx.idleTimeoutMs }, 'passthrough idle timeout');
+    client.destroy();
+    upstream.destroy();
+  }
+  const touch = (): void => {
+    timer.refresh();
+  };
+  client.on('data', touch);
+  upstream.on('data', touch);
+  const stop = (): void => clearTimeout(timer);
+  client.once('close', stop);
+  upstream.once('close', stop);
 }
 
 /** Builds a connection listener for a `net.Server` created with `allowHalfOpen: true`. */

@@ -17,6 +17,7 @@ import { ListenerBindError, SidecarOptionsError } from './errors.ts';
 import { createInboundServer, inboundSecureContext } from './inbound-listener.ts';
 import type { ListenerContext, LocalWorkload } from './listener-context.ts';
 import { createOutboundServer } from './outbound-listener.ts';
+import { BOUNDS_STATS, type BoundsStat, type ListenerBounds, validateListenerBounds } from './listener-bounds.ts';
 import { encodePeerMetadata } from './peer-metadata.ts';
 import { isOutboundTcpListener, TcpListeners } from './tcp-listeners.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
@@ -52,6 +53,8 @@ export interface DataPlaneOptions {
    * asking for `use_original_dst` is not bound (a ListenerBindError says why).
    */
   capture?: { originalDst: OriginalDstReader; inboundSourceAddress: string };
+  /** Timeouts and limits of the downstream listeners (listener-bounds.ts); defaults follow Envoy's. */
+  bounds?: Partial<ListenerBounds>;
   logger?: Logger;
 }
 
@@ -75,6 +78,13 @@ export interface DataPlane {
   /** The access-log streamer, when Mixer is configured. */
   accessLog: AccessLogStreamer | undefined;
   urls: { admin: string; health: string; metrics: string };
+  /**
+   * Graceful shutdown (SIGTERM), as Istio's `terminationDrainDuration`: readiness turns 503
+   * (`draining`) at once; every listener stops accepting (new connections are refused), idle
+   * HTTP/1.1 connections close and HTTP/2 sessions get GOAWAY; requests in flight finish over
+   * the still-open upstream pools for up to `graceMs`; then `close()`. Idempotent with close.
+   */
+  drain(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -141,6 +151,7 @@ function validate(opts: DataPlaneOptions): void {
 
 export async function createDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
   validate(options);
+  const bounds = validateListenerBounds(options.bounds);
   const opts = Object.freeze({ ...options });
   const logger = opts.logger ?? createLogger('sidecar', { workload: opts.workload.name });
   const workload = opts.workload;
@@ -271,20 +282,26 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       }
     });
 
+  /** Envoy's stat layout: connection refusals under `listener.<name>.`, the rest under `http.<name>.`. */
+  const boundsStat =
+    (name: string): BoundsStat =>
+    (stat) =>
+      telemetry.countEnvoyStat(stat === BOUNDS_STATS.cxOverflow ? `listener.${name}.${stat}` : `http.${name}.${stat}`);
+
   const startListener = async (name: string, host: string, port: number, useOriginalDst: boolean): Promise<Result<BoundListener, ListenerBindError>> => {
     const sessions = new Set<http2.ServerHttp2Session>();
     let server: http.Server | http2.Http2SecureServer;
     let front: net.Server | undefined;
     if (name === LISTENER.virtualInbound) {
       if (useOriginalDst) return fail(new ListenerBindError(`use_original_dst on ${name} is not supported`));
-      const s = createInboundServer(ctx, h2Pool);
+      const s = createInboundServer(ctx, h2Pool, bounds, boundsStat(name));
       s.on('session', (session: http2.ServerHttp2Session) => {
         sessions.add(session);
         session.once('close', () => sessions.delete(session));
       });
       server = s;
     } else {
-      const outbound = createOutboundServer(ctx, h2Pool, h1, sessions);
+      const outbound = createOutboundServer(ctx, h2Pool, h1, sessions, bounds, boundsStat(name));
       if (useOriginalDst) {
         if (!opts.capture) return fail(new ListenerBindError(`listener ${name} asks for use_original_dst, but this sidecar runs without capture (meshfed sidecar --capture)`));
         front = captureFront(opts.capture.originalDst, outbound);
@@ -344,7 +361,9 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     return result;
   };
 
+  let draining = false;
   const readiness = (): Readiness => {
+    if (draining) return { ready: false, reason: 'draining' };
     let bundle: CertBundle;
     try {
       bundle = opts.certificates.current();
@@ -364,6 +383,23 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   };
 
   let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    opts.certificates.off('rotated', onRotated);
+    await chain;
+    const all = [...listeners.values()];
+    listeners.clear();
+    h2Pool.close();
+    h1.close();
+    ctx.clusters.close();
+    accessLog?.close();
+    await Promise.all([
+      tcpListeners.close(),
+      ...all.map((l) => stopListener(l, 1000)),
+      ...aux.map((a) => closeServer(a.server, 1000, () => a.server.closeAllConnections())),
+    ]);
+  };
   return {
     applyConfig,
     config: () => current,
@@ -374,22 +410,29 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     clusterStats: () => ctx.clusters.stats(),
     accessLog,
     urls,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      opts.certificates.off('rotated', onRotated);
+    drain: async (graceMs) => {
+      if (closed || draining) return;
+      draining = true;
+      logger.info({ graceMs }, 'draining: not ready; listeners stop accepting; in-flight requests finish');
       await chain;
       const all = [...listeners.values()];
       listeners.clear();
-      h2Pool.close();
-      h1.close();
-      ctx.clusters.close();
-      accessLog?.close();
-      await Promise.all([
-        tcpListeners.close(),
-        ...all.map((l) => stopListener(l, 1000)),
-        ...aux.map((a) => closeServer(a.server, 1000, () => a.server.closeAllConnections())),
-      ]);
+      // Listeners first, upstream pools untouched, so that requests in flight can finish.
+      await Promise.all(
+        all.map((l) => {
+          if ('closeIdleConnections' in l.server) {
+            const idle = l.server;
+            // Keep-alive connections that finish a response during the drain close then.
+            idle.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+              if (!res.headersSent) res.setHeader('connection', 'close');
+            });
+            idle.closeIdleConnections();
+          }
+          return stopListener(l, graceMs);
+        }),
+      );
+      await close();
     },
+    close,
   };
 }

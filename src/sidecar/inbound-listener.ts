@@ -21,6 +21,7 @@ import type { H2SessionPool } from './upstream-h2-pool.ts';
 import { handleInboundUpgrade } from './websocket-inbound.ts';
 import { acceptMeshTcp } from './inbound-tcp.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
+import { applyConnectionLimit, applyH2Bounds, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
@@ -90,16 +91,25 @@ function routeTableOf(cfg: ProxyConfig, chain: HttpFilterChain): RouteTable | un
   return chain.routes ?? (chain.routeConfigName !== undefined ? cfg.routes.get(chain.routeConfigName) : undefined);
 }
 
-export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool): http2.Http2SecureServer {
+export function createInboundServer(
+  ctx: ListenerContext,
+  appH2: H2SessionPool,
+  bounds: Readonly<ListenerBounds> = DEFAULT_LISTENER_BOUNDS,
+  stat: BoundsStat = () => {},
+): http2.Http2SecureServer {
+  const limits = h2ServerBoundsOptions(bounds);
   const server = http2.createSecureServer({
+    ...limits,
     ...inboundSecureContext(ctx.certificate()),
     requestCert: true,
     rejectUnauthorized: true,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
     // RFC 8441: websocket from other sidecars arrives as extended CONNECT (websocket-inbound.ts).
-    settings: { enableConnectProtocol: true },
+    settings: { ...limits.settings, enableConnectProtocol: true },
   });
+  applyConnectionLimit(server, bounds, stat);
+  applyH2Bounds(server, bounds, stat);
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
   });

@@ -14,6 +14,8 @@ export { ListenerBindError, PeerIdentityError, SidecarError, SidecarOptionsError
 export type { H1RequestHead } from './headers.ts';
 export { h1ToH1RequestHeaders, h1ToH2RequestHeaders, responseHeadersForH1 } from './headers.ts';
 export { sanitizeXfcc, selectInboundChain, XFCC_HEADER } from './inbound-listener.ts';
+export type { ListenerBounds } from './listener-bounds.ts';
+export { DEFAULT_LISTENER_BOUNDS, validateListenerBounds } from './listener-bounds.ts';
 export type { LocalWorkload } from './listener-context.ts';
 export { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
 export type { PeerIdentity } from './peer-identity.ts';

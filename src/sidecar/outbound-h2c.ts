@@ -23,17 +23,19 @@ export function classifyPreface(first: Buffer): 'h2' | 'http1' | 'more' {
  * HTTP/2 server whose requests reach `onH2Request` (compatibility API), and CONNECT requests
  * (RFC 8441 extended CONNECT included) `onH2Connect` when given (else Node answers them 405). Connections that close
  * before they are classified are dropped. `onSession` of the result sees every h2c session, so
- * that the caller can close them with the listener.
+ * that the caller can close them with the listener, and `server` is the HTTP/2 server itself
+ * (for its bounds); `h2Options` are its options (limits, settings).
  */
 export function acceptH2c(
   server: http.Server,
   onH2Request: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   onH2Connect?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-): { onSession(cb: (session: http2.ServerHttp2Session) => void): void } {
+  h2Options: http2.ServerOptions = {},
+): { onSession(cb: (session: http2.ServerHttp2Session) => void): void; server: http2.Http2Server } {
   const http1Listeners = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
   // With `onH2Connect`, SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): WebSocket from an h2c app is an extended CONNECT.
-  const h2 = http2.createServer(onH2Connect ? { settings: { enableConnectProtocol: true } } : {});
+  const h2 = http2.createServer({ ...h2Options, settings: { ...h2Options.settings, ...(onH2Connect ? { enableConnectProtocol: true } : {}) } });
   h2.on('request', onH2Request);
   if (onH2Connect) h2.on('connect', onH2Connect);
   server.on('connection', (socket: net.Socket) => {
@@ -57,5 +59,5 @@ export function acceptH2c(
     socket.on('data', onData);
     socket.once('error', () => socket.destroy());
   });
-  return { onSession: (cb) => h2.on('session', cb) };
+  return { onSession: (cb) => h2.on('session', cb), server: h2 };
 }

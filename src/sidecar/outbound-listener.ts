@@ -18,6 +18,7 @@ import {
 } from './listener-context.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly, writeGrpcLocalReply } from './grpc-status.ts';
 import { acceptH2c } from './outbound-h2c.ts';
+import { applyConnectionLimit, applyH2Bounds, applyHttp1Bounds, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
 import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
 
 import { outboundUpstream } from './outbound-upstream.ts';
@@ -53,16 +54,22 @@ export function createOutboundServer(
   h2: H2SessionPool,
   h1: Http1Upstream,
   sessions: Set<http2.ServerHttp2Session>,
+  bounds: Readonly<ListenerBounds> = DEFAULT_LISTENER_BOUNDS,
+  stat: BoundsStat = () => {},
 ): http.Server {
-  const server = http.createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => {
+  const server = http.createServer({ keepAlive: true, requestTimeout: bounds.requestTimeoutMs, headersTimeout: bounds.headersTimeoutMs }, (req, res) => {
     handleOutbound(ctx, h2, h1, req, res);
   });
+  applyHttp1Bounds(server, bounds, stat);
+  applyConnectionLimit(server, bounds, stat);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleOutboundUpgrade(ctx, h2, req, socket, head));
   const h2c = acceptH2c(
     server,
     (req, res) => handleOutbound(ctx, h2, h1, req, res),
     (req, res) => handleOutboundExtendedConnect(ctx, h2, req, res),
+    h2ServerBoundsOptions(bounds),
   );
+  applyH2Bounds(h2c.server, bounds, stat);
   h2c.onSession((s) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));

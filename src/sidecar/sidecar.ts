@@ -51,6 +51,8 @@ export interface SidecarOptions {
 /** A running sidecar. `close()` stops xDS, certificate renewal and every listener. */
 export interface SidecarHandle {
   close(): Promise<void>;
+  /** SIGTERM: the data plane drains for up to `graceMs` (DataPlane.drain), xDS kept meanwhile; then close(). */
+  drain(graceMs: number): Promise<void>;
   /** True when xDS is ready, a certificate is loaded and the configured listeners are bound. */
   ready(): boolean;
   urls: { admin: string; metrics: string };
@@ -158,20 +160,37 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     });
   };
   ads.on('config', apply);
+  let xdsConnected = false;
+  let lastConfigAt: number | undefined;
+  ads.on('connected', () => {
+    xdsConnected = true;
+  });
+  ads.on('disconnected', () => {
+    xdsConnected = false;
+  });
+  ads.on('config', () => {
+    lastConfigAt = Date.now();
+  });
+  dataPlane.telemetry.trackControlPlane({ connected: () => xdsConnected, lastConfigAt: () => lastConfigAt });
   ads.start();
 
   let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    ads.off('config', apply);
+    ads.close();
+    rotator.close();
+    await dataPlane.close();
+  };
   return {
     ready: () => dataPlane.readiness().ready,
     urls: { admin: dataPlane.urls.admin, metrics: dataPlane.urls.metrics },
     dataPlane,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      ads.off('config', apply);
-      ads.close();
-      rotator.close();
-      await dataPlane.close();
+    close,
+    drain: async (graceMs) => {
+      await dataPlane.drain(graceMs);
+      await close();
     },
   };
 }

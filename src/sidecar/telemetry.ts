@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry } from '../common/prom.ts';
+import { Counter, Gauge, Histogram, Registry } from '../common/prom.ts';
 
 /**
  * Istio's standard HTTP metrics, in a registry owned by one sidecar (never prom-client's global
@@ -126,6 +126,32 @@ export class SidecarTelemetry {
       this.#envoyStats.set(name, c);
     }
     c.inc();
+  }
+
+  /**
+   * Exposes the xDS connection's health, read at scrape time: Envoy's
+   * `envoy_control_plane_connected_state` (1 connected, 0 not) and
+   * `meshfed_xds_seconds_since_last_config` (since the last config applied and ACKed; NaN
+   * before the first). Called once, by the sidecar that owns the xDS client.
+   */
+  trackControlPlane(state: { connected(): boolean; lastConfigAt(): number | undefined }, now: () => number = Date.now): void {
+    new Gauge({
+      name: 'envoy_control_plane_connected_state',
+      help: 'Envoy stat control_plane.connected_state: 1 while the xDS stream is up',
+      registers: [this.registry],
+      collect() {
+        this.set(state.connected() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'meshfed_xds_seconds_since_last_config',
+      help: 'Seconds since the last xDS config this proxy applied and ACKed',
+      registers: [this.registry],
+      collect() {
+        const at = state.lastConfigAt();
+        this.set(at === undefined ? Number.NaN : (now() - at) / 1000);
+      },
+    });
   }
 
   /** Prometheus text exposition. */

@@ -277,6 +277,8 @@ export class H2SessionPool {
     timer.unref();
     session.once('connect', (_s, socket) => {
       clearTimeout(timer);
+      // The peer may have closed it (GOAWAY, reset) before 'connect' is delivered.
+      if (session.destroyed) return;
       if (target.plaintext) {
         pooled.connected = true;
         session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { createDataPlane, type DataPlane, StaticCertificateSource } from '../../src/sidecar/index.ts';
+import { createDataPlane, type DataPlane, type ListenerBounds, StaticCertificateSource } from '../../src/sidecar/index.ts';
 import type { ClusterConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteConfig } from '../../src/xds/config-types.ts';
 import { outboundClusterName, ROUTE_OUTBOUND, serviceHostname } from '../../src/xds/naming.ts';
 import { createTestCa, type TestCa } from './support-certs.ts';
@@ -34,6 +34,9 @@ export async function startSidecarPair(opts: {
   extraClusters?: ClusterConfig[];
   /** Websocket enabled on both connection managers (`upgrade_configs`), extended CONNECT inbound. */
   websocket?: boolean;
+  /** Listener bounds (listener-bounds.ts) of the client sidecar, and of the server sidecar. */
+  bounds?: Partial<ListenerBounds>;
+  serverBounds?: Partial<ListenerBounds>;
 }): Promise<SidecarPair> {
   const logger = pino({ level: 'silent' });
   const ca: TestCa = await createTestCa('east');
@@ -45,12 +48,14 @@ export async function startSidecarPair(opts: {
       workload: { name: 'caller-v1', namespace: 'default', serviceAccount: 'caller', cluster: 'east', address: opts.client, labels: { app: 'caller', version: 'v1' } },
       certificates: new StaticCertificateSource(ca.issue('default', 'caller')),
       logger,
+      ...(opts.bounds ? { bounds: opts.bounds } : {}),
     });
     planes.push(client);
     const server = await createDataPlane({
       workload: { name: `${opts.service}-v1`, namespace: 'default', serviceAccount: opts.service, cluster: 'east', address: opts.server, labels: { app: opts.service, version: 'v1' } },
       certificates: new StaticCertificateSource(ca.issue('default', opts.service)),
       logger,
+      ...(opts.serverBounds ? { bounds: opts.serverBounds } : {}),
     });
     planes.push(server);
     const routes = opts.routes?.(clusterName) ?? [route('default', clusterName)];

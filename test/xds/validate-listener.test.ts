@@ -461,3 +461,13 @@ for (const row of captureRows) {
     t.true(row.check?.(r.value) ?? false);
   });
 }
+
+test('an inline (inbound) route table runs HTTP filters before the router (RBAC)', (t) => {
+  const rbac = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPED_CONFIG.rbac, rules: { action: 'DENY', policies: {} } } };
+  const r = validateListener(decoded(listener({ filter_chains: [{ filters: [hcm({ rds: undefined, ...inline, http_filters: [rbac, router] })] }] })));
+  t.true(r.ok, r.ok ? '' : r.errors.join('\n'));
+  if (r.ok) {
+    const chain = r.value.filterChains[0];
+    t.deepEqual(chain?.kind === 'http' ? chain.httpFilters.map((f) => [f.typeUrl, f.rbac?.rules?.action]) : [], [[TYPED_CONFIG.rbac, 'DENY']]);
+  }
+});

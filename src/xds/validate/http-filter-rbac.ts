@@ -118,7 +118,10 @@ function metadataPrincipal(v: unknown, p: string, issues: Issues): RbacPrincipal
   const keys: string[] = [];
   list(v, 'path', p, issues).forEach((seg, i) => {
     const sp = join(join(p, 'path'), i);
-    if (!isObj(seg)) return issues.add(sp, 'not an object');
+    if (!isObj(seg)) {
+      issues.add(sp, 'not an object');
+      return;
+    }
     onlyKeys(seg, ['key'], sp, issues);
     const key = reqString(seg, 'key', sp, issues);
     if (key !== undefined) keys.push(key);

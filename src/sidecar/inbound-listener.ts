@@ -23,6 +23,7 @@ import { acceptMeshTcp } from './inbound-tcp.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
 import { chainFilters, runFilters } from './outbound-chain.ts';
 import type { ConnectionFacts, FilterRequest, LocalReply } from '../dataplane/http/http-filter-interface.ts';
+import { DEFAULT_PATH_NORMALIZATION, normalizePath } from '../dataplane/http/path-normalize.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
@@ -223,6 +224,13 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     responseBytes = writeLocalReply(res, status, flag, message, { ...headers, [PEER_METADATA_HEADER]: ctx.peerMetadata });
   };
 
+  // Routing, the filters (RBAC) and the app all see the normalized path (Istio's default BASE).
+  const normalized = normalizePath(req.url, DEFAULT_PATH_NORMALIZATION);
+  if (!normalized.ok) {
+    localReply(400, '', `invalid path: ${normalized.reason}`);
+    return;
+  }
+  if (normalized.path !== req.url) req.url = normalized.path;
   const cfg = ctx.config();
   const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
   const view = { method: req.method, path: req.url, authority, scheme: 'https', headers: req.headers };

@@ -62,7 +62,15 @@ test.after.always(async () => {
   if (app) await closeHttp(app);
 });
 
-const ROWS: { name: string; policies: string; path: string; headers?: Record<string, string[]>; status: number }[] = [
+const ROWS: { name: string; policies: string; path: string; headers?: Record<string, string[]>; status: number; appSees?: string }[] = [
+  // Attack case 3: the path is normalized (BASE) before authz, and the app sees the authorized path.
+  { name: 'normalized before authz: /public/../admin is denied as /admin', policies: ALLOW_CALLER + DENY_ADMIN, path: '/public/../admin', status: 403 },
+  { name: 'normalized before authz: /%61dmin is denied as /admin', policies: ALLOW_CALLER + DENY_ADMIN, path: '/%61dmin', status: 403 },
+  { name: 'normalized before authz: /%2e%2e/admin is denied as /admin', policies: ALLOW_CALLER + DENY_ADMIN, path: '/%2e%2e/admin', status: 403 },
+  { name: 'BASE keeps %2F: the app sees the path authz allowed', policies: ALLOW_CALLER + DENY_ADMIN, path: '/%2Fadmin', status: 200, appSees: '/%2Fadmin' },
+  { name: 'BASE keeps //: the app sees the path authz allowed', policies: ALLOW_CALLER + DENY_ADMIN, path: '//admin', status: 200, appSees: '//admin' },
+  { name: '/..;p=1/admin is one segment (as Envoy): the app sees it unchanged', policies: ALLOW_CALLER + DENY_ADMIN, path: '/..;p=1/admin', status: 200, appSees: '/..;p=1/admin' },
+  { name: 'the app sees the normalized path', policies: ALLOW_CALLER + DENY_ADMIN, path: '/a/./b/../c', status: 200, appSees: '/a/c' },
   { name: 'ALLOW naming the caller lets it through', policies: ALLOW_CALLER, path: '/data', status: 200 },
   { name: 'ALLOW naming another principal gives the caller 403 RBAC', policies: ALLOW_OTHER, path: '/data', status: 403 },
   { name: 'DENY beats ALLOW', policies: ALLOW_CALLER + DENY_ADMIN, path: '/admin/users', status: 403 },
@@ -79,7 +87,7 @@ for (const [i, row] of ROWS.entries()) {
       pair = await startSidecarPair({ client: CLIENT, server: SERVER, service: `authz${i}`, appPort, inboundFilters: filtersFor(row.policies) });
       const before = seen.length;
       // curl as the client: it sends repeated headers as separate lines.
-      const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '-H', `Host: authz${i}:${appPort}`];
+      const args = ['-s', '--path-as-is', '-o', '-', '-w', '\n%{http_code}', '-H', `Host: authz${i}:${appPort}`];
       for (const [name, values] of Object.entries(row.headers ?? {})) for (const v of values) args.push('-H', `${name}: ${v}`);
       const { stdout } = await run('curl', [...args, `http://${CLIENT}:15001${row.path}`]);
       const lines = stdout.trimEnd().split('\n');
@@ -92,7 +100,7 @@ for (const [i, row] of ROWS.entries()) {
         t.truthy(metricLine(dst, 'istio_requests_total', { reporter: 'destination', response_code: '403', response_flags: 'RBAC' }), dst);
         t.true(dst.includes('envoy_rbac_denied'), dst);
       } else {
-        t.is(seen.at(-1), row.path);
+        t.is(seen.at(-1), row.appSees ?? row.path);
         const dst = await (await fetch(`${pair.server.urls.metrics}/stats/prometheus`)).text();
         t.true(dst.includes('envoy_rbac_allowed'), dst);
       }
@@ -108,6 +116,19 @@ test.serial('no policy: no RBAC filter on the chain, requests pass', async (t) =
   try {
     const r = await httpRequest({ host: CLIENT, port: 15001 }, { path: '/x', headers: { host: `open:${appPort}` } });
     t.is(r.status, 200);
+  } finally {
+    await pair.close();
+  }
+});
+
+test.serial('a path with a fragment gets 400 at the inbound sidecar and never reaches the app (attack case 3)', async (t) => {
+  const pair = await startSidecarPair({ client: CLIENT, server: SERVER, service: 'frag', appPort, inboundFilters: filtersFor(ALLOW_CALLER) });
+  try {
+    const before = seen.length;
+    const r = await httpRequest({ host: CLIENT, port: 15001 }, { path: '/admin#x', headers: { host: `frag:${appPort}` } });
+    t.is(r.status, 400, r.body);
+    t.true(r.body.includes('path contains a fragment'), r.body);
+    t.is(seen.length, before);
   } finally {
     await pair.close();
   }

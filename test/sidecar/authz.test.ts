@@ -62,7 +62,10 @@ test.after.always(async () => {
   if (app) await closeHttp(app);
 });
 
-const ROWS: { name: string; policies: string; path: string; headers?: Record<string, string[]>; status: number; appSees?: string }[] = [
+const ROWS: { name: string; policies: string; path: string; headers?: Record<string, string[]>; status: number; appSees?: string; upperHost?: boolean }[] = [
+  // Attack case 4: host case variants get the same decision.
+  { name: 'hosts: an upper-case Host gets the same ALLOW', policies: AP('hosts', '  rules:\n  - to:\n    - operation: {hosts: ["authz*"]}'), path: '/', upperHost: true, status: 200 },
+  { name: 'hosts: an upper-case Host gets the same DENY', policies: AP('hosts', '  action: DENY\n  rules:\n  - to:\n    - operation: {hosts: ["authz*"]}'), path: '/', upperHost: true, status: 403 },
   // Attack case 3: the path is normalized (BASE) before authz, and the app sees the authorized path.
   { name: 'normalized before authz: /public/../admin is denied as /admin', policies: ALLOW_CALLER + DENY_ADMIN, path: '/public/../admin', status: 403 },
   { name: 'normalized before authz: /%61dmin is denied as /admin', policies: ALLOW_CALLER + DENY_ADMIN, path: '/%61dmin', status: 403 },
@@ -87,7 +90,7 @@ for (const [i, row] of ROWS.entries()) {
       pair = await startSidecarPair({ client: CLIENT, server: SERVER, service: `authz${i}`, appPort, inboundFilters: filtersFor(row.policies) });
       const before = seen.length;
       // curl as the client: it sends repeated headers as separate lines.
-      const args = ['-s', '--path-as-is', '-o', '-', '-w', '\n%{http_code}', '-H', `Host: authz${i}:${appPort}`];
+      const args = ['-s', '--path-as-is', '-o', '-', '-w', '\n%{http_code}', '-H', `Host: ${row.upperHost ? `AUTHZ${i}` : `authz${i}`}:${appPort}`];
       for (const [name, values] of Object.entries(row.headers ?? {})) for (const v of values) args.push('-H', `${name}: ${v}`);
       const { stdout } = await run('curl', [...args, `http://${CLIENT}:15001${row.path}`]);
       const lines = stdout.trimEnd().split('\n');

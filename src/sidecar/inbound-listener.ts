@@ -22,6 +22,9 @@ import { handleInboundUpgrade } from './websocket-inbound.ts';
 import { acceptMeshTcp } from './inbound-tcp.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
 import { applyConnectionLimit, applyH2Bounds, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
+import { chainFilters, runFilters } from './outbound-chain.ts';
+import type { ConnectionFacts, FilterRequest, LocalReply } from '../dataplane/http/http-filter-interface.ts';
+import { DEFAULT_PATH_NORMALIZATION, normalizePath } from '../dataplane/http/path-normalize.ts';
 
 /**
  * The inbound listener (`virtualInbound`, :15006): mesh mTLS over HTTP/2 from other sidecars (or
@@ -214,7 +217,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
   });
   res.once('finish', finish);
 
-  const localReply = (status: number, flag: string, message: string): void => {
+  const localReply = (status: number, flag: string, message: string, headers?: http.OutgoingHttpHeaders): void => {
     labels.response_flags = flag;
     if (res.headersSent) {
       req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
@@ -228,9 +231,16 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
       );
       return;
     }
-    responseBytes = writeLocalReply(res, status, flag, message, { [PEER_METADATA_HEADER]: ctx.peerMetadata });
+    responseBytes = writeLocalReply(res, status, flag, message, { ...headers, [PEER_METADATA_HEADER]: ctx.peerMetadata });
   };
 
+  // Routing, the filters (RBAC) and the app all see the normalized path (Istio's default BASE).
+  const normalized = normalizePath(req.url, DEFAULT_PATH_NORMALIZATION);
+  if (!normalized.ok) {
+    localReply(400, '', `invalid path: ${normalized.reason}`);
+    return;
+  }
+  if (normalized.path !== req.url) req.url = normalized.path;
   const cfg = ctx.config();
   const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
   const view = { method: req.method, path: req.url, authority, scheme: 'https', headers: req.headers };
@@ -239,7 +249,9 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     localReply(404, 'NR', `no inbound route for "${authority}"`);
     return;
   }
-  upstreamCluster = decision.cluster.name;
+  const filters = chainFilters(chain, ctx);
+  const forward = (): void => {
+  upstreamCluster = decision.cluster!.name;
   const picked = ctx.clusters.pick(upstreamCluster, NO_HASH);
   if (!picked.ok) {
     localReply(picked.status, picked.flag, picked.message);
@@ -317,4 +329,51 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     if (!res.closed) localReply(status === 504 ? 504 : 503, flag, errorMessage(e));
     else labels.response_flags = flag;
   });
+  };
+  if (filters.length === 0) {
+    forward();
+    return;
+  }
+  const freq: FilterRequest = {
+    request: view,
+    route: decision.route,
+    flags: [],
+    random: ctx.random,
+    metadata: new Map(),
+    connection: connectionFacts(req, conn, chain.destinationPort),
+  };
+  void runFilters(filters, freq, 0).then(
+    (reply: LocalReply | undefined) => {
+      if (res.closed) return;
+      if (!reply) {
+        if (freq.flags.length > 0) labels.response_flags = freq.flags.join(',');
+        forward();
+        return;
+      }
+      const flags = [...freq.flags.filter((f) => f !== reply.flag), reply.flag].filter((f) => f !== '').join(',');
+      localReply(reply.status, flags, reply.body, reply.headers);
+    },
+    (e: unknown) => {
+      ctx.logger.warn({ err: errorMessage(e) }, 'inbound http filter failed');
+      if (!res.closed) localReply(500, '', 'filter failure');
+    },
+  );
+}
+
+/** The downstream connection's facts for inbound filters (RBAC): no x-forwarded-for is trusted. */
+function connectionFacts(req: http2.Http2ServerRequest, conn: InboundConnection, port: number | undefined): ConnectionFacts {
+  const socket = req.stream.session?.socket;
+  const principal = conn.peer?.spiffeId.replace(/^spiffe:\/\//, '');
+  const ns = principal !== undefined ? /\/ns\/([^/]+)\//.exec(principal)?.[1] : undefined;
+  const remote = socket?.remoteAddress ?? '';
+  return {
+    principal,
+    namespace: ns,
+    sourceIp: remote,
+    remoteIp: remote,
+    destinationIp: socket?.localAddress ?? '',
+    // The app port the chain serves (the listener's own :15006 is never what a policy names).
+    destinationPort: port ?? socket?.localPort ?? 0,
+    sni: conn.sni,
+  };
 }

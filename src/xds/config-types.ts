@@ -44,8 +44,62 @@ export interface HttpFilterChain {
 export interface HttpFilterConfig {
   name: string;
   typeUrl: string;
-  /** The listener-level settings of a local rate limit filter (the only filter that has some). */
+  /** The listener-level settings of a local rate limit filter. */
   localRateLimit?: LocalRateLimitConfig;
+  /** The settings of an RBAC filter (`envoy.extensions.filters.http.rbac.v3.RBAC`). */
+  rbac?: RbacFilterConfig;
+}
+
+/** An IP range of an RBAC rule (`config.core.v3.CidrRange`), as written. */
+export interface CidrConfig {
+  address: string;
+  prefixLen: number;
+}
+
+/** Envoy's `config.rbac.v3.Permission`: what a request asks for. */
+export type RbacPermission =
+  | { kind: 'any' }
+  | { kind: 'and' | 'or'; rules: RbacPermission[] }
+  | { kind: 'not'; rule: RbacPermission }
+  | { kind: 'header'; header: HeaderMatcherConfig }
+  | { kind: 'urlPath'; match: StringMatcherConfig }
+  | { kind: 'destinationIp'; cidr: CidrConfig }
+  | { kind: 'destinationPort'; port: number }
+  | { kind: 'requestedServerName'; match: StringMatcherConfig };
+
+/** Envoy's `config.rbac.v3.Principal`: who sends the request. */
+export type RbacPrincipal =
+  | { kind: 'any' }
+  | { kind: 'and' | 'or'; ids: RbacPrincipal[] }
+  | { kind: 'not'; id: RbacPrincipal }
+  /** The peer certificate's URI SAN (absent matcher: any authenticated peer). */
+  | { kind: 'authenticated'; match?: StringMatcherConfig }
+  | { kind: 'directRemoteIp' | 'remoteIp' | 'sourceIp'; cidr: CidrConfig }
+  | { kind: 'header'; header: HeaderMatcherConfig }
+  /** `metadata`: a string (or list element) at `path` in a filter's dynamic metadata. */
+  | { kind: 'metadata'; filter: string; path: string[]; match: StringMatcherConfig };
+
+/** One named policy: it matches when any permission and any principal match. */
+export interface RbacPolicyConfig {
+  name: string;
+  permissions: RbacPermission[];
+  principals: RbacPrincipal[];
+}
+
+/** Envoy's RBAC rules: `action` applies when a policy matches (ALLOW: and only then). */
+export interface RbacRulesConfig {
+  action: 'ALLOW' | 'DENY' | 'LOG';
+  policies: RbacPolicyConfig[];
+}
+
+/** An RBAC filter: enforced `rules` and/or `shadowRules` (counted, never enforced). */
+export interface RbacFilterConfig {
+  rules?: RbacRulesConfig;
+  shadowRules?: RbacRulesConfig;
+  /** Prefix of the filter's stats (`<statPrefix>rbac.allowed`). */
+  statPrefix: string;
+  /** `shadow_rules_stat_prefix`. */
+  shadowRulesStatPrefix: string;
 }
 
 /**

@@ -30,6 +30,8 @@ export async function startSidecarPair(opts: {
   outbound?: (c: ClusterConfig) => ClusterConfig;
   /** HTTP filters of the outbound listener's chain (before the router). */
   outboundFilters?: HttpFilterConfig[];
+  /** HTTP filters of the inbound listener's chain (before the router), e.g. RBAC. */
+  inboundFilters?: HttpFilterConfig[];
   /** More outbound clusters (no endpoints unless `endpoints` names them), and their endpoints. */
   extraClusters?: ClusterConfig[];
   /** Websocket enabled on both connection managers (`upgrade_configs`), extended CONNECT inbound. */
@@ -75,7 +77,10 @@ export async function startSidecarPair(opts: {
     );
     if (!c.ok) throw c.errors[0];
     const inbound = (opts.inbound ?? ((x) => x))(inboundCluster(opts.server, opts.appPort));
-    const inboundL = withChain(inboundListener(opts.server, [opts.appPort]), opts.websocket ? { websocket: true, allowConnect: true } : {});
+    const inboundL = withChain(inboundListener(opts.server, [opts.appPort]), {
+      ...(opts.websocket ? { websocket: true, allowConnect: true } : {}),
+      ...(opts.inboundFilters ? { httpFilters: opts.inboundFilters } : {}),
+    });
     const s = await server.applyConfig(proxyConfig({ listeners: [inboundL], clusters: [inbound] }));
     if (!s.ok) throw s.errors[0];
     return {

@@ -203,15 +203,6 @@ const bad: { title: string; resource: object; error: string }[] = [
     error: 'filter_chains[0].filters[0].typed_config.set_current_client_cert_details: only meaningful with forward_client_cert_details SANITIZE_SET',
   },
   {
-    title: 'an HTTP filter on an inline (inbound) route table, which runs only the router',
-    resource: listener({
-      filter_chains: [
-        { filters: [hcm({ rds: undefined, ...inline, http_filters: [{ name: 'envoy.filters.http.fault', typed_config: { '@type': TYPED_CONFIG.fault } }, router] })] },
-      ],
-    }),
-    error: 'filter_chains[0].filters[0].typed_config.http_filters: only the router runs on an inline (inbound) route table',
-  },
-  {
     title: 'a hash policy on an inline (inbound) route',
     resource: listener({
       filter_chains: [
@@ -470,3 +461,13 @@ for (const row of captureRows) {
     t.true(row.check?.(r.value) ?? false);
   });
 }
+
+test('an inline (inbound) route table runs HTTP filters before the router (RBAC)', (t) => {
+  const rbac = { name: 'envoy.filters.http.rbac', typed_config: { '@type': TYPED_CONFIG.rbac, rules: { action: 'DENY', policies: {} } } };
+  const r = validateListener(decoded(listener({ filter_chains: [{ filters: [hcm({ rds: undefined, ...inline, http_filters: [rbac, router] })] }] })));
+  t.true(r.ok, r.ok ? '' : r.errors.join('\n'));
+  if (r.ok) {
+    const chain = r.value.filterChains[0];
+    t.deepEqual(chain?.kind === 'http' ? chain.httpFilters.map((f) => [f.typeUrl, f.rbac?.rules?.action]) : [], [[TYPED_CONFIG.rbac, 'DENY']]);
+  }
+});

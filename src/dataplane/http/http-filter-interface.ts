@@ -28,6 +28,30 @@ export interface FilterRequest {
   readonly flags: string[];
   /** Random source in [0, 1). */
   readonly random: () => number;
+  /**
+   * Envoy's dynamic metadata, by filter namespace (e.g. `envoy.filters.http.jwt_authn`): facts a
+   * filter leaves for the ones after it. Present on inbound requests only.
+   */
+  readonly metadata?: Map<string, Record<string, unknown>>;
+  /** The downstream connection, on inbound requests only (outbound filters do not read it). */
+  readonly connection?: ConnectionFacts;
+}
+
+/**
+ * What RBAC-style filters know of the downstream connection. `remoteIp` follows Istio's
+ * `numTrustedProxies: 0`: x-forwarded-for is not trusted, so it is the direct peer's address.
+ */
+export interface ConnectionFacts {
+  /** The peer's SPIFFE ID without `spiffe://` (Istio's principal), or undefined without mTLS. */
+  readonly principal: string | undefined;
+  /** The namespace in the peer's SPIFFE ID (`ns/<namespace>/`), or undefined. */
+  readonly namespace: string | undefined;
+  readonly sourceIp: string;
+  readonly remoteIp: string;
+  readonly destinationIp: string;
+  readonly destinationPort: number;
+  /** The TLS SNI the peer sent, '' when none. */
+  readonly sni: string;
 }
 
 export interface HttpFilter {

@@ -4,6 +4,7 @@ import { createCorsFilter } from './http-filter-cors.ts';
 import { createFaultFilter } from './http-filter-fault.ts';
 import type { FilterStatSink, HttpFilter, HttpFilterFactory } from './http-filter-interface.ts';
 import { createLocalRateLimitFilter } from './http-filter-local-ratelimit.ts';
+import { createRbacFilter } from './http-filter-rbac.ts';
 
 /**
  * HTTP filters by Envoy config type URL. The xDS validators accept a filter in a listener only
@@ -14,6 +15,7 @@ const registry = new Map<string, HttpFilterFactory>([
   [TYPED_CONFIG.fault, createFaultFilter],
   [TYPED_CONFIG.cors, createCorsFilter],
   [TYPED_CONFIG.localRateLimit, createLocalRateLimitFilter],
+  [TYPED_CONFIG.rbac, createRbacFilter],
 ]);
 
 export function registerHttpFilter(typeUrl: string, factory: HttpFilterFactory): void {

@@ -65,7 +65,8 @@ export interface RequestView {
   headers: IncomingHttpHeaders;
 }
 
-function headerValue(req: RequestView, name: string): string | undefined {
+/** A header's value as Envoy matches it: repeated headers joined with ','. */
+export function headerValue(req: RequestView, name: string): string | undefined {
   switch (name) {
     case ':method':
       return req.method;
@@ -93,7 +94,7 @@ export function stringMatches(m: StringMatcherConfig, value: string): boolean {
   return false;
 }
 
-function headerMatches(h: HeaderMatcherConfig, req: RequestView): boolean {
+export function headerMatches(h: HeaderMatcherConfig, req: RequestView): boolean {
   const v = headerValue(req, h.name);
   let matched: boolean;
   if (h.present !== undefined) matched = (v !== undefined) === h.present;

@@ -7,6 +7,7 @@ import { resolveHost, toExportTo } from './config-hosts.ts';
 import { sniHostIssues, toVirtualServiceSpec } from './config-virtual-service.ts';
 import { sidecarSpecSchema, type SidecarSpecDoc } from './config-schema-sidecar.ts';
 import { toSidecarSpec } from './config-sidecar.ts';
+import { authorizationPolicySpecSchema, type AuthorizationPolicySpecDoc } from './config-schema-authorization-policy.ts';
 import {
   type DestinationRuleDoc,
   destinationRuleSpecSchema,
@@ -37,6 +38,7 @@ import type {
   ServiceExportConfig,
   SidecarConfig,
   VirtualServiceConfig,
+  AuthorizationPolicyConfig,
 } from './config-types.ts';
 
 export interface ParseOptions {
@@ -49,7 +51,7 @@ const SECURITY_VERSIONS = ['v1', 'v1beta1'];
 const MULTICLUSTER_VERSIONS = ['v1alpha1'];
 
 type KindEntry =
-  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' }
+  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' | 'AuthorizationPolicy' }
   | { versions: string[]; unsupported: string };
 
 /** `<group>/<kind>` → how meshfed treats it. */
@@ -62,7 +64,8 @@ const KINDS: ReadonlyMap<string, KindEntry> = new Map<string, KindEntry>([
   ...['Gateway', 'EnvoyFilter', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig'].map(
     (k): [string, KindEntry] => [`networking.istio.io/${k}`, { versions: NETWORKING_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
-  ...['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'].map(
+  ['security.istio.io/AuthorizationPolicy', { versions: SECURITY_VERSIONS, parse: 'AuthorizationPolicy' }],
+  ...['PeerAuthentication', 'RequestAuthentication'].map(
     (k): [string, KindEntry] => [`security.istio.io/${k}`, { versions: SECURITY_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
   [
@@ -159,6 +162,10 @@ function parseDocument(value: unknown, source: string, domainSuffix: string): Re
     case 'Sidecar': {
       const r = documentSchema(sidecarSpecSchema).safeParse(value);
       return r.success ? ok(toSidecar(r.data, source)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'AuthorizationPolicy': {
+      const r = documentSchema(authorizationPolicySpecSchema).safeParse(value);
+      return r.success ? ok(toAuthorizationPolicy(r.data, source)) : fail(zodErrors(r.error, ctx));
     }
     case 'ServiceExport': {
       const r = serviceExportDocumentSchema.safeParse(value);
@@ -361,6 +368,20 @@ function toServiceEntry(d: ServiceEntryDoc, source: string): ServiceEntryConfig 
       exportTo: toExportTo(s.exportTo, metadata.namespace),
     },
   });
+}
+
+function toAuthorizationPolicy(
+  d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec: AuthorizationPolicySpecDoc },
+  source: string,
+): AuthorizationPolicyConfig {
+  const { selector, action, rules } = d.spec;
+  // CUSTOM is refused by the schema; provider exists only with it.
+  const spec: AuthorizationPolicyConfig['spec'] = {
+    action: action === 'DENY' || action === 'AUDIT' ? action : 'ALLOW',
+    ...(selector ? { selector: { matchLabels: { ...(selector.matchLabels ?? {}) } } } : {}),
+    ...(rules !== undefined ? { rules: JSON.parse(JSON.stringify(rules)) as NonNullable<AuthorizationPolicyConfig['spec']['rules']> } : {}),
+  };
+  return deepFreeze({ kind: 'AuthorizationPolicy', apiVersion: d.apiVersion, metadata: toMeta(d.metadata), source, spec });
 }
 
 function toSidecar(d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec: SidecarSpecDoc }, source: string): SidecarConfig {

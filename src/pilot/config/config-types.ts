@@ -363,7 +363,66 @@ export interface SidecarConfig extends ConfigBase {
   spec: SidecarSpec;
 }
 
-export type ConfigObject = VirtualServiceConfig | DestinationRuleConfig | ServiceEntryConfig | ServiceExportConfig | SidecarConfig;
+/** `from[].source` of an AuthorizationPolicy rule (Istio's field names; absent lists: not set). */
+export interface AuthorizationSource {
+  principals?: readonly string[];
+  notPrincipals?: readonly string[];
+  requestPrincipals?: readonly string[];
+  notRequestPrincipals?: readonly string[];
+  namespaces?: readonly string[];
+  notNamespaces?: readonly string[];
+  ipBlocks?: readonly string[];
+  notIpBlocks?: readonly string[];
+  remoteIpBlocks?: readonly string[];
+  notRemoteIpBlocks?: readonly string[];
+}
+
+/** `to[].operation` of an AuthorizationPolicy rule. */
+export interface AuthorizationOperation {
+  hosts?: readonly string[];
+  notHosts?: readonly string[];
+  ports?: readonly string[];
+  notPorts?: readonly string[];
+  methods?: readonly string[];
+  notMethods?: readonly string[];
+  paths?: readonly string[];
+  notPaths?: readonly string[];
+}
+
+/** One `when` condition. */
+export interface AuthorizationCondition {
+  key: string;
+  values?: readonly string[];
+  notValues?: readonly string[];
+}
+
+/** One rule: every present part must match (each list: any of its entries). */
+export interface AuthorizationRule {
+  from?: readonly { source: AuthorizationSource }[];
+  to?: readonly { operation: AuthorizationOperation }[];
+  when?: readonly AuthorizationCondition[];
+}
+
+export interface AuthorizationPolicySpec {
+  /** Absent: every workload of the namespace (of the mesh, in the root namespace). */
+  selector?: { matchLabels: Readonly<Record<string, string>> };
+  action: 'ALLOW' | 'DENY' | 'AUDIT';
+  /** Absent: the policy has no rules (ALLOW: matches nothing). */
+  rules?: readonly AuthorizationRule[];
+}
+
+export interface AuthorizationPolicyConfig extends ConfigBase {
+  kind: 'AuthorizationPolicy';
+  spec: AuthorizationPolicySpec;
+}
+
+export type ConfigObject =
+  | VirtualServiceConfig
+  | DestinationRuleConfig
+  | ServiceEntryConfig
+  | ServiceExportConfig
+  | SidecarConfig
+  | AuthorizationPolicyConfig;
 
 /** `VirtualService default/reviews` */
 export function configKey(o: { kind: string; metadata: { namespace: string; name: string } }): string {

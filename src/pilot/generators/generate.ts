@@ -69,7 +69,8 @@ function asResources(bodies: readonly Cluster[]): XdsResource[] {
  *   labels (priorities and weights follow the proxy's locality and failoverPriority labels), so
  *   replicas of one workload share it; without a snapshot the key assumes one does;
  * - LDS: the type and namespace; a sidecar's own workload, ip and capture mode (INTERCEPTION_MODE
- *   REDIRECT: listeners on 0.0.0.0 with use_original_dst), a gateway's ip;
+ *   REDIRECT: listeners on 0.0.0.0 with use_original_dst), its labels when some AuthorizationPolicy
+ *   has a selector (or without a snapshot), a gateway's ip;
  * - RDS: the type; the proxy's namespace (short host names, sourceNamespace, `exportTo`); when some
  *   VirtualService of the snapshot matches on sourceLabels, also its labels, so replicas of one
  *   workload share it (without a snapshot the key assumes one does);
@@ -126,8 +127,9 @@ function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapsho
         ? `${proxy.type} ${proxy.namespace} ${proxy.cluster} ${labelsKey(proxy.labels)}`
         : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.listener:
+      // AuthorizationPolicy selectors pick workloads by label (without a snapshot, assume one does).
       return proxy.type === 'sidecar'
-        ? `sidecar ${own} ${proxy.ip}${proxy.interceptionMode === 'REDIRECT' ? ' capture' : ''}`
+        ? `sidecar ${own} ${proxy.ip}${proxy.interceptionMode === 'REDIRECT' ? ' capture' : ''}${snap === undefined || snap.authorizationPolicies.some((p) => p.spec.selector) ? ` authz-labels=${labelsKey(proxy.labels)}` : ''}`
         : proxy.type === 'router'
           ? `router ${proxy.namespace} ${proxy.ip}`
           : `${proxy.type} ${proxy.namespace}`;

@@ -1,7 +1,7 @@
 import { PORTS } from '../../common/ports.ts';
 import { BLACKHOLE_CLUSTER, inboundClusterName, LISTENER, PASSTHROUGH_CLUSTER, ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import type { FilterChain, Listener, XdsResource } from '../../xds/resources.ts';
+import type { FilterChain, HttpFilter, Listener, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
@@ -9,12 +9,15 @@ import { isHttpProtocol } from '../../common/service-protocol.ts';
 import { durationFromMs, gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
 import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners, TCP_IDLE_TIMEOUT_MS } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
+import { authorizationPoliciesFor } from '../model/authorization-scope.ts';
+import type { AuthorizationPolicyConfig } from '../config/config-types.ts';
+import { rbacHttpFilters } from './generator-rbac.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
   return { socket_address: { address, port_value: port } };
 }
 
-function inboundChain(port: number): FilterChain {
+function inboundChain(port: number, authz: readonly HttpFilter[]): FilterChain {
   const cluster = inboundClusterName(port);
   return {
     name: cluster,
@@ -40,7 +43,8 @@ function inboundChain(port: number): FilterChain {
               { name: `inbound|http|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster } }] },
             ],
           },
-          http_filters: [routerFilter()],
+          // AuthorizationPolicy (generator-rbac.ts) runs before the router.
+          http_filters: [...authz, routerFilter()],
           forward_client_cert_details: 'SANITIZE_SET',
           set_current_client_cert_details: { uri: true },
           // Websocket from another sidecar arrives as RFC 8441 extended CONNECT over the mesh's HTTP/2.
@@ -58,7 +62,8 @@ function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
   const capture = proxy.interceptionMode === 'REDIRECT';
   const tcp = outboundTcpListeners(proxy, snap, capture ? '0.0.0.0' : ip);
   // Capture: the per-port listeners bind nothing; virtualOutbound hands them their connections.
-  return [...sidecarVirtualListeners(snap, own, ip, capture), ...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp)];
+  const policies = authorizationPoliciesFor(snap, proxy);
+  return [...sidecarVirtualListeners(snap, own, ip, capture, policies), ...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp)];
 }
 
 /** One memo entry: the inputs besides the workload's endpoint list, and the listeners made of them. */
@@ -68,6 +73,8 @@ interface VirtualListenersEntry {
   readonly capture: boolean;
   /** The service objects of the workload's endpoints' hosts (their ports' protocols). */
   readonly services: readonly unknown[];
+  /** The AuthorizationPolicies of the workload (authorization-scope.ts memoises them per snapshot). */
+  readonly policies: readonly AuthorizationPolicyConfig[];
   readonly listeners: readonly Listener[];
 }
 
@@ -80,16 +87,22 @@ interface VirtualListenersEntry {
  */
 const virtualListenersMemo = new WeakMap<readonly LocalEndpoint[], VirtualListenersEntry>();
 
-function sidecarVirtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string, capture: boolean): readonly Listener[] {
+function sidecarVirtualListeners(
+  snap: Snapshot,
+  own: readonly LocalEndpoint[],
+  ip: string,
+  capture: boolean,
+  policies: readonly AuthorizationPolicyConfig[],
+): readonly Listener[] {
   // A capture proxy's virtualOutbound also reads every service's HTTP ports and the traffic policy.
-  if (capture) return virtualListeners(snap, own, ip, capture);
+  if (capture) return virtualListeners(snap, own, ip, capture, policies);
   const services = own.map((e) => snap.services.get(e.hostname));
   const hit = virtualListenersMemo.get(own);
-  if (hit && hit.ip === ip && hit.capture === capture && hit.services.length === services.length && hit.services.every((s, i) => s === services[i])) {
+  if (hit && hit.ip === ip && hit.capture === capture && hit.policies === policies && hit.services.length === services.length && hit.services.every((s, i) => s === services[i])) {
     return hit.listeners;
   }
-  const listeners = Object.freeze(virtualListeners(snap, own, ip, capture));
-  virtualListenersMemo.set(own, { ip, capture, services, listeners });
+  const listeners = Object.freeze(virtualListeners(snap, own, ip, capture, policies));
+  virtualListenersMemo.set(own, { ip, capture, services, policies, listeners });
   return listeners;
 }
 
@@ -125,7 +138,14 @@ function captureOutboundChains(snap: Snapshot): FilterChain[] {
   return [...http, passthrough];
 }
 
-function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: string, capture: boolean): Listener[] {
+function virtualListeners(
+  snap: Snapshot,
+  own: readonly LocalEndpoint[],
+  ip: string,
+  capture: boolean,
+  policies: readonly AuthorizationPolicyConfig[],
+): Listener[] {
+  const authz = rbacHttpFilters(policies);
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {
@@ -153,7 +173,7 @@ function virtualListeners(snap: Snapshot, own: readonly LocalEndpoint[], ip: str
       name: LISTENER.virtualInbound,
       address: socketAddress(ip, PORTS.sidecarInbound),
       traffic_direction: 'INBOUND',
-      filter_chains: ports.flatMap((port) => (tcp(port) ? [inboundTcpChain(port), inboundPlaintextTcpChain(port)] : [inboundChain(port)])),
+      filter_chains: ports.flatMap((port) => (tcp(port) ? [inboundTcpChain(port), inboundPlaintextTcpChain(port)] : [inboundChain(port, authz)])),
     });
   }
   return listeners;

@@ -2,6 +2,7 @@ import type { CorsPolicyConfig, FaultConfig, HttpFilterConfig, PerFilterConfig, 
 import { TYPED_CONFIG } from '../type-urls.ts';
 import { type Issues, type Obj, isObj, join, list, onlyKeys, optDurationMs, optInt, optObj, optString, optWrappedBool } from './reader.ts';
 import { localRateLimitConfig } from './http-filter-local-ratelimit.ts';
+import { rbacFilterConfig } from './http-filter-rbac.ts';
 import { fractionPerMillion } from './route-action.ts';
 import { stringMatcherAt } from './route-matchers.ts';
 
@@ -15,7 +16,7 @@ import { stringMatcherAt } from './route-matchers.ts';
  * Filters meshfed runs. Fault and CORS take all their settings per route (their listener-level
  * config must be empty); the local rate limit also has listener-level settings.
  */
-const FILTER_TYPES: ReadonlySet<string> = new Set([TYPED_CONFIG.fault, TYPED_CONFIG.cors, TYPED_CONFIG.localRateLimit]);
+const FILTER_TYPES: ReadonlySet<string> = new Set([TYPED_CONFIG.fault, TYPED_CONFIG.cors, TYPED_CONFIG.localRateLimit, TYPED_CONFIG.rbac]);
 
 /** The HCM's `http_filters`: known filters, then the router, last. */
 export function httpFilterList(hcm: Obj, path: string, issues: Issues): HttpFilterConfig[] {
@@ -45,6 +46,10 @@ export function httpFilterList(hcm: Obj, path: string, issues: Issues): HttpFilt
     const name = typeof f['name'] === 'string' ? f['name'] : type;
     if (type === TYPED_CONFIG.localRateLimit && tc) {
       out.push({ name, typeUrl: type, localRateLimit: localRateLimitConfig(tc, join(fp, 'typed_config'), 'listener', issues) });
+      return;
+    }
+    if (type === TYPED_CONFIG.rbac) {
+      out.push({ name, typeUrl: type, rbac: rbacFilterConfig(tc ?? {}, join(fp, 'typed_config'), issues) });
       return;
     }
     // Fault and CORS settings live on the routes (typed_per_filter_config); none are honoured here.

@@ -71,7 +71,6 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
     inlineRoutesForwardOnly(out.routes, join(path, 'route_config'), issues);
   } else if (hcm['rds'] === undefined && hcm['route_config'] === undefined) issues.add(join(path, 'rds'), 'missing');
   out.httpFilters = httpFilterList(hcm, path, issues);
-  if (out.routes !== undefined && out.httpFilters.length > 0) issues.add(join(path, 'http_filters'), 'only the router runs on an inline (inbound) route table');
   const xfcc = enumOf(hcm, 'forward_client_cert_details', ['SANITIZE', 'SANITIZE_SET'], 'SANITIZE', path, issues);
   out.setXfcc = xfcc === 'SANITIZE_SET';
   clientCertDetails(hcm, out.setXfcc, path, issues);

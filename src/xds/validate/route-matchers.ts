@@ -64,7 +64,7 @@ function stringMatcher(o: Obj, key: string, path: string, issues: Issues): Strin
   return sm ? stringMatcherAt(sm, join(path, key), issues) : undefined;
 }
 
-function headerMatcher(h: unknown, path: string, issues: Issues): HeaderMatcherConfig | undefined {
+export function headerMatcher(h: unknown, path: string, issues: Issues): HeaderMatcherConfig | undefined {
   if (!isObj(h)) {
     issues.add(path, 'not an object');
     return undefined;

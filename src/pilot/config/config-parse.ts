@@ -7,6 +7,7 @@ import { resolveHost, toExportTo } from './config-hosts.ts';
 import { sniHostIssues, toVirtualServiceSpec } from './config-virtual-service.ts';
 import { sidecarSpecSchema, type SidecarSpecDoc } from './config-schema-sidecar.ts';
 import { toSidecarSpec } from './config-sidecar.ts';
+import { peerAuthenticationSpecSchema, type PeerAuthenticationSpecDoc } from './config-schema-peer-authentication.ts';
 import {
   type DestinationRuleDoc,
   destinationRuleSpecSchema,
@@ -31,6 +32,7 @@ import type {
   LoadBalancerSettings,
   LocalityLbSetting,
   OutlierDetectionSettings,
+  PeerAuthenticationConfig,
   TrafficPolicy,
   TrafficPolicySections,
   ServiceEntryConfig,
@@ -49,7 +51,7 @@ const SECURITY_VERSIONS = ['v1', 'v1beta1'];
 const MULTICLUSTER_VERSIONS = ['v1alpha1'];
 
 type KindEntry =
-  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' }
+  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' | 'PeerAuthentication' }
   | { versions: string[]; unsupported: string };
 
 /** `<group>/<kind>` → how meshfed treats it. */
@@ -62,7 +64,8 @@ const KINDS: ReadonlyMap<string, KindEntry> = new Map<string, KindEntry>([
   ...['Gateway', 'EnvoyFilter', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig'].map(
     (k): [string, KindEntry] => [`networking.istio.io/${k}`, { versions: NETWORKING_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
-  ...['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'].map(
+  ['security.istio.io/PeerAuthentication', { versions: SECURITY_VERSIONS, parse: 'PeerAuthentication' }],
+  ...['AuthorizationPolicy', 'RequestAuthentication'].map(
     (k): [string, KindEntry] => [`security.istio.io/${k}`, { versions: SECURITY_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
   [
@@ -159,6 +162,10 @@ function parseDocument(value: unknown, source: string, domainSuffix: string): Re
     case 'Sidecar': {
       const r = documentSchema(sidecarSpecSchema).safeParse(value);
       return r.success ? ok(toSidecar(r.data, source)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'PeerAuthentication': {
+      const r = documentSchema(peerAuthenticationSpecSchema.optional()).safeParse(value);
+      return r.success ? ok(toPeerAuthentication(r.data, source)) : fail(zodErrors(r.error, ctx));
     }
     case 'ServiceExport': {
       const r = serviceExportDocumentSchema.safeParse(value);
@@ -365,6 +372,26 @@ function toServiceEntry(d: ServiceEntryDoc, source: string): ServiceEntryConfig 
 
 function toSidecar(d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec: SidecarSpecDoc }, source: string): SidecarConfig {
   return deepFreeze({ kind: 'Sidecar', apiVersion: d.apiVersion, metadata: toMeta(d.metadata), source, spec: toSidecarSpec(d.spec) });
+}
+
+function toPeerAuthentication(
+  d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec?: PeerAuthenticationSpecDoc | undefined },
+  source: string,
+): PeerAuthenticationConfig {
+  const spec = d.spec ?? {};
+  return deepFreeze({
+    kind: 'PeerAuthentication',
+    apiVersion: d.apiVersion,
+    metadata: toMeta(d.metadata),
+    source,
+    spec: {
+      ...(spec.selector ? { selector: { matchLabels: { ...spec.selector.matchLabels } } } : {}),
+      mode: spec.mtls?.mode ?? 'UNSET',
+      portLevelMtls: Object.entries(spec.portLevelMtls ?? {})
+        .map(([port, m]) => ({ port: Number(port), mode: m.mode ?? 'UNSET' }))
+        .sort((a, b) => a.port - b.port),
+    },
+  });
 }
 
 function toServiceExport(d: ServiceExportDoc, source: string, suffix: string): ServiceExportConfig {

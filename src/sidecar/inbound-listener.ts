@@ -58,12 +58,22 @@ export function inboundSecureContext(bundle: CertBundle): { key: string; cert: s
 }
 
 /**
- * Picks the filter chain for a connection: the chain whose destinationPort equals the port in
- * the client's SNI (`outbound_.<port>_…`), else the only HTTP chain, else none.
+ * Picks the filter chain for a connection among the HTTP chains its transport matches (`tls`:
+ * chains not marked `raw_buffer`; `raw_buffer`, a plaintext connection: chains without TLS and
+ * not marked `tls`, which PeerAuthentication PERMISSIVE and DISABLE ports have): the chain whose
+ * destinationPort equals the port in the client's SNI (`outbound_.<port>_…`), else the only one,
+ * else none.
  */
-export function selectInboundChain(listener: ListenerConfig | undefined, sni: string | undefined): HttpFilterChain | undefined {
+export function selectInboundChain(
+  listener: ListenerConfig | undefined,
+  sni: string | undefined,
+  transport: 'tls' | 'raw_buffer' = 'tls',
+): HttpFilterChain | undefined {
   if (!listener) return undefined;
-  const chains = listener.filterChains.filter((c): c is HttpFilterChain => c.kind === 'http');
+  const chains = listener.filterChains.filter(
+    (c): c is HttpFilterChain =>
+      c.kind === 'http' && (transport === 'tls' ? c.transportProtocol !== 'raw_buffer' : c.transportProtocol !== 'tls' && c.tls === undefined),
+  );
   const port = sni ? parseSni(sni)?.port : undefined;
   if (port !== undefined) {
     const byPort = chains.find((c) => c.destinationPort === port);
@@ -123,7 +133,7 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
       return;
     }
     const cfg = ctx.config();
-    const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
+    const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni, conn.peer ? 'tls' : 'raw_buffer');
     handleInboundUpgrade(ctx, req, chain, chain ? routeTableOf(cfg, chain) : undefined, { peer: conn.peer, service: conn.sniInfo?.hostname }, (headers) =>
       sanitizeXfcc(headers as Record<string, unknown>, chain?.setXfcc ?? false, ctx.certificate().spiffeId, conn.peer),
     );
@@ -132,13 +142,29 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
   acceptPlaintext(
     server,
     (socket) => {
+      // PeerAuthentication STRICT on every port: no plaintext chain, so no plaintext caller (Envoy's no_filter_chain_match).
+      if (!hasPlaintextChain(ctx)) {
+        ctx.telemetry.countEnvoyStat(NO_CHAIN_STAT);
+        ctx.logger.info({ remote: socket.remoteAddress }, 'inbound plaintext connection refused: no port accepts plaintext (PeerAuthentication STRICT)');
+        return false;
+      }
       (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
+      return true;
     },
     reader ? (socket, first) => inboundPassthrough(ctx, reader, socket, first) : undefined,
   );
   // Raw mesh TCP (ALPN istio / istio-peer-exchange) is told apart before the HTTP/2 server sees it.
   acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate(), undefined, ctx.inboundSourceAddress));
   return server;
+}
+
+/** Envoy's stat for a connection no filter chain of the inbound listener takes. */
+export const NO_CHAIN_STAT = `listener.0.0.0.0_15006.no_filter_chain_match`;
+
+/** Whether some HTTP chain of virtualInbound takes plaintext (a PERMISSIVE or DISABLE port). */
+function hasPlaintextChain(ctx: ListenerContext): boolean {
+  const listener = ctx.config().listeners.get(LISTENER.virtualInbound);
+  return (listener?.filterChains ?? []).some((c) => c.kind === 'http' && c.transportProtocol !== 'tls' && c.tls === undefined);
 }
 
 function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
@@ -222,7 +248,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
   };
 
   const cfg = ctx.config();
-  const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
+  const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni, conn.peer ? 'tls' : 'raw_buffer');
   const view = { method: req.method, path: req.url, authority, scheme: 'https', headers: req.headers };
   const decision = routeRequest(chain ? routeTableOf(cfg, chain) : undefined, view, ctx.random);
   if (!chain || !decision.ok || !decision.cluster) {

@@ -1,5 +1,5 @@
 import type { ServiceProtocol } from '../../common/service-protocol.ts';
-import type { DestinationRuleConfig, ExportTo, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
+import type { DestinationRuleConfig, ExportTo, PeerAuthenticationConfig, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
 
 /**
  * A port of a service, with the protocol its workloads declared (src/common/service-protocol.ts;
@@ -112,6 +112,8 @@ export interface Snapshot {
   readonly allDestinationRules: readonly DestinationRuleConfig[];
   /** Every Sidecar, sorted by namespace/name (the order Istio's selection breaks ties in). */
   readonly sidecars: readonly SidecarConfig[];
+  /** Every PeerAuthentication, sorted by namespace/name (peer-authentication.ts picks per workload). */
+  readonly peerAuthentications: readonly PeerAuthenticationConfig[];
   /**
    * Only in a proxy's Sidecar-scoped view (sidecar-scope-view.ts): the outbound traffic policy of
    * the Sidecar that applies to it. Absent: the mesh default (meshfed has no mesh config): ALLOW_ANY

@@ -121,6 +121,13 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
       return;
     }
     const sni = typeof socket.servername === 'string' ? socket.servername : '';
+    // PeerAuthentication DISABLE on every HTTP port: no chain takes mTLS (Envoy's no_filter_chain_match).
+    if (!hasChain(ctx, 'tls')) {
+      ctx.telemetry.countEnvoyStat(NO_CHAIN_STAT);
+      ctx.logger.info({ remote: socket.remoteAddress, sni }, 'inbound mTLS connection refused: no port accepts mTLS (PeerAuthentication DISABLE)');
+      socket.destroy();
+      return;
+    }
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni, sniInfo: parseSni(sni) };
   });
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
@@ -143,7 +150,7 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
     server,
     (socket) => {
       // PeerAuthentication STRICT on every port: no plaintext chain, so no plaintext caller (Envoy's no_filter_chain_match).
-      if (!hasPlaintextChain(ctx)) {
+      if (!hasChain(ctx, 'raw_buffer')) {
         ctx.telemetry.countEnvoyStat(NO_CHAIN_STAT);
         ctx.logger.info({ remote: socket.remoteAddress }, 'inbound plaintext connection refused: no port accepts plaintext (PeerAuthentication STRICT)');
         return false;
@@ -161,10 +168,15 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
 /** Envoy's stat for a connection no filter chain of the inbound listener takes. */
 export const NO_CHAIN_STAT = `listener.0.0.0.0_15006.no_filter_chain_match`;
 
-/** Whether some HTTP chain of virtualInbound takes plaintext (a PERMISSIVE or DISABLE port). */
-function hasPlaintextChain(ctx: ListenerContext): boolean {
+/**
+ * Whether some HTTP chain of virtualInbound takes this transport: plaintext (a PERMISSIVE or
+ * DISABLE port) or mTLS (a STRICT or PERMISSIVE port).
+ */
+function hasChain(ctx: ListenerContext, transport: 'tls' | 'raw_buffer'): boolean {
   const listener = ctx.config().listeners.get(LISTENER.virtualInbound);
-  return (listener?.filterChains ?? []).some((c) => c.kind === 'http' && c.transportProtocol !== 'tls' && c.tls === undefined);
+  return (listener?.filterChains ?? []).some(
+    (c) => c.kind === 'http' && (transport === 'tls' ? c.transportProtocol !== 'raw_buffer' : c.transportProtocol !== 'tls' && c.tls === undefined),
+  );
 }
 
 function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { applicablePolicies, effectiveMtlsMode, workloadMtlsMode } from '../../src/pilot/model/peer-authentication.ts';
+import { applicablePolicies, type EffectiveMtlsMode, effectiveMtlsMode, workloadMtlsMode } from '../../src/pilot/model/peer-authentication.ts';
 import { validateListener } from '../../src/xds/validate/index.ts';
 import { decoded } from '../xds/support/decode.ts';
 import { listenersOf } from './support/fixtures.ts';
@@ -18,7 +18,7 @@ const WL_PORTS = pa('default', 'db', '{selector: {matchLabels: {app: db}}, portL
 const WL_OTHER_NS = pa('other', 'db', '{selector: {matchLabels: {app: db}}, mtls: {mode: DISABLE}}');
 const OTHER_NS = pa('other', 'default', '{mtls: {mode: DISABLE}}');
 
-const ROWS: { name: string; yaml: string; port: number; mode: string }[] = [
+const ROWS: { name: string; yaml: string; port: number; mode: EffectiveMtlsMode }[] = [
   { name: 'no policy: PERMISSIVE', yaml: '', port: 5432, mode: 'PERMISSIVE' },
   { name: 'mesh STRICT applies', yaml: MESH_STRICT, port: 5432, mode: 'STRICT' },
   { name: 'namespace overrides mesh', yaml: MESH_STRICT + NS_DISABLE, port: 5432, mode: 'DISABLE' },

@@ -2,7 +2,7 @@ import test from 'ava';
 import { applicablePolicies, type EffectiveMtlsMode, effectiveMtlsMode, workloadMtlsMode } from '../../src/pilot/model/peer-authentication.ts';
 import { validateListener } from '../../src/xds/validate/index.ts';
 import { decoded } from '../xds/support/decode.ts';
-import { listenersOf } from './support/fixtures.ts';
+import { endpointRows, endpointsOf, listenersOf } from './support/fixtures.ts';
 import { proxyNode, SnapshotBuilder } from './support/snapshot-builder.ts';
 
 /** PeerAuthentication: Istio's precedence (workload > namespace > mesh, UNSET inherits) and the inbound chains each mode yields. */
@@ -107,3 +107,24 @@ test('LDS: a changed policy is not served from the listener memo', (t) => {
   t.is(listenersOf(proxy, b('STRICT')).get('virtualInbound')?.filter_chains?.length, 1);
   t.is(listenersOf(proxy, b('PERMISSIVE')).get('virtualInbound')?.filter_chains?.length, 2);
 });
+
+/** Auto-mTLS (Istio's endpoint tlsMode): what a caller's EDS says of the db endpoint under each policy. */
+const EDS_ROWS: { name: string; yaml: string; tlsMode: string }[] = [
+  { name: 'no policy', yaml: '', tlsMode: 'istio' },
+  { name: 'mesh STRICT', yaml: MESH_STRICT, tlsMode: 'istio' },
+  { name: 'namespace DISABLE', yaml: NS_DISABLE, tlsMode: 'disabled' },
+  { name: 'port-level DISABLE on the endpoint port', yaml: MESH_STRICT + WL_PORTS, tlsMode: 'disabled' },
+];
+
+for (const row of EDS_ROWS) {
+  test(`EDS: ${row.name} → the endpoint's tlsMode is ${row.tlsMode}, still through its sidecar's inbound port`, (t) => {
+    const snap = new SnapshotBuilder().workload('db-v1', 'db', 5432, { protocol: 'tcp', labels: { app: 'db' } }).workload('caller-v1', 'caller', 8080);
+    if (row.yaml !== '') snap.yaml(row.yaml);
+    const cla = endpointsOf(proxyNode('sidecar', { workload: 'caller-v1', ip: '127.0.1.2' }), snap.build()).get('outbound|5432||db.default.svc.cluster.local');
+    const rows = endpointRows(cla);
+    t.is(rows.length, 1);
+    const meta = rows[0]?.[5] as { istio?: { tlsMode?: string }; meshfed?: { inbound_port?: number } } | undefined;
+    t.is(meta?.istio?.tlsMode, row.tlsMode);
+    t.is(meta?.meshfed?.inbound_port, 15006);
+  });
+}

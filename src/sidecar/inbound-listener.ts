@@ -7,7 +7,7 @@ import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '.
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, UNKNOWN, writeLocalReply } from './listener-context.ts';
-import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
+import { buildXfcc, clientPeerIdentityOfSocket, type PeerIdentity } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
@@ -114,7 +114,7 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
     session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
   });
   server.on('secureConnection', (socket: TLSSocket) => {
-    const peer = peerIdentityOfSocket(socket);
+    const peer = clientPeerIdentityOfSocket(socket);
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound peer rejected');
       socket.destroy();

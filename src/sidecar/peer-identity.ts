@@ -23,6 +23,27 @@ export function peerIdentityOf(cert: X509Certificate): Result<PeerIdentity> {
   return ok({ spiffeId: id.value, leafSha256: createHash('sha256').update(cert.raw).digest('hex'), serial: cert.serialNumber });
 }
 
+/** The clientAuth extended key usage (RFC 5280 id-kp-clientAuth). */
+const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * The checks of an inbound (client) peer: those of peerIdentityOf, and the leaf must carry the
+ * clientAuth EKU, as Citadel issues it (OpenSSL enforces a present EKU, but lets a leaf without
+ * any EKU through; meshfed refuses that too).
+ */
+export function clientPeerIdentityOf(cert: X509Certificate): Result<PeerIdentity> {
+  const eku = cert.keyUsage as string[] | undefined;
+  if (!eku?.includes(CLIENT_AUTH_EKU)) return fail([`client certificate lacks the clientAuth extended key usage (has ${eku && eku.length > 0 ? eku.join(', ') : 'none'})`]);
+  return peerIdentityOf(cert);
+}
+
+/** Reads and checks the client peer of a TLS socket accepted by an inbound listener (see clientPeerIdentityOf). */
+export function clientPeerIdentityOfSocket(socket: TLSSocket): Result<PeerIdentity> {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) return fail(['peer presented no certificate']);
+  return clientPeerIdentityOf(cert);
+}
+
 /** Reads and checks the peer of a connected TLS socket. */
 export function peerIdentityOfSocket(socket: TLSSocket): Result<PeerIdentity> {
   const cert = socket.getPeerX509Certificate();

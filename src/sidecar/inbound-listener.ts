@@ -114,7 +114,7 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
     session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
   });
   server.on('secureConnection', (socket: TLSSocket) => {
-    const peer = clientPeerIdentityOfSocket(socket);
+    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound peer rejected');
       socket.destroy();

@@ -111,7 +111,7 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
     socket.destroy();
   });
   tcpServer.on('secureConnection', (socket: tls.TLSSocket) => {
-    const peer = clientPeerIdentityOfSocket(socket);
+    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound tcp peer rejected');
       socket.destroy();

@@ -115,6 +115,7 @@ const ROWS: { name: string; creds: () => { key: string; cert: string }; served: 
   { name: '16: a wildcard URI SAN', creds: () => mint([{ type: 'uri', value: 'spiffe://cluster.local/ns/default/sa/*' }], BOTH), served: false },
   { name: '16: several URI SANs', creds: () => mint([{ type: 'uri', value: SPIFFE }, { type: 'uri', value: 'spiffe://cluster.local/ns/default/sa/admin' }], BOTH), served: false },
   { name: '16: a DNS SAN only (wrong type)', creds: () => mint([{ type: 'dns', value: 'caller.default.svc.cluster.local' }], BOTH), served: false },
+  { name: 'a SPIFFE ID of another trust domain, under the mesh root', creds: () => mint([{ type: 'uri', value: 'spiffe://evil.example/ns/default/sa/caller' }], BOTH), served: false },
   { name: '16: a malformed SPIFFE ID', creds: () => mint([{ type: 'uri', value: 'spiffe://cluster.local/default/caller' }], BOTH), served: false },
   { name: '16: serverAuth only (no clientAuth EKU)', creds: () => mint([{ type: 'uri', value: SPIFFE }], [OID.serverAuth]), served: false },
   { name: '16: no extended key usage at all', creds: () => mint([{ type: 'uri', value: SPIFFE }], undefined), served: false },

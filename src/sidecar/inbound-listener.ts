@@ -113,6 +113,11 @@ export function createInboundServer(ctx: ListenerContext, appH2: H2SessionPool):
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
   });
+  // A chain from a foreign root (or a client EKU OpenSSL refuses) fails here, before secureConnection.
+  server.on('tlsClientError', (e: Error, socket: TLSSocket) => {
+    ctx.logger.warn({ remote: socket.remoteAddress, err: e.message }, 'inbound mTLS handshake refused (client certificate not trusted by the mesh roots)');
+    socket.destroy();
+  });
   server.on('secureConnection', (socket: TLSSocket) => {
     const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
     if (!peer.ok) {

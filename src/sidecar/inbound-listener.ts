@@ -7,7 +7,7 @@ import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '.
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, UNKNOWN, writeLocalReply } from './listener-context.ts';
-import { buildXfcc, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
+import { buildXfcc, clientPeerIdentityOfSocket, type PeerIdentity } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
@@ -62,12 +62,22 @@ export function inboundSecureContext(bundle: CertBundle): { key: string; cert: s
 }
 
 /**
- * Picks the filter chain for a connection: the chain whose destinationPort equals the port in
- * the client's SNI (`outbound_.<port>_…`), else the only HTTP chain, else none.
+ * Picks the filter chain for a connection among the HTTP chains its transport matches (`tls`:
+ * chains not marked `raw_buffer`; `raw_buffer`, a plaintext connection: chains without TLS and
+ * not marked `tls`, which PeerAuthentication PERMISSIVE and DISABLE ports have): the chain whose
+ * destinationPort equals the port in the client's SNI (`outbound_.<port>_…`), else the only one,
+ * else none.
  */
-export function selectInboundChain(listener: ListenerConfig | undefined, sni: string | undefined): HttpFilterChain | undefined {
+export function selectInboundChain(
+  listener: ListenerConfig | undefined,
+  sni: string | undefined,
+  transport: 'tls' | 'raw_buffer' = 'tls',
+): HttpFilterChain | undefined {
   if (!listener) return undefined;
-  const chains = listener.filterChains.filter((c): c is HttpFilterChain => c.kind === 'http');
+  const chains = listener.filterChains.filter(
+    (c): c is HttpFilterChain =>
+      c.kind === 'http' && (transport === 'tls' ? c.transportProtocol !== 'raw_buffer' : c.transportProtocol !== 'tls' && c.tls === undefined),
+  );
   const port = sni ? parseSni(sni)?.port : undefined;
   if (port !== undefined) {
     const byPort = chains.find((c) => c.destinationPort === port);
@@ -116,14 +126,26 @@ export function createInboundServer(
   server.on('session', (session: http2.ServerHttp2Session) => {
     session.setLocalWindowSize(MESH_CONNECTION_WINDOW_BYTES);
   });
+  // A chain from a foreign root (or a client EKU OpenSSL refuses) fails here, before secureConnection.
+  server.on('tlsClientError', (e: Error, socket: TLSSocket) => {
+    ctx.logger.warn({ remote: socket.remoteAddress, err: e.message }, 'inbound mTLS handshake refused (client certificate not trusted by the mesh roots)');
+    socket.destroy();
+  });
   server.on('secureConnection', (socket: TLSSocket) => {
-    const peer = peerIdentityOfSocket(socket);
+    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound peer rejected');
       socket.destroy();
       return;
     }
     const sni = typeof socket.servername === 'string' ? socket.servername : '';
+    // PeerAuthentication DISABLE on every HTTP port: no chain takes mTLS (Envoy's no_filter_chain_match).
+    if (!hasChain(ctx, 'tls')) {
+      ctx.telemetry.countEnvoyStat(NO_CHAIN_STAT);
+      ctx.logger.info({ remote: socket.remoteAddress, sni }, 'inbound mTLS connection refused: no port accepts mTLS (PeerAuthentication DISABLE)');
+      socket.destroy();
+      return;
+    }
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni, sniInfo: parseSni(sni) };
   });
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
@@ -136,7 +158,7 @@ export function createInboundServer(
       return;
     }
     const cfg = ctx.config();
-    const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
+    const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni, conn.peer ? 'tls' : 'raw_buffer');
     handleInboundUpgrade(ctx, req, chain, chain ? routeTableOf(cfg, chain) : undefined, { peer: conn.peer, service: conn.sniInfo?.hostname }, (headers) =>
       sanitizeXfcc(headers as Record<string, unknown>, chain?.setXfcc ?? false, ctx.certificate().spiffeId, conn.peer),
     );
@@ -145,13 +167,34 @@ export function createInboundServer(
   acceptPlaintext(
     server,
     (socket) => {
+      // PeerAuthentication STRICT on every port: no plaintext chain, so no plaintext caller (Envoy's no_filter_chain_match).
+      if (!hasChain(ctx, 'raw_buffer')) {
+        ctx.telemetry.countEnvoyStat(NO_CHAIN_STAT);
+        ctx.logger.info({ remote: socket.remoteAddress }, 'inbound plaintext connection refused: no port accepts plaintext (PeerAuthentication STRICT)');
+        return false;
+      }
       (socket as unknown as SocketWithConnection)[kConnection] = { peer: undefined, sni: '', sniInfo: undefined };
+      return true;
     },
     reader ? (socket, first) => inboundPassthrough(ctx, reader, socket, first) : undefined,
   );
   // Raw mesh TCP (ALPN istio / istio-peer-exchange) is told apart before the HTTP/2 server sees it.
   acceptMeshTcp(server, ctx, sidecarTcpConnector(() => ctx.certificate(), undefined, ctx.inboundSourceAddress));
   return server;
+}
+
+/** Envoy's stat for a connection no filter chain of the inbound listener takes. */
+export const NO_CHAIN_STAT = `listener.0.0.0.0_15006.no_filter_chain_match`;
+
+/**
+ * Whether some HTTP chain of virtualInbound takes this transport: plaintext (a PERMISSIVE or
+ * DISABLE port) or mTLS (a STRICT or PERMISSIVE port).
+ */
+function hasChain(ctx: ListenerContext, transport: 'tls' | 'raw_buffer'): boolean {
+  const listener = ctx.config().listeners.get(LISTENER.virtualInbound);
+  return (listener?.filterChains ?? []).some(
+    (c) => c.kind === 'http' && (transport === 'tls' ? c.transportProtocol !== 'raw_buffer' : c.transportProtocol !== 'tls' && c.tls === undefined),
+  );
 }
 
 function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
@@ -242,7 +285,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
   }
   if (normalized.path !== req.url) req.url = normalized.path;
   const cfg = ctx.config();
-  const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni);
+  const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni, conn.peer ? 'tls' : 'raw_buffer');
   const view = { method: req.method, path: req.url, authority, scheme: 'https', headers: req.headers };
   const decision = routeRequest(chain ? routeTableOf(cfg, chain) : undefined, view, ctx.random);
   if (!chain || !decision.ok || !decision.cluster) {

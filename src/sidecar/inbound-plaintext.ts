@@ -10,13 +10,13 @@ const TLS_HANDSHAKE = 0x16;
  * other first byte goes to a plaintext HTTP/2 (prior knowledge) server, whose requests and
  * sessions are re-emitted on the TLS server (`request`, `session`), so one handler serves both.
  * `onPlaintext` runs for each plaintext connection before its first request (the caller marks it
- * as having no peer identity). `passthrough` (capture mode) may take a plaintext connection first,
+ * as having no peer identity); when it returns false the connection is refused (closed unread). `passthrough` (capture mode) may take a plaintext connection first,
  * returning true when it did (inbound-passthrough.ts). A connection that closes before sending a
  * byte is dropped.
  */
 export function acceptPlaintext(
   server: http2.Http2SecureServer,
-  onPlaintext: (socket: net.Socket) => void,
+  onPlaintext: (socket: net.Socket) => boolean,
   passthrough?: (socket: net.Socket, first: Buffer) => boolean,
 ): void {
   const tlsListeners = server.listeners('connection') as ((socket: net.Socket) => void)[];
@@ -32,8 +32,8 @@ export function acceptPlaintext(
       if (first[0] === TLS_HANDSHAKE) {
         for (const l of tlsListeners) l.call(server, socket);
       } else if (!passthrough?.(socket, first)) {
-        onPlaintext(socket);
-        plain.emit('connection', socket);
+        if (onPlaintext(socket)) plain.emit('connection', socket);
+        else socket.destroy();
       }
       // Not resumed here: the TLS or HTTP/2 layer now reads the socket (and the unshifted bytes).
     });

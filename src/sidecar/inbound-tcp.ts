@@ -7,7 +7,7 @@ import type { ListenerConfig, TcpFilterChain } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { peerIdentityOfSocket } from './peer-identity.ts';
+import { clientPeerIdentityOfSocket } from './peer-identity.ts';
 import type { PeerMetadata } from './peer-metadata.ts';
 import { PEER_EXCHANGE_ALPN, readPeerExchange } from './tcp-peer-exchange.ts';
 import { destinationTcpObserver } from './tcp-telemetry.ts';
@@ -111,7 +111,7 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
     socket.destroy();
   });
   tcpServer.on('secureConnection', (socket: tls.TLSSocket) => {
-    const peer = peerIdentityOfSocket(socket);
+    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound tcp peer rejected');
       socket.destroy();

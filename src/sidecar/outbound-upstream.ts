@@ -123,8 +123,9 @@ export function outboundUpstream(
       const { cluster, endpoint } = target;
       const head = { method: req.method, path: req.path, headers: req.headers };
       let call: ReturnType<H2SessionPool['request']>;
-      // Plaintext to a mesh workload (tls DISABLE): h2c to its sidecar's inbound port.
-      const plaintextMesh = !target.mtls && cluster.tls === undefined && endpoint.tlsMode === 'istio' && endpoint.inboundPort !== undefined;
+      // Plaintext to a mesh workload (DestinationRule tls DISABLE, or the endpoint's PeerAuthentication DISABLE:
+      // `tlsMode: disabled` with an inbound port): h2c to its sidecar's inbound port.
+      const plaintextMesh = !target.mtls && cluster.tls?.origination === undefined && endpoint.inboundPort !== undefined;
       const origination = cluster.tls ? originationOptions(cluster.tls) : undefined;
       if ((target.mtls && cluster.tls) || plaintextMesh) {
         const headers = h1ToH2RequestHeaders(head);

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 // Citadel's workload-side modules, not its index: a sidecar must not load the CA server.
-import { spiffeIdFromCertificate } from '../citadel/spiffe.ts';
+import { parseSpiffeId, spiffeIdFromCertificate } from '../citadel/spiffe.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 
 /**
@@ -21,6 +21,39 @@ export function peerIdentityOf(cert: X509Certificate): Result<PeerIdentity> {
   const id = spiffeIdFromCertificate(cert);
   if (!id.ok) return id;
   return ok({ spiffeId: id.value, leafSha256: createHash('sha256').update(cert.raw).digest('hex'), serial: cert.serialNumber });
+}
+
+/** The clientAuth extended key usage (RFC 5280 id-kp-clientAuth). */
+const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * The checks of an inbound (client) peer: those of peerIdentityOf; the leaf must carry the
+ * clientAuth EKU, as Citadel issues it (OpenSSL enforces a present EKU, but lets a leaf without
+ * any EKU through; meshfed refuses that too); and the SPIFFE ID's trust domain must be one of
+ * `trustDomains` (the mesh's own, then any aliases).
+ */
+export function clientPeerIdentityOf(cert: X509Certificate, trustDomains: readonly string[]): Result<PeerIdentity> {
+  const eku = cert.keyUsage as string[] | undefined;
+  if (!eku?.includes(CLIENT_AUTH_EKU)) return fail([`client certificate lacks the clientAuth extended key usage (has ${eku && eku.length > 0 ? eku.join(', ') : 'none'})`]);
+  const peer = peerIdentityOf(cert);
+  if (!peer.ok) return peer;
+  const id = parseSpiffeId(peer.value.spiffeId);
+  if (!id.ok) return id;
+  if (!trustDomains.includes(id.value.trustDomain)) {
+    return fail([`peer ${peer.value.spiffeId} is in trust domain "${id.value.trustDomain}", not the mesh's (${trustDomains.join(', ')})`]);
+  }
+  return peer;
+}
+
+/**
+ * Reads and checks the client peer of a TLS socket accepted by an inbound listener (see
+ * clientPeerIdentityOf); the mesh's trust domain is that of `ownSpiffeId`.
+ */
+export function clientPeerIdentityOfSocket(socket: TLSSocket, ownSpiffeId: string): Result<PeerIdentity> {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) return fail(['peer presented no certificate']);
+  const own = parseSpiffeId(ownSpiffeId);
+  return clientPeerIdentityOf(cert, own.ok ? [own.value.trustDomain] : []);
 }
 
 /** Reads and checks the peer of a connected TLS socket. */

@@ -61,8 +61,9 @@ export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?
         socket = tls.connect(halfOpen);
         readyEvent = 'secureConnect';
       } else {
-        // tls DISABLE toward a mesh workload: plaintext to its sidecar's inbound port (PERMISSIVE raw_buffer chain).
-        const port = t === undefined && endpoint.tlsMode === 'istio' && endpoint.inboundPort !== undefined ? endpoint.inboundPort : endpoint.address.port;
+        // tls DISABLE toward a mesh workload, or its PeerAuthentication DISABLE (`tlsMode: disabled` with an
+        // inbound port): plaintext to its sidecar's inbound port (raw_buffer chain).
+        const port = t?.origination === undefined && endpoint.inboundPort !== undefined ? endpoint.inboundPort : endpoint.address.port;
         socket = net.connect({
           host: endpoint.address.host,
           port,

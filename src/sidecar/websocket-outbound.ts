@@ -266,7 +266,7 @@ function tunnel(
   };
 
   // Plaintext to a mesh workload (tls DISABLE): the tunnel goes over h2c to its sidecar.
-  const plaintextMesh = !mtls && cluster !== undefined && cluster.tls === undefined && ep.tlsMode === 'istio' && ep.inboundPort !== undefined;
+  const plaintextMesh = !mtls && cluster !== undefined && cluster.tls?.origination === undefined && ep.inboundPort !== undefined;
   if ((mtls && cluster?.tls) || plaintextMesh) {
     if (mtls) labels.connection_security_policy = 'mutual_tls';
     const port = ep.inboundPort ?? ep.address.port;

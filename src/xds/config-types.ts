@@ -24,8 +24,12 @@ export interface HttpFilterChain {
   applicationProtocols?: string[];
   /** Destination port this chain matches (inbound: the app port), if any. */
   destinationPort?: number;
-  /** `filter_chain_match.transport_protocol` (virtualInbound only): `tls` matches TLS connections only; absent: any. */
-  transportProtocol?: 'tls';
+  /**
+   * `filter_chain_match.transport_protocol` (virtualInbound only): `tls` matches TLS connections
+   * only, `raw_buffer` plaintext HTTP/2 ones only (PeerAuthentication PERMISSIVE or DISABLE, told
+   * apart by the first bytes, src/sidecar/inbound-plaintext.ts); absent: any.
+   */
+  transportProtocol?: 'tls' | 'raw_buffer';
   /** Exactly one of `routeConfigName` (RDS) and `routes` (inline) is set. */
   routeConfigName?: string;
   routes?: RouteTable;

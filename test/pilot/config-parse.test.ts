@@ -137,12 +137,12 @@ metadata: {name: eastwest, namespace: istio-system}
 spec: {}
 ---
 apiVersion: security.istio.io/v1
-kind: PeerAuthentication
+kind: AuthorizationPolicy
 metadata: {name: default}
-spec: {mtls: {mode: STRICT}}`,
+spec: {}`,
     expected: [
       'west/reviews.yaml: Gateway istio-system/eastwest: kind Gateway is not supported yet',
-      'west/reviews.yaml: PeerAuthentication default/default: kind PeerAuthentication is not supported yet',
+      'west/reviews.yaml: AuthorizationPolicy default/default: kind AuthorizationPolicy is not supported yet',
     ],
   },
   {

@@ -161,13 +161,16 @@ test('LDS: virtualOutbound uses RDS outbound over ADS, router last', (t) => {
   t.is(hcm.typed_config.http_filters.at(-1)?.name, 'envoy.filters.http.router');
 });
 
-test('LDS: virtualInbound has one mTLS chain per own port, routing to the inbound cluster', (t) => {
+test('LDS: virtualInbound has an mTLS chain and its plaintext twin per own port (PERMISSIVE by default), routing to the inbound cluster', (t) => {
   const l = listenersOf(proxyNode('sidecar', { workload: 'echo-a', ip: '127.0.1.4' }), richSnapshot()).get('virtualInbound');
   t.deepEqual(l?.address, { socket_address: { address: '127.0.1.4', port_value: 15006 } });
   t.is(l?.traffic_direction, 'INBOUND');
   const chain = l?.filter_chains?.[0];
-  t.is(l?.filter_chains?.length, 1);
-  t.deepEqual(chain?.filter_chain_match, { destination_port: { value: 50051 } });
+  t.deepEqual(l?.filter_chains?.map((c) => [c.name, c.filter_chain_match?.transport_protocol, c.transport_socket !== undefined]), [
+    ['inbound|50051||', 'tls', true],
+    ['inbound|50051||-plaintext', 'raw_buffer', false],
+  ]);
+  t.deepEqual(chain?.filter_chain_match, { destination_port: { value: 50051 }, transport_protocol: 'tls' });
   t.deepEqual(chain?.transport_socket?.typed_config.require_client_certificate, { value: true });
   t.deepEqual(chain?.transport_socket?.typed_config.common_tls_context.alpn_protocols, ['h2']);
   const f = chain?.filters[0];

@@ -50,26 +50,32 @@ export function route(name: string, cluster: string, extra: Partial<RouteConfig>
   return { name, match: match(), clusters: [{ name: cluster, weight: 1 }], mirrors: [], perFilter: {}, ...extra };
 }
 
-/** Inbound listener with one chain per app port, each routing `*` to `inbound|<port>||`. */
+/** Inbound listener with an mTLS chain and a plaintext twin (PERMISSIVE) per app port, each routing `*` to `inbound|<port>||`. */
 export function inboundListener(host: string, appPorts: number[], port = 15006): ListenerConfig {
   return {
     name: LISTENER.virtualInbound,
     address: { host, port },
     direction: 'INBOUND',
     tlsInspector: true,
-    filterChains: appPorts.map((p) => ({
-      kind: 'http' as const,
-      name: `inbound|${p}`,
-      serverNames: [],
-      destinationPort: p,
-      routes: {
+    filterChains: appPorts.flatMap((p) => {
+      const chain = {
+        kind: 'http' as const,
         name: `inbound|${p}`,
-        virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [route('default', inboundClusterName(p))] }],
-      },
-      tls: { requireClientCertificate: true, alpn: ['h2'] },
-      setXfcc: true,
-      httpFilters: [],
-    })),
+        serverNames: [],
+        destinationPort: p,
+        routes: {
+          name: `inbound|${p}`,
+          virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [route('default', inboundClusterName(p))] }],
+        },
+        setXfcc: true,
+        httpFilters: [],
+      };
+      // PeerAuthentication PERMISSIVE (Pilot's default): the mTLS chain and its plaintext twin.
+      return [
+        { ...chain, transportProtocol: 'tls' as const, tls: { requireClientCertificate: true, alpn: ['h2'] } },
+        { ...chain, name: `inbound|${p}-plaintext`, transportProtocol: 'raw_buffer' as const },
+      ];
+    }),
   };
 }
 

@@ -342,9 +342,18 @@ const bad: { title: string; resource: object; error: string }[] = [
     error: 'filter_chains[0].filter_chain_match.transport_protocol: not honoured on listener l (only virtualInbound)',
   },
   {
-    title: 'transport_protocol raw_buffer on an HTTP chain',
-    resource: listener({ name: 'virtualInbound', filter_chains: [{ filter_chain_match: { transport_protocol: 'raw_buffer' }, filters: [hcm()] }] }),
-    error: 'filter_chains[0].filter_chain_match.transport_protocol: raw_buffer is not honoured on HTTP chains (plaintext HTTP/2 is detected)',
+    title: 'transport_protocol raw_buffer on an HTTP chain with a TLS transport socket',
+    resource: listener({
+      name: 'virtualInbound',
+      filter_chains: [
+        {
+          filter_chain_match: { transport_protocol: 'raw_buffer' },
+          transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': TYPED_CONFIG.downstreamTls, common_tls_context: {} } },
+          filters: [hcm()],
+        },
+      ],
+    }),
+    error: 'filter_chains[0].filter_chain_match.transport_protocol: raw_buffer (plaintext) cannot go with a TLS transport_socket',
   },
   {
     title: 'transport_protocol tls without a TLS transport socket',

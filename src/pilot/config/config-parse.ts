@@ -8,6 +8,7 @@ import { sniHostIssues, toVirtualServiceSpec } from './config-virtual-service.ts
 import { sidecarSpecSchema, type SidecarSpecDoc } from './config-schema-sidecar.ts';
 import { toSidecarSpec } from './config-sidecar.ts';
 import { authorizationPolicySpecSchema, type AuthorizationPolicySpecDoc } from './config-schema-authorization-policy.ts';
+import { peerAuthenticationSpecSchema, type PeerAuthenticationSpecDoc } from './config-schema-peer-authentication.ts';
 import {
   type DestinationRuleDoc,
   destinationRuleSpecSchema,
@@ -32,6 +33,7 @@ import type {
   LoadBalancerSettings,
   LocalityLbSetting,
   OutlierDetectionSettings,
+  PeerAuthenticationConfig,
   TrafficPolicy,
   TrafficPolicySections,
   ServiceEntryConfig,
@@ -51,7 +53,7 @@ const SECURITY_VERSIONS = ['v1', 'v1beta1'];
 const MULTICLUSTER_VERSIONS = ['v1alpha1'];
 
 type KindEntry =
-  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' | 'AuthorizationPolicy' }
+  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' | 'AuthorizationPolicy' | 'PeerAuthentication' }
   | { versions: string[]; unsupported: string };
 
 /** `<group>/<kind>` → how meshfed treats it. */
@@ -65,7 +67,8 @@ const KINDS: ReadonlyMap<string, KindEntry> = new Map<string, KindEntry>([
     (k): [string, KindEntry] => [`networking.istio.io/${k}`, { versions: NETWORKING_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
   ['security.istio.io/AuthorizationPolicy', { versions: SECURITY_VERSIONS, parse: 'AuthorizationPolicy' }],
-  ...['PeerAuthentication', 'RequestAuthentication'].map(
+  ['security.istio.io/PeerAuthentication', { versions: SECURITY_VERSIONS, parse: 'PeerAuthentication' }],
+  ...['RequestAuthentication'].map(
     (k): [string, KindEntry] => [`security.istio.io/${k}`, { versions: SECURITY_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
   ),
   [
@@ -166,6 +169,10 @@ function parseDocument(value: unknown, source: string, domainSuffix: string): Re
     case 'AuthorizationPolicy': {
       const r = documentSchema(authorizationPolicySpecSchema).safeParse(value);
       return r.success ? ok(toAuthorizationPolicy(r.data, source)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'PeerAuthentication': {
+      const r = documentSchema(peerAuthenticationSpecSchema.optional()).safeParse(value);
+      return r.success ? ok(toPeerAuthentication(r.data, source)) : fail(zodErrors(r.error, ctx));
     }
     case 'ServiceExport': {
       const r = serviceExportDocumentSchema.safeParse(value);
@@ -386,6 +393,26 @@ function toAuthorizationPolicy(
 
 function toSidecar(d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec: SidecarSpecDoc }, source: string): SidecarConfig {
   return deepFreeze({ kind: 'Sidecar', apiVersion: d.apiVersion, metadata: toMeta(d.metadata), source, spec: toSidecarSpec(d.spec) });
+}
+
+function toPeerAuthentication(
+  d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec?: PeerAuthenticationSpecDoc | undefined },
+  source: string,
+): PeerAuthenticationConfig {
+  const spec = d.spec ?? {};
+  return deepFreeze({
+    kind: 'PeerAuthentication',
+    apiVersion: d.apiVersion,
+    metadata: toMeta(d.metadata),
+    source,
+    spec: {
+      ...(spec.selector ? { selector: { matchLabels: { ...spec.selector.matchLabels } } } : {}),
+      mode: spec.mtls?.mode ?? 'UNSET',
+      portLevelMtls: Object.entries(spec.portLevelMtls ?? {})
+        .map(([port, m]) => ({ port: Number(port), mode: m.mode ?? 'UNSET' }))
+        .sort((a, b) => a.port - b.port),
+    },
+  });
 }
 
 function toServiceExport(d: ServiceExportDoc, source: string, suffix: string): ServiceExportConfig {

@@ -6,7 +6,7 @@
 import type { ServiceProtocol } from '../../common/service-protocol.ts';
 
 /** Kinds meshfed reads; every other kind is rejected at parse time. */
-export type ConfigKind = 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar';
+export type ConfigKind = 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' | 'PeerAuthentication';
 
 export interface ConfigMeta {
   name: string;
@@ -416,13 +416,34 @@ export interface AuthorizationPolicyConfig extends ConfigBase {
   spec: AuthorizationPolicySpec;
 }
 
+/** Istio's PeerAuthentication mTLS modes; `UNSET` inherits from the enclosing scope. */
+export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+/**
+ * Istio `PeerAuthentication` (security.istio.io), validated (config-schema-peer-authentication.ts).
+ * Scope: in the root namespace without `selector`, the mesh; elsewhere without `selector`, its
+ * namespace; with `selector`, the matching workloads of its namespace. `mode` is `UNSET` when left
+ * out. `portLevelMtls` (workload scope only) is sorted by port; its ports are the workload's ports.
+ */
+export interface PeerAuthenticationSpec {
+  selector?: { matchLabels: Readonly<Record<string, string>> };
+  mode: MtlsMode;
+  portLevelMtls: readonly { port: number; mode: MtlsMode }[];
+}
+
+export interface PeerAuthenticationConfig extends ConfigBase {
+  kind: 'PeerAuthentication';
+  spec: PeerAuthenticationSpec;
+}
+
 export type ConfigObject =
   | VirtualServiceConfig
   | DestinationRuleConfig
   | ServiceEntryConfig
   | ServiceExportConfig
   | SidecarConfig
-  | AuthorizationPolicyConfig;
+  | AuthorizationPolicyConfig
+  | PeerAuthenticationConfig;
 
 /** `VirtualService default/reviews` */
 export function configKey(o: { kind: string; metadata: { namespace: string; name: string } }): string {

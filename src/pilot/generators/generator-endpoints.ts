@@ -1,5 +1,6 @@
 import { PORTS } from '../../common/ports.ts';
 import { ENDPOINT_META, endpointSniFor } from '../../xds/naming.ts';
+import { workloadMtlsMode } from '../model/peer-authentication.ts';
 import type { ProxyNode } from '../../xds/node.ts';
 import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
@@ -43,7 +44,14 @@ function lbEndpoint(address: string, port: number, weight: number, meta: LbEndpo
  *   passes (one for an endpoint-qualified SNI).
  * - plaintext (proxyless): local endpoints dialled directly at the app port, no remote ones.
  */
-function lbEntries(eps: readonly EndpointModel[], view: EndpointView, key: OutboundClusterKey, plan: LocalityPlan, plaintext = false): LbEntry[] {
+function lbEntries(
+  eps: readonly EndpointModel[],
+  view: EndpointView,
+  key: OutboundClusterKey,
+  plan: LocalityPlan,
+  plaintext = false,
+  mtlsDisabled: ReadonlySet<EndpointModel> = NONE_DISABLED,
+): LbEntry[] {
   const out: LbEntry[] = [];
   const gateways = new Map<string, { cluster: string; locality: Locality; priority: number; address: string; port: number; count: number }>();
   for (const e of eps) {
@@ -70,8 +78,10 @@ function lbEntries(eps: readonly EndpointModel[], view: EndpointView, key: Outbo
       continue;
     }
     const mesh = e.sidecar && view !== 'plaintext';
+    // Istio's auto-mTLS: an endpoint whose PeerAuthentication is DISABLE on its port is `tlsMode: disabled`,
+    // so clients send it plaintext (still through its sidecar's inbound port).
     const meta = metadata({
-      [ENDPOINT_META.istio]: { tlsMode: mesh ? 'istio' : 'disabled', cluster_id: e.cluster },
+      [ENDPOINT_META.istio]: { tlsMode: mesh && !mtlsDisabled.has(e) ? 'istio' : 'disabled', cluster_id: e.cluster },
       [ENDPOINT_META.meshfed]: mesh
         ? { inbound_port: PORTS.sidecarInbound, workload: e.workload, namespace: e.namespace }
         : { workload: e.workload, namespace: e.namespace },
@@ -143,6 +153,16 @@ function assignment(name: string, endpoints: LocalityLbEndpoints[]): XdsResource
  * encoded already. DNS-resolved services and Sidecar scopes decide which clusters get an
  * assignment (and the scoped view's lists), not how one is built.
  */
+const NONE_DISABLED: ReadonlySet<EndpointModel> = new Set();
+
+/** The local sidecar'd endpoints in `eps` whose workload's PeerAuthentication mode on their port is DISABLE. */
+function mtlsDisabledEndpoints(snap: Snapshot, eps: readonly EndpointModel[]): ReadonlySet<EndpointModel> {
+  if (snap.peerAuthentications.length === 0) return NONE_DISABLED;
+  const out = new Set<EndpointModel>();
+  for (const e of eps) if (e.kind === 'local' && e.sidecar && workloadMtlsMode(snap, e, e.port) === 'DISABLE') out.add(e);
+  return out;
+}
+
 const assignmentMemo = new WeakMap<readonly EndpointModel[], Map<string, XdsResource>>();
 
 interface AssignmentInputs {
@@ -157,7 +177,9 @@ function memoAssignment(snap: Snapshot, inputs: AssignmentInputs, build: () => L
   const list = snap.endpoints.get(key.hostname);
   if (list === undefined) return assignment(key.name, build());
   const selector = key.subset === '' ? {} : (subsetsOf(snap, key.hostname).find((x) => x.name === key.subset)?.labels ?? null);
-  const memoKey = JSON.stringify([inputs.view, key, selector, inputs.plan, inputs.plaintext, snap.cluster]);
+  // Which endpoints PeerAuthentication DISABLE turns plaintext (by position in the list).
+  const disabled = inputs.view === 'mesh' ? [...mtlsDisabledEndpoints(snap, list)].map((e) => list.indexOf(e)) : [];
+  const memoKey = JSON.stringify([inputs.view, key, selector, inputs.plan, inputs.plaintext, snap.cluster, disabled]);
   let perList = assignmentMemo.get(list);
   if (!perList) {
     perList = new Map();
@@ -178,7 +200,8 @@ function memoAssignment(snap: Snapshot, inputs: AssignmentInputs, build: () => L
  */
 export function sidecarLocalities(proxy: ProxyNode, snap: Snapshot, k: OutboundClusterKey): LocalityLbEndpoints[] {
   const { plan, plaintext } = sidecarPlan(proxy, snap, k);
-  return localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'mesh', k, plan, plaintext), plan);
+  const eps = endpointsFor(snap, k.hostname, k.port, k.subset);
+  return localities(lbEntries(eps, 'mesh', k, plan, plaintext, mtlsDisabledEndpoints(snap, eps)), plan);
 }
 
 function sidecarPlan(proxy: ProxyNode, snap: Snapshot, k: OutboundClusterKey): { plan: LocalityPlan; plaintext: boolean } {
@@ -227,9 +250,10 @@ export function generateEndpoints(proxy: ProxyNode, snap: Snapshot): XdsResource
   if (proxy.type === 'sidecar') {
     return keys.map((k) => {
       const { plan, plaintext } = sidecarPlan(proxy, snap, k);
-      return memoAssignment(snap, { view: 'mesh', key: k, plan, plaintext }, () =>
-        localities(lbEntries(endpointsFor(snap, k.hostname, k.port, k.subset), 'mesh', k, plan, plaintext), plan),
-      );
+      return memoAssignment(snap, { view: 'mesh', key: k, plan, plaintext }, () => {
+        const eps = endpointsFor(snap, k.hostname, k.port, k.subset);
+        return localities(lbEntries(eps, 'mesh', k, plan, plaintext, mtlsDisabledEndpoints(snap, eps)), plan);
+      });
     });
   }
   return keys.map((k) => {

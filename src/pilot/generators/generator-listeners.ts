@@ -5,6 +5,7 @@ import type { FilterChain, HttpFilter, Listener, XdsResource } from '../../xds/r
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
+import { type EffectiveMtlsMode, workloadMtlsMode } from '../model/peer-authentication.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
 import { durationFromMs, gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
 import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners, TCP_IDLE_TIMEOUT_MS } from './generator-tcp-listeners.ts';
@@ -17,19 +18,31 @@ function socketAddress(address: string, port: number): Listener['address'] {
   return { socket_address: { address, port_value: port } };
 }
 
-function inboundChain(port: number, authz: readonly HttpFilter[]): FilterChain {
+/**
+ * An inbound HTTP chain for one app port: `tls` is the mesh mTLS chain (client certificate
+ * required), `raw_buffer` its plaintext twin (PERMISSIVE or DISABLE: no transport socket, no
+ * peer, so no XFCC), told apart by `transport_protocol` as Istio's inbound listener does. `authz`
+ * are the workload's RBAC filters (generator-rbac.ts), on both chains.
+ */
+function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: readonly HttpFilter[]): FilterChain {
   const cluster = inboundClusterName(port);
+  const tls: Pick<FilterChain, 'transport_socket'> =
+    transport === 'tls'
+      ? {
+          transport_socket: {
+            name: 'envoy.transport_sockets.tls',
+            typed_config: {
+              '@type': TYPED_CONFIG.downstreamTls,
+              common_tls_context: meshTlsContext(),
+              require_client_certificate: { value: true },
+            },
+          },
+        }
+      : {};
   return {
-    name: cluster,
-    filter_chain_match: { destination_port: { value: port } },
-    transport_socket: {
-      name: 'envoy.transport_sockets.tls',
-      typed_config: {
-        '@type': TYPED_CONFIG.downstreamTls,
-        common_tls_context: meshTlsContext(),
-        require_client_certificate: { value: true },
-      },
-    },
+    name: transport === 'tls' ? cluster : `${cluster}-plaintext`,
+    filter_chain_match: { destination_port: { value: port }, transport_protocol: transport },
+    ...tls,
     filters: [
       {
         name: 'envoy.filters.network.http_connection_manager',
@@ -75,6 +88,8 @@ interface VirtualListenersEntry {
   readonly services: readonly unknown[];
   /** The AuthorizationPolicies of the workload (authorization-scope.ts memoises them per snapshot). */
   readonly policies: readonly AuthorizationPolicyConfig[];
+  /** The snapshot's PeerAuthentications (the inbound chains follow the workload's mTLS modes). */
+  readonly peerAuthentications: readonly unknown[];
   readonly listeners: readonly Listener[];
 }
 
@@ -98,11 +113,19 @@ function sidecarVirtualListeners(
   if (capture) return virtualListeners(snap, own, ip, capture, policies);
   const services = own.map((e) => snap.services.get(e.hostname));
   const hit = virtualListenersMemo.get(own);
-  if (hit && hit.ip === ip && hit.capture === capture && hit.policies === policies && hit.services.length === services.length && hit.services.every((s, i) => s === services[i])) {
+  if (
+    hit &&
+    hit.ip === ip &&
+    hit.capture === capture &&
+    hit.policies === policies &&
+    hit.peerAuthentications === snap.peerAuthentications &&
+    hit.services.length === services.length &&
+    hit.services.every((s, i) => s === services[i])
+  ) {
     return hit.listeners;
   }
   const listeners = Object.freeze(virtualListeners(snap, own, ip, capture, policies));
-  virtualListenersMemo.set(own, { ip, capture, services, policies, listeners });
+  virtualListenersMemo.set(own, { ip, capture, services, policies, peerAuthentications: snap.peerAuthentications, listeners });
   return listeners;
 }
 
@@ -168,15 +191,26 @@ function virtualListeners(
   // Envoy rejects a listener without filter chains: no own workload port, no inbound listener.
   if (ports.length > 0) {
     const tcp = (port: number): boolean => own.some((e) => e.port === port && !isHttpProtocol(portProtocol(snap, e.hostname, port)));
+    const workload = { namespace: own[0]?.namespace ?? '', labels: own[0]?.labels ?? {} };
     listeners.push({
       '@type': TYPE_URL.listener,
       name: LISTENER.virtualInbound,
       address: socketAddress(ip, PORTS.sidecarInbound),
       traffic_direction: 'INBOUND',
-      filter_chains: ports.flatMap((port) => (tcp(port) ? [inboundTcpChain(port), inboundPlaintextTcpChain(port)] : [inboundChain(port, authz)])),
+      filter_chains: ports.flatMap((port) => inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz)),
     });
   }
   return listeners;
+}
+
+/**
+ * The inbound chains of one app port under its PeerAuthentication mode: STRICT only the mTLS
+ * chain, PERMISSIVE the mTLS chain and its plaintext twin, DISABLE only the plaintext chain.
+ */
+function inboundChains(port: number, tcp: boolean, mode: EffectiveMtlsMode, authz: readonly HttpFilter[]): FilterChain[] {
+  const secure = tcp ? inboundTcpChain(port) : inboundChain(port, 'tls', authz);
+  const plain = tcp ? inboundPlaintextTcpChain(port) : inboundChain(port, 'raw_buffer', authz);
+  return mode === 'STRICT' ? [secure] : mode === 'DISABLE' ? [plain] : [secure, plain];
 }
 
 /** Envoy rejects a listener without filter chains, so nothing exported means no listener. */
@@ -224,8 +258,9 @@ function proxylessListeners(snap: Snapshot): Listener[] {
 /**
  * LDS for one proxy.
  * - sidecar: `virtualOutbound` (proxy ip:15001, HTTP via RDS `outbound`), `virtualInbound`
- *   (proxy ip:15006, one mTLS filter chain per own app port: inline route to `inbound|<port>||`,
- *   or tcp_proxy for a tcp/tls port, generator-tcp-listeners.ts) and one `0.0.0.0_<port>`
+ *   (proxy ip:15006, per own app port the chains its PeerAuthentication mode asks for, see
+ *   inboundChains: mTLS and/or plaintext, inline route to `inbound|<port>||`, or tcp_proxy for a
+ *   tcp/tls port, generator-tcp-listeners.ts) and one `0.0.0.0_<port>`
  *   tcp_proxy listener per reachable tcp/tls service port. A capture proxy (node metadata
  *   `INTERCEPTION_MODE: REDIRECT`) gets, as in Istio, `virtualOutbound` on 0.0.0.0:15001 with
  *   `use_original_dst` and its `0.0.0.0_<port>` listeners on 0.0.0.0 with `bind_to_port: false`:

@@ -1,5 +1,14 @@
 import { CLUSTER_LABEL } from '../../xds/naming.ts';
-import type { AuthorizationPolicyConfig, ConfigObject, DestinationRuleConfig, ExportTo, ServiceEntryConfig, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
+import type {
+  AuthorizationPolicyConfig,
+  ConfigObject,
+  DestinationRuleConfig,
+  ExportTo,
+  PeerAuthenticationConfig,
+  ServiceEntryConfig,
+  SidecarConfig,
+  VirtualServiceConfig,
+} from '../config/config-types.ts';
 import type { RegistryShard } from '../registry/registry-interface.ts';
 import type { RegistryEndpoint } from '../registry/registry-types.ts';
 import { REGION_LABEL, SUBZONE_LABEL, ZONE_LABEL } from './locality.ts';
@@ -169,6 +178,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     allDestinationRules: Object.freeze(config.filter((o): o is DestinationRuleConfig => o.kind === 'DestinationRule')),
     sidecars: Object.freeze(config.filter((o): o is SidecarConfig => o.kind === 'Sidecar')),
     authorizationPolicies: Object.freeze(config.filter((o): o is AuthorizationPolicyConfig => o.kind === 'AuthorizationPolicy')),
+    peerAuthentications: Object.freeze(config.filter((o): o is PeerAuthenticationConfig => o.kind === 'PeerAuthentication')),
     exported: new Set([...exported].sort()),
     workloads: maps.workloads,
   });

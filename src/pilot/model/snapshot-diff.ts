@@ -75,6 +75,8 @@ export function diffSnapshots(prev: Snapshot, next: Snapshot): SnapshotChange {
     !sameJson(prev.allDestinationRules, next.allDestinationRules) ||
     // A Sidecar changes what its proxies see (CDS, EDS, RDS, proxyless LDS): every generator.
     !sameJson(prev.sidecars, next.sidecars) ||
+    // A PeerAuthentication changes inbound chains (LDS) and auto-mTLS of clients (CDS).
+    !sameJson(prev.peerAuthentications, next.peerAuthentications) ||
     !sameJson([...prev.exported], [...next.exported]) ||
     [...hostnames].some((h) => hasMeshEndpoints(prev, h) !== hasMeshEndpoints(next, h)) ||
     (hostnames.size > 0 && gatewayBackends(prev) !== gatewayBackends(next));

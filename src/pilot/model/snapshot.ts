@@ -1,5 +1,5 @@
 import type { ServiceProtocol } from '../../common/service-protocol.ts';
-import type { AuthorizationPolicyConfig, DestinationRuleConfig, ExportTo, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
+import type { AuthorizationPolicyConfig, DestinationRuleConfig, ExportTo, PeerAuthenticationConfig, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
 
 /**
  * A port of a service, with the protocol its workloads declared (src/common/service-protocol.ts;
@@ -114,6 +114,8 @@ export interface Snapshot {
   readonly sidecars: readonly SidecarConfig[];
   /** Every AuthorizationPolicy, sorted by namespace/name (selection: authorization-scope.ts). */
   readonly authorizationPolicies: readonly AuthorizationPolicyConfig[];
+  /** Every PeerAuthentication, sorted by namespace/name (peer-authentication.ts picks per workload). */
+  readonly peerAuthentications: readonly PeerAuthenticationConfig[];
   /**
    * Only in a proxy's Sidecar-scoped view (sidecar-scope-view.ts): the outbound traffic policy of
    * the Sidecar that applies to it. Absent: the mesh default (meshfed has no mesh config): ALLOW_ANY

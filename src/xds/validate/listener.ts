@@ -254,14 +254,12 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
       ...(tls ? { tls } : {}),
     };
   }
-  // Plaintext HTTP reaches virtualInbound by detection (PERMISSIVE, src/sidecar/inbound-plaintext.ts), never by chain match.
-  if (transportProtocol === 'raw_buffer') issues.add(tpPath, 'raw_buffer is not honoured on HTTP chains (plaintext HTTP/2 is detected)');
   const out: HttpFilterChain = { kind: 'http', name, serverNames, setXfcc: nf.hcm.setXfcc, httpFilters: nf.hcm.httpFilters };
   if (applicationProtocols.length > 0) out.applicationProtocols = applicationProtocols;
   if (nf.hcm.websocket !== undefined) out.websocket = nf.hcm.websocket;
   if (nf.hcm.allowConnect) out.allowConnect = true;
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
-  if (transportProtocol === 'tls') out.transportProtocol = 'tls';
+  if (transportProtocol !== undefined) out.transportProtocol = transportProtocol;
   if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;
   if (nf.hcm.routes !== undefined) out.routes = nf.hcm.routes;
   if (tls) out.tls = tls;

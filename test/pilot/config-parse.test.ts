@@ -137,12 +137,12 @@ metadata: {name: eastwest, namespace: istio-system}
 spec: {}
 ---
 apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
+kind: RequestAuthentication
 metadata: {name: default}
 spec: {}`,
     expected: [
       'west/reviews.yaml: Gateway istio-system/eastwest: kind Gateway is not supported yet',
-      'west/reviews.yaml: AuthorizationPolicy default/default: kind AuthorizationPolicy is not supported yet',
+      'west/reviews.yaml: RequestAuthentication default/default: kind RequestAuthentication is not supported yet',
     ],
   },
   {

@@ -176,6 +176,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     serving,
+    clientRootsPem: ca.rootPem,
     ports: { xdsPlain: ports.xdsPlain, xdsTls: ports.xdsTls },
     metrics: registry,
     logger: log,

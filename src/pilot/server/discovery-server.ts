@@ -11,7 +11,10 @@ import { generate, generationKey } from '../generators/generate.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
 import { createPilot, type Pilot, type PilotOptions, PilotOptionsError } from '../pilot.ts';
+import { MemoryCertificateProvider } from '../../citadel/certificate-provider.ts';
+import { meshServerCredentials } from '../../citadel/mesh-credentials.ts';
 import { discoveryMetrics } from './discovery-metrics.ts';
+import { xdsPeerAuthorizer } from './xds-peer-authorizer.ts';
 import { proxylessFindingsReport } from './proxyless-findings-report.ts';
 
 /** Options of a discovery server; checked once by `createDiscoveryServer`. */
@@ -38,8 +41,10 @@ export interface DiscoveryServerOptions {
   dns?: DnsSettings;
   /** Reads imports written by a federation controller in another process. */
   importsDir?: string;
-  /** The 15012 serving certificate chain and key, PEM (issued by the cluster's CA). */
+  /** The 15012 serving certificate chain and key, PEM (issued by the cluster's CA); replace it with `setServing`. */
   serving: { certChainPem: string; privateKeyPem: string };
+  /** The mesh trust bundle (PEM roots) that 15012 verifies client certificates against. */
+  clientRootsPem: string;
   /** Defaults: 15010 and 15012. */
   ports?: Partial<{ xdsPlain: number; xdsTls: number }>;
   /** Where Pilot's metrics register (`pilot_xds`, `pilot_xds_pushes`, ...). */
@@ -74,6 +79,13 @@ export interface DiscoveryServer {
   xdsReady(): true | string;
   /** Data of Pilot's debug endpoints, by path (`/debug/adsz`, `/debug/configz`). */
   readonly debug: Readonly<Record<string, () => unknown>>;
+  /**
+   * Replaces the 15012 serving certificate (renewal). Open connections stay up; new handshakes
+   * use the new certificate.
+   */
+  setServing(serving: { certChainPem: string; privateKeyPem: string }): void;
+  /** Replaces the roots client certificates are verified against (trust bundle change). */
+  setClientRoots(rootsPem: string): void;
   /** Binds 15010, then 15012. On failure nothing stays bound and the error is rethrown. */
   listen(): Promise<void>;
   /** Idempotent. */
@@ -85,6 +97,9 @@ function validate(opts: DiscoveryServerOptions): void {
   const s = opts.serving;
   if (!s || typeof s.certChainPem !== 'string' || typeof s.privateKeyPem !== 'string' || s.certChainPem === '' || s.privateKeyPem === '') {
     throw new PilotOptionsError('invalid serving: needs certChainPem and privateKeyPem');
+  }
+  if (typeof opts.clientRootsPem !== 'string' || !opts.clientRootsPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new PilotOptionsError('invalid clientRootsPem: must hold at least one PEM certificate');
   }
   for (const [k, v] of Object.entries(opts.ports ?? {})) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) throw new PilotOptionsError(`invalid ports.${k}: must be a port number`);
@@ -134,7 +149,10 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
   const plain = new grpc.Server();
   server.addTo(plain);
   const secure = new grpc.Server();
-  server.addTo(secure);
+  // 15012 asks for a client certificate but lets a handshake without one through, so a workload
+  // without a certificate yet reaches Citadel with its bootstrap token; ADS refuses such streams.
+  server.addTo(secure, xdsPeerAuthorizer(opts.trustDomain, opts.metrics));
+  const identity = new MemoryCertificateProvider({ identity: opts.serving, rootsPem: opts.clientRootsPem });
   const addresses = { plain: `${opts.address}:${ports.xdsPlain}`, secure: `${opts.address}:${ports.xdsTls}` };
   const bound = { plain: false, secure: false };
   let closed = false;
@@ -158,13 +176,17 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
         version: pilot.snapshot().version,
       }),
     },
+    setServing(serving) {
+      identity.setIdentity(serving);
+    },
+    setClientRoots(rootsPem) {
+      identity.setRoots(rootsPem);
+    },
     async listen() {
       try {
         addresses.plain = `${opts.address}:${await bind(plain, addresses.plain, grpc.ServerCredentials.createInsecure())}`;
         bound.plain = true;
-        const creds = grpc.ServerCredentials.createSsl(null, [
-          { private_key: Buffer.from(opts.serving.privateKeyPem), cert_chain: Buffer.from(opts.serving.certChainPem) },
-        ]);
+        const creds = meshServerCredentials(identity);
         addresses.secure = `${opts.address}:${await bind(secure, addresses.secure, creds)}`;
         bound.secure = true;
       } catch (e: unknown) {

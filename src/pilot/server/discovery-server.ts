@@ -21,8 +21,13 @@ import { proxylessFindingsReport } from './proxyless-findings-report.ts';
 export interface DiscoveryServerOptions {
   cluster: string;
   trustDomain: string;
-  /** Address both xDS ports bind on. */
+  /**
+   * Address both xDS ports bind on. 15010 is plain and unauthenticated (local clients, proxyless
+   * gRPC), so this must be a loopback or the cluster network's own address: 0.0.0.0 and :: are
+   * refused unless `plainXdsAnyAddress` says the exposure is intended.
+   */
   address: string;
+  plainXdsAnyAddress?: boolean;
   /** The `file` registry's workloads.json (required when `registries` has `file`). */
   registryFile?: string;
   /** Pilot's registries by name (PilotOptions.registries). */
@@ -92,8 +97,15 @@ export interface DiscoveryServer {
   close(): Promise<void>;
 }
 
+const UNSPECIFIED = new Set(['0.0.0.0', '::', '[::]', '::0']);
+
 function validate(opts: DiscoveryServerOptions): void {
   if (typeof opts.address !== 'string' || opts.address === '') throw new PilotOptionsError('invalid address: must be a non-empty string');
+  if (UNSPECIFIED.has(opts.address) && opts.plainXdsAnyAddress !== true) {
+    throw new PilotOptionsError(
+      `invalid address: ${opts.address} would expose plain, unauthenticated xDS (15010) on every network; bind a loopback or the cluster network's address, or set plainXdsAnyAddress`,
+    );
+  }
   const s = opts.serving;
   if (!s || typeof s.certChainPem !== 'string' || typeof s.privateKeyPem !== 'string' || s.certChainPem === '' || s.privateKeyPem === '') {
     throw new PilotOptionsError('invalid serving: needs certChainPem and privateKeyPem');

@@ -208,7 +208,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     discovery.secureServer.addService(citadel.definition, citadel.implementation);
   }
   if (opts.mixer) {
-    const mixer = createMixerService({ registry, logger: log.child({ component: 'mixer' }) });
+    const mixer = createMixerService({ registry, peerIdentity: { trustDomain: opts.trustDomain }, logger: log.child({ component: 'mixer' }) });
     discovery.secureServer.addService(mixer.definition, mixer.implementation);
   }
 

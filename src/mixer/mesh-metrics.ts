@@ -18,6 +18,7 @@ export class MeshMetrics {
   private readonly duration: Histogram<(typeof REQUEST_LABELS)[number]>;
   private readonly tcpConnections: Counter<(typeof TCP_LABELS)[number]>;
   private readonly entries: Counter<'result'>;
+  private readonly refused: Counter<'reason'>;
   private readonly streams: Gauge;
 
   constructor(registry: Registry) {
@@ -43,7 +44,7 @@ export class MeshMetrics {
     });
     this.entries = new Counter({
       name: 'meshfed_mixer_access_log_entries_total',
-      help: 'Access-log entries received, by whether they were accepted or malformed',
+      help: 'Access-log entries received, by whether they were accepted, malformed, or dropped for claiming another identity than the reporter\'s certificate',
       labelNames: ['result'],
       registers,
     });
@@ -51,6 +52,24 @@ export class MeshMetrics {
     // Expose both results at 0 from the start, so that rate() queries work before the first entry.
     this.entries.inc({ result: 'accepted' }, 0);
     this.entries.inc({ result: 'malformed' }, 0);
+    this.entries.inc({ result: 'identity_mismatch' }, 0);
+    this.refused = new Counter({
+      name: 'meshfed_mixer_streams_refused_total',
+      help: 'Access-log streams refused: no verified mesh certificate (unauthenticated), or a node that is not the certificate\'s (identity_mismatch)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.refused.inc({ reason: 'unauthenticated' }, 0);
+    this.refused.inc({ reason: 'identity_mismatch' }, 0);
+  }
+
+  /** An entry dropped because the workload it reports for is not the reporter's own identity. */
+  identityMismatch(): void {
+    this.entries.inc({ result: 'identity_mismatch' });
+  }
+
+  streamRefused(reason: 'unauthenticated' | 'identity_mismatch'): void {
+    this.refused.inc({ reason });
   }
 
   /** Counts a validated entry (HTTP entries carry a response code; TCP entries do not). */

@@ -99,15 +99,18 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--address <ip>')
     .option('--grpc-port <port>', 'ALS gRPC port', String(PORTS.mixerGrpc))
     .option('--metrics-port <port>', 'Prometheus /metrics port', String(PORTS.mixerMetrics))
-    .option('--ca-dir <dir>', "this cluster's plug-in CA folder: serve ALS over TLS with a certificate from it (plain gRPC without)")
+    .option('--ca-dir <dir>', "this cluster's plug-in CA folder: serve ALS over mutual TLS with a certificate from it, accepting only mesh identities (plain gRPC without)")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the reporting sidecars (with --ca-dir)', 'cluster.local')
     .action(async (o: Record<string, string>) => {
       const { startMixer } = await import('../../mixer/index.ts');
       const log = createLogger('mixer');
       const caDir = o['caDir'];
-      let tls: Awaited<ReturnType<typeof servingCertificate>> | undefined;
+      let tls: (Awaited<ReturnType<typeof servingCertificate>> & { clientRootsPem: string; trustDomain: string }) | undefined;
       if (caDir) {
         const { loadCa } = await import('../../citadel/index.ts');
-        tls = await servingCertificate(await loadCa(caDir), o['address'] ?? '');
+        const ca = await loadCa(caDir);
+        // Access logs only from mesh identities, each for its own workloads.
+        tls = { ...(await servingCertificate(ca, o['address'] ?? '')), clientRootsPem: ca.rootPem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
       }
       const m = await startMixer({
         host: o['address'] ?? '',

@@ -155,7 +155,7 @@ export function registerControlPlaneCommands(program: Command): void {
       const cp = await startControlPlane({
         ...pilotSources(o),
         address: o['address'] ?? '',
-        ...(Boolean(o['plainXdsAnyAddress']) ? { plainXdsAnyAddress: true } : {}),
+        ...(o['plainXdsAnyAddress'] ? { plainXdsAnyAddress: true } : {}),
         caDir: o['caDir'] ?? '',
         namespace: webhooks.namespace,
         citadel: citadelAuth(o),
@@ -191,7 +191,7 @@ export function registerControlPlaneCommands(program: Command): void {
       const cp = await startControlPlane({
         ...pilotSources(o),
         address: o['address'] ?? '',
-        ...(Boolean(o['plainXdsAnyAddress']) ? { plainXdsAnyAddress: true } : {}),
+        ...(o['plainXdsAnyAddress'] ? { plainXdsAnyAddress: true } : {}),
         caDir: o['caDir'] ?? '',
         namespace: namespaceOption(o),
         discovery: { kind: 'none' },

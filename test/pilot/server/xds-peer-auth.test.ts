@@ -218,3 +218,23 @@ test('MemoryCertificateProvider hands the latest identity and roots to late and 
   p.setRoots('R2');
   t.deepEqual(seen, ['ca:R1', 'id:C1', 'ca:R2']);
 });
+
+test('15010 is plain xDS: an unspecified bind address (0.0.0.0, ::) is refused unless plainXdsAnyAddress says so', async (t) => {
+  const dir = await tempDir(t);
+  await initCa({ dir: path.join(dir, 'ca'), clusters: ['east'], trustDomain: 'cluster.local' });
+  const ca = await loadCa(path.join(dir, 'ca', 'east'));
+  for (const address of ['0.0.0.0', '::']) {
+    const err = await t.throwsAsync(
+      createDiscoveryServer({
+        cluster: 'east',
+        trustDomain: 'cluster.local',
+        address,
+        serving: issueServingCertificate({ ca, dnsNames: [SERVER_NAME], ttlSeconds: 600 }),
+        clientRootsPem: ca.rootPem,
+        metrics: new Registry(),
+        logger: silentLogger,
+      }),
+    );
+    t.regex(String(err?.message), /invalid address: .* plain, unauthenticated xDS \(15010\)/);
+  }
+});

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../common/log.ts';
 import { parseNode, type ProxyNode } from '../xds/node.ts';
 import { serviceClient } from '../xds/protos.ts';
 import { parseAccessLogEntry } from './access-log-entry.ts';
+import type { LabelLimits } from './label-limiter.ts';
 import { MeshMetrics } from './mesh-metrics.ts';
 
 /** Fully qualified name of Envoy's access-log service. */
@@ -32,6 +33,8 @@ export interface MixerServiceOptions {
    * certificate's is dropped and counted. Absent: plaintext Mixer, every reporter is believed.
    */
   peerIdentity?: { trustDomain: string };
+  /** Bounds of metric label cardinality and value length (DEFAULT_LABEL_LIMITS). */
+  labelLimits?: Partial<LabelLimits>;
   logger?: Logger;
 }
 
@@ -86,7 +89,7 @@ function entriesOf(msg: Record<string, unknown>, key: 'http_logs' | 'tcp_logs'):
  */
 export function createMixerService(opts: MixerServiceOptions): MixerService {
   const log = opts.logger ?? createLogger('mixer');
-  const metrics = new MeshMetrics(opts.registry);
+  const metrics = new MeshMetrics(opts.registry, opts.labelLimits);
   const stats: MixerStats = { streamsOpened: 0, streamsActive: 0, entriesAccepted: 0, entriesMalformed: 0 };
 
   const count = (entries: unknown[], kind: 'http' | 'tcp', node: ProxyNode | undefined, streamLog: Logger, peer: WorkloadIdentity | undefined): void => {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from '../common/prom.ts';
 import type { MeshEntry } from './access-log-entry.ts';
+import { LabelLimiter, type LabelLimits, labelLimits } from './label-limiter.ts';
 
 const REQUEST_LABELS = ['reporter', 'source_cluster', 'destination_cluster', 'destination_service', 'response_code'] as const;
 const TCP_LABELS = ['reporter', 'source_cluster', 'destination_cluster', 'destination_service'] as const;
@@ -20,9 +21,22 @@ export class MeshMetrics {
   private readonly entries: Counter<'result'>;
   private readonly refused: Counter<'reason'>;
   private readonly streams: Gauge;
+  private readonly overflow: Counter<'metric'>;
+  private readonly requestLimiter: LabelLimiter<(typeof REQUEST_LABELS)[number]>;
+  private readonly tcpLimiter: LabelLimiter<(typeof TCP_LABELS)[number]>;
 
-  constructor(registry: Registry) {
+  /** `limits` bounds label cardinality (see LabelLimiter); defaults DEFAULT_LABEL_LIMITS. */
+  constructor(registry: Registry, limits?: Partial<LabelLimits>) {
     const registers = [registry];
+    const bounds = labelLimits(limits);
+    this.requestLimiter = new LabelLimiter<(typeof REQUEST_LABELS)[number]>(bounds, ['reporter']);
+    this.tcpLimiter = new LabelLimiter<(typeof TCP_LABELS)[number]>(bounds, ['reporter']);
+    this.overflow = new Counter({
+      name: 'meshfed_mixer_label_overflow_total',
+      help: 'Observations whose new label set exceeded the per-metric cap and were folded into overflow',
+      labelNames: ['metric'],
+      registers,
+    });
     this.requests = new Counter({
       name: 'meshfed_mesh_requests_total',
       help: 'Requests reported by every proxy of the mesh through access-log streams',
@@ -82,10 +96,14 @@ export class MeshMetrics {
       destination_service: e.destinationService,
     };
     if (e.responseCode === undefined) {
-      this.tcpConnections.inc(base);
+      const tcp = this.tcpLimiter.bound(base);
+      if (tcp.folded) this.overflow.inc({ metric: 'meshfed_mesh_tcp_connections_total' });
+      this.tcpConnections.inc(tcp.labels);
       return;
     }
-    const labels = { ...base, response_code: String(e.responseCode) };
+    const bounded = this.requestLimiter.bound({ ...base, response_code: String(e.responseCode) });
+    if (bounded.folded) this.overflow.inc({ metric: 'meshfed_mesh_requests_total' });
+    const labels = bounded.labels;
     this.requests.inc(labels);
     if (e.durationMs !== undefined) this.duration.observe(labels, e.durationMs / 1000);
   }

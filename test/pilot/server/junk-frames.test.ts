@@ -92,7 +92,7 @@ test('garbage, HTTP/1.1 and malformed or oversized HTTP/2 frames to 15010 and 15
     const sock = tls.connect({ host: ADDRESS, port: securePort, servername: 'istiod.istio-system.svc', ca: ca.rootPem, ALPNProtocols: ['h2'] }, () => {
       const alt = sock.getPeerCertificate().subjectaltname;
       sock.destroy();
-      resolve(alt);
+      resolve(alt ?? '');
     });
     sock.on('error', reject);
   });

@@ -104,6 +104,7 @@ try {
     registryFile,
     configDir,
     serving,
+    clientRootsPem: ca.rootPem,
     ports: { xdsPlain: 0, xdsTls: 0 },
     metrics: new Registry(),
     logger: pino({ level: 'warn' }),

@@ -34,3 +34,5 @@ export { bootstrapTokenAuthenticator } from './token-authenticator.ts';
 export { serviceAccountFromUsername, type TokenReviewAuthenticatorOptions, tokenReviewAuthenticator } from './token-review-authenticator.ts';
 export type { PeerChain, VerifyPeerChainOptions } from './trust-bundle.ts';
 export { rootsFromPem, sameRoot, verifyPeerChain } from './trust-bundle.ts';
+export { type IdentityPem, MemoryCertificateProvider } from './certificate-provider.ts';
+export { meshChannelCredentials, meshServerCredentials } from './mesh-credentials.ts';

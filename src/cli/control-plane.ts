@@ -109,6 +109,10 @@ export interface ControlPlaneOptions {
   webhooks?: { namespace: string; sidecarImage: string };
   ports?: Partial<{ xdsPlain: number; xdsTls: number; monitoring: number; webhook: number }>;
   federationTtlSeconds?: number;
+  /** Allows `address` 0.0.0.0 / :: (DiscoveryServerOptions.plainXdsAnyAddress). */
+  plainXdsAnyAddress?: boolean;
+  /** Life of the 15012 serving certificate, renewed at half of it (default 24 h; tests shorten it). */
+  servingTtlSeconds?: number;
   logger: Logger;
 }
 
@@ -152,13 +156,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const conflicts = kubeWriters && opts.configStores?.includes('crd') && opts.discovery.kind !== 'none' ? createExportConflictTracker() : undefined;
   const ports = { xdsPlain: PORTS.xdsPlain, xdsTls: PORTS.xdsTls, monitoring: PORTS.monitoring, webhook: PORTS.webhook, ...opts.ports };
 
-  const serving = issueServingCertificate({
-    ca,
-    dnsNames: [CONTROL_PLANE_SERVER_NAME, 'istiod.istio-system.svc.cluster.local'],
-    ipAddresses: [opts.address],
-    spiffeId: formatSpiffeId({ trustDomain: opts.trustDomain, namespace: 'istio-system', serviceAccount: 'istiod' }),
-    ttlSeconds: 24 * 3600,
-  });
+  const servingTtlSeconds = opts.servingTtlSeconds ?? 24 * 3600;
+  const issueServing = () =>
+    issueServingCertificate({
+      ca,
+      dnsNames: [CONTROL_PLANE_SERVER_NAME, 'istiod.istio-system.svc.cluster.local'],
+      ipAddresses: [opts.address],
+      spiffeId: formatSpiffeId({ trustDomain: opts.trustDomain, namespace: 'istio-system', serviceAccount: 'istiod' }),
+      ttlSeconds: servingTtlSeconds,
+    });
+  let serving = issueServing();
+  // The readiness check reads the certificate in use, which the renewal below replaces.
+  const servingNow = {
+    get notAfter(): Date {
+      return serving.notAfter;
+    },
+  };
   const registry = new Registry();
   const discovery = await createDiscoveryServer({
     cluster: opts.cluster,
@@ -176,6 +189,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     serving,
+    clientRootsPem: ca.rootPem,
+    ...(opts.plainXdsAnyAddress === true ? { plainXdsAnyAddress: true } : {}),
     ports: { xdsPlain: ports.xdsPlain, xdsTls: ports.xdsTls },
     metrics: registry,
     logger: log,
@@ -193,7 +208,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     discovery.secureServer.addService(citadel.definition, citadel.implementation);
   }
   if (opts.mixer) {
-    const mixer = createMixerService({ registry, logger: log.child({ component: 'mixer' }) });
+    const mixer = createMixerService({ registry, peerIdentity: { trustDomain: opts.trustDomain }, logger: log.child({ component: 'mixer' }) });
     discovery.secureServer.addService(mixer.definition, mixer.implementation);
   }
 
@@ -205,7 +220,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const checks: Record<string, ReadinessCheck> = {
     xds: () => discovery.xdsReady(),
     ...(kube ? { kube: () => kubeSynced || 'the first list from the Kubernetes API server is not in yet' } : {}),
-    ca: certificateCheck({ serving, ...(opts.citadel ? { signer: ca.cert } : {}) }),
+    ca: certificateCheck({ serving: servingNow, ...(opts.citadel ? { signer: ca.cert } : {}) }),
     ...(opts.discovery.kind !== 'none' ? { federation: federationCheck(() => federation) } : {}),
   };
 
@@ -222,6 +237,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   let webhooks: WebhookServer | undefined;
   let renewWebhookCert: NodeJS.Timeout | undefined;
+  let renewServingCert: NodeJS.Timeout | undefined;
   const writers: LeaseHeldWriter[] = [];
   try {
     if (opts.webhooks) {
@@ -248,6 +264,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       renewWebhookCert.unref();
     }
     await discovery.listen();
+    // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half its life, as workloads do;
+    // grpc-js swaps the secure context in place, so open streams stay up.
+    renewServingCert = setInterval(() => {
+      serving = issueServing();
+      discovery.setServing(serving);
+      log.info({ notAfter: serving.notAfter.toISOString() }, '15012 serving certificate renewed');
+    }, (servingTtlSeconds * 1000) / 2);
+    renewServingCert.unref();
     if (kubeWriters) {
       const names = opts.webhooks ? webhookConfigurationNames(opts.webhooks.namespace) : undefined;
       writers.push(
@@ -280,6 +304,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
     clearInterval(renewWebhookCert);
+    clearInterval(renewServingCert);
     if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
     await webhooks?.close();
     await discovery.close();
@@ -308,6 +333,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       await federation?.close();
       if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
       clearInterval(renewWebhookCert);
+      clearInterval(renewServingCert);
       await webhooks?.close();
       await discovery.close();
       await monitoring.close();

@@ -13,6 +13,8 @@ export interface GatewayOptionFields {
   address: string;
   port?: number;
   xds: { target: string; serverName?: string; rootsPem?: string; apiType?: AdsApiType };
+  ca?: { target: string; serverName?: string; token: string | (() => string); trustDomain: string };
+  identity?: { namespace: string; serviceAccount: string };
   ports?: { admin?: number; metrics?: number };
   helloTimeoutMs?: number;
 }
@@ -45,6 +47,20 @@ export function validateGatewayOptions(input: unknown): Readonly<GatewayOptionFi
   const rootsPem = optionalText('xds.rootsPem', xds['rootsPem']);
   const apiType = xds['apiType'];
   if (apiType !== undefined && !isAdsApiType(apiType)) throw new GatewayOptionsError(`invalid xds.apiType: must be one of ${ADS_API_TYPES.join(', ')}`);
+  let ca: GatewayOptionFields['ca'];
+  if (o['ca'] !== undefined) {
+    const c = record('ca', o['ca']);
+    const caServerName = optionalText('ca.serverName', c['serverName']);
+    ca = { target: text('ca.target', c['target']), ...(caServerName ? { serverName: caServerName } : {}), token: typeof c['token'] === 'function' ? (c['token'] as () => string) : text('ca.token', c['token']), trustDomain: text('ca.trustDomain', c['trustDomain']) };
+  }
+  if (rootsPem !== undefined && ca === undefined) {
+    throw new GatewayOptionsError('invalid ca: required with xds.rootsPem (xDS over TLS on 15012 requires the gateway\'s mesh certificate)');
+  }
+  let identity: GatewayOptionFields['identity'];
+  if (o['identity'] !== undefined) {
+    const i = record('identity', o['identity']);
+    identity = { namespace: text('identity.namespace', i['namespace']), serviceAccount: text('identity.serviceAccount', i['serviceAccount']) };
+  }
   const port = optionalPort('port', o['port']);
   let ports: GatewayOptionFields['ports'];
   if (o['ports'] !== undefined) {
@@ -62,6 +78,8 @@ export function validateGatewayOptions(input: unknown): Readonly<GatewayOptionFi
     address: text('address', o['address']),
     ...(port !== undefined ? { port } : {}),
     xds: { target: text('xds.target', xds['target']), ...(serverName ? { serverName } : {}), ...(rootsPem ? { rootsPem } : {}), ...(apiType !== undefined ? { apiType } : {}) },
+    ...(ca ? { ca } : {}),
+    ...(identity ? { identity } : {}),
     ...(ports ? { ports } : {}),
     ...(typeof hello === 'number' ? { helloTimeoutMs: hello } : {}),
   });

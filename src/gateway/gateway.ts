@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { CertificateRotator } from '../citadel/certificate-rotator.ts';
+import { meshChannelCredentials } from '../citadel/mesh-credentials.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
@@ -27,6 +29,16 @@ export interface StartGatewayOptions {
     /** The bootstrap's `ads_config.api_type` (default PROXY_ADS_API_DEFAULT). */
     apiType?: AdsApiType;
   };
+  /**
+   * Citadel, for the gateway's own workload certificate (`istio-system/istio-eastwestgateway`),
+   * presented on 15012 and renewed at half its life. Required with `xds.rootsPem`.
+   */
+  ca?: { target: string; serverName?: string; token: string | (() => string); trustDomain: string };
+  /**
+   * The namespace and service account the gateway's node claims and its certificate names
+   * (default `istio-system/istio-eastwestgateway`; in Kubernetes its pod's own).
+   */
+  identity?: { namespace: string; serviceAccount: string };
   /** Admin (/config_dump, /ready) and Prometheus (/stats/prometheus) ports; 0 picks a free port. */
   ports?: Partial<{ admin: number; metrics: number }>;
   /** See GatewayDataPlaneOptions; tests shorten it. */
@@ -45,14 +57,18 @@ export interface GatewayHandle {
 }
 
 /** The xDS identity of a cluster's east-west gateway, as Istio's `istio-eastwestgateway`. */
-export function gatewayNode(cluster: string, address: string): NodeIdentityInput {
+export function gatewayNode(
+  cluster: string,
+  address: string,
+  identity: { namespace: string; serviceAccount: string } = { namespace: 'istio-system', serviceAccount: 'istio-eastwestgateway' },
+): NodeIdentityInput {
   return {
     type: 'router',
     ip: address,
     workload: 'istio-eastwestgateway',
-    namespace: 'istio-system',
+    namespace: identity.namespace,
     cluster,
-    serviceAccount: 'istio-eastwestgateway',
+    serviceAccount: identity.serviceAccount,
     labels: { istio: 'eastwestgateway', 'topology.istio.io/network': cluster },
   };
 }
@@ -78,12 +94,37 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
     const stopping = started.splice(0).reverse();
     for (const s of stopping) await s.close();
   };
+  const node = gatewayNode(opts.cluster, opts.address, opts.identity);
+  let credentials = grpc.credentials.createInsecure();
+  if (opts.xds.rootsPem && opts.ca) {
+    const rotator = new CertificateRotator({
+      request: {
+        target: opts.ca.target,
+        rootsPem: opts.xds.rootsPem,
+        serverName: opts.ca.serverName ?? opts.xds.serverName ?? opts.ca.target.split(':')[0] ?? '',
+        token: opts.ca.token,
+        identity: { trustDomain: opts.ca.trustDomain, namespace: node.namespace, serviceAccount: node.serviceAccount },
+      },
+      logger: logger.child({ sub: 'certificate' }),
+      retryInitialMs: 250,
+    });
+    rotator.on('error', (e) => logger.warn({ err: e.message }, 'gateway certificate renewal failed'));
+    await rotator.start();
+    const mesh = meshChannelCredentials(rotator, opts.xds.rootsPem);
+    credentials = mesh.credentials;
+    started.push({
+      close: () => {
+        mesh.close();
+        rotator.close();
+      },
+    });
+  }
   const ads = new AdsClient({
     target: opts.xds.target,
-    credentials: opts.xds.rootsPem ? grpc.credentials.createSsl(Buffer.from(opts.xds.rootsPem)) : grpc.credentials.createInsecure(),
+    credentials,
     channelOptions: opts.xds.serverName ? { 'grpc.ssl_target_name_override': opts.xds.serverName } : {},
     apiType: opts.xds.apiType ?? PROXY_ADS_API_DEFAULT,
-    node: gatewayNode(opts.cluster, opts.address),
+    node,
     logger: logger.child({ sub: 'ads' }),
   });
   try {

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { MemoryCertificateProvider } from '../citadel/certificate-provider.ts';
+import { meshServerCredentials } from '../citadel/mesh-credentials.ts';
 import { Registry } from '../common/prom.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
@@ -13,7 +15,11 @@ export interface StartMixerOptions {
   grpcPort: number;
   metricsPort: number;
   /** Serve the gRPC port over TLS with this key and chain (PEM); plain gRPC without it. */
-  tls?: { privateKeyPem: string; certChainPem: string };
+  /**
+   * Serve TLS with this certificate. With `clientRootsPem`, streams also need a mesh client
+   * certificate verified against it, whose identity (in `trustDomain`) is what they may report for.
+   */
+  tls?: { privateKeyPem: string; certChainPem: string; clientRootsPem?: string; trustDomain?: string };
   logger?: Logger;
 }
 
@@ -45,11 +51,14 @@ export async function startMixer(opts: StartMixerOptions): Promise<MixerHandle> 
   checkPort(opts.metricsPort, 'metricsPort');
   const logger = opts.logger ?? createLogger('mixer');
   const registry = new Registry();
-  const service = createMixerService({ registry, logger });
+  const mesh = opts.tls?.clientRootsPem;
+  const service = createMixerService({ registry, logger, ...(mesh ? { peerIdentity: { trustDomain: opts.tls?.trustDomain ?? 'cluster.local' } } : {}) });
   const server = new grpc.Server();
   server.addService(service.definition, service.implementation);
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    const credentials = opts.tls
+    const credentials = opts.tls?.clientRootsPem
+      ? meshServerCredentials(new MemoryCertificateProvider({ identity: opts.tls, rootsPem: opts.tls.clientRootsPem }))
+      : opts.tls
       ? grpc.ServerCredentials.createSsl(null, [
           { private_key: Buffer.from(opts.tls.privateKeyPem), cert_chain: Buffer.from(opts.tls.certChainPem) },
         ])

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 // Citadel's workload-side modules, not its index: a sidecar must not load the CA server.
 import { CertificateRotator } from '../citadel/certificate-rotator.ts';
 import type { KeyAlgorithm } from '../citadel/key-algorithm.ts';
+import { meshChannelCredentials } from '../citadel/mesh-credentials.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
@@ -112,8 +113,10 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
   rotator.on('error', (e) => logger.warn({ err: errorMessage(e) }, 'certificate renewal failed'));
   await rotator.start();
 
+  // 15012 (ADS, Mixer) wants the workload certificate; each new connection presents the latest.
+  const mesh = meshChannelCredentials(rotator, opts.xds.rootsPem);
   const tlsChannel = (serverName: string): { credentials: grpc.ChannelCredentials; channelOptions: grpc.ChannelOptions } => ({
-    credentials: grpc.credentials.createSsl(Buffer.from(opts.xds.rootsPem)),
+    credentials: mesh.credentials,
     channelOptions: { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName },
   });
   const workload = { name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, cluster: w.cluster, address: w.address, labels: w.labels };
@@ -151,6 +154,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
       logger,
     });
   } catch (e: unknown) {
+    mesh.close();
     rotator.close();
     throw e;
   }
@@ -180,6 +184,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     closed = true;
     ads.off('config', apply);
     ads.close();
+    mesh.close();
     rotator.close();
     await dataPlane.close();
   };

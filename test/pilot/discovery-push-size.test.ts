@@ -65,6 +65,7 @@ async function start(t: ExecutionContext): Promise<{ target: string; configDir: 
     registryFile,
     configDir,
     serving,
+    clientRootsPem: ca.rootPem,
     ports: { xdsPlain: 0, xdsTls: 0 },
     metrics: new Registry(),
     debounceMs: 10,

@@ -77,6 +77,7 @@ async function start(t: ExecutionContext): Promise<Fixture> {
     registryFile,
     configDir,
     serving,
+    clientRootsPem: ca.rootPem,
     ports: { xdsPlain: 0, xdsTls: 0 },
     metrics,
     debounceMs: 10,

@@ -99,15 +99,18 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--address <ip>')
     .option('--grpc-port <port>', 'ALS gRPC port', String(PORTS.mixerGrpc))
     .option('--metrics-port <port>', 'Prometheus /metrics port', String(PORTS.mixerMetrics))
-    .option('--ca-dir <dir>', "this cluster's plug-in CA folder: serve ALS over TLS with a certificate from it (plain gRPC without)")
+    .option('--ca-dir <dir>', "this cluster's plug-in CA folder: serve ALS over mutual TLS with a certificate from it, accepting only mesh identities (plain gRPC without)")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the reporting sidecars (with --ca-dir)', 'cluster.local')
     .action(async (o: Record<string, string>) => {
       const { startMixer } = await import('../../mixer/index.ts');
       const log = createLogger('mixer');
       const caDir = o['caDir'];
-      let tls: Awaited<ReturnType<typeof servingCertificate>> | undefined;
+      let tls: (Awaited<ReturnType<typeof servingCertificate>> & { clientRootsPem: string; trustDomain: string }) | undefined;
       if (caDir) {
         const { loadCa } = await import('../../citadel/index.ts');
-        tls = await servingCertificate(await loadCa(caDir), o['address'] ?? '');
+        const ca = await loadCa(caDir);
+        // Access logs only from mesh identities, each for its own workloads.
+        tls = { ...(await servingCertificate(ca, o['address'] ?? '')), clientRootsPem: ca.rootPem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
       }
       const m = await startMixer({
         host: o['address'] ?? '',
@@ -126,10 +129,17 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--address <ip>')
     .requiredOption('--control-plane <ip>', 'control plane address (xDS over TLS on 15012)')
     .requiredOption('--roots <file>', 'root certificate(s) to verify the control plane')
+    .requiredOption('--token-file <file>', "bootstrap token for Citadel (the gateway's identity istio-system/istio-eastwestgateway)")
+    .option('--ca <host:port>', 'Citadel over TLS, when it runs apart from Pilot (default: the control plane)')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--namespace <ns>', "the gateway's namespace (its xDS node and certificate)", 'istio-system')
+    .option('--service-account <sa>', "the gateway's service account (its xDS node and certificate)", 'istio-eastwestgateway')
     .addOption(xdsApiOption())
     .action(async (o: Record<string, string>) => {
       const { startGateway } = await import('../../gateway/index.ts');
       const log = createLogger('gateway', { cluster: o['cluster'] ?? '' });
+      const caTarget = o['ca'] ?? `${o['controlPlane']}:${PORTS.xdsTls}`;
+      hostPort('--ca', caTarget);
       const gw = await startGateway({
         cluster: o['cluster'] ?? '',
         address: o['address'] ?? '',
@@ -139,6 +149,8 @@ export function registerComponentCommands(program: Command): void {
           rootsPem: readText('--roots', o['roots'] ?? ''),
           ...xdsApi(o['xdsApi']),
         },
+        ca: { target: caTarget, serverName: CONTROL_PLANE_SERVER_NAME, token: tokenFromFile(o['tokenFile'] ?? '', log), trustDomain: o['trustDomain'] ?? 'cluster.local' },
+        identity: { namespace: o['namespace'] ?? 'istio-system', serviceAccount: o['serviceAccount'] ?? 'istio-eastwestgateway' },
         logger: log,
       });
       runUntilSignal('gateway', log, () => gw.close());

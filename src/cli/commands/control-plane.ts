@@ -124,7 +124,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .command('controlplane')
     .description("run a cluster's control plane (Pilot, Citadel, Mixer, federation) in one process, like istiod")
     .requiredOption('--cluster <name>')
-    .requiredOption('--address <ip>', 'address to bind 15010, 15012, 15014 and 15017 (admission webhooks) on')
+    .requiredOption('--address <ip>', 'address to bind 15010, 15012, 15014 and 15017 (admission webhooks) on; 15010 is plain xDS, so it must be a loopback or the cluster network\'s own address (0.0.0.0 / :: refused without --plain-xds-any-address)')
+    .option('--plain-xds-any-address', 'allow --address 0.0.0.0 / :: although it exposes plain, unauthenticated xDS on 15010 to every network')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option('--namespace <ns>', "the control plane's namespace: names its webhook certificate (meshfed-controlplane.<ns>.svc), never injected", 'meshfed-system')
     .option('--sidecar-image <ref>', 'image of the sidecar and init containers the injector adds', `meshfed:${packageVersion()}`)
@@ -154,6 +155,7 @@ export function registerControlPlaneCommands(program: Command): void {
       const cp = await startControlPlane({
         ...pilotSources(o),
         address: o['address'] ?? '',
+        ...(o['plainXdsAnyAddress'] ? { plainXdsAnyAddress: true } : {}),
         caDir: o['caDir'] ?? '',
         namespace: webhooks.namespace,
         citadel: citadelAuth(o),
@@ -169,7 +171,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .command('pilot')
     .description('run Pilot alone: xDS over ADS on 15010 (plain) and 15012 (TLS), monitoring on 15014')
     .requiredOption('--cluster <name>')
-    .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on')
+    .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on; 15010 is plain xDS, so it must be a loopback or the cluster network\'s own address (0.0.0.0 / :: refused without --plain-xds-any-address)')
+    .option('--plain-xds-any-address', 'allow --address 0.0.0.0 / :: although it exposes plain, unauthenticated xDS on 15010 to every network')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder; signs the 15012 serving certificate")
     .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
@@ -188,6 +191,7 @@ export function registerControlPlaneCommands(program: Command): void {
       const cp = await startControlPlane({
         ...pilotSources(o),
         address: o['address'] ?? '',
+        ...(o['plainXdsAnyAddress'] ? { plainXdsAnyAddress: true } : {}),
         caDir: o['caDir'] ?? '',
         namespace: namespaceOption(o),
         discovery: { kind: 'none' },

@@ -1,4 +1,5 @@
 import { PORTS } from '../../common/ports.ts';
+import { TOKEN_AUDIENCE } from '../../webhooks/inject-patch.ts';
 import { CA_SECRET, CONTAINER_SECURITY, CONTROL_PLANE, GATEWAY, PART_OF, POD_IP_ENV, scrapeAnnotations } from './install-labels.ts';
 import type { InstallOptions } from './install-options.ts';
 import type { Manifest } from './manifest.ts';
@@ -48,7 +49,11 @@ export function gatewayManifests(o: InstallOptions): Manifest[] {
                 name: 'gateway',
                 image: o.image,
                 imagePullPolicy: 'IfNotPresent',
-                args: ['gateway', '--cluster', o.cluster, '--address', '$(POD_IP)', '--control-plane', `${CONTROL_PLANE}.${ns}.svc`, '--roots', '/etc/meshfed/roots/root-cert.pem'],
+                args: [
+                  'gateway', '--cluster', o.cluster, '--address', '$(POD_IP)', '--control-plane', `${CONTROL_PLANE}.${ns}.svc`,
+                  '--roots', '/etc/meshfed/roots/root-cert.pem', '--token-file', '/var/run/secrets/tokens/meshfed-token',
+                  '--namespace', ns, '--service-account', GATEWAY,
+                ],
                 env: [POD_IP_ENV],
                 ports: [
                   { name: 'tls', containerPort: PORTS.eastWestGateway, protocol: 'TCP' },
@@ -58,11 +63,21 @@ export function gatewayManifests(o: InstallOptions): Manifest[] {
                 readinessProbe: { httpGet: { path: '/ready', port: PORTS.sidecarAdmin }, periodSeconds: 3 },
                 resources: { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '256Mi' } },
                 securityContext: CONTAINER_SECURITY,
-                volumeMounts: [{ name: 'roots', mountPath: '/etc/meshfed/roots', readOnly: true }],
+                volumeMounts: [
+                  { name: 'roots', mountPath: '/etc/meshfed/roots', readOnly: true },
+                  { name: 'meshfed-token', mountPath: '/var/run/secrets/tokens', readOnly: true },
+                ],
               },
             ],
             // Only the root certificate of the plug-in CA Secret: the gateway never holds a CA key.
-            volumes: [{ name: 'roots', secret: { secretName: CA_SECRET, items: [{ key: 'root-cert.pem', path: 'root-cert.pem' }] } }],
+            // and a projected service-account token, for Citadel to sign the gateway's own certificate.
+            volumes: [
+              { name: 'roots', secret: { secretName: CA_SECRET, items: [{ key: 'root-cert.pem', path: 'root-cert.pem' }] } },
+              {
+                name: 'meshfed-token',
+                projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 43200, path: 'meshfed-token' } }] },
+              },
+            ],
           },
         },
       },

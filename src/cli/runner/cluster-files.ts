@@ -45,6 +45,9 @@ export function workloadSpecs(cluster: TopologyCluster, plan: ClusterPlan): Work
   }));
 }
 
+/** The namespace and service account of every cluster's east-west gateway (its token file's name too). */
+export const GATEWAY_IDENTITY = { namespace: 'istio-system', serviceAccount: 'istio-eastwestgateway' } as const;
+
 export async function writeClusterFiles(
   paths: ClusterPaths,
   cluster: TopologyCluster,
@@ -66,6 +69,10 @@ export async function writeClusterFiles(
     };
     await writeFile(paths.tokenFile(w.namespace, w.name), token, { mode: 0o600 });
   }
+  // The east-west gateway's identity, as Istio's istio-eastwestgateway: it presents it on 15012.
+  const gwToken = randomBytes(24).toString('base64url');
+  tokens.tokens[createHash('sha256').update(gwToken).digest('hex')] = { ...GATEWAY_IDENTITY, workload: GATEWAY_IDENTITY.serviceAccount };
+  await writeFile(paths.tokenFile(GATEWAY_IDENTITY.namespace, GATEWAY_IDENTITY.serviceAccount), gwToken, { mode: 0o600 });
   await writeFile(paths.tokensFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
   const sourceDir = path.join(paths.configDir, 'source');
   for (const [i, src] of cluster.config.entries()) {

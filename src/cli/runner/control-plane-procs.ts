@@ -33,6 +33,8 @@ export interface StartedControlPlane {
   state: ClusterState['controlPlane'];
   /** Extra sidecar flags that point at Citadel and Mixer when they run apart. */
   sidecarArgs: string[];
+  /** Extra `meshfed gateway` arguments (`--ca` when Citadel runs apart). */
+  caArgs: string[];
   /** Resolves once every part answers; rejects when one exits first. */
   ready(timeoutMs: number): Promise<void>;
   /** What runs, for progress lines. */
@@ -79,6 +81,7 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
 
   let state: ClusterState['controlPlane'];
   let sidecarArgs: string[] = [];
+  let caArgs: string[] = [];
   if (s.mode === 'istiod') {
     spawn('controlplane', ['controlplane', ...common, '--address', a, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile, ...s.discoveryArgs], readyOk(`${monitoring}/ready`));
     state = base;
@@ -111,11 +114,13 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
     );
     state = { ...base, split };
     sidecarArgs = ['--ca', split.citadel, '--mixer', split.mixer];
+    caArgs = ['--ca', split.citadel];
   }
 
   return {
     state,
     sidecarArgs,
+    caArgs,
     summary: s.mode === 'istiod' ? 'pilot, citadel, mixer, federation in one process' : `${parts.map((p) => p.name).join(', ')} as separate processes`,
     ready: async (timeoutMs) => {
       await Promise.all(

@@ -8,7 +8,7 @@ import { loadConfigPaths } from '../../pilot/index.ts';
 import { serviceHostname } from '../../xds/naming.ts';
 import { locateTool, TOOL_HINT } from '../tools.ts';
 import { type AddressPlan, type NetworkMode, planAddresses } from './address-plan.ts';
-import { clusterPaths, workloadSpecs, writeClusterFiles } from './cluster-files.ts';
+import { clusterPaths, GATEWAY_IDENTITY, workloadSpecs, writeClusterFiles } from './cluster-files.ts';
 import { type ConsulDatacenter, startConsulDatacenters } from './consul-agents.ts';
 import { type ControlPlaneMode, type StartedControlPlane, spawnControlPlane } from './control-plane-procs.ts';
 import { setUpNetns, tearDownNetns } from './netns.ts';
@@ -205,7 +205,11 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       const netns = cp.netns?.name;
       const gw = supervisor.spawnMeshfed(
         `${c.name}/gateway`,
-        ['gateway', '--cluster', c.name, '--address', cp.gateway, '--control-plane', cp.controlPlane, '--roots', rootsFile],
+        [
+          'gateway', '--cluster', c.name, '--address', cp.gateway, '--control-plane', cp.controlPlane, '--roots', rootsFile,
+          '--token-file', clusterPaths(stateDir, c.name).tokenFile(GATEWAY_IDENTITY.namespace, GATEWAY_IDENTITY.serviceAccount),
+          '--trust-domain', topology.trustDomain, ...(cps[i]?.started.caArgs ?? []),
+        ],
         { netns },
       );
       waits.push(

@@ -4,7 +4,7 @@ import { adsServiceWithEncodedResponses } from '../../xds/discovery-response-cod
 import type { ProxyNode } from '../../xds/node.ts';
 import { AdsConnection } from './ads-connection.ts';
 import { DeltaAdsConnection } from './ads-delta-connection.ts';
-import type { AdsStream, ProxyStatus } from './ads-stream.ts';
+import type { AdsStream, ProxyStatus, StreamAuthorizer } from './ads-stream.ts';
 import { AdsOptionsError } from './ads-errors.ts';
 import type { AdsMetrics, GenerationKey, PushRequest, PushSnapshot, ResourceGenerator } from './push-interface.ts';
 import { ResourceCache } from './resource-cache.ts';
@@ -70,11 +70,14 @@ export class AdsServer<S extends PushSnapshot & object> {
     this.metrics = opts.metrics;
   }
 
-  /** Registers the ADS service on a grpc.Server (plain or TLS): state of the world and delta. */
-  addTo(server: grpc.Server): void {
+  /**
+   * Registers the ADS service on a grpc.Server (plain or TLS): state of the world and delta.
+   * `authorize` checks every stream's node on this server (15012: against the peer certificate).
+   */
+  addTo(server: grpc.Server, authorize?: StreamAuthorizer): void {
     server.addService(adsServiceWithEncodedResponses(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call, 'sotw'),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call, 'delta'),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call, 'sotw', authorize),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.onStream(call, 'delta', authorize),
     });
   }
 
@@ -113,7 +116,7 @@ export class AdsServer<S extends PushSnapshot & object> {
     for (const c of [...this.connections]) c.close();
   }
 
-  private onStream(call: grpc.ServerDuplexStream<unknown, unknown>, api: 'sotw' | 'delta'): void {
+  private onStream(call: grpc.ServerDuplexStream<unknown, unknown>, api: 'sotw' | 'delta', authorize: StreamAuthorizer | undefined): void {
     if (this.closed) {
       call.emit('error', Object.assign(new Error('ADS server closed'), { code: grpc.status.UNAVAILABLE }));
       return;
@@ -126,6 +129,7 @@ export class AdsServer<S extends PushSnapshot & object> {
       metrics: this.metrics,
       onNack: this.onNack,
       onClose: (c: AdsStream<S>) => this.connections.delete(c),
+      authorize,
     };
     const conn = api === 'delta' ? new DeltaAdsConnection<S>(call, deps) : new AdsConnection<S>(call, deps);
     this.connections.add(conn);

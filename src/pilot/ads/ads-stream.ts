@@ -74,7 +74,21 @@ export interface ConnectionDeps<S extends PushSnapshot & object> {
   metrics?: AdsMetrics | undefined;
   onNack?: ((node: ProxyNode, typeUrl: string, detail: string) => void) | undefined;
   onClose: (c: AdsStream<S>) => void;
+  /** Checks the identified node against the transport's peer (15012); absent: every node is accepted. */
+  authorize?: StreamAuthorizer | undefined;
 }
+
+/** Why a stream's node is refused: a gRPC status and its details. */
+export interface StreamRefusal {
+  code: grpc.status;
+  details: string;
+}
+
+/**
+ * Called once per stream, with the node of its first request, before anything is sent. Returns
+ * undefined to accept it, or a refusal that ends the stream with that status.
+ */
+export type StreamAuthorizer = (call: AdsCall, node: ProxyNode) => StreamRefusal | undefined;
 
 export type AdsCall = grpc.ServerDuplexStream<unknown, unknown>;
 
@@ -214,6 +228,12 @@ export abstract class AdsStream<S extends PushSnapshot & object> {
     const parsed = parseNode(rawNode);
     if (!parsed.ok) {
       this.reject(grpc.status.INVALID_ARGUMENT, `unusable node: ${parsed.errors.join('; ')}`);
+      return false;
+    }
+    const refusal = this.deps.authorize?.(this.call, parsed.value);
+    if (refusal) {
+      this.log.warn({ node: parsed.value.id, code: refusal.code, details: refusal.details }, 'proxy refused');
+      this.reject(refusal.code, refusal.details);
       return false;
     }
     this.node = parsed.value;

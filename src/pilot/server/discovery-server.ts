@@ -11,15 +11,23 @@ import { generate, generationKey } from '../generators/generate.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { workloadKey } from '../model/snapshot.ts';
 import { createPilot, type Pilot, type PilotOptions, PilotOptionsError } from '../pilot.ts';
+import { MemoryCertificateProvider } from '../../citadel/certificate-provider.ts';
+import { meshServerCredentials } from '../../citadel/mesh-credentials.ts';
 import { discoveryMetrics } from './discovery-metrics.ts';
+import { xdsPeerAuthorizer } from './xds-peer-authorizer.ts';
 import { proxylessFindingsReport } from './proxyless-findings-report.ts';
 
 /** Options of a discovery server; checked once by `createDiscoveryServer`. */
 export interface DiscoveryServerOptions {
   cluster: string;
   trustDomain: string;
-  /** Address both xDS ports bind on. */
+  /**
+   * Address both xDS ports bind on. 15010 is plain and unauthenticated (local clients, proxyless
+   * gRPC), so this must be a loopback or the cluster network's own address: 0.0.0.0 and :: are
+   * refused unless `plainXdsAnyAddress` says the exposure is intended.
+   */
   address: string;
+  plainXdsAnyAddress?: boolean;
   /** The `file` registry's workloads.json (required when `registries` has `file`). */
   registryFile?: string;
   /** Pilot's registries by name (PilotOptions.registries). */
@@ -38,8 +46,10 @@ export interface DiscoveryServerOptions {
   dns?: DnsSettings;
   /** Reads imports written by a federation controller in another process. */
   importsDir?: string;
-  /** The 15012 serving certificate chain and key, PEM (issued by the cluster's CA). */
+  /** The 15012 serving certificate chain and key, PEM (issued by the cluster's CA); replace it with `setServing`. */
   serving: { certChainPem: string; privateKeyPem: string };
+  /** The mesh trust bundle (PEM roots) that 15012 verifies client certificates against. */
+  clientRootsPem: string;
   /** Defaults: 15010 and 15012. */
   ports?: Partial<{ xdsPlain: number; xdsTls: number }>;
   /** Where Pilot's metrics register (`pilot_xds`, `pilot_xds_pushes`, ...). */
@@ -74,17 +84,34 @@ export interface DiscoveryServer {
   xdsReady(): true | string;
   /** Data of Pilot's debug endpoints, by path (`/debug/adsz`, `/debug/configz`). */
   readonly debug: Readonly<Record<string, () => unknown>>;
+  /**
+   * Replaces the 15012 serving certificate (renewal). Open connections stay up; new handshakes
+   * use the new certificate.
+   */
+  setServing(serving: { certChainPem: string; privateKeyPem: string }): void;
+  /** Replaces the roots client certificates are verified against (trust bundle change). */
+  setClientRoots(rootsPem: string): void;
   /** Binds 15010, then 15012. On failure nothing stays bound and the error is rethrown. */
   listen(): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
 }
 
+const UNSPECIFIED = new Set(['0.0.0.0', '::', '[::]', '::0']);
+
 function validate(opts: DiscoveryServerOptions): void {
   if (typeof opts.address !== 'string' || opts.address === '') throw new PilotOptionsError('invalid address: must be a non-empty string');
+  if (UNSPECIFIED.has(opts.address) && opts.plainXdsAnyAddress !== true) {
+    throw new PilotOptionsError(
+      `invalid address: ${opts.address} would expose plain, unauthenticated xDS (15010) on every network; bind a loopback or the cluster network's address, or set plainXdsAnyAddress`,
+    );
+  }
   const s = opts.serving;
   if (!s || typeof s.certChainPem !== 'string' || typeof s.privateKeyPem !== 'string' || s.certChainPem === '' || s.privateKeyPem === '') {
     throw new PilotOptionsError('invalid serving: needs certChainPem and privateKeyPem');
+  }
+  if (typeof opts.clientRootsPem !== 'string' || !opts.clientRootsPem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new PilotOptionsError('invalid clientRootsPem: must hold at least one PEM certificate');
   }
   for (const [k, v] of Object.entries(opts.ports ?? {})) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 65535)) throw new PilotOptionsError(`invalid ports.${k}: must be a port number`);
@@ -134,7 +161,10 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
   const plain = new grpc.Server();
   server.addTo(plain);
   const secure = new grpc.Server();
-  server.addTo(secure);
+  // 15012 asks for a client certificate but lets a handshake without one through, so a workload
+  // without a certificate yet reaches Citadel with its bootstrap token; ADS refuses such streams.
+  server.addTo(secure, xdsPeerAuthorizer(opts.trustDomain, opts.metrics));
+  const identity = new MemoryCertificateProvider({ identity: opts.serving, rootsPem: opts.clientRootsPem });
   const addresses = { plain: `${opts.address}:${ports.xdsPlain}`, secure: `${opts.address}:${ports.xdsTls}` };
   const bound = { plain: false, secure: false };
   let closed = false;
@@ -158,13 +188,17 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
         version: pilot.snapshot().version,
       }),
     },
+    setServing(serving) {
+      identity.setIdentity(serving);
+    },
+    setClientRoots(rootsPem) {
+      identity.setRoots(rootsPem);
+    },
     async listen() {
       try {
         addresses.plain = `${opts.address}:${await bind(plain, addresses.plain, grpc.ServerCredentials.createInsecure())}`;
         bound.plain = true;
-        const creds = grpc.ServerCredentials.createSsl(null, [
-          { private_key: Buffer.from(opts.serving.privateKeyPem), cert_chain: Buffer.from(opts.serving.certChainPem) },
-        ]);
+        const creds = meshServerCredentials(identity);
         addresses.secure = `${opts.address}:${await bind(secure, addresses.secure, creds)}`;
         bound.secure = true;
       } catch (e: unknown) {

@@ -58,9 +58,12 @@ export class RawAdsStream {
   private sentFirst = false;
   private readonly node: Record<string, unknown> | null;
 
-  constructor(target: string, opts: { node?: Record<string, unknown> | null; read?: boolean } = {}) {
+  constructor(
+    target: string,
+    opts: { node?: Record<string, unknown> | null; read?: boolean; credentials?: grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions } = {},
+  ) {
     const Ctor = serviceClient('envoy.service.discovery.v3.AggregatedDiscoveryService');
-    this.client = new Ctor(target, grpc.credentials.createInsecure());
+    this.client = new Ctor(target, opts.credentials ?? grpc.credentials.createInsecure(), opts.channelOptions ?? {});
     this.node = opts.node === undefined ? wireNode() : opts.node;
     const method = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, unknown>>)[
       'StreamAggregatedResources'

@@ -20,6 +20,7 @@ import { RESPONSE_FLAGS_HEADER } from './listener-context.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 import { handleInboundUpgrade } from './websocket-inbound.ts';
 import { acceptMeshTcp } from './inbound-tcp.ts';
+import { MESH_TLS_SERVER_POLICY } from './mesh-tls-policy.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
 import { applyConnectionLimit, applyH2Bounds, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
 import { chainFilters, runFilters } from './outbound-chain.ts';
@@ -57,8 +58,8 @@ const kConnection = Symbol('meshfed.inboundConnection');
 type SocketWithConnection = { [kConnection]?: InboundConnection };
 
 /** TLS options of the inbound server (also used for setSecureContext on rotation). */
-export function inboundSecureContext(bundle: CertBundle): { key: string; cert: string; ca: string } {
-  return { key: bundle.privateKeyPem, cert: bundle.certChainPem, ca: bundle.rootsPem };
+export function inboundSecureContext(bundle: CertBundle): { key: string; cert: string; ca: string } & typeof MESH_TLS_SERVER_POLICY {
+  return { key: bundle.privateKeyPem, cert: bundle.certChainPem, ca: bundle.rootsPem, ...MESH_TLS_SERVER_POLICY };
 }
 
 /**

@@ -11,6 +11,7 @@ import { clientPeerIdentityOfSocket } from './peer-identity.ts';
 import type { PeerMetadata } from './peer-metadata.ts';
 import { PEER_EXCHANGE_ALPN, readPeerExchange } from './tcp-peer-exchange.ts';
 import { destinationTcpObserver } from './tcp-telemetry.ts';
+import { MESH_TLS_SERVER_POLICY } from './mesh-tls-policy.ts';
 
 /**
  * ALPN values that mark a mesh TCP connection, as Istio's inbound listener matches them
@@ -95,12 +96,13 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
   const secureContext = (): tls.SecureContext => {
     const bundle = ctx.certificate();
     if (context?.bundle !== bundle) {
-      context = { bundle, secure: tls.createSecureContext({ key: bundle.privateKeyPem, cert: bundle.certChainPem, ca: bundle.rootsPem }) };
+      context = { bundle, secure: tls.createSecureContext({ key: bundle.privateKeyPem, cert: bundle.certChainPem, ca: bundle.rootsPem, ...MESH_TLS_SERVER_POLICY }) };
     }
     return context.secure;
   };
   const tcpServer = tls.createServer({
     SNICallback: (_name, cb) => cb(null, secureContext()),
+    ...MESH_TLS_SERVER_POLICY,
     requestCert: true,
     rejectUnauthorized: true,
     ALPNProtocols: SERVER_ALPN,

@@ -17,6 +17,8 @@ export interface SidecarPair {
   server: DataPlane;
   outbound: { host: string; port: number };
   clusterName: string;
+  /** The CA that issued both sidecars' certificates (to mint a test client of the same mesh). */
+  ca: TestCa;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startSidecarPair(opts: {
       server,
       outbound: { host: opts.client, port: 15001 },
       clusterName,
+      ca,
       close: async () => {
         await Promise.all(planes.map((p) => p.close()));
         await ca.dispose();

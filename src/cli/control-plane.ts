@@ -266,12 +266,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await discovery.listen();
     // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half its life, as workloads do;
     // grpc-js swaps the secure context in place, so open streams stay up.
-    renewServingCert = setInterval(() => {
-      serving = issueServing();
-      discovery.setServing(serving);
-      log.info({ notAfter: serving.notAfter.toISOString() }, '15012 serving certificate renewed');
-    }, (servingTtlSeconds * 1000) / 2);
-    renewServingCert.unref();
+    // The next renewal is due at half the life the certificate in use has left, counted from now:
+    // time spent binding after it was issued, or a late timer, never lets it expire first.
+    const scheduleRenewal = (): void => {
+      renewServingCert = setTimeout(() => {
+        serving = issueServing();
+        discovery.setServing(serving);
+        log.info({ notAfter: serving.notAfter.toISOString() }, '15012 serving certificate renewed');
+        scheduleRenewal();
+      }, Math.max(0, (serving.notAfter.getTime() - Date.now()) / 2));
+      renewServingCert.unref();
+    };
+    scheduleRenewal();
     if (kubeWriters) {
       const names = opts.webhooks ? webhookConfigurationNames(opts.webhooks.namespace) : undefined;
       writers.push(
@@ -304,7 +310,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
     clearInterval(renewWebhookCert);
-    clearInterval(renewServingCert);
+    clearTimeout(renewServingCert);
     if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
     await webhooks?.close();
     await discovery.close();
@@ -333,7 +339,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       await federation?.close();
       if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
       clearInterval(renewWebhookCert);
-      clearInterval(renewServingCert);
+      clearTimeout(renewServingCert);
       await webhooks?.close();
       await discovery.close();
       await monitoring.close();

@@ -282,11 +282,19 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       }
     });
 
-  /** Envoy's stat layout: connection refusals under `listener.<name>.`, the rest under `http.<name>.`. */
+  /**
+   * Envoy's stat layout with Istio's names: connection refusals under `listener.0.0.0.0_<port>.`,
+   * the rest under the connection manager's stat prefix `http.<inbound|outbound>_0.0.0.0_<port>.`
+   * (snake_case once exposed, e.g. `envoy_http_inbound_0_0_0_0_15006_http2_rx_reset`).
+   */
   const boundsStat =
-    (name: string): BoundsStat =>
+    (name: string, port: number): BoundsStat =>
     (stat) =>
-      telemetry.countEnvoyStat(stat === BOUNDS_STATS.cxOverflow ? `listener.${name}.${stat}` : `http.${name}.${stat}`);
+      telemetry.countEnvoyStat(
+        stat === BOUNDS_STATS.cxOverflow
+          ? `listener.0.0.0.0_${port}.${stat}`
+          : `http.${name === LISTENER.virtualInbound ? 'inbound' : 'outbound'}_0.0.0.0_${port}.${stat}`,
+      );
 
   const startListener = async (name: string, host: string, port: number, useOriginalDst: boolean): Promise<Result<BoundListener, ListenerBindError>> => {
     const sessions = new Set<http2.ServerHttp2Session>();
@@ -294,14 +302,14 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     let front: net.Server | undefined;
     if (name === LISTENER.virtualInbound) {
       if (useOriginalDst) return fail(new ListenerBindError(`use_original_dst on ${name} is not supported`));
-      const s = createInboundServer(ctx, h2Pool, bounds, boundsStat(name));
+      const s = createInboundServer(ctx, h2Pool, bounds, boundsStat(name, port));
       s.on('session', (session: http2.ServerHttp2Session) => {
         sessions.add(session);
         session.once('close', () => sessions.delete(session));
       });
       server = s;
     } else {
-      const outbound = createOutboundServer(ctx, h2Pool, h1, sessions, bounds, boundsStat(name));
+      const outbound = createOutboundServer(ctx, h2Pool, h1, sessions, bounds, boundsStat(name, port));
       if (useOriginalDst) {
         if (!opts.capture) return fail(new ListenerBindError(`listener ${name} asks for use_original_dst, but this sidecar runs without capture (meshfed sidecar --capture)`));
         front = captureFront(opts.capture.originalDst, outbound);

@@ -132,12 +132,12 @@ for (const row of slow) {
   test.serial(`${row.name} → 408 and close at the timeout; file descriptors recover`, async (t) => {
     const before = openFds();
     const seen = appRequests;
-    const timeouts = await metric('envoy_http_virtualOutbound_downstream_rq_timeout');
+    const timeouts = await metric('envoy_http_outbound_0_0_0_0_15001_downstream_rq_timeout');
     const { reply } = await rawExchange(row.bytes);
     const text = await reply;
     t.regex(text, /^HTTP\/1\.1 408 /);
     if (!row.reachesApp) t.is(appRequests, seen, 'the app saw nothing');
-    t.is(await metric('envoy_http_virtualOutbound_downstream_rq_timeout'), timeouts + 1);
+    t.is(await metric('envoy_http_outbound_0_0_0_0_15001_downstream_rq_timeout'), timeouts + 1);
     t.true((await fdsBackTo(before)) <= before, 'no descriptor left behind');
   });
 }
@@ -166,14 +166,14 @@ function connect(): Promise<net.Socket> {
 }
 
 test.serial('max connections per listener: the next connection is refused, open ones keep working (case 31)', async (t) => {
-  const overflows = await metric('envoy_listener_virtualOutbound_downstream_cx_overflow');
+  const overflows = await metric('envoy_listener_0_0_0_0_15001_downstream_cx_overflow');
   const open = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => connect()));
   try {
     for (const s of open) t.is(await getOn(s), 'HTTP/1.1 200 OK');
     const { reply } = await rawExchange(`GET / HTTP/1.1\r\nHost: ${AUTHORITY}\r\n\r\n`);
     t.is(await reply, '', 'refused: closed without a reply');
     for (const s of open) t.is(await getOn(s), 'HTTP/1.1 200 OK', 'existing connections unaffected');
-    t.is(await metric('envoy_listener_virtualOutbound_downstream_cx_overflow'), overflows + 1);
+    t.is(await metric('envoy_listener_0_0_0_0_15001_downstream_cx_overflow'), overflows + 1);
   } finally {
     for (const s of open) s.destroy();
   }
@@ -195,7 +195,7 @@ test.serial('h2c sessions advertise SETTINGS_MAX_CONCURRENT_STREAMS', async (t) 
 test.serial('an idle h2 stream is reset at the stream idle timeout', async (t) => {
   const client = http2.connect(`http://${CLIENT}:${pair.outbound.port}`);
   client.on('error', () => {});
-  const idle = await metric('envoy_http_virtualOutbound_downstream_rq_idle_timeout');
+  const idle = await metric('envoy_http_outbound_0_0_0_0_15001_downstream_rq_idle_timeout');
   try {
     const req = client.request({ ':method': 'POST', ':path': '/', ':authority': AUTHORITY });
     req.on('error', () => {});
@@ -203,7 +203,7 @@ test.serial('an idle h2 stream is reset at the stream idle timeout', async (t) =
     req.write('partial body, never ended');
     await new Promise((r) => req.once('close', r));
     t.is(req.rstCode, http2.constants.NGHTTP2_CANCEL);
-    t.is(await metric('envoy_http_virtualOutbound_downstream_rq_idle_timeout'), idle + 1);
+    t.is(await metric('envoy_http_outbound_0_0_0_0_15001_downstream_rq_idle_timeout'), idle + 1);
   } finally {
     client.destroy();
   }
@@ -227,7 +227,7 @@ async function h2Get(): Promise<number | undefined> {
 }
 
 test.serial('h2 rapid reset (1,000 HEADERS+RST_STREAM) → GOAWAY and close; other connections keep working (case 9)', async (t) => {
-  const premature = await metric('envoy_http_virtualOutbound_downstream_rq_too_many_premature_resets');
+  const premature = await metric('envoy_http_outbound_0_0_0_0_15001_downstream_rq_too_many_premature_resets');
   const conn = await connectRawH2(CLIENT, pair.outbound.port);
   try {
     const block = getRequestBlock(AUTHORITY);
@@ -242,7 +242,7 @@ test.serial('h2 rapid reset (1,000 HEADERS+RST_STREAM) → GOAWAY and close; oth
     const goaway = await conn.waitFor(FRAME.GOAWAY);
     t.is(goaway?.payload.readUInt32BE(4), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 'GOAWAY ENHANCE_YOUR_CALM');
     await conn.closed;
-    t.is(await metric('envoy_http_virtualOutbound_downstream_rq_too_many_premature_resets'), premature + 1);
+    t.is(await metric('envoy_http_outbound_0_0_0_0_15001_downstream_rq_too_many_premature_resets'), premature + 1);
     t.is(await h2Get(), 200, 'a new connection is served');
   } finally {
     conn.socket.destroy();
@@ -266,7 +266,7 @@ test.serial('CONTINUATION flood → the connection is closed within a frame budg
 });
 
 test.serial('PING flood from a peer that never reads → closed at the outbound queue cap (case 11)', async (t) => {
-  const errors = await metric('envoy_http_virtualOutbound_http2_session_error');
+  const errors = await metric('envoy_http_outbound_0_0_0_0_15001_http2_session_error');
   const conn = await connectRawH2(CLIENT, pair.outbound.port, { read: false });
   try {
     let writing = true;
@@ -278,7 +278,7 @@ test.serial('PING flood from a peer that never reads → closed at the outbound 
       if (writing) sent += 1000;
     }
     t.false(writing, `closed before the budget ran out (${sent} PINGs written)`);
-    t.is(await metric('envoy_http_virtualOutbound_http2_session_error'), errors + 1);
+    t.is(await metric('envoy_http_outbound_0_0_0_0_15001_http2_session_error'), errors + 1);
     t.is(await h2Get(), 200, 'a new connection is served');
   } finally {
     conn.socket.destroy();

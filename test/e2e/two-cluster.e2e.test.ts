@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -207,6 +207,37 @@ test.serial("each cluster's Consul is secured: HTTPS only, no anonymous writes, 
   const imports = await consulRequest(eastOwn, 'GET', '/v1/catalog/services?dc=west');
   t.is(imports.status, 200);
   t.regex(imports.body, /"ratings"/, "east's token reads west's exports");
+});
+
+test.serial("no operator page of a sidecar, gateway or control plane holds a key, a bootstrap token or a Consul secret", async (t) => {
+  const state = t.context.state;
+  const secretFiles = (await readdir(state.stateDir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile() && (/key\.pem$|\.token$/.test(e.name) || e.parentPath.endsWith(`${path.sep}tokens`) || /-consul\.json$/.test(e.name)))
+    .map((e) => path.join(e.parentPath, e.name));
+  const secrets = new Set<string>();
+  for (const file of secretFiles) {
+    const text = await readFile(file, 'utf8');
+    if (file.endsWith('.pem')) secrets.add(text.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '').slice(0, 48));
+    else if (file.endsWith('-consul.json')) {
+      const config = JSON.parse(text) as { encrypt?: string; acl?: { tokens?: Record<string, string> } };
+      for (const v of [config.encrypt, ...Object.values(config.acl?.tokens ?? {})]) if (v) secrets.add(v);
+    } else secrets.add(text.trim());
+  }
+  t.true(secrets.size >= 8, `secrets found: ${[...secretFiles].join(', ')}`);
+  const pages = state.clusters.flatMap((c) => [
+    `${c.controlPlane.monitoring}/metrics`,
+    `${c.controlPlane.monitoring}/ready`,
+    `${c.controlPlane.monitoring}/debug/configz`,
+    `${c.controlPlane.monitoring}/debug/adsz`,
+    `${c.gateway.admin}/config_dump`,
+    c.gateway.metrics,
+    ...c.workloads.flatMap((w) => (w.sidecar ? [`${w.sidecar.admin}/config_dump`, w.sidecar.metrics] : [])),
+  ]);
+  for (const url of pages) {
+    const body = await fetchText(url);
+    t.notRegex(body, /PRIVATE KEY/, url);
+    for (const s of secrets) t.false(body.includes(s), `${url} holds a secret`);
+  }
 });
 
 test.serial('the real Prometheus scrapes every sidecar, gateway and control plane, and sees the cross-cluster traffic', async (t) => {

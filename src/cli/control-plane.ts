@@ -304,6 +304,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         sink,
         ttlSeconds: opts.federationTtlSeconds ?? 15,
         logger: log.child({ component: 'federation' }),
+        metrics: registry,
       });
       federation.update(pilot.exportState());
       conflicts?.updateLocal(pilot.exportState());

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { Registry } from '../common/prom.ts';
 import type { Logger } from '../common/log.ts';
 import { loadKubeConfig } from '../common/kube-config.ts';
 import { createImportFolderSink, fanOutImportSink, type ImportSink, startFederation } from '../federation/index.ts';
@@ -84,6 +85,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
     serviceImports = writer;
     sink = fanOutImportSink([folder, writer], (e) => log.error({ err: String(e) }, 'import sink failed'));
   }
+  const metrics = new Registry();
   const federation = await startFederation({
     cluster: opts.cluster,
     backend: discoveryBackend(opts.discovery, opts.cluster),
@@ -91,6 +93,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
     sink,
     ttlSeconds: opts.ttlSeconds ?? 15,
     logger: log,
+    metrics,
   });
   federation.update(model.exportState());
   model.onPush(() => federation.update(model.exportState()));
@@ -100,6 +103,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
     monitoring = await startMonitoringServer({
       ...opts.monitoring,
       ready: () => readinessReport({ federation: federationCheck(() => federation) }),
+      metrics,
       json: {
         '/debug/federationz': () => federation.status(),
         '/debug/configz': () => ({ errors: model.configErrors().map(String), registryErrors: model.registryErrors() }),

@@ -7,6 +7,7 @@
  * (nothing until the first `update`) and importing. `close()` deregisters this cluster's services,
  * aborts every blocking query and resolves; it does not close the backend, which the caller owns.
  */
+import { Gauge, type Registry } from '../common/prom.ts';
 import { z } from 'zod';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { DiscoveryBackend } from './discovery-interface.ts';
@@ -29,6 +30,11 @@ export interface FederationOptions {
   logger?: Logger;
   /** Receives every domain event, synchronously, in order. Must not throw. */
   onEvent?: (event: FederationEvent) => void;
+  /**
+   * Registers the controller's metrics here: `meshfed_federation_import_staleness_seconds` and
+   * `meshfed_federation_imported_endpoints`, per `source_cluster`, read at scrape time.
+   */
+  metrics?: Registry;
   /** Timing knobs; defaults suit production, tests shorten them. */
   tuning?: {
     /** How often the datacenter list is polled, in ms (default 5000). */
@@ -50,9 +56,10 @@ export interface FederationHandle {
   update(state: LocalExportState): void;
   /**
    * `imports`: endpoints per imported cluster; `untrusted`: clusters refused for their root;
-   * `exports`: hostnames currently registered by this cluster.
+   * `exports`: hostnames currently registered by this cluster; `stalenessSeconds`: per watched
+   * datacenter, seconds since it last answered.
    */
-  status(): { imports: Record<string, number>; untrusted: string[]; exports: string[] };
+  status(): { imports: Record<string, number>; untrusted: string[]; exports: string[]; stalenessSeconds: Record<string, number> };
   /**
    * Whether the first full sync with the backend is done (see FirstSyncState); readiness probes
    * poll it. Before it is, `reason` names the backend, what is missing and the last error.
@@ -87,6 +94,30 @@ const optionsSchema = z.object({
 });
 
 /** How readiness reasons name each backend. */
+/** The controller's gauges, computed when scraped. */
+function registerFederationMetrics(registry: Registry, importer: Importer): void {
+  new Gauge({
+    name: 'meshfed_federation_import_staleness_seconds',
+    help: "Seconds since a remote cluster's datacenter last answered this cluster's watches; its last imports keep serving meanwhile",
+    labelNames: ['source_cluster'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [dc, seconds] of Object.entries(importer.staleness())) this.set({ source_cluster: dc }, Math.round(seconds * 1000) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'meshfed_federation_imported_endpoints',
+    help: 'Endpoints imported from a remote cluster and served to Pilot',
+    labelNames: ['source_cluster'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [dc, n] of Object.entries(importer.imports())) this.set({ source_cluster: dc }, n);
+    },
+  });
+}
+
 const BACKEND_NAMES: Readonly<Record<DiscoveryBackend['kind'], string>> = { consul: 'Consul', memory: 'the memory discovery' };
 
 /** Starts the federation controller; throws FederationOptionsError for invalid options. */
@@ -129,6 +160,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     logger,
     emit,
   });
+  if (options.metrics) registerFederationMetrics(options.metrics, importer);
   exporter.start();
   importer.start();
 
@@ -145,6 +177,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       imports: importer.imports(),
       untrusted: importer.untrusted(),
       exports: exporter.exportedHostnames(),
+      stalenessSeconds: importer.staleness(),
     }),
     firstSync: () => {
       const parts = [exporter.firstSync(), importer.firstSync()];

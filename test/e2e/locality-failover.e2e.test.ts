@@ -21,6 +21,16 @@ import { applyYaml, eventually, type FixtureMeshContext, request, processRecipe,
 const test = anyTest as TestFn<FixtureMeshContext>;
 const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
 const BATCH = 20;
+/** The fixture splits reviews 90/10 over subsets; this routes to the whole service (both clusters' endpoints). */
+const WHOLE_SERVICE_ROUTE = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+`;
 
 useFixtureMesh(test, { block: 126, network: 'loopback' });
 
@@ -65,15 +75,7 @@ test.serial("attack case 26: west's gateway dies, east's calls fail over within 
   // east): east's calls split between east's pod and west's gateway.
   await applyYaml(
     t,
-    `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route:
-    - destination: {host: reviews}
----
+    `${WHOLE_SERVICE_ROUTE}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: reviews, namespace: default}
@@ -125,15 +127,7 @@ test.serial('failoverPriority [topology.istio.io/cluster]: east stays in east wh
   // within one cluster of Envoy's, so route to the whole service (both clusters' endpoints).
   await applyYaml(
     t,
-    `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route:
-    - destination: {host: reviews}
-`,
+    WHOLE_SERVICE_ROUTE,
   );
   // Round robin over both clusters' endpoints gives 5/5 in 10 calls; the fixture's 90/10 split
   // rarely gives 4 or more to west, so this waits out the old route.

@@ -41,6 +41,8 @@ export interface DataPlaneOptions {
   certificates: CertificateSource;
   /** Overrides; 0 binds an ephemeral port. Admin, health and metrics default to Istio's ports. */
   ports?: Partial<SidecarPorts>;
+  /** Where admin (15000) binds: a loopback address or the workload's own (default); see admin-address.ts. */
+  adminAddress?: string;
   /** Mixer's access-log sink; when absent, no access logs are sent. */
   accessLog?: { target: string; credentials: grpc.ChannelCredentials; channelOptions?: grpc.ChannelOptions; flushIntervalMs?: number };
   /** Whether the xDS client holds a complete config; defaults to "a config with listeners was applied". */
@@ -140,7 +142,8 @@ function closeServer(server: net.Server, graceMs: number, force: () => void): Pr
   });
 }
 
-function validate(opts: DataPlaneOptions): void {
+/** Checks the options once; resolves the admin bind address. */
+function validate(opts: DataPlaneOptions): { adminHost: string } {
   const w = opts.workload;
   for (const key of ['name', 'namespace', 'serviceAccount', 'cluster', 'address'] as const) {
     if (typeof w[key] !== 'string' || w[key] === '') throw new SidecarOptionsError(`invalid workload.${key}`);
@@ -148,10 +151,13 @@ function validate(opts: DataPlaneOptions): void {
   for (const [key, port] of Object.entries(opts.ports ?? {})) {
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new SidecarOptionsError(`invalid ports.${key}`);
   }
+  const admin = adminAddress(w.address, opts.adminAddress);
+  if (!admin.ok) throw new SidecarOptionsError(`invalid adminAddress: ${admin.errors}`);
+  return { adminHost: admin.value };
 }
 
 export async function createDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
-  validate(options);
+  const { adminHost } = validate(options);
   const bounds = validateListenerBounds(options.bounds);
   const opts = Object.freeze({ ...options });
   const logger = opts.logger ?? createLogger('sidecar', { workload: opts.workload.name });
@@ -212,7 +218,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
 
   const src = { config: () => current, certificates: opts.certificates, telemetry, readiness: () => readiness() };
   const aux = [
-    { name: 'admin', server: createAdminServer(src), host: adminAddress(workload.address), port: opts.ports?.admin ?? PORTS.sidecarAdmin },
+    { name: 'admin', server: createAdminServer(src), host: adminHost, port: opts.ports?.admin ?? PORTS.sidecarAdmin },
     { name: 'health', server: createHealthServer(src), host: workload.address, port: opts.ports?.health ?? PORTS.sidecarHealth },
     { name: 'metrics', server: createMetricsServer(src), host: workload.address, port: opts.ports?.metrics ?? PORTS.sidecarMetrics },
   ];

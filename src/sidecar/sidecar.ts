@@ -39,6 +39,8 @@ export interface SidecarOptions {
   mixer?: { target: string; serverName?: string; plaintext?: boolean };
   trustDomain: string;
   ports?: Partial<SidecarPorts>;
+  /** Where admin (15000) binds: a loopback address or the workload's own (default). Istio's injector uses 127.0.0.1. */
+  adminAddress?: string;
   /**
    * Transparent capture (`meshfed sidecar --capture`, behind `meshfed capture-init`'s rules): the
    * node tells Pilot `INTERCEPTION_MODE: REDIRECT`, virtualOutbound reads original destinations
@@ -142,6 +144,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
       workload,
       certificates: rotator,
       ...(opts.ports ? { ports: opts.ports } : {}),
+      ...(opts.adminAddress !== undefined ? { adminAddress: opts.adminAddress } : {}),
       ...(originalDst ? { capture: { originalDst, inboundSourceAddress: INBOUND_PASSTHROUGH_SOURCE.v4 } } : {}),
       ...(opts.mixer
         ? {

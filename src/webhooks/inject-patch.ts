@@ -161,6 +161,8 @@ function sidecarContainer(
       '--workload', w.workload === '$(POD_NAME)' ? w.workload : literal(w.workload),
       '--service-account', w.serviceAccount,
       '--address', '$(POD_IP)',
+      // Istio's: admin serves the whole configuration, so only the pod itself reaches it.
+      '--admin-address', '127.0.0.1',
       '--service-port', String(w.servicePort),
       '--labels', literal(JSON.stringify(w.labels)),
       '--control-plane', s.controlPlaneHost,

@@ -164,6 +164,7 @@ export function registerComponentCommands(program: Command): void {
     .requiredOption('--workload <name>')
     .requiredOption('--service-account <sa>')
     .requiredOption('--address <ip>', "the workload's own address")
+    .option('--admin-address <ip>', "where admin (15000) binds: a loopback address (Istio's 127.0.0.1 in a pod) or the workload's own address (the default; the local runner's workloads share a host)")
     .requiredOption('--service-port <port>', "the app's port")
     .option('--labels <json>', 'workload labels as a JSON object', '{}')
     .requiredOption('--control-plane <ip>', 'control plane address (xDS, CA and Mixer over TLS on 15012)')
@@ -217,6 +218,7 @@ export function registerComponentCommands(program: Command): void {
         mixer: { target: apart('mixer'), ...(o['mixerPlaintext'] === true ? { plaintext: true } : {}) },
         trustDomain: str('trustDomain', 'cluster.local'),
         ...(o['capture'] === true ? { capture: true } : {}),
+        ...(typeof o['adminAddress'] === 'string' ? { adminAddress: o['adminAddress'] } : {}),
         logger: log,
       });
       const drainMs = Math.round(drainSeconds * 1000);

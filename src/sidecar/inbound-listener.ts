@@ -13,6 +13,7 @@ import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 import { acceptPlaintext } from './inbound-plaintext.ts';
+import { dropInternalHeaders, isInternalHeader } from './headers.ts';
 import { inboundPassthrough } from './inbound-passthrough.ts';
 import { forwardToAppH2 } from './inbound-app-h2.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, writeGrpcLocalReply } from './grpc-status.ts';
@@ -311,14 +312,14 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     const app = { ...endpoint.address, ...(ctx.inboundSourceAddress !== undefined ? { localAddress: ctx.inboundSourceAddress } : {}) };
     forwardToAppH2(appH2, app, req, res, { authority, timeoutMs, connectTimeoutMs: cluster.connectTimeoutMs }, {
       editHeaders: (headers) => {
-        delete headers[PEER_METADATA_HEADER];
+        dropInternalHeaders(headers);
         sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
       },
       response: (up) => {
         picked.report({ kind: 'response', status: up.status });
         appResponseHeaders = up.headers;
         const out: http.OutgoingHttpHeaders = {};
-        for (const name in up.headers) if (!name.startsWith(':') && up.headers[name] !== undefined) out[name] = up.headers[name];
+        for (const name in up.headers) if (!name.startsWith(':') && !isInternalHeader(name) && up.headers[name] !== undefined) out[name] = up.headers[name];
         out[PEER_METADATA_HEADER] = ctx.peerMetadata;
         return out;
       },
@@ -345,7 +346,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     onReq: async (_req: http2.Http2ServerRequest, options: http.RequestOptions): Promise<undefined> => {
       const headers = (options.headers ?? {}) as Record<string, unknown>;
       headers['host'] = authority;
-      delete headers[PEER_METADATA_HEADER];
+      dropInternalHeaders(headers);
       sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
       options.headers = headers as http.OutgoingHttpHeaders;
       if (ctx.inboundSourceAddress !== undefined) options.localAddress = ctx.inboundSourceAddress;
@@ -355,7 +356,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
       const upstream = proxyRes as unknown as http.IncomingMessage;
       // The upstream response's own headers, already stripped of hop-by-hop fields by http2-proxy.
       const headers: http.OutgoingHttpHeaders = upstream.headers;
-      delete headers[PEER_METADATA_HEADER];
+      dropInternalHeaders(headers);
       headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
       picked.report({ kind: 'response', status: upstream.statusCode ?? 502 });
       out.writeHead(upstream.statusCode ?? 502, headers);

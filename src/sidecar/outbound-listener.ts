@@ -18,7 +18,8 @@ import {
 } from './listener-context.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly, writeGrpcLocalReply } from './grpc-status.ts';
 import { acceptH2c } from './outbound-h2c.ts';
-import { applyConnectionLimit, applyH2Bounds, applyHttp1Bounds, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
+import { framingError, refuseFraming } from './http1-framing.ts';
+import { applyConnectionLimit, applyH2Bounds, applyHttp1Bounds, BOUNDS_STATS, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
 import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
 
 import { outboundUpstream } from './outbound-upstream.ts';
@@ -57,12 +58,25 @@ export function createOutboundServer(
   bounds: Readonly<ListenerBounds> = DEFAULT_LISTENER_BOUNDS,
   stat: BoundsStat = () => {},
 ): http.Server {
-  const server = http.createServer({ keepAlive: true, requestTimeout: bounds.requestTimeoutMs, headersTimeout: bounds.headersTimeoutMs }, (req, res) => {
+  // Strict parsing whatever the process flags (`--insecure-http-parser` flips Node's default).
+  const server = http.createServer({ keepAlive: true, requestTimeout: bounds.requestTimeoutMs, headersTimeout: bounds.headersTimeoutMs, insecureHTTPParser: false }, (req, res) => {
+    if (framingError(req.headers) !== undefined) {
+      stat(BOUNDS_STATS.protocolError);
+      refuseFraming(res);
+      return;
+    }
     handleOutbound(ctx, h2, h1, req, res);
   });
   applyHttp1Bounds(server, bounds, stat);
   applyConnectionLimit(server, bounds, stat);
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleOutboundUpgrade(ctx, h2, req, socket, head));
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (framingError(req.headers) !== undefined) {
+      stat(BOUNDS_STATS.protocolError);
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    handleOutboundUpgrade(ctx, h2, req, socket, head);
+  });
   const h2c = acceptH2c(
     server,
     (req, res) => handleOutbound(ctx, h2, h1, req, res),
@@ -304,7 +318,7 @@ function handleOutbound(
         labels.destination_cluster = peerMeta.cluster || labels.destination_cluster;
       }
       if (upstream.peer) labels.destination_principal = upstream.peer.spiffeId;
-      const headers = responseHeadersForH1(upstream.headers);
+      const headers = responseHeadersForH1(upstream.headers, upstream.peer !== undefined);
       editResponseHeaders(route, cluster, headers);
       for (let i = filters.length - 1; i >= 0; i--) filters[i]!.onResponseHeaders?.(freq, upstream.status, headers);
       if (upstream.endAfterHeaders && !(res instanceof http.ServerResponse)) {

@@ -47,9 +47,10 @@ let pair: SidecarPair;
 test.before(async () => {
   await listenOn(app, SERVER, APP_PORT);
   await listenOn(plainApp, PLAIN, PLAIN_PORT);
-  const plainCluster: ClusterConfig = { name: PLAIN_CLUSTER, type: 'STATIC', lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 1000, staticEndpoints: [endpoint(PLAIN, PLAIN_PORT)] };
+  const plainCluster: ClusterConfig = { name: PLAIN_CLUSTER, type: 'STATIC', edsServiceName: PLAIN_CLUSTER, lbPolicy: 'ROUND_ROBIN', connectTimeoutMs: 1000, staticEndpoints: [endpoint(PLAIN, PLAIN_PORT)] };
   const disableCluster: ClusterConfig = {
     name: DISABLE_CLUSTER,
+    edsServiceName: DISABLE_CLUSTER,
     type: 'STATIC',
     lbPolicy: 'ROUND_ROBIN',
     connectTimeoutMs: 1000,
@@ -134,7 +135,7 @@ for (const row of PATHS) {
         body += c;
       });
       await new Promise((r) => req.once('end', r));
-      t.is(headers[':status'], 200);
+      t.is(Number(headers[':status']), 200);
       assertClean(t, JSON.parse(body) as Record<string, string>, row.xfcc);
       for (const name of NEVER_DOWNSTREAM) t.is(headers[name], undefined, `the app got ${name}`);
     } finally {
@@ -155,7 +156,7 @@ test('an outside plaintext caller to the inbound :15006: forged internal headers
       body += c;
     });
     await new Promise((r) => req.once('end', r));
-    t.is(headers[':status'], 200);
+    t.is(Number(headers[':status']), 200);
     const seen = JSON.parse(body) as Record<string, string>;
     for (const name of ['x-meshfed-response-flags', 'x-envoy-original-path', 'x-envoy-peer-metadata', 'x-meshfed-peer-metadata', 'x-forwarded-client-cert']) t.is(seen[name], undefined, `the app saw ${name}`);
     t.is(seen['x-kept'], 'yes');

@@ -9,6 +9,8 @@ import type { CertBundle } from './cert-source.ts';
 import { UpstreamError } from './errors.ts';
 import { checkMeshServerIdentity, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import type { UpstreamCall, UpstreamRequest, UpstreamResponse } from './upstream-interface.ts';
+import { UPGRADE_DECLINED_HEADER } from './websocket-tunnel.ts';
+import type { Readable } from 'node:stream';
 
 /**
  * Pool of mesh mTLS HTTP/2 sessions, keyed by (dial address, SNI). Contract:
@@ -185,14 +187,15 @@ export class H2SessionPool {
   /**
    * Opens an RFC 8441 extended CONNECT stream (`:method CONNECT`, `:protocol` in `headers`) on a
    * pooled session, once the server's SETTINGS allow it. Resolves with the tunnel when the server
-   * answers 200, else with its response (status, headers) to relay, or an UpstreamError (UF when
+   * answers 200, else with its response (status, headers, and body: the caller reads or destroys
+   * it) to relay, or an UpstreamError (UF when
    * the session never came up or the server does not allow extended CONNECT, UR on a reset).
    */
   async connect(
     target: H2Target,
     headers: http2.OutgoingHttpHeaders,
     connectTimeoutMs: number,
-  ): Promise<Result<{ kind: 'tunnel'; tunnel: H2Tunnel } | { kind: 'refused'; status: number; headers: http2.IncomingHttpHeaders }, UpstreamError>> {
+  ): Promise<Result<{ kind: 'tunnel'; tunnel: H2Tunnel } | { kind: 'refused'; status: number; headers: http2.IncomingHttpHeaders; body: Readable }, UpstreamError>> {
     const pooled = this.#acquire(target, connectTimeoutMs);
     await pooled.settings;
     if (pooled.session.destroyed || pooled.session.closed) return fail(new UpstreamError('UF', `upstream ${target.host}:${target.port}: session closed`));
@@ -213,10 +216,11 @@ export class H2SessionPool {
     return new Promise((resolve) => {
       stream.once('response', (h) => {
         const status = Number(h[':status'] ?? 502);
-        if (status === 200) resolve(ok({ kind: 'tunnel', tunnel: { stream, headers: h, ...(pooled.peer ? { peer: pooled.peer } : {}) } }));
+        // A 2xx the peer marks as a declined upgrade (websocket-tunnel.ts) is a response, not a tunnel.
+        if (status === 200 && h[UPGRADE_DECLINED_HEADER] === undefined) resolve(ok({ kind: 'tunnel', tunnel: { stream, headers: h, ...(pooled.peer ? { peer: pooled.peer } : {}) } }));
         else {
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-          resolve(ok({ kind: 'refused', status, headers: h }));
+          stream.end();
+          resolve(ok({ kind: 'refused', status, headers: h, body: stream }));
         }
       });
       stream.on('error', () => {});

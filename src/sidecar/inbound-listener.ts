@@ -6,7 +6,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
-import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, UNKNOWN, writeLocalReply } from './listener-context.ts';
+import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, shedIfOverloaded, UNKNOWN, writeLocalReply } from './listener-context.ts';
 import { buildXfcc, clientPeerIdentityOfSocket, type PeerIdentity } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
@@ -151,7 +151,7 @@ export function createInboundServer(
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni, sniInfo: parseSni(sni) };
   });
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    handleInbound(ctx, appH2, req, res);
+    if (!shedIfOverloaded(ctx, res, stat)) handleInbound(ctx, appH2, req, res);
   });
   server.on('connect', (req: http2.Http2ServerRequest) => {
     const conn = (req.stream.session?.socket as unknown as SocketWithConnection | undefined)?.[kConnection];

@@ -14,6 +14,7 @@ import {
   reportRequest,
   UNKNOWN,
   RESPONSE_FLAGS_HEADER,
+  shedIfOverloaded,
   writeLocalReply,
 } from './listener-context.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly, writeGrpcLocalReply } from './grpc-status.ts';
@@ -65,7 +66,7 @@ export function createOutboundServer(
       refuseFraming(res);
       return;
     }
-    handleOutbound(ctx, h2, h1, req, res);
+    if (!shedIfOverloaded(ctx, res, stat)) handleOutbound(ctx, h2, h1, req, res);
   });
   applyHttp1Bounds(server, bounds, stat);
   applyConnectionLimit(server, bounds, stat);
@@ -79,7 +80,9 @@ export function createOutboundServer(
   });
   const h2c = acceptH2c(
     server,
-    (req, res) => handleOutbound(ctx, h2, h1, req, res),
+    (req, res) => {
+      if (!shedIfOverloaded(ctx, res, stat)) handleOutbound(ctx, h2, h1, req, res);
+    },
     (req, res) => handleOutboundExtendedConnect(ctx, h2, req, res),
     h2ServerBoundsOptions(bounds),
   );

@@ -363,6 +363,11 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
       upstream.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
       });
+      // A caller that resets mid-body (attack case 13): pipe() never ends its source, so the
+      // app's response (and its connection) would stay open; destroy it.
+      out.once('close', () => {
+        if (!upstream.complete) upstream.destroy();
+      });
       upstream.pipe(out);
     },
     }),

@@ -35,8 +35,8 @@ export interface ListenerBounds {
   maxConcurrentStreams: number;
   /**
    * Rapid reset (CVE-2023-44487): once this many streams of a session have closed, a session
-   * where at least half were reset by the client within `prematureResetMinStreamLifetimeMs` of
-   * opening gets GOAWAY and is closed. Envoy's `overload.premature_reset_total_stream_count` (500).
+   * where at least half were reset within `prematureResetMinStreamLifetimeMs` of opening, before
+   * any response started, gets GOAWAY and is closed. Envoy's `overload.premature_reset_total_stream_count` (500).
    */
   prematureResetTotalStreamCount: number;
   /** Envoy's `overload.premature_reset_min_stream_lifetime_seconds` (1 s). */
@@ -201,8 +201,11 @@ export function applyH2Bounds(server: http2.Http2Server | http2.Http2SecureServe
         closedStreams += 1;
         const reset = stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR;
         if (reset) stat(BOUNDS_STATS.rxReset);
-        // Any reset (the client's, or ours in answer to it) before the minimum lifetime counts.
-        if (reset && performance.now() - opened < b.prematureResetMinStreamLifetimeMs) prematureResets += 1;
+        // As Envoy's isPrematureRstStream: a reset (the client's, or ours in answer to it) before
+        // the minimum lifetime counts only if no response had started. A client aborting a
+        // response already flowing is no attack; counting it would let many clients' ordinary
+        // aborts, proxied over one mesh session, get that session closed (attack case 13).
+        if (reset && !stream.headersSent && performance.now() - opened < b.prematureResetMinStreamLifetimeMs) prematureResets += 1;
         if (!tripped && closedStreams >= b.prematureResetTotalStreamCount && prematureResets * 2 >= closedStreams && !session.destroyed) {
           tripped = true;
           stat(BOUNDS_STATS.prematureResets);

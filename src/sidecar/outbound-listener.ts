@@ -189,7 +189,9 @@ function handleOutbound(
   });
   // 'close' fires once, after the response finished or the connection went away.
   res.once('close', () => {
-    if (!completed) {
+    // Node's HTTP/2 compatibility response emits 'finish' on any stream close, a reset too
+    // (attack case 13): only a response that was ended is complete.
+    if (!completed || !res.writableEnded) {
       signal.aborted = true;
       for (const a of aborts) a();
     }

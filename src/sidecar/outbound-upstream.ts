@@ -168,7 +168,9 @@ export function outboundUpstream(
       return {
         abort: call.abort,
         response: call.response.then((r) =>
-          r.ok ? { ok: true as const, response: r.value } : { ok: false as const, flag: r.errors.flag === 'UF' ? ('UF' as const) : ('UR' as const), message: r.errors.message },
+          r.ok
+            ? { ok: true as const, response: r.value }
+            : { ok: false as const, flag: r.errors.flag === 'UF' ? ('UF' as const) : ('UR' as const), message: r.errors.message, refusedStream: r.errors.refusedStream },
         ),
       };
     },

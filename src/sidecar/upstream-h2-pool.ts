@@ -142,7 +142,8 @@ export class H2SessionPool {
         settled = true;
         const flag = pooled.connected ? 'UR' : 'UF';
         const why = e === undefined ? `stream closed with code ${stream.rstCode ?? 'unknown'}` : errorMessage(e);
-        resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e })));
+        const refusedStream = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+        resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e, refusedStream })));
       };
       let trailers: http2.IncomingHttpHeaders | undefined;
       stream.once('trailers', (t: http2.IncomingHttpHeaders) => {

@@ -5,6 +5,8 @@ import { createLogger } from '../../src/common/log.ts';
 import type { Result } from '../../src/common/result.ts';
 import { createGatewayDataPlane, type GatewayDataPlane } from '../../src/gateway/data-plane.ts';
 import { validateGatewayOptions } from '../../src/gateway/gateway-options.ts';
+import { startGateway } from '../../src/gateway/index.ts';
+import net from 'node:net';
 import { generate } from '../../src/pilot/generators/index.ts';
 import type { ClusterConfig, ClusterLoadAssignmentConfig, ListenerConfig, ProxyConfig } from '../../src/xds/config-types.ts';
 import { validateCluster, validateClusterLoadAssignment, validateListener } from '../../src/xds/index.ts';
@@ -136,3 +138,20 @@ for (const row of OPTIONS) {
     else t.is(t.throws(() => validateGatewayOptions(input))?.message, row.error);
   });
 }
+
+test.serial('startGateway drain: /ready says DRAINING at once while connections run out, then everything closes', async (t) => {
+  const gw = await startGateway({ cluster: 'west', address: GATEWAY, port: 0, ports: { admin: 0, metrics: 0 }, xds: { target: `${GATEWAY}:1` }, helloTimeoutMs: 20_000, logger });
+  // A connection that has not sent its ClientHello yet: open until the drain ends it.
+  const sock = net.connect({ host: GATEWAY, port: gw.port });
+  sock.on('error', () => {});
+  await once(sock, 'connect');
+  const closed = once(sock, 'close');
+  const drained = gw.drain(300);
+  const ready = await fetch(`http://${GATEWAY}:${gw.adminPort}/ready`);
+  t.is(ready.status, 503);
+  t.is(await ready.text(), 'DRAINING\n');
+  t.false(sock.destroyed, 'the open connection runs while draining');
+  await drained;
+  await closed;
+  await t.throwsAsync(fetch(`http://${GATEWAY}:${gw.adminPort}/ready`), undefined, 'admin closed after the drain');
+});

@@ -331,11 +331,17 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   };
 
   let chain: Promise<unknown> = Promise.resolve();
+  let liveBefore = new Set<string>();
   const applyConfig = (config: ProxyConfig): Promise<Result<void, ListenerBindError[]>> => {
     const run = async (): Promise<Result<void, ListenerBindError[]>> => {
       current = config;
       applied = true;
       ctx.clusters.update(config);
+      // Sessions to endpoints this config removed are drained; endpoints a DNS cluster resolves
+      // at run time never appear in a config, so their sessions are left alone.
+      const live = liveUpstreams(config);
+      h2Pool.drainEndpoints(new Set([...liveBefore].filter((e) => !live.has(e))));
+      liveBefore = live;
       const errors: ListenerBindError[] = [];
       for (const name of [LISTENER.virtualOutbound, LISTENER.virtualInbound]) {
         const want = config.listeners.get(name);
@@ -465,4 +471,19 @@ function refuseWhenOverloaded(server: net.Server, stat: BoundsStat, overload: Ov
     stat(OVERLOAD_REJECT_STAT);
     socket.destroy();
   });
+}
+
+/**
+ * Every `host:port` a config names as an upstream: each endpoint of each cluster (EDS and
+ * static), at its sidecar's inbound port too.
+ */
+function liveUpstreams(config: ProxyConfig): Set<string> {
+  const live = new Set<string>();
+  const add = (e: { address: SocketAddr; inboundPort?: number }): void => {
+    live.add(`${e.address.host}:${e.address.port}`);
+    if (e.inboundPort !== undefined) live.add(`${e.address.host}:${e.inboundPort}`);
+  };
+  for (const c of config.clusters.values()) for (const e of c.staticEndpoints ?? []) add(e);
+  for (const a of config.endpoints.values()) for (const e of a.endpoints) add(e);
+  return live;
 }

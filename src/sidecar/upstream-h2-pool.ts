@@ -324,6 +324,21 @@ export class H2SessionPool {
     this.#unpool(target, pooled, key);
   }
 
+  /**
+   * Drains sessions to endpoints removed from the config (EDS removals): a pooled session whose
+   * `host:port` is in `removed` leaves the pool, so no new stream goes to it, and is closed
+   * gracefully (GOAWAY; streams in flight finish first).
+   */
+  drainEndpoints(removed: ReadonlySet<string>): void {
+    if (removed.size === 0) return;
+    for (const [key, list] of [...this.#pools]) {
+      const hostPort = key.slice(0, key.indexOf('|'));
+      if (!removed.has(hostPort)) continue;
+      this.#pools.delete(key);
+      for (const p of list) if (!p.session.closed) p.session.close();
+    }
+  }
+
   /** Takes a session out of its key's list only: no new stream uses it; `close()` still reaches it. */
   #unpool(target: H2Target, pooled: PooledSession, key = poolKey(target)): void {
     const list = this.#pools.get(key);

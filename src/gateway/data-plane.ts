@@ -40,6 +40,14 @@ export interface GatewayDataPlane {
   listen(): Promise<number>;
   /** Stops accepting, destroys every open connection, resolves when the server is closed. */
   close(): Promise<void>;
+  /**
+   * SIGTERM drain: stops accepting at once (new connections are refused), lets the open
+   * passthrough connections run for up to `graceMs`, then closes whatever is left. Resolves once
+   * every connection is gone. Idempotent with close.
+   */
+  drain(graceMs: number): Promise<void>;
+  /** Open downstream connections. */
+  connections(): number;
   /** The last config applied, if any. */
   config(): ProxyConfig | undefined;
   routes(): SniRouteTable;
@@ -122,6 +130,16 @@ export function createGatewayDataPlane(opts: GatewayDataPlaneOptions): GatewayDa
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       }),
+    drain: async (graceMs) => {
+      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      const deadline = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+      if (sockets.size > 0) logger.info({ open: sockets.size }, 'drain duration over: closing the connections left');
+      const gone = [...sockets].map((s) => new Promise<void>((r) => (s.destroyed && s.closed ? r() : s.once('close', () => r()))));
+      for (const s of sockets) s.destroy();
+      await Promise.all([closed, ...gone]);
+    },
+    connections: () => sockets.size,
     config: () => current,
     routes: () => table,
     clusterStats: () => clusters.stats(),

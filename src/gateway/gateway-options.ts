@@ -17,6 +17,8 @@ export interface GatewayOptionFields {
   identity?: { namespace: string; serviceAccount: string };
   ports?: { admin?: number; metrics?: number };
   helloTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  maxConnections?: number;
 }
 
 function record(field: string, v: unknown): Record<string, unknown> {
@@ -73,6 +75,13 @@ export function validateGatewayOptions(input: unknown): Readonly<GatewayOptionFi
   if (hello !== undefined && (typeof hello !== 'number' || !Number.isInteger(hello) || hello <= 0)) {
     throw new GatewayOptionsError('invalid helloTimeoutMs: expected a positive integer');
   }
+  const bound = (field: 'idleTimeoutMs' | 'maxConnections'): number | undefined => {
+    const v = o[field];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)) throw new GatewayOptionsError(`invalid ${field}: expected a positive integer`);
+    return v;
+  };
+  const idleTimeoutMs = bound('idleTimeoutMs');
+  const maxConnections = bound('maxConnections');
   return Object.freeze({
     cluster: text('cluster', o['cluster']),
     address: text('address', o['address']),
@@ -82,5 +91,7 @@ export function validateGatewayOptions(input: unknown): Readonly<GatewayOptionFi
     ...(identity ? { identity } : {}),
     ...(ports ? { ports } : {}),
     ...(typeof hello === 'number' ? { helloTimeoutMs: hello } : {}),
+    ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
   });
 }

@@ -43,6 +43,10 @@ export interface StartGatewayOptions {
   ports?: Partial<{ admin: number; metrics: number }>;
   /** See GatewayDataPlaneOptions; tests shorten it. */
   helloTimeoutMs?: number;
+  /** Passthrough idle timeout (Envoy tcp_proxy `idle_timeout`, default 1 h); see GatewayDataPlaneOptions. */
+  idleTimeoutMs?: number;
+  /** Open passthrough connections; the next is refused at accept (`downstream_cx_overflow`). */
+  maxConnections?: number;
   logger?: Logger;
 }
 
@@ -54,6 +58,12 @@ export interface GatewayHandle {
   /** The config most recently applied, if any. */
   config(): ProxyConfig | undefined;
   close(): Promise<void>;
+  /**
+   * SIGTERM, as the sidecar's drain (Istio's terminationDrainDuration): /ready answers 503
+   * DRAINING at once, the passthrough stops accepting, open connections run for up to
+   * `graceMs`, then everything is closed.
+   */
+  drain(graceMs: number): Promise<void>;
 }
 
 /** The xDS identity of a cluster's east-west gateway, as Istio's `istio-eastwestgateway`. */
@@ -87,8 +97,11 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
     port: opts.port ?? PORTS.eastWestGateway,
     cluster: opts.cluster,
     helloTimeoutMs: opts.helloTimeoutMs,
+    ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+    ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
     logger,
   });
+  let draining = false;
   const started: { close(): Promise<void> | void }[] = [];
   const closeAll = async (): Promise<void> => {
     const stopping = started.splice(0).reverse();
@@ -139,7 +152,9 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
         // Ready once xDS has been received. A cluster that exports nothing has no SNI listener
         // (Envoy rejects an empty one) and is still a ready gateway that refuses everything.
         '/ready': () =>
-          ads.ready()
+          draining
+            ? { status: 503, type: 'text/plain', body: 'DRAINING\n' }
+            : ads.ready()
             ? { status: 200, type: 'text/plain', body: 'LIVE\n' }
             : { status: 503, type: 'text/plain', body: 'PRE_INITIALIZING\n' },
       },
@@ -163,6 +178,12 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
       metricsPort: metrics.port,
       config: () => plane.config(),
       close: closeAll,
+      drain: async (graceMs) => {
+        draining = true;
+        logger.info({ graceMs, open: plane.connections() }, 'draining: not ready, no new connections');
+        await plane.drain(graceMs);
+        await closeAll();
+      },
     };
   } catch (e: unknown) {
     await closeAll();

@@ -16,7 +16,8 @@ import { createAdminServer, createHealthServer, createMetricsServer, type Readin
 import type { CertBundle, CertificateSource } from './cert-source.ts';
 import { ListenerBindError, SidecarOptionsError } from './errors.ts';
 import { createInboundServer, inboundSecureContext } from './inbound-listener.ts';
-import type { ListenerContext, LocalWorkload } from './listener-context.ts';
+import { type ListenerContext, type LocalWorkload, OVERLOAD_REJECT_STAT } from './listener-context.ts';
+import { type OverloadOptions, type OverloadState, startOverloadManager, validateOverloadOptions } from '../dataplane/overload/index.ts';
 import { createOutboundServer } from './outbound-listener.ts';
 import { BOUNDS_STATS, type BoundsStat, type ListenerBounds, validateListenerBounds } from './listener-bounds.ts';
 import { encodePeerMetadata } from './peer-metadata.ts';
@@ -58,6 +59,8 @@ export interface DataPlaneOptions {
   capture?: { originalDst: OriginalDstReader; inboundSourceAddress: string };
   /** Timeouts and limits of the downstream listeners (listener-bounds.ts); defaults follow Envoy's. */
   bounds?: Partial<ListenerBounds>;
+  /** Heap-pressure thresholds of the overload manager (dataplane/overload); defaults: shed requests at 95 % of V8's heap limit, refuse connections at 98 %. */
+  overload?: Partial<OverloadOptions>;
   logger?: Logger;
 }
 
@@ -159,10 +162,13 @@ function validate(opts: DataPlaneOptions): { adminHost: string } {
 export async function createDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
   const { adminHost } = validate(options);
   const bounds = validateListenerBounds(options.bounds);
+  const overloadOptions = validateOverloadOptions(options.overload);
   const opts = Object.freeze({ ...options });
   const logger = opts.logger ?? createLogger('sidecar', { workload: opts.workload.name });
   const workload = opts.workload;
   const telemetry = new SidecarTelemetry();
+  const overload = startOverloadManager(overloadOptions);
+  telemetry.trackOverload(overload);
   const accessLog = opts.accessLog
     ? new AccessLogStreamer({
         ...opts.accessLog,
@@ -187,6 +193,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     ),
     random: opts.random ?? Math.random,
     logger,
+    overload,
     ...(opts.capture
       ? {
           inboundSourceAddress: opts.capture.inboundSourceAddress,
@@ -298,7 +305,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     (name: string, port: number): BoundsStat =>
     (stat) =>
       telemetry.countEnvoyStat(
-        stat === BOUNDS_STATS.cxOverflow
+        stat === BOUNDS_STATS.cxOverflow || stat === OVERLOAD_REJECT_STAT
           ? `listener.0.0.0.0_${port}.${stat}`
           : `http.${name === LISTENER.virtualInbound ? 'inbound' : 'outbound'}_0.0.0.0_${port}.${stat}`,
       );
@@ -323,6 +330,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       }
       server = outbound;
     }
+    refuseWhenOverloaded(front ?? server, boundsStat(name, port), overload);
     const bound = await listen(front ?? server, host, port);
     if (!bound.ok) return bound;
     logger.info({ listener: name, address: `${host}:${bound.value.port}`, ...(front ? { useOriginalDst: true } : {}) }, 'listener bound');
@@ -330,11 +338,17 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   };
 
   let chain: Promise<unknown> = Promise.resolve();
+  let liveBefore = new Set<string>();
   const applyConfig = (config: ProxyConfig): Promise<Result<void, ListenerBindError[]>> => {
     const run = async (): Promise<Result<void, ListenerBindError[]>> => {
       current = config;
       applied = true;
       ctx.clusters.update(config);
+      // Sessions to endpoints this config removed are drained; endpoints a DNS cluster resolves
+      // at run time never appear in a config, so their sessions are left alone.
+      const live = liveUpstreams(config);
+      h2Pool.drainEndpoints(new Set([...liveBefore].filter((e) => !live.has(e))));
+      liveBefore = live;
       const errors: ListenerBindError[] = [];
       for (const name of [LISTENER.virtualOutbound, LISTENER.virtualInbound]) {
         const want = config.listeners.get(name);
@@ -401,6 +415,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    overload.stop();
     opts.certificates.off('rotated', onRotated);
     await chain;
     const all = [...listeners.values()];
@@ -450,4 +465,32 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     },
     close,
   };
+}
+
+/**
+ * While the overload manager's `stop_accepting_connections` is active, a new connection is closed
+ * at accept, before any other handler reads it (counted as `downstream_cx_overload_reject`);
+ * open connections are untouched.
+ */
+function refuseWhenOverloaded(server: net.Server, stat: BoundsStat, overload: OverloadState): void {
+  server.prependListener('connection', (socket: net.Socket) => {
+    if (!overload.refuseConnections()) return;
+    stat(OVERLOAD_REJECT_STAT);
+    socket.destroy();
+  });
+}
+
+/**
+ * Every `host:port` a config names as an upstream: each endpoint of each cluster (EDS and
+ * static), at its sidecar's inbound port too.
+ */
+function liveUpstreams(config: ProxyConfig): Set<string> {
+  const live = new Set<string>();
+  const add = (e: { address: SocketAddr; inboundPort?: number }): void => {
+    live.add(`${e.address.host}:${e.address.port}`);
+    if (e.inboundPort !== undefined) live.add(`${e.address.host}:${e.inboundPort}`);
+  };
+  for (const c of config.clusters.values()) for (const e of c.staticEndpoints ?? []) add(e);
+  for (const a of config.endpoints.values()) for (const e of a.endpoints) add(e);
+  return live;
 }

@@ -32,9 +32,15 @@ export class PeerIdentityError extends SidecarError {
  */
 export class UpstreamError extends SidecarError {
   readonly flag: 'UF' | 'UR' | 'UT';
+  /**
+   * The peer refused the stream unprocessed (RST_STREAM REFUSED_STREAM, e.g. opened past its
+   * GOAWAY): safe to retry, Envoy's `refused-stream` retry condition.
+   */
+  readonly refusedStream: boolean;
 
-  constructor(flag: 'UF' | 'UR' | 'UT', message: string, options?: { cause?: unknown }) {
+  constructor(flag: 'UF' | 'UR' | 'UT', message: string, options?: { cause?: unknown; refusedStream?: boolean }) {
     super(flag === 'UF' ? 'UPSTREAM_CONNECT_FAILED' : flag === 'UR' ? 'UPSTREAM_RESET' : 'UPSTREAM_TIMEOUT', message, options);
     this.flag = flag;
+    this.refusedStream = options?.refusedStream === true;
   }
 }

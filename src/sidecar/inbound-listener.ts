@@ -6,13 +6,14 @@ import { errorMessage } from '../common/errors.ts';
 import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
-import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, UNKNOWN, writeLocalReply } from './listener-context.ts';
+import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, shedIfOverloaded, UNKNOWN, writeLocalReply } from './listener-context.ts';
 import { buildXfcc, clientPeerIdentityOfSocket, type PeerIdentity } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
 import { MESH_CONNECTION_WINDOW_BYTES } from './upstream-h2-pool.ts';
 import { acceptPlaintext } from './inbound-plaintext.ts';
+import { dropInternalHeaders, isInternalHeader } from './headers.ts';
 import { inboundPassthrough } from './inbound-passthrough.ts';
 import { forwardToAppH2 } from './inbound-app-h2.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, writeGrpcLocalReply } from './grpc-status.ts';
@@ -150,7 +151,7 @@ export function createInboundServer(
     (socket as unknown as SocketWithConnection)[kConnection] = { peer: peer.value, sni, sniInfo: parseSni(sni) };
   });
   server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    handleInbound(ctx, appH2, req, res);
+    if (!shedIfOverloaded(ctx, res, stat)) handleInbound(ctx, appH2, req, res);
   });
   server.on('connect', (req: http2.Http2ServerRequest) => {
     const conn = (req.stream.session?.socket as unknown as SocketWithConnection | undefined)?.[kConnection];
@@ -311,14 +312,14 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     const app = { ...endpoint.address, ...(ctx.inboundSourceAddress !== undefined ? { localAddress: ctx.inboundSourceAddress } : {}) };
     forwardToAppH2(appH2, app, req, res, { authority, timeoutMs, connectTimeoutMs: cluster.connectTimeoutMs }, {
       editHeaders: (headers) => {
-        delete headers[PEER_METADATA_HEADER];
+        dropInternalHeaders(headers);
         sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
       },
       response: (up) => {
         picked.report({ kind: 'response', status: up.status });
         appResponseHeaders = up.headers;
         const out: http.OutgoingHttpHeaders = {};
-        for (const name in up.headers) if (!name.startsWith(':') && up.headers[name] !== undefined) out[name] = up.headers[name];
+        for (const name in up.headers) if (!name.startsWith(':') && !isInternalHeader(name) && up.headers[name] !== undefined) out[name] = up.headers[name];
         out[PEER_METADATA_HEADER] = ctx.peerMetadata;
         return out;
       },
@@ -345,7 +346,7 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     onReq: async (_req: http2.Http2ServerRequest, options: http.RequestOptions): Promise<undefined> => {
       const headers = (options.headers ?? {}) as Record<string, unknown>;
       headers['host'] = authority;
-      delete headers[PEER_METADATA_HEADER];
+      dropInternalHeaders(headers);
       sanitizeXfcc(headers, chain.setXfcc, ownSpiffe, conn.peer);
       options.headers = headers as http.OutgoingHttpHeaders;
       if (ctx.inboundSourceAddress !== undefined) options.localAddress = ctx.inboundSourceAddress;
@@ -355,12 +356,17 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
       const upstream = proxyRes as unknown as http.IncomingMessage;
       // The upstream response's own headers, already stripped of hop-by-hop fields by http2-proxy.
       const headers: http.OutgoingHttpHeaders = upstream.headers;
-      delete headers[PEER_METADATA_HEADER];
+      dropInternalHeaders(headers);
       headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
       picked.report({ kind: 'response', status: upstream.statusCode ?? 502 });
       out.writeHead(upstream.statusCode ?? 502, headers);
       upstream.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
+      });
+      // A caller that resets mid-body (attack case 13): pipe() never ends its source, so the
+      // app's response (and its connection) would stay open; destroy it.
+      out.once('close', () => {
+        if (!upstream.complete) upstream.destroy();
       });
       upstream.pipe(out);
     },

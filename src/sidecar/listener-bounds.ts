@@ -2,6 +2,7 @@ import type http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { SidecarOptionsError } from './errors.ts';
+import { framingRefused } from './http1-framing.ts';
 
 /**
  * Bounds of every downstream listener of a sidecar (virtualOutbound :15001, virtualInbound
@@ -34,8 +35,8 @@ export interface ListenerBounds {
   maxConcurrentStreams: number;
   /**
    * Rapid reset (CVE-2023-44487): once this many streams of a session have closed, a session
-   * where at least half were reset by the client within `prematureResetMinStreamLifetimeMs` of
-   * opening gets GOAWAY and is closed. Envoy's `overload.premature_reset_total_stream_count` (500).
+   * where at least half were reset within `prematureResetMinStreamLifetimeMs` of opening, before
+   * any response started, gets GOAWAY and is closed. Envoy's `overload.premature_reset_total_stream_count` (500).
    */
   prematureResetTotalStreamCount: number;
   /** Envoy's `overload.premature_reset_min_stream_lifetime_seconds` (1 s). */
@@ -119,7 +120,8 @@ export type BoundsStat = (name: string) => void;
  * (headers/request timeout, 408), `downstream_cx_idle_timeout`, `downstream_rq_idle_timeout`
  * (h2 stream idle), `downstream_rq_too_many_premature_resets` (rapid reset), and
  * `http2.rx_reset` (streams that ended in RST_STREAM; Node does not tell who sent it, so resets
- * the proxy sends in answer count too).
+ * the proxy sends in answer count too), `downstream_cx_protocol_error` (a request the HTTP/1.1
+ * parser or the framing checks refused with 400).
  */
 export const BOUNDS_STATS = {
   cxOverflow: 'downstream_cx_overflow',
@@ -129,6 +131,7 @@ export const BOUNDS_STATS = {
   prematureResets: 'downstream_rq_too_many_premature_resets',
   rxReset: 'http2.rx_reset',
   sessionError: 'http2.session_error',
+  protocolError: 'downstream_cx_protocol_error',
 } as const;
 
 /**
@@ -163,6 +166,7 @@ export function applyHttp1Bounds(server: http.Server, b: Readonly<ListenerBounds
       return;
     }
     // Node's own answer to a request it cannot parse: 400 and close, never reaching the handler.
+    if (err.code !== 'ECONNRESET' && !framingRefused(socket)) stat(BOUNDS_STATS.protocolError);
     if (socket.writable && !started && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     socket.destroy();
   });
@@ -197,8 +201,11 @@ export function applyH2Bounds(server: http2.Http2Server | http2.Http2SecureServe
         closedStreams += 1;
         const reset = stream.rstCode !== undefined && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR;
         if (reset) stat(BOUNDS_STATS.rxReset);
-        // Any reset (the client's, or ours in answer to it) before the minimum lifetime counts.
-        if (reset && performance.now() - opened < b.prematureResetMinStreamLifetimeMs) prematureResets += 1;
+        // As Envoy's isPrematureRstStream: a reset (the client's, or ours in answer to it) before
+        // the minimum lifetime counts only if no response had started. A client aborting a
+        // response already flowing is no attack; counting it would let many clients' ordinary
+        // aborts, proxied over one mesh session, get that session closed (attack case 13).
+        if (reset && !stream.headersSent && performance.now() - opened < b.prematureResetMinStreamLifetimeMs) prematureResets += 1;
         if (!tripped && closedStreams >= b.prematureResetTotalStreamCount && prematureResets * 2 >= closedStreams && !session.destroyed) {
           tripped = true;
           stat(BOUNDS_STATS.prematureResets);

@@ -1,3 +1,4 @@
+import type { OverloadState } from '../dataplane/overload/index.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from '../common/log.ts';
 import type { ClusterManager } from '../dataplane/cluster/index.ts';
@@ -45,7 +46,30 @@ export interface ListenerContext {
    * request routed to an ORIGINAL_DST cluster (PassthroughCluster) goes where the app was going.
    */
   appOriginalDst?: (remoteAddress: string, remotePort: number) => SocketAddr | undefined;
+  /** The overload manager (heap pressure): listeners shed new requests while it says so. */
+  overload?: OverloadState;
 }
+
+/**
+ * Sheds a new request while the overload manager's `stop_accepting_requests` is active: a local
+ * 503 with flag `OL` and `x-envoy-overloaded: true`, as Envoy answers, counted as
+ * `downstream_rq_overload_close`. True when it did (the caller does not route the request).
+ */
+export function shedIfOverloaded(
+  ctx: ListenerContext,
+  res: { writeHead(status: number, headers: OutgoingHttpHeaders): unknown; end(body: string): unknown },
+  stat: (name: string) => void,
+): boolean {
+  if (ctx.overload?.shedRequests() !== true) return false;
+  stat(OVERLOAD_CLOSE_STAT);
+  writeLocalReply(res, 503, 'OL', 'envoy overloaded', { 'x-envoy-overloaded': 'true' });
+  return true;
+}
+
+/** Envoy's counter of requests refused by the overload manager (connection manager prefix). */
+export const OVERLOAD_CLOSE_STAT = 'downstream_rq_overload_close';
+/** Envoy's counter of connections refused by the overload manager (listener prefix). */
+export const OVERLOAD_REJECT_STAT = 'downstream_cx_overload_reject';
 
 /** Response header carrying Envoy-style response flags on local replies and failures. */
 export const RESPONSE_FLAGS_HEADER = 'x-meshfed-response-flags';

@@ -14,11 +14,13 @@ import {
   reportRequest,
   UNKNOWN,
   RESPONSE_FLAGS_HEADER,
+  shedIfOverloaded,
   writeLocalReply,
 } from './listener-context.ts';
 import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly, writeGrpcLocalReply } from './grpc-status.ts';
 import { acceptH2c } from './outbound-h2c.ts';
-import { applyConnectionLimit, applyH2Bounds, applyHttp1Bounds, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
+import { framingError, refuseFraming } from './http1-framing.ts';
+import { applyConnectionLimit, applyH2Bounds, applyHttp1Bounds, BOUNDS_STATS, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
 import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
 
 import { outboundUpstream } from './outbound-upstream.ts';
@@ -57,15 +59,30 @@ export function createOutboundServer(
   bounds: Readonly<ListenerBounds> = DEFAULT_LISTENER_BOUNDS,
   stat: BoundsStat = () => {},
 ): http.Server {
-  const server = http.createServer({ keepAlive: true, requestTimeout: bounds.requestTimeoutMs, headersTimeout: bounds.headersTimeoutMs }, (req, res) => {
-    handleOutbound(ctx, h2, h1, req, res);
+  // Strict parsing whatever the process flags (`--insecure-http-parser` flips Node's default).
+  const server = http.createServer({ keepAlive: true, requestTimeout: bounds.requestTimeoutMs, headersTimeout: bounds.headersTimeoutMs, insecureHTTPParser: false }, (req, res) => {
+    if (framingError(req.headers) !== undefined) {
+      stat(BOUNDS_STATS.protocolError);
+      refuseFraming(res);
+      return;
+    }
+    if (!shedIfOverloaded(ctx, res, stat)) handleOutbound(ctx, h2, h1, req, res);
   });
   applyHttp1Bounds(server, bounds, stat);
   applyConnectionLimit(server, bounds, stat);
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleOutboundUpgrade(ctx, h2, req, socket, head));
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (framingError(req.headers) !== undefined) {
+      stat(BOUNDS_STATS.protocolError);
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    handleOutboundUpgrade(ctx, h2, req, socket, head);
+  });
   const h2c = acceptH2c(
     server,
-    (req, res) => handleOutbound(ctx, h2, h1, req, res),
+    (req, res) => {
+      if (!shedIfOverloaded(ctx, res, stat)) handleOutbound(ctx, h2, h1, req, res);
+    },
     (req, res) => handleOutboundExtendedConnect(ctx, h2, req, res),
     h2ServerBoundsOptions(bounds),
   );
@@ -172,7 +189,9 @@ function handleOutbound(
   });
   // 'close' fires once, after the response finished or the connection went away.
   res.once('close', () => {
-    if (!completed) {
+    // Node's HTTP/2 compatibility response emits 'finish' on any stream close, a reset too
+    // (attack case 13): only a response that was ended is complete.
+    if (!completed || !res.writableEnded) {
       signal.aborted = true;
       for (const a of aborts) a();
     }
@@ -304,7 +323,7 @@ function handleOutbound(
         labels.destination_cluster = peerMeta.cluster || labels.destination_cluster;
       }
       if (upstream.peer) labels.destination_principal = upstream.peer.spiffeId;
-      const headers = responseHeadersForH1(upstream.headers);
+      const headers = responseHeadersForH1(upstream.headers, upstream.peer !== undefined);
       editResponseHeaders(route, cluster, headers);
       for (let i = filters.length - 1; i >= 0; i--) filters[i]!.onResponseHeaders?.(freq, upstream.status, headers);
       if (upstream.endAfterHeaders && !(res instanceof http.ServerResponse)) {

@@ -24,17 +24,23 @@ export interface OutboundTarget {
 const TIMEOUT: Outcome = Object.freeze({ kind: 'timeout' });
 const CONNECT_FAILURE: Outcome = Object.freeze({ kind: 'connect-failure' });
 const RESET: Outcome = Object.freeze({ kind: 'reset' });
-const NO_CONNECTION_OPTIONS = Object.freeze({});
 
-/** The cluster's upstream connection limits, passed to the transports only when set. */
+/** Envoy's default `common_http_protocol_options.idle_timeout` of upstream connections (1 h). */
+export const DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS = 3_600_000;
+const DEFAULT_CONNECTION_OPTIONS = Object.freeze({ idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS });
+
+/**
+ * The cluster's upstream connection limits: `idle_timeout` (Envoy's 1 h when the cluster sets
+ * none, so idle upstream sessions are always closed at last) and `max_requests_per_connection`.
+ */
 function connectionOptions(c: { maxRequestsPerConnection?: number; idleTimeoutMs?: number }): {
   maxRequestsPerConnection?: number;
   idleTimeoutMs?: number;
 } {
-  if (c.maxRequestsPerConnection === undefined && c.idleTimeoutMs === undefined) return NO_CONNECTION_OPTIONS;
+  if (c.maxRequestsPerConnection === undefined && c.idleTimeoutMs === undefined) return DEFAULT_CONNECTION_OPTIONS;
   return {
     ...(c.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: c.maxRequestsPerConnection } : {}),
-    ...(c.idleTimeoutMs !== undefined ? { idleTimeoutMs: c.idleTimeoutMs } : {}),
+    idleTimeoutMs: c.idleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
   };
 }
 
@@ -168,7 +174,9 @@ export function outboundUpstream(
       return {
         abort: call.abort,
         response: call.response.then((r) =>
-          r.ok ? { ok: true as const, response: r.value } : { ok: false as const, flag: r.errors.flag === 'UF' ? ('UF' as const) : ('UR' as const), message: r.errors.message },
+          r.ok
+            ? { ok: true as const, response: r.value }
+            : { ok: false as const, flag: r.errors.flag === 'UF' ? ('UF' as const) : ('UR' as const), message: r.errors.message, refusedStream: r.errors.refusedStream },
         ),
       };
     },

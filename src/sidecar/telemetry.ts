@@ -1,3 +1,4 @@
+import { OVERLOAD, type OverloadState } from '../dataplane/overload/index.ts';
 import { Counter, Gauge, Histogram, Registry } from '../common/prom.ts';
 
 /**
@@ -152,6 +153,28 @@ export class SidecarTelemetry {
         this.set(at === undefined ? Number.NaN : (now() - at) / 1000);
       },
     });
+  }
+
+  /**
+   * Exposes the overload manager's state, read at scrape time, with Envoy's names:
+   * `envoy_overload_envoy_overload_actions_stop_accepting_requests_active` (and
+   * `…stop_accepting_connections_active`), 1 while the action is on, and
+   * `envoy_overload_envoy_resource_monitors_fixed_heap_pressure` (percent of the heap maximum).
+   */
+  trackOverload(state: OverloadState): void {
+    const gauge = (name: string, read: () => number): void => {
+      new Gauge({
+        name: `envoy_${name.replace(/[^A-Za-z0-9_]/g, '_')}`,
+        help: `Envoy stat ${name}`,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge(`overload.${OVERLOAD.stopAcceptingRequests}.active`, () => (state.shedRequests() ? 1 : 0));
+    gauge(`overload.${OVERLOAD.stopAcceptingConnections}.active`, () => (state.refuseConnections() ? 1 : 0));
+    gauge(`overload.${OVERLOAD.heapMonitor}.pressure`, () => Math.round(state.pressure() * 100));
   }
 
   /** Prometheus text exposition. */

@@ -9,6 +9,8 @@ import type { CertBundle } from './cert-source.ts';
 import { UpstreamError } from './errors.ts';
 import { checkMeshServerIdentity, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import type { UpstreamCall, UpstreamRequest, UpstreamResponse } from './upstream-interface.ts';
+import { UPGRADE_DECLINED_HEADER } from './websocket-tunnel.ts';
+import type { Readable } from 'node:stream';
 
 /**
  * Pool of mesh mTLS HTTP/2 sessions, keyed by (dial address, SNI). Contract:
@@ -140,7 +142,8 @@ export class H2SessionPool {
         settled = true;
         const flag = pooled.connected ? 'UR' : 'UF';
         const why = e === undefined ? `stream closed with code ${stream.rstCode ?? 'unknown'}` : errorMessage(e);
-        resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e })));
+        const refusedStream = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+        resolve(fail(new UpstreamError(flag, `upstream ${target.host}:${target.port} (${target.sni}): ${why}`, { cause: e, refusedStream })));
       };
       let trailers: http2.IncomingHttpHeaders | undefined;
       stream.once('trailers', (t: http2.IncomingHttpHeaders) => {
@@ -185,14 +188,15 @@ export class H2SessionPool {
   /**
    * Opens an RFC 8441 extended CONNECT stream (`:method CONNECT`, `:protocol` in `headers`) on a
    * pooled session, once the server's SETTINGS allow it. Resolves with the tunnel when the server
-   * answers 200, else with its response (status, headers) to relay, or an UpstreamError (UF when
+   * answers 200, else with its response (status, headers, and body: the caller reads or destroys
+   * it) to relay, or an UpstreamError (UF when
    * the session never came up or the server does not allow extended CONNECT, UR on a reset).
    */
   async connect(
     target: H2Target,
     headers: http2.OutgoingHttpHeaders,
     connectTimeoutMs: number,
-  ): Promise<Result<{ kind: 'tunnel'; tunnel: H2Tunnel } | { kind: 'refused'; status: number; headers: http2.IncomingHttpHeaders }, UpstreamError>> {
+  ): Promise<Result<{ kind: 'tunnel'; tunnel: H2Tunnel } | { kind: 'refused'; status: number; headers: http2.IncomingHttpHeaders; body: Readable }, UpstreamError>> {
     const pooled = this.#acquire(target, connectTimeoutMs);
     await pooled.settings;
     if (pooled.session.destroyed || pooled.session.closed) return fail(new UpstreamError('UF', `upstream ${target.host}:${target.port}: session closed`));
@@ -213,10 +217,11 @@ export class H2SessionPool {
     return new Promise((resolve) => {
       stream.once('response', (h) => {
         const status = Number(h[':status'] ?? 502);
-        if (status === 200) resolve(ok({ kind: 'tunnel', tunnel: { stream, headers: h, ...(pooled.peer ? { peer: pooled.peer } : {}) } }));
+        // A 2xx the peer marks as a declined upgrade (websocket-tunnel.ts) is a response, not a tunnel.
+        if (status === 200 && h[UPGRADE_DECLINED_HEADER] === undefined) resolve(ok({ kind: 'tunnel', tunnel: { stream, headers: h, ...(pooled.peer ? { peer: pooled.peer } : {}) } }));
         else {
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-          resolve(ok({ kind: 'refused', status, headers: h }));
+          stream.end();
+          resolve(ok({ kind: 'refused', status, headers: h, body: stream }));
         }
       });
       stream.on('error', () => {});
@@ -317,6 +322,21 @@ export class H2SessionPool {
   #drop(target: H2Target, pooled: PooledSession, key = poolKey(target)): void {
     this.#all.delete(pooled);
     this.#unpool(target, pooled, key);
+  }
+
+  /**
+   * Drains sessions to endpoints removed from the config (EDS removals): a pooled session whose
+   * `host:port` is in `removed` leaves the pool, so no new stream goes to it, and is closed
+   * gracefully (GOAWAY; streams in flight finish first).
+   */
+  drainEndpoints(removed: ReadonlySet<string>): void {
+    if (removed.size === 0) return;
+    for (const [key, list] of [...this.#pools]) {
+      const hostPort = key.slice(0, key.indexOf('|'));
+      if (!removed.has(hostPort)) continue;
+      this.#pools.delete(key);
+      for (const p of list) if (!p.session.closed) p.session.close();
+    }
   }
 
   /** Takes a session out of its key's list only: no new stream uses it; `close()` still reaches it. */

@@ -61,7 +61,8 @@ export class Http1Upstream {
 
   request(target: { host: string; port: number }, req: UpstreamRequest, origination?: OriginationTarget): UpstreamCall {
     let connected = false;
-    const common = { host: target.host, port: target.port, method: req.method, path: req.path, headers: req.headers };
+    // Strict parsing of the upstream's response whatever the process flags.
+    const common = { host: target.host, port: target.port, method: req.method, path: req.path, headers: req.headers, insecureHTTPParser: false };
     const upstream = origination
       ? https.request({ ...common, ...origination.options, agent: this.#tlsAgent(origination.key) })
       : http.request({ ...common, agent: this.#agent });

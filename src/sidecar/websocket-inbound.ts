@@ -7,7 +7,7 @@ import { blankLabels, type ListenerContext, RESPONSE_FLAGS_HEADER, reportRequest
 import type { PeerIdentity } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { serviceNameOf } from './telemetry.ts';
-import { splice, upgradeResponseHeaders } from './websocket-tunnel.ts';
+import { splice, UPGRADE_DECLINED_HEADER, upgradeResponseHeaders } from './websocket-tunnel.ts';
 
 /**
  * WebSocket on the inbound listener: an RFC 8441 extended CONNECT stream (`:protocol websocket`)
@@ -124,7 +124,7 @@ export function handleInboundUpgrade(
       picked.release();
       return;
     }
-    stream.respond({ ...upgradeResponseHeaders(appRes.headers, [PEER_METADATA_HEADER]), ':status': 200, [PEER_METADATA_HEADER]: ctx.peerMetadata });
+    stream.respond({ ...upgradeResponseHeaders(appRes.headers, [PEER_METADATA_HEADER], true), ':status': 200, [PEER_METADATA_HEADER]: ctx.peerMetadata });
     if (appHead.length > 0) appSocket.unshift(appHead);
     // The app is this hop's upstream: its abrupt close is what resets the tunnel (UC).
     splice(
@@ -147,7 +147,14 @@ export function handleInboundUpgrade(
       appRes.destroy();
       return;
     }
-    stream.respond({ ...upgradeResponseHeaders(appRes.headers, [PEER_METADATA_HEADER]), ':status': appRes.statusCode ?? 502, [PEER_METADATA_HEADER]: ctx.peerMetadata });
+    const status = appRes.statusCode ?? 502;
+    // The app declined the upgrade: its answer is relayed as a response, never as a tunnel.
+    stream.respond({
+      ...upgradeResponseHeaders(appRes.headers, [PEER_METADATA_HEADER], true),
+      ':status': status,
+      [PEER_METADATA_HEADER]: ctx.peerMetadata,
+      ...(status >= 200 && status < 300 ? { [UPGRADE_DECLINED_HEADER]: '1' } : {}),
+    });
     appRes.pipe(stream);
     appRes.once('end', () => hooks.report(appRes.statusCode ?? 502, '', { up: 0, down: 0 }));
   });

@@ -11,7 +11,8 @@ import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
 import { serviceNameOf } from './telemetry.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
-import { http1Head, splice, upgradeResponseHeaders } from './websocket-tunnel.ts';
+import { http1Head, readDeclinedBody, splice, UPGRADE_DECLINED_HEADER, upgradeResponseHeaders } from './websocket-tunnel.ts';
+import type { Readable } from 'node:stream';
 
 /**
  * The app's side of one upgrade: an HTTP/1.1 connection after its `Upgrade` request, or an h2c
@@ -23,7 +24,7 @@ interface UpgradeDownstream {
   remote: { host: string; port: number } | undefined;
   destroyed(): boolean;
   accept(headers: http.OutgoingHttpHeaders): Duplex;
-  refuse(status: number, headers: http.OutgoingHttpHeaders, body: string): void;
+  refuse(status: number, headers: http.OutgoingHttpHeaders, body: string | Buffer): void;
   /** Takes the app side down after an upstream failure (UC). */
   reset(): void;
 }
@@ -49,8 +50,10 @@ export function handleOutboundUpgrade(ctx: ListenerContext, h2: H2SessionPool, r
       socket.write(http1Head(101, 'Switching Protocols', { ...headers, connection: 'Upgrade', upgrade: 'websocket' }));
       return socket;
     },
+    // Not a tunnel: the connection ends with this response (bytes sent after the request are never forwarded).
     refuse: (status, headers, body) => {
-      socket.end(http1Head(status, http.STATUS_CODES[status] ?? '', { ...headers, 'content-length': Buffer.byteLength(body), connection: 'close' }) + body);
+      socket.write(http1Head(status, http.STATUS_CODES[status] ?? '', { ...headers, 'content-length': Buffer.byteLength(body), connection: 'close' }));
+      socket.end(body);
     },
     reset: () => socket.destroy(),
   };
@@ -100,7 +103,8 @@ export function handleOutboundExtendedConnect(ctx: ListenerContext, h2: H2Sessio
     },
     refuse: (status, out, body) => {
       if (stream.destroyed || stream.headersSent) return;
-      stream.respond({ ':status': status, ...out, 'content-length': Buffer.byteLength(body) });
+      // A 2xx on a CONNECT stream means "tunnel established" (RFC 8441): a declined upgrade's 2xx is a 502.
+      stream.respond({ ':status': status >= 200 && status < 300 ? 502 : status, ...out, 'content-length': Buffer.byteLength(body) });
       stream.end(body);
     },
     reset: () => stream.close(http2.constants.NGHTTP2_CONNECT_ERROR),
@@ -258,11 +262,19 @@ function tunnel(
     picked.release();
     reply(503, flag, message);
   };
-  const refused = (status: number, headers: http.IncomingHttpHeaders): void => {
+  /**
+   * The upstream declined the upgrade (any answer but 101 / a CONNECT 200): its response, body
+   * included (bounded), is relayed and the app's connection ends; nothing becomes a tunnel
+   * (attack case 14). `fromMesh`: the answer came from a peer sidecar, whose internal headers are trusted.
+   */
+  const refused = (status: number, headers: http.IncomingHttpHeaders, body: Readable, fromMesh: boolean): void => {
     picked.report({ kind: 'response', status });
     picked.release();
-    down.refuse(status, upgradeResponseHeaders(headers, [PEER_METADATA_HEADER]), '');
-    report(status);
+    void readDeclinedBody(body).then((bytes) => {
+      if (down.destroyed()) return;
+      down.refuse(status, upgradeResponseHeaders(headers, [PEER_METADATA_HEADER, UPGRADE_DECLINED_HEADER], !fromMesh), bytes);
+      report(status);
+    });
   };
 
   // Plaintext to a mesh workload (tls DISABLE): the tunnel goes over h2c to its sidecar.
@@ -288,7 +300,7 @@ function tunnel(
           return;
         }
         if (!r.ok) failed(r.errors.flag === 'UF' ? 'UF' : 'UR', r.errors.message);
-        else if (r.value.kind === 'refused') refused(r.value.status, r.value.headers);
+        else if (r.value.kind === 'refused') refused(r.value.status, r.value.headers, r.value.body, mtls);
         else {
           if (r.value.tunnel.peer) labels.destination_principal = r.value.tunnel.peer.spiffeId;
           accepted(r.value.tunnel.stream, r.value.tunnel.headers);
@@ -304,10 +316,7 @@ function tunnel(
     if (upHead.length > 0) upSocket.unshift(upHead);
     accepted(upSocket, res.headers);
   });
-  up.once('response', (res) => {
-    res.resume();
-    refused(res.statusCode ?? 502, res.headers);
-  });
+  up.once('response', (res) => refused(res.statusCode ?? 502, res.headers, res, false));
   up.once('timeout', () => up.destroy(new Error('connect timeout')));
   up.once('error', (e: Error) => failed('UF', e.message));
   up.end();

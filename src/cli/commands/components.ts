@@ -134,8 +134,21 @@ export function registerComponentCommands(program: Command): void {
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option('--namespace <ns>', "the gateway's namespace (its xDS node and certificate)", 'istio-system')
     .option('--service-account <sa>', "the gateway's service account (its xDS node and certificate)", 'istio-eastwestgateway')
+    .option(
+      '--termination-drain-duration <seconds>',
+      "on SIGTERM: not ready, stop accepting, let passthrough connections run for up to this long, then close and exit 0 (Istio's terminationDrainDuration; env TERMINATION_DRAIN_DURATION_SECONDS)",
+      process.env['TERMINATION_DRAIN_DURATION_SECONDS'] ?? '5',
+    )
+    .option('--idle-timeout <seconds>', "close a passthrough connection idle this long either way (Envoy tcp_proxy idle_timeout)", '3600')
+    .option('--max-connections <n>', 'open passthrough connections; the next is refused at accept (downstream_cx_overflow)', '1048576')
     .addOption(xdsApiOption())
     .action(async (o: Record<string, string>) => {
+      const drainSeconds = Number(o['terminationDrainDuration'] ?? '5');
+      if (!Number.isFinite(drainSeconds) || drainSeconds < 0 || drainSeconds > 3600) exitWith('invalid --termination-drain-duration: expected seconds, 0–3600');
+      const idleSeconds = Number(o['idleTimeout'] ?? '3600');
+      if (!Number.isFinite(idleSeconds) || idleSeconds <= 0 || idleSeconds > 86_400) exitWith('invalid --idle-timeout: expected seconds, above 0 and at most 86400');
+      const maxConnections = Number(o['maxConnections'] ?? '1048576');
+      if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) exitWith('invalid --max-connections: expected a positive integer');
       const { startGateway } = await import('../../gateway/index.ts');
       const log = createLogger('gateway', { cluster: o['cluster'] ?? '' });
       const caTarget = o['ca'] ?? `${o['controlPlane']}:${PORTS.xdsTls}`;
@@ -151,9 +164,13 @@ export function registerComponentCommands(program: Command): void {
         },
         ca: { target: caTarget, serverName: CONTROL_PLANE_SERVER_NAME, token: tokenFromFile(o['tokenFile'] ?? '', log), trustDomain: o['trustDomain'] ?? 'cluster.local' },
         identity: { namespace: o['namespace'] ?? 'istio-system', serviceAccount: o['serviceAccount'] ?? 'istio-eastwestgateway' },
+        idleTimeoutMs: Math.max(1, Math.round(idleSeconds * 1000)),
+        maxConnections,
         logger: log,
       });
-      runUntilSignal('gateway', log, () => gw.close());
+      const drainMs = Math.round(drainSeconds * 1000);
+      // The force-exit timer leaves the drain its whole duration, plus time to close.
+      runUntilSignal('gateway', log, () => gw.drain(drainMs), drainMs + 2000);
     });
 
   program

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { watchFileContents } from '../common/file-content-watch.ts';
 import type { Logger } from '../common/log.ts';
 import { loadKubeConfig } from '../common/kube-config.ts';
 import { createImportFolderSink, fanOutImportSink, type ImportSink, startFederation } from '../federation/index.ts';
@@ -94,6 +95,8 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
   });
   federation.update(model.exportState());
   model.onPush(() => federation.update(model.exportState()));
+  // A root rotation rewrites the bundle file: republished and peers re-checked, no restart.
+  const roots = watchFileContents([opts.rootCertFile], log, { what: 'trust bundle', initial: [rootCertPem] }, ([pem = '']) => federation.setRoots(pem));
 
   let monitoring: MonitoringServer | undefined;
   if (opts.monitoring) {
@@ -110,6 +113,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
 
   return {
     async close() {
+      roots.close();
       await federation.close();
       await serviceImports?.close();
       await model.close();

@@ -254,7 +254,11 @@ test('renewNow: concurrent calls share one request; the schedule restarts from t
   const rotator = new CertificateRotator({
     fetch: async () => {
       const n = ++calls;
-      if (n > 1) await new Promise<void>((r) => (release = r));
+      if (n > 1) {
+        await new Promise<void>((r) => {
+          release = r;
+        });
+      }
       return fakeBundle(clock, n);
     },
     clock,

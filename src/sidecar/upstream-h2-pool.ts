@@ -328,12 +328,23 @@ export class H2SessionPool {
     else this.#pools.set(key, rest);
   }
 
-  /** Takes every session out of the pool and closes it gracefully (in-flight streams finish). */
+  /**
+   * Takes every session out of the pool and closes it gracefully (in-flight streams finish). A
+   * session still connecting with streams queued on it (two rotations in a row: a new bundle,
+   * then the certificate renewed under it) is not closed yet, since Node would fail those streams
+   * with ERR_HTTP2_GOAWAY_SESSION; it closes after its last stream.
+   */
   retire(): void {
     const sessions = [...this.#all];
     this.#pools.clear();
-    this.#all.clear();
-    for (const p of sessions) if (!p.session.closed) p.session.close();
+    for (const p of sessions) {
+      if (!p.connected && p.active > 0 && !p.session.closed) {
+        p.retiring = true;
+        continue;
+      }
+      this.#all.delete(p);
+      if (!p.session.closed) p.session.close();
+    }
   }
 
   /** Destroys every session (shutdown). */

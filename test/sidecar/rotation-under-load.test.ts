@@ -51,6 +51,11 @@ test.serial('case 19: workload and root rotation under load, zero failed request
         pair.serverCerts.rotate(withRoots(pair.serverCerts.current(), both));
       },
     },
+    // What a sidecar does on a bundle change: the new bundle at once, the renewed certificate a
+    // moment later, while requests are on sessions still connecting.
+    { at: 350, name: 'client: bundle, then a renewed certificate', run: () => pair.clientCerts.rotate(withRoots(pair.ca.issue('default', 'caller'), both)) },
+    { at: 351, name: 'client: renewed again', run: () => pair.clientCerts.rotate(withRoots(pair.ca.issue('default', 'caller'), both)) },
+    { at: 352, name: 'client: and again', run: () => pair.clientCerts.rotate(withRoots(pair.ca.issue('default', 'caller'), both)) },
     { at: 400, name: 'phase 2: server certificate under the new root', run: () => pair.serverCerts.rotate(withRoots(next.issue('default', 'reviews'), both)) },
     { at: 500, name: 'phase 2: client certificate under the new root', run: () => pair.clientCerts.rotate(withRoots(next.issue('default', 'caller'), both)) },
     {

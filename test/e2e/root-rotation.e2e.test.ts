@@ -53,7 +53,7 @@ test.serial('meshfed ca rotate with traffic flowing east → west: zero failed r
       try {
         const r = await request(ctx.state, 'east/default/client', RATINGS);
         if (r.status === 200 && (JSON.parse(r.body) as { cluster?: string }).cluster === 'west') ok++;
-        else failures.push(`${r.status} ${r.body.slice(0, 120)}`);
+        else failures.push(`${r.status} ${r.body.slice(0, 400)}`);
       } catch (e: unknown) {
         failures.push(e instanceof Error ? e.message : String(e));
       }

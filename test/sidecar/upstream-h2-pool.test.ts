@@ -96,3 +96,44 @@ test('retire() while a session is still connecting: the request queued on it com
   );
   for (const r of results) if (r.ok) r.value.body.resume();
 });
+
+test('retire() right after a request on a connected session: the request completes (our GOAWAY never overtakes its HEADERS)', async (t) => {
+  const ca = await createTestCa();
+  t.teardown(() => ca.dispose());
+  const server = ca.issue('default', 'httpbin');
+  const h2 = http2.createSecureServer({
+    key: server.privateKeyPem,
+    cert: server.certChainPem,
+    ca: server.rootsPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+  });
+  h2.on('stream', (stream) => stream.respond({ ':status': 200 }, { endStream: true }));
+  await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+  t.teardown(() => new Promise<void>((resolve) => h2.close(() => resolve())));
+  const port = (h2.address() as AddressInfo).port;
+  const pool = new H2SessionPool(() => ca.issue('default', 'productpage'), createLogger('test'));
+  t.teardown(() => pool.close());
+  const target = { host: HOST, port, sni: 'outbound_.8000_._.httpbin.default.svc.cluster.local', alpn: ['h2'] };
+  const get = () =>
+    pool.request(target, {
+      method: 'GET',
+      path: '/',
+      headers: { ':method': 'GET', ':path': '/', ':authority': 'httpbin', ':scheme': 'https' },
+      body: undefined,
+      connectTimeoutMs: 5000,
+    }).response;
+  const statuses: (number | string)[] = [];
+  for (let i = 0; i < 20; i++) {
+    // Warm: the session is connected; then a request and a rotation in the same tick.
+    const warm = await get();
+    if (warm.ok) warm.value.body.resume();
+    const pending = get();
+    pool.retire();
+    const r = await pending;
+    statuses.push(r.ok ? r.value.status : `${r.errors}`);
+    if (r.ok) r.value.body.resume();
+  }
+  t.deepEqual(statuses, Array(20).fill(200));
+});

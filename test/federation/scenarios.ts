@@ -204,7 +204,7 @@ export const scenarios: Scenario[] = [
       // West takes old+new again (setRoots): overlap restored, east imported again.
       west.handle.setRoots(meshRoot + nextRoot);
       await eventually('west imports east again', () => imported(west.sink, 'east', 's8-rotate').length === 2);
-      t.deepEqual(west.handle.status().untrusted, []);
+      t.false(west.handle.status().untrusted.includes('east'));
       t.throws(() => west.handle.setRoots('no certificate here'), { message: /invalid rootCertPem/ });
     },
   },

@@ -24,6 +24,7 @@ import {
   fanOutImportSink,
   type FederationHandle,
   type ImportSink,
+  registerFederationTrustMetrics,
   startFederation,
 } from '../federation/index.ts';
 import { createMixerService } from '../mixer/index.ts';
@@ -218,6 +219,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
 
   let federation: FederationHandle | undefined;
+  if (opts.discovery.kind !== 'none') registerFederationTrustMetrics(registry, () => federation);
   let kubeSynced = false;
   void pilot.synced().then(() => {
     kubeSynced = true;

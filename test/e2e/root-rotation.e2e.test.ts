@@ -1,5 +1,5 @@
 /**
- * Case 21 of the security issue: `meshfed ca rotate` across the two-cluster fixture mesh (real
+ * Case 21 of the security issue: `meshfed ca rotate` across a two-cluster mesh (real
  * processes, real Consul, certificates from each cluster's Citadel) while a caller in east keeps
  * calling ratings in west through both sidecars and west's east-west gateway. Zero requests fail
  * during the whole rotation; afterwards every control plane, gateway and sidecar trusts the new
@@ -9,6 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import { meshfed } from '../support/cli.ts';
 import { eventually, type FixtureMeshContext, fetchText, request, useFixtureMesh } from './support/mesh.ts';
@@ -16,7 +17,9 @@ import { eventually, type FixtureMeshContext, fetchText, request, useFixtureMesh
 const test = anyTest as TestFn<FixtureMeshContext>;
 const RATINGS = 'http://ratings.default.svc.cluster.local:9080/';
 
-useFixtureMesh(test, { block: 175, network: 'loopback' });
+// The smallest two-cluster mesh (one caller in east, ratings in west): fewer processes to start.
+const TOPOLOGY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'rotation', 'mesh.yaml');
+useFixtureMesh(test, { block: 175, network: 'loopback', topology: TOPOLOGY });
 
 /** Every component's trust as it reports it: name → root fingerprints and the root its certificate chains to. */
 async function trustOf(ctx: FixtureMeshContext): Promise<Record<string, { roots: string[]; chainRoot: unknown }>> {

@@ -20,6 +20,7 @@ import { PORTS } from '../common/ports.ts';
 import {
   createDiscoveryBackend,
   createExportConflictTracker,
+  type ConsulTlsOptions,
   type DiscoveryBackend,
   fanOutImportSink,
   type FederationHandle,
@@ -122,7 +123,7 @@ export interface ControlPlaneOptions {
 }
 
 export type DiscoveryChoice =
-  | { kind: 'consul'; host: string; port: number }
+  | { kind: 'consul'; host: string; port: number; token?: string; tls?: ConsulTlsOptions }
   | { kind: 'memory'; url: string }
   | { kind: 'none' };
 
@@ -330,6 +331,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         sink,
         ttlSeconds: opts.federationTtlSeconds ?? 15,
         logger: log.child({ component: 'federation' }),
+        metrics: registry,
       });
       federation.update(pilot.exportState());
       conflicts?.updateLocal(pilot.exportState());
@@ -402,6 +404,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 /** The discovery backend a federation controller reaches Consul (or the embedded store) through. */
 export function discoveryBackend(choice: Exclude<DiscoveryChoice, { kind: 'none' }>, cluster: string): DiscoveryBackend {
   return choice.kind === 'consul'
-    ? createDiscoveryBackend('consul', { host: choice.host, port: choice.port })
+    ? createDiscoveryBackend('consul', {
+        host: choice.host,
+        port: choice.port,
+        ...(choice.token !== undefined ? { token: choice.token } : {}),
+        ...(choice.tls !== undefined ? { tls: choice.tls } : {}),
+      })
     : createDiscoveryBackend('memory', { url: choice.url, datacenter: cluster });
 }

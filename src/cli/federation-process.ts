@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { watchFileContents } from '../common/file-content-watch.ts';
+import { Registry } from '../common/prom.ts';
 import type { Logger } from '../common/log.ts';
 import { loadKubeConfig } from '../common/kube-config.ts';
-import { createImportFolderSink, fanOutImportSink, type ImportSink, startFederation } from '../federation/index.ts';
+import { createImportFolderSink, fanOutImportSink, type ImportSink, registerFederationTrustMetrics, startFederation } from '../federation/index.ts';
 import { createPilot } from '../pilot/index.ts';
 import type { LeaseHeldWriter, LeaseTiming } from './control-plane-kube.ts';
 import { type DiscoveryChoice, discoveryBackend } from './control-plane.ts';
@@ -85,6 +86,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
     serviceImports = writer;
     sink = fanOutImportSink([folder, writer], (e) => log.error({ err: String(e) }, 'import sink failed'));
   }
+  const metrics = new Registry();
   const federation = await startFederation({
     cluster: opts.cluster,
     backend: discoveryBackend(opts.discovery, opts.cluster),
@@ -92,9 +94,11 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
     sink,
     ttlSeconds: opts.ttlSeconds ?? 15,
     logger: log,
+    metrics,
   });
   federation.update(model.exportState());
   model.onPush(() => federation.update(model.exportState()));
+  registerFederationTrustMetrics(metrics, () => federation);
   // A root rotation rewrites the bundle file: republished and peers re-checked, no restart.
   const roots = watchFileContents([opts.rootCertFile], log, { what: 'trust bundle', initial: [rootCertPem] }, ([pem = '']) => federation.setRoots(pem));
 
@@ -103,6 +107,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
     monitoring = await startMonitoringServer({
       ...opts.monitoring,
       ready: () => readinessReport({ federation: federationCheck(() => federation) }),
+      metrics,
       json: {
         '/debug/federationz': () => federation.status(),
         '/debug/configz': () => ({ errors: model.configErrors().map(String), registryErrors: model.registryErrors() }),

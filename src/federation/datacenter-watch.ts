@@ -18,6 +18,11 @@ export interface DatacenterWatchHandlers {
   onFailure(consecutive: number, error: DiscoveryError): void;
   /** A request succeeded after one or more failures. */
   onRecovered(): void;
+  /**
+   * Any request answered: the datacenter's data is current as of now, changed or not (a blocking
+   * query answers at the latest after `waitSeconds`). The importer's staleness counts from here.
+   */
+  onContact?(): void;
 }
 
 /** Options of startDatacenterWatch. */
@@ -96,6 +101,7 @@ export function startDatacenterWatch(opts: DatacenterWatchOptions, handlers: Dat
         continue;
       }
       succeeded();
+      handlers.onContact?.();
       index = nextIndex(index, answer.value.index);
       if (onAnswer(answer.value.value) === 'stop') return;
     }

@@ -16,7 +16,22 @@ export interface DiscoveryBackendOptions {
 
 const timeout = z.number().int().positive().optional();
 const schemas = {
-  consul: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535), requestTimeoutMs: timeout }),
+  consul: z.object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    requestTimeoutMs: timeout,
+    token: z.string().min(1).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+    tls: z
+      .object({
+        ca: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must hold a PEM certificate' }),
+        cert: z.string().optional(),
+        key: z.string().optional(),
+        serverName: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key go together' })
+      .optional(),
+  }).strict(),
   memory: z.object({ url: z.url({ protocol: /^https?$/ }), datacenter: z.string().min(1), requestTimeoutMs: timeout }),
 } as const;
 

@@ -5,6 +5,7 @@
  * `wait`), aborted through papi's `ctx` cancel event.
  */
 import { EventEmitter } from 'node:events';
+import https from 'node:https';
 import Consul from 'consul';
 import { z } from 'zod';
 import { errorCode, errorMessage } from '../common/errors.ts';
@@ -19,12 +20,27 @@ import {
 } from './discovery-interface.ts';
 import { DiscoveryError } from './federation-errors.ts';
 
-/** Options of the Consul backend: where the local agent's HTTP API listens. */
+/** How the backend reaches the agent's API over HTTPS (Consul's `CONSUL_CACERT` and friends). */
+export interface ConsulTlsOptions {
+  /** PEM roots that verify the agent's certificate. */
+  ca: string;
+  /** A client certificate and key (PEM), for agents with `verify_incoming_https`. */
+  cert?: string | undefined;
+  key?: string | undefined;
+  /** The name checked against the agent's certificate; default the host (an IP SAN or DNS name). */
+  serverName?: string | undefined;
+}
+
+/** Options of the Consul backend: where the local agent's HTTP API listens, and how to talk to it. */
 export interface ConsulDiscoveryOptions {
   host: string;
   port: number;
   /** Deadline of non-blocking requests, in ms (default 5000). */
   requestTimeoutMs?: number;
+  /** The ACL token sent with every request (`X-Consul-Token`); Consul's anonymous token without. */
+  token?: string | undefined;
+  /** HTTPS to the agent; plain HTTP without. */
+  tls?: ConsulTlsOptions | undefined;
 }
 
 /** Options papi (the client's HTTP layer) accepts beside the typed ones. */
@@ -60,7 +76,23 @@ class ConsulDiscovery implements DiscoveryBackend {
   private closed = false;
 
   constructor(opts: ConsulDiscoveryOptions) {
-    this.consul = new Consul({ host: opts.host, port: opts.port });
+    const tls = opts.tls;
+    this.consul = new Consul({
+      host: opts.host,
+      port: opts.port,
+      ...(tls
+        ? {
+            secure: true,
+            agent: new https.Agent({
+              keepAlive: true,
+              ca: tls.ca,
+              ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+              ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+            }),
+          }
+        : {}),
+      ...(opts.token ? { defaults: { token: opts.token } } : {}),
+    });
     this.timeoutMs = opts.requestTimeoutMs ?? 5000;
   }
 
@@ -93,6 +125,11 @@ class ConsulDiscovery implements DiscoveryBackend {
         return fail(new DiscoveryError('DISCOVERY_ABORTED', `${what}: aborted`));
       }
       const status = papiStatus(e);
+      if (status === 403) {
+        return fail(
+          new DiscoveryError('DISCOVERY_PERMISSION_DENIED', `${what}: HTTP 403 from Consul (check the ACL token's policy): ${errorMessage(e)}`, { cause: e }),
+        );
+      }
       if (status !== undefined) {
         return fail(
           new DiscoveryError('DISCOVERY_REQUEST_FAILED', `${what}: HTTP ${status}: ${errorMessage(e)}`, { cause: e }),

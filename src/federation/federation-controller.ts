@@ -7,6 +7,7 @@
  * (nothing until the first `update`) and importing. `close()` deregisters this cluster's services,
  * aborts every blocking query and resolves; it does not close the backend, which the caller owns.
  */
+import { Gauge, type Registry } from '../common/prom.ts';
 import { z } from 'zod';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { DiscoveryBackend } from './discovery-interface.ts';
@@ -33,6 +34,11 @@ export interface FederationOptions {
   logger?: Logger;
   /** Receives every domain event, synchronously, in order. Must not throw. */
   onEvent?: (event: FederationEvent) => void;
+  /**
+   * Registers the controller's metrics here: `meshfed_federation_import_staleness_seconds` and
+   * `meshfed_federation_imported_endpoints`, per `source_cluster`, read at scrape time.
+   */
+  metrics?: Registry;
   /** Timing knobs; defaults suit production, tests shorten them. */
   tuning?: {
     /** How often the datacenter list is polled, in ms (default 5000). */
@@ -54,9 +60,17 @@ export interface FederationHandle {
   update(state: LocalExportState): void;
   /**
    * `imports`: endpoints per imported cluster; `untrusted`: clusters refused for their root;
-   * `exports`: hostnames currently registered by this cluster.
+   * `exports`: hostnames currently registered by this cluster; `stalenessSeconds`: per watched
+   * datacenter, seconds since it last answered.
    */
-  status(): { imports: Record<string, number>; untrusted: string[]; untrustedReasons: Record<string, string>; exports: string[]; rootFingerprints: string[] };
+  status(): {
+    imports: Record<string, number>;
+    untrusted: string[];
+    untrustedReasons: Record<string, string>;
+    exports: string[];
+    stalenessSeconds: Record<string, number>;
+    rootFingerprints: string[];
+  };
   /**
    * Replaces the local trust bundle without a restart: it is republished (retried until it
    * succeeds) and every peer is checked again against it. Throws FederationOptionsError when the
@@ -108,6 +122,30 @@ function fingerprints(pem: string): string[] {
   );
 }
 
+/** The controller's gauges, computed when scraped. */
+function registerFederationMetrics(registry: Registry, importer: Importer): void {
+  new Gauge({
+    name: 'meshfed_federation_import_staleness_seconds',
+    help: "Seconds since a remote cluster's datacenter last answered this cluster's watches; its last imports keep serving meanwhile",
+    labelNames: ['source_cluster'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [dc, seconds] of Object.entries(importer.staleness())) this.set({ source_cluster: dc }, Math.round(seconds * 1000) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'meshfed_federation_imported_endpoints',
+    help: 'Endpoints imported from a remote cluster and served to Pilot',
+    labelNames: ['source_cluster'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [dc, n] of Object.entries(importer.imports())) this.set({ source_cluster: dc }, n);
+    },
+  });
+}
+
 /** How readiness reasons name each backend. */
 const BACKEND_NAMES: Readonly<Record<DiscoveryBackend['kind'], string>> = { consul: 'Consul', memory: 'the memory discovery' };
 
@@ -151,6 +189,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     logger,
     emit,
   });
+  if (options.metrics) registerFederationMetrics(options.metrics, importer);
   exporter.start();
   importer.start();
 
@@ -168,6 +207,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       untrusted: importer.untrusted(),
       untrustedReasons: importer.untrustedReasons(),
       exports: exporter.exportedHostnames(),
+      stalenessSeconds: importer.staleness(),
       rootFingerprints: fingerprints(exporter.published() ?? ''),
     }),
     setRoots: (rootsPem) => {

@@ -57,6 +57,8 @@ interface RemoteState {
   imported: ImportedEndpoint[] | undefined;
   importedJson: string;
   hostnames: Set<string>;
+  /** When a watch request of this datacenter last answered (ms epoch); the watch's start before. */
+  lastContactMs: number;
 }
 
 function endpointKey(e: ImportedEndpoint): string {
@@ -98,6 +100,16 @@ export class Importer {
   imports(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [dc, st] of this.remotes) if (st.imported) out[dc] = st.imported.length;
+    return out;
+  }
+
+  /**
+   * Per watched datacenter, seconds since it last answered (since its watch started if it never
+   * did). While Consul or the peer is unreachable this grows, and the last imports keep serving.
+   */
+  staleness(now = Date.now()): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [dc, st] of this.remotes) out[dc] = Math.max(0, (now - st.lastContactMs) / 1000);
     return out;
   }
 
@@ -188,6 +200,7 @@ export class Importer {
       imported: undefined,
       importedJson: '',
       hostnames: new Set(),
+      lastContactMs: Date.now(),
     };
     state.watch = startDatacenterWatch(
       {
@@ -210,6 +223,9 @@ export class Importer {
         onRecovered: () => {
           state.failure = undefined;
           state.reportedUnreachable = false;
+        },
+        onContact: () => {
+          state.lastContactMs = Date.now();
         },
       },
     );

@@ -24,7 +24,7 @@ export type {
 } from './discovery-interface.ts';
 export { trustBundleKey } from './discovery-interface.ts';
 export { createDiscoveryBackend, type DiscoveryBackendOptions } from './discovery-backends.ts';
-export type { ConsulDiscoveryOptions } from './discovery-consul.ts';
+export type { ConsulDiscoveryOptions, ConsulTlsOptions } from './discovery-consul.ts';
 export type { MemoryDiscoveryOptions } from './discovery-memory.ts';
 export {
   type MemoryDiscoveryServer,

@@ -1,3 +1,4 @@
+import { adminAddress } from './admin-address.ts';
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import net from 'node:net';
@@ -211,20 +212,20 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
 
   const src = { config: () => current, certificates: opts.certificates, telemetry, readiness: () => readiness() };
   const aux = [
-    { name: 'admin', server: createAdminServer(src), port: opts.ports?.admin ?? PORTS.sidecarAdmin },
-    { name: 'health', server: createHealthServer(src), port: opts.ports?.health ?? PORTS.sidecarHealth },
-    { name: 'metrics', server: createMetricsServer(src), port: opts.ports?.metrics ?? PORTS.sidecarMetrics },
+    { name: 'admin', server: createAdminServer(src), host: adminAddress(workload.address), port: opts.ports?.admin ?? PORTS.sidecarAdmin },
+    { name: 'health', server: createHealthServer(src), host: workload.address, port: opts.ports?.health ?? PORTS.sidecarHealth },
+    { name: 'metrics', server: createMetricsServer(src), host: workload.address, port: opts.ports?.metrics ?? PORTS.sidecarMetrics },
   ];
   const urls = { admin: '', health: '', metrics: '' };
   for (const a of aux) {
-    const bound = await listen(a.server, workload.address, a.port);
+    const bound = await listen(a.server, a.host, a.port);
     if (!bound.ok) {
       await Promise.all(aux.map((x) => closeServer(x.server, 100, () => x.server.closeAllConnections())));
       accessLog?.close();
       opts.certificates.off('rotated', onRotated);
       throw bound.errors;
     }
-    urls[a.name as keyof typeof urls] = `http://${hostForUrl(workload.address)}:${bound.value.port}`;
+    urls[a.name as keyof typeof urls] = `http://${hostForUrl(a.host)}:${bound.value.port}`;
   }
 
   const desiredPort = (name: string, port: number): number =>

@@ -64,6 +64,17 @@ type AdsStream = grpc.ClientDuplexStream<unknown, RawDiscoveryResponse | RawDelt
 const isDelta = (r: RawDiscoveryResponse | RawDeltaDiscoveryResponse): r is RawDeltaDiscoveryResponse => 'removedResources' in r;
 
 /**
+ * The delay before reconnect attempt `attempt` (0 for the first): exponential from `initialMs`,
+ * capped at `maxMs`, with "equal jitter" (a uniform draw in the upper half of the ceiling), so
+ * that proxies cut off together by a control-plane outage do not all come back in the same
+ * instant, and none waits less than half the ceiling.
+ */
+export function reconnectDelayMs(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/**
  * A proxy's ADS client (xDS v3, state of the world or, with `apiType: 'DELTA_GRPC'`, delta). It
  * subscribes to CDS and LDS as wildcards, then
  * to the EDS names its EDS clusters use and the RDS names its listeners use, widening and narrowing
@@ -269,9 +280,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     if (this.closed) return;
     this.log.warn({ reason }, 'ads stream ended');
     this.emit('disconnected', reason);
-    const ceiling = Math.min(this.opts.maxBackoffMs, this.opts.initialBackoffMs * 2 ** Math.min(this.attempt, 30));
+    const delay = reconnectDelayMs(this.attempt, this.opts.initialBackoffMs, this.opts.maxBackoffMs);
     this.attempt++;
-    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.guard('reconnect', () => this.openStream());

@@ -101,3 +101,23 @@ test('federation refuses --discovery none, and sidecar a malformed --mixer addre
   t.is(sidecar.code, 1);
   t.is(sidecar.stderr.trim(), 'invalid --mixer: expected host:port, got "no-port-here"');
 });
+
+const CONSUL_SECURITY: [string, (dir: string) => string[], RegExp][] = [
+  ['a missing --consul-token-file', (d) => ['--consul-token-file', path.join(d, 'nope.token')], /^--consul-token-file .*nope\.token: ENOENT/],
+  ['an empty --consul-token-file', (d) => ['--consul-token-file', path.join(d, 'empty.token')], /^--consul-token-file .*empty\.token: the file is empty$/],
+  ['--consul-client-cert without its key', (d) => ['--consul-cacert', path.join(d, 'r.pem'), '--consul-client-cert', path.join(d, 'r.pem')], /^--consul-client-cert and --consul-client-key go together$/],
+  ['--consul-tls-server-name without HTTPS', () => ['--consul-tls-server-name', 'server.east.consul'], /^--consul-tls-server-name needs --consul-cacert \(HTTPS\)$/],
+];
+for (const [what, extra, message] of CONSUL_SECURITY) {
+  test.serial(`federation refuses ${what}`, async (t) => {
+    const dir = await scratch(t);
+    await writeFile(path.join(dir, 'empty.token'), '\n');
+    await writeFile(path.join(dir, 'r.pem'), '-----BEGIN CERTIFICATE-----\n');
+    const r = await meshfed([
+      'federation', '--cluster', 'east', '--registry-file', path.join(dir, 'w.json'), '--config-dir', dir,
+      '--root-cert', path.join(dir, 'r.pem'), '--imports-dir', dir, '--consul', '127.63.2.1:8500', ...extra(dir),
+    ]);
+    t.is(r.code, 1);
+    t.regex(r.stderr.trim(), message);
+  });
+}

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import anyTest, { type TestFn } from 'ava';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
 import { applyYaml, eventually, type FixtureMeshContext, request, processRecipe, useFixtureMesh, waitExit } from './support/mesh.ts';
@@ -12,10 +12,25 @@ import { applyYaml, eventually, type FixtureMeshContext, request, processRecipe,
  * reviews-v1 is healthy, moves to west when its app dies (the sidecar answers 503 UF, outlier
  * detection ejects it), and comes back once the app runs again. Counts are of the `cluster` each
  * reply names, over sequential batches. Addresses: 127.126.0.0/16.
+ *
+ * First, attack case 26 of the security issue: with locality balancing off, east's calls split
+ * between its own pod and west's gateway; killing that gateway (SIGKILL by PID) fails nothing
+ * (connect failures are retried on another host and eject the gateway's endpoint), and the
+ * restarted gateway gets its share back once the ejection ends.
  */
 const test = anyTest as TestFn<FixtureMeshContext>;
 const REVIEWS = 'http://reviews.default.svc.cluster.local:9080/';
 const BATCH = 20;
+/** The fixture splits reviews 90/10 over subsets; this routes to the whole service (both clusters' endpoints). */
+const WHOLE_SERVICE_ROUTE = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+`;
 
 useFixtureMesh(test, { block: 126, network: 'loopback' });
 
@@ -31,12 +46,79 @@ async function batch(state: MeshState, n = BATCH): Promise<Record<string, number
 }
 
 /** Polls batches until `ok` holds for one; returns that batch. */
-function until(state: MeshState, what: string, ok: (b: Record<string, number>) => boolean, timeoutMs = 45_000): Promise<Record<string, number>> {
-  return eventually(what, async () => {
-    const b = await batch(state, 10);
-    return ok(b) ? b : undefined;
-  }, timeoutMs);
+async function until(state: MeshState, what: string, ok: (b: Record<string, number>) => boolean, timeoutMs = 45_000): Promise<Record<string, number>> {
+  let last: Record<string, number> = {};
+  try {
+    return await eventually(what, async () => {
+      last = await batch(state, 10);
+      return ok(last) ? last : undefined;
+    }, timeoutMs);
+  } catch (e: unknown) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; last batch ${JSON.stringify(last)}`);
+  }
 }
+
+/** West's gateway as the case-26 test restarted it: this file owns it and stops it by PID. */
+let restartedGateway: ChildProcess | undefined;
+
+test.after.always(async () => {
+  const child = restartedGateway;
+  if (!child) return;
+  if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+  await waitExit(child);
+});
+
+test.serial("attack case 26: west's gateway dies, east's calls fail over within the outlier interval, and come back once it runs again", async (t) => {
+  const { state, mesh } = t.context;
+  // Both clusters' endpoints in one round-robin pool, with outlier detection and locality balancing
+  // off (outlier detection turns Istio's locality preference on, which would keep every call in
+  // east): east's calls split between east's pod and west's gateway.
+  await applyYaml(
+    t,
+    `${WHOLE_SERVICE_ROUTE}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting: {enabled: false}
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 5s
+`,
+  );
+  await until(state, 'both clusters answer', (b) => (b['east'] ?? 0) >= 3 && (b['west'] ?? 0) >= 3);
+
+  const gateway = mesh.processes().find((p) => p.name === 'west/gateway');
+  if (!gateway) throw new Error(`no west/gateway in ${mesh.processes().map((p) => p.name).join(', ')}`);
+  const recipe = await processRecipe(gateway.pid);
+  process.kill(gateway.pid, 'SIGKILL');
+  await gateway.exited;
+  const firstAfter = await batch(state);
+  t.log(`west's gateway killed (pid ${gateway.pid}), first ${BATCH} calls: ${JSON.stringify(firstAfter)}`);
+  const failed = Object.entries(firstAfter).filter(([k]) => k.startsWith('status')).reduce((n, [, v]) => n + v, 0);
+  // consecutive5xxErrors 1: the gateway's endpoint is ejected on its first connect failure, and
+  // the default retry policy retries connect failures on another host; allow one ejection cycle.
+  t.true(failed <= 2, `at most 2 of ${BATCH} calls fail while the dead gateway is ejected: ${JSON.stringify(firstAfter)}`);
+  const ejected = await batch(state);
+  t.log(`gateway ejected, ${BATCH} calls: ${JSON.stringify(ejected)}`);
+  t.is(ejected['west'] ?? 0, 0, 'nothing answers in west');
+  t.true((ejected['east'] ?? 0) >= BATCH - 2, `east answers at least ${BATCH - 2} of ${BATCH}`);
+
+  const [command, ...args] = recipe.argv;
+  if (command === undefined) throw new Error('empty command line');
+  // The restarted gateway serves the rest of this file (the next test fails over to west through
+  // it); the after.always hook below stops it by PID.
+  const restarted = spawn(command, args, { env: recipe.env, cwd: recipe.cwd, stdio: 'ignore' });
+  restartedGateway = restarted;
+  const back = await until(state, 'recovery: west answers again', (b) => (b['east'] ?? 0) >= 3 && (b['west'] ?? 0) >= 3, 90_000);
+  t.log(`gateway restarted (pid ${restarted.pid}), 10 calls once back: ${JSON.stringify(back)}`);
+});
+
 
 test.serial('failoverPriority [topology.istio.io/cluster]: east stays in east while healthy, fails over to west, comes back', async (t) => {
   const { state, mesh } = t.context;
@@ -45,15 +127,7 @@ test.serial('failoverPriority [topology.istio.io/cluster]: east stays in east wh
   // within one cluster of Envoy's, so route to the whole service (both clusters' endpoints).
   await applyYaml(
     t,
-    `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: [reviews]
-  http:
-  - route:
-    - destination: {host: reviews}
-`,
+    WHOLE_SERVICE_ROUTE,
   );
   // Round robin over both clusters' endpoints gives 5/5 in 10 calls; the fixture's 90/10 split
   // rarely gives 4 or more to west, so this waits out the old route.
@@ -122,3 +196,4 @@ spec:
   if (restarted.pid !== undefined) process.kill(restarted.pid, 'SIGTERM');
   await waitExit(restarted);
 });
+

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import anyTest, { type TestFn } from 'ava';
 import { initCa } from '../../src/citadel/index.ts';
+import { type ConsulEndpoint, consulRequest } from '../../src/cli/runner/consul-http.ts';
 import type { MeshState } from '../../src/cli/runner/state-file.ts';
 import { runProxylessCall } from '../support/proxyless-client.ts';
 import { findTool } from '../support/tools.ts';
@@ -178,6 +179,65 @@ test.serial("Mixer counts mesh-wide requests by source and destination cluster",
   const sum = samples(text, 'meshfed_mesh_requests_total', { source_cluster: 'east', destination_cluster: 'west' }).reduce((a, b) => a + b, 0);
   t.true(sum >= 1, text);
   t.truthy(east.consul, 'east runs its own Consul datacenter');
+});
+
+test.serial("each cluster's Consul is secured: HTTPS only, no anonymous writes, and a controller's token writes only its own datacenter", async (t) => {
+  const east = cluster(t.context.state, 'east');
+  const west = cluster(t.context.state, 'west');
+  const endpoint = async (c: typeof east, withToken: boolean): Promise<ConsulEndpoint> => {
+    const consul = c.consul;
+    if (!consul?.tokenFile || !consul.caFile) throw new Error(`${c.name}: state.json has no Consul token and CA files`);
+    const url = new URL(consul.http);
+    t.is(url.protocol, 'https:');
+    return {
+      address: url.hostname,
+      port: Number(url.port),
+      caPem: await readFile(consul.caFile, 'utf8'),
+      ...(withToken ? { token: (await readFile(consul.tokenFile, 'utf8')).trim() } : {}),
+    };
+  };
+  const eastOwn = await endpoint(east, true);
+  const plain = await consulRequest({ address: eastOwn.address, port: eastOwn.port }, 'GET', '/v1/catalog/services');
+  t.is(plain.status, 400, 'plain HTTP is refused');
+  const service = { ID: 'forged', Name: 'reviews', Tags: ['meshfed'], Address: '127.0.0.9', Port: 15443 };
+  t.is((await consulRequest(await endpoint(east, false), 'PUT', '/v1/agent/service/register', service)).status, 403, 'no token, no registration');
+  const westToken = await endpoint(west, true);
+  const forged = { Node: 'east-server', Address: eastOwn.address, Service: { ID: 'forged', Service: 'reviews', Tags: ['meshfed'], Address: '127.0.0.9', Port: 15443 } };
+  t.is((await consulRequest(westToken, 'PUT', '/v1/catalog/register?dc=east', forged)).status, 403, "west's token cannot write east's catalog");
+  const imports = await consulRequest(eastOwn, 'GET', '/v1/catalog/services?dc=west');
+  t.is(imports.status, 200);
+  t.regex(imports.body, /"ratings"/, "east's token reads west's exports");
+});
+
+test.serial("no operator page of a sidecar, gateway or control plane holds a key, a bootstrap token or a Consul secret", async (t) => {
+  const state = t.context.state;
+  const secretFiles = (await readdir(state.stateDir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile() && (/key\.pem$|\.token$/.test(e.name) || e.parentPath.endsWith(`${path.sep}tokens`) || /-consul\.json$/.test(e.name)))
+    .map((e) => path.join(e.parentPath, e.name));
+  const secrets = new Set<string>();
+  for (const file of secretFiles) {
+    const text = await readFile(file, 'utf8');
+    if (file.endsWith('.pem')) secrets.add(text.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '').slice(0, 48));
+    else if (file.endsWith('-consul.json')) {
+      const config = JSON.parse(text) as { encrypt?: string; acl?: { tokens?: Record<string, string> } };
+      for (const v of [config.encrypt, ...Object.values(config.acl?.tokens ?? {})]) if (v) secrets.add(v);
+    } else secrets.add(text.trim());
+  }
+  t.true(secrets.size >= 8, `secrets found: ${[...secretFiles].join(', ')}`);
+  const pages = state.clusters.flatMap((c) => [
+    `${c.controlPlane.monitoring}/metrics`,
+    `${c.controlPlane.monitoring}/ready`,
+    `${c.controlPlane.monitoring}/debug/configz`,
+    `${c.controlPlane.monitoring}/debug/adsz`,
+    `${c.gateway.admin}/config_dump`,
+    c.gateway.metrics,
+    ...c.workloads.flatMap((w) => (w.sidecar ? [`${w.sidecar.admin}/config_dump`, w.sidecar.metrics] : [])),
+  ]);
+  for (const url of pages) {
+    const body = await fetchText(url);
+    t.notRegex(body, /PRIVATE KEY/, url);
+    for (const s of secrets) t.false(body.includes(s), `${url} holds a secret`);
+  }
 });
 
 test.serial('the real Prometheus scrapes every sidecar, gateway and control plane, and sees the cross-cluster traffic', async (t) => {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { createLogger } from '../../src/common/log.ts';
+import { Registry } from '../../src/common/prom.ts';
 import { createDiscoveryBackend, type FederationHandle, startFederation } from '../../src/federation/index.ts';
 import { type ConsulDatacenters, startConsulDatacenters } from '../support/consul.ts';
 import { EventLog, eventually, exportsOf, makeRootCert, RecordingSink } from './fixtures.ts';
@@ -24,7 +25,8 @@ test('consul: a datacenter that dies is reported unreachable and its last import
   t.teardown(async () => {
     for (const s of started) await s.close();
   });
-  const startCluster = async (name: 'east' | 'west', sink: RecordingSink, events: EventLog) => {
+  const westMetrics = new Registry();
+  const startCluster = async (name: 'east' | 'west', sink: RecordingSink, events: EventLog, metrics?: Registry) => {
     const dc = consul?.dcs.find((d) => d.name === name);
     if (!dc) throw new Error(`no datacenter ${name}`);
     const backend = createDiscoveryBackend('consul', { host: dc.host, port: dc.httpPort, requestTimeoutMs: 2000 });
@@ -36,6 +38,7 @@ test('consul: a datacenter that dies is reported unreachable and its last import
       logger: createLogger('federation-test', { cluster: name }),
       onEvent: events.push,
       tuning,
+      ...(metrics ? { metrics } : {}),
     });
     started.push({ handle, close: () => handle.close().then(() => backend.close()) });
     return handle;
@@ -44,7 +47,7 @@ test('consul: a datacenter that dies is reported unreachable and its last import
   const east = await startCluster('east', new RecordingSink(), new EventLog());
   const westSink = new RecordingSink();
   const westEvents = new EventLog();
-  await startCluster('west', westSink, westEvents);
+  const west = await startCluster('west', westSink, westEvents, westMetrics);
   east.update(exportsOf('east', '127.61.0.1', ['p-reviews']));
   await eventually('west imports p-reviews', () => westSink.summary('east').length === 2);
 
@@ -54,4 +57,15 @@ test('consul: a datacenter that dies is reported unreachable and its last import
   t.deepEqual(westSink.summary('east'), ['p-reviews/p-reviews-v1:9080', 'p-reviews/p-reviews-v2:9080']);
   t.false(westSink.calls.includes('remove east'), 'a partition is not a withdrawal');
   t.false(westEvents.has({ type: 'ServiceWithdrawn', cluster: 'east' }));
+
+  // The staleness metric says how old the kept imports are: it only grows while east is gone.
+  const gauge = async (name: string): Promise<number | undefined> => {
+    const line = (await westMetrics.metrics()).split('\n').find((l) => l.startsWith(`${name}{source_cluster="east"} `));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
+  };
+  t.is(await gauge('meshfed_federation_imported_endpoints'), 2, 'the kept imports are counted');
+  const first = (await gauge('meshfed_federation_import_staleness_seconds')) ?? Number.NaN;
+  t.true(first > 0);
+  await eventually('staleness keeps growing with east gone', async () => ((await gauge('meshfed_federation_import_staleness_seconds')) ?? 0) >= first + 1);
+  t.is(west.status().stalenessSeconds['east'] !== undefined, true);
 });

@@ -10,6 +10,7 @@ const status = (untrusted: string[], roots: number): Status => ({
   untrusted,
   untrustedReasons: Object.fromEntries(untrusted.map((p) => [p, `trust bundle of cluster ${p} shares no root with the local bundle`])),
   exports: [],
+  stalenessSeconds: {},
   rootFingerprints: Array.from({ length: roots }, (_, i) => `FP${i}`),
 });
 

@@ -222,9 +222,14 @@ export const scenarios: Scenario[] = [
       );
       t.is(imported(west.sink, 'east', 's5-cut').length, 2, 'a partition is not a withdrawal');
       t.false(west.sink.calls.includes('remove east'));
+      const staleness = (): number => west.handle.status().stalenessSeconds['east'] ?? Number.NaN;
+      const cutFor = staleness();
+      await eventually('the kept imports grow stale', () => staleness() >= cutFor + 0.5);
+      const stale = staleness();
       east.handle.update(exportsOf('east', GATEWAY.east, ['s5-cut', 's5-later']));
       faulty.cut.delete('east');
       await eventually('west imports s5-later once east is back', () => imported(west.sink, 'east', 's5-later').length === 2);
+      t.true(staleness() < stale, 'an answer from east resets its staleness');
     },
   },
   {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { createPrivateKey } from 'node:crypto';
 import tls from 'node:tls';
 import test from 'ava';
 import { pino } from 'pino';
@@ -379,4 +380,32 @@ test.serial('a config change applies to new requests without dropping one in fli
   t.is(reply.status, 200);
   t.is(reply.body, 'released');
   await client.applyConfig(before);
+});
+
+/** The secret forms of a PEM private key: its base64 body, and the raw private scalar as hex and base64url. */
+function keyForms(privateKeyPem: string): string[] {
+  const body = privateKeyPem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
+  const jwk = createPrivateKey(privateKeyPem).export({ format: 'jwk' });
+  const d = typeof jwk.d === 'string' ? jwk.d : '';
+  return [body, body.slice(0, 40), d, Buffer.from(d, 'base64url').toString('hex'), Buffer.from(d, 'base64url').toString('base64')].filter((s) => s.length >= 16);
+}
+
+test.serial('no admin, health or metrics page carries key material (§3: the operator ports leak nothing)', async (t) => {
+  const pages = [client, server].flatMap((dp) => [
+    `${dp.urls.admin}/config_dump`,
+    `${dp.urls.admin}/ready`,
+    `${dp.urls.admin}/certs`,
+    `${dp.urls.admin}/nothing-here`,
+    `${dp.urls.health}/healthz/ready`,
+    `${dp.urls.metrics}/stats/prometheus`,
+  ]);
+  const secrets = [clientCerts, serverCerts].flatMap((c) => keyForms(c.current().privateKeyPem));
+  t.true(secrets.length >= 8, 'each key yields its secret forms');
+  for (const url of pages) {
+    const body = await (await fetch(url)).text();
+    t.notRegex(body, /PRIVATE KEY/, url);
+    for (const s of secrets) t.false(body.includes(s), `${url} holds key material`);
+  }
+  // The admin port binds where the workload is: this workload's address is a loopback one.
+  t.is(new URL(client.urls.admin).hostname, CLIENT);
 });

@@ -4,7 +4,9 @@
  * (src/cli/runner/consul-agents.ts), adding per-test ports, a settle delay and logs in errors.
  *
  * Ports of datacenter i (in `names` order): http basePort+10i, serf LAN +1, serf WAN +2, server
- * RPC +3; DNS and gRPC are disabled. Agents log to `<tempdir>/logs/<name>_consul.log`; when
+ * RPC +3, https +4; DNS and gRPC are disabled. With `secure`, the agents run as `meshfed up` runs
+ * them (src/cli/runner/consul-security.ts): HTTPS only on +4, ACLs with default deny, RPC TLS and
+ * gossip encryption, certificates from a fresh mesh CA in the temp folder. Agents log to `<tempdir>/logs/<name>_consul.log`; when
  * start-up fails, the error quotes each log's tail, and the temp folder is kept.
  *
  * The caller owns the result: call `stop()` in a teardown hook (it is idempotent). Agents are also
@@ -15,7 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ConsulDatacenter as RunnerDatacenter, startConsulDatacenters as startAgents } from '../../src/cli/runner/consul-agents.ts';
+import { type PreparedConsulSecurity, prepareConsulSecurity } from '../../src/cli/runner/consul-security.ts';
 import { Supervisor } from '../../src/cli/runner/supervisor.ts';
+import { initCa } from '../../src/citadel/ca-init.ts';
 import { findTool } from './tools.ts';
 
 /** One running datacenter. */
@@ -28,6 +32,10 @@ export interface ConsulDatacenter {
   serfWanPort: number;
   /** The agent's log file. */
   logFile: string;
+  /** With `secure`: the API is HTTPS on `httpPort`, verified with `caFile`/`caPem`. */
+  tls?: { caFile: string; caPem: string };
+  /** With `secure`: this datacenter's federation controller token. */
+  federationToken?: string;
 }
 
 /** Running datacenters and how to stop them. */
@@ -40,6 +48,8 @@ export interface ConsulDatacenters {
    * others keep it in their WAN pool, so requests to it fail instead of vanishing.
    */
   killDatacenter(name: string): Promise<void>;
+  /** With `secure`: the management token (full access), for tests that inspect ACL state. */
+  managementToken?: string;
 }
 
 /** Options of startConsulDatacenters. */
@@ -53,7 +63,11 @@ export interface ConsulDatacentersOptions {
   startTimeoutMs?: number;
   /** Quiet time after the WAN join before returning, in ms (default 3500); see below. */
   settleMs?: number;
+  /** Start the agents secured (ACLs, HTTPS, TLS), as the runner does. */
+  secure?: boolean;
 }
+
+
 
 function tail(file: string, lines = 25): string {
   try {
@@ -61,6 +75,12 @@ function tail(file: string, lines = 25): string {
   } catch {
     return '(no log)';
   }
+}
+
+function tlsOf(security: PreparedConsulSecurity | undefined, d: RunnerDatacenter): Pick<ConsulDatacenter, 'tls' | 'federationToken'> {
+  const sec = security?.byDatacenter.get(d.datacenter);
+  if (!sec || !d.federationToken) return {};
+  return { tls: { caFile: sec.tls.caFile, caPem: sec.caPem }, federationToken: d.federationToken };
 }
 
 /** Starts and WAN-joins one dev-mode Consul agent per name; resolves when all see each other. */
@@ -77,15 +97,31 @@ export async function startConsulDatacenters(opts: ConsulDatacentersOptions): Pr
   };
 
   let started: RunnerDatacenter[];
+  let security: PreparedConsulSecurity | undefined;
   try {
+    if (opts.secure) {
+      const caDir = join(dir, 'ca');
+      await initCa({ dir: caDir, clusters: opts.names, trustDomain: 'cluster.local' });
+      security = await prepareConsulSecurity(
+        join(dir, 'consul'),
+        opts.names.map((name) => ({ datacenter: name, address: opts.host, caDir: join(caDir, name) })),
+      );
+    }
+    const prepared = security;
     started = await startAgents(
       supervisor,
       consul,
       opts.names.map((name, i) => {
         const base = opts.basePort + 10 * i;
-        return { datacenter: name, address: opts.host, ports: { http: base, serfLan: base + 1, serfWan: base + 2, server: base + 3 } };
+        const sec = prepared?.byDatacenter.get(name);
+        return {
+          datacenter: name,
+          address: opts.host,
+          ports: { http: base, serfLan: base + 1, serfWan: base + 2, server: base + 3, https: base + 4 },
+          ...(sec ? { security: sec } : {}),
+        };
       }),
-      { timeoutMs: opts.startTimeoutMs ?? 30_000 },
+      { timeoutMs: opts.startTimeoutMs ?? 30_000, ...(prepared ? { security: prepared.mesh } : {}) },
     );
     // A server joining triggers a full anti-entropy sync after a random delay of up to 3 s. If
     // that sync starts while the agent is busy registering a service (sync paused), Consul 1.8
@@ -106,7 +142,9 @@ export async function startConsulDatacenters(opts: ConsulDatacentersOptions): Pr
       httpAddr: `${d.address}:${d.httpPort}`,
       serfWanPort: d.serfWanPort,
       logFile: d.proc.logFile,
+      ...tlsOf(security, d),
     })),
+    ...(security ? { managementToken: security.mesh.managementToken } : {}),
     stop: () => stop(true),
     killDatacenter: async (name) => {
       const proc = started.find((d) => d.datacenter === name)?.proc;

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
+import type { ConsulTlsOptions } from '../../federation/index.ts';
 import { DEFAULT_DNS_REFRESH_MS, type DnsSettings } from '../../pilot/model/snapshot.ts';
 import { createLogger } from '../../common/log.ts';
 import type { DiscoveryChoice } from '../control-plane.ts';
@@ -14,13 +16,53 @@ function discoveryOption(defaultKind: DiscoveryChoice['kind']): Option {
 function discoveryChoice(o: Record<string, string>): DiscoveryChoice {
   if (o['discovery'] === 'consul') {
     if (!o['consul']) exitWith('--discovery consul needs --consul host:port');
-    return { kind: 'consul', ...hostPort('--consul', o['consul']) };
+    return { kind: 'consul', ...hostPort('--consul', o['consul']), ...consulSecurity(o) };
   }
   if (o['discovery'] === 'memory') {
     if (!o['memoryDiscovery']) exitWith('--discovery memory needs --memory-discovery URL');
     return { kind: 'memory', url: o['memoryDiscovery'] };
   }
   return { kind: 'none' };
+}
+
+/**
+ * The Consul client options, named as Consul's own CLI names them, each also read from Consul's
+ * environment variable. A token on the command line would show in `ps`, so only a file is taken.
+ */
+function withConsulSecurityOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--consul-token-file <file>', "file holding the Consul ACL token (the controller's own, with the meshfed-federation policies)").env('CONSUL_HTTP_TOKEN_FILE'))
+    .addOption(new Option('--consul-cacert <file>', "PEM roots that verify the Consul agent's HTTPS certificate; turns on HTTPS").env('CONSUL_CACERT'))
+    .addOption(new Option('--consul-client-cert <file>', 'client certificate (PEM) for an agent with verify_incoming_https').env('CONSUL_CLIENT_CERT'))
+    .addOption(new Option('--consul-client-key <file>', 'key of --consul-client-cert (PEM)').env('CONSUL_CLIENT_KEY'))
+    .addOption(new Option('--consul-tls-server-name <name>', "name checked against the agent's certificate (default: the --consul host)").env('CONSUL_TLS_SERVER_NAME'));
+}
+
+function readOptionFile(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e: unknown) {
+    return exitWith(`${flag} ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The token and TLS settings of `--discovery consul`, files read once here. */
+function consulSecurity(o: Record<string, string>): { token?: string; tls?: ConsulTlsOptions } {
+  const token = o['consulTokenFile'] ? readOptionFile('--consul-token-file', o['consulTokenFile']).trim() : undefined;
+  if (token === '') exitWith(`--consul-token-file ${o['consulTokenFile']}: the file is empty`);
+  const cert = o['consulClientCert'];
+  const key = o['consulClientKey'];
+  if ((cert === undefined) !== (key === undefined)) exitWith('--consul-client-cert and --consul-client-key go together');
+  const tlsOnly = ['consulClientCert', 'consulTlsServerName'].find((k) => o[k] !== undefined);
+  if (!o['consulCacert'] && tlsOnly) exitWith(`--${tlsOnly.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --consul-cacert (HTTPS)`);
+  const tls: ConsulTlsOptions | undefined = o['consulCacert']
+    ? {
+        ca: readOptionFile('--consul-cacert', o['consulCacert']),
+        ...(cert && key ? { cert: readOptionFile('--consul-client-cert', cert), key: readOptionFile('--consul-client-key', key) } : {}),
+        ...(o['consulTlsServerName'] ? { serverName: o['consulTlsServerName'] } : {}),
+      }
+    : undefined;
+  return { ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) };
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -120,7 +162,7 @@ function pilotSources(o: Record<string, string>): {
  * Each action imports its component when it runs (see components.ts).
  */
 export function registerControlPlaneCommands(program: Command): void {
-  program
+  const controlplane = program
     .command('controlplane')
     .description("run a cluster's control plane (Pilot, Citadel, Mixer, federation) in one process, like istiod")
     .requiredOption('--cluster <name>')
@@ -147,7 +189,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--dns-refresh-rate <duration>', 'how often proxies re-resolve DNS clusters when the answer has no TTL (default 60s)')
     .addOption(discoveryOption('none'))
     .option('--consul <host:port>', 'local Consul agent HTTP address')
-    .option('--memory-discovery <url>', 'embedded discovery URL')
+    .option('--memory-discovery <url>', 'embedded discovery URL');
+  withConsulSecurityOptions(controlplane)
     .action(async (o: Record<string, string>) => {
       const { startControlPlane } = await import('../control-plane.ts');
       const log = createLogger('controlplane', { cluster: o['cluster'] ?? '' });
@@ -201,7 +244,7 @@ export function registerControlPlaneCommands(program: Command): void {
       runUntilSignal('pilot', log, () => cp.close());
     });
 
-  program
+  const federation = program
     .command('federation')
     .description("run the federation controller alone: exports to this cluster's Consul datacenter, imports the others into Pilot")
     .requiredOption('--cluster <name>', 'this cluster; also its Consul datacenter')
@@ -218,7 +261,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .addOption(discoveryOption('consul'))
     .option('--consul <host:port>', 'local Consul agent HTTP address', '127.0.0.1:8500')
     .option('--memory-discovery <url>', 'embedded discovery URL')
-    .option('--monitoring <host:port>', 'serve /ready, /debug/federationz and /debug/configz here')
+    .option('--monitoring <host:port>', 'serve /ready, /debug/federationz and /debug/configz here');
+  withConsulSecurityOptions(federation)
     .action(async (o: Record<string, string>) => {
       const log = createLogger('federation', { cluster: o['cluster'] ?? '' });
       const discovery = discoveryChoice(o);

@@ -44,7 +44,8 @@ const clusterState = z.object({
       .optional(),
   }),
   gateway: z.object({ address: z.string(), admin: z.string(), metrics: z.string() }),
-  consul: z.object({ http: z.string(), datacenter: z.string() }).nullable(),
+  /** The agent's API (https:// when secured), with the controller's token and CA files then. */
+  consul: z.object({ http: z.string(), datacenter: z.string(), tokenFile: z.string().optional(), caFile: z.string().optional() }).nullable(),
   workloads: z.array(workloadState),
 });
 

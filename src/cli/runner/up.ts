@@ -10,6 +10,7 @@ import { locateTool, TOOL_HINT } from '../tools.ts';
 import { type AddressPlan, type NetworkMode, planAddresses } from './address-plan.ts';
 import { clusterPaths, GATEWAY_IDENTITY, workloadSpecs, writeClusterFiles } from './cluster-files.ts';
 import { type ConsulDatacenter, startConsulDatacenters } from './consul-agents.ts';
+import { consulCaFile, prepareConsulSecurity, writeFederationToken } from './consul-security.ts';
 import { type ControlPlaneMode, type StartedControlPlane, spawnControlPlane } from './control-plane-procs.ts';
 import { setUpNetns, tearDownNetns } from './netns.ts';
 import { startPrometheus } from './prometheus.ts';
@@ -107,18 +108,28 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       say(`✓ network namespaces: ${plan.clusters.map((c) => c.netns?.name).join(', ')}`);
     }
 
-    // Discovery (Consul's leader election and WAN join take seconds) and the CA overlap: neither
-    // needs the other, and both must be done before a control plane starts.
+    // The CA comes first: Consul's certificates are signed by the clusters' intermediates. Consul's
+    // leader election and WAN join then take about a second.
     const caDir = path.join(stateDir, 'ca');
+    await initCa({ dir: caDir, clusters: topology.clusters.map((c) => c.name), trustDomain: topology.trustDomain });
+    say(`✓ ca: root and ${topology.clusters.length} intermediates in ${caDir}`);
+    const consulDir = path.join(stateDir, 'consul');
     const startDiscovery = async (): Promise<ConsulDatacenter[]> => {
       if (discovery === 'consul' && consulBin) {
+        const security = await prepareConsulSecurity(
+          consulDir,
+          plan.clusters.map((c) => ({ datacenter: c.name, address: c.consul, caDir: path.join(caDir, c.name) })),
+        );
         const dcs = await startConsulDatacenters(
           supervisor,
           consulBin,
-          plan.clusters.map((c) => ({ datacenter: c.name, address: c.consul, netns: c.netns?.name })),
-          { timeoutMs: timeout },
+          plan.clusters.map((c) => {
+            const sec = security.byDatacenter.get(c.name);
+            return { datacenter: c.name, address: c.consul, netns: c.netns?.name, ...(sec ? { security: sec } : {}) };
+          }),
+          { timeoutMs: timeout, security: security.mesh },
         );
-        say(`✓ consul: datacenters ${dcs.map((d) => d.datacenter).join(', ')} WAN-joined`);
+        say(`✓ consul: datacenters ${dcs.map((d) => d.datacenter).join(', ')} WAN-joined; HTTPS, ACLs (default deny), RPC TLS and gossip encryption`);
         return dcs;
       }
       const host = plan.bridge?.address ?? `127.${plan.block}.0.1`;
@@ -126,14 +137,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       say(`✓ discovery: embedded in-memory store at ${memory.url}`);
       return [];
     };
-    const initMeshCa = async (): Promise<void> => {
-      await initCa({ dir: caDir, clusters: topology.clusters.map((c) => c.name), trustDomain: topology.trustDomain });
-      say(`✓ ca: root and ${topology.clusters.length} intermediates in ${caDir}`);
-    };
-    const [consulSettled, caSettled] = await Promise.allSettled([startDiscovery(), initMeshCa()]);
-    if (consulSettled.status === 'rejected') throw consulSettled.reason;
-    if (caSettled.status === 'rejected') throw caSettled.reason;
-    const consul = consulSettled.value;
+    const consul = await startDiscovery();
 
     const clusters: ClusterState[] = [];
     const cps: { cluster: string; started: StartedControlPlane }[] = [];
@@ -144,8 +148,14 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       const specs = workloadSpecs(c, cp);
       await writeClusterFiles(paths, c, specs, cp.gateway);
       const consulDc = consul.find((d) => d.datacenter === c.name);
+      const consulFiles = consulDc?.federationToken
+        ? { tokenFile: await writeFederationToken(consulDir, c.name, consulDc.federationToken), caFile: consulCaFile(consulDir, c.name) }
+        : undefined;
       const discoveryArgs = consulDc
-        ? ['--discovery', 'consul', '--consul', `${consulDc.address}:${consulDc.httpPort}`]
+        ? [
+            '--discovery', 'consul', '--consul', `${consulDc.address}:${consulDc.httpPort}`,
+            ...(consulFiles ? ['--consul-token-file', consulFiles.tokenFile, '--consul-cacert', consulFiles.caFile] : []),
+          ]
         : ['--discovery', 'memory', '--memory-discovery', memory?.url ?? ''];
       const started = spawnControlPlane(supervisor, {
         cluster: c.name,
@@ -169,7 +179,13 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
           admin: `http://${cp.gateway}:${PORTS.sidecarAdmin}`,
           metrics: `http://${cp.gateway}:${PORTS.sidecarMetrics}/stats/prometheus`,
         },
-        consul: consulDc ? { http: `http://${consulDc.address}:${consulDc.httpPort}`, datacenter: c.name } : null,
+        consul: consulDc
+          ? {
+              http: `${consulDc.secure ? 'https' : 'http'}://${consulDc.address}:${consulDc.httpPort}`,
+              datacenter: c.name,
+              ...(consulFiles ? { tokenFile: consulFiles.tokenFile, caFile: consulFiles.caFile } : {}),
+            }
+          : null,
         workloads: specs.map((w) => ({
           cluster: c.name,
           namespace: w.namespace,

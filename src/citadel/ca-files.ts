@@ -26,8 +26,15 @@ export interface CaMaterial {
   readonly privateKey: KeyObject;
   /** PEMs from the signing certificate up to, but excluding, the root: [intermediate, …]. */
   readonly chainPems: readonly string[];
+  /** The root the chain ends at (one of `roots`): the last certificate of every issued chain. */
   readonly root: X509Certificate;
   readonly rootPem: string;
+  /**
+   * The trust bundle, `root-cert.pem`: every root the cluster trusts, `root` among them. Holds
+   * old+new during a root rotation; peers and clients are verified against all of them.
+   */
+  readonly roots: readonly X509Certificate[];
+  readonly bundlePem: string;
   /** DER of the signing certificate's subject: the issuer Name of everything it signs. */
   readonly subjectDer: Buffer;
   /** DER SubjectPublicKeyInfo of the signing key (authority key identifier of issued certs). */
@@ -44,14 +51,15 @@ export function certificateToPem(cert: X509Certificate): string {
 
 /**
  * Builds CaMaterial from PEM text, checking that the key matches the certificate, that the
- * certificate is a CA, and that each link of the chain is signed by the next up to the root.
- * Throws CaMaterialError (startup-time failure).
+ * certificate is a CA, and that each link of the chain is signed by the next up to one of the
+ * roots of `rootPem` (the trust bundle: one or more roots). Throws CaMaterialError (a start-up
+ * failure; a live reload keeps the material it had).
  */
 export function caMaterialFromPem(pems: { certPem: string; keyPem: string; chainPem: string; rootPem: string }): CaMaterial {
   const [cert] = certificatesFromPem(pems.certPem);
-  const [root] = certificatesFromPem(pems.rootPem);
+  const roots = certificatesFromPem(pems.rootPem);
   if (!cert) throw new CaMaterialError(`${CA_FILES.cert} holds no certificate`);
-  if (!root) throw new CaMaterialError(`${CA_FILES.root} holds no certificate`);
+  if (roots.length === 0) throw new CaMaterialError(`${CA_FILES.root} holds no certificate`);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pems.keyPem);
@@ -65,21 +73,27 @@ export function caMaterialFromPem(pems: { certPem: string; keyPem: string; chain
   const facts = readCertificate(cert.raw);
   if (!facts.ok) throw new CaMaterialError(`${CA_FILES.cert}: ${facts.errors.join('; ')}`);
   if (!facts.value.isCa) throw new CaMaterialError(`${CA_FILES.cert} is not a CA certificate`);
-  const middle = certificatesFromPem(pems.chainPem).filter((c) => !c.raw.equals(cert.raw) && !c.raw.equals(root.raw));
+  const isRoot = (c: X509Certificate): boolean => roots.some((r) => r.raw.equals(c.raw));
+  const middle = certificatesFromPem(pems.chainPem).filter((c) => !c.raw.equals(cert.raw) && !isRoot(c));
   const chain = [cert, ...middle];
-  for (let i = 0; i < chain.length; i++) {
+  for (let i = 0; i + 1 < chain.length; i++) {
     const child = chain[i]!;
-    const parent = chain[i + 1] ?? root;
+    const parent = chain[i + 1]!;
     if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
       throw new CaMaterialError(`certificate "${child.subject}" is not signed by "${parent.subject}"`);
     }
   }
+  const top = chain[chain.length - 1]!;
+  const root = roots.find((r) => top.checkIssued(r) && top.verify(r.publicKey));
+  if (!root) throw new CaMaterialError(`certificate "${top.subject}" is not signed by any root of ${CA_FILES.root}`);
   return Object.freeze({
     cert,
     privateKey,
     chainPems: Object.freeze(chain.map(certificateToPem)),
     root,
     rootPem: certificateToPem(root),
+    roots: Object.freeze(roots),
+    bundlePem: roots.map(certificateToPem).join(''),
     subjectDer: facts.value.subject,
     publicKeyDer,
   });

@@ -32,7 +32,7 @@ const CLUSTER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
  * keys many times faster (bench/citadel-signing.ts), and Istio's agent uses the same curve when
  * ECDSA is chosen. Written as unencrypted PKCS#8 PEM, mode 0600.
  */
-function newKeyPair(opts: InitCaOptions): { privateKey: KeyObject; publicKeyDer: Buffer } {
+function newKeyPair(opts: { keyAlgorithm?: KeyAlgorithm | undefined }): { privateKey: KeyObject; publicKeyDer: Buffer } {
   return generateKeyPair(opts.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM);
 }
 
@@ -40,7 +40,7 @@ function keyToPem(key: KeyObject): string {
   return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
-async function exists(file: string): Promise<boolean> {
+export async function exists(file: string): Promise<boolean> {
   try {
     await access(file);
     return true;
@@ -50,13 +50,14 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** Writes via a temporary file and rename, so a reader never sees half a file. */
-async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+export async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
   const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, content, { mode });
   await rename(tmp, file);
 }
 
-interface Root {
+/** A root CA certificate with its key, loaded or created. */
+export interface Root {
   cert: X509Certificate;
   pem: string;
   privateKey: KeyObject;
@@ -64,24 +65,29 @@ interface Root {
   subjectDer: Buffer;
 }
 
-async function loadOrCreateRoot(opts: InitCaOptions, now: Date): Promise<Root> {
-  const certFile = path.join(opts.dir, ROOT_FILES.cert);
-  const keyFile = path.join(opts.dir, ROOT_FILES.key);
-  if (await exists(certFile)) {
-    const pem = await readFile(certFile, 'utf8');
-    const [cert] = certificatesFromPem(pem);
-    if (!cert) throw new CaMaterialError(`${certFile} holds no certificate`);
-    const privateKey = createPrivateKey(await readFile(keyFile, 'utf8'));
-    const publicKeyDer = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-    if (!publicKeyDer.equals(cert.publicKey.export({ type: 'spki', format: 'der' }))) {
-      throw new CaMaterialError(`${keyFile} does not match ${certFile}`);
-    }
-    const facts = readCertificate(cert.raw);
-    if (!facts.ok) throw new CaMaterialError(`${certFile}: ${facts.errors.join('; ')}`);
-    return { cert, pem, privateKey, publicKeyDer, subjectDer: facts.value.subject };
+/** Loads a root's certificate and key, checking they match. Throws CaMaterialError. */
+export async function loadRoot(certFile: string, keyFile: string): Promise<Root> {
+  const pem = await readFile(certFile, 'utf8');
+  const [cert] = certificatesFromPem(pem);
+  if (!cert) throw new CaMaterialError(`${certFile} holds no certificate`);
+  const privateKey = createPrivateKey(await readFile(keyFile, 'utf8'));
+  const publicKeyDer = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  if (!publicKeyDer.equals(cert.publicKey.export({ type: 'spki', format: 'der' }))) {
+    throw new CaMaterialError(`${keyFile} does not match ${certFile}`);
   }
+  const facts = readCertificate(cert.raw);
+  if (!facts.ok) throw new CaMaterialError(`${certFile}: ${facts.errors.join('; ')}`);
+  return { cert, pem, privateKey, publicKeyDer, subjectDer: facts.value.subject };
+}
+
+/** Creates a self-signed root (10 years) and writes its key (0600) and certificate. */
+export async function createRoot(
+  files: { certFile: string; keyFile: string },
+  opts: { trustDomain: string; keyAlgorithm?: KeyAlgorithm | undefined; commonName?: string },
+  now: Date,
+): Promise<Root> {
   const { privateKey, publicKeyDer } = newKeyPair(opts);
-  const subjectDer = encodeName({ organization: opts.trustDomain, commonName: 'meshfed root CA' });
+  const subjectDer = encodeName({ organization: opts.trustDomain, commonName: opts.commonName ?? 'meshfed root CA' });
   const der = buildCertificate({
     subject: subjectDer,
     issuer: subjectDer,
@@ -93,14 +99,25 @@ async function loadOrCreateRoot(opts: InitCaOptions, now: Date): Promise<Root> {
     ca: true,
   });
   const pem = derToPem(der, 'CERTIFICATE');
-  await writeAtomic(keyFile, keyToPem(privateKey), 0o600);
-  await writeAtomic(certFile, pem, 0o644);
+  await writeAtomic(files.keyFile, keyToPem(privateKey), 0o600);
+  await writeAtomic(files.certFile, pem, 0o644);
   return { cert: new X509Certificate(der), pem, privateKey, publicKeyDer, subjectDer };
 }
 
-async function createIntermediate(opts: InitCaOptions, root: Root, cluster: string, now: Date): Promise<void> {
-  const target = path.join(opts.dir, cluster);
-  const staging = path.join(opts.dir, `.${cluster}.tmp-${randomBytes(4).toString('hex')}`);
+async function loadOrCreateRoot(opts: InitCaOptions, now: Date): Promise<Root> {
+  const certFile = path.join(opts.dir, ROOT_FILES.cert);
+  const keyFile = path.join(opts.dir, ROOT_FILES.key);
+  if (await exists(certFile)) return loadRoot(certFile, keyFile);
+  return createRoot({ certFile, keyFile }, opts, now);
+}
+
+/** A new intermediate CA for `cluster` under `root` (5 years, pathlen 0, never past the root): key and certificate PEM. */
+export function issueIntermediate(
+  root: Root,
+  cluster: string,
+  opts: { trustDomain: string; keyAlgorithm?: KeyAlgorithm | undefined },
+  now: Date,
+): { keyPem: string; certPem: string } {
   const { privateKey, publicKeyDer } = newKeyPair(opts);
   const rootNotAfter = new Date(root.cert.validTo).getTime();
   const der = buildCertificate({
@@ -114,10 +131,16 @@ async function createIntermediate(opts: InitCaOptions, root: Root, cluster: stri
     ca: true,
     pathLength: 0,
   });
-  const certPem = derToPem(der, 'CERTIFICATE');
+  return { keyPem: keyToPem(privateKey), certPem: derToPem(der, 'CERTIFICATE') };
+}
+
+async function createIntermediate(opts: InitCaOptions, root: Root, cluster: string, now: Date): Promise<void> {
+  const target = path.join(opts.dir, cluster);
+  const staging = path.join(opts.dir, `.${cluster}.tmp-${randomBytes(4).toString('hex')}`);
+  const { keyPem, certPem } = issueIntermediate(root, cluster, opts, now);
   try {
     await mkdir(staging, { recursive: true });
-    await writeFile(path.join(staging, CA_FILES.key), keyToPem(privateKey), { mode: 0o600 });
+    await writeFile(path.join(staging, CA_FILES.key), keyPem, { mode: 0o600 });
     await writeFile(path.join(staging, CA_FILES.cert), certPem);
     // Istio's plug-in convention: cert-chain.pem is the intermediate followed by the root.
     await writeFile(path.join(staging, CA_FILES.chain), certPem + root.pem);
@@ -145,7 +168,9 @@ export async function initCa(opts: InitCaOptions): Promise<void> {
     const clusterDir = path.join(opts.dir, cluster);
     if (await exists(path.join(clusterDir, CA_FILES.cert))) {
       const existing = await loadCa(clusterDir);
-      if (!existing.root.raw.equals(root.cert.raw)) {
+      // During a root rotation a cluster's bundle holds old+new, and its intermediate may already
+      // be under the new root: the bundle must hold the mesh's root.
+      if (!existing.roots.some((r) => r.raw.equals(root.cert.raw))) {
         throw new CaMaterialError(`${clusterDir} belongs to a different root than ${path.join(opts.dir, ROOT_FILES.cert)}`);
       }
       continue;

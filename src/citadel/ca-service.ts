@@ -38,7 +38,8 @@ export type Authenticator = (
 
 /** Options of createCitadelService, validated by the caller (control plane or startCitadel). */
 export interface CitadelServiceOptions {
-  ca: CaMaterial;
+  /** The signing CA, or a function returning the one in use now (a control plane reloading its CA folder). */
+  ca: CaMaterial | (() => CaMaterial);
   trustDomain: string;
   authenticate: Authenticator;
   logger?: Logger;
@@ -105,7 +106,8 @@ export function createCitadelService(opts: CitadelServiceOptions): {
       const request = RequestSchema.safeParse(call.request);
       if (!request.success) return callback(failure(grpc.status.INVALID_ARGUMENT, 'malformed request'));
       const validity = Number(request.data.validity_duration ?? 0);
-      const signedChain = signWorkloadCsr({ ca: opts.ca, csrPem: request.data.csr, identity, ttlSeconds: validity });
+      const ca = typeof opts.ca === 'function' ? opts.ca() : opts.ca;
+      const signedChain = signWorkloadCsr({ ca, csrPem: request.data.csr, identity, ttlSeconds: validity });
       if (!signedChain.ok) {
         const err: CitadelError = signedChain.errors;
         log.warn({ spiffeId, code: err.code, err: err.message }, 'certificate request refused');

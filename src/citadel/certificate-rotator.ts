@@ -24,7 +24,7 @@ const realClock: RotatorClock = {
 
 /** Options of CertificateRotator: where bundles come from (one of `fetch` / `request`), and timing. */
 export interface CertificateRotatorOptions {
-  /** Obtains a fresh bundle. Defaults to requestCertificate(request). */
+  /** Obtains a fresh bundle (whose `rootsPem` is its own: setRoots changes only `request`'s). Defaults to requestCertificate(request). */
   fetch?: () => Promise<CertBundle>;
   request?: RequestCertificateOptions;
   clock?: RotatorClock;
@@ -50,8 +50,14 @@ function isPermanent(e: unknown): boolean {
  * renewal keeps the current bundle, retries with exponential backoff, logs, and emits 'error'
  * only if someone listens (so it never crashes the process).
  *
- * Events: 'rotated'(bundle) after each successful renewal (not for the first bundle);
- * 'error'(err) on each failed renewal attempt.
+ * Events: 'rotated'(bundle) after each successful renewal (not for the first bundle) and after
+ * `setRoots` (the same certificate with the new trust bundle); 'error'(err) on each failed renewal
+ * attempt.
+ *
+ * Root rotation: `setRoots` replaces the trust bundle (the next requests verify Citadel and the
+ * issued chain against it) and renews at once, so the workload certificate follows a new root
+ * without waiting for half its life; `renewNow` renews at once after the CA changed its
+ * intermediate.
  */
 export class CertificateRotator extends EventEmitter<{ rotated: [CertBundle]; error: [Error] }> {
   readonly #fetch: () => Promise<CertBundle>;
@@ -61,6 +67,10 @@ export class CertificateRotator extends EventEmitter<{ rotated: [CertBundle]; er
   readonly #retryInitialMs: number;
   readonly #retryMaxMs: number;
   #bundle: CertBundle | undefined;
+  /** The trust bundle of the next requests, when `request` is used; replaced by setRoots. */
+  #request: RequestCertificateOptions | undefined;
+  /** The renewal in flight, shared by renewNow callers. */
+  #renewing: Promise<void> | undefined;
   #timer: unknown;
   #closed = false;
   #failures = 0;
@@ -71,8 +81,10 @@ export class CertificateRotator extends EventEmitter<{ rotated: [CertBundle]; er
     super();
     const request = opts.request;
     if (opts.fetch) this.#fetch = opts.fetch;
-    else if (request) this.#fetch = () => requestCertificate(request);
-    else throw new TypeError('CertificateRotator needs fetch or request');
+    else if (request) {
+      this.#request = { ...request };
+      this.#fetch = () => requestCertificate(this.#request ?? request);
+    } else throw new TypeError('CertificateRotator needs fetch or request');
     const ratio = opts.renewRatio ?? 0.5;
     if (!(ratio > 0 && ratio < 1)) throw new TypeError('invalid renewRatio: expected 0 < ratio < 1');
     this.#ratio = ratio;
@@ -118,6 +130,34 @@ export class CertificateRotator extends EventEmitter<{ rotated: [CertBundle]; er
     return this.#bundle;
   }
 
+  /**
+   * Replaces the trust bundle (a root rotation): emits 'rotated' with the current certificate and
+   * the new bundle, so new sessions verify peers against it, then renews at once (the result
+   * arrives as another 'rotated', or as 'error' with the usual backoff). No-op when unchanged,
+   * closed, or before start() resolved.
+   */
+  setRoots(rootsPem: string): Promise<void> {
+    const bundle = this.#bundle;
+    if (this.#closed || !bundle || bundle.rootsPem === rootsPem) return Promise.resolve();
+    if (this.#request) this.#request = { ...this.#request, rootsPem };
+    this.#bundle = { ...bundle, rootsPem };
+    this.#log.info('trust bundle replaced; renewing the certificate');
+    this.emit('rotated', this.#bundle);
+    return this.renewNow();
+  }
+
+  /**
+   * Renews now instead of at the scheduled time (the CA's intermediate changed). Resolves when the
+   * attempt is over, whatever its outcome; concurrent calls share one attempt.
+   */
+  renewNow(): Promise<void> {
+    if (this.#closed || !this.#bundle) return Promise.resolve();
+    if (this.#renewing) return this.#renewing;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    return this.#renew();
+  }
+
   /** Stops renewing. Idempotent; an in-flight request's result is discarded. */
   close(): void {
     this.#closed = true;
@@ -147,7 +187,14 @@ export class CertificateRotator extends EventEmitter<{ rotated: [CertBundle]; er
     return delay;
   }
 
-  async #renew(): Promise<void> {
+  #renew(): Promise<void> {
+    this.#renewing ??= this.#renewOnce().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
+  }
+
+  async #renewOnce(): Promise<void> {
     this.#timer = undefined;
     if (this.#closed) return;
     try {

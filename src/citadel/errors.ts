@@ -59,3 +59,10 @@ export class CertificateRequestError extends CitadelError {
     this.grpcCode = options?.grpcCode;
   }
 }
+
+/** A root-rotation phase cannot run now (an earlier phase is not done, or the CA folder is inconsistent). */
+export class CaRotationError extends CitadelError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CA_ROTATION_BLOCKED', message, options);
+  }
+}

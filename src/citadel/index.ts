@@ -6,6 +6,17 @@
 export type { CaMaterial } from './ca-files.ts';
 export { loadCa } from './ca-files.ts';
 export type { InitCaOptions } from './ca-init.ts';
+export {
+  type CaRotationOptions,
+  dropOldRoot,
+  distributeRoots,
+  type PhaseReport,
+  reissueIntermediates,
+  ROTATION_FILES,
+  ROTATION_PHASES,
+  type RotationPhase,
+  runRotationPhase,
+} from './ca-rotation.ts';
 export { initCa } from './ca-init.ts';
 export type { ServingCertificate, ServingCertificateOptions, SignWorkloadCsrOptions } from './ca-signer.ts';
 export { issueServingCertificate, signWorkloadCsr } from './ca-signer.ts';
@@ -19,6 +30,7 @@ export type { RunningCitadel, StartCitadelOptions } from './citadel-server.ts';
 export { startCitadel } from './citadel-server.ts';
 export {
   CaMaterialError,
+  CaRotationError,
   CertificateRejectedError,
   CertificateRequestError,
   CitadelError,
@@ -33,6 +45,6 @@ export { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from './key-
 export { bootstrapTokenAuthenticator } from './token-authenticator.ts';
 export { serviceAccountFromUsername, type TokenReviewAuthenticatorOptions, tokenReviewAuthenticator } from './token-review-authenticator.ts';
 export type { PeerChain, VerifyPeerChainOptions } from './trust-bundle.ts';
-export { rootsFromPem, sameRoot, verifyPeerChain } from './trust-bundle.ts';
+export { chainRootFingerprint, rootFingerprints, rootsFromPem, sameRoot, verifyPeerChain } from './trust-bundle.ts';
 export { type IdentityPem, MemoryCertificateProvider } from './certificate-provider.ts';
 export { meshChannelCredentials, meshServerCredentials } from './mesh-credentials.ts';

@@ -1,18 +1,27 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CertificateRotator } from './certificate-rotator.ts';
-import { type IdentityPem, MemoryCertificateProvider } from './certificate-provider.ts';
+import type { CertBundle } from './certificate-client.ts';
+import { MemoryCertificateProvider } from './certificate-provider.ts';
 
 /**
  * Channel credentials of a mesh client (sidecar, gateway) towards the control plane's 15012: the
  * server is verified against `rootsPem`, and the client presents the rotator's current workload
  * certificate. After each rotation the next connection presents the renewed certificate (grpc-js
- * reads the provider at every handshake); call `started` only once `rotator.start()` resolved.
+ * reads the provider at every handshake), and after `rotator.setRoots` the next connection
+ * verifies the server against the new trust bundle; call only once `rotator.start()` resolved.
  * Returns the credentials and a function that stops following the rotator.
  */
 export function meshChannelCredentials(rotator: CertificateRotator, rootsPem: string): { credentials: grpc.ChannelCredentials; close: () => void } {
   const current = rotator.current();
   const provider = new MemoryCertificateProvider({ identity: current, rootsPem });
-  const onRotated = (b: IdentityPem): void => provider.setIdentity({ certChainPem: b.certChainPem, privateKeyPem: b.privateKeyPem });
+  let roots = rootsPem;
+  const onRotated = (b: CertBundle): void => {
+    provider.setIdentity({ certChainPem: b.certChainPem, privateKeyPem: b.privateKeyPem });
+    if (b.rootsPem !== roots) {
+      roots = b.rootsPem;
+      provider.setRoots(roots);
+    }
+  };
   rotator.on('rotated', onRotated);
   return {
     credentials: grpc.experimental.createCertificateProviderChannelCredentials(provider, provider),

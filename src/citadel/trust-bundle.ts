@@ -11,6 +11,35 @@ export function rootsFromPem(pem: string): X509Certificate[] {
   return certificatesFromPem(pem);
 }
 
+/** The SHA-256 fingerprints (Node's `fingerprint256` form) of every root of a PEM bundle, in order. */
+export function rootFingerprints(pem: string): string[] {
+  try {
+    return certificatesFromPem(pem).map((c) => c.fingerprint256);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The fingerprint of the root in `rootsPem` that the chain (leaf first, PEM, roots excluded or
+ * not) is issued under, by signature; undefined when it reaches none of them or does not parse.
+ */
+export function chainRootFingerprint(chainPem: string, rootsPem: string): string | undefined {
+  try {
+    const chain = certificatesFromPem(chainPem);
+    const roots = certificatesFromPem(rootsPem);
+    for (const c of chain) {
+      const direct = roots.find((r) => r.raw.equals(c.raw));
+      if (direct) return direct.fingerprint256;
+      const issuer = roots.find((r) => c.checkIssued(r) && c.verify(r.publicKey));
+      if (issuer) return issuer.fingerprint256;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when both are the same certificate (SHA-256 fingerprint). */
 export function sameRoot(a: X509Certificate | string, b: X509Certificate | string): boolean {
   const fa = (typeof a === 'string' ? new X509Certificate(a) : a).fingerprint256;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from '../common/prom.ts';
 import type { DnsSettings } from '../pilot/model/snapshot.ts';
@@ -7,9 +8,12 @@ import {
   createCitadelService,
   formatSpiffeId,
   issueServingCertificate,
+  chainRootFingerprint,
   loadCa,
   tokenReviewAuthenticator,
 } from '../citadel/index.ts';
+import { CA_FILES, caMaterialFromPem } from '../citadel/ca-files.ts';
+import { watchFileContents } from '../common/file-content-watch.ts';
 import { loadKubeConfig } from '../common/kube-config.ts';
 import type { Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
@@ -21,6 +25,7 @@ import {
   fanOutImportSink,
   type FederationHandle,
   type ImportSink,
+  registerFederationTrustMetrics,
   startFederation,
 } from '../federation/index.ts';
 import { createMixerService } from '../mixer/index.ts';
@@ -135,7 +140,8 @@ function inKubernetes(opts: ControlPlaneOptions): boolean {
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.logger;
-  const ca = await loadCa(opts.caDir);
+  // Replaced live when the CA folder changes (a root rotation): see `reloadCa` below.
+  let ca = await loadCa(opts.caDir);
   const kube = inKubernetes(opts);
   const namespace = opts.namespace ?? opts.webhooks?.namespace ?? 'meshfed-system';
   let kubeConfig: KubeConfig | undefined;
@@ -190,7 +196,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     serving,
-    clientRootsPem: ca.rootPem,
+    clientRootsPem: ca.bundlePem,
     ...(opts.plainXdsAnyAddress === true ? { plainXdsAnyAddress: true } : {}),
     ports: { xdsPlain: ports.xdsPlain, xdsTls: ports.xdsTls },
     metrics: registry,
@@ -205,7 +211,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (c.auth !== 'kube') authenticate = bootstrapTokenAuthenticator(c.tokensFile, citadelLog);
     else if (kubeConfig !== undefined) authenticate = tokenReviewAuthenticator({ kubeConfig, audience: c.audience ?? 'meshfed-ca' });
     else throw new Error('citadel --auth kube: no kubeconfig loaded');
-    const citadel = createCitadelService({ ca, trustDomain: opts.trustDomain, authenticate, logger: citadelLog });
+    const citadel = createCitadelService({ ca: () => ca, trustDomain: opts.trustDomain, authenticate, logger: citadelLog });
     discovery.secureServer.addService(citadel.definition, citadel.implementation);
   }
   if (opts.mixer) {
@@ -214,6 +220,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
 
   let federation: FederationHandle | undefined;
+  if (opts.discovery.kind !== 'none') registerFederationTrustMetrics(registry, () => federation);
   let kubeSynced = false;
   void pilot.synced().then(() => {
     kubeSynced = true;
@@ -221,7 +228,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const checks: Record<string, ReadinessCheck> = {
     xds: () => discovery.xdsReady(),
     ...(kube ? { kube: () => kubeSynced || 'the first list from the Kubernetes API server is not in yet' } : {}),
-    ca: certificateCheck({ serving: servingNow, ...(opts.citadel ? { signer: ca.cert } : {}) }),
+    ca: certificateCheck({
+      serving: servingNow,
+      ...(opts.citadel
+        ? {
+            signer: {
+              get validTo(): string {
+                return ca.cert.validTo;
+              },
+            },
+          }
+        : {}),
+    }),
     ...(opts.discovery.kind !== 'none' ? { federation: federationCheck(() => federation) } : {}),
   };
 
@@ -233,12 +251,34 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     json: {
       ...discovery.debug,
       '/debug/federationz': () => federation?.status() ?? { disabled: true },
+      // What `meshfed ca rotate` waits on: the bundle in use, the root Citadel signs under, and
+      // the root the 15012 serving certificate chains to.
+      '/debug/trustz': () => ({
+        rootFingerprints: ca.roots.map((r) => r.fingerprint256),
+        signingRoot: ca.root.fingerprint256,
+        intermediate: ca.cert.fingerprint256,
+        servingChainRoot: chainRootFingerprint(serving.certChainPem, ca.bundlePem) ?? null,
+        ...(federation ? { federationRootFingerprints: federation.status().rootFingerprints } : {}),
+      }),
     },
   });
 
   let webhooks: WebhookServer | undefined;
   let renewWebhookCert: NodeJS.Timeout | undefined;
   let renewServingCert: NodeJS.Timeout | undefined;
+  // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half its life, as workloads do;
+  // grpc-js swaps the secure context in place, so open streams stay up.
+  // The next renewal is due at half the life the certificate in use has left, counted from now:
+  // time spent binding after it was issued, or a late timer, never lets it expire first.
+  const scheduleRenewal = (): void => {
+    renewServingCert = setTimeout(() => {
+      serving = issueServing();
+      discovery.setServing(serving);
+      log.info({ notAfter: serving.notAfter.toISOString() }, '15012 serving certificate renewed');
+      scheduleRenewal();
+    }, Math.max(0, (serving.notAfter.getTime() - Date.now()) / 2));
+    renewServingCert.unref();
+  };
   const writers: LeaseHeldWriter[] = [];
   try {
     if (opts.webhooks) {
@@ -265,26 +305,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       renewWebhookCert.unref();
     }
     await discovery.listen();
-    // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half its life, as workloads do;
-    // grpc-js swaps the secure context in place, so open streams stay up.
-    // The next renewal is due at half the life the certificate in use has left, counted from now:
-    // time spent binding after it was issued, or a late timer, never lets it expire first.
-    const scheduleRenewal = (): void => {
-      renewServingCert = setTimeout(() => {
-        serving = issueServing();
-        discovery.setServing(serving);
-        log.info({ notAfter: serving.notAfter.toISOString() }, '15012 serving certificate renewed');
-        scheduleRenewal();
-      }, Math.max(0, (serving.notAfter.getTime() - Date.now()) / 2));
-      renewServingCert.unref();
-    };
     scheduleRenewal();
     if (kubeWriters) {
       const names = opts.webhooks ? webhookConfigurationNames(opts.webhooks.namespace) : undefined;
       writers.push(
         kubeWriters.mod.startRootCertDistribution({
           ...writerOptions(kubeWriters.kubeConfig, 'root-cert'),
-          rootCertPem: ca.rootPem,
+          rootCertPem: ca.bundlePem,
           ...(names ? { webhookConfigurations: { validating: [names.validating], mutating: [names.mutating] } } : {}),
         }),
       );
@@ -300,7 +327,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       federation = await startFederation({
         cluster: opts.cluster,
         backend: discoveryBackend(opts.discovery, opts.cluster),
-        rootCertPem: ca.rootPem,
+        rootCertPem: ca.bundlePem,
         sink,
         ttlSeconds: opts.federationTtlSeconds ?? 15,
         logger: log.child({ component: 'federation' }),
@@ -320,6 +347,30 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     throw e;
   }
 
+  // A root rotation edits the CA folder: the new bundle verifies clients of 15012 and goes to
+  // federation, Citadel signs with the new intermediate, and 15012 gets a serving certificate
+  // from it, all without a restart (open connections keep going). Inconsistent files (a phase
+  // half written) are logged and the material in use is kept until the next change.
+  const caWatch = watchFileContents(
+    [CA_FILES.cert, CA_FILES.key, CA_FILES.chain, CA_FILES.root].map((f) => path.join(opts.caDir, f)),
+    log,
+    { what: 'CA folder' },
+    ([certPem = '', keyPem = '', chainPem = '', rootPem = '']) => {
+      const next = caMaterialFromPem({ certPem, keyPem, chainPem, rootPem });
+      const chainChanged = !next.cert.raw.equals(ca.cert.raw);
+      ca = next;
+      discovery.setClientRoots(next.bundlePem);
+      federation?.setRoots(next.bundlePem);
+      if (chainChanged) {
+        clearTimeout(renewServingCert);
+        serving = issueServing();
+        discovery.setServing(serving);
+        scheduleRenewal();
+      }
+      log.info({ roots: next.roots.map((r) => r.fingerprint256), signingRoot: next.root.fingerprint256, intermediateChanged: chainChanged }, 'CA folder reloaded');
+    },
+  );
+
   pilot.onPush(() => {
     const state = pilot.exportState();
     federation?.update(state);
@@ -338,6 +389,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   return {
     async close(): Promise<void> {
+      caWatch.close();
       await federation?.close();
       if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
       clearInterval(renewWebhookCert);

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { watchFileContents } from '../common/file-content-watch.ts';
 import { Registry } from '../common/prom.ts';
 import type { Logger } from '../common/log.ts';
 import { loadKubeConfig } from '../common/kube-config.ts';
-import { createImportFolderSink, fanOutImportSink, type ImportSink, startFederation } from '../federation/index.ts';
+import { createImportFolderSink, fanOutImportSink, type ImportSink, registerFederationTrustMetrics, startFederation } from '../federation/index.ts';
 import { createPilot } from '../pilot/index.ts';
 import type { LeaseHeldWriter, LeaseTiming } from './control-plane-kube.ts';
 import { type DiscoveryChoice, discoveryBackend } from './control-plane.ts';
@@ -97,6 +98,9 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
   });
   federation.update(model.exportState());
   model.onPush(() => federation.update(model.exportState()));
+  registerFederationTrustMetrics(metrics, () => federation);
+  // A root rotation rewrites the bundle file: republished and peers re-checked, no restart.
+  const roots = watchFileContents([opts.rootCertFile], log, { what: 'trust bundle', initial: [rootCertPem] }, ([pem = '']) => federation.setRoots(pem));
 
   let monitoring: MonitoringServer | undefined;
   if (opts.monitoring) {
@@ -114,6 +118,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
 
   return {
     async close() {
+      roots.close();
       await federation.close();
       await serviceImports?.close();
       await model.close();

@@ -45,13 +45,31 @@ export class Exporter {
   private exportsRegistered = false;
   private lastError: string | undefined;
 
+  /** The bundle to publish; replaced by setRoots. */
+  private rootsPem: string;
+  /** The bundle last published successfully. */
+  private publishedRootsPem: string | undefined;
+
   constructor(private readonly opts: ExporterOptions) {
+    this.rootsPem = opts.rootCertPem;
     this.queue = new RetryingQueue((key) => this.run(key), {
       onFailure: (key, attempt, error) => {
         this.lastError = error.message;
         opts.logger.warn({ key, attempt, err: error.message }, 'export work failed');
       },
     });
+  }
+
+  /** Publishes a new local trust bundle (a rotation); retried until it succeeds. */
+  setRoots(rootsPem: string): void {
+    if (rootsPem === this.rootsPem) return;
+    this.rootsPem = rootsPem;
+    this.queue.add(KEY_TRUST);
+  }
+
+  /** The bundle last published to the backend, or undefined before the first success. */
+  published(): string | undefined {
+    return this.publishedRootsPem;
   }
 
   /** Publishes the root, sweeps orphans left by an earlier run, starts heartbeats and sweeps. */
@@ -117,9 +135,11 @@ export class Exporter {
 
   private async run(key: string): Promise<Result<void, Error>> {
     if (key === KEY_TRUST) {
-      const r = await this.opts.backend.putTrustBundle(this.opts.cluster, this.opts.rootCertPem);
+      const pem = this.rootsPem;
+      const r = await this.opts.backend.putTrustBundle(this.opts.cluster, pem);
       if (!r.ok) return fail(r.errors);
       this.rootPublished = true;
+      this.publishedRootsPem = pem;
       return ok(undefined);
     }
     const given = this.updates > 0;

@@ -1,7 +1,7 @@
 /**
  * The federation controller: one per cluster control plane. It exports the services the control
  * plane hands it (`update`) into the cluster's own datacenter, and imports the services of every
- * other datacenter whose published root matches its own into the ImportSink.
+ * other datacenter whose published trust bundle shares a root with its own into the ImportSink.
  *
  * Lifecycle: `startFederation` validates its options, publishes the root, and starts exporting
  * (nothing until the first `update`) and importing. `close()` deregisters this cluster's services,
@@ -15,6 +15,7 @@ import { FederationOptionsError } from './federation-errors.ts';
 import type { FederationEvent, FirstSyncState, ImportSink, LocalExportState } from './federation-interface.ts';
 import { Exporter } from './exporter.ts';
 import { Importer } from './importer.ts';
+import { createHash } from 'node:crypto';
 import { certificateBodies } from './trust-bundle.ts';
 
 /** Options of startFederation. */
@@ -22,7 +23,10 @@ export interface FederationOptions {
   /** The local cluster; also the name of its Consul datacenter. */
   cluster: string;
   backend: DiscoveryBackend;
-  /** The mesh's shared root certificate(s), PEM. Published, and required of every peer. */
+  /**
+   * The local trust bundle: the mesh's root certificate(s), PEM. Published; a peer must publish a
+   * bundle sharing at least one root with it. `setRoots` replaces it live (a root rotation).
+   */
   rootCertPem: string;
   sink: ImportSink;
   /** TTL of the exported instances' checks, in seconds (default 15); heartbeats every ttl/3. */
@@ -59,7 +63,20 @@ export interface FederationHandle {
    * `exports`: hostnames currently registered by this cluster; `stalenessSeconds`: per watched
    * datacenter, seconds since it last answered.
    */
-  status(): { imports: Record<string, number>; untrusted: string[]; exports: string[]; stalenessSeconds: Record<string, number> };
+  status(): {
+    imports: Record<string, number>;
+    untrusted: string[];
+    untrustedReasons: Record<string, string>;
+    exports: string[];
+    stalenessSeconds: Record<string, number>;
+    rootFingerprints: string[];
+  };
+  /**
+   * Replaces the local trust bundle without a restart: it is republished (retried until it
+   * succeeds) and every peer is checked again against it. Throws FederationOptionsError when the
+   * PEM holds no certificate.
+   */
+  setRoots(rootsPem: string): void;
   /**
    * Whether the first full sync with the backend is done (see FirstSyncState); readiness probes
    * poll it. Before it is, `reason` names the backend, what is missing and the last error.
@@ -93,7 +110,18 @@ const optionsSchema = z.object({
     }),
 });
 
-/** How readiness reasons name each backend. */
+/** SHA-256 fingerprints (upper-case hex with colons, as X509Certificate.fingerprint256) of a bundle's roots. */
+function fingerprints(pem: string): string[] {
+  return certificateBodies(pem).map((b) =>
+    createHash('sha256')
+      .update(Buffer.from(b, 'base64'))
+      .digest('hex')
+      .toUpperCase()
+      .match(/../g)!
+      .join(':'),
+  );
+}
+
 /** The controller's gauges, computed when scraped. */
 function registerFederationMetrics(registry: Registry, importer: Importer): void {
   new Gauge({
@@ -118,6 +146,7 @@ function registerFederationMetrics(registry: Registry, importer: Importer): void
   });
 }
 
+/** How readiness reasons name each backend. */
 const BACKEND_NAMES: Readonly<Record<DiscoveryBackend['kind'], string>> = { consul: 'Consul', memory: 'the memory discovery' };
 
 /** Starts the federation controller; throws FederationOptionsError for invalid options. */
@@ -176,9 +205,17 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     status: () => ({
       imports: importer.imports(),
       untrusted: importer.untrusted(),
+      untrustedReasons: importer.untrustedReasons(),
       exports: exporter.exportedHostnames(),
       stalenessSeconds: importer.staleness(),
+      rootFingerprints: fingerprints(exporter.published() ?? ''),
     }),
+    setRoots: (rootsPem) => {
+      if (certificateBodies(rootsPem).length === 0) throw new FederationOptionsError('invalid rootCertPem: a PEM certificate');
+      logger.info({ roots: fingerprints(rootsPem) }, 'trust bundle replaced');
+      exporter.setRoots(rootsPem);
+      importer.setRoots(rootsPem);
+    },
     firstSync: () => {
       const parts = [exporter.firstSync(), importer.firstSync()];
       const missing = parts.flatMap((p) => (p.done ? [] : [p.reason]));

@@ -4,10 +4,12 @@
  * into domain events and into one `replaceCluster` of the import sink — a shard per cluster,
  * never merged in place.
  *
- * Trust: before importing from a datacenter, every sync reads the root that cluster published at
- * `meshfed/trust-bundle/<cluster>` in its own datacenter. If it is absent or differs from the local
- * root, the cluster is untrusted: ClusterUntrusted once, its shard removed, nothing imported until
- * a later sync finds a matching root. A datacenter's name is its cluster's name.
+ * Trust: before importing from a datacenter, every sync reads the bundle that cluster published at
+ * `meshfed/trust-bundle/<cluster>` in its own datacenter. If it is absent or shares no root with
+ * the local bundle (trust-bundle.ts `peerTrust`; overlapping bundles are how a root rotation keeps
+ * peers federated), the cluster is untrusted: ClusterUntrusted once per refusal, its shard
+ * removed, nothing imported until a later sync finds an overlap. `setRoots` replaces the local
+ * bundle and re-checks every peer. A datacenter's name is its cluster's name.
  *
  * Reachability: after `unreachableAfterFailures` consecutive watch failures the cluster is
  * reported ClusterUnreachable; its last imports stay, since Consul decides health and a partition
@@ -24,7 +26,7 @@ import { type DatacenterWatch, startDatacenterWatch } from './datacenter-watch.t
 import type { DiscoveryBackend } from './discovery-interface.ts';
 import type { FederationEvent, FirstSyncState, ImportedEndpoint, ImportSink } from './federation-interface.ts';
 import { RetryingQueue } from './retrying-queue.ts';
-import { sameRoots } from './trust-bundle.ts';
+import { peerTrust } from './trust-bundle.ts';
 
 /** Options of the importer (validated by startFederation). */
 export interface ImporterOptions {
@@ -49,6 +51,8 @@ interface RemoteState {
   failure: string | undefined;
   reportedUnreachable: boolean;
   untrusted: boolean;
+  /** Why the cluster is untrusted (set with `untrusted`). */
+  untrustedReason: string | undefined;
   /** What the sink holds for this cluster; undefined when it holds nothing. */
   imported: ImportedEndpoint[] | undefined;
   importedJson: string;
@@ -73,7 +77,11 @@ export class Importer {
   private firstPassDone = false;
   private lastError: string | undefined;
 
+  /** The local trust bundle; replaced by setRoots. */
+  private rootsPem: string;
+
   constructor(private readonly opts: ImporterOptions) {
+    this.rootsPem = opts.rootCertPem;
     this.queue = new RetryingQueue((dc) => this.syncAndSettle(dc), {
       onFailure: (dc, attempt, error) => {
         this.lastError = `${dc}: ${error.message}`;
@@ -125,6 +133,20 @@ export class Importer {
     return [...this.remotes].filter(([, st]) => st.untrusted).map(([dc]) => dc).sort();
   }
 
+  /** Why each untrusted cluster was refused. */
+  untrustedReasons(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [dc, st] of [...this.remotes].sort(([a], [b]) => a.localeCompare(b))) if (st.untrusted && st.untrustedReason) out[dc] = st.untrustedReason;
+    return out;
+  }
+
+  /** Replaces the local trust bundle (a rotation) and re-checks every peer that has a snapshot. */
+  setRoots(rootsPem: string): void {
+    if (rootsPem === this.rootsPem) return;
+    this.rootsPem = rootsPem;
+    for (const [dc, st] of this.remotes) if (st.raw && !this.queue.retrying(dc)) this.queue.add(dc);
+  }
+
   idle(): Promise<void> {
     return this.queue.idle();
   }
@@ -174,6 +196,7 @@ export class Importer {
       failure: undefined,
       reportedUnreachable: false,
       untrusted: false,
+      untrustedReason: undefined,
       imported: undefined,
       importedJson: '',
       hostnames: new Set(),
@@ -240,21 +263,19 @@ export class Importer {
     const published = await this.opts.backend.getTrustBundle(dc, dc);
     if (this.closed) return ok(undefined);
     if (!published.ok) return fail(published.errors);
-    const reason =
-      published.value === undefined
-        ? `cluster ${dc} has published no root certificate`
-        : sameRoots(published.value, this.opts.rootCertPem)
-          ? undefined
-          : `root certificate of cluster ${dc} differs from the local root`;
-    if (reason !== undefined) {
-      if (!st.untrusted) {
+    const trust = peerTrust(dc, published.value, this.rootsPem);
+    if (!trust.trusted) {
+      if (!st.untrusted || st.untrustedReason !== trust.reason) {
         st.untrusted = true;
-        this.opts.emit({ type: 'ClusterUntrusted', cluster: dc, reason });
+        st.untrustedReason = trust.reason;
+        this.opts.logger.warn({ dc, reason: trust.reason }, 'peer cluster refused');
+        this.opts.emit({ type: 'ClusterUntrusted', cluster: dc, reason: trust.reason });
       }
       this.drop(dc, st);
       return ok(undefined);
     }
     st.untrusted = false;
+    st.untrustedReason = undefined;
 
     const endpoints: ImportedEndpoint[] = [];
     for (const [service, entries] of raw) {

@@ -15,6 +15,7 @@ export type {
 export { type ClusterExport, compareExports, type ExportComparison } from './export-conflict.ts';
 export { createExportConflictTracker, type ExportConflictTracker } from './export-conflict-tracker.ts';
 export { type FederationHandle, type FederationOptions, startFederation } from './federation-controller.ts';
+export { registerFederationTrustMetrics } from './federation-metrics.ts';
 export type {
   Blocking,
   BlockingOptions,

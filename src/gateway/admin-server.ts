@@ -15,8 +15,9 @@ export interface RunningHttpServer {
 }
 
 /**
- * Starts a GET-only HTTP server on `host:port` serving `routes` by exact path (query ignored);
- * other paths get 404. Rejects with GatewayListenError when the port cannot be bound.
+ * Starts an HTTP server on `host:port` serving GET `routes` and POST `postRoutes` by exact path
+ * (query ignored); other paths get 404, other methods 405. Rejects with GatewayListenError when
+ * the port cannot be bound.
  */
 export async function startHttpServer(
   what: string,
@@ -24,12 +25,13 @@ export async function startHttpServer(
   port: number,
   routes: Record<string, HttpRoute>,
   logger: Logger,
+  postRoutes: Record<string, HttpRoute> = {},
 ): Promise<RunningHttpServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const route = routes[path];
-    if (req.method !== 'GET' || !route) {
-      res.writeHead(req.method === 'GET' ? 404 : 405, { 'content-type': 'text/plain' }).end('not found\n');
+    const route = req.method === 'GET' ? routes[path] : req.method === 'POST' ? postRoutes[path] : undefined;
+    if (!route) {
+      res.writeHead(req.method === 'GET' || req.method === 'POST' ? 404 : 405, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
     Promise.resolve()

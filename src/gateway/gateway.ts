@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { CertificateRotator } from '../citadel/certificate-rotator.ts';
 import { meshChannelCredentials } from '../citadel/mesh-credentials.ts';
+import { chainRootFingerprint, rootFingerprints } from '../citadel/trust-bundle.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
@@ -9,6 +10,7 @@ import type { NodeIdentityInput } from '../xds/node.ts';
 import { prometheusRoute, type RunningHttpServer, startHttpServer } from './admin-server.ts';
 import { configDump } from './config-dump.ts';
 import { createGatewayDataPlane } from './data-plane.ts';
+import { GatewayOptionsError } from './errors.ts';
 import { validateGatewayOptions } from './gateway-options.ts';
 
 /** Options of startGateway (the `meshfed gateway` command). Validated once, then frozen. */
@@ -50,6 +52,19 @@ export interface StartGatewayOptions {
   logger?: Logger;
 }
 
+/** `GET /certs`: the gateway's certificate, its trust bundle's root fingerprints and the root its chain reaches. */
+function certsReply(certs: CertificateRotator | undefined): { status: number; type: string; body: string } {
+  if (!certs) return { status: 404, type: 'text/plain', body: 'no mesh certificate\n' };
+  const b = certs.current();
+  const body = {
+    spiffeId: b.spiffeId,
+    notAfter: b.notAfter.toISOString(),
+    rootFingerprints: rootFingerprints(b.rootsPem),
+    chainRoot: chainRootFingerprint(b.certChainPem, b.rootsPem) ?? null,
+  };
+  return { status: 200, type: 'application/json', body: `${JSON.stringify(body)}\n` };
+}
+
 /** A running east-west gateway. close() stops xDS, the listener and both HTTP servers. */
 export interface GatewayHandle {
   port: number;
@@ -57,6 +72,11 @@ export interface GatewayHandle {
   metricsPort: number;
   /** The config most recently applied, if any. */
   config(): ProxyConfig | undefined;
+  /**
+   * Replaces the trust bundle live (the `--roots` file changed): the next connection to 15012
+   * verifies against it and the gateway's certificate is renewed at once. No-op without mesh TLS.
+   */
+  setRoots(rootsPem: string): Promise<void>;
   close(): Promise<void>;
   /**
    * SIGTERM, as the sidecar's drain (Istio's terminationDrainDuration): /ready answers 503
@@ -109,6 +129,7 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
   };
   const node = gatewayNode(opts.cluster, opts.address, opts.identity);
   let credentials = grpc.credentials.createInsecure();
+  let certs: CertificateRotator | undefined;
   if (opts.xds.rootsPem && opts.ca) {
     const rotator = new CertificateRotator({
       request: {
@@ -123,6 +144,7 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
     });
     rotator.on('error', (e) => logger.warn({ err: e.message }, 'gateway certificate renewal failed'));
     await rotator.start();
+    certs = rotator;
     const mesh = meshChannelCredentials(rotator, opts.xds.rootsPem);
     credentials = mesh.credentials;
     started.push({
@@ -157,8 +179,19 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
             : ads.ready()
             ? { status: 200, type: 'text/plain', body: 'LIVE\n' }
             : { status: 503, type: 'text/plain', body: 'PRE_INITIALIZING\n' },
+        '/certs': () => certsReply(certs),
       },
       logger,
+      {
+        // `meshfed ca rotate` after an intermediate change: one renewal attempt, then the certificate in use.
+        '/certs/renew': async () => {
+          if (!certs) return { status: 501, type: 'text/plain', body: 'no mesh certificate\n' };
+          const before = certs.current().certChainPem;
+          await certs.renewNow();
+          const reply = certsReply(certs);
+          return { ...reply, status: certs.current().certChainPem !== before ? 200 : 503 };
+        },
+      },
     );
     started.push(admin);
     const metrics = await startHttpServer(
@@ -177,6 +210,10 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
       adminPort: admin.port,
       metricsPort: metrics.port,
       config: () => plane.config(),
+      setRoots: async (rootsPem) => {
+        if (rootFingerprints(rootsPem).length === 0) throw new GatewayOptionsError('invalid xds.rootsPem: no PEM certificate');
+        await certs?.setRoots(rootsPem);
+      },
       close: closeAll,
       drain: async (graceMs) => {
         draining = true;

@@ -5,7 +5,9 @@ import type { SidecarTelemetry } from './telemetry.ts';
 
 /**
  * The sidecar's operator endpoints. Each is a plain HTTP/1.1 server bound to the workload address:
- * admin (:15000) `GET /config_dump`, `GET /ready`; health (:15021) `GET /healthz/ready`; metrics
+ * admin (:15000) `GET /config_dump`, `GET /ready`, `POST /certs/renew` (renews the workload
+ * certificate now, as `meshfed ca rotate` asks after an intermediate change; answers the new
+ * certificate's info, or 503 when the renewal failed and the current one is kept); health (:15021) `GET /healthz/ready`; metrics
  * (:15090) `GET /stats/prometheus`. Readiness: 200 `LIVE` when ready, else 503 with the reason.
  */
 
@@ -63,11 +65,11 @@ function readinessReply(src: AdminSource, res: http.ServerResponse): void {
 
 type Route = (src: AdminSource, req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
-function serve(src: AdminSource, routes: Record<string, Route>): http.Server {
+function serve(src: AdminSource, routes: Record<string, Route>, postRoutes: Record<string, Route> = {}): http.Server {
   return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-    const route = routes[path];
-    if (req.method !== 'GET' || !route) {
+    const route = req.method === 'GET' ? routes[path] : req.method === 'POST' ? postRoutes[path] : undefined;
+    if (!route) {
       send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
       return;
     }
@@ -78,11 +80,26 @@ function serve(src: AdminSource, routes: Record<string, Route>): http.Server {
   });
 }
 
+/** `POST /certs/renew`: one renewal attempt, then the certificate in use. */
+async function renewReply(src: AdminSource, res: http.ServerResponse): Promise<void> {
+  const renew = src.certificates.renewNow;
+  if (!renew) return send(res, 501, 'text/plain; charset=utf-8', 'this certificate source does not renew\n');
+  const before = src.certificates.current().certChainPem;
+  await renew.call(src.certificates);
+  const now = src.certificates.current();
+  const renewed = now.certChainPem !== before;
+  send(res, renewed ? 200 : 503, 'application/json', `${JSON.stringify({ renewed, certificate: certificateInfo(now) })}\n`);
+}
+
 export function createAdminServer(src: AdminSource): http.Server {
-  return serve(src, {
-    '/config_dump': (s, _req, res) => send(res, 200, 'application/json', `${JSON.stringify(configDump(s), null, 2)}\n`),
-    '/ready': (s, _req, res) => readinessReply(s, res),
-  });
+  return serve(
+    src,
+    {
+      '/config_dump': (s, _req, res) => send(res, 200, 'application/json', `${JSON.stringify(configDump(s), null, 2)}\n`),
+      '/ready': (s, _req, res) => readinessReply(s, res),
+    },
+    { '/certs/renew': (s, _req, res) => renewReply(s, res) },
+  );
 }
 
 export function createHealthServer(src: AdminSource): http.Server {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
-import type { CertBundle } from '../citadel/index.ts';
+import type { CertBundle } from '../citadel/certificate-client.ts';
+import { chainRootFingerprint, rootFingerprints } from '../citadel/trust-bundle.ts';
 
 export type { CertBundle };
 
@@ -14,6 +15,8 @@ export interface CertificateSource {
   current(): CertBundle;
   on(event: 'rotated', listener: (bundle: CertBundle) => void): unknown;
   off(event: 'rotated', listener: (bundle: CertBundle) => void): unknown;
+  /** Renews the certificate now (the CA's intermediate changed); resolves when the attempt is over. */
+  renewNow?(): Promise<void>;
 }
 
 /** A CertificateSource whose bundle is set by hand (tests, or material obtained elsewhere). */
@@ -42,6 +45,10 @@ export interface CertificateInfo {
   serial: string;
   notBefore: string;
   notAfter: string;
+  /** SHA-256 fingerprints of the trust bundle's roots, as peers are verified against them now. */
+  rootFingerprints: string[];
+  /** Fingerprint of the bundle root the certificate's chain reaches, or null when it reaches none. */
+  chainRoot: string | null;
 }
 
 /** The leaf certificate of a bundle, or undefined if the PEM does not parse. */
@@ -59,5 +66,7 @@ export function certificateInfo(bundle: CertBundle): CertificateInfo {
     serial: leafOf(bundle)?.serialNumber ?? '',
     notBefore: bundle.notBefore.toISOString(),
     notAfter: bundle.notAfter.toISOString(),
+    rootFingerprints: rootFingerprints(bundle.rootsPem),
+    chainRoot: chainRootFingerprint(bundle.certChainPem, bundle.rootsPem) ?? null,
   };
 }

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CertificateRotator } from '../citadel/certificate-rotator.ts';
 import type { KeyAlgorithm } from '../citadel/key-algorithm.ts';
 import { meshChannelCredentials } from '../citadel/mesh-credentials.ts';
+import { rootFingerprints } from '../citadel/trust-bundle.ts';
 import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { ProxyConfig } from '../xds/config-types.ts';
@@ -56,6 +57,13 @@ export interface SidecarHandle {
   close(): Promise<void>;
   /** SIGTERM: the data plane drains for up to `graceMs` (DataPlane.drain), xDS kept meanwhile; then close(). */
   drain(graceMs: number): Promise<void>;
+  /**
+   * Replaces the trust bundle live (the `--roots` file changed): new inbound handshakes, new
+   * upstream sessions and the next connection to 15012 verify against it, open connections keep
+   * going, and the workload certificate is renewed at once. Throws SidecarOptionsError when the
+   * PEM holds no certificate.
+   */
+  setRoots(rootsPem: string): Promise<void>;
   /** True when xDS is ready, a certificate is loaded and the configured listeners are bound. */
   ready(): boolean;
   urls: { admin: string; metrics: string };
@@ -192,6 +200,10 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarHand
     await dataPlane.close();
   };
   return {
+    setRoots: (rootsPem) => {
+      if (rootFingerprints(rootsPem).length === 0) throw new SidecarOptionsError('invalid xds.rootsPem: no PEM certificate');
+      return rotator.setRoots(rootsPem);
+    },
     ready: () => dataPlane.readiness().ready,
     urls: { admin: dataPlane.urls.admin, metrics: dataPlane.urls.metrics },
     dataPlane,

@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
  * - a new request uses a session of its key with spare stream capacity (the server's
  *   SETTINGS_MAX_CONCURRENT_STREAMS) or opens another one;
  * - sessions leave the pool on close, error or GOAWAY (the next request reconnects);
- * - `retire()` (certificate rotation) closes every pooled session gracefully: streams in flight
+ * - `retire()` (certificate rotation) takes every session out of the pool; each closes once its streams in flight
  *   finish, new requests open new sessions with the new material;
  * - a request with `maxRequestsPerConnection` takes its session out of the pool once the session
  *   has carried that many streams (it closes gracefully); with `idleTimeoutMs` a session with no
@@ -348,12 +348,26 @@ export class H2SessionPool {
     else this.#pools.set(key, rest);
   }
 
-  /** Takes every session out of the pool and closes it gracefully (in-flight streams finish). */
+  /**
+   * Takes every session out of the pool (certificate or bundle change): an idle one is closed at
+   * once; one with streams in flight closes after its last stream, like a session that reached
+   * `maxRequestsPerConnection`. Closing it earlier would send our GOAWAY ahead of HEADERS still
+   * queued (nghttp2 sends control frames first): the server then answers with its own GOAWAY and
+   * refuses those streams, and a stream queued on a session still connecting would fail with
+   * ERR_HTTP2_GOAWAY_SESSION. Both happened during a root rotation under load.
+   */
   retire(): void {
     const sessions = [...this.#all];
     this.#pools.clear();
-    this.#all.clear();
-    for (const p of sessions) if (!p.session.closed) p.session.close();
+    for (const p of sessions) {
+      if (p.session.closed) continue;
+      if (p.active > 0) {
+        p.retiring = true;
+        continue;
+      }
+      this.#all.delete(p);
+      p.session.close();
+    }
   }
 
   /** Destroys every session (shutdown). */

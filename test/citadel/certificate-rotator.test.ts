@@ -222,3 +222,98 @@ test('with a real Citadel, a 4 s certificate is replaced by a different one', as
   t.is(second.spiffeId, first.spiffeId);
   t.true(second.notAfter.getTime() >= first.notAfter.getTime());
 });
+
+test('setRoots emits the current certificate with the new bundle, then renews at once', async (t) => {
+  const clock = new FakeClock();
+  let calls = 0;
+  const rotator = new CertificateRotator({ fetch: async () => fakeBundle(clock, ++calls), clock, logger: silentLogger });
+  t.teardown(() => rotator.close());
+  await rotator.start();
+  const seen: CertBundle[] = [];
+  rotator.on('rotated', (b) => seen.push(b));
+  await rotator.setRoots('old+new roots');
+  t.is(calls, 2, 'one renewal right away, not at half life');
+  t.deepEqual(
+    seen.map((b) => [b.certChainPem, b.rootsPem]),
+    [
+      ['chain-1', 'old+new roots'],
+      ['chain-2', 'roots'],
+    ],
+  );
+  // The fetched bundle carries its own roots ('roots'): setting them again changes nothing.
+  await rotator.setRoots('roots');
+  t.is(calls, 2, 'an unchanged bundle is a no-op');
+  await rotator.setRoots('new roots');
+  t.is(calls, 3);
+});
+
+test('renewNow: concurrent calls share one request; the schedule restarts from the new certificate', async (t) => {
+  const clock = new FakeClock();
+  let calls = 0;
+  let release: (() => void) | undefined;
+  const rotator = new CertificateRotator({
+    fetch: async () => {
+      const n = ++calls;
+      if (n > 1) {
+        await new Promise<void>((r) => {
+          release = r;
+        });
+      }
+      return fakeBundle(clock, n);
+    },
+    clock,
+    logger: silentLogger,
+  });
+  t.teardown(() => rotator.close());
+  await rotator.start();
+  const a = rotator.renewNow();
+  const b = rotator.renewNow();
+  await settle();
+  t.is(calls, 2);
+  release?.();
+  await Promise.all([a, b]);
+  t.is(rotator.current().certChainPem, 'chain-2');
+  t.is(clock.pending, 1, 'exactly one renewal scheduled');
+  await clock.advance(LIFE_MS / 2 - 1);
+  t.is(calls, 2);
+});
+
+test('setRoots with request: the next CSR verifies Citadel against the new bundle', async (t) => {
+  const dir = await tempDir(t);
+  const { ca } = await makeCa(t);
+  const token = randomToken();
+  const tokens = await writeTokenFile(path.join(dir, 'tokens.json'), { [token]: { namespace: 'default', serviceAccount: 'reviews' } });
+  const serving = issueServingCertificate({ ca, dnsNames: ['istiod.meshfed-system.svc'], ttlSeconds: 3600 });
+  const citadel = await startCitadel({
+    host: '127.175.0.1',
+    port: 0,
+    ca,
+    trustDomain: TRUST_DOMAIN,
+    authenticate: bootstrapTokenAuthenticator(tokens),
+    servingCert: serving,
+    logger: silentLogger,
+  });
+  t.teardown(() => citadel.close());
+  const foreign = await makeCa(t);
+  const rotator = new CertificateRotator({
+    request: { target: `127.175.0.1:${citadel.port}`, rootsPem: ca.rootPem, serverName: 'istiod.meshfed-system.svc', token, identity: { trustDomain: TRUST_DOMAIN, namespace: 'default', serviceAccount: 'reviews' }, timeoutMs: 2000 },
+    logger: silentLogger,
+    retryInitialMs: 60_000,
+  });
+  t.teardown(() => rotator.close());
+  const first = await rotator.start();
+  const errors: Error[] = [];
+  rotator.on('error', (e) => errors.push(e));
+  // A bundle of both roots: Citadel still verifies, and the issued chain keeps the bundle.
+  await rotator.setRoots(ca.rootPem + foreign.ca.rootPem);
+  t.deepEqual(errors, []);
+  t.not(rotator.current().certChainPem, first.certChainPem);
+  t.is(rotator.current().rootsPem, ca.rootPem + foreign.ca.rootPem);
+  // Only the foreign root: Citadel's certificate no longer verifies, the renewal fails, the
+  // certificate in use is kept.
+  const kept = rotator.current().certChainPem;
+  await rotator.setRoots(foreign.ca.rootPem);
+  t.is(errors.length, 1);
+  t.is(rotator.current().certChainPem, kept);
+  t.is(rotator.current().rootsPem, foreign.ca.rootPem);
+});

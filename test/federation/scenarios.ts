@@ -29,6 +29,7 @@ export interface Scenario {
 
 const meshRoot = makeRootCert('meshfed test root');
 const rogueRoot = makeRootCert('some other mesh');
+const nextRoot = makeRootCert('meshfed next root');
 const GATEWAY = { east: '127.61.0.1', west: '127.61.0.2', south: '127.61.0.3' } as const;
 
 interface Started {
@@ -176,7 +177,35 @@ export const scenarios: Scenario[] = [
       t.is(west.handle.status().imports['south'], undefined);
       t.false(west.events.has({ type: 'ServiceExported', cluster: 'south' }));
       const reason = west.events.events.find((e) => e.type === 'ClusterUntrusted');
-      t.regex(reason?.type === 'ClusterUntrusted' ? reason.reason : '', /differs from the local root/);
+      t.regex(reason?.type === 'ClusterUntrusted' ? reason.reason : '', /shares no root with the local bundle/);
+    },
+  },
+  {
+    title: 'during a root rotation a peer is trusted while the bundles overlap, refused when disjoint, trusted again after setRoots',
+    async run(t, env) {
+      const east = await start(t, env, 'east');
+      const west = await start(t, env, 'west');
+      east.handle.update(exportsOf('east', GATEWAY.east, ['s8-rotate']));
+      await eventually('west imports s8-rotate', () => imported(west.sink, 'east', 's8-rotate').length === 2);
+      // Phase 1 in east: old+new. Then west already holds only the new root: still one shared root.
+      east.handle.setRoots(meshRoot + nextRoot);
+      await eventually('east publishes two roots', () => east.handle.status().rootFingerprints.length === 2);
+      west.handle.setRoots(nextRoot);
+      await eventually('west publishes the new root only', () => west.handle.status().rootFingerprints.length === 1);
+      // West re-checked east against its new bundle (setRoots re-queues every peer) and kept it.
+      await eventually('west re-imports after its bundle change', () => west.sink.calls.filter((c) => c.startsWith('replace east')).length >= 1);
+      t.false(west.events.has({ type: 'ClusterUntrusted', cluster: 'east' }), 'an overlapping bundle is trusted');
+      t.is(imported(west.sink, 'east', 's8-rotate').length, 2);
+      // East goes back to the old root alone: disjoint from west's bundle, so it is refused.
+      east.handle.setRoots(meshRoot);
+      await eventually('west refuses east', () => west.handle.status().untrusted.includes('east'));
+      t.regex(west.handle.status().untrustedReasons['east'] ?? '', /trust bundle of cluster east \(root certificate\) shares no root with the local bundle/);
+      t.false(west.sink.shards.has('east'));
+      // West takes old+new again (setRoots): overlap restored, east imported again.
+      west.handle.setRoots(meshRoot + nextRoot);
+      await eventually('west imports east again', () => imported(west.sink, 'east', 's8-rotate').length === 2);
+      t.false(west.handle.status().untrusted.includes('east'));
+      t.throws(() => west.handle.setRoots('no certificate here'), { message: /invalid rootCertPem/ });
     },
   },
   {

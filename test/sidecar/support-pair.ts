@@ -19,6 +19,9 @@ export interface SidecarPair {
   clusterName: string;
   /** The CA that issued both sidecars' certificates (to mint a test client of the same mesh). */
   ca: TestCa;
+  /** Each sidecar's certificate source: `rotate()` swaps its certificate or trust bundle live. */
+  clientCerts: StaticCertificateSource;
+  serverCerts: StaticCertificateSource;
   close(): Promise<void>;
 }
 
@@ -48,16 +51,18 @@ export async function startSidecarPair(opts: {
   try {
     const host = serviceHostname(opts.service, 'default');
     const clusterName = outboundClusterName(opts.appPort, '', host);
+    const clientCerts = new StaticCertificateSource(ca.issue('default', 'caller'));
+    const serverCerts = new StaticCertificateSource(ca.issue('default', opts.service));
     const client = await createDataPlane({
       workload: { name: 'caller-v1', namespace: 'default', serviceAccount: 'caller', cluster: 'east', address: opts.client, labels: { app: 'caller', version: 'v1' } },
-      certificates: new StaticCertificateSource(ca.issue('default', 'caller')),
+      certificates: clientCerts,
       logger,
       ...(opts.bounds ? { bounds: opts.bounds } : {}),
     });
     planes.push(client);
     const server = await createDataPlane({
       workload: { name: `${opts.service}-v1`, namespace: 'default', serviceAccount: opts.service, cluster: 'east', address: opts.server, labels: { app: opts.service, version: 'v1' } },
-      certificates: new StaticCertificateSource(ca.issue('default', opts.service)),
+      certificates: serverCerts,
       logger,
       ...(opts.serverBounds ? { bounds: opts.serverBounds } : {}),
     });
@@ -91,6 +96,8 @@ export async function startSidecarPair(opts: {
       outbound: { host: opts.client, port: 15001 },
       clusterName,
       ca,
+      clientCerts,
+      serverCerts,
       close: async () => {
         await Promise.all(planes.map((p) => p.close()));
         await ca.dispose();

@@ -55,3 +55,85 @@ test('maxRequestsPerConnection 1: concurrent requests each get their own session
   while (pool.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   t.is(pool.size, 0);
 });
+
+test('retire() while a session is still connecting: the request queued on it completes (two rotations in a row)', async (t) => {
+  const ca = await createTestCa();
+  t.teardown(() => ca.dispose());
+  const server = ca.issue('default', 'httpbin');
+  const h2 = http2.createSecureServer({
+    key: server.privateKeyPem,
+    cert: server.certChainPem,
+    ca: server.rootsPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+  });
+  h2.on('stream', (stream) => stream.respond({ ':status': 200 }, { endStream: true }));
+  await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+  t.teardown(() => new Promise<void>((resolve) => h2.close(() => resolve())));
+  const port = (h2.address() as AddressInfo).port;
+  let client = ca.issue('default', 'productpage');
+  const pool = new H2SessionPool(() => client, createLogger('test'));
+  t.teardown(() => pool.close());
+  const target = { host: HOST, port, sni: 'outbound_.8000_._.httpbin.default.svc.cluster.local', alpn: ['h2'] };
+  const get = () =>
+    pool.request(target, {
+      method: 'GET',
+      path: '/',
+      headers: { ':method': 'GET', ':path': '/', ':authority': 'httpbin', ':scheme': 'https' },
+      body: undefined,
+      connectTimeoutMs: 5000,
+    }).response;
+  const first = get();
+  // The session has not connected yet (same tick): a rotation retires it.
+  client = ca.issue('default', 'productpage');
+  pool.retire();
+  const second = get();
+  const results = await Promise.all([first, second]);
+  t.deepEqual(
+    results.map((r) => (r.ok ? r.value.status : `${r.errors}`)),
+    [200, 200],
+  );
+  for (const r of results) if (r.ok) r.value.body.resume();
+});
+
+test('retire() right after a request on a connected session: the request completes (our GOAWAY never overtakes its HEADERS)', async (t) => {
+  const ca = await createTestCa();
+  t.teardown(() => ca.dispose());
+  const server = ca.issue('default', 'httpbin');
+  const h2 = http2.createSecureServer({
+    key: server.privateKeyPem,
+    cert: server.certChainPem,
+    ca: server.rootsPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['h2'],
+  });
+  h2.on('stream', (stream) => stream.respond({ ':status': 200 }, { endStream: true }));
+  await new Promise<void>((resolve) => h2.listen(0, HOST, resolve));
+  t.teardown(() => new Promise<void>((resolve) => h2.close(() => resolve())));
+  const port = (h2.address() as AddressInfo).port;
+  const pool = new H2SessionPool(() => ca.issue('default', 'productpage'), createLogger('test'));
+  t.teardown(() => pool.close());
+  const target = { host: HOST, port, sni: 'outbound_.8000_._.httpbin.default.svc.cluster.local', alpn: ['h2'] };
+  const get = () =>
+    pool.request(target, {
+      method: 'GET',
+      path: '/',
+      headers: { ':method': 'GET', ':path': '/', ':authority': 'httpbin', ':scheme': 'https' },
+      body: undefined,
+      connectTimeoutMs: 5000,
+    }).response;
+  const statuses: (number | string)[] = [];
+  for (let i = 0; i < 20; i++) {
+    // Warm: the session is connected; then a request and a rotation in the same tick.
+    const warm = await get();
+    if (warm.ok) warm.value.body.resume();
+    const pending = get();
+    pool.retire();
+    const r = await pending;
+    statuses.push(r.ok ? r.value.status : `${r.errors}`);
+    if (r.ok) r.value.body.resume();
+  }
+  t.deepEqual(statuses, Array(20).fill(200));
+});

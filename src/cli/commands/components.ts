@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { CaMaterial, issueServingCertificate } from '../../citadel/index.ts';
-import { createLogger } from '../../common/log.ts';
+import { watchFileContents } from '../../common/file-content-watch.ts';
+import { createLogger, type Logger } from '../../common/log.ts';
 import { PORTS } from '../../common/ports.ts';
 import { ADS_API_TYPES, type AdsApiType, isAdsApiType } from '../../xds/ads-api-type.ts';
 import { CONTROL_PLANE_SERVER_NAME } from '../control-plane-name.ts';
@@ -153,13 +154,14 @@ export function registerComponentCommands(program: Command): void {
       const log = createLogger('gateway', { cluster: o['cluster'] ?? '' });
       const caTarget = o['ca'] ?? `${o['controlPlane']}:${PORTS.xdsTls}`;
       hostPort('--ca', caTarget);
+      const rootsPem = readText('--roots', o['roots'] ?? '');
       const gw = await startGateway({
         cluster: o['cluster'] ?? '',
         address: o['address'] ?? '',
         xds: {
           target: `${o['controlPlane']}:${PORTS.xdsTls}`,
           serverName: CONTROL_PLANE_SERVER_NAME,
-          rootsPem: readText('--roots', o['roots'] ?? ''),
+          rootsPem,
           ...xdsApi(o['xdsApi']),
         },
         ca: { target: caTarget, serverName: CONTROL_PLANE_SERVER_NAME, token: tokenFromFile(o['tokenFile'] ?? '', log), trustDomain: o['trustDomain'] ?? 'cluster.local' },
@@ -169,8 +171,18 @@ export function registerComponentCommands(program: Command): void {
         logger: log,
       });
       const drainMs = Math.round(drainSeconds * 1000);
+      // A changed bundle file (a root rotation) applies live.
+      const roots = watchTrustBundle(o['roots'] ?? '', rootsPem, log, (pem) => gw.setRoots(pem));
       // The force-exit timer leaves the drain its whole duration, plus time to close.
-      runUntilSignal('gateway', log, () => gw.drain(drainMs), drainMs + 2000);
+      runUntilSignal(
+        'gateway',
+        log,
+        () => {
+          roots.close();
+          return gw.drain(drainMs);
+        },
+        drainMs + 2000,
+      );
     });
 
   program
@@ -240,7 +252,16 @@ export function registerComponentCommands(program: Command): void {
       });
       const drainMs = Math.round(drainSeconds * 1000);
       // The force-exit timer leaves the drain its whole duration, plus time to close.
-      runUntilSignal('sidecar', log, () => sc.drain(drainMs), drainMs + 2000);
+      const roots = watchTrustBundle(str('roots'), rootsPem, log, (pem) => sc.setRoots(pem));
+      runUntilSignal(
+        'sidecar',
+        log,
+        () => {
+          roots.close();
+          return sc.drain(drainMs);
+        },
+        drainMs + 2000,
+      );
     });
 
   program
@@ -293,4 +314,12 @@ export function registerComponentCommands(program: Command): void {
         runUntilSignal('echo', log, () => closeEchoHttp(s));
       }
     });
+}
+
+/** Follows a `--roots` file: each changed content goes to `apply` (which logs and keeps the old bundle on failure). */
+function watchTrustBundle(file: string, initial: string, log: Logger, apply: (pem: string) => Promise<void>): { close(): void } {
+  return watchFileContents([file], log, { what: 'trust bundle', initial: [initial] }, async ([pem = '']) => {
+    await apply(pem);
+    log.info({ file }, 'trust bundle reloaded');
+  });
 }

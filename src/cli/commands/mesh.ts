@@ -204,4 +204,28 @@ export function registerMeshCommands(program: Command): void {
       process.stdout.write(`root: ${path.join(o.dir, 'root-cert.pem')}\n`);
       for (const c of clusters) process.stdout.write(`intermediate for ${c}: ${path.join(o.dir, c)}/\n`);
     });
+  ca.command('rotate')
+    .description(
+      "rotate the mesh's root CA across every cluster of a running `meshfed up` mesh, live: distribute a bundle of old+new roots, reissue intermediates and workload certificates under the new root, then drop the old root (Istio's plug-in CA rotation)",
+    )
+    .option('--state-dir <dir>', 'state directory of the running mesh', DEFAULT_STATE_DIR)
+    .addOption(new Option('--phase <phase>', 'run one phase (each is idempotent; resume a failed rotation from its phase)').choices(['distribute', 'reissue', 'drop', 'all']).default('all'))
+    .option('--timeout <seconds>', 'how long each wait for the components may take', '60')
+    .addOption(keyAlgorithmOption('the new root and intermediate keys'))
+    .action(async (o: { stateDir: string; phase: 'distribute' | 'reissue' | 'drop' | 'all'; timeout: string; keyAlgorithm: string }) => {
+      const seconds = Number(o.timeout);
+      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) exitWith('invalid --timeout: expected seconds, 1–3600');
+      const { rotateMeshRoot } = await import('../ca-rotate.ts');
+      try {
+        await rotateMeshRoot({
+          stateDir: o.stateDir,
+          phase: o.phase,
+          timeoutMs: seconds * 1000,
+          keyAlgorithm: keyAlgorithmOf(o.keyAlgorithm),
+          out: (l) => process.stdout.write(`${l}\n`),
+        });
+      } catch (e: unknown) {
+        exitWith(`meshfed ca rotate: ${errorMessage(e)}`);
+      }
+    });
 }

@@ -20,7 +20,7 @@ export interface ControlPlaneSpawn {
   mode: ControlPlaneMode;
   address: string;
   trustDomain: string;
-  /** The cluster's intermediate CA folder; its `root-cert.pem` is the mesh root. */
+  /** The cluster's intermediate CA folder; its `root-cert.pem` is the cluster's trust bundle (one root, two during a rotation). */
   caDir: string;
   paths: ClusterPaths;
   gatewayAddress: string;

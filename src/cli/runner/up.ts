@@ -213,11 +213,13 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
     const waits: Promise<void>[] = cps.map(({ cluster, started }) =>
       started.ready(timeout).then(() => say(`✓ ${cluster} control plane ready (${started.summary})`)),
     );
-    const rootsFile = path.join(caDir, 'root-cert.pem');
     for (const [i, c] of topology.clusters.entries()) {
       const cp = plan.clusters[i];
       const cs = clusters[i];
       if (!cp || !cs) continue;
+      // The cluster's trust bundle (Istio's istio-ca-root-cert): `meshfed ca rotate` rewrites it,
+      // and the gateway and sidecars reload it live.
+      const rootsFile = path.join(caDir, c.name, 'root-cert.pem');
       const netns = cp.netns?.name;
       const gw = supervisor.spawnMeshfed(
         `${c.name}/gateway`,

@@ -21,7 +21,7 @@ import { BOUNDS_STATS, type BoundsStat, type ListenerBounds, validateListenerBou
 import { encodePeerMetadata } from './peer-metadata.ts';
 import { isOutboundTcpListener, TcpListeners } from './tcp-listeners.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
-import { SidecarTelemetry } from './telemetry.ts';
+import { CLUSTER_STATS, SidecarTelemetry } from './telemetry.ts';
 import { Http1Upstream } from './upstream-http1.ts';
 import { H2SessionPool } from './upstream-h2-pool.ts';
 
@@ -199,7 +199,10 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   const h2Pool = new H2SessionPool(() => opts.certificates.current(), logger);
   const h1 = new Http1Upstream();
   const listeners = new Map<string, BoundListener>();
-  const tcpListeners = new TcpListeners(ctx, sidecarTcpConnector(() => opts.certificates.current(), ctx.peerMetadata));
+  const tcpListeners = new TcpListeners(
+    ctx,
+    sidecarTcpConnector(() => opts.certificates.current(), ctx.peerMetadata, undefined, (cluster) => telemetry.countClusterStat(cluster, CLUSTER_STATS.sslFailVerifySan)),
+  );
 
   const onRotated = (bundle: CertBundle): void => {
     const inbound = listeners.get(LISTENER.virtualInbound);

@@ -12,6 +12,7 @@ import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './o
 import { serviceNameOf } from './telemetry.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 import { http1Head, splice, upgradeResponseHeaders } from './websocket-tunnel.ts';
+import { serverIdentity } from './outbound-upstream.ts';
 
 /**
  * The app's side of one upgrade: an HTTP/1.1 connection after its `Upgrade` request, or an h2c
@@ -277,7 +278,7 @@ function tunnel(
     headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
     void h2
       .connect(
-        cluster?.tls ? { host: ep.address.host, port, sni: ep.sni ?? cluster.tls.sni, alpn: cluster.tls.alpn } : { host: ep.address.host, port, sni: '', alpn: [], plaintext: true },
+        cluster?.tls ? { host: ep.address.host, port, sni: ep.sni ?? cluster.tls.sni, alpn: cluster.tls.alpn, ...serverIdentity(ctx, cluster) } : { host: ep.address.host, port, sni: '', alpn: [], plaintext: true },
         headers,
         cluster?.connectTimeoutMs ?? 5000,
       )

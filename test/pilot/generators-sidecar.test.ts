@@ -46,7 +46,11 @@ test('CDS: EDS cluster shape and mTLS transport socket', (t) => {
         '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
         common_tls_context: {
           tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { ads: {} } }],
-          validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: { ads: {} } },
+          // Istio's ISTIO_MUTUAL shape: the roots over SDS plus the SPIFFE IDs the service's endpoints run as.
+          combined_validation_context: {
+            default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/default/sa/reviews' } }] },
+            validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: { ads: {} } },
+          },
           alpn_protocols: ['h2'],
         },
         sni: `outbound_.9080_.v1_.${REVIEWS}`,

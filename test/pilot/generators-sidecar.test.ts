@@ -184,8 +184,23 @@ test('LDS: virtualInbound has an mTLS chain and its plaintext twin per own port 
   }
   t.is(f.typed_config.forward_client_cert_details, 'SANITIZE_SET');
   t.deepEqual(f.typed_config.set_current_client_cert_details, { uri: true });
+  // The workload's own hosts only; any other :authority gets 421 (case 17).
   t.deepEqual(f.typed_config.route_config?.virtual_hosts, [
-    { name: 'inbound|http|50051', domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'inbound|50051||' } }] },
+    {
+      name: 'inbound|http|50051',
+      domains: [
+        '127.0.1.4', '127.0.1.4:50051',
+        'echo', 'echo.default', 'echo.default.svc', 'echo.default.svc.cluster.local', 'echo.default.svc.cluster.local:50051',
+        'echo.default.svc:50051', 'echo.default:50051', 'echo:50051',
+        'localhost', 'localhost:50051',
+      ],
+      routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'inbound|50051||' } }],
+    },
+    {
+      name: 'inbound|misdirected',
+      domains: ['*'],
+      routes: [{ name: 'misdirected', match: { prefix: '/' }, direct_response: { status: 421, body: { inline_string: 'misdirected request: this workload does not serve that host on port 50051' } } }],
+    },
   ]);
 });
 

@@ -78,6 +78,7 @@ const ROWS: { name: string; authority: (port: number) => string; transport: 'mtl
   { name: "a's FQDN in upper case", authority: () => 'A.Default.SVC.cluster.local', transport: 'mtls', status: 200 },
   { name: 'the pod IP and port', authority: (p) => `${SERVER}:${p}`, transport: 'mtls', status: 200 },
   { name: 'localhost', authority: () => 'localhost', transport: 'mtls', status: 200 },
+  { name: 'the pod IP and the inbound port (a caller that dials 15006 itself)', authority: () => `${SERVER}:15006`, transport: 'mtls', status: 200 },
   { name: "b's FQDN on a's connection → 421", authority: () => 'b.default.svc.cluster.local', transport: 'mtls', status: 421 },
   { name: "b's short name with port → 421", authority: (p) => `b:${p}`, transport: 'mtls', status: 421 },
   { name: 'a host outside the mesh → 421', authority: () => 'evil.example.com', transport: 'mtls', status: 421 },

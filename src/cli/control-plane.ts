@@ -4,6 +4,7 @@ import type { DnsSettings } from '../pilot/model/snapshot.ts';
 import {
   type Authenticator,
   bootstrapTokenAuthenticator,
+  boundTokenAuthenticator,
   createCitadelService,
   formatSpiffeId,
   issueServingCertificate,
@@ -92,11 +93,14 @@ export interface ControlPlaneOptions {
   /** Mesh-wide DNS settings of DNS-resolved clusters (`--dns-resolvers`, `--dns-refresh-rate`). */
   dns?: DnsSettings;
   /**
-   * Hosts Citadel on 15012, authenticating callers by bootstrap tokens (the local runner) or, with
-   * `auth: 'kube'`, projected service-account tokens checked by TokenReview for `audience`
+   * Hosts Citadel on 15012, authenticating callers by bootstrap tokens, by tokens bound to one
+   * workload (`auth: 'jwt'`, the local runner: src/citadel/bound-token.ts) or, with `auth: 'kube'`, projected service-account tokens checked by TokenReview for `audience`
    * (default `meshfed-ca`).
    */
-  citadel?: { auth?: 'bootstrap'; tokensFile: string } | { auth: 'kube'; audience?: string };
+  citadel?:
+    | { auth?: 'bootstrap'; tokensFile: string }
+    | { auth: 'jwt'; tokenKeyFile: string; issuer: string; audience?: string }
+    | { auth: 'kube'; audience?: string };
   /** Lease timing of the Kubernetes writers (tests shorten it). */
   leaseTiming?: LeaseTiming;
   /** Hosts Mixer's access-log sink on 15012 and its metrics on /metrics. */
@@ -201,7 +205,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const citadelLog = log.child({ component: 'citadel' });
     const c = opts.citadel;
     let authenticate: Authenticator;
-    if (c.auth !== 'kube') authenticate = bootstrapTokenAuthenticator(c.tokensFile, citadelLog);
+    if (c.auth === 'jwt') {
+      authenticate = await boundTokenAuthenticator({ publicKeyFile: c.tokenKeyFile, issuer: c.issuer, ...(c.audience ? { audience: c.audience } : {}), logger: citadelLog });
+    } else if (c.auth !== 'kube') authenticate = bootstrapTokenAuthenticator(c.tokensFile, citadelLog);
     else if (kubeConfig !== undefined) authenticate = tokenReviewAuthenticator({ kubeConfig, audience: c.audience ?? 'meshfed-ca' });
     else throw new Error('citadel --auth kube: no kubeconfig loaded');
     const citadel = createCitadelService({ ca, trustDomain: opts.trustDomain, authenticate, logger: citadelLog });

@@ -211,6 +211,10 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     logger.info({ spiffeId: bundle.spiffeId, notAfter: bundle.notAfter.toISOString() }, 'certificate rotated; new sessions use it');
   };
   opts.certificates.on('rotated', onRotated);
+  // Istio's SDS name of the workload certificate.
+  telemetry.certificates.track('default', () => opts.certificates.current().notAfter);
+  const onRenewalFailed = (): void => telemetry.certificates.renewalFailed('default');
+  opts.certificates.on('error', onRenewalFailed);
 
   const src = { config: () => current, certificates: opts.certificates, telemetry, readiness: () => readiness() };
   const aux = [
@@ -225,6 +229,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       await Promise.all(aux.map((x) => closeServer(x.server, 100, () => x.server.closeAllConnections())));
       accessLog?.close();
       opts.certificates.off('rotated', onRotated);
+      opts.certificates.off('error', onRenewalFailed);
       throw bound.errors;
     }
     urls[a.name as keyof typeof urls] = `http://${hostForUrl(workload.address)}:${bound.value.port}`;
@@ -398,6 +403,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     if (closed) return;
     closed = true;
     opts.certificates.off('rotated', onRotated);
+    opts.certificates.off('error', onRenewalFailed);
     await chain;
     const all = [...listeners.values()];
     listeners.clear();

@@ -1,3 +1,4 @@
+import { CertificateMetrics } from '../common/cert-metrics.ts';
 import { Counter, Gauge, Histogram, Registry } from '../common/prom.ts';
 
 /**
@@ -54,6 +55,8 @@ export interface RequestRecord {
 /** The metrics of one sidecar. */
 export class SidecarTelemetry {
   readonly registry = new Registry();
+  /** `istio_agent_cert_expiry_seconds` and renewal failures of the workload certificate. */
+  readonly certificates = new CertificateMetrics(this.registry);
   readonly #requests: Counter<RequestLabelName>;
   readonly #duration: Histogram<RequestLabelName>;
   readonly #requestBytes: Histogram<RequestLabelName>;

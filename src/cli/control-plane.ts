@@ -30,6 +30,8 @@ import type { LeaseHeldWriter, LeaseTiming } from './control-plane-kube.ts';
 import { CONTROL_PLANE_SERVER_NAME } from './control-plane-name.ts';
 import { startMonitoringServer } from './monitoring-server.ts';
 import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport } from './readiness-report.ts';
+import { renewServingCertificate, type ServingRenewal } from '../citadel/serving-renewal.ts';
+import { CertificateMetrics } from '../common/cert-metrics.ts';
 
 /**
  * A cluster's control plane, the way istiod hosts it: Pilot (xDS) always, and, when asked for,
@@ -243,7 +245,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   let webhooks: WebhookServer | undefined;
   let renewWebhookCert: NodeJS.Timeout | undefined;
-  let renewServingCert: NodeJS.Timeout | undefined;
+  let servingRenewal: ServingRenewal | undefined;
+  const certificateMetrics = new CertificateMetrics(registry);
   const writers: LeaseHeldWriter[] = [];
   try {
     if (opts.webhooks) {
@@ -270,20 +273,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       renewWebhookCert.unref();
     }
     await discovery.listen();
-    // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half its life, as workloads do;
-    // grpc-js swaps the secure context in place, so open streams stay up.
-    // The next renewal is due at half the life the certificate in use has left, counted from now:
-    // time spent binding after it was issued, or a late timer, never lets it expire first.
-    const scheduleRenewal = (): void => {
-      renewServingCert = setTimeout(() => {
-        serving = issueServing();
-        discovery.setServing(serving);
-        log.info({ notAfter: serving.notAfter.toISOString() }, '15012 serving certificate renewed');
-        scheduleRenewal();
-      }, Math.max(0, (serving.notAfter.getTime() - Date.now()) / 2));
-      renewServingCert.unref();
-    };
-    scheduleRenewal();
+    // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half the life it has left, as
+    // workloads do; grpc-js swaps the secure context in place, so open streams stay up.
+    servingRenewal = renewServingCertificate(serving, {
+      issue: issueServing,
+      apply: (c) => {
+        serving = c;
+        discovery.setServing(c);
+      },
+      what: '15012',
+      logger: log,
+      metrics: certificateMetrics,
+    });
     if (kubeWriters) {
       const names = opts.webhooks ? webhookConfigurationNames(opts.webhooks.namespace) : undefined;
       writers.push(
@@ -316,7 +317,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
     clearInterval(renewWebhookCert);
-    clearTimeout(renewServingCert);
+    servingRenewal?.stop();
     if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
     await webhooks?.close();
     await discovery.close();
@@ -345,7 +346,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       await federation?.close();
       if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
       clearInterval(renewWebhookCert);
-      clearTimeout(renewServingCert);
+      servingRenewal?.stop();
       await webhooks?.close();
       await discovery.close();
       await monitoring.close();

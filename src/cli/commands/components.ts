@@ -15,9 +15,10 @@ import { addCitadelAuthOptions, citadelAuthChoice } from './citadel-auth.ts';
  */
 
 /** A control-plane serving certificate from the cluster's CA, for the name sidecars verify. */
-async function servingCertificate(ca: CaMaterial, address: string): Promise<ReturnType<typeof issueServingCertificate>> {
+/** Issues the serving certificate of a standalone Citadel or Mixer (24 h; they renew it at half its life). */
+async function servingIssuer(ca: CaMaterial, address: string): Promise<() => ReturnType<typeof issueServingCertificate>> {
   const { issueServingCertificate } = await import('../../citadel/index.ts');
-  return issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
+  return () => issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
 }
 
 /** `--labels`: a JSON object of strings, or undefined. */
@@ -74,14 +75,15 @@ export function registerComponentCommands(program: Command): void {
         authenticate = bootstrapTokenAuthenticator(choice.tokensFile, log);
       }
       const ca = await loadCa(o['caDir'] ?? '');
-      const servingCert = await servingCertificate(ca, o['address'] ?? '');
+      const issue = await servingIssuer(ca, o['address'] ?? '');
       const c = await startCitadel({
         host: o['address'] ?? '',
         port: Number(o['port']),
         ca,
         trustDomain: o['trustDomain'] ?? 'cluster.local',
         authenticate,
-        servingCert,
+        servingCert: issue(),
+        renewServing: issue,
         logger: log,
       });
       log.info({ port: c.port }, 'citadel ready');
@@ -100,18 +102,21 @@ export function registerComponentCommands(program: Command): void {
       const { startMixer } = await import('../../mixer/index.ts');
       const log = createLogger('mixer');
       const caDir = o['caDir'];
-      let tls: (Awaited<ReturnType<typeof servingCertificate>> & { clientRootsPem: string; trustDomain: string }) | undefined;
+      let tls: (ReturnType<typeof issueServingCertificate> & { clientRootsPem: string; trustDomain: string }) | undefined;
+      let issue: (() => ReturnType<typeof issueServingCertificate>) | undefined;
       if (caDir) {
         const { loadCa } = await import('../../citadel/index.ts');
         const ca = await loadCa(caDir);
+        issue = await servingIssuer(ca, o['address'] ?? '');
         // Access logs only from mesh identities, each for its own workloads.
-        tls = { ...(await servingCertificate(ca, o['address'] ?? '')), clientRootsPem: ca.rootPem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
+        tls = { ...issue(), clientRootsPem: ca.rootPem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
       }
       const m = await startMixer({
         host: o['address'] ?? '',
         grpcPort: Number(o['grpcPort']),
         metricsPort: Number(o['metricsPort']),
         ...(tls ? { tls } : {}),
+        ...(issue ? { renewServing: issue } : {}),
         logger: log,
       });
       runUntilSignal('mixer', log, () => m.close());

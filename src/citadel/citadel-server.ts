@@ -1,6 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { CaMaterial } from './ca-files.ts';
+import type { ServingCertificate } from './ca-signer.ts';
+import { MemoryCertificateProvider } from './certificate-provider.ts';
+import { meshServerCredentials } from './mesh-credentials.ts';
+import { renewServingCertificate } from './serving-renewal.ts';
 import { type Authenticator, createCitadelService } from './ca-service.ts';
 
 /** Options of startCitadel (the standalone `meshfed citadel` command). */
@@ -12,13 +16,20 @@ export interface StartCitadelOptions {
   trustDomain: string;
   authenticate: Authenticator;
   /** The server's own TLS key and certificate chain (see issueServingCertificate). */
-  servingCert: { privateKeyPem: string; certChainPem: string };
+  servingCert: ServingCertificate;
+  /**
+   * Issues a fresh serving certificate: when given, Citadel renews its own at half the life left
+   * (serving-renewal.ts) and swaps it in place, as the control plane's 15012 does.
+   */
+  renewServing?: () => ServingCertificate;
   logger?: Logger;
 }
 
 /** A running Citadel; close() stops accepting calls, waits briefly for in-flight ones, then forces. */
 export interface RunningCitadel {
   port: number;
+  /** The serving certificate in use (renewed when `renewServing` was given). */
+  serving(): ServingCertificate;
   close(): Promise<void>;
 }
 
@@ -28,21 +39,25 @@ export async function startCitadel(opts: StartCitadelOptions): Promise<RunningCi
   const server = new grpc.Server();
   const svc = createCitadelService({ ca: opts.ca, trustDomain: opts.trustDomain, authenticate: opts.authenticate, logger });
   server.addService(svc.definition, svc.implementation);
-  const credentials = grpc.ServerCredentials.createSsl(
-    null,
-    [{ private_key: Buffer.from(opts.servingCert.privateKeyPem), cert_chain: Buffer.from(opts.servingCert.certChainPem) }],
-    false,
-  );
+  // The identity comes from a provider, so a renewed certificate replaces it without a restart. Client
+  // certificates are asked for (against the mesh root) but never required: callers authenticate with tokens.
+  const provider = new MemoryCertificateProvider({ identity: opts.servingCert, rootsPem: opts.ca.rootPem });
+  const credentials = meshServerCredentials(provider);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, credentials, (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });
   logger.info({ host: opts.host, port }, 'citadel listening');
+  const renewal = opts.renewServing
+    ? renewServingCertificate(opts.servingCert, { issue: opts.renewServing, apply: (c) => provider.setIdentity(c), what: 'citadel', logger })
+    : undefined;
   return {
     port,
+    serving: () => renewal?.current() ?? opts.servingCert,
     close: () =>
       new Promise<void>((resolve) => {
+        renewal?.stop();
         const force = setTimeout(() => server.forceShutdown(), 2000);
         server.tryShutdown(() => {
           clearTimeout(force);

@@ -43,6 +43,16 @@ export type { WorkloadIdentity } from './spiffe.ts';
 export { formatSpiffeId, parseSpiffeId, spiffeIdFromCertificate } from './spiffe.ts';
 export { DEFAULT_KEY_ALGORITHM, KEY_ALGORITHMS, type KeyAlgorithm } from './key-algorithm.ts';
 export { bootstrapTokenAuthenticator } from './token-authenticator.ts';
+export {
+  type BoundTokenAuthenticatorOptions,
+  type BoundTokenClaims,
+  boundTokenAuthenticator,
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  generateTokenSigningKey,
+  mintBoundToken,
+  tokenIssuer,
+} from './bound-token.ts';
 export { serviceAccountFromUsername, type TokenReviewAuthenticatorOptions, tokenReviewAuthenticator } from './token-review-authenticator.ts';
 export type { PeerChain, VerifyPeerChainOptions } from './trust-bundle.ts';
 export { chainRootFingerprint, rootFingerprints, rootsFromPem, sameRoot, verifyPeerChain } from './trust-bundle.ts';

@@ -5,6 +5,7 @@ import type { DnsSettings } from '../pilot/model/snapshot.ts';
 import {
   type Authenticator,
   bootstrapTokenAuthenticator,
+  boundTokenAuthenticator,
   createCitadelService,
   formatSpiffeId,
   issueServingCertificate,
@@ -35,6 +36,8 @@ import type { LeaseHeldWriter, LeaseTiming } from './control-plane-kube.ts';
 import { CONTROL_PLANE_SERVER_NAME } from './control-plane-name.ts';
 import { startMonitoringServer } from './monitoring-server.ts';
 import { certificateCheck, federationCheck, type ReadinessCheck, readinessReport } from './readiness-report.ts';
+import { renewServingCertificate, type ServingRenewal } from '../citadel/serving-renewal.ts';
+import { CertificateMetrics } from '../common/cert-metrics.ts';
 
 /**
  * A cluster's control plane, the way istiod hosts it: Pilot (xDS) always, and, when asked for,
@@ -98,11 +101,14 @@ export interface ControlPlaneOptions {
   /** Mesh-wide DNS settings of DNS-resolved clusters (`--dns-resolvers`, `--dns-refresh-rate`). */
   dns?: DnsSettings;
   /**
-   * Hosts Citadel on 15012, authenticating callers by bootstrap tokens (the local runner) or, with
-   * `auth: 'kube'`, projected service-account tokens checked by TokenReview for `audience`
+   * Hosts Citadel on 15012, authenticating callers by bootstrap tokens, by tokens bound to one
+   * workload (`auth: 'jwt'`, the local runner: src/citadel/bound-token.ts) or, with `auth: 'kube'`, projected service-account tokens checked by TokenReview for `audience`
    * (default `meshfed-ca`).
    */
-  citadel?: { auth?: 'bootstrap'; tokensFile: string } | { auth: 'kube'; audience?: string };
+  citadel?:
+    | { auth?: 'bootstrap'; tokensFile: string }
+    | { auth: 'jwt'; tokenKeyFile: string; issuer: string; audience?: string }
+    | { auth: 'kube'; audience?: string };
   /** Lease timing of the Kubernetes writers (tests shorten it). */
   leaseTiming?: LeaseTiming;
   /** Hosts Mixer's access-log sink on 15012 and its metrics on /metrics. */
@@ -208,7 +214,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const citadelLog = log.child({ component: 'citadel' });
     const c = opts.citadel;
     let authenticate: Authenticator;
-    if (c.auth !== 'kube') authenticate = bootstrapTokenAuthenticator(c.tokensFile, citadelLog);
+    if (c.auth === 'jwt') {
+      authenticate = await boundTokenAuthenticator({ publicKeyFile: c.tokenKeyFile, issuer: c.issuer, ...(c.audience ? { audience: c.audience } : {}), logger: citadelLog });
+    } else if (c.auth !== 'kube') authenticate = bootstrapTokenAuthenticator(c.tokensFile, citadelLog);
     else if (kubeConfig !== undefined) authenticate = tokenReviewAuthenticator({ kubeConfig, audience: c.audience ?? 'meshfed-ca' });
     else throw new Error('citadel --auth kube: no kubeconfig loaded');
     const citadel = createCitadelService({ ca: () => ca, trustDomain: opts.trustDomain, authenticate, logger: citadelLog });
@@ -265,20 +273,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
   let webhooks: WebhookServer | undefined;
   let renewWebhookCert: NodeJS.Timeout | undefined;
-  let renewServingCert: NodeJS.Timeout | undefined;
-  // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half its life, as workloads do;
-  // grpc-js swaps the secure context in place, so open streams stay up.
-  // The next renewal is due at half the life the certificate in use has left, counted from now:
-  // time spent binding after it was issued, or a late timer, never lets it expire first.
-  const scheduleRenewal = (): void => {
-    renewServingCert = setTimeout(() => {
-      serving = issueServing();
-      discovery.setServing(serving);
-      log.info({ notAfter: serving.notAfter.toISOString() }, '15012 serving certificate renewed');
-      scheduleRenewal();
-    }, Math.max(0, (serving.notAfter.getTime() - Date.now()) / 2));
-    renewServingCert.unref();
-  };
+  let servingRenewal: ServingRenewal | undefined;
+  const certificateMetrics = new CertificateMetrics(registry);
+  // 15012 (ADS, Citadel, Mixer) renews its serving certificate at half the life it has left, as
+  // workloads do; grpc-js swaps the secure context in place, so open streams stay up.
+  const startServingRenewal = (): ServingRenewal =>
+    renewServingCertificate(serving, {
+      issue: issueServing,
+      apply: (c) => {
+        serving = c;
+        discovery.setServing(c);
+      },
+      what: '15012',
+      logger: log,
+      metrics: certificateMetrics,
+    });
   const writers: LeaseHeldWriter[] = [];
   try {
     if (opts.webhooks) {
@@ -305,7 +314,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       renewWebhookCert.unref();
     }
     await discovery.listen();
-    scheduleRenewal();
+    servingRenewal = startServingRenewal();
     if (kubeWriters) {
       const names = opts.webhooks ? webhookConfigurationNames(opts.webhooks.namespace) : undefined;
       writers.push(
@@ -339,7 +348,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } catch (e: unknown) {
     // A port in use or invalid federation options: stop what started, then fail the start.
     clearInterval(renewWebhookCert);
-    clearTimeout(renewServingCert);
+    servingRenewal?.stop();
     if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
     await webhooks?.close();
     await discovery.close();
@@ -362,10 +371,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       discovery.setClientRoots(next.bundlePem);
       federation?.setRoots(next.bundlePem);
       if (chainChanged) {
-        clearTimeout(renewServingCert);
+        servingRenewal?.stop();
         serving = issueServing();
         discovery.setServing(serving);
-        scheduleRenewal();
+        servingRenewal = startServingRenewal();
       }
       log.info({ roots: next.roots.map((r) => r.fingerprint256), signingRoot: next.root.fingerprint256, intermediateChanged: chainChanged }, 'CA folder reloaded');
     },
@@ -393,7 +402,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       await federation?.close();
       if (kubeWriters) await kubeWriters.mod.closeWriters(writers, log);
       clearInterval(renewWebhookCert);
-      clearTimeout(renewServingCert);
+      servingRenewal?.stop();
       await webhooks?.close();
       await discovery.close();
       await monitoring.close();

@@ -3,7 +3,8 @@
  * registry and Citadel's token authenticator (which read it) and federation (which exports it).
  * Files live in the runner's state directory:
  *   <stateDir>/clusters/<cluster>/workloads.json  — WorkloadRegistryFile
- *   <stateDir>/clusters/<cluster>/tokens.json     — BootstrapTokenFile
+ * (`meshfed citadel --auth bootstrap` reads a BootstrapTokenFile; the runner mints bound tokens
+ * instead: src/cli/runner/cluster-files.ts.)
  */
 
 import type { ServiceProtocol } from './service-protocol.ts';

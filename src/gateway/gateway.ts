@@ -12,6 +12,7 @@ import { configDump } from './config-dump.ts';
 import { createGatewayDataPlane } from './data-plane.ts';
 import { GatewayOptionsError } from './errors.ts';
 import { validateGatewayOptions } from './gateway-options.ts';
+import { CertificateMetrics } from '../common/cert-metrics.ts';
 
 /** Options of startGateway (the `meshfed gateway` command). Validated once, then frozen. */
 export interface StartGatewayOptions {
@@ -142,9 +143,15 @@ export async function startGateway(input: StartGatewayOptions): Promise<GatewayH
       logger: logger.child({ sub: 'certificate' }),
       retryInitialMs: 250,
     });
-    rotator.on('error', (e) => logger.warn({ err: e.message }, 'gateway certificate renewal failed'));
+    // Its workload certificate renews at half its life like a sidecar's, with the same metrics (case 28).
+    const certificates = new CertificateMetrics(plane.metrics.registry);
+    rotator.on('error', (e) => {
+      certificates.renewalFailed('default');
+      logger.warn({ err: e.message }, 'gateway certificate renewal failed');
+    });
     await rotator.start();
     certs = rotator;
+    certificates.track('default', () => rotator.current().notAfter);
     const mesh = meshChannelCredentials(rotator, opts.xds.rootsPem);
     credentials = mesh.credentials;
     started.push({

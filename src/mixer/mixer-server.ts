@@ -8,6 +8,9 @@ import { errorMessage } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { createMixerService, type MixerStats } from './access-log-service.ts';
 import { MixerListenError, MixerOptionsError } from './errors.ts';
+import type { ServingCertificate } from '../citadel/ca-signer.ts';
+import { renewServingCertificate } from '../citadel/serving-renewal.ts';
+import { CertificateMetrics } from '../common/cert-metrics.ts';
 
 /** Options of startMixer (the standalone `meshfed mixer` command). Ports may be 0 (free port). */
 export interface StartMixerOptions {
@@ -19,7 +22,13 @@ export interface StartMixerOptions {
    * Serve TLS with this certificate. With `clientRootsPem`, streams also need a mesh client
    * certificate verified against it, whose identity (in `trustDomain`) is what they may report for.
    */
-  tls?: { privateKeyPem: string; certChainPem: string; clientRootsPem?: string; trustDomain?: string };
+  tls?: { privateKeyPem: string; certChainPem: string; clientRootsPem?: string; trustDomain?: string; notAfter?: Date };
+  /**
+   * Issues a fresh serving certificate: with it (and `tls.clientRootsPem`, `tls.notAfter`), Mixer
+   * renews its own at half the life left (serving-renewal.ts) and exposes its expiry and renewal
+   * failures on /metrics.
+   */
+  renewServing?: () => ServingCertificate;
   logger?: Logger;
 }
 
@@ -49,15 +58,20 @@ export async function startMixer(opts: StartMixerOptions): Promise<MixerHandle> 
   if (opts.host === '') throw new MixerOptionsError('invalid host: empty');
   checkPort(opts.grpcPort, 'grpcPort');
   checkPort(opts.metricsPort, 'metricsPort');
+  if (opts.renewServing && (opts.tls?.clientRootsPem === undefined || opts.tls.notAfter === undefined)) {
+    throw new MixerOptionsError('invalid renewServing: needs tls with clientRootsPem and notAfter');
+  }
   const logger = opts.logger ?? createLogger('mixer');
   const registry = new Registry();
+  let provider: MemoryCertificateProvider | undefined;
   const mesh = opts.tls?.clientRootsPem;
   const service = createMixerService({ registry, logger, ...(mesh ? { peerIdentity: { trustDomain: opts.tls?.trustDomain ?? 'cluster.local' } } : {}) });
   const server = new grpc.Server();
   server.addService(service.definition, service.implementation);
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    const credentials = opts.tls?.clientRootsPem
-      ? meshServerCredentials(new MemoryCertificateProvider({ identity: opts.tls, rootsPem: opts.tls.clientRootsPem }))
+    provider = opts.tls?.clientRootsPem ? new MemoryCertificateProvider({ identity: opts.tls, rootsPem: opts.tls.clientRootsPem }) : undefined;
+    const credentials = provider
+      ? meshServerCredentials(provider)
       : opts.tls
       ? grpc.ServerCredentials.createSsl(null, [
           { private_key: Buffer.from(opts.tls.privateKeyPem), cert_chain: Buffer.from(opts.tls.certChainPem) },
@@ -92,12 +106,22 @@ export async function startMixer(opts: StartMixerOptions): Promise<MixerHandle> 
     throw e;
   }
   logger.info({ host: opts.host, grpcPort, metricsPort, tls: opts.tls !== undefined }, 'mixer listening');
+  const tls = opts.tls;
+  const identity = provider;
+  const renewal =
+    opts.renewServing && tls?.notAfter && identity
+      ? renewServingCertificate(
+          { ...tls, rootPem: tls.clientRootsPem ?? '', notAfter: tls.notAfter },
+          { issue: opts.renewServing, apply: (c) => identity.setIdentity(c), what: 'mixer', logger, metrics: new CertificateMetrics(registry) },
+        )
+      : undefined;
   return {
     grpcPort,
     metricsPort,
     registry,
     stats: service.stats,
     close: async () => {
+      renewal?.stop();
       server.forceShutdown();
       await new Promise<void>((resolve) => {
         httpServer.close(() => resolve());

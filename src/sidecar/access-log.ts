@@ -27,6 +27,8 @@ export interface AccessLogRecord {
   responseCode: number;
   /** Envoy-style flags, `-` for none. */
   responseFlags: string;
+  /** Why the upstream connection failed (UF), as Envoy's `upstream_transport_failure_reason`. */
+  upstreamTransportFailureReason?: string;
   protocol: 'HTTP11' | 'HTTP2';
   /** The grpc-status of a gRPC response (trailers, or headers when trailers-only). */
   grpcStatus?: string;
@@ -169,6 +171,7 @@ export function httpAccessLogEntry(r: AccessLogRecord): Record<string, unknown> 
       time_to_last_downstream_tx_byte: duration(r.durationMs),
       response_flags: responseFlagsProto(flags),
       metadata: metadataOf(r),
+      ...(r.upstreamTransportFailureReason ? { upstream_transport_failure_reason: r.upstreamTransportFailureReason } : {}),
     },
     protocol_version: r.protocol,
     request: {

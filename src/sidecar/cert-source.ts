@@ -9,14 +9,17 @@ export type { CertBundle };
  * Where the data plane gets its certificate. Contract: `current()` returns the material to use now
  * (it never changes under a session already established); `'rotated'` fires with the new bundle
  * after a renewal, and the data plane then swaps the inbound secure context and uses the new
- * material for new outbound sessions. Citadel's CertificateRotator satisfies it.
+ * material for new outbound sessions; `'error'` fires on each failed renewal attempt (the
+ * current bundle stays in use). Citadel's CertificateRotator satisfies it.
  */
 export interface CertificateSource {
   current(): CertBundle;
   on(event: 'rotated', listener: (bundle: CertBundle) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
   off(event: 'rotated', listener: (bundle: CertBundle) => void): unknown;
   /** Renews the certificate now (the CA's intermediate changed); resolves when the attempt is over. */
   renewNow?(): Promise<void>;
+  off(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /** A CertificateSource whose bundle is set by hand (tests, or material obtained elsewhere). */

@@ -23,7 +23,7 @@ import { BOUNDS_STATS, type BoundsStat, type ListenerBounds, validateListenerBou
 import { encodePeerMetadata } from './peer-metadata.ts';
 import { isOutboundTcpListener, TcpListeners } from './tcp-listeners.ts';
 import { sidecarTcpConnector } from './tcp-upstream.ts';
-import { SidecarTelemetry } from './telemetry.ts';
+import { CLUSTER_STATS, SidecarTelemetry } from './telemetry.ts';
 import { Http1Upstream } from './upstream-http1.ts';
 import { H2SessionPool } from './upstream-h2-pool.ts';
 
@@ -213,7 +213,10 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
   const h2Pool = new H2SessionPool(() => opts.certificates.current(), logger);
   const h1 = new Http1Upstream();
   const listeners = new Map<string, BoundListener>();
-  const tcpListeners = new TcpListeners(ctx, sidecarTcpConnector(() => opts.certificates.current(), ctx.peerMetadata));
+  const tcpListeners = new TcpListeners(
+    ctx,
+    sidecarTcpConnector(() => opts.certificates.current(), ctx.peerMetadata, undefined, (cluster) => telemetry.countClusterStat(cluster, CLUSTER_STATS.sslFailVerifySan)),
+  );
 
   const onRotated = (bundle: CertBundle): void => {
     const inbound = listeners.get(LISTENER.virtualInbound);
@@ -222,6 +225,10 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     logger.info({ spiffeId: bundle.spiffeId, notAfter: bundle.notAfter.toISOString() }, 'certificate rotated; new sessions use it');
   };
   opts.certificates.on('rotated', onRotated);
+  // Istio's SDS name of the workload certificate.
+  telemetry.certificates.track('default', () => opts.certificates.current().notAfter);
+  const onRenewalFailed = (): void => telemetry.certificates.renewalFailed('default');
+  opts.certificates.on('error', onRenewalFailed);
 
   const src = { config: () => current, certificates: opts.certificates, telemetry, readiness: () => readiness() };
   const aux = [
@@ -236,6 +243,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
       await Promise.all(aux.map((x) => closeServer(x.server, 100, () => x.server.closeAllConnections())));
       accessLog?.close();
       opts.certificates.off('rotated', onRotated);
+      opts.certificates.off('error', onRenewalFailed);
       throw bound.errors;
     }
     urls[a.name as keyof typeof urls] = `http://${hostForUrl(a.host)}:${bound.value.port}`;
@@ -417,6 +425,7 @@ export async function createDataPlane(options: DataPlaneOptions): Promise<DataPl
     closed = true;
     overload.stop();
     opts.certificates.off('rotated', onRotated);
+    opts.certificates.off('error', onRenewalFailed);
     await chain;
     const all = [...listeners.values()];
     listeners.clear();

@@ -27,6 +27,16 @@ export class PeerIdentityError extends SidecarError {
 }
 
 /**
+ * A mesh server's certificate chained to our roots but its SPIFFE ID is none of the identities
+ * its cluster expects (Envoy's `ssl.fail_verify_san`).
+ */
+export class ServerSanMismatchError extends SidecarError {
+  constructor(message: string) {
+    super('SERVER_SAN_MISMATCH', message);
+  }
+}
+
+/**
  * An upstream request failed. `flag` is the Envoy-style response flag that the failure maps to:
  * UF (connect/TLS failure), UR (reset after connect), UT (timeout).
  */

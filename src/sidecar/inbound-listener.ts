@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import { createRequire } from 'node:module';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage } from '../common/errors.ts';
+import { PORTS } from '../common/ports.ts';
 import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
@@ -290,6 +291,13 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
   const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni, conn.peer ? 'tls' : 'raw_buffer');
   const view = { method: req.method, path: req.url, authority, scheme: 'https', headers: req.headers };
   const decision = routeRequest(chain ? routeTableOf(cfg, chain) : undefined, view, ctx.random);
+  if (chain && decision.ok && decision.route.directResponse) {
+    // Pilot's catch-all for a host the workload does not serve answers 421 here (case 17): the app never sees it.
+    const d = decision.route.directResponse;
+    ctx.telemetry.countEnvoyStat(`http.inbound_0.0.0.0_${chain.destinationPort ?? PORTS.sidecarInbound}.rq_direct_response`);
+    localReply(d.status, '', d.body ?? '', { 'content-type': 'text/plain; charset=utf-8' });
+    return;
+  }
   if (!chain || !decision.ok || !decision.cluster) {
     localReply(404, 'NR', `no inbound route for "${authority}"`);
     return;

@@ -118,6 +118,8 @@ export interface FinishedRequest {
   protocol: AccessLogRecord['protocol'];
   /** The response's grpc-status (gRPC requests only). */
   grpcStatus?: string;
+  /** Why the upstream connection failed, when it did (UF). */
+  upstreamTransportFailureReason?: string;
 }
 
 /**
@@ -141,6 +143,7 @@ export function reportRequest(ctx: ListenerContext, labels: RequestLabels, r: Fi
     responseFlags: labels.response_flags,
     protocol: r.protocol,
     ...(r.grpcStatus ? { grpcStatus: r.grpcStatus } : {}),
+    ...(r.upstreamTransportFailureReason ? { upstreamTransportFailureReason: r.upstreamTransportFailureReason } : {}),
     sourceWorkload: labels.source_workload,
     sourceNamespace: labels.source_workload_namespace,
     sourceCluster: labels.source_cluster,

@@ -176,6 +176,7 @@ function handleOutbound(
   let responseBytes = 0;
   let upstreamCluster = '';
   let upstreamRemote: { host: string; port: number } | undefined;
+  let transportFailure: string | undefined;
   const aborts: (() => void)[] = [];
   const signal = { aborted: false, onAbort: (cb: () => void) => aborts.push(cb) };
   const body = hasBody(req) ? req : undefined;
@@ -210,6 +211,7 @@ function handleOutbound(
       responseCode: res.statusCode,
       protocol: isH2 ? 'HTTP2' : 'HTTP11',
       grpcStatus: labels.grpc_response_status,
+      ...(transportFailure !== undefined ? { upstreamTransportFailureReason: transportFailure } : {}),
     });
   });
 
@@ -312,6 +314,7 @@ function handleOutbound(
       }
       setFlags(result.flags);
       if (!result.ok) {
+        if (result.reply.flag === 'UF') transportFailure = result.reply.body;
         localReply(result.reply);
         return;
       }

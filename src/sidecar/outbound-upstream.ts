@@ -1,9 +1,10 @@
 import type { Outcome, PickedHost } from '../dataplane/cluster/index.ts';
 import type { Attempt, ForwardRequest, RouterUpstream, UpstreamPick } from '../dataplane/http/router.ts';
 import type { AttemptOutcome } from '../dataplane/http/router-retry.ts';
-import type { ClusterConfig, EndpointConfig, SocketAddr } from '../xds/config-types.ts';
+import type { ClusterConfig, EndpointConfig, SocketAddr, UriSanMatcher } from '../xds/config-types.ts';
 import { h1ToH1RequestHeaders, h1ToH2RequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listener-context.ts';
+import { CLUSTER_STATS } from './telemetry.ts';
 import { PEER_METADATA_HEADER } from './peer-metadata.ts';
 import { fail } from '../common/result.ts';
 import { UpstreamError } from './errors.ts';
@@ -42,6 +43,13 @@ function connectionOptions(c: { maxRequestsPerConnection?: number; idleTimeoutMs
     ...(c.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: c.maxRequestsPerConnection } : {}),
     idleTimeoutMs: c.idleTimeoutMs ?? DEFAULT_UPSTREAM_IDLE_TIMEOUT_MS,
   };
+}
+
+/** The SPIFFE IDs a cluster's mesh servers may carry, and the stat counting refusals (`cluster.<name>.ssl.fail_verify_san`). */
+export function serverIdentity(ctx: ListenerContext, cluster: ClusterConfig): { serverSans?: readonly UriSanMatcher[]; onSanMismatch?: () => void } {
+  const sans = cluster.tls?.serverSans;
+  if (sans === undefined || sans.length === 0) return {};
+  return { serverSans: sans, onSanMismatch: () => ctx.telemetry.countClusterStat(cluster.name, CLUSTER_STATS.sslFailVerifySan) };
 }
 
 function sameEndpoint(a: EndpointConfig, b: EndpointConfig): boolean {
@@ -140,7 +148,13 @@ export function outboundUpstream(
         call = h2.request(
           plaintextMesh
             ? { host: endpoint.address.host, port, sni: '', alpn: [], plaintext: true }
-            : { host: endpoint.address.host, port, sni: endpoint.sni ?? cluster.tls?.sni ?? '', alpn: cluster.tls?.alpn ?? [] },
+            : {
+                host: endpoint.address.host,
+                port,
+                sni: endpoint.sni ?? cluster.tls?.sni ?? '',
+                alpn: cluster.tls?.alpn ?? [],
+                ...serverIdentity(ctx, cluster),
+              },
           { method: req.method, path: req.path, headers, body: req.body, connectTimeoutMs: cluster.connectTimeoutMs, ...connectionOptions(cluster) },
         );
       } else if (cluster.upstreamHttp2 && !origination) {

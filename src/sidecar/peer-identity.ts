@@ -3,6 +3,8 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 // Citadel's workload-side modules, not its index: a sidecar must not load the CA server.
 import { parseSpiffeId, spiffeIdFromCertificate } from '../citadel/spiffe.ts';
 import { fail, ok, type Result } from '../common/result.ts';
+import type { UriSanMatcher } from '../xds/config-types.ts';
+import { ServerSanMismatchError } from './errors.ts';
 
 /**
  * Peer identity checks that run after the TLS library verified the chain against the roots:
@@ -76,6 +78,34 @@ export function checkMeshServerIdentity(_host: string, cert: PeerCertificate): E
     return new Error(`server certificate does not parse: ${e instanceof Error ? e.message : String(e)}`);
   }
   return id.ok ? undefined : new Error(`server certificate rejected: ${id.errors.join('; ')}`);
+}
+
+/** True when `id` matches one of `sans` (exact: equal; prefix: starts with). */
+export function matchesServerSans(id: string, sans: readonly UriSanMatcher[]): boolean {
+  return sans.some((m) => (m.kind === 'exact' ? id === m.value : id.startsWith(m.value)));
+}
+
+/**
+ * `checkServerIdentity` for outbound mTLS to a cluster that names its servers' SPIFFE IDs
+ * (`serverSans`, from Pilot's `match_typed_subject_alt_names`): checkMeshServerIdentity, then
+ * the leaf's SPIFFE ID must match one of them, else a ServerSanMismatchError aborts the handshake
+ * and `onMismatch` runs once for it (the cluster's `ssl.fail_verify_san` stat). No matchers:
+ * checkMeshServerIdentity alone (any mesh identity).
+ */
+export function meshServerIdentityCheck(
+  sans: readonly UriSanMatcher[] | undefined,
+  onMismatch?: () => void,
+): (host: string, cert: PeerCertificate) => Error | undefined {
+  if (sans === undefined || sans.length === 0) return checkMeshServerIdentity;
+  return (host, cert) => {
+    const base = checkMeshServerIdentity(host, cert);
+    if (base) return base;
+    const id = spiffeIdFromCertificate(new X509Certificate(cert.raw));
+    if (id.ok && matchesServerSans(id.value, sans)) return undefined;
+    onMismatch?.();
+    const wanted = sans.map((m) => (m.kind === 'exact' ? m.value : `${m.value}*`)).join(', ');
+    return new ServerSanMismatchError(`server identity ${id.ok ? id.value : '(none)'} is not one of the cluster's: ${wanted}`);
+  };
 }
 
 /**

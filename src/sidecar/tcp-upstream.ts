@@ -6,7 +6,7 @@ import type { TcpConnector, UpstreamConnection } from '../dataplane/tcp/index.ts
 import type { ClusterConfig, EndpointConfig } from '../xds/config-types.ts';
 import type { CertBundle } from './cert-source.ts';
 import { originationOptions } from './origination-tls.ts';
-import { checkMeshServerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
+import { meshServerIdentityCheck, peerIdentityOfSocket } from './peer-identity.ts';
 import { PEER_EXCHANGE_ALPN, peerExchangeFrame } from './tcp-peer-exchange.ts';
 
 /** tls.connect passes `allowHalfOpen` to its socket; @types/node 20 does not list it. */
@@ -18,7 +18,8 @@ type HalfOpenTlsOptions = tls.ConnectionOptions & { allowHalfOpen: boolean };
  *   inbound port (or its cluster's gateway), SNI the endpoint's (`meshfed.sni`) or the cluster's,
  *   ALPN the cluster's (Pilot sends `istio-peer-exchange, istio` for tcp ports, which the
  *   destination's inbound listener tells from `h2`: src/sidecar/inbound-tcp.ts), our Citadel certificate; the
- *   server must chain to our roots and carry a SPIFFE ID, which becomes the upstream peer;
+ *   server must chain to our roots and carry a SPIFFE ID, one of the cluster's `serverSans` when
+ *   it names any (`onSanMismatch` counts a refusal), which becomes the upstream peer;
  * - TLS origination (DestinationRule SIMPLE / MUTUAL) with the cluster's files;
  * - otherwise plaintext TCP: tls DISABLE toward a mesh workload dials its sidecar's inbound port
  *   (`meshfed.inbound_port`), whose `raw_buffer` chain takes it as Istio's PERMISSIVE mode does
@@ -28,7 +29,12 @@ type HalfOpenTlsOptions = tls.ConnectionOptions & { allowHalfOpen: boolean };
  * Every attempt is bounded by the cluster's connect timeout. When the server selects
  * `meshfed-peer-exchange`, our `peerMetadata` frame goes first (tcp-peer-exchange.ts).
  */
-export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?: string, plaintextSourceAddress?: string): TcpConnector {
+export function sidecarTcpConnector(
+  certificate: () => CertBundle,
+  peerMetadata?: string,
+  plaintextSourceAddress?: string,
+  onSanMismatch?: (cluster: string) => void,
+): TcpConnector {
   return {
     connect(cluster: ClusterConfig, endpoint: EndpointConfig): UpstreamConnection {
       const t = cluster.tls;
@@ -46,7 +52,7 @@ export function sidecarTcpConnector(certificate: () => CertBundle, peerMetadata?
           key: bundle.privateKeyPem,
           cert: bundle.certChainPem,
           ca: bundle.rootsPem,
-          checkServerIdentity: checkMeshServerIdentity,
+          checkServerIdentity: meshServerIdentityCheck(t.serverSans, onSanMismatch && (() => onSanMismatch(cluster.name))),
           allowHalfOpen: true,
         };
         socket = tls.connect(options);

@@ -1,4 +1,5 @@
 import { OVERLOAD, type OverloadState } from '../dataplane/overload/index.ts';
+import { CertificateMetrics } from '../common/cert-metrics.ts';
 import { Counter, Gauge, Histogram, Registry } from '../common/prom.ts';
 
 /**
@@ -35,6 +36,12 @@ export type TcpLabelName = Exclude<RequestLabelName, 'response_code' | 'grpc_res
 export type TcpLabels = Record<TcpLabelName, string>;
 
 /** Istio's default duration buckets, in milliseconds. */
+/** Envoy's upstream cluster stats (`cluster.<name>.<stat>`) the sidecar counts. */
+export const CLUSTER_STATS = Object.freeze({
+  /** A mesh server's certificate carried none of the cluster's SPIFFE IDs. */
+  sslFailVerifySan: 'ssl.fail_verify_san',
+});
+
 const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000];
 
@@ -49,11 +56,14 @@ export interface RequestRecord {
 /** The metrics of one sidecar. */
 export class SidecarTelemetry {
   readonly registry = new Registry();
+  /** `istio_agent_cert_expiry_seconds` and renewal failures of the workload certificate. */
+  readonly certificates = new CertificateMetrics(this.registry);
   readonly #requests: Counter<RequestLabelName>;
   readonly #duration: Histogram<RequestLabelName>;
   readonly #requestBytes: Histogram<RequestLabelName>;
   readonly #responseBytes: Histogram<RequestLabelName>;
   readonly #envoyStats = new Map<string, Counter>();
+  readonly #clusterStats = new Map<string, Counter<'cluster_name'>>();
   readonly #tcpOpened: Counter<TcpLabelName>;
   readonly #tcpClosed: Counter<TcpLabelName>;
   readonly #tcpSent: Counter<TcpLabelName>;
@@ -127,6 +137,20 @@ export class SidecarTelemetry {
       this.#envoyStats.set(name, c);
     }
     c.inc();
+  }
+
+  /**
+   * Counts an Envoy stat of an upstream cluster, `cluster.<name>.<stat>`, exposed as Envoy's
+   * Prometheus exporter names it: the cluster name becomes the `cluster_name` label
+   * (`cluster.outbound|80||a….ssl.fail_verify_san` → `envoy_cluster_ssl_fail_verify_san{cluster_name="outbound|80||a…"}`).
+   */
+  countClusterStat(cluster: string, stat: string): void {
+    let c = this.#clusterStats.get(stat);
+    if (!c) {
+      c = new Counter({ name: `envoy_cluster_${stat.replace(/[^A-Za-z0-9_]/g, '_')}`, help: `Envoy stat cluster.<cluster_name>.${stat}`, labelNames: ['cluster_name'], registers: [this.registry] });
+      this.#clusterStats.set(stat, c);
+    }
+    c.inc({ cluster_name: cluster });
   }
 
   /**

@@ -7,7 +7,8 @@ import type { Logger } from '../common/log.ts';
 import { fail, ok, type Result } from '../common/result.ts';
 import type { CertBundle } from './cert-source.ts';
 import { UpstreamError } from './errors.ts';
-import { checkMeshServerIdentity, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
+import type { UriSanMatcher } from '../xds/config-types.ts';
+import { meshServerIdentityCheck, type PeerIdentity, peerIdentityOfSocket } from './peer-identity.ts';
 import type { UpstreamCall, UpstreamRequest, UpstreamResponse } from './upstream-interface.ts';
 import { UPGRADE_DECLINED_HEADER } from './websocket-tunnel.ts';
 import type { Readable } from 'node:stream';
@@ -48,6 +49,13 @@ export interface H2Target {
   origination?: tls.ConnectionOptions;
   /** Plaintext only: the source address (a capture sidecar's inbound hops to its app: 127.0.0.6). */
   localAddress?: string;
+  /**
+   * Mesh mTLS only: the SPIFFE IDs the server may carry (the cluster's `serverSans`); absent or
+   * empty, any mesh identity. Part of the pool key, so a pushed change opens new sessions.
+   */
+  serverSans?: readonly UriSanMatcher[];
+  /** Runs once per handshake refused for its SPIFFE ID (the cluster's `ssl.fail_verify_san`). */
+  onSanMismatch?: () => void;
 }
 
 interface PooledSession {
@@ -94,7 +102,9 @@ function originationId(o: tls.ConnectionOptions): number {
 
 function poolKey(t: H2Target): string {
   if (t.origination) return `${t.host}:${t.port}|origination#${originationId(t.origination)}`;
-  return `${t.host}:${t.port}|${t.plaintext ? `plaintext|${t.localAddress ?? ''}` : t.sni}`;
+  if (t.plaintext) return `${t.host}:${t.port}|plaintext|${t.localAddress ?? ''}`;
+  const sans = t.serverSans?.map((m) => `${m.kind}:${m.value}`).join(' ') ?? '';
+  return `${t.host}:${t.port}|${t.sni}${sans !== '' ? `|${sans}` : ''}`;
 }
 
 export class H2SessionPool {
@@ -262,7 +272,7 @@ export class H2SessionPool {
         cert: bundle.certChainPem,
         ca: bundle.rootsPem,
         rejectUnauthorized: true,
-        checkServerIdentity: checkMeshServerIdentity,
+        checkServerIdentity: meshServerIdentityCheck(target.serverSans, target.onSanMismatch),
       });
     }
     const pooled: PooledSession = {

@@ -92,6 +92,11 @@ export function handleInboundUpgrade(
     return;
   }
   const decision = routeRequest(table, { method: 'GET', path, authority, scheme: 'https', headers: req.headers }, ctx.random);
+  if (decision.ok && decision.route.directResponse) {
+    // A host this workload does not serve: Pilot's catch-all answers 421, and the app never sees the upgrade.
+    local(decision.route.directResponse.status, '', decision.route.directResponse.body ?? '');
+    return;
+  }
   if (!decision.ok || !decision.cluster) {
     local(404, 'NR', `no inbound route for "${authority}"`);
     return;

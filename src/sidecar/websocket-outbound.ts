@@ -13,6 +13,7 @@ import { serviceNameOf } from './telemetry.ts';
 import type { H2SessionPool } from './upstream-h2-pool.ts';
 import { http1Head, readDeclinedBody, splice, UPGRADE_DECLINED_HEADER, upgradeResponseHeaders } from './websocket-tunnel.ts';
 import type { Readable } from 'node:stream';
+import { serverIdentity } from './outbound-upstream.ts';
 
 /**
  * The app's side of one upgrade: an HTTP/1.1 connection after its `Upgrade` request, or an h2c
@@ -289,7 +290,7 @@ function tunnel(
     headers[PEER_METADATA_HEADER] = ctx.peerMetadata;
     void h2
       .connect(
-        cluster?.tls ? { host: ep.address.host, port, sni: ep.sni ?? cluster.tls.sni, alpn: cluster.tls.alpn } : { host: ep.address.host, port, sni: '', alpn: [], plaintext: true },
+        cluster?.tls ? { host: ep.address.host, port, sni: ep.sni ?? cluster.tls.sni, alpn: cluster.tls.alpn, ...serverIdentity(ctx, cluster) } : { host: ep.address.host, port, sni: '', alpn: [], plaintext: true },
         headers,
         cluster?.connectTimeoutMs ?? 5000,
       )

@@ -351,6 +351,18 @@ export interface UpstreamTls {
    * checked). Set: TLS origination toward a non-mesh server with files read by the proxy.
    */
   origination?: OriginationTls;
+  /**
+   * Mesh mTLS only: the server's leaf must carry a URI SAN matching one of these (Envoy's
+   * `match_typed_subject_alt_names`, from a `combined_validation_context`). Absent: any SPIFFE
+   * ID of the mesh is accepted.
+   */
+  serverSans?: UriSanMatcher[];
+}
+
+/** One URI SAN matcher of mesh mTLS: the SAN equals `value` (exact) or starts with it (prefix). */
+export interface UriSanMatcher {
+  kind: 'exact' | 'prefix';
+  value: string;
 }
 
 /**

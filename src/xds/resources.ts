@@ -43,10 +43,19 @@ export interface FileDataSource {
   filename: string;
 }
 
-/** `envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher` with an exact matcher. */
+/** `envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher` with an exact (or, for URIs, prefix) matcher. */
 export interface SubjectAltNameMatcher {
   san_type: 'DNS' | 'URI';
-  matcher: { exact: string };
+  matcher: { exact: string } | { prefix: string };
+}
+
+/**
+ * `CombinedCertificateValidationContext`, Istio's shape for ISTIO_MUTUAL clusters: the roots over
+ * SDS (`ROOTCA`) and, in the static part, the SPIFFE IDs the server may carry.
+ */
+export interface CombinedValidationContext {
+  default_validation_context: { match_typed_subject_alt_names: SubjectAltNameMatcher[] };
+  validation_context_sds_secret_config: SdsSecretConfig;
 }
 
 /**
@@ -58,6 +67,8 @@ export interface CommonTlsContext {
   tls_certificate_sds_secret_configs?: SdsSecretConfig[];
   /** `ROOTCA`: the trust bundle. */
   validation_context_sds_secret_config?: SdsSecretConfig;
+  /** Instead of `validation_context_sds_secret_config` when the server's SPIFFE IDs are known. */
+  combined_validation_context?: CombinedValidationContext;
   tls_certificates?: { certificate_chain: FileDataSource; private_key: FileDataSource }[];
   validation_context?: { trusted_ca?: FileDataSource; match_typed_subject_alt_names?: SubjectAltNameMatcher[] };
   alpn_protocols?: string[];

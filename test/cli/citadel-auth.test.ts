@@ -59,7 +59,10 @@ const BAD: [string, string[], RegExp][] = [
   ['bootstrap without --tokens-file', [], /--tokens-file is required with --auth bootstrap/],
   ['kube with --tokens-file', ['--auth', 'kube', '--tokens-file', 'x.json'], /--tokens-file is used only with --auth bootstrap/],
   ['bootstrap with --kubeconfig', ['--tokens-file', 'x.json', '--kubeconfig', 'k'], /--kubeconfig is used only with --auth kube/],
-  ['an unknown mode', ['--auth', 'oidc'], /argument 'oidc' is invalid. Allowed choices are bootstrap, kube/],
+  ['jwt without --token-key', ['--auth', 'jwt', '--token-issuer', 'meshfed://east'], /--token-key is required with --auth jwt/],
+  ['jwt without --token-issuer', ['--auth', 'jwt', '--token-key', 'k.pem'], /--token-issuer is required with --auth jwt/],
+  ['bootstrap with --token-key', ['--tokens-file', 'x.json', '--token-key', 'k.pem'], /--token-key is used only with --auth jwt/],
+  ['an unknown mode', ['--auth', 'oidc'], /argument 'oidc' is invalid. Allowed choices are bootstrap, jwt, kube/],
 ];
 
 for (const [what, extra, message] of BAD) {

@@ -56,7 +56,7 @@ test.serial('pilot checks --config-stores against --config-dir before starting',
 const CITADEL_AUTH: [string, string[], string][] = [
   ['--auth bootstrap without --tokens-file', [], '--tokens-file is required with --auth bootstrap (the default)'],
   ['--auth kube with --tokens-file', ['--auth', 'kube', '--tokens-file', 't.json'], '--tokens-file is used only with --auth bootstrap'],
-  ['--token-audience with --auth bootstrap', ['--tokens-file', 't.json', '--token-audience', 'x'], '--token-audience is used only with --auth kube'],
+  ['--token-audience with --auth bootstrap', ['--tokens-file', 't.json', '--token-audience', 'x'], '--token-audience is used only with --auth jwt or kube'],
   ['an empty --token-audience', ['--auth', 'kube', '--token-audience', ''], 'invalid --token-audience "": must be a non-empty audience without spaces'],
 ];
 for (const [what, extra, message] of CITADEL_AUTH) {

@@ -46,7 +46,11 @@ test('CDS: EDS cluster shape and mTLS transport socket', (t) => {
         '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
         common_tls_context: {
           tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { ads: {} } }],
-          validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: { ads: {} } },
+          // Istio's ISTIO_MUTUAL shape: the roots over SDS plus the SPIFFE IDs the service's endpoints run as.
+          combined_validation_context: {
+            default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/default/sa/reviews' } }] },
+            validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: { ads: {} } },
+          },
           alpn_protocols: ['h2'],
         },
         sni: `outbound_.9080_.v1_.${REVIEWS}`,
@@ -180,8 +184,23 @@ test('LDS: virtualInbound has an mTLS chain and its plaintext twin per own port 
   }
   t.is(f.typed_config.forward_client_cert_details, 'SANITIZE_SET');
   t.deepEqual(f.typed_config.set_current_client_cert_details, { uri: true });
+  // The workload's own hosts only; any other :authority gets 421 (case 17).
   t.deepEqual(f.typed_config.route_config?.virtual_hosts, [
-    { name: 'inbound|http|50051', domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'inbound|50051||' } }] },
+    {
+      name: 'inbound|http|50051',
+      domains: [
+        '127.0.1.4', '127.0.1.4:50051',
+        'echo', 'echo.default', 'echo.default.svc', 'echo.default.svc.cluster.local', 'echo.default.svc.cluster.local:50051',
+        'echo.default.svc:50051', 'echo.default:50051', 'echo:50051',
+        'localhost', 'localhost:50051',
+      ],
+      routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'inbound|50051||' } }],
+    },
+    {
+      name: 'inbound|misdirected',
+      domains: ['*'],
+      routes: [{ name: 'misdirected', match: { prefix: '/' }, direct_response: { status: 421, body: { inline_string: 'misdirected request: this workload does not serve that host on port 50051' } } }],
+    },
   ]);
 });
 

@@ -54,16 +54,16 @@ spec:
 
 const tlsRows: { title: string; yaml: string; name: string; expected: ClusterConfig['tls'] }[] = [
   {
-    title: 'no rule: auto mTLS toward mesh endpoints',
+    title: 'no rule: auto mTLS toward mesh endpoints, which must run as the service accounts of its endpoints (local and imported)',
     yaml: '',
     name: `outbound|9080||${REVIEWS}`,
-    expected: { sni: `outbound_.9080_._.${REVIEWS}`, alpn: ['h2'] },
+    expected: { sni: `outbound_.9080_._.${REVIEWS}`, alpn: ['h2'], serverSans: [{ kind: 'exact', value: 'spiffe://cluster.local/ns/default/sa/reviews' }] },
   },
   {
     title: 'ISTIO_MUTUAL (Bookinfo destination-rule-all-mtls)',
     yaml: DR('  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}\n  subsets: [{name: v1, labels: {version: v1}}]'),
     name: `outbound|9080|v1|${REVIEWS}`,
-    expected: { sni: `outbound_.9080_.v1_.${REVIEWS}`, alpn: ['h2'] },
+    expected: { sni: `outbound_.9080_.v1_.${REVIEWS}`, alpn: ['h2'], serverSans: [{ kind: 'exact', value: 'spiffe://cluster.local/ns/default/sa/reviews' }] },
   },
   { title: 'DISABLE: no transport socket', yaml: DR('  trafficPolicy: {tls: {mode: DISABLE}}'), name: `outbound|9080||${REVIEWS}`, expected: undefined },
   {

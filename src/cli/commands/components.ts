@@ -8,6 +8,7 @@ import { CONTROL_PLANE_SERVER_NAME } from '../control-plane-name.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
 import { tokenFromFile } from './token-file.ts';
 import { hostPort, keyAlgorithmOf, keyAlgorithmOption, readText } from './options.ts';
+import { addCitadelAuthOptions, citadelAuthChoice } from './citadel-auth.ts';
 
 /*
  * Each action imports its component when it runs, so that a process loads only its own
@@ -15,9 +16,10 @@ import { hostPort, keyAlgorithmOf, keyAlgorithmOption, readText } from './option
  */
 
 /** A control-plane serving certificate from the cluster's CA, for the name sidecars verify. */
-async function servingCertificate(ca: CaMaterial, address: string): Promise<ReturnType<typeof issueServingCertificate>> {
+/** Issues the serving certificate of a standalone Citadel or Mixer (24 h; they renew it at half its life). */
+async function servingIssuer(ca: CaMaterial, address: string): Promise<() => ReturnType<typeof issueServingCertificate>> {
   const { issueServingCertificate } = await import('../../citadel/index.ts');
-  return issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
+  return () => issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
 }
 
 /** `--labels`: a JSON object of strings, or undefined. */
@@ -47,47 +49,42 @@ function parseLabels(text: string): Record<string, string> | undefined {
 }
 
 export function registerComponentCommands(program: Command): void {
-  program
+  const citadel = program
     .command('citadel')
     .description("run Citadel alone: signs workload CSRs over gRPC with TLS (Istio's certificate service)")
     .requiredOption('--address <ip>')
     .option('--port <port>', 'TLS gRPC port', String(PORTS.xdsTls))
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
-    .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder")
-    .addOption(
-      new Option('--auth <mode>', 'how callers are authenticated: bootstrap tokens from --tokens-file, or kube (TokenReview of projected service-account tokens)')
-        .choices(['bootstrap', 'kube'])
-        .default('bootstrap'),
-    )
-    .option('--tokens-file <file>', 'bootstrap tokens (sha256 → identity); required with --auth bootstrap')
+    .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder");
+  addCitadelAuthOptions(citadel)
     .option('--kubeconfig <file>', 'with --auth kube: the API server and credentials for TokenReview (default: in-cluster, then KUBECONFIG)')
-    .option('--token-audience <aud>', 'with --auth kube: the audience tokens must be issued for', 'meshfed-ca')
     .action(async (o: Record<string, string>) => {
-      const { loadCa, startCitadel, bootstrapTokenAuthenticator, tokenReviewAuthenticator } = await import('../../citadel/index.ts');
+      const { loadCa, startCitadel, bootstrapTokenAuthenticator, boundTokenAuthenticator, tokenReviewAuthenticator } = await import('../../citadel/index.ts');
       const log = createLogger('citadel');
+      const choice = citadelAuthChoice(o, 'meshfed citadel');
+      if (choice.auth !== 'kube' && o['kubeconfig'] !== undefined) exitWith('meshfed citadel: --kubeconfig is used only with --auth kube');
       let authenticate: Parameters<typeof startCitadel>[0]['authenticate'];
-      if (o['auth'] === 'kube') {
-        if (o['tokensFile'] !== undefined) exitWith('meshfed citadel: --tokens-file is used only with --auth bootstrap');
+      if (choice.auth === 'kube') {
         const { KubeConfig } = await import('@kubernetes/client-node');
         const kubeConfig = new KubeConfig();
         if (o['kubeconfig'] !== undefined) kubeConfig.loadFromFile(o['kubeconfig']);
         else kubeConfig.loadFromDefault();
-        if (o['tokenAudience'] === '') exitWith('meshfed citadel: invalid --token-audience: must not be empty');
-        authenticate = tokenReviewAuthenticator({ kubeConfig, audience: o['tokenAudience'] ?? 'meshfed-ca' });
+        authenticate = tokenReviewAuthenticator({ kubeConfig, audience: choice.audience });
+      } else if (choice.auth === 'jwt') {
+        authenticate = await boundTokenAuthenticator({ publicKeyFile: choice.tokenKeyFile, issuer: choice.issuer, audience: choice.audience, logger: log });
       } else {
-        if (o['tokensFile'] === undefined) exitWith('meshfed citadel: --tokens-file is required with --auth bootstrap');
-        if (o['kubeconfig'] !== undefined) exitWith('meshfed citadel: --kubeconfig is used only with --auth kube');
-        authenticate = bootstrapTokenAuthenticator(o['tokensFile'], log);
+        authenticate = bootstrapTokenAuthenticator(choice.tokensFile, log);
       }
       const ca = await loadCa(o['caDir'] ?? '');
-      const servingCert = await servingCertificate(ca, o['address'] ?? '');
+      const issue = await servingIssuer(ca, o['address'] ?? '');
       const c = await startCitadel({
         host: o['address'] ?? '',
         port: Number(o['port']),
         ca,
         trustDomain: o['trustDomain'] ?? 'cluster.local',
         authenticate,
-        servingCert,
+        servingCert: issue(),
+        renewServing: issue,
         logger: log,
       });
       log.info({ port: c.port }, 'citadel ready');
@@ -106,18 +103,21 @@ export function registerComponentCommands(program: Command): void {
       const { startMixer } = await import('../../mixer/index.ts');
       const log = createLogger('mixer');
       const caDir = o['caDir'];
-      let tls: (Awaited<ReturnType<typeof servingCertificate>> & { clientRootsPem: string; trustDomain: string }) | undefined;
+      let tls: (ReturnType<typeof issueServingCertificate> & { clientRootsPem: string; trustDomain: string }) | undefined;
+      let issue: (() => ReturnType<typeof issueServingCertificate>) | undefined;
       if (caDir) {
         const { loadCa } = await import('../../citadel/index.ts');
         const ca = await loadCa(caDir);
+        issue = await servingIssuer(ca, o['address'] ?? '');
         // Access logs only from mesh identities, each for its own workloads.
-        tls = { ...(await servingCertificate(ca, o['address'] ?? '')), clientRootsPem: ca.rootPem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
+        tls = { ...issue(), clientRootsPem: ca.rootPem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
       }
       const m = await startMixer({
         host: o['address'] ?? '',
         grpcPort: Number(o['grpcPort']),
         metricsPort: Number(o['metricsPort']),
         ...(tls ? { tls } : {}),
+        ...(issue ? { renewServing: issue } : {}),
         logger: log,
       });
       runUntilSignal('mixer', log, () => m.close());

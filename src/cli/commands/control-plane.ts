@@ -5,6 +5,7 @@ import { DEFAULT_DNS_REFRESH_MS, type DnsSettings } from '../../pilot/model/snap
 import { createLogger } from '../../common/log.ts';
 import type { DiscoveryChoice } from '../control-plane.ts';
 import { packageVersion } from '../package-paths.ts';
+import { addCitadelAuthOptions, citadelAuthChoice } from './citadel-auth.ts';
 import { exitWith, runUntilSignal } from './lifecycle.ts';
 import { hostPort } from './options.ts';
 
@@ -85,19 +86,6 @@ function namespaceOption(o: Record<string, string>): string {
   return namespace;
 }
 
-/** `--auth`, `--tokens-file` and `--token-audience` of `controlplane`: how its Citadel authenticates callers. */
-function citadelAuth(o: Record<string, string>): { auth: 'bootstrap'; tokensFile: string } | { auth: 'kube'; audience: string } {
-  if (o['auth'] === 'kube') {
-    if (o['tokensFile'] !== undefined) exitWith('--tokens-file is used only with --auth bootstrap');
-    const audience = o['tokenAudience'] ?? 'meshfed-ca';
-    if (audience === '' || /\s/.test(audience)) exitWith(`invalid --token-audience ${JSON.stringify(audience)}: must be a non-empty audience without spaces`);
-    return { auth: 'kube', audience };
-  }
-  if (o['tokensFile'] === undefined) exitWith('--tokens-file is required with --auth bootstrap (the default)');
-  if (o['tokenAudience'] !== undefined) exitWith('--token-audience is used only with --auth kube');
-  return { auth: 'bootstrap', tokensFile: o['tokensFile'] };
-}
-
 const DURATION = /^(\d+)(ms|s|m)$/;
 
 /**
@@ -175,14 +163,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
     .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
     .option('--config-stores <names>', 'comma-separated config stores: file, crd (default file)')
-    .option('--kubeconfig <file>', 'the API server of the kube registry, the crd config store and --auth kube (default: KUBECONFIG, ~/.kube/config, in-cluster)')
-    .addOption(
-      new Option('--auth <mode>', "how Citadel authenticates callers: bootstrap tokens from --tokens-file, or kube (TokenReview of projected service-account tokens)")
-        .choices(['bootstrap', 'kube'])
-        .default('bootstrap'),
-    )
-    .option('--tokens-file <file>', 'bootstrap tokens (sha256 → identity); required with --auth bootstrap')
-    .option('--token-audience <aud>', 'with --auth kube: the audience tokens must be issued for (default meshfed-ca)')
+    .option('--kubeconfig <file>', 'the API server of the kube registry, the crd config store and --auth kube (default: KUBECONFIG, ~/.kube/config, in-cluster)');
+  addCitadelAuthOptions(controlplane)
     .option('--config-dir <dir>', 'watched folder of Istio-kind YAML (needed with the folder config store)')
     .requiredOption('--gateway-address <ip>', "this cluster's east-west gateway address")
     .option('--dns-resolvers <host:port,...>', "DNS servers of DNS-resolved ServiceEntries (default: the proxies' system resolver)")
@@ -201,7 +183,7 @@ export function registerControlPlaneCommands(program: Command): void {
         ...(o['plainXdsAnyAddress'] ? { plainXdsAnyAddress: true } : {}),
         caDir: o['caDir'] ?? '',
         namespace: webhooks.namespace,
-        citadel: citadelAuth(o),
+        citadel: citadelAuthChoice(o),
         mixer: true,
         webhooks,
         discovery: discoveryChoice(o),

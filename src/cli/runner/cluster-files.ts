@@ -1,20 +1,22 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { BootstrapTokenFile, WorkloadRegistryFile, WorkloadSpec } from '../../common/workload.ts';
+import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_LIFETIME_SECONDS, generateTokenSigningKey, mintBoundToken, tokenIssuer } from '../../citadel/bound-token.ts';
+import type { WorkloadRegistryFile, WorkloadSpec } from '../../common/workload.ts';
 import type { ClusterPlan } from './address-plan.ts';
 import type { TopologyCluster } from './topology.ts';
 
 /**
  * The per-cluster files a control plane reads, under `<stateDir>/clusters/<cluster>/`:
- * workloads.json (Pilot's file registry), tokens.json (Citadel's bootstrap tokens, hashed),
- * tokens/<ns>.<workload> (each sidecar's own token), config/ (Pilot's watched config folder:
+ * workloads.json (Pilot's file registry), token-key.pem / token-key.pub.pem (the cluster's token
+ * signing key; Citadel reads the public half), tokens/<ns>.<workload> (each sidecar's own token,
+ * bound to its identity and short-lived: src/citadel/bound-token.ts), config/ (Pilot's watched config folder:
  * the topology's config under config/source/, `meshfed apply` writes under config/applied/).
  */
 export interface ClusterPaths {
   dir: string;
   registryFile: string;
-  tokensFile: string;
+  tokenKeyFile: string;
+  tokenPublicKeyFile: string;
   configDir: string;
   appliedDir: string;
   tokenFile(namespace: string, workload: string): string;
@@ -25,7 +27,8 @@ export function clusterPaths(stateDir: string, cluster: string): ClusterPaths {
   return {
     dir,
     registryFile: path.join(dir, 'workloads.json'),
-    tokensFile: path.join(dir, 'tokens.json'),
+    tokenKeyFile: path.join(dir, 'token-key.pem'),
+    tokenPublicKeyFile: path.join(dir, 'token-key.pub.pem'),
     configDir: path.join(dir, 'config'),
     appliedDir: path.join(dir, 'config', 'applied'),
     tokenFile: (ns, w) => path.join(dir, 'tokens', `${ns}.${w}`),
@@ -58,24 +61,40 @@ export async function writeClusterFiles(
   await mkdir(paths.appliedDir, { recursive: true });
   const registry: WorkloadRegistryFile = { cluster: cluster.name, gatewayAddress, workloads: specs };
   await writeFile(paths.registryFile, `${JSON.stringify(registry, null, 2)}\n`);
-  const tokens: BootstrapTokenFile = { tokens: {} };
-  for (const w of specs) {
-    if (!w.sidecar) continue;
-    const token = randomBytes(24).toString('base64url');
-    tokens.tokens[createHash('sha256').update(token).digest('hex')] = {
-      namespace: w.namespace,
-      serviceAccount: w.serviceAccount,
-      workload: w.name,
-    };
-    await writeFile(paths.tokenFile(w.namespace, w.name), token, { mode: 0o600 });
-  }
-  // The east-west gateway's identity, as Istio's istio-eastwestgateway: it presents it on 15012.
-  const gwToken = randomBytes(24).toString('base64url');
-  tokens.tokens[createHash('sha256').update(gwToken).digest('hex')] = { ...GATEWAY_IDENTITY, workload: GATEWAY_IDENTITY.serviceAccount };
-  await writeFile(paths.tokenFile(GATEWAY_IDENTITY.namespace, GATEWAY_IDENTITY.serviceAccount), gwToken, { mode: 0o600 });
-  await writeFile(paths.tokensFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  const key = generateTokenSigningKey();
+  await writeFile(paths.tokenKeyFile, key.privateKeyPem, { mode: 0o600 });
+  await writeFile(paths.tokenPublicKeyFile, key.publicKeyPem);
+  await writeWorkloadTokens(paths, cluster.name, specs);
   const sourceDir = path.join(paths.configDir, 'source');
   for (const [i, src] of cluster.config.entries()) {
     await cp(src, path.join(sourceDir, `${i}-${path.basename(src)}`), { recursive: true });
+  }
+}
+
+/** Who gets a token: every sidecar'd workload, and the east-west gateway (it presents its identity on 15012). */
+function tokenHolders(specs: WorkloadSpec[]): { namespace: string; serviceAccount: string; workload: string }[] {
+  return [
+    ...specs.filter((w) => w.sidecar).map((w) => ({ namespace: w.namespace, serviceAccount: w.serviceAccount, workload: w.name })),
+    { ...GATEWAY_IDENTITY, workload: GATEWAY_IDENTITY.serviceAccount },
+  ];
+}
+
+/**
+ * Mints (again) one bound token per workload with the cluster's key, good for `lifetimeSeconds`,
+ * and replaces each token file atomically, as the kubelet refreshes a projected token: sidecars
+ * read their file at every CSR (`--token-file`). The runner calls it again before tokens expire.
+ */
+export async function writeWorkloadTokens(
+  paths: ClusterPaths,
+  cluster: string,
+  specs: WorkloadSpec[],
+  lifetimeSeconds = DEFAULT_TOKEN_LIFETIME_SECONDS,
+): Promise<void> {
+  const privateKeyPem = await readFile(paths.tokenKeyFile, 'utf8');
+  for (const h of tokenHolders(specs)) {
+    const token = await mintBoundToken(privateKeyPem, { issuer: tokenIssuer(cluster), audience: DEFAULT_TOKEN_AUDIENCE, ...h, lifetimeSeconds });
+    const file = paths.tokenFile(h.namespace, h.workload);
+    await writeFile(`${file}.tmp`, token, { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
   }
 }

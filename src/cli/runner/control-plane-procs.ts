@@ -5,6 +5,7 @@ import { readinessFailures } from '../readiness-report.ts';
 import { httpStatus, httpText, tcpOpen, waitFor } from './readiness.ts';
 import type { ClusterState } from './state-file.ts';
 import type { ManagedProcess, Supervisor } from './supervisor.ts';
+import { tokenIssuer } from '../../citadel/bound-token.ts';
 
 /**
  * How `meshfed up` runs a cluster's control plane:
@@ -79,11 +80,13 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
     parts.push({ name: part, proc: supervisor.spawnMeshfed(`${s.cluster}/${part}`, args, opts), probe });
   };
 
+  // Tokens bound to one workload, signed with the cluster's key (cluster-files.ts mints them).
+  const citadelAuth = ['--auth', 'jwt', '--token-key', s.paths.tokenPublicKeyFile, '--token-issuer', tokenIssuer(s.cluster)];
   let state: ClusterState['controlPlane'];
   let sidecarArgs: string[] = [];
   let caArgs: string[] = [];
   if (s.mode === 'istiod') {
-    spawn('controlplane', ['controlplane', ...common, '--address', a, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile, ...s.discoveryArgs], readyOk(`${monitoring}/ready`));
+    spawn('controlplane', ['controlplane', ...common, '--address', a, '--ca-dir', s.caDir, ...citadelAuth, ...s.discoveryArgs], readyOk(`${monitoring}/ready`));
     state = base;
   } else {
     const importsDir = path.join(s.paths.dir, 'imports');
@@ -96,7 +99,7 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
     spawn('pilot', ['pilot', ...common, '--address', a, '--ca-dir', s.caDir, '--imports-dir', importsDir], readyOk(`${monitoring}/ready`));
     spawn(
       'citadel',
-      ['citadel', '--address', a, '--port', String(PORTS.citadel), '--trust-domain', s.trustDomain, '--ca-dir', s.caDir, '--tokens-file', s.paths.tokensFile],
+      ['citadel', '--address', a, '--port', String(PORTS.citadel), '--trust-domain', s.trustDomain, '--ca-dir', s.caDir, ...citadelAuth],
       { check: () => tcpOpen(a, PORTS.citadel) },
     );
     spawn(

@@ -8,7 +8,8 @@ import { loadConfigPaths } from '../../pilot/index.ts';
 import { serviceHostname } from '../../xds/naming.ts';
 import { locateTool, TOOL_HINT } from '../tools.ts';
 import { type AddressPlan, type NetworkMode, planAddresses } from './address-plan.ts';
-import { clusterPaths, GATEWAY_IDENTITY, workloadSpecs, writeClusterFiles } from './cluster-files.ts';
+import { clusterPaths, GATEWAY_IDENTITY, workloadSpecs, writeClusterFiles, writeWorkloadTokens } from './cluster-files.ts';
+import { DEFAULT_TOKEN_LIFETIME_SECONDS } from '../../citadel/bound-token.ts';
 import { type ConsulDatacenter, startConsulDatacenters } from './consul-agents.ts';
 import { consulCaFile, prepareConsulSecurity, writeFederationToken } from './consul-security.ts';
 import { type ControlPlaneMode, type StartedControlPlane, spawnControlPlane } from './control-plane-procs.ts';
@@ -89,10 +90,13 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
   });
   let memory: MemoryDiscoveryServer | undefined;
   let stopped: Promise<void> | undefined;
+  /** Re-mint the workloads' short-lived tokens at half their life, as the kubelet refreshes projected tokens. */
+  const tokenRefresh: NodeJS.Timeout[] = [];
   /** Idempotent: a cancelled start-up and its failure path share one stop. */
   const stop = (): Promise<void> => {
     stopping = true;
     stopped ??= (async () => {
+      for (const t of tokenRefresh) clearInterval(t);
       await supervisor.stopAll();
       await memory?.close();
       if (network === 'netns') await tearDownNetns(plan);
@@ -147,6 +151,11 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       const paths = clusterPaths(stateDir, c.name);
       const specs = workloadSpecs(c, cp);
       await writeClusterFiles(paths, c, specs, cp.gateway);
+      const refresh = setInterval(() => {
+        writeWorkloadTokens(paths, c.name, specs).catch((e: unknown) => say(`! ${c.name}: cannot refresh workload tokens: ${String(e)}`));
+      }, (DEFAULT_TOKEN_LIFETIME_SECONDS * 1000) / 2);
+      refresh.unref();
+      tokenRefresh.push(refresh);
       const consulDc = consul.find((d) => d.datacenter === c.name);
       const consulFiles = consulDc?.federationToken
         ? { tokenFile: await writeFederationToken(consulDir, c.name, consulDc.federationToken), caFile: consulCaFile(consulDir, c.name) }

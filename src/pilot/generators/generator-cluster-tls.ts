@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { sniFor } from '../../xds/naming.ts';
-import type { SubjectAltNameMatcher, TransportSocket, UpstreamTlsContext } from '../../xds/resources.ts';
+import type { CommonTlsContext, SubjectAltNameMatcher, TransportSocket, UpstreamTlsContext } from '../../xds/resources.ts';
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { ClientTlsSettings } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
@@ -13,6 +13,9 @@ import { portSpeaksHttp2 } from './generator-upstream-protocol.ts';
  * The upstream `transport_socket` of an outbound cluster, from its merged DestinationRule `tls`:
  * - none (auto mTLS): mesh mTLS when the service has mesh endpoints, else plaintext;
  * - ISTIO_MUTUAL: mesh mTLS (Citadel's `default` / `ROOTCA` over SDS, the cross-cluster SNI);
+ *   when the SPIFFE IDs of the service's endpoints are known (serviceSpiffeIds), Istio's
+ *   `combined_validation_context` carries them as exact URI SAN matchers, so the client refuses
+ *   a server running as any other identity;
  * - DISABLE: none (plaintext; toward mesh workloads the destination sidecar accepts it as
  *   Istio's PERMISSIVE mode does);
  * - SIMPLE / MUTUAL: TLS origination with the files the rule names. Without `caCertificates` the
@@ -50,10 +53,25 @@ function originationContext(tls: ClientTlsSettings, key: OutboundClusterKey, htt
   return ctx;
 }
 
+/** Mesh mTLS material; with known server identities the roots move into a combined validation context. */
+function meshClientContext(alpn: readonly string[], spiffeIds: readonly string[]): CommonTlsContext {
+  const common = meshTlsContext(alpn);
+  if (spiffeIds.length === 0 || common.validation_context_sds_secret_config === undefined) return common;
+  const { validation_context_sds_secret_config: roots, ...rest } = common;
+  return {
+    ...rest,
+    combined_validation_context: {
+      default_validation_context: { match_typed_subject_alt_names: spiffeIds.map((id) => ({ san_type: 'URI', matcher: { exact: id } })) },
+      validation_context_sds_secret_config: roots,
+    },
+  };
+}
+
 export function upstreamTransportSocket(
   snap: Snapshot,
   key: OutboundClusterKey,
   tls: ClientTlsSettings | undefined,
+  spiffeIds: readonly string[] = [],
 ): TransportSocket<UpstreamTlsContext> | undefined {
   const mode = tls?.mode;
   if (mode === 'DISABLE') return undefined;
@@ -65,7 +83,7 @@ export function upstreamTransportSocket(
     name: 'envoy.transport_sockets.tls',
     typed_config: {
       '@type': TYPED_CONFIG.upstreamTls,
-      common_tls_context: meshTlsContext(isHttpProtocol(portProtocol(snap, key.hostname, key.port)) ? ['h2'] : MESH_TCP_ALPN),
+      common_tls_context: meshClientContext(isHttpProtocol(portProtocol(snap, key.hostname, key.port)) ? ['h2'] : MESH_TCP_ALPN, spiffeIds),
       sni: sniFor(key.port, key.subset, key.hostname),
     },
   };

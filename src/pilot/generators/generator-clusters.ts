@@ -4,7 +4,7 @@ import type { Cluster, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL } from '../../xds/type-urls.ts';
 import type { DestinationRuleConfig } from '../config/config-types.ts';
 import type { ServiceModel, Snapshot } from '../model/snapshot.ts';
-import { hasMeshEndpoints, ownEndpoints } from '../model/snapshot-queries.ts';
+import { hasMeshEndpoints, ownEndpoints, serviceSpiffeIds } from '../model/snapshot-queries.ts';
 import { upstreamTransportSocket } from './generator-cluster-tls.ts';
 import { dnsCluster } from './generator-dns-cluster.ts';
 import { isDnsResolved, sidecarLocalities } from './generator-endpoints.ts';
@@ -56,6 +56,8 @@ export function sidecarOutboundClusters(snap: Snapshot): Cluster[] {
 interface ServiceClustersEntry {
   readonly destinationRule: DestinationRuleConfig | undefined;
   readonly mesh: boolean;
+  /** The service's SPIFFE IDs (serviceSpiffeIds), joined: the server SAN matchers of its mesh clusters. */
+  readonly spiffeIds: string;
   readonly clusters: readonly Cluster[];
 }
 
@@ -66,7 +68,8 @@ const MEMO_ENTRIES_PER_SERVICE = 4;
  * Sidecar outbound clusters of one EDS service (every port, default then subsets), memoised across
  * snapshots by the identity of every input `sidecarCluster` reads for them: the service object
  * (hostname, ports, protocols), the DestinationRule the (view of the) snapshot holds for its host
- * (subsets, merged traffic policy, tls), and whether the service has mesh endpoints (auto mTLS).
+ * (subsets, merged traffic policy, tls), whether the service has mesh endpoints (auto mTLS), and
+ * the SPIFFE IDs its endpoints run as (the server SANs of its mesh clusters).
  * buildSnapshot keeps unchanged service objects and the config stores keep unchanged config
  * objects, so a change regenerates only the clusters of the hosts it touches; the push server,
  * which encodes per resource object, re-encodes only those. The returned clusters are shared by
@@ -78,21 +81,23 @@ export function serviceSidecarClusters(snap: Snapshot, service: ServiceModel): r
   const destinationRule = snap.destinationRules.get(service.hostname);
   const mesh = hasMeshEndpoints(snap, service.hostname);
   let entries = serviceClustersMemo.get(service);
-  const hit = entries?.find((e) => e.destinationRule === destinationRule && e.mesh === mesh);
+  const ids = mesh ? serviceSpiffeIds(snap, service.hostname) : [];
+  const spiffeIds = ids.join(' ');
+  const hit = entries?.find((e) => e.destinationRule === destinationRule && e.mesh === mesh && e.spiffeIds === spiffeIds);
   if (hit) return hit.clusters;
-  const clusters = Object.freeze(serviceClusterKeys(snap, service).map((key) => sidecarCluster(snap, key)));
+  const clusters = Object.freeze(serviceClusterKeys(snap, service).map((key) => sidecarCluster(snap, key, ids)));
   if (!entries) {
     entries = [];
     serviceClustersMemo.set(service, entries);
   }
   if (entries.length >= MEMO_ENTRIES_PER_SERVICE) entries.shift();
-  entries.push({ destinationRule, mesh, clusters });
+  entries.push({ destinationRule, mesh, spiffeIds, clusters });
   return clusters;
 }
 
-function sidecarCluster(snap: Snapshot, key: OutboundClusterKey): Cluster {
+function sidecarCluster(snap: Snapshot, key: OutboundClusterKey, spiffeIds: readonly string[] = serviceSpiffeIds(snap, key.hostname)): Cluster {
   const c = policyCluster(snap, key);
-  const socket = upstreamTransportSocket(snap, key, trafficPolicyFor(snap, key.hostname, key.port, key.subset).tls);
+  const socket = upstreamTransportSocket(snap, key, trafficPolicyFor(snap, key.hostname, key.port, key.subset).tls, spiffeIds);
   if (socket) c.transport_socket = socket;
   if (portSpeaksHttp2(snap, key.hostname, key.port)) useHttp2Upstream(c);
   return c;

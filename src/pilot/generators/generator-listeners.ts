@@ -3,7 +3,8 @@ import { BLACKHOLE_CLUSTER, inboundClusterName, LISTENER, PASSTHROUGH_CLUSTER, R
 import type { ProxyNode } from '../../xds/node.ts';
 import type { FilterChain, HttpFilter, Listener, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
-import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
+import { isIP } from 'node:net';
+import type { LocalEndpoint, ServiceModel, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { type EffectiveMtlsMode, workloadMtlsMode } from '../model/peer-authentication.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
@@ -18,13 +19,41 @@ function socketAddress(address: string, port: number): Listener['address'] {
   return { socket_address: { address, port_value: port } };
 }
 
+/** The local reply of an inbound chain to a request for a host that is not the workload's (case 17). */
+export const MISDIRECTED_VIRTUAL_HOST = 'inbound|misdirected';
+
+/**
+ * The names an in-mesh caller may send as `:authority` to this workload on `port`: every name of
+ * each service it serves there (the FQDN, `<name>.<ns>.svc`, `<name>.<ns>`, and the short name,
+ * which callers of its own namespace use), each bare and with the port; the workload's own
+ * address and `localhost` (probes and callers that dial the pod IP), bare and with the port.
+ * Sorted and unique. A request through the east-west gateway carries the same service's names.
+ */
+export function inboundDomains(services: readonly ServiceModel[], port: number, ip: string, domainSuffix: string): string[] {
+  const names = new Set<string>();
+  for (const service of services) {
+    names.add(service.hostname);
+    if (service.hostname === `${service.name}.${service.namespace}.svc.${domainSuffix}`) {
+      names.add(`${service.name}.${service.namespace}.svc`).add(`${service.name}.${service.namespace}`).add(service.name);
+    }
+  }
+  if (ip !== '' && ip !== '0.0.0.0' && ip !== '::') names.add(isIP(ip) === 6 ? `[${ip}]` : ip);
+  names.add('localhost');
+  const out = new Set<string>();
+  for (const n of names) out.add(n).add(`${n}:${port}`);
+  return [...out].sort();
+}
+
 /**
  * An inbound HTTP chain for one app port: `tls` is the mesh mTLS chain (client certificate
  * required), `raw_buffer` its plaintext twin (PERMISSIVE or DISABLE: no transport socket, no
  * peer, so no XFCC), told apart by `transport_protocol` as Istio's inbound listener does. `authz`
- * are the workload's RBAC filters (generator-rbac.ts), on both chains.
+ * are the workload's RBAC filters (generator-rbac.ts), on both chains. Its routes serve the
+ * workload's own hosts (`domains`, inboundDomains) only; any other `:authority` (SNI of service a,
+ * `:authority` b) gets 421 Misdirected Request from the catch-all virtual host and never reaches
+ * the app.
  */
-function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: readonly HttpFilter[]): FilterChain {
+function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: readonly HttpFilter[], domains: readonly string[]): FilterChain {
   const cluster = inboundClusterName(port);
   const tls: Pick<FilterChain, 'transport_socket'> =
     transport === 'tls'
@@ -53,7 +82,18 @@ function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: read
           route_config: {
             name: cluster,
             virtual_hosts: [
-              { name: `inbound|http|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster } }] },
+              { name: `inbound|http|${port}`, domains: [...domains], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster } }] },
+              {
+                name: MISDIRECTED_VIRTUAL_HOST,
+                domains: ['*'],
+                routes: [
+                  {
+                    name: 'misdirected',
+                    match: { prefix: '/' },
+                    direct_response: { status: 421, body: { inline_string: `misdirected request: this workload does not serve that host on port ${port}` } },
+                  },
+                ],
+              },
             ],
           },
           // AuthorizationPolicy (generator-rbac.ts) runs before the router.
@@ -197,7 +237,10 @@ function virtualListeners(
       name: LISTENER.virtualInbound,
       address: socketAddress(ip, PORTS.sidecarInbound),
       traffic_direction: 'INBOUND',
-      filter_chains: ports.flatMap((port) => inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz)),
+      filter_chains: ports.flatMap((port) => {
+        const services = own.filter((e) => e.port === port).flatMap((e) => snap.services.get(e.hostname) ?? []);
+        return inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz, inboundDomains(services, port, ip, snap.domainSuffix));
+      }),
     });
   }
   return listeners;
@@ -207,9 +250,9 @@ function virtualListeners(
  * The inbound chains of one app port under its PeerAuthentication mode: STRICT only the mTLS
  * chain, PERMISSIVE the mTLS chain and its plaintext twin, DISABLE only the plaintext chain.
  */
-function inboundChains(port: number, tcp: boolean, mode: EffectiveMtlsMode, authz: readonly HttpFilter[]): FilterChain[] {
-  const secure = tcp ? inboundTcpChain(port) : inboundChain(port, 'tls', authz);
-  const plain = tcp ? inboundPlaintextTcpChain(port) : inboundChain(port, 'raw_buffer', authz);
+function inboundChains(port: number, tcp: boolean, mode: EffectiveMtlsMode, authz: readonly HttpFilter[], domains: readonly string[]): FilterChain[] {
+  const secure = tcp ? inboundTcpChain(port) : inboundChain(port, 'tls', authz, domains);
+  const plain = tcp ? inboundPlaintextTcpChain(port) : inboundChain(port, 'raw_buffer', authz, domains);
   return mode === 'STRICT' ? [secure] : mode === 'DISABLE' ? [plain] : [secure, plain];
 }
 

@@ -37,6 +37,24 @@ export function hasMeshEndpoints(snap: Snapshot, hostname: string): boolean {
 }
 
 /**
+ * The SPIFFE IDs a client may accept from `hostname`'s mesh endpoints (Istio's service accounts
+ * of a service, `match_subject_alt_names`): `spiffe://<trust domain>/ns/<ns>/sa/<sa>` of every
+ * sidecar'd local and every remote endpoint (remote clusters share the trust domain through the
+ * one root), sorted and unique. Empty when one of them has no known service account (a registry
+ * that does not say, e.g. a pod not seen yet): the caller then accepts any mesh identity rather
+ * than refuse a legitimate endpoint.
+ */
+export function serviceSpiffeIds(snap: Snapshot, hostname: string): string[] {
+  const out = new Set<string>();
+  for (const e of snap.endpoints.get(hostname) ?? []) {
+    if (e.kind === 'local' && !e.sidecar) continue;
+    if (e.serviceAccount === '') return [];
+    out.add(`spiffe://${snap.trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}`);
+  }
+  return [...out].sort();
+}
+
+/**
  * Hostnames this cluster exports: a ServiceExport exists and the service has local sidecar'd
  * endpoints in this cluster (only those can terminate mTLS behind the gateway's passthrough).
  */

@@ -107,14 +107,15 @@ function clientCertDetails(hcm: Obj, setXfcc: boolean, path: string, issues: Iss
 
 /**
  * Inline route tables serve inbound chains, whose listener forwards to the local app and honours
- * only matches, clusters and the timeout; anything else on them is refused, not ignored.
+ * only matches, clusters, the timeout and direct responses (the 421 of a host that is not the
+ * workload's); anything else on them is refused, not ignored.
  */
 function inlineRoutesForwardOnly(table: RouteTable, path: string, issues: Issues): void {
   table.virtualHosts.forEach((vh, v) => {
     vh.routes.forEach((r, i) => {
       const p = `${path}.virtual_hosts[${v}].routes[${i}]`;
       const extras = [
-        r.redirect && 'redirect', r.directResponse && 'direct_response', r.retry && 'route.retry_policy',
+        r.redirect && 'redirect', r.retry && 'route.retry_policy',
         r.mirrors.length > 0 && 'route.request_mirror_policies', r.rewrite && 'route rewrites',
         (r.requestHeaders || r.responseHeaders || r.clusters.some((c) => c.requestHeaders || c.responseHeaders)) && 'header edits',
         Object.values(r.perFilter).some((v) => v !== undefined) && 'typed_per_filter_config',

@@ -1,4 +1,4 @@
-import type { DownstreamTls, OriginationTls, UpstreamTls } from '../config-types.ts';
+import type { DownstreamTls, OriginationTls, UpstreamTls, UriSanMatcher } from '../config-types.ts';
 import { TYPED_CONFIG } from '../type-urls.ts';
 import { type Issues, type Obj, isObj, join, list, onlyKeys, optObj, optString, optWrappedBool, reqObj, reqString, stringList } from './reader.ts';
 
@@ -8,17 +8,80 @@ const COMMON_TLS_KEYS = [
   'alpn_protocols',
 ];
 
-/** `common_tls_context`: SDS secret references (names only; secrets resolve to Citadel material) and ALPN. */
-function commonTls(ctx: Obj, path: string, issues: Issues): string[] {
-  const common = reqObj(ctx, 'common_tls_context', path, issues);
-  if (!common) return [];
-  const p = join(path, 'common_tls_context');
-  onlyKeys(common, COMMON_TLS_KEYS, p, issues);
-  list(common, 'tls_certificate_sds_secret_configs', p, issues).forEach((s, i) => {
-    const sp = join(join(p, 'tls_certificate_sds_secret_configs'), i);
-    if (!isObj(s) || typeof s['name'] !== 'string' || s['name'] === '') issues.add(join(sp, 'name'), 'missing');
+/** An SDS secret reference: its name (the secret resolves to Citadel material). */
+function sdsSecret(s: unknown, path: string, issues: Issues): void {
+  if (!isObj(s) || typeof s['name'] !== 'string' || s['name'] === '') issues.add(join(path, 'name'), 'missing');
+}
+
+/**
+ * The URI SAN matchers of mesh mTLS (`match_typed_subject_alt_names`): `san_type` URI with an
+ * `exact` or `prefix` matcher. Other SAN types and matchers are refused with their path (a mesh
+ * leaf carries its identity as a URI SAN only).
+ */
+function uriSanMatchers(o: Obj, path: string, issues: Issues): UriSanMatcher[] {
+  const out: UriSanMatcher[] = [];
+  list(o, 'match_typed_subject_alt_names', path, issues).forEach((m, i) => {
+    const mp = join(join(path, 'match_typed_subject_alt_names'), i);
+    if (!isObj(m)) {
+      issues.add(mp, 'not an object');
+      return;
+    }
+    onlyKeys(m, ['san_type', 'matcher'], mp, issues);
+    if (m['san_type'] !== 'URI') issues.add(join(mp, 'san_type'), `${JSON.stringify(m['san_type'] ?? null)} is not supported for mesh mTLS (only URI)`);
+    const matcher = reqObj(m, 'matcher', mp, issues);
+    if (!matcher) return;
+    const xp = join(mp, 'matcher');
+    onlyKeys(matcher, ['exact', 'prefix'], xp, issues);
+    const kinds = (['exact', 'prefix'] as const).filter((k) => matcher[k] !== undefined);
+    if (kinds.length !== 1) {
+      issues.add(xp, 'needs exactly one of exact, prefix');
+      return;
+    }
+    const kind = kinds[0] as 'exact' | 'prefix';
+    const value = reqString(matcher, kind, xp, issues);
+    if (value !== undefined && m['san_type'] === 'URI') out.push({ kind, value });
   });
-  return stringList(common, 'alpn_protocols', p, issues);
+  return out;
+}
+
+/**
+ * `combined_validation_context` of mesh mTLS (Istio's ISTIO_MUTUAL shape): the roots over SDS and
+ * a `default_validation_context` holding only `match_typed_subject_alt_names`
+ * (`match_subject_alt_names`, deprecated in Envoy, is refused with its path).
+ */
+function combinedValidation(common: Obj, path: string, issues: Issues): UriSanMatcher[] {
+  const cv = optObj(common, 'combined_validation_context', path, issues);
+  if (!cv) return [];
+  const p = join(path, 'combined_validation_context');
+  onlyKeys(cv, ['default_validation_context', 'validation_context_sds_secret_config'], p, issues);
+  const sds = reqObj(cv, 'validation_context_sds_secret_config', p, issues);
+  if (sds) sdsSecret(sds, join(p, 'validation_context_sds_secret_config'), issues);
+  const dv = optObj(cv, 'default_validation_context', p, issues);
+  if (!dv) return [];
+  const dp = join(p, 'default_validation_context');
+  onlyKeys(dv, ['match_typed_subject_alt_names', 'match_subject_alt_names'], dp, issues);
+  if (dv['match_subject_alt_names'] !== undefined) issues.add(join(dp, 'match_subject_alt_names'), 'is not supported (use match_typed_subject_alt_names with san_type URI)');
+  return uriSanMatchers(dv, dp, issues);
+}
+
+/**
+ * `common_tls_context` of mesh mTLS: SDS secret references (names only; secrets resolve to
+ * Citadel material), ALPN and, upstream only, the server SAN matchers of a
+ * `combined_validation_context` (which takes the place of `validation_context_sds_secret_config`).
+ */
+function commonTls(ctx: Obj, path: string, issues: Issues, upstream = false): { alpn: string[]; serverSans: UriSanMatcher[] } {
+  const common = reqObj(ctx, 'common_tls_context', path, issues);
+  if (!common) return { alpn: [], serverSans: [] };
+  const p = join(path, 'common_tls_context');
+  onlyKeys(common, upstream ? [...COMMON_TLS_KEYS, 'combined_validation_context'] : COMMON_TLS_KEYS, p, issues);
+  list(common, 'tls_certificate_sds_secret_configs', p, issues).forEach((s, i) => {
+    sdsSecret(s, join(join(p, 'tls_certificate_sds_secret_configs'), i), issues);
+  });
+  if (common['combined_validation_context'] !== undefined && common['validation_context_sds_secret_config'] !== undefined) {
+    issues.add(join(p, 'combined_validation_context'), 'cannot be set with validation_context_sds_secret_config');
+  }
+  const serverSans = upstream ? combinedValidation(common, p, issues) : [];
+  return { alpn: stringList(common, 'alpn_protocols', p, issues), serverSans };
 }
 
 /** A `transport_socket` that must be `envoy.transport_sockets.tls` with the given context type. */
@@ -41,7 +104,7 @@ export function downstreamTls(chain: Obj, path: string, issues: Issues): Downstr
   const found = tlsTypedConfig(chain, path, issues, TYPED_CONFIG.downstreamTls);
   if (!found) return undefined;
   onlyKeys(found.ctx, ['common_tls_context', 'require_client_certificate'], found.path, issues);
-  const alpn = commonTls(found.ctx, found.path, issues);
+  const { alpn } = commonTls(found.ctx, found.path, issues);
   const requireClientCertificate = optWrappedBool(found.ctx, 'require_client_certificate', found.path, issues) ?? false;
   return { requireClientCertificate, alpn };
 }
@@ -105,7 +168,8 @@ function originationTls(common: Obj, path: string, issues: Issues): OriginationT
 }
 
 /**
- * An UpstreamTlsContext: mesh mTLS when it names SDS secrets (see commonTls), else TLS origination
+ * An UpstreamTlsContext: mesh mTLS when it names SDS secrets (see commonTls; the server's SPIFFE
+ * IDs in a `combined_validation_context`), else TLS origination
  * (file certificates, see originationTls; no validation context: the server is not verified).
  * Mixing the two is refused.
  */
@@ -116,7 +180,11 @@ export function upstreamTls(cluster: Obj, path: string, issues: Issues): Upstrea
   const sni = optString(found.ctx, 'sni', found.path, issues) ?? '';
   const common = optObj(found.ctx, 'common_tls_context', found.path, issues);
   const cp = join(found.path, 'common_tls_context');
-  const mesh = common !== undefined && (common['tls_certificate_sds_secret_configs'] !== undefined || common['validation_context_sds_secret_config'] !== undefined);
+  const mesh =
+    common !== undefined &&
+    (common['tls_certificate_sds_secret_configs'] !== undefined ||
+      common['validation_context_sds_secret_config'] !== undefined ||
+      common['combined_validation_context'] !== undefined);
   if (!mesh) {
     if (!common) return { sni, alpn: [], origination: { subjectAltNames: [] } };
     onlyKeys(common, ['tls_certificates', 'validation_context', 'alpn_protocols'], cp, issues);
@@ -126,6 +194,6 @@ export function upstreamTls(cluster: Obj, path: string, issues: Issues): Upstrea
     else if (alpn.includes('h2') && alpn.length > 1) issues.add(join(cp, 'alpn_protocols'), 'h2 cannot be offered with http/1.1: the cluster speaks one protocol');
     return { sni, alpn, origination: originationTls(common, cp, issues) };
   }
-  const alpn = commonTls(found.ctx, found.path, issues);
-  return { sni, alpn };
+  const { alpn, serverSans } = commonTls(found.ctx, found.path, issues, true);
+  return serverSans.length > 0 ? { sni, alpn, serverSans } : { sni, alpn };
 }

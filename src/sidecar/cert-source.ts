@@ -17,9 +17,9 @@ export interface CertificateSource {
   on(event: 'rotated', listener: (bundle: CertBundle) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   off(event: 'rotated', listener: (bundle: CertBundle) => void): unknown;
+  off(event: 'error', listener: (err: Error) => void): unknown;
   /** Renews the certificate now (the CA's intermediate changed); resolves when the attempt is over. */
   renewNow?(): Promise<void>;
-  off(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /** A CertificateSource whose bundle is set by hand (tests, or material obtained elsewhere). */

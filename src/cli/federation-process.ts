@@ -1,3 +1,4 @@
+import type { MeshConfig } from '../pilot/config/mesh-config.ts';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../common/log.ts';
 import { loadKubeConfig } from '../common/kube-config.ts';
@@ -19,6 +20,8 @@ import { federationCheck, readinessReport } from './readiness-report.ts';
 export interface FederationProcessOptions {
   cluster: string;
   trustDomain: string;
+  /** The mesh config (`--mesh-config`), as its cluster's Pilot has it. */
+  mesh?: MeshConfig;
   /** The `file` registry's workloads.json (required when `registries` has `file`). */
   registryFile?: string;
   /** The model's registries by name, as its cluster's Pilot has them (default `file`, `federation`). */
@@ -61,6 +64,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
   const model = await createPilot({
     cluster: opts.cluster,
     trustDomain: opts.trustDomain,
+    ...(opts.mesh !== undefined ? { mesh: opts.mesh } : {}),
     ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
     ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
     ...(opts.configStores !== undefined ? { configStores: opts.configStores } : {}),

@@ -1,3 +1,4 @@
+import type { MeshConfig } from './config/mesh-config.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, MeshfedError } from '../common/errors.ts';
 import { tlsDisabledRemoteWarnings } from './generators/generator-endpoints.ts';
@@ -71,6 +72,11 @@ export interface PilotOptions {
    * proxies' system resolver) and the refresh rate (Istio's meshConfig `dnsRefreshRate`, 60 s).
    */
   dns?: DnsSettings;
+  /**
+   * The mesh config (`--mesh-config`, config/mesh-config.ts), already validated; absent: Istio's
+   * defaults. Its `trustDomain`, when set, must equal `trustDomain` (the caller resolves them).
+   */
+  mesh?: MeshConfig;
   logger?: Logger;
   /**
    * Quiet period after the latest registry or config event before the snapshot is rebuilt; default
@@ -165,6 +171,9 @@ function validate(opts: PilotOptions): void {
   if (opts.configStatus !== undefined && !stores.includes('crd')) {
     throw new PilotOptionsError('invalid configStatus: only the crd config store writes status; add crd to configStores or drop it');
   }
+  if (opts.mesh?.trustDomain !== undefined && opts.mesh.trustDomain !== opts.trustDomain) {
+    throw new PilotOptionsError(`invalid mesh.trustDomain: ${opts.mesh.trustDomain} differs from trustDomain ${opts.trustDomain}`);
+  }
   if (opts.debounceMs !== undefined && (!Number.isInteger(opts.debounceMs) || opts.debounceMs < 0)) {
     throw new PilotOptionsError('invalid debounceMs: must be a non-negative integer');
   }
@@ -237,6 +246,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       domainSuffix,
       ...(gatewayAddress !== undefined ? { gatewayAddress } : {}),
       ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
+      ...(opts.mesh !== undefined ? { mesh: opts.mesh } : {}),
       shards,
       config: config.list(),
       version: `${startedAt}-${generation}`,

@@ -7,7 +7,7 @@ import type { ListenerConfig, TcpFilterChain } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { clientPeerIdentityOfSocket } from './peer-identity.ts';
+import { clientPeerIdentityOfSocket, listenerTrustDomains } from './peer-identity.ts';
 import type { PeerMetadata } from './peer-metadata.ts';
 import { PEER_EXCHANGE_ALPN, readPeerExchange } from './tcp-peer-exchange.ts';
 import { destinationTcpObserver } from './tcp-telemetry.ts';
@@ -113,7 +113,7 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
     socket.destroy();
   });
   tcpServer.on('secureConnection', (socket: tls.TLSSocket) => {
-    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
+    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId, listenerTrustDomains(ctx.config().listeners.get(LISTENER.virtualInbound)));
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound tcp peer rejected');
       socket.destroy();

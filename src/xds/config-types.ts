@@ -13,6 +13,11 @@ export interface SocketAddr {
 export interface DownstreamTls {
   requireClientCertificate: boolean;
   alpn: string[];
+  /**
+   * SPIFFE trust domains whose peers the chain accepts (the mesh's and meshConfig
+   * `trustDomainAliases`); absent: the proxy's own trust domain only.
+   */
+  trustDomains?: string[];
 }
 
 export interface HttpFilterChain {
@@ -42,6 +47,12 @@ export interface HttpFilterChain {
   websocket?: boolean;
   /** `http2_protocol_options.allow_connect`: RFC 8441 extended CONNECT accepted from HTTP/2 peers. */
   allowConnect?: boolean;
+  /**
+   * Path normalization before routing and filters, from the HCM's `normalize_path`,
+   * `merge_slashes` and `path_with_escaped_slashes_action` (Istio's meshConfig options); absent
+   * when the HCM sets none of them: inbound chains then use Istio's default BASE, outbound ones NONE.
+   */
+  pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 }
 
 /** One HTTP filter of a connection manager, identified by its config type URL. */

@@ -60,6 +60,14 @@ export interface CommonTlsContext {
   validation_context_sds_secret_config?: SdsSecretConfig;
   tls_certificates?: { certificate_chain: FileDataSource; private_key: FileDataSource }[];
   validation_context?: { trusted_ca?: FileDataSource; match_typed_subject_alt_names?: SubjectAltNameMatcher[] };
+  /**
+   * Inbound mesh chains: the trust bundle over SDS plus the peers' accepted SPIFFE trust domains
+   * (URI SAN prefixes `spiffe://<td>/`: the mesh's and meshConfig `trustDomainAliases`).
+   */
+  combined_validation_context?: {
+    default_validation_context: { match_typed_subject_alt_names: { san_type: 'URI'; matcher: { prefix: string } }[] };
+    validation_context_sds_secret_config: SdsSecretConfig;
+  };
   alpn_protocols?: string[];
 }
 
@@ -210,6 +218,12 @@ export interface HttpConnectionManager {
   upgrade_configs?: UpgradeConfig[];
   /** Inbound: `allow_connect` accepts RFC 8441 extended CONNECT (websocket over the mesh's HTTP/2). */
   http2_protocol_options?: { allow_connect?: boolean };
+  /** RFC 3986 normalization of the path before routing and filters (meshConfig pathNormalization BASE and up). */
+  normalize_path?: { value: boolean };
+  /** Runs of `/` merged (MERGE_SLASHES and up). */
+  merge_slashes?: boolean;
+  /** `%2F` / `%5C` handling; UNESCAPE_AND_FORWARD decodes them (DECODE_AND_MERGE_SLASHES). */
+  path_with_escaped_slashes_action?: 'KEEP_UNCHANGED' | 'UNESCAPE_AND_FORWARD';
 }
 
 /** `HttpConnectionManager.UpgradeConfig` / `RouteAction.UpgradeConfig`. */

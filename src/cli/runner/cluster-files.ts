@@ -9,10 +9,12 @@ import type { TopologyCluster } from './topology.ts';
  * The per-cluster files a control plane reads, under `<stateDir>/clusters/<cluster>/`:
  * workloads.json (Pilot's file registry), tokens.json (Citadel's bootstrap tokens, hashed),
  * tokens/<ns>.<workload> (each sidecar's own token), config/ (Pilot's watched config folder:
- * the topology's config under config/source/, `meshfed apply` writes under config/applied/).
+ * the topology's config under config/source/, `meshfed apply` writes under config/applied/),
+ * mesh.yaml (the control plane's `--mesh-config`: the topology's meshConfig and trust domain).
  */
 export interface ClusterPaths {
   dir: string;
+  meshConfigFile: string;
   registryFile: string;
   tokensFile: string;
   configDir: string;
@@ -25,6 +27,7 @@ export function clusterPaths(stateDir: string, cluster: string): ClusterPaths {
   return {
     dir,
     registryFile: path.join(dir, 'workloads.json'),
+    meshConfigFile: path.join(dir, 'mesh.yaml'),
     tokensFile: path.join(dir, 'tokens.json'),
     configDir: path.join(dir, 'config'),
     appliedDir: path.join(dir, 'config', 'applied'),
@@ -53,9 +56,12 @@ export async function writeClusterFiles(
   cluster: TopologyCluster,
   specs: WorkloadSpec[],
   gatewayAddress: string,
+  mesh: { trustDomain: string; meshConfig: Readonly<Record<string, unknown>> },
 ): Promise<void> {
   await mkdir(path.join(paths.dir, 'tokens'), { recursive: true, mode: 0o700 });
   await mkdir(paths.appliedDir, { recursive: true });
+  // JSON is YAML: the control plane parses it with its YAML reader.
+  await writeFile(paths.meshConfigFile, `${JSON.stringify({ ...mesh.meshConfig, trustDomain: mesh.trustDomain }, null, 2)}\n`);
   const registry: WorkloadRegistryFile = { cluster: cluster.name, gatewayAddress, workloads: specs };
   await writeFile(paths.registryFile, `${JSON.stringify(registry, null, 2)}\n`);
   const tokens: BootstrapTokenFile = { tokens: {} };

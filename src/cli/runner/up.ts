@@ -142,7 +142,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       if (!cp) throw new Error('address plan out of step with topology');
       const paths = clusterPaths(stateDir, c.name);
       const specs = workloadSpecs(c, cp);
-      await writeClusterFiles(paths, c, specs, cp.gateway);
+      await writeClusterFiles(paths, c, specs, cp.gateway, topology);
       const consulDc = consul.find((d) => d.datacenter === c.name);
       const discoveryArgs = consulDc
         ? ['--discovery', 'consul', '--consul', `${consulDc.address}:${consulDc.httpPort}`]

@@ -7,7 +7,8 @@ import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { type EffectiveMtlsMode, workloadMtlsMode } from '../model/peer-authentication.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
-import { durationFromMs, gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
+import { durationFromMs, gatewaySnis, inboundMeshTlsContext, meshTrustDomains, pathNormalizationFields, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
+import type { MeshConfig } from '../config/mesh-config.ts';
 import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners, TCP_IDLE_TIMEOUT_MS } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
 import { authorizationPoliciesFor } from '../model/authorization-scope.ts';
@@ -24,7 +25,7 @@ function socketAddress(address: string, port: number): Listener['address'] {
  * peer, so no XFCC), told apart by `transport_protocol` as Istio's inbound listener does. `authz`
  * are the workload's RBAC filters (generator-rbac.ts), on both chains.
  */
-function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: readonly HttpFilter[]): FilterChain {
+function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: readonly HttpFilter[], mesh: MeshConfig, trustDomains: readonly string[]): FilterChain {
   const cluster = inboundClusterName(port);
   const tls: Pick<FilterChain, 'transport_socket'> =
     transport === 'tls'
@@ -33,7 +34,7 @@ function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: read
             name: 'envoy.transport_sockets.tls',
             typed_config: {
               '@type': TYPED_CONFIG.downstreamTls,
-              common_tls_context: meshTlsContext(),
+              common_tls_context: inboundMeshTlsContext(trustDomains),
               require_client_certificate: { value: true },
             },
           },
@@ -63,6 +64,7 @@ function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: read
           // Websocket from another sidecar arrives as RFC 8441 extended CONNECT over the mesh's HTTP/2.
           upgrade_configs: [WEBSOCKET_UPGRADE],
           http2_protocol_options: { allow_connect: true },
+          ...pathNormalizationFields(mesh.pathNormalization),
         },
       },
     ],
@@ -90,6 +92,8 @@ interface VirtualListenersEntry {
   readonly policies: readonly AuthorizationPolicyConfig[];
   /** The snapshot's PeerAuthentications (the inbound chains follow the workload's mTLS modes). */
   readonly peerAuthentications: readonly unknown[];
+  /** The snapshot's mesh config (path normalization, trust domain aliases). */
+  readonly mesh: MeshConfig;
   readonly listeners: readonly Listener[];
 }
 
@@ -119,18 +123,22 @@ function sidecarVirtualListeners(
     hit.capture === capture &&
     hit.policies === policies &&
     hit.peerAuthentications === snap.peerAuthentications &&
+    hit.mesh === snap.mesh &&
     hit.services.length === services.length &&
     hit.services.every((s, i) => s === services[i])
   ) {
     return hit.listeners;
   }
   const listeners = Object.freeze(virtualListeners(snap, own, ip, capture, policies));
-  virtualListenersMemo.set(own, { ip, capture, services, policies, peerAuthentications: snap.peerAuthentications, listeners });
+  virtualListenersMemo.set(own, { ip, capture, services, policies, peerAuthentications: snap.peerAuthentications, mesh: snap.mesh, listeners });
   return listeners;
 }
 
-function outboundHttpFilter(): FilterChain['filters'][number] {
-  return { name: 'envoy.filters.network.http_connection_manager', typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND, 'sidecar') };
+function outboundHttpFilter(mesh: MeshConfig): FilterChain['filters'][number] {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND, 'sidecar', mesh.pathNormalization),
+  };
 }
 
 /**
@@ -146,7 +154,7 @@ function captureOutboundChains(snap: Snapshot): FilterChain[] {
   const http = [...ports].sort((a, b) => a - b).map((port): FilterChain => ({
     name: `${LISTENER.virtualOutbound}_${port}`,
     filter_chain_match: { destination_port: { value: port } },
-    filters: [outboundHttpFilter()],
+    filters: [outboundHttpFilter(snap.mesh)],
   }));
   const cluster = snap.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
   const passthrough: FilterChain = {
@@ -168,7 +176,7 @@ function virtualListeners(
   capture: boolean,
   policies: readonly AuthorizationPolicyConfig[],
 ): Listener[] {
-  const authz = rbacHttpFilters(policies);
+  const authz = rbacHttpFilters(policies, meshTrustDomains(snap));
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {
@@ -183,7 +191,7 @@ function virtualListeners(
         : [
             {
               name: LISTENER.virtualOutbound,
-              filters: [outboundHttpFilter()],
+              filters: [outboundHttpFilter(snap.mesh)],
             },
           ],
     },
@@ -197,7 +205,7 @@ function virtualListeners(
       name: LISTENER.virtualInbound,
       address: socketAddress(ip, PORTS.sidecarInbound),
       traffic_direction: 'INBOUND',
-      filter_chains: ports.flatMap((port) => inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz)),
+      filter_chains: ports.flatMap((port) => inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz, snap.mesh, meshTrustDomains(snap))),
     });
   }
   return listeners;
@@ -207,9 +215,16 @@ function virtualListeners(
  * The inbound chains of one app port under its PeerAuthentication mode: STRICT only the mTLS
  * chain, PERMISSIVE the mTLS chain and its plaintext twin, DISABLE only the plaintext chain.
  */
-function inboundChains(port: number, tcp: boolean, mode: EffectiveMtlsMode, authz: readonly HttpFilter[]): FilterChain[] {
-  const secure = tcp ? inboundTcpChain(port) : inboundChain(port, 'tls', authz);
-  const plain = tcp ? inboundPlaintextTcpChain(port) : inboundChain(port, 'raw_buffer', authz);
+function inboundChains(
+  port: number,
+  tcp: boolean,
+  mode: EffectiveMtlsMode,
+  authz: readonly HttpFilter[],
+  mesh: MeshConfig,
+  trustDomains: readonly string[],
+): FilterChain[] {
+  const secure = tcp ? inboundTcpChain(port, trustDomains) : inboundChain(port, 'tls', authz, mesh, trustDomains);
+  const plain = tcp ? inboundPlaintextTcpChain(port) : inboundChain(port, 'raw_buffer', authz, mesh, trustDomains);
   return mode === 'STRICT' ? [secure] : mode === 'DISABLE' ? [plain] : [secure, plain];
 }
 

@@ -44,6 +44,19 @@ function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * A principal under every trust domain of the mesh, as Istio's authz builder expands them: a value
+ * whose trust domain is the mesh's or one of its aliases (meshConfig `trustDomainAliases`) matches
+ * the same namespace and service account in each of them.
+ */
+function principalNames(value: string, trustDomains: readonly string[]): Json[] {
+  const slash = value.indexOf('/');
+  const td = slash > 0 ? value.slice(0, slash) : '';
+  if (value.startsWith('*') || !trustDomains.includes(td) || trustDomains.length < 2) return [principalName(value)];
+  const rest = value.slice(slash);
+  return trustDomains.map((d) => principalName(`${d}${rest}`));
+}
+
 function principalName(value: string): Json {
   if (value === '*') return { authenticated: { principal_name: { safe_regex: { regex: '.+' } } } };
   const spiffe = (v: string): string => `spiffe://${v}`;
@@ -95,12 +108,12 @@ function operationPermission(o: AuthorizationOperation): Json {
   return parts.length === 0 ? { any: true } : and('rules', parts);
 }
 
-function sourcePrincipal(s: AuthorizationSource): Json {
+function sourcePrincipal(s: AuthorizationSource, trustDomains: readonly string[]): Json {
   const ip = (kind: string) => (v: string) => [{ [kind]: cidr(v) }];
   const rp = (v: string) => [metadataId(['request.auth.principal'], v, false)];
   const parts = [
-    anyOf('ids', s.principals, (v) => [principalName(v)], false),
-    anyOf('ids', s.notPrincipals, (v) => [principalName(v)], true),
+    anyOf('ids', s.principals, (v) => principalNames(v, trustDomains), false),
+    anyOf('ids', s.notPrincipals, (v) => principalNames(v, trustDomains), true),
     anyOf('ids', s.requestPrincipals, rp, false),
     anyOf('ids', s.notRequestPrincipals, rp, true),
     anyOf('ids', s.namespaces, (v) => [namespaceId(v)], false),
@@ -114,7 +127,7 @@ function sourcePrincipal(s: AuthorizationSource): Json {
 }
 
 /** A `when` condition: on the request (permission side) or on the peer (principal side). */
-function condition(c: AuthorizationCondition): { side: 'rules' | 'ids'; match: (v: string) => Json[] } {
+function condition(c: AuthorizationCondition, trustDomains: readonly string[]): { side: 'rules' | 'ids'; match: (v: string) => Json[] } {
   const k = c.key;
   const headerName = /^request\.headers\[(.+)\]$/.exec(k)?.[1];
   if (headerName !== undefined) return { side: 'ids', match: (v) => [header(headerName.toLowerCase(), v)] };
@@ -131,7 +144,7 @@ function condition(c: AuthorizationCondition): { side: 'rules' | 'ids'; match: (
     case 'source.namespace':
       return { side: 'ids', match: (v) => [namespaceId(v)] };
     case 'source.principal':
-      return { side: 'ids', match: (v) => [principalName(v)] };
+      return { side: 'ids', match: (v) => principalNames(v, trustDomains) };
     case 'request.auth.principal':
     case 'request.auth.presenter':
       return { side: 'ids', match: (v) => [metadataId([k], v, false)] };
@@ -147,13 +160,13 @@ function condition(c: AuthorizationCondition): { side: 'rules' | 'ids'; match: (
   }
 }
 
-function rulePolicy(rule: AuthorizationRule): Json {
+function rulePolicy(rule: AuthorizationRule, trustDomains: readonly string[]): Json {
   const perms: Json[] = [];
   const ids: Json[] = [];
   if (rule.to !== undefined) perms.push(or('rules', rule.to.map((t) => operationPermission(t.operation))));
-  if (rule.from !== undefined) ids.push(or('ids', rule.from.map((f) => sourcePrincipal(f.source))));
+  if (rule.from !== undefined) ids.push(or('ids', rule.from.map((f) => sourcePrincipal(f.source, trustDomains))));
   for (const c of rule.when ?? []) {
-    const { side, match } = condition(c);
+    const { side, match } = condition(c, trustDomains);
     const target = side === 'rules' ? perms : ids;
     const values = anyOf(side, c.values, match, false);
     const notValues = anyOf(side, c.notValues, match, true);
@@ -166,18 +179,21 @@ function rulePolicy(rule: AuthorizationRule): Json {
   };
 }
 
-function policiesOf(policies: readonly AuthorizationPolicyConfig[]): Json {
+function policiesOf(policies: readonly AuthorizationPolicyConfig[], trustDomains: readonly string[]): Json {
   const out: Json = {};
   for (const p of policies) {
     (p.spec.rules ?? []).forEach((rule, i) => {
-      out[`ns[${p.metadata.namespace}]-policy[${p.metadata.name}]-rule[${i}]`] = rulePolicy(rule);
+      out[`ns[${p.metadata.namespace}]-policy[${p.metadata.name}]-rule[${i}]`] = rulePolicy(rule, trustDomains);
     });
   }
   return out;
 }
 
-/** The HCM filter entries (before the router) enforcing `policies`; none when there are no policies. */
-export function rbacHttpFilters(policies: readonly AuthorizationPolicyConfig[]): HttpFilter[] {
+/**
+ * The HCM filter entries (before the router) enforcing `policies`; none when there are no policies.
+ * `trustDomains`: the mesh's trust domain and its aliases (principals match across them).
+ */
+export function rbacHttpFilters(policies: readonly AuthorizationPolicyConfig[], trustDomains: readonly string[] = []): HttpFilter[] {
   const out: HttpFilter[] = [];
   const of = (action: 'AUDIT' | 'DENY' | 'ALLOW') => policies.filter((p) => p.spec.action === action);
   const audit = of('AUDIT');
@@ -185,7 +201,7 @@ export function rbacHttpFilters(policies: readonly AuthorizationPolicyConfig[]):
   const allow = of('ALLOW');
   const filter = (action: string, ps: readonly AuthorizationPolicyConfig[]): HttpFilter => ({
     name: 'envoy.filters.http.rbac',
-    typed_config: { '@type': TYPED_CONFIG.rbac, rules: { action, policies: policiesOf(ps) } },
+    typed_config: { '@type': TYPED_CONFIG.rbac, rules: { action, policies: policiesOf(ps, trustDomains) } },
   });
   if (audit.length > 0) out.push(filter('LOG', audit));
   if (deny.length > 0) out.push(filter('DENY', deny));

@@ -1,5 +1,4 @@
 import type { AuthorizationPolicyConfig } from '../config/config-types.ts';
-import { ROOT_NAMESPACE } from './sidecar-scope.ts';
 import type { Snapshot } from './snapshot.ts';
 import { matchesLabels } from './snapshot-queries.ts';
 
@@ -11,7 +10,7 @@ export interface AuthorizedWorkload {
 
 /**
  * The AuthorizationPolicies that apply to a workload, as Istio scopes them: every policy of the
- * root namespace (`istio-system`) without a selector (mesh-wide), every policy of the workload's
+ * root namespace (meshConfig `rootNamespace`, default `istio-system`) without a selector (mesh-wide), every policy of the workload's
  * namespace without a selector, and every policy of either whose `selector.matchLabels` the
  * workload's labels match. Ordered by namespace/name (the snapshot's order). Memoised per snapshot
  * and namespace+labels, so a push computes a workload's set once. Pure.
@@ -29,7 +28,7 @@ export function authorizationPoliciesFor(snap: Snapshot, workload: AuthorizedWor
   const out = Object.freeze(
     snap.authorizationPolicies.filter((p) => {
       const ns = p.metadata.namespace;
-      if (ns !== workload.namespace && ns !== ROOT_NAMESPACE) return false;
+      if (ns !== workload.namespace && ns !== snap.mesh.rootNamespace) return false;
       const selector = p.spec.selector;
       return !selector || matchesLabels(selector.matchLabels, workload.labels);
     }),

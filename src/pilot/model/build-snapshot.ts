@@ -1,3 +1,4 @@
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.ts';
 import { CLUSTER_LABEL } from '../../xds/naming.ts';
 import type {
   AuthorizationPolicyConfig,
@@ -27,6 +28,8 @@ import {
 export interface SnapshotInput {
   cluster: string;
   trustDomain: string;
+  /** Absent: Istio's defaults (DEFAULT_MESH_CONFIG). */
+  mesh?: MeshConfig;
   domainSuffix: string;
   gatewayAddress?: string;
   dns?: DnsSettings;
@@ -167,6 +170,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     version: input.version,
     cluster,
     trustDomain: input.trustDomain,
+    mesh: input.mesh ?? DEFAULT_MESH_CONFIG,
     domainSuffix,
     ...(input.gatewayAddress !== undefined ? { gatewayAddress: input.gatewayAddress } : {}),
     ...(input.dns !== undefined ? { dns: input.dns } : {}),

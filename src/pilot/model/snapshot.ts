@@ -1,3 +1,4 @@
+import type { MeshConfig } from '../config/mesh-config.ts';
 import type { ServiceProtocol } from '../../common/service-protocol.ts';
 import type { AuthorizationPolicyConfig, DestinationRuleConfig, ExportTo, PeerAuthenticationConfig, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
 
@@ -89,6 +90,12 @@ export interface Snapshot {
   /** The cluster this Pilot serves. */
   readonly cluster: string;
   readonly trustDomain: string;
+  /**
+   * The mesh config (`--mesh-config`, Istio's meshConfig subset): root namespace, trust domain
+   * aliases, path normalization, extension providers. Its `trustDomain` is already folded into
+   * `trustDomain` above.
+   */
+  readonly mesh: MeshConfig;
   readonly domainSuffix: string;
   /** This cluster's east-west gateway address, if it has one. */
   readonly gatewayAddress?: string;

@@ -35,9 +35,13 @@ interface HcmConfig {
   httpFilters: HttpFilterConfig[];
   websocket?: boolean;
   allowConnect?: boolean;
+  pathNormalization?: HttpFilterChain['pathNormalization'];
 }
 
 const HCM_KEYS = [
+  'normalize_path',
+  'merge_slashes',
+  'path_with_escaped_slashes_action',
   'stat_prefix',
   'codec_type',
   'rds',
@@ -83,7 +87,43 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
     if (h2['allow_connect'] !== undefined && typeof h2['allow_connect'] !== 'boolean') issues.add(join(hp, 'allow_connect'), 'not a boolean');
     if (h2['allow_connect'] === true) out.allowConnect = true;
   }
+  const normalization = pathNormalization(hcm, path, issues);
+  if (normalization !== undefined) out.pathNormalization = normalization;
   return out;
+}
+
+/**
+ * The HCM's path handling as one of Istio's meshConfig `pathNormalization` options (what the
+ * sidecar implements, dataplane/http/path-normalize.ts): `normalize_path` false → NONE, true →
+ * BASE, plus `merge_slashes` → MERGE_SLASHES, plus `path_with_escaped_slashes_action:
+ * UNESCAPE_AND_FORWARD` → DECODE_AND_MERGE_SLASHES. Combinations no option has (merging slashes
+ * without normalizing, unescaping without merging, rejecting or redirecting escaped slashes) are
+ * NACKed. Undefined when none of the three fields is set.
+ */
+function pathNormalization(hcm: Obj, path: string, issues: Issues): HcmConfig['pathNormalization'] {
+  if (hcm['normalize_path'] === undefined && hcm['merge_slashes'] === undefined && hcm['path_with_escaped_slashes_action'] === undefined) return undefined;
+  const normalize = optWrappedBool(hcm, 'normalize_path', path, issues) ?? false;
+  const merge = hcm['merge_slashes'];
+  if (merge !== undefined && typeof merge !== 'boolean') issues.add(join(path, 'merge_slashes'), 'not a boolean');
+  const action = enumOf(
+    hcm,
+    'path_with_escaped_slashes_action',
+    ['IMPLEMENTATION_SPECIFIC_DEFAULT', 'KEEP_UNCHANGED', 'UNESCAPE_AND_FORWARD'],
+    'KEEP_UNCHANGED',
+    path,
+    issues,
+  );
+  const decodeSlashes = action === 'UNESCAPE_AND_FORWARD';
+  if (!normalize) {
+    if (merge === true) issues.add(join(path, 'merge_slashes'), 'not supported without normalize_path (meshConfig has no such option)');
+    if (decodeSlashes) issues.add(join(path, 'path_with_escaped_slashes_action'), 'UNESCAPE_AND_FORWARD is supported only with normalize_path and merge_slashes (DECODE_AND_MERGE_SLASHES)');
+    return 'NONE';
+  }
+  if (decodeSlashes) {
+    if (merge !== true) issues.add(join(path, 'path_with_escaped_slashes_action'), 'UNESCAPE_AND_FORWARD is supported only with merge_slashes (DECODE_AND_MERGE_SLASHES)');
+    return 'DECODE_AND_MERGE_SLASHES';
+  }
+  return merge === true ? 'MERGE_SLASHES' : 'BASE';
 }
 
 /**
@@ -258,6 +298,7 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
   if (applicationProtocols.length > 0) out.applicationProtocols = applicationProtocols;
   if (nf.hcm.websocket !== undefined) out.websocket = nf.hcm.websocket;
   if (nf.hcm.allowConnect) out.allowConnect = true;
+  if (nf.hcm.pathNormalization !== undefined) out.pathNormalization = nf.hcm.pathNormalization;
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
   if (transportProtocol !== undefined) out.transportProtocol = transportProtocol;
   if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;

@@ -63,6 +63,8 @@ export interface HttpFilterConfig {
   localRateLimit?: LocalRateLimitConfig;
   /** The settings of an RBAC filter (`envoy.extensions.filters.http.rbac.v3.RBAC`). */
   rbac?: RbacFilterConfig;
+  /** The settings of a JWT filter (`envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`). */
+  jwtAuthn?: JwtAuthnFilterConfig;
 }
 
 /** An IP range of an RBAC rule (`config.core.v3.CidrRange`), as written. */
@@ -493,4 +495,33 @@ export interface ProxyConfig {
   clusters: ReadonlyMap<string, ClusterConfig>;
   endpoints: ReadonlyMap<string, ClusterLoadAssignmentConfig>;
   versions: Readonly<Record<'listener' | 'route' | 'cluster' | 'endpoint', string>>;
+}
+
+/** One provider of a JWT filter (`JwtProvider`), as the sidecar verifies with it. */
+export interface JwtProviderConfig {
+  name: string;
+  issuer: string;
+  /** Empty: any audience. */
+  audiences: string[];
+  /** The inline JSON Web Key Set (`local_jwks.inline_string`), parsed. */
+  jwks: { keys: Record<string, unknown>[] };
+  /** Where tokens are read: lower-case header names with a value prefix, and query parameters. */
+  fromHeaders: { name: string; prefix: string }[];
+  fromParams: string[];
+  /** Keep the token header on the request (`forward`); false: removed once verified. */
+  forward: boolean;
+  /** Header to write the verified payload into (base64url JSON). */
+  forwardPayloadHeader?: string;
+  /** Header name → claim (nested claims joined by `.`). */
+  claimToHeaders: { header: string; claim: string }[];
+}
+
+/**
+ * The settings of a JWT filter (`envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`)
+ * in the one shape meshfed runs (Istio's): every path requires any of `providers` or, with
+ * `allowMissing`, no token at all.
+ */
+export interface JwtAuthnFilterConfig {
+  providers: JwtProviderConfig[];
+  allowMissing: boolean;
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { DEFAULT_MESH_CONFIG, parseMeshConfigText } from '../../src/pilot/config/mesh-config.ts';
+import { type DEFAULT_MESH_CONFIG, parseMeshConfigText } from '../../src/pilot/config/mesh-config.ts';
 
 /**
  * `--mesh-config` (Istio's meshConfig subset): defaults, each field read, and every field meshfed

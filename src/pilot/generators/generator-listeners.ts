@@ -11,8 +11,9 @@ import { durationFromMs, gatewaySnis, inboundMeshTlsContext, meshTrustDomains, p
 import type { MeshConfig } from '../config/mesh-config.ts';
 import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners, TCP_IDLE_TIMEOUT_MS } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
-import { authorizationPoliciesFor } from '../model/authorization-scope.ts';
-import type { AuthorizationPolicyConfig } from '../config/config-types.ts';
+import { authorizationPoliciesFor, requestAuthenticationsFor } from '../model/authorization-scope.ts';
+import type { AuthorizationPolicyConfig, RequestAuthenticationConfig } from '../config/config-types.ts';
+import { jwtAuthnHttpFilters } from './generator-jwt-authn.ts';
 import { rbacHttpFilters } from './generator-rbac.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
@@ -57,7 +58,7 @@ function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: read
               { name: `inbound|http|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster } }] },
             ],
           },
-          // AuthorizationPolicy (generator-rbac.ts) runs before the router.
+          // RequestAuthentication (generator-jwt-authn.ts), then AuthorizationPolicy (generator-rbac.ts), before the router.
           http_filters: [...authz, routerFilter()],
           forward_client_cert_details: 'SANITIZE_SET',
           set_current_client_cert_details: { uri: true },
@@ -78,7 +79,8 @@ function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
   const tcp = outboundTcpListeners(proxy, snap, capture ? '0.0.0.0' : ip);
   // Capture: the per-port listeners bind nothing; virtualOutbound hands them their connections.
   const policies = authorizationPoliciesFor(snap, proxy);
-  return [...sidecarVirtualListeners(snap, own, ip, capture, policies), ...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp)];
+  const authn = requestAuthenticationsFor(snap, proxy);
+  return [...sidecarVirtualListeners(snap, own, ip, capture, policies, authn), ...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp)];
 }
 
 /** One memo entry: the inputs besides the workload's endpoint list, and the listeners made of them. */
@@ -90,6 +92,9 @@ interface VirtualListenersEntry {
   readonly services: readonly unknown[];
   /** The AuthorizationPolicies of the workload (authorization-scope.ts memoises them per snapshot). */
   readonly policies: readonly AuthorizationPolicyConfig[];
+  /** The RequestAuthentications of the workload, and the snapshot's fetched key sets. */
+  readonly authn: readonly RequestAuthenticationConfig[];
+  readonly jwks: Snapshot['jwks'];
   /** The snapshot's PeerAuthentications (the inbound chains follow the workload's mTLS modes). */
   readonly peerAuthentications: readonly unknown[];
   /** The snapshot's mesh config (path normalization, trust domain aliases). */
@@ -112,9 +117,10 @@ function sidecarVirtualListeners(
   ip: string,
   capture: boolean,
   policies: readonly AuthorizationPolicyConfig[],
+  authn: readonly RequestAuthenticationConfig[],
 ): readonly Listener[] {
   // A capture proxy's virtualOutbound also reads every service's HTTP ports and the traffic policy.
-  if (capture) return virtualListeners(snap, own, ip, capture, policies);
+  if (capture) return virtualListeners(snap, own, ip, capture, policies, authn);
   const services = own.map((e) => snap.services.get(e.hostname));
   const hit = virtualListenersMemo.get(own);
   if (
@@ -122,6 +128,8 @@ function sidecarVirtualListeners(
     hit.ip === ip &&
     hit.capture === capture &&
     hit.policies === policies &&
+    hit.authn === authn &&
+    hit.jwks === snap.jwks &&
     hit.peerAuthentications === snap.peerAuthentications &&
     hit.mesh === snap.mesh &&
     hit.services.length === services.length &&
@@ -129,8 +137,8 @@ function sidecarVirtualListeners(
   ) {
     return hit.listeners;
   }
-  const listeners = Object.freeze(virtualListeners(snap, own, ip, capture, policies));
-  virtualListenersMemo.set(own, { ip, capture, services, policies, peerAuthentications: snap.peerAuthentications, mesh: snap.mesh, listeners });
+  const listeners = Object.freeze(virtualListeners(snap, own, ip, capture, policies, authn));
+  virtualListenersMemo.set(own, { ip, capture, services, policies, authn, jwks: snap.jwks, peerAuthentications: snap.peerAuthentications, mesh: snap.mesh, listeners });
   return listeners;
 }
 
@@ -175,8 +183,10 @@ function virtualListeners(
   ip: string,
   capture: boolean,
   policies: readonly AuthorizationPolicyConfig[],
+  authn: readonly RequestAuthenticationConfig[],
 ): Listener[] {
-  const authz = rbacHttpFilters(policies, meshTrustDomains(snap));
+  // RequestAuthentication's JWT filter runs before AuthorizationPolicy's RBAC, which reads its facts.
+  const authz = [...jwtAuthnHttpFilters(authn, snap.jwks), ...rbacHttpFilters(policies, meshTrustDomains(snap))];
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {

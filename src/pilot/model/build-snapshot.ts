@@ -6,6 +6,7 @@ import type {
   DestinationRuleConfig,
   ExportTo,
   PeerAuthenticationConfig,
+  RequestAuthenticationConfig,
   ServiceEntryConfig,
   SidecarConfig,
   VirtualServiceConfig,
@@ -30,6 +31,8 @@ export interface SnapshotInput {
   trustDomain: string;
   /** Absent: Istio's defaults (DEFAULT_MESH_CONFIG). */
   mesh?: MeshConfig;
+  /** Fetched key sets by jwksUri (Snapshot.jwks); absent: none fetched yet. */
+  jwks?: ReadonlyMap<string, string | undefined>;
   domainSuffix: string;
   gatewayAddress?: string;
   dns?: DnsSettings;
@@ -42,6 +45,8 @@ export interface SnapshotInput {
    */
   previous?: Snapshot;
 }
+
+const NO_JWKS: ReadonlyMap<string, string | undefined> = new Map();
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -183,6 +188,8 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     sidecars: Object.freeze(config.filter((o): o is SidecarConfig => o.kind === 'Sidecar')),
     authorizationPolicies: Object.freeze(config.filter((o): o is AuthorizationPolicyConfig => o.kind === 'AuthorizationPolicy')),
     peerAuthentications: Object.freeze(config.filter((o): o is PeerAuthenticationConfig => o.kind === 'PeerAuthentication')),
+    requestAuthentications: Object.freeze(config.filter((o): o is RequestAuthenticationConfig => o.kind === 'RequestAuthentication')),
+    jwks: input.jwks ?? NO_JWKS,
     exported: new Set([...exported].sort()),
     workloads: maps.workloads,
   });

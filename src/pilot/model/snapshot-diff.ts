@@ -69,6 +69,9 @@ export function diffSnapshots(prev: Snapshot, next: Snapshot): SnapshotChange {
     !sameJson(prev.mesh, next.mesh) ||
     // AuthorizationPolicies are the inbound chains' RBAC filters (LDS).
     !sameJson(prev.authorizationPolicies, next.authorizationPolicies) ||
+    // RequestAuthentications and their fetched key sets are the inbound chains' JWT filters (LDS).
+    !sameJson(prev.requestAuthentications, next.requestAuthentications) ||
+    !sameJson([...prev.jwks], [...next.jwks]) ||
     prev.domainSuffix !== next.domainSuffix ||
     prev.gatewayAddress !== next.gatewayAddress ||
     changedKeys(prev.services, next.services, sameJson).size > 0 ||

@@ -14,7 +14,7 @@ import { workloadKey } from '../model/snapshot.ts';
 import { createPilot, type Pilot, type PilotOptions, PilotOptionsError } from '../pilot.ts';
 import { MemoryCertificateProvider } from '../../citadel/certificate-provider.ts';
 import { meshServerCredentials } from '../../citadel/mesh-credentials.ts';
-import { discoveryMetrics } from './discovery-metrics.ts';
+import { discoveryMetrics, jwksFetchMetrics } from './discovery-metrics.ts';
 import { xdsPeerAuthorizer } from './xds-peer-authorizer.ts';
 import { proxylessFindingsReport } from './proxyless-findings-report.ts';
 
@@ -137,6 +137,7 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
     ...(opts.mesh !== undefined ? { mesh: opts.mesh } : {}),
+    jwks: { onFetch: jwksFetchMetrics(opts.metrics) },
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
     logger: log.child({ component: 'pilot' }),

@@ -8,6 +8,7 @@ import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { ListenerContext } from './listener-context.ts';
 import { clientPeerIdentityOfSocket, listenerTrustDomains } from './peer-identity.ts';
+import { networkRbacAllows } from '../dataplane/tcp/network-rbac.ts';
 import type { PeerMetadata } from './peer-metadata.ts';
 import { PEER_EXCHANGE_ALPN, readPeerExchange } from './tcp-peer-exchange.ts';
 import { destinationTcpObserver } from './tcp-telemetry.ts';
@@ -126,6 +127,21 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
       socket.destroy();
       return;
     }
+    const principal = peer.value.spiffeId.replace(/^spiffe:\/\//, '');
+    const facts = {
+      principal,
+      namespace: /\/ns\/([^/]+)\//.exec(principal)?.[1],
+      sourceIp: socket.remoteAddress ?? '',
+      remoteIp: socket.remoteAddress ?? '',
+      destinationIp: socket.localAddress ?? '',
+      destinationPort: chain.destinationPort ?? socket.localPort ?? 0,
+      sni,
+    };
+    if (!networkRbacAllows(chain, facts, (name) => ctx.telemetry.countEnvoyStat(name))) {
+      ctx.logger.debug({ remote: socket.remoteAddress, principal, port: facts.destinationPort }, 'inbound tcp connection denied by RBAC');
+      socket.destroy();
+      return;
+    }
     const start = (metadata: PeerMetadata | undefined, head: Buffer | undefined): void => {
       const caller = { principal: peer.value.spiffeId, service: parseSni(sni)?.hostname ?? '', ...(metadata ? { metadata } : {}) };
       proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, caller), logger: ctx.logger }, head);
@@ -166,6 +182,19 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
       socket.pause();
       socket.allowHalfOpen = true;
       const head = Buffer.concat(chunks, size);
+      const facts = {
+        principal: undefined,
+        namespace: undefined,
+        sourceIp: socket.remoteAddress ?? '',
+        remoteIp: socket.remoteAddress ?? '',
+        destinationIp: socket.localAddress ?? '',
+        destinationPort: chain.destinationPort ?? 0,
+        sni: '',
+      };
+      if (!networkRbacAllows(chain, facts, (name) => ctx.telemetry.countEnvoyStat(name))) {
+        socket.destroy();
+        return;
+      }
       // No peer identity: Istio's PERMISSIVE plaintext, reported with connection_security_policy none.
       const service = ctx.config().clusters.get(chain.clusters[0]?.name ?? '')?.serviceHost ?? '';
       proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, { principal: '', service, plaintext: true }), logger: ctx.logger }, head);

@@ -159,6 +159,11 @@ export interface TcpFilterChain {
    * connections only, `raw_buffer` plaintext ones only (PERMISSIVE raw TCP); absent: any.
    */
   transportProtocol?: 'tls' | 'raw_buffer';
+  /**
+   * Network RBAC filters before the tcp_proxy (`envoy.filters.network.rbac`, AuthorizationPolicy
+   * on a TCP port), in order; each decides once per connection, before any byte is proxied.
+   */
+  rbac?: { statPrefix: string; rules: RbacRulesConfig }[];
   statPrefix: string;
   /** At least one; `weighted` tells `weighted_clusters` from a single `cluster`. */
   clusters: TcpClusterWeight[];

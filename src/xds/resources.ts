@@ -244,7 +244,15 @@ export interface TcpProxy {
 
 export type NetworkFilter =
   | { name: 'envoy.filters.network.http_connection_manager'; typed_config: HttpConnectionManager }
-  | { name: 'envoy.filters.network.tcp_proxy'; typed_config: TcpProxy };
+  | { name: 'envoy.filters.network.tcp_proxy'; typed_config: TcpProxy }
+  | { name: 'envoy.filters.network.rbac'; typed_config: NetworkRbac };
+
+/** `envoy.extensions.filters.network.rbac.v3.RBAC`: AuthorizationPolicy on a TCP chain. */
+export interface NetworkRbac {
+  '@type': typeof TYPED_CONFIG.networkRbac;
+  stat_prefix: string;
+  rules: { action: 'ALLOW' | 'DENY' | 'LOG'; policies: Record<string, unknown> };
+}
 
 export interface FilterChainMatch {
   server_names?: string[];

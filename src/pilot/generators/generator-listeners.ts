@@ -1,7 +1,7 @@
 import { PORTS } from '../../common/ports.ts';
 import { BLACKHOLE_CLUSTER, inboundClusterName, LISTENER, PASSTHROUGH_CLUSTER, ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import type { FilterChain, HttpFilter, Listener, XdsResource } from '../../xds/resources.ts';
+import type { FilterChain, HttpFilter, Listener, NetworkFilter, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { LocalEndpoint, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
@@ -14,7 +14,7 @@ import { hostPortName, httpPorts } from './generator-routes.ts';
 import { authorizationPoliciesFor, requestAuthenticationsFor } from '../model/authorization-scope.ts';
 import type { AuthorizationPolicyConfig, RequestAuthenticationConfig } from '../config/config-types.ts';
 import { jwtAuthnHttpFilters } from './generator-jwt-authn.ts';
-import { rbacHttpFilters } from './generator-rbac.ts';
+import { rbacHttpFilters, rbacNetworkFilters } from './generator-rbac.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
   return { socket_address: { address, port_value: port } };
@@ -187,6 +187,8 @@ function virtualListeners(
 ): Listener[] {
   // RequestAuthentication's JWT filter runs before AuthorizationPolicy's RBAC, which reads its facts.
   const authz = [...jwtAuthnHttpFilters(authn, snap.jwks), ...rbacHttpFilters(policies, meshTrustDomains(snap))];
+  // AuthorizationPolicy on TCP ports: network RBAC with the L4 part of each rule (tcpRule).
+  const tcpAuthz = rbacNetworkFilters(policies, meshTrustDomains(snap));
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {
@@ -215,7 +217,7 @@ function virtualListeners(
       name: LISTENER.virtualInbound,
       address: socketAddress(ip, PORTS.sidecarInbound),
       traffic_direction: 'INBOUND',
-      filter_chains: ports.flatMap((port) => inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz, snap.mesh, meshTrustDomains(snap))),
+      filter_chains: ports.flatMap((port) => inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz, tcpAuthz, snap.mesh, meshTrustDomains(snap))),
     });
   }
   return listeners;
@@ -230,11 +232,12 @@ function inboundChains(
   tcp: boolean,
   mode: EffectiveMtlsMode,
   authz: readonly HttpFilter[],
+  tcpAuthz: readonly NetworkFilter[],
   mesh: MeshConfig,
   trustDomains: readonly string[],
 ): FilterChain[] {
-  const secure = tcp ? inboundTcpChain(port, trustDomains) : inboundChain(port, 'tls', authz, mesh, trustDomains);
-  const plain = tcp ? inboundPlaintextTcpChain(port) : inboundChain(port, 'raw_buffer', authz, mesh, trustDomains);
+  const secure = tcp ? inboundTcpChain(port, trustDomains, tcpAuthz) : inboundChain(port, 'tls', authz, mesh, trustDomains);
+  const plain = tcp ? inboundPlaintextTcpChain(port, tcpAuthz) : inboundChain(port, 'raw_buffer', authz, mesh, trustDomains);
   return mode === 'STRICT' ? [secure] : mode === 'DISABLE' ? [plain] : [secure, plain];
 }
 

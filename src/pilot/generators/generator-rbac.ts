@@ -1,5 +1,5 @@
 import type { AuthorizationCondition, AuthorizationOperation, AuthorizationPolicyConfig, AuthorizationRule, AuthorizationSource } from '../config/config-types.ts';
-import type { HttpFilter } from '../../xds/resources.ts';
+import type { HttpFilter, NetworkFilter } from '../../xds/resources.ts';
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 
 /**
@@ -206,5 +206,57 @@ export function rbacHttpFilters(policies: readonly AuthorizationPolicyConfig[], 
   if (audit.length > 0) out.push(filter('LOG', audit));
   if (deny.length > 0) out.push(filter('DENY', deny));
   if (allow.length > 0) out.push(filter('ALLOW', allow));
+  return out;
+}
+
+/** `when` keys only a request has (Istio's HTTP-only conditions). */
+const HTTP_ONLY_KEY = /^(request\.headers\[|request\.auth\.)/;
+
+/**
+ * A rule as Istio applies it to a TCP port, where HTTP-only fields (`requestPrincipals`,
+ * `hosts`, `methods`, `paths` and their `not*` forms; `when` on `request.headers[..]` and
+ * `request.auth.*`) cannot be evaluated: an ALLOW rule using any is dropped (it matches nothing),
+ * a DENY or AUDIT rule is kept without them (so it matches more: Istio's restrictive choice).
+ */
+export function tcpRule(rule: AuthorizationRule, action: 'ALLOW' | 'DENY' | 'AUDIT'): AuthorizationRule | undefined {
+  const source = (s: AuthorizationSource): AuthorizationSource => {
+    const { requestPrincipals: _r, notRequestPrincipals: _n, ...rest } = s;
+    return rest;
+  };
+  const operation = (o: AuthorizationOperation): AuthorizationOperation => {
+    const { hosts: _h, notHosts: _nh, methods: _m, notMethods: _nm, paths: _p, notPaths: _np, ...rest } = o;
+    return rest;
+  };
+  const stripped: AuthorizationRule = {
+    ...(rule.from !== undefined ? { from: rule.from.map((f) => ({ source: source(f.source) })) } : {}),
+    ...(rule.to !== undefined ? { to: rule.to.map((t) => ({ operation: operation(t.operation) })) } : {}),
+    ...(rule.when !== undefined ? { when: rule.when.filter((c) => !HTTP_ONLY_KEY.test(c.key)) } : {}),
+  };
+  if (JSON.stringify(stripped) === JSON.stringify(rule)) return rule;
+  return action === 'ALLOW' ? undefined : stripped;
+}
+
+/**
+ * The network RBAC filters (`envoy.extensions.filters.network.rbac.v3.RBAC`, stat prefix `tcp.`)
+ * enforcing `policies` on an inbound TCP chain, in Istio's order (AUDIT as LOG, DENY, ALLOW), with
+ * each rule made L4 by tcpRule; policy names as on HTTP chains. None without policies.
+ */
+export function rbacNetworkFilters(policies: readonly AuthorizationPolicyConfig[], trustDomains: readonly string[] = []): NetworkFilter[] {
+  const out: NetworkFilter[] = [];
+  for (const action of ['AUDIT', 'DENY', 'ALLOW'] as const) {
+    const ps = policies.filter((p) => p.spec.action === action);
+    if (ps.length === 0) continue;
+    const tcpPolicies: Json = {};
+    for (const p of ps) {
+      (p.spec.rules ?? []).forEach((rule, i) => {
+        const r = tcpRule(rule, action);
+        if (r) tcpPolicies[`ns[${p.metadata.namespace}]-policy[${p.metadata.name}]-rule[${i}]`] = rulePolicy(r, trustDomains);
+      });
+    }
+    out.push({
+      name: 'envoy.filters.network.rbac',
+      typed_config: { '@type': TYPED_CONFIG.networkRbac, stat_prefix: 'tcp.', rules: { action: action === 'AUDIT' ? 'LOG' : action, policies: tcpPolicies } },
+    });
+  }
   return out;
 }

@@ -15,16 +15,6 @@ const OK_ROWS: { name: string; yaml: string; expect: Partial<Record<keyof typeof
     yaml: `pathNormalization: {normalization: ${n}}\n`,
     expect: { pathNormalization: n },
   })),
-  {
-    name: 'envoyExtAuthzGrpc provider with its defaults',
-    yaml: 'extensionProviders:\n- name: authz\n  envoyExtAuthzGrpc: {service: ext-authz.foo.svc.cluster.local, port: 9000}\n',
-    expect: { extensionProviders: [{ name: 'authz', service: 'ext-authz.foo.svc.cluster.local', port: 9000, timeoutMs: 600_000, failOpen: false }] },
-  },
-  {
-    name: 'envoyExtAuthzGrpc provider with timeout, failOpen and headers',
-    yaml: 'extensionProviders:\n- name: authz\n  envoyExtAuthzGrpc: {service: a.b.svc.cluster.local, port: 9000, timeout: 250ms, failOpen: true, includeRequestHeadersInCheck: [X-User]}\n',
-    expect: { extensionProviders: [{ name: 'authz', service: 'a.b.svc.cluster.local', port: 9000, timeoutMs: 250, failOpen: true, includeRequestHeadersInCheck: ['x-user'] }] },
-  },
 ];
 
 for (const row of OK_ROWS) {
@@ -77,6 +67,13 @@ const BAD_ROWS: { name: string; yaml: string; path: string; code: string; messag
     path: 'extensionProviders[1].name',
     code: 'CONFIG_INVALID',
     message: /twice/,
+  },
+  {
+    name: 'a well-formed envoyExtAuthzGrpc provider, while CUSTOM is not implemented',
+    yaml: 'extensionProviders:\n- name: authz\n  envoyExtAuthzGrpc: {service: a.b.svc.cluster.local, port: 9000, timeout: 250ms, failOpen: true}\n',
+    path: 'extensionProviders',
+    code: 'CONFIG_UNSUPPORTED',
+    message: /CUSTOM \(ext_authz\) is not implemented/,
   },
   { name: 'not a mapping', yaml: '- a\n- b\n', path: '', code: 'CONFIG_INVALID', message: /mapping/ },
   { name: 'not YAML', yaml: 'a: [\n', path: '', code: 'CONFIG_SYNTAX', message: /./ },

@@ -105,7 +105,7 @@ function meshSettings(o: Record<string, string>): { mesh?: MeshConfig; trustDoma
 
 const TRUST_DOMAIN_HELP = 'SPIFFE trust domain (default: the mesh config\'s trustDomain, else cluster.local)';
 const MESH_CONFIG_HELP =
-  "Istio meshConfig subset (YAML: rootNamespace, trustDomain, trustDomainAliases, pathNormalization, extensionProviders); in Kubernetes, mount the istio ConfigMap's mesh key as this file";
+  "Istio meshConfig subset (YAML: rootNamespace, trustDomain, trustDomainAliases, pathNormalization); in Kubernetes, mount the istio ConfigMap's mesh key as this file";
 
 /** What Pilot's model is built from, shared by `controlplane`, `pilot` and `federation`. */
 function pilotSources(o: Record<string, string>): {

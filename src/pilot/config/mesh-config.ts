@@ -124,6 +124,11 @@ const meshConfigSchema = z
       if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['extensionProviders', i, 'name'], message: `provider ${p.name} is defined twice` });
       seen.add(p.name);
     });
+    // Checked in full above, so that the file's problems are all reported at once; but nothing
+    // uses a provider until AuthorizationPolicy CUSTOM exists, so a provider is refused, not ignored.
+    if ((m.extensionProviders ?? []).length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['extensionProviders'], message: 'is not supported yet: AuthorizationPolicy CUSTOM (ext_authz) is not implemented', params: UNSUPPORTED });
+    }
   });
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -150,17 +155,18 @@ export function parseMeshConfigValue(value: unknown, source: string): Result<Mes
     return fail(out);
   }
   const m = r.data;
-  const providers = (m.extensionProviders ?? []).map((p): ExtAuthzGrpcProvider => {
+  const providers = (m.extensionProviders ?? []).flatMap((p): ExtAuthzGrpcProvider[] => {
     // superRefine guarantees envoyExtAuthzGrpc for every provider that passed.
-    const grpc: z.infer<typeof extAuthzGrpc> = p.envoyExtAuthzGrpc ?? extAuthzGrpc.parse({ service: '-', port: 1 });
-    return Object.freeze({
+    const grpc = p.envoyExtAuthzGrpc;
+    if (grpc === undefined) return [];
+    return [Object.freeze({
       name: p.name,
       service: grpc.service,
       port: grpc.port,
       timeoutMs: grpc.timeout !== undefined ? ms(grpc.timeout) : 600_000,
       failOpen: grpc.failOpen ?? false,
       ...(grpc.includeRequestHeadersInCheck !== undefined ? { includeRequestHeadersInCheck: Object.freeze(grpc.includeRequestHeadersInCheck.map((h) => h.toLowerCase())) } : {}),
-    });
+    })];
   });
   return ok(
     Object.freeze({

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { MeshConfig } from '../pilot/config/mesh-config.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from '../common/prom.ts';
 import type { DnsSettings } from '../pilot/model/snapshot.ts';
@@ -100,6 +101,8 @@ export interface ControlPlaneOptions {
   gatewayAddress?: string;
   /** Mesh-wide DNS settings of DNS-resolved clusters (`--dns-resolvers`, `--dns-refresh-rate`). */
   dns?: DnsSettings;
+  /** The mesh config (`--mesh-config`), validated; its trustDomain equals `trustDomain`. */
+  mesh?: MeshConfig;
   /**
    * Hosts Citadel on 15012, authenticating callers by bootstrap tokens, by tokens bound to one
    * workload (`auth: 'jwt'`, the local runner: src/citadel/bound-token.ts) or, with `auth: 'kube'`, projected service-account tokens checked by TokenReview for `audience`
@@ -200,6 +203,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       : {}),
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
+    ...(opts.mesh !== undefined ? { mesh: opts.mesh } : {}),
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     serving,
     clientRootsPem: ca.bundlePem,

@@ -1,3 +1,4 @@
+import type { MeshConfig } from '../pilot/config/mesh-config.ts';
 import { readFile } from 'node:fs/promises';
 import { watchFileContents } from '../common/file-content-watch.ts';
 import { Registry } from '../common/prom.ts';
@@ -21,6 +22,8 @@ import { federationCheck, readinessReport } from './readiness-report.ts';
 export interface FederationProcessOptions {
   cluster: string;
   trustDomain: string;
+  /** The mesh config (`--mesh-config`), as its cluster's Pilot has it. */
+  mesh?: MeshConfig;
   /** The `file` registry's workloads.json (required when `registries` has `file`). */
   registryFile?: string;
   /** The model's registries by name, as its cluster's Pilot has them (default `file`, `federation`). */
@@ -63,6 +66,7 @@ export async function startFederationProcess(opts: FederationProcessOptions): Pr
   const model = await createPilot({
     cluster: opts.cluster,
     trustDomain: opts.trustDomain,
+    ...(opts.mesh !== undefined ? { mesh: opts.mesh } : {}),
     ...(opts.registryFile !== undefined ? { registryFile: opts.registryFile } : {}),
     ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
     ...(opts.configStores !== undefined ? { configStores: opts.configStores } : {}),

@@ -1,3 +1,5 @@
+import { createJwksResolver, type JwksResolverOptions } from './config/jwks-resolver.ts';
+import type { MeshConfig } from './config/mesh-config.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, MeshfedError } from '../common/errors.ts';
 import { tlsDisabledRemoteWarnings } from './generators/generator-endpoints.ts';
@@ -7,7 +9,7 @@ import type { ImportSink, LocalExportState } from '../federation/federation-inte
 import type { ProxyNode } from '../xds/node.ts';
 import type { XdsResource } from '../xds/resources.ts';
 import type { XdsTypeUrl } from '../xds/type-urls.ts';
-import type { ConfigError } from './config/config-error.ts';
+import { ConfigError } from './config/config-error.ts';
 import { CONFIG_STORE_NAMES, createConfigStores } from './config/config-store-factory.ts';
 import type { CrdStatusOptions } from './config/crd/crd-store.ts';
 import { generate } from './generators/generate.ts';
@@ -71,6 +73,13 @@ export interface PilotOptions {
    * proxies' system resolver) and the refresh rate (Istio's meshConfig `dnsRefreshRate`, 60 s).
    */
   dns?: DnsSettings;
+  /**
+   * The mesh config (`--mesh-config`, config/mesh-config.ts), already validated; absent: Istio's
+   * defaults. Its `trustDomain`, when set, must equal `trustDomain` (the caller resolves them).
+   */
+  mesh?: MeshConfig;
+  /** Fetching of RequestAuthentication `jwksUri` key sets (refresh, retry, timeout, fetch counter). */
+  jwks?: JwksResolverOptions;
   logger?: Logger;
   /**
    * Quiet period after the latest registry or config event before the snapshot is rebuilt; default
@@ -123,6 +132,28 @@ export interface Pilot {
   close(): Promise<void>;
 }
 
+/** A failing jwksUri as a config problem of every RequestAuthentication rule naming it. */
+function jwksErrors(snap: Snapshot, failing: ReadonlyMap<string, string>): ConfigError[] {
+  if (failing.size === 0) return [];
+  return snap.requestAuthentications.flatMap((ra) =>
+    ra.spec.jwtRules.flatMap((r, i) => {
+      const why = r.jwksUri !== undefined ? failing.get(r.jwksUri) : undefined;
+      return why === undefined
+        ? []
+        : [
+            new ConfigError({
+              code: 'CONFIG_IO',
+              source: ra.source,
+              kind: 'RequestAuthentication',
+              name: `${ra.metadata.namespace}/${ra.metadata.name}`,
+              path: `spec.jwtRules[${i}].jwksUri`,
+              message: `cannot fetch ${r.jwksUri}: ${why} (tokens of this issuer are not accepted until it is fetched)`,
+            }),
+          ];
+    }),
+  );
+}
+
 function hasSynced(r: ServiceRegistry): r is ServiceRegistry & { synced(): Promise<void> } {
   return 'synced' in r && typeof r.synced === 'function';
 }
@@ -164,6 +195,9 @@ function validate(opts: PilotOptions): void {
   }
   if (opts.configStatus !== undefined && !stores.includes('crd')) {
     throw new PilotOptionsError('invalid configStatus: only the crd config store writes status; add crd to configStores or drop it');
+  }
+  if (opts.mesh?.trustDomain !== undefined && opts.mesh.trustDomain !== opts.trustDomain) {
+    throw new PilotOptionsError(`invalid mesh.trustDomain: ${opts.mesh.trustDomain} differs from trustDomain ${opts.trustDomain}`);
   }
   if (opts.debounceMs !== undefined && (!Number.isInteger(opts.debounceMs) || opts.debounceMs < 0)) {
     throw new PilotOptionsError('invalid debounceMs: must be a non-negative integer');
@@ -225,10 +259,14 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     throw new PilotOptionsError(`invalid configStores: ${store.errors.join('; ')}`);
   }
   const config = store.value;
+  // RequestAuthentication jwksUri key sets: fetched here, inlined by the generators (as istiod).
+  const jwks = createJwksResolver({ ...opts.jwks });
 
   let generation = 0;
   const build = (previous?: Snapshot): Snapshot => {
     generation++;
+    const objects = config.list();
+    jwks.want(objects.flatMap((o) => (o.kind === 'RequestAuthentication' ? o.spec.jwtRules.flatMap((r) => (r.jwksUri !== undefined ? [r.jwksUri] : [])) : [])));
     const shards = registries.flatMap((r) => r.shards());
     const gatewayAddress = opts.gatewayAddress ?? shards.find((s) => s.registry !== 'federation' && s.cluster === opts.cluster)?.gatewayAddress;
     return buildSnapshot({
@@ -237,8 +275,10 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
       domainSuffix,
       ...(gatewayAddress !== undefined ? { gatewayAddress } : {}),
       ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
+      ...(opts.mesh !== undefined ? { mesh: opts.mesh } : {}),
+      jwks: jwks.current(),
       shards,
-      config: config.list(),
+      config: objects,
       version: `${startedAt}-${generation}`,
       ...(previous !== undefined ? { previous } : {}),
     });
@@ -297,6 +337,7 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
   const synced = Promise.all([config.synced?.(), ...registries.map((r) => (hasSynced(r) ? r.synced() : undefined))]).then(() => undefined);
   for (const r of registries) r.onChange((change) => schedule(`registry:${r.name}`, change?.lastEventAt));
   config.onChange(() => schedule('config'));
+  jwks.onChange(() => schedule('jwks'));
 
   return {
     federationSink: federation,
@@ -306,13 +347,14 @@ export async function createPilot(opts: PilotOptions): Promise<Pilot> {
     onPush(cb) {
       listeners.push(cb);
     },
-    configErrors: () => config.errors(),
+    configErrors: () => [...config.errors(), ...jwksErrors(current, jwks.errors())],
     registryErrors: () => [...reporting.flatMap((f) => f.errors()), ...(imports?.errors() ?? [])],
     synced: () => synced,
     async close() {
       if (closed) return;
       closed = true;
       if (timer) clearTimeout(timer);
+      jwks.close();
       imports?.close();
       for (const r of registries) r.close();
       await config.close();

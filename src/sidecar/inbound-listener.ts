@@ -8,7 +8,7 @@ import type { HttpFilterChain, ListenerConfig, ProxyConfig, RouteTable } from '.
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import { blankLabels, DEFAULT_ROUTE_TIMEOUT_MS, type ListenerContext, reportRequest, shedIfOverloaded, UNKNOWN, writeLocalReply } from './listener-context.ts';
-import { buildXfcc, clientPeerIdentityOfSocket, type PeerIdentity } from './peer-identity.ts';
+import { buildXfcc, clientPeerIdentityOfSocket, listenerTrustDomains, type PeerIdentity } from './peer-identity.ts';
 import { PEER_METADATA_HEADER, takePeerMetadata } from './peer-metadata.ts';
 import { routeRequest, stripPort } from '../dataplane/http/route-table.ts';
 import { serviceNameOf } from './telemetry.ts';
@@ -135,7 +135,7 @@ export function createInboundServer(
     socket.destroy();
   });
   server.on('secureConnection', (socket: TLSSocket) => {
-    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
+    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId, listenerTrustDomains(ctx.config().listeners.get(LISTENER.virtualInbound)));
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound peer rejected');
       socket.destroy();
@@ -280,15 +280,16 @@ function handleInbound(ctx: ListenerContext, appH2: H2SessionPool, req: http2.Ht
     responseBytes = writeLocalReply(res, status, flag, message, { ...headers, [PEER_METADATA_HEADER]: ctx.peerMetadata });
   };
 
-  // Routing, the filters (RBAC) and the app all see the normalized path (Istio's default BASE).
-  const normalized = normalizePath(req.url, DEFAULT_PATH_NORMALIZATION);
+  const cfg = ctx.config();
+  const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni, conn.peer ? 'tls' : 'raw_buffer');
+  // Routing, the filters (JWT, RBAC) and the app all see the path normalized as the chain's
+  // connection manager says (meshConfig pathNormalization; Istio's default BASE when it says nothing).
+  const normalized = normalizePath(req.url, chain?.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
   if (!normalized.ok) {
     localReply(400, '', `invalid path: ${normalized.reason}`);
     return;
   }
   if (normalized.path !== req.url) req.url = normalized.path;
-  const cfg = ctx.config();
-  const chain = selectInboundChain(cfg.listeners.get(LISTENER.virtualInbound), conn.sni, conn.peer ? 'tls' : 'raw_buffer');
   const view = { method: req.method, path: req.url, authority, scheme: 'https', headers: req.headers };
   const decision = routeRequest(chain ? routeTableOf(cfg, chain) : undefined, view, ctx.random);
   if (chain && decision.ok && decision.route.directResponse) {

@@ -7,7 +7,8 @@ import type { ListenerConfig, TcpFilterChain } from '../xds/config-types.ts';
 import { LISTENER, parseSni } from '../xds/naming.ts';
 import type { CertBundle } from './cert-source.ts';
 import type { ListenerContext } from './listener-context.ts';
-import { clientPeerIdentityOfSocket } from './peer-identity.ts';
+import { clientPeerIdentityOfSocket, listenerTrustDomains } from './peer-identity.ts';
+import { networkRbacAllows } from '../dataplane/tcp/network-rbac.ts';
 import type { PeerMetadata } from './peer-metadata.ts';
 import { PEER_EXCHANGE_ALPN, readPeerExchange } from './tcp-peer-exchange.ts';
 import { destinationTcpObserver } from './tcp-telemetry.ts';
@@ -113,7 +114,7 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
     socket.destroy();
   });
   tcpServer.on('secureConnection', (socket: tls.TLSSocket) => {
-    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId);
+    const peer = clientPeerIdentityOfSocket(socket, ctx.certificate().spiffeId, listenerTrustDomains(ctx.config().listeners.get(LISTENER.virtualInbound)));
     if (!peer.ok) {
       ctx.logger.warn({ remote: socket.remoteAddress, errors: peer.errors }, 'inbound tcp peer rejected');
       socket.destroy();
@@ -123,6 +124,21 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
     const chain = selectInboundTcpChain(ctx.config().listeners.get(LISTENER.virtualInbound), sni, socket.alpnProtocol || '');
     if (!chain) {
       ctx.logger.debug({ sni }, 'no inbound tcp chain for the SNI');
+      socket.destroy();
+      return;
+    }
+    const principal = peer.value.spiffeId.replace(/^spiffe:\/\//, '');
+    const facts = {
+      principal,
+      namespace: /\/ns\/([^/]+)\//.exec(principal)?.[1],
+      sourceIp: socket.remoteAddress ?? '',
+      remoteIp: socket.remoteAddress ?? '',
+      destinationIp: socket.localAddress ?? '',
+      destinationPort: chain.destinationPort ?? socket.localPort ?? 0,
+      sni,
+    };
+    if (!networkRbacAllows(chain, facts, (name) => ctx.telemetry.countEnvoyStat(name))) {
+      ctx.logger.debug({ remote: socket.remoteAddress, principal, port: facts.destinationPort }, 'inbound tcp connection denied by RBAC');
       socket.destroy();
       return;
     }
@@ -166,6 +182,19 @@ export function acceptMeshTcp(server: http2.Http2SecureServer, ctx: ListenerCont
       socket.pause();
       socket.allowHalfOpen = true;
       const head = Buffer.concat(chunks, size);
+      const facts = {
+        principal: undefined,
+        namespace: undefined,
+        sourceIp: socket.remoteAddress ?? '',
+        remoteIp: socket.remoteAddress ?? '',
+        destinationIp: socket.localAddress ?? '',
+        destinationPort: chain.destinationPort ?? 0,
+        sni: '',
+      };
+      if (!networkRbacAllows(chain, facts, (name) => ctx.telemetry.countEnvoyStat(name))) {
+        socket.destroy();
+        return;
+      }
       // No peer identity: Istio's PERMISSIVE plaintext, reported with connection_security_policy none.
       const service = ctx.config().clusters.get(chain.clusters[0]?.name ?? '')?.serviceHost ?? '';
       proxyTcp(socket, chain, { clusters: ctx.clusters, random: ctx.random, connector, observer: destinationTcpObserver(ctx, { principal: '', service, plaintext: true }), logger: ctx.logger }, head);

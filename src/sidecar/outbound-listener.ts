@@ -21,6 +21,7 @@ import { grpcLocalReplyHeaders, grpcStatusOf, isGrpcRequest, respondHeadersOnly,
 import { acceptH2c } from './outbound-h2c.ts';
 import { framingError, refuseFraming } from './http1-framing.ts';
 import { applyConnectionLimit, applyH2Bounds, applyHttp1Bounds, BOUNDS_STATS, type BoundsStat, DEFAULT_LISTENER_BOUNDS, h2ServerBoundsOptions, type ListenerBounds } from './listener-bounds.ts';
+import { normalizePath } from '../dataplane/http/path-normalize.ts';
 import { chainFilters, outboundChain, outboundRouteTable, runFilters } from './outbound-chain.ts';
 
 import { outboundUpstream } from './outbound-upstream.ts';
@@ -159,7 +160,11 @@ function handleOutbound(
   const startTime = new Date();
   const started = performance.now();
   const method = req.method ?? 'GET';
-  const path = req.url ?? '/';
+  const received = req.url ?? '/';
+  // Routing, the filters and the upstream see the path normalized as the chain's connection
+  // manager says (meshConfig pathNormalization; NONE when it says nothing).
+  const normalized = normalizePath(received, outboundChain(ctx)?.pathNormalization ?? 'NONE');
+  const path = normalized.ok ? normalized.path : received;
   const isH2 = !(req instanceof http.IncomingMessage);
   const host = String((isH2 ? req.headers[':authority'] : undefined) ?? req.headers.host ?? '').toLowerCase();
   // The router and the upstream transports read HTTP/1.1-shaped headers (Host, no pseudo-headers).
@@ -254,6 +259,10 @@ function handleOutbound(
     responseBytes = writeLocalReply(res, reply.status, flags.join(',') || reply.flag, reply.body, reply.headers);
   };
 
+  if (!normalized.ok) {
+    localReply({ status: 400, flag: '', body: `invalid path: ${normalized.reason}` });
+    return;
+  }
   const view: RequestView = { method, path, authority: host, scheme: 'http', headers: requestHeaders };
   const table = outboundRouteTable(ctx);
   const decision = routeRequest(table, view, ctx.random);

@@ -3,7 +3,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 // Citadel's workload-side modules, not its index: a sidecar must not load the CA server.
 import { parseSpiffeId, spiffeIdFromCertificate } from '../citadel/spiffe.ts';
 import { fail, ok, type Result } from '../common/result.ts';
-import type { UriSanMatcher } from '../xds/config-types.ts';
+import type { ListenerConfig, UriSanMatcher } from '../xds/config-types.ts';
 import { ServerSanMismatchError } from './errors.ts';
 
 /**
@@ -49,13 +49,25 @@ export function clientPeerIdentityOf(cert: X509Certificate, trustDomains: readon
 
 /**
  * Reads and checks the client peer of a TLS socket accepted by an inbound listener (see
- * clientPeerIdentityOf); the mesh's trust domain is that of `ownSpiffeId`.
+ * clientPeerIdentityOf); the mesh's trust domain is that of `ownSpiffeId`, and `aliases` (the
+ * listener's accepted trust domains, meshConfig `trustDomainAliases`) are accepted too.
  */
-export function clientPeerIdentityOfSocket(socket: TLSSocket, ownSpiffeId: string): Result<PeerIdentity> {
+export function clientPeerIdentityOfSocket(socket: TLSSocket, ownSpiffeId: string, aliases: readonly string[] = []): Result<PeerIdentity> {
   const cert = socket.getPeerX509Certificate();
   if (!cert) return fail(['peer presented no certificate']);
   const own = parseSpiffeId(ownSpiffeId);
-  return clientPeerIdentityOf(cert, own.ok ? [own.value.trustDomain] : []);
+  return clientPeerIdentityOf(cert, [...new Set([...(own.ok ? [own.value.trustDomain] : []), ...aliases])]);
+}
+
+/**
+ * The trust domains an inbound listener's mTLS chains accept (their `combined_validation_context`
+ * SAN prefixes, which Pilot writes from the mesh's trust domain and its aliases); empty when none
+ * says (the proxy's own trust domain only).
+ */
+export function listenerTrustDomains(listener: ListenerConfig | undefined): readonly string[] {
+  const out = new Set<string>();
+  for (const c of listener?.filterChains ?? []) for (const td of c.tls?.trustDomains ?? []) out.add(td);
+  return [...out];
 }
 
 /** Reads and checks the peer of a connected TLS socket. */

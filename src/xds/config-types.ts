@@ -13,6 +13,11 @@ export interface SocketAddr {
 export interface DownstreamTls {
   requireClientCertificate: boolean;
   alpn: string[];
+  /**
+   * SPIFFE trust domains whose peers the chain accepts (the mesh's and meshConfig
+   * `trustDomainAliases`); absent: the proxy's own trust domain only.
+   */
+  trustDomains?: string[];
 }
 
 export interface HttpFilterChain {
@@ -42,6 +47,12 @@ export interface HttpFilterChain {
   websocket?: boolean;
   /** `http2_protocol_options.allow_connect`: RFC 8441 extended CONNECT accepted from HTTP/2 peers. */
   allowConnect?: boolean;
+  /**
+   * Path normalization before routing and filters, from the HCM's `normalize_path`,
+   * `merge_slashes` and `path_with_escaped_slashes_action` (Istio's meshConfig options); absent
+   * when the HCM sets none of them: inbound chains then use Istio's default BASE, outbound ones NONE.
+   */
+  pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
 }
 
 /** One HTTP filter of a connection manager, identified by its config type URL. */
@@ -52,6 +63,8 @@ export interface HttpFilterConfig {
   localRateLimit?: LocalRateLimitConfig;
   /** The settings of an RBAC filter (`envoy.extensions.filters.http.rbac.v3.RBAC`). */
   rbac?: RbacFilterConfig;
+  /** The settings of a JWT filter (`envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`). */
+  jwtAuthn?: JwtAuthnFilterConfig;
 }
 
 /** An IP range of an RBAC rule (`config.core.v3.CidrRange`), as written. */
@@ -146,6 +159,11 @@ export interface TcpFilterChain {
    * connections only, `raw_buffer` plaintext ones only (PERMISSIVE raw TCP); absent: any.
    */
   transportProtocol?: 'tls' | 'raw_buffer';
+  /**
+   * Network RBAC filters before the tcp_proxy (`envoy.filters.network.rbac`, AuthorizationPolicy
+   * on a TCP port), in order; each decides once per connection, before any byte is proxied.
+   */
+  rbac?: { statPrefix: string; rules: RbacRulesConfig }[];
   statPrefix: string;
   /** At least one; `weighted` tells `weighted_clusters` from a single `cluster`. */
   clusters: TcpClusterWeight[];
@@ -494,4 +512,33 @@ export interface ProxyConfig {
   clusters: ReadonlyMap<string, ClusterConfig>;
   endpoints: ReadonlyMap<string, ClusterLoadAssignmentConfig>;
   versions: Readonly<Record<'listener' | 'route' | 'cluster' | 'endpoint', string>>;
+}
+
+/** One provider of a JWT filter (`JwtProvider`), as the sidecar verifies with it. */
+export interface JwtProviderConfig {
+  name: string;
+  issuer: string;
+  /** Empty: any audience. */
+  audiences: string[];
+  /** The inline JSON Web Key Set (`local_jwks.inline_string`), parsed. */
+  jwks: { keys: Record<string, unknown>[] };
+  /** Where tokens are read: lower-case header names with a value prefix, and query parameters. */
+  fromHeaders: { name: string; prefix: string }[];
+  fromParams: string[];
+  /** Keep the token header on the request (`forward`); false: removed once verified. */
+  forward: boolean;
+  /** Header to write the verified payload into (base64url JSON). */
+  forwardPayloadHeader?: string;
+  /** Header name → claim (nested claims joined by `.`). */
+  claimToHeaders: { header: string; claim: string }[];
+}
+
+/**
+ * The settings of a JWT filter (`envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`)
+ * in the one shape meshfed runs (Istio's): every path requires any of `providers` or, with
+ * `allowMissing`, no token at all.
+ */
+export interface JwtAuthnFilterConfig {
+  providers: JwtProviderConfig[];
+  allowMissing: boolean;
 }

@@ -42,6 +42,8 @@ const SERVICE_FILES: Readonly<Record<string, readonly string[]>> = {
     'envoy/extensions/filters/http/cors/v3/cors.proto',
     'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
     'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+    'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+    'envoy/extensions/filters/network/rbac/v3/rbac.proto',
     'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
     'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
     'envoy/extensions/transport_sockets/tls/v3/tls.proto',

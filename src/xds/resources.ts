@@ -67,7 +67,11 @@ export interface CommonTlsContext {
   tls_certificate_sds_secret_configs?: SdsSecretConfig[];
   /** `ROOTCA`: the trust bundle. */
   validation_context_sds_secret_config?: SdsSecretConfig;
-  /** Instead of `validation_context_sds_secret_config` when the server's SPIFFE IDs are known. */
+  /**
+   * Instead of `validation_context_sds_secret_config`: on outbound clusters, the server's SPIFFE IDs
+   * when they are known; on inbound mesh chains, the peers' accepted SPIFFE trust domains (URI SAN
+   * prefixes `spiffe://<td>/`: the mesh's and meshConfig `trustDomainAliases`).
+   */
   combined_validation_context?: CombinedValidationContext;
   tls_certificates?: { certificate_chain: FileDataSource; private_key: FileDataSource }[];
   validation_context?: { trusted_ca?: FileDataSource; match_typed_subject_alt_names?: SubjectAltNameMatcher[] };
@@ -221,6 +225,12 @@ export interface HttpConnectionManager {
   upgrade_configs?: UpgradeConfig[];
   /** Inbound: `allow_connect` accepts RFC 8441 extended CONNECT (websocket over the mesh's HTTP/2). */
   http2_protocol_options?: { allow_connect?: boolean };
+  /** RFC 3986 normalization of the path before routing and filters (meshConfig pathNormalization BASE and up). */
+  normalize_path?: { value: boolean };
+  /** Runs of `/` merged (MERGE_SLASHES and up). */
+  merge_slashes?: boolean;
+  /** `%2F` / `%5C` handling; UNESCAPE_AND_FORWARD decodes them (DECODE_AND_MERGE_SLASHES). */
+  path_with_escaped_slashes_action?: 'KEEP_UNCHANGED' | 'UNESCAPE_AND_FORWARD';
 }
 
 /** `HttpConnectionManager.UpgradeConfig` / `RouteAction.UpgradeConfig`. */
@@ -241,7 +251,15 @@ export interface TcpProxy {
 
 export type NetworkFilter =
   | { name: 'envoy.filters.network.http_connection_manager'; typed_config: HttpConnectionManager }
-  | { name: 'envoy.filters.network.tcp_proxy'; typed_config: TcpProxy };
+  | { name: 'envoy.filters.network.tcp_proxy'; typed_config: TcpProxy }
+  | { name: 'envoy.filters.network.rbac'; typed_config: NetworkRbac };
+
+/** `envoy.extensions.filters.network.rbac.v3.RBAC`: AuthorizationPolicy on a TCP chain. */
+export interface NetworkRbac {
+  '@type': typeof TYPED_CONFIG.networkRbac;
+  stat_prefix: string;
+  rules: { action: 'ALLOW' | 'DENY' | 'LOG'; policies: Record<string, unknown> };
+}
 
 export interface FilterChainMatch {
   server_names?: string[];

@@ -121,3 +121,17 @@ for (const [what, extra, message] of CONSUL_SECURITY) {
     t.regex(r.stderr.trim(), message);
   });
 }
+
+test('pilot refuses a mesh config with an unsupported field, naming its path, and a trust domain that disagrees', async (t) => {
+  const dir = await scratch(t);
+  const mesh = path.join(dir, 'mesh.yaml');
+  await writeFile(mesh, 'trustDomain: east.example\nextensionProviders:\n- name: z\n  zipkin: {service: zipkin, port: 9411}\n');
+  const base = ['pilot', '--cluster', 'east', '--address', '127.180.200.1', '--ca-dir', path.join(dir, 'ca'), '--registry-file', path.join(dir, 'w.json'), '--config-dir', dir];
+  const bad = await meshfed([...base, '--mesh-config', mesh]);
+  t.is(bad.code, 1);
+  t.true(bad.stderr.includes(`${mesh}: MeshConfig: extensionProviders[0].zipkin: provider kind zipkin is not supported`), bad.stderr);
+  await writeFile(mesh, 'trustDomain: east.example\n');
+  const differs = await meshfed([...base, '--mesh-config', mesh, '--trust-domain', 'west.example']);
+  t.is(differs.code, 1);
+  t.is(differs.stderr.trim(), "--trust-domain west.example differs from the mesh config's trustDomain east.example: drop one");
+});

@@ -49,7 +49,7 @@ const validateCr = crValidator(crds);
 const UNPACKAGED = new Set(['metallb.io']);
 
 test('the rendered installs define the CRDs every custom resource here needs', (t) => {
-  t.is(crds.length, 6);
+  t.is(crds.length, 9);
   t.true(manifests.length >= 2 * 23, `${manifests.length} manifests`);
 });
 

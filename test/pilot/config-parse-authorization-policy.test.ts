@@ -2,6 +2,7 @@ import test from 'ava';
 import { parseConfigText } from '../../src/pilot/config/index.ts';
 import type { AuthorizationPolicyConfig } from '../../src/pilot/config/config-types.ts';
 import { authorizationPoliciesFor } from '../../src/pilot/model/authorization-scope.ts';
+import { DEFAULT_MESH_CONFIG } from '../../src/pilot/config/mesh-config.ts';
 import type { Snapshot } from '../../src/pilot/model/snapshot.ts';
 
 /** AuthorizationPolicy parsing (accepted in normalized form, or refused with its path) and scoping. */
@@ -56,7 +57,7 @@ test('accepted in v1 and v1beta1, action defaults to ALLOW, every field kept', (
 function snapWith(yaml: string): Snapshot {
   const r = parseConfigText(yaml, 'authz.yaml');
   if (!r.ok) throw new Error(r.errors.map(String).join('\n'));
-  return { authorizationPolicies: r.value as AuthorizationPolicyConfig[] } as unknown as Snapshot;
+  return { authorizationPolicies: r.value as AuthorizationPolicyConfig[], mesh: DEFAULT_MESH_CONFIG } as unknown as Snapshot;
 }
 
 const SCOPE = [

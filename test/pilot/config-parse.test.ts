@@ -136,13 +136,13 @@ kind: Gateway
 metadata: {name: eastwest, namespace: istio-system}
 spec: {}
 ---
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
 metadata: {name: default}
 spec: {}`,
     expected: [
       'west/reviews.yaml: Gateway istio-system/eastwest: kind Gateway is not supported yet',
-      'west/reviews.yaml: RequestAuthentication default/default: kind RequestAuthentication is not supported yet',
+      'west/reviews.yaml: EnvoyFilter default/default: kind EnvoyFilter is not supported yet',
     ],
   },
   {

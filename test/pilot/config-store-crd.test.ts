@@ -1,6 +1,6 @@
 /**
  * The CRD config store against the Kubernetes list/watch test server: the same ConfigObjects as a
- * folder store, and every list/watch case (events, relist after 410 Gone, re-watch after a
+ * folder store (networking, security and MCS kinds), and every list/watch case (events, relist after 410 Gone, re-watch after a
  * server-side close, bookmarks). Loopback: 127.139.2.1.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import test from 'ava';
 import { request } from 'undici';
 import { parseAllDocuments } from 'yaml';
-import { createCrdConfigStore, type CrdConfigStore } from '../../src/pilot/config/crd/index.ts';
+import { CRD_KINDS, createCrdConfigStore, type CrdConfigStore } from '../../src/pilot/config/crd/index.ts';
 import { type ConfigObject, createFolderConfigStore, parseConfigText } from '../../src/pilot/config/index.ts';
 import { type KubeListWatchTestServer, startKubeListWatchTestServer } from '../support/kube-list-watch-test-server.ts';
 import { pollUntil, silentLogger } from './support/wait.ts';
@@ -53,6 +53,25 @@ spec:
 apiVersion: multicluster.x-k8s.io/v1alpha1
 kind: ServiceExport
 metadata: { name: reviews, namespace: default }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-trace, namespace: default }
+spec:
+  action: DENY
+  rules: [{ to: [{ operation: { methods: [TRACE] } }] }]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: shop }
+spec:
+  mtls: { mode: STRICT }
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt, namespace: shop }
+spec:
+  jwtRules: [{ issuer: https://issuer.example, jwks: '{"keys":[]}' }]
 `;
 
 const PLURALS: Record<string, string> = {
@@ -61,6 +80,9 @@ const PLURALS: Record<string, string> = {
   ServiceEntry: 'serviceentries',
   Sidecar: 'sidecars',
   ServiceExport: 'serviceexports',
+  AuthorizationPolicy: 'authorizationpolicies',
+  PeerAuthentication: 'peerauthentications',
+  RequestAuthentication: 'requestauthentications',
 };
 
 interface Doc {
@@ -141,12 +163,15 @@ test('custom resources give the same ConfigObjects as the same documents in a fo
 
   t.deepEqual(folder.errors(), []);
   t.deepEqual(store.errors(), []);
-  t.is(store.list().length, 5);
+  t.is(store.list().length, 8);
   t.deepEqual(comparable(store.list()), comparable(folder.list()));
   t.deepEqual(
     store.list().map((o) => o.source),
     [
+      'kubernetes:authorizationpolicies.security.istio.io/default/deny-trace',
       'kubernetes:destinationrules.networking.istio.io/default/reviews',
+      'kubernetes:peerauthentications.security.istio.io/shop/default',
+      'kubernetes:requestauthentications.security.istio.io/shop/jwt',
       'kubernetes:serviceentries.networking.istio.io/shop/httpbin',
       'kubernetes:serviceexports.multicluster.x-k8s.io/default/reviews',
       'kubernetes:sidecars.networking.istio.io/shop/default',
@@ -271,7 +296,7 @@ test('bookmarks move the resourceVersion of an idle watch, so a re-watch after c
   server.bookmark();
   server.compactTo(rv);
   server.closeWatches();
-  await pollUntil(() => watches('virtualservices').length === before + 1 && server.openWatches() === 5, 'the re-watches');
+  await pollUntil(() => watches('virtualservices').length === before + 1 && server.openWatches() === CRD_KINDS.length, 'the re-watches');
   t.is(watches('virtualservices').at(-1)?.query['resourceVersion'], String(rv), 'resumed from the bookmark');
   t.is(lists('virtualservices'), 1, 'no relist after the bookmark');
   await create(server, vs('b'));
@@ -284,9 +309,26 @@ test('a list that fails (401) is reported as CONFIG_IO per kind and retried', as
   t.teardown(() => server.close());
   const store = createCrdConfigStore({ kubeConfig: server.kubeConfig('wrong'), logger: silentLogger, restartDelayMs: 20 });
   t.teardown(() => store.stop());
-  await pollUntil(() => store.errors().length === 5, 'five failing kinds');
+  await pollUntil(() => store.errors().length === 8, 'eight failing kinds');
   t.true(store.errors().every((e) => e.code === 'CONFIG_IO'));
-  t.regex(String(store.errors()[0]), /^kubernetes:destinationrules\.networking\.istio\.io: destinationrules\.networking\.istio\.io: /);
+  t.regex(String(store.errors()[0]), /^kubernetes:authorizationpolicies\.security\.istio\.io: authorizationpolicies\.security\.istio\.io: /);
   const retried = server.requests().filter((r) => r.path.endsWith('/virtualservices')).length;
   await pollUntil(() => server.requests().filter((r) => r.path.endsWith('/virtualservices')).length > retried, 'a retry');
+});
+
+test('security kinds are watched: a RequestAuthentication added after the list arrives, a bad one is reported with its path', async (t) => {
+  const { server, open } = await setup(t);
+  const store = await open();
+  const ra = (name: string, rule: Record<string, unknown>): Doc => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'RequestAuthentication',
+    metadata: { name, namespace: 'default' },
+    spec: { jwtRules: [rule] },
+  });
+  await create(server, ra('good', { issuer: 'https://issuer.example', jwks: '{"keys":[]}' }));
+  await pollUntil(() => names(store).includes('RequestAuthentication default/good'), 'the watched RequestAuthentication');
+  await create(server, ra('bad', { issuer: 'https://issuer.example', fromCookies: ['session'] }));
+  await pollUntil(() => store.errors().length > 0, 'the bad RequestAuthentication reported');
+  t.true(store.errors().some((e) => e.path === 'spec.jwtRules[0].fromCookies' && e.code === 'CONFIG_UNSUPPORTED'), store.errors().map(String).join('\n'));
+  t.false(names(store).includes('RequestAuthentication default/bad'));
 });

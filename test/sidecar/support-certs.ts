@@ -13,7 +13,8 @@ import type { CertBundle } from '../../src/sidecar/index.ts';
 export interface TestCa {
   ca: CaMaterial;
   trustDomain: string;
-  issue(namespace: string, serviceAccount: string, ttlSeconds?: number): CertBundle;
+  /** `trustDomain`: another trust domain than the CA's (an alias, or a foreign one), same CA. */
+  issue(namespace: string, serviceAccount: string, ttlSeconds?: number, trustDomain?: string): CertBundle;
   dispose(): Promise<void>;
 }
 
@@ -24,8 +25,8 @@ export async function createTestCa(cluster = 'east', trustDomain = 'cluster.loca
   return {
     ca,
     trustDomain,
-    issue(namespace, serviceAccount, ttlSeconds) {
-      const identity = { trustDomain, namespace, serviceAccount };
+    issue(namespace, serviceAccount, ttlSeconds, otherTrustDomain) {
+      const identity = { trustDomain: otherTrustDomain ?? trustDomain, namespace, serviceAccount };
       const spiffeId = formatSpiffeId(identity);
       const { privateKeyPem, csrPem } = generateKeyAndCsr(spiffeId);
       const signed = signWorkloadCsr({ ca, csrPem, identity, ...(ttlSeconds ? { ttlSeconds } : {}) });

@@ -37,6 +37,13 @@ export async function startSidecarPair(opts: {
   outboundFilters?: HttpFilterConfig[];
   /** HTTP filters of the inbound listener's chain (before the router), e.g. RBAC. */
   inboundFilters?: HttpFilterConfig[];
+  /** More settings of the inbound HTTP chains (e.g. pathNormalization), and of the outbound one. */
+  inboundChain?: Partial<HttpFilterChain>;
+  outboundChain?: Partial<HttpFilterChain>;
+  /** Trust domains the inbound mTLS chain accepts (DownstreamTls.trustDomains); absent: its own. */
+  inboundTrustDomains?: string[];
+  /** The caller's trust domain (default the CA's): a certificate of the same CA in another trust domain. */
+  clientTrustDomain?: string;
   /** More outbound clusters (no endpoints unless `endpoints` names them), and their endpoints. */
   extraClusters?: ClusterConfig[];
   /** Websocket enabled on both connection managers (`upgrade_configs`), extended CONNECT inbound. */
@@ -51,7 +58,7 @@ export async function startSidecarPair(opts: {
   try {
     const host = serviceHostname(opts.service, 'default');
     const clusterName = outboundClusterName(opts.appPort, '', host);
-    const clientCerts = new StaticCertificateSource(ca.issue('default', 'caller'));
+    const clientCerts = new StaticCertificateSource(ca.issue('default', 'caller', undefined, opts.clientTrustDomain));
     const serverCerts = new StaticCertificateSource(ca.issue('default', opts.service));
     const client = await createDataPlane({
       workload: { name: 'caller-v1', namespace: 'default', serviceAccount: 'caller', cluster: 'east', address: opts.client, labels: { app: 'caller', version: 'v1' } },
@@ -71,7 +78,7 @@ export async function startSidecarPair(opts: {
     const outboundCluster = (opts.outbound ?? ((c) => c))(meshCluster(opts.service, 'default', opts.appPort));
     const c = await client.applyConfig(
       proxyConfig({
-        listeners: [withChain(outboundListener(opts.client), { httpFilters: opts.outboundFilters ?? [], ...(opts.websocket ? { websocket: true } : {}) })],
+        listeners: [withChain(outboundListener(opts.client), { httpFilters: opts.outboundFilters ?? [], ...(opts.websocket ? { websocket: true } : {}), ...opts.outboundChain })],
         routes: [{ name: ROUTE_OUTBOUND, virtualHosts: [{ name: opts.service, domains: [host, `${host}:${opts.appPort}`, opts.service, `${opts.service}:${opts.appPort}`], routes }] }],
         clusters: [outboundCluster, ...(opts.extraClusters ?? [])],
         endpoints: [
@@ -87,7 +94,12 @@ export async function startSidecarPair(opts: {
     const inboundL = withChain(inboundListener(opts.server, [opts.appPort]), {
       ...(opts.websocket ? { websocket: true, allowConnect: true } : {}),
       ...(opts.inboundFilters ? { httpFilters: opts.inboundFilters } : {}),
+      ...opts.inboundChain,
     });
+    if (opts.inboundTrustDomains) {
+      const tds = opts.inboundTrustDomains;
+      inboundL.filterChains = inboundL.filterChains.map((c) => (c.tls ? { ...c, tls: { ...c.tls, trustDomains: tds } } : c));
+    }
     const s = await server.applyConfig(proxyConfig({ listeners: [inboundL], clusters: [inbound] }));
     if (!s.ok) throw s.errors[0];
     return {

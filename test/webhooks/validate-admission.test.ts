@@ -56,8 +56,8 @@ const denied: { name: string; object: unknown; message: string }[] = [
   },
   {
     name: 'a kind meshfed knows but does not support yet',
-    object: { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'deny' }, spec: {} },
-    message: 'RequestAuthentication bookinfo/deny: kind RequestAuthentication is not supported yet',
+    object: { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'deny' }, spec: {} },
+    message: 'EnvoyFilter bookinfo/deny: kind EnvoyFilter is not supported yet',
   },
 ];
 

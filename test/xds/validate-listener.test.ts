@@ -239,7 +239,7 @@ const bad: { title: string; resource: object; error: string }[] = [
   {
     title: 'two network filters',
     resource: listener({ filter_chains: [{ filters: [hcm(), hcm()] }] }),
-    error: 'filter_chains[0].filters: exactly one network filter is supported, found 2',
+    error: 'filter_chains[0].filters: exactly one network filter is supported (after any network RBAC filters), found 2',
   },
   {
     title: 'an http filter other than the router',

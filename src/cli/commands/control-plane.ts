@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { ConsulTlsOptions } from '../../federation/index.ts';
+import { type MeshConfig, parseMeshConfigText } from '../../pilot/config/mesh-config.ts';
 import { DEFAULT_DNS_REFRESH_MS, type DnsSettings } from '../../pilot/model/snapshot.ts';
 import { createLogger } from '../../common/log.ts';
 import type { DiscoveryChoice } from '../control-plane.ts';
@@ -106,10 +107,40 @@ function dnsSettings(resolvers: string | undefined, refresh: string | undefined)
   return { resolvers: list, refreshRateMs };
 }
 
+/**
+ * `--mesh-config FILE` (Istio's meshConfig subset, src/pilot/config/mesh-config.ts), validated, and
+ * the trust domain it and `--trust-domain` settle on (they must agree when both say one).
+ */
+function meshSettings(o: Record<string, string>): { mesh?: MeshConfig; trustDomain: string } {
+  const file = o['meshConfig'];
+  let mesh: MeshConfig | undefined;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e: unknown) {
+      return exitWith(`--mesh-config: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const r = parseMeshConfigText(text, file);
+    if (!r.ok) return exitWith(`--mesh-config: invalid mesh config:\n${r.errors.map((e) => `  ${e.toString()}`).join('\n')}`);
+    mesh = r.value;
+  }
+  const flag = o['trustDomain'];
+  if (flag !== undefined && mesh?.trustDomain !== undefined && flag !== mesh.trustDomain) {
+    exitWith(`--trust-domain ${flag} differs from the mesh config's trustDomain ${mesh.trustDomain}: drop one`);
+  }
+  return { ...(mesh !== undefined ? { mesh } : {}), trustDomain: flag ?? mesh?.trustDomain ?? 'cluster.local' };
+}
+
+const TRUST_DOMAIN_HELP = 'SPIFFE trust domain (default: the mesh config\'s trustDomain, else cluster.local)';
+const MESH_CONFIG_HELP =
+  "Istio meshConfig subset (YAML: rootNamespace, trustDomain, trustDomainAliases, pathNormalization); in Kubernetes, mount the istio ConfigMap's mesh key as this file";
+
 /** What Pilot's model is built from, shared by `controlplane`, `pilot` and `federation`. */
 function pilotSources(o: Record<string, string>): {
   cluster: string;
   trustDomain: string;
+  mesh?: MeshConfig;
   registryFile?: string;
   registries?: readonly string[];
   configStores?: readonly string[];
@@ -132,10 +163,12 @@ function pilotSources(o: Record<string, string>): {
   if (o['kubeconfig'] && !kube && o['auth'] !== 'kube') {
     exitWith('--kubeconfig is read only by the kube registry and the crd config store: add kube to --registries or crd to --config-stores, or drop it');
   }
+  const { mesh, trustDomain } = meshSettings(o);
   return {
     ...(dns !== undefined ? { dns } : {}),
     cluster: o['cluster'] ?? '',
-    trustDomain: o['trustDomain'] ?? 'cluster.local',
+    trustDomain,
+    ...(mesh !== undefined ? { mesh } : {}),
     ...(o['registryFile'] ? { registryFile: o['registryFile'] } : {}),
     ...(registries !== undefined ? { registries } : {}),
     ...(configStores !== undefined ? { configStores } : {}),
@@ -156,7 +189,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--cluster <name>')
     .requiredOption('--address <ip>', 'address to bind 15010, 15012, 15014 and 15017 (admission webhooks) on; 15010 is plain xDS, so it must be a loopback or the cluster network\'s own address (0.0.0.0 / :: refused without --plain-xds-any-address)')
     .option('--plain-xds-any-address', 'allow --address 0.0.0.0 / :: although it exposes plain, unauthenticated xDS on 15010 to every network')
-    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--trust-domain <domain>', TRUST_DOMAIN_HELP)
+    .option('--mesh-config <file>', MESH_CONFIG_HELP)
     .option('--namespace <ns>', "the control plane's namespace: names its webhook certificate (meshfed-controlplane.<ns>.svc), never injected", 'meshfed-system')
     .option('--sidecar-image <ref>', 'image of the sidecar and init containers the injector adds', `meshfed:${packageVersion()}`)
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)")
@@ -198,7 +232,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .requiredOption('--cluster <name>')
     .requiredOption('--address <ip>', 'address to bind 15010, 15012 and 15014 on; 15010 is plain xDS, so it must be a loopback or the cluster network\'s own address (0.0.0.0 / :: refused without --plain-xds-any-address)')
     .option('--plain-xds-any-address', 'allow --address 0.0.0.0 / :: although it exposes plain, unauthenticated xDS on 15010 to every network')
-    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--trust-domain <domain>', TRUST_DOMAIN_HELP)
+    .option('--mesh-config <file>', MESH_CONFIG_HELP)
     .requiredOption('--ca-dir <dir>', "this cluster's plug-in CA folder; signs the 15012 serving certificate")
     .option('--registry-file <file>', 'workloads.json of the file registry (needed with it)')
     .option('--registries <names>', 'comma-separated registries: file, kube, federation (default file,federation)')
@@ -230,7 +265,8 @@ export function registerControlPlaneCommands(program: Command): void {
     .command('federation')
     .description("run the federation controller alone: exports to this cluster's Consul datacenter, imports the others into Pilot")
     .requiredOption('--cluster <name>', 'this cluster; also its Consul datacenter')
-    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--trust-domain <domain>', TRUST_DOMAIN_HELP)
+    .option('--mesh-config <file>', MESH_CONFIG_HELP)
     .option('--registry-file <file>', 'workloads.json of the file registry (the same file Pilot reads)')
     .option('--registries <names>', "comma-separated registries, as this cluster's Pilot has them (default file,federation)")
     .option('--config-stores <names>', "comma-separated config stores, as this cluster's Pilot has them (default file)")

@@ -1,6 +1,9 @@
 import type { z } from 'zod';
 import { destinationRuleSpecSchema, serviceEntrySpecSchema, serviceExportSpecSchema, virtualServiceSpecSchema } from '../../pilot/config/config-schema.ts';
 import { sidecarSpecSchema } from '../../pilot/config/config-schema-sidecar.ts';
+import { authorizationPolicySpecSchema } from '../../pilot/config/config-schema-authorization-policy.ts';
+import { peerAuthenticationSpecSchema } from '../../pilot/config/config-schema-peer-authentication.ts';
+import { requestAuthenticationSpecSchema } from '../../pilot/config/config-schema-request-authentication.ts';
 import { serviceImportSpecSchema } from '../../pilot/config/config-schema-service-import.ts';
 import { type StructuralSchema, toStructuralSchema } from './crd-schema.ts';
 import type { Manifest } from './manifest.ts';
@@ -19,7 +22,9 @@ export interface CrdKind {
 }
 
 const NETWORKING = ['v1', 'v1beta1', 'v1alpha3'];
+const SECURITY = ['v1', 'v1beta1'];
 const ISTIO_CATEGORIES = ['istio-io', 'networking-istio-io'];
+const SECURITY_CATEGORIES = ['istio-io', 'security-istio-io'];
 
 /**
  * Every kind `parseConfigText` accepts, plus ServiceImport (written by federation). Versions are
@@ -30,6 +35,9 @@ export const CRD_KINDS: readonly CrdKind[] = [
   { group: 'networking.istio.io', kind: 'DestinationRule', plural: 'destinationrules', shortNames: ['dr'], versions: NETWORKING, categories: ISTIO_CATEGORIES, spec: destinationRuleSpecSchema, specRequired: true },
   { group: 'networking.istio.io', kind: 'ServiceEntry', plural: 'serviceentries', shortNames: ['se'], versions: NETWORKING, categories: ISTIO_CATEGORIES, spec: serviceEntrySpecSchema, specRequired: true },
   { group: 'networking.istio.io', kind: 'Sidecar', plural: 'sidecars', shortNames: [], versions: NETWORKING, categories: ISTIO_CATEGORIES, spec: sidecarSpecSchema, specRequired: true },
+  { group: 'security.istio.io', kind: 'AuthorizationPolicy', plural: 'authorizationpolicies', shortNames: ['ap'], versions: SECURITY, categories: SECURITY_CATEGORIES, spec: authorizationPolicySpecSchema, specRequired: false },
+  { group: 'security.istio.io', kind: 'PeerAuthentication', plural: 'peerauthentications', shortNames: ['pa'], versions: SECURITY, categories: SECURITY_CATEGORIES, spec: peerAuthenticationSpecSchema, specRequired: false },
+  { group: 'security.istio.io', kind: 'RequestAuthentication', plural: 'requestauthentications', shortNames: ['ra'], versions: SECURITY, categories: SECURITY_CATEGORIES, spec: requestAuthenticationSpecSchema, specRequired: false },
   { group: 'multicluster.x-k8s.io', kind: 'ServiceExport', plural: 'serviceexports', shortNames: ['svcex'], versions: ['v1alpha1'], categories: [], spec: serviceExportSpecSchema, specRequired: false },
   { group: 'multicluster.x-k8s.io', kind: 'ServiceImport', plural: 'serviceimports', shortNames: ['svcim'], versions: ['v1alpha1'], categories: [], spec: serviceImportSpecSchema, specRequired: true },
 ];

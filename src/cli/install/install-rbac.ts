@@ -21,6 +21,7 @@ export function rbacManifests(o: InstallOptions): Manifest[] {
   const ns = o.namespace;
   const clusterName = `${CONTROL_PLANE}-${ns}`;
   const istio = plurals('networking.istio.io');
+  const security = plurals('security.istio.io');
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: CONTROL_PLANE, namespace: ns, labels: { ...PART_OF, app: CONTROL_PLANE } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: GATEWAY, namespace: ns, labels: { ...PART_OF, app: GATEWAY } } },
@@ -33,6 +34,8 @@ export function rbacManifests(o: InstallOptions): Manifest[] {
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
         { apiGroups: ['networking.istio.io'], resources: istio, verbs: READ },
         { apiGroups: ['networking.istio.io'], resources: istio.map((p) => `${p}/status`), verbs: WRITE_STATUS },
+        { apiGroups: ['security.istio.io'], resources: security, verbs: READ },
+        { apiGroups: ['security.istio.io'], resources: security.map((p) => `${p}/status`), verbs: WRITE_STATUS },
         { apiGroups: ['multicluster.x-k8s.io'], resources: ['serviceexports'], verbs: READ },
         { apiGroups: ['multicluster.x-k8s.io'], resources: ['serviceexports/status', 'serviceimports/status'], verbs: WRITE_STATUS },
         { apiGroups: ['multicluster.x-k8s.io'], resources: ['serviceimports'], verbs: [...READ, 'create', 'update', 'patch', 'delete'] },

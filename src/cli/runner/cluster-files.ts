@@ -10,10 +10,12 @@ import type { TopologyCluster } from './topology.ts';
  * workloads.json (Pilot's file registry), token-key.pem / token-key.pub.pem (the cluster's token
  * signing key; Citadel reads the public half), tokens/<ns>.<workload> (each sidecar's own token,
  * bound to its identity and short-lived: src/citadel/bound-token.ts), config/ (Pilot's watched config folder:
- * the topology's config under config/source/, `meshfed apply` writes under config/applied/).
+ * the topology's config under config/source/, `meshfed apply` writes under config/applied/),
+ * mesh.yaml (the control plane's `--mesh-config`: the topology's meshConfig and trust domain).
  */
 export interface ClusterPaths {
   dir: string;
+  meshConfigFile: string;
   registryFile: string;
   tokenKeyFile: string;
   tokenPublicKeyFile: string;
@@ -29,6 +31,7 @@ export function clusterPaths(stateDir: string, cluster: string): ClusterPaths {
     registryFile: path.join(dir, 'workloads.json'),
     tokenKeyFile: path.join(dir, 'token-key.pem'),
     tokenPublicKeyFile: path.join(dir, 'token-key.pub.pem'),
+    meshConfigFile: path.join(dir, 'mesh.yaml'),
     configDir: path.join(dir, 'config'),
     appliedDir: path.join(dir, 'config', 'applied'),
     tokenFile: (ns, w) => path.join(dir, 'tokens', `${ns}.${w}`),
@@ -56,9 +59,12 @@ export async function writeClusterFiles(
   cluster: TopologyCluster,
   specs: WorkloadSpec[],
   gatewayAddress: string,
+  mesh: { trustDomain: string; meshConfig: Readonly<Record<string, unknown>> },
 ): Promise<void> {
   await mkdir(path.join(paths.dir, 'tokens'), { recursive: true, mode: 0o700 });
   await mkdir(paths.appliedDir, { recursive: true });
+  // JSON is YAML: the control plane parses it with its YAML reader.
+  await writeFile(paths.meshConfigFile, `${JSON.stringify({ ...mesh.meshConfig, trustDomain: mesh.trustDomain }, null, 2)}\n`);
   const registry: WorkloadRegistryFile = { cluster: cluster.name, gatewayAddress, workloads: specs };
   await writeFile(paths.registryFile, `${JSON.stringify(registry, null, 2)}\n`);
   const key = generateTokenSigningKey();

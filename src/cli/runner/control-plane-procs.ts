@@ -73,7 +73,7 @@ export function spawnControlPlane(supervisor: Supervisor, s: ControlPlaneSpawn):
   const a = s.address;
   const opts = { netns: s.netns };
   const monitoring = `http://${a}:${PORTS.monitoring}`;
-  const common = ['--cluster', s.cluster, '--trust-domain', s.trustDomain, '--registry-file', s.paths.registryFile, '--config-dir', s.paths.configDir, '--gateway-address', s.gatewayAddress];
+  const common = ['--cluster', s.cluster, '--mesh-config', s.paths.meshConfigFile, '--registry-file', s.paths.registryFile, '--config-dir', s.paths.configDir, '--gateway-address', s.gatewayAddress];
   const base = { address: a, xds: `${a}:${PORTS.xdsPlain}`, xdsTls: `${a}:${PORTS.xdsTls}`, monitoring };
   const parts: Part[] = [];
   const spawn = (part: string, args: string[], probe: Probe): void => {

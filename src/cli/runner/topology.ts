@@ -1,3 +1,4 @@
+import { parseMeshConfigValue } from '../../pilot/config/mesh-config.ts';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -54,6 +55,8 @@ const topologySchema = z.strictObject({
   metadata: z.strictObject({ name: dnsLabel }),
   spec: z.strictObject({
     trustDomain: z.string().regex(/^[a-z0-9.-]+$/, 'must be a DNS name').default('cluster.local'),
+    /** Istio's meshConfig subset (src/pilot/config/mesh-config.ts), written to every cluster's mesh.yaml. */
+    meshConfig: z.record(z.string(), z.unknown()).optional(),
     clusters: z.array(clusterSchema).min(1).max(16),
   }),
 });
@@ -73,6 +76,8 @@ export interface TopologyCluster {
 export interface Topology {
   name: string;
   trustDomain: string;
+  /** `spec.meshConfig` as written (validated), without trustDomain; each control plane reads it from mesh.yaml. */
+  meshConfig: Record<string, unknown>;
   clusters: TopologyCluster[];
   /** Absolute path of the file it came from. */
   file: string;
@@ -101,11 +106,18 @@ export function parseTopology(doc: unknown, file: string): Result<Topology> {
       if (c.workloads.length > 200) errors.push(`spec.clusters[${ci}].workloads: at most 200 workloads per cluster`);
     });
   });
+  const meshConfig = v.spec.meshConfig ?? {};
+  const mesh = parseMeshConfigValue(meshConfig, file);
+  if (!mesh.ok) for (const e of mesh.errors) errors.push(`spec.meshConfig${e.path !== '' ? `.${e.path}` : ''}: ${e.message}`);
+  else if (mesh.value.trustDomain !== undefined && mesh.value.trustDomain !== v.spec.trustDomain) {
+    errors.push(`spec.meshConfig.trustDomain: differs from spec.trustDomain (${v.spec.trustDomain}); set it there only`);
+  }
   if (errors.length > 0) return fail(errors);
   const dir = path.dirname(file);
   return ok({
     name: v.metadata.name,
     trustDomain: v.spec.trustDomain,
+    meshConfig,
     file,
     clusters: v.spec.clusters.map((c) => ({
       name: c.name,

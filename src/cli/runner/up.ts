@@ -150,7 +150,7 @@ export async function up(opts: UpOptions): Promise<RunningMesh> {
       if (!cp) throw new Error('address plan out of step with topology');
       const paths = clusterPaths(stateDir, c.name);
       const specs = workloadSpecs(c, cp);
-      await writeClusterFiles(paths, c, specs, cp.gateway);
+      await writeClusterFiles(paths, c, specs, cp.gateway, topology);
       const refresh = setInterval(() => {
         writeWorkloadTokens(paths, c.name, specs).catch((e: unknown) => say(`! ${c.name}: cannot refresh workload tokens: ${String(e)}`));
       }, (DEFAULT_TOKEN_LIFETIME_SECONDS * 1000) / 2);

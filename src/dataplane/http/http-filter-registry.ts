@@ -5,6 +5,7 @@ import { createFaultFilter } from './http-filter-fault.ts';
 import type { FilterStatSink, HttpFilter, HttpFilterFactory } from './http-filter-interface.ts';
 import { createLocalRateLimitFilter } from './http-filter-local-ratelimit.ts';
 import { createRbacFilter } from './http-filter-rbac.ts';
+import { createJwtAuthnFilter } from './http-filter-jwt-authn.ts';
 
 /**
  * HTTP filters by Envoy config type URL. The xDS validators accept a filter in a listener only
@@ -16,6 +17,7 @@ const registry = new Map<string, HttpFilterFactory>([
   [TYPED_CONFIG.cors, createCorsFilter],
   [TYPED_CONFIG.localRateLimit, createLocalRateLimitFilter],
   [TYPED_CONFIG.rbac, createRbacFilter],
+  [TYPED_CONFIG.jwtAuthn, createJwtAuthnFilter],
 ]);
 
 export function registerHttpFilter(typeUrl: string, factory: HttpFilterFactory): void {

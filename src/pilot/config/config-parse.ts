@@ -8,6 +8,7 @@ import { sniHostIssues, toVirtualServiceSpec } from './config-virtual-service.ts
 import { sidecarSpecSchema, type SidecarSpecDoc } from './config-schema-sidecar.ts';
 import { toSidecarSpec } from './config-sidecar.ts';
 import { authorizationPolicySpecSchema, type AuthorizationPolicySpecDoc } from './config-schema-authorization-policy.ts';
+import { requestAuthenticationSpecSchema, type RequestAuthenticationSpecDoc } from './config-schema-request-authentication.ts';
 import { peerAuthenticationSpecSchema, type PeerAuthenticationSpecDoc } from './config-schema-peer-authentication.ts';
 import {
   type DestinationRuleDoc,
@@ -41,6 +42,8 @@ import type {
   SidecarConfig,
   VirtualServiceConfig,
   AuthorizationPolicyConfig,
+  JwtRule,
+  RequestAuthenticationConfig,
 } from './config-types.ts';
 
 export interface ParseOptions {
@@ -53,7 +56,10 @@ const SECURITY_VERSIONS = ['v1', 'v1beta1'];
 const MULTICLUSTER_VERSIONS = ['v1alpha1'];
 
 type KindEntry =
-  | { versions: string[]; parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' | 'AuthorizationPolicy' | 'PeerAuthentication' }
+  | {
+      versions: string[];
+      parse: 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'ServiceExport' | 'Sidecar' | 'AuthorizationPolicy' | 'PeerAuthentication' | 'RequestAuthentication';
+    }
   | { versions: string[]; unsupported: string };
 
 /** `<group>/<kind>` → how meshfed treats it. */
@@ -68,9 +74,7 @@ const KINDS: ReadonlyMap<string, KindEntry> = new Map<string, KindEntry>([
   ),
   ['security.istio.io/AuthorizationPolicy', { versions: SECURITY_VERSIONS, parse: 'AuthorizationPolicy' }],
   ['security.istio.io/PeerAuthentication', { versions: SECURITY_VERSIONS, parse: 'PeerAuthentication' }],
-  ...['RequestAuthentication'].map(
-    (k): [string, KindEntry] => [`security.istio.io/${k}`, { versions: SECURITY_VERSIONS, unsupported: `kind ${k} is not supported yet` }],
-  ),
+  ['security.istio.io/RequestAuthentication', { versions: SECURITY_VERSIONS, parse: 'RequestAuthentication' }],
   [
     'multicluster.x-k8s.io/ServiceImport',
     { versions: MULTICLUSTER_VERSIONS, unsupported: 'kind ServiceImport is written by meshfed, not read from configuration' },
@@ -173,6 +177,10 @@ function parseDocument(value: unknown, source: string, domainSuffix: string): Re
     case 'PeerAuthentication': {
       const r = documentSchema(peerAuthenticationSpecSchema.optional()).safeParse(value);
       return r.success ? ok(toPeerAuthentication(r.data, source)) : fail(zodErrors(r.error, ctx));
+    }
+    case 'RequestAuthentication': {
+      const r = documentSchema(requestAuthenticationSpecSchema.optional()).safeParse(value);
+      return r.success ? ok(toRequestAuthentication(r.data, source)) : fail(zodErrors(r.error, ctx));
     }
     case 'ServiceExport': {
       const r = serviceExportDocumentSchema.safeParse(value);
@@ -412,6 +420,31 @@ function toPeerAuthentication(
         .map(([port, m]) => ({ port: Number(port), mode: m.mode ?? 'UNSET' }))
         .sort((a, b) => a.port - b.port),
     },
+  });
+}
+
+function toRequestAuthentication(
+  d: { apiVersion: string; metadata: Parameters<typeof toMeta>[0]; spec?: RequestAuthenticationSpecDoc | undefined },
+  source: string,
+): RequestAuthenticationConfig {
+  const spec: Pick<RequestAuthenticationSpecDoc, 'selector' | 'jwtRules'> = d.spec ?? {};
+  const jwtRules = (spec.jwtRules ?? []).map((r): JwtRule => ({
+    issuer: r.issuer,
+    audiences: [...(r.audiences ?? [])],
+    ...(r.jwks !== undefined ? { jwks: r.jwks } : {}),
+    ...(r.jwksUri !== undefined ? { jwksUri: r.jwksUri } : {}),
+    ...(r.fromHeaders !== undefined ? { fromHeaders: r.fromHeaders.map((h) => ({ name: h.name.toLowerCase(), prefix: h.prefix ?? '' })) } : {}),
+    ...(r.fromParams !== undefined ? { fromParams: [...r.fromParams] } : {}),
+    ...(r.outputPayloadToHeader !== undefined ? { outputPayloadToHeader: r.outputPayloadToHeader.toLowerCase() } : {}),
+    forwardOriginalToken: r.forwardOriginalToken ?? false,
+    outputClaimToHeaders: (r.outputClaimToHeaders ?? []).map((c) => ({ header: c.header.toLowerCase(), claim: c.claim })),
+  }));
+  return deepFreeze({
+    kind: 'RequestAuthentication',
+    apiVersion: d.apiVersion,
+    metadata: toMeta(d.metadata),
+    source,
+    spec: { ...(spec.selector ? { selector: { matchLabels: { ...(spec.selector.matchLabels ?? {}) } } } : {}), jwtRules },
   });
 }
 

@@ -436,7 +436,38 @@ export interface PeerAuthenticationConfig extends ConfigBase {
   spec: PeerAuthenticationSpec;
 }
 
+/** One `jwtRules[]` entry of a RequestAuthentication (header names lower-case). */
+export interface JwtRule {
+  issuer: string;
+  /** Empty: any audience. */
+  audiences: readonly string[];
+  /** Exactly one of `jwks` (inline JSON Web Key Set text) and `jwksUri` (fetched by Pilot). */
+  jwks?: string;
+  jwksUri?: string;
+  /** Absent: Envoy's default (`Authorization: Bearer <token>` and the `access_token` parameter). */
+  fromHeaders?: readonly { name: string; prefix: string }[];
+  fromParams?: readonly string[];
+  outputPayloadToHeader?: string;
+  forwardOriginalToken: boolean;
+  outputClaimToHeaders: readonly { header: string; claim: string }[];
+}
+
+/**
+ * Istio `RequestAuthentication` (security.istio.io), validated
+ * (config-schema-request-authentication.ts); scoped like AuthorizationPolicy.
+ */
+export interface RequestAuthenticationSpec {
+  selector?: { matchLabels: Readonly<Record<string, string>> };
+  jwtRules: readonly JwtRule[];
+}
+
+export interface RequestAuthenticationConfig extends ConfigBase {
+  kind: 'RequestAuthentication';
+  spec: RequestAuthenticationSpec;
+}
+
 export type ConfigObject =
+  | RequestAuthenticationConfig
   | VirtualServiceConfig
   | DestinationRuleConfig
   | ServiceEntryConfig

@@ -127,9 +127,9 @@ function baseGenerationKey(proxy: ProxyNode, typeUrl: XdsTypeUrl, snap?: Snapsho
         ? `${proxy.type} ${proxy.namespace} ${proxy.cluster} ${labelsKey(proxy.labels)}`
         : `${proxy.type} ${proxy.namespace}`;
     case TYPE_URL.listener:
-      // AuthorizationPolicy selectors pick workloads by label (without a snapshot, assume one does).
+      // AuthorizationPolicy and RequestAuthentication selectors pick workloads by label (without a snapshot, assume one does).
       return proxy.type === 'sidecar'
-        ? `sidecar ${own} ${proxy.ip}${proxy.interceptionMode === 'REDIRECT' ? ' capture' : ''}${snap === undefined || snap.authorizationPolicies.some((p) => p.spec.selector) ? ` authz-labels=${labelsKey(proxy.labels)}` : ''}`
+        ? `sidecar ${own} ${proxy.ip}${proxy.interceptionMode === 'REDIRECT' ? ' capture' : ''}${snap === undefined || snap.authorizationPolicies.some((p) => p.spec.selector) || snap.requestAuthentications.some((p) => p.spec.selector) ? ` authz-labels=${labelsKey(proxy.labels)}` : ''}`
         : proxy.type === 'router'
           ? `router ${proxy.namespace} ${proxy.ip}`
           : `${proxy.type} ${proxy.namespace}`;

@@ -1,3 +1,4 @@
+import type { MeshPathNormalization } from '../config/mesh-config.ts';
 import type { ServiceProtocol } from '../../common/service-protocol.ts';
 import type {
   AdsConfigSource,
@@ -44,6 +45,29 @@ export function meshTlsContext(alpn: readonly string[] = ['h2']): CommonTlsConte
   };
 }
 
+/**
+ * The mesh mTLS material of an inbound (server) chain: as meshTlsContext, and the trust domains
+ * whose peers it accepts (`spiffe://<td>/` URI SAN prefixes, the mesh's own first, then meshConfig
+ * `trustDomainAliases`), in a combined validation context.
+ */
+export function inboundMeshTlsContext(trustDomains: readonly string[], alpn: readonly string[] = ['h2']): CommonTlsContext {
+  return {
+    tls_certificate_sds_secret_configs: [{ name: SECRET.workloadCert, sds_config: ADS }],
+    combined_validation_context: {
+      default_validation_context: {
+        match_typed_subject_alt_names: trustDomains.map((td) => ({ san_type: 'URI' as const, matcher: { prefix: `spiffe://${td}/` } })),
+      },
+      validation_context_sds_secret_config: { name: SECRET.rootCa, sds_config: ADS },
+    },
+    alpn_protocols: [...alpn],
+  };
+}
+
+/** The mesh's trust domain, then its aliases (meshConfig `trustDomainAliases`), without repeats. */
+export function meshTrustDomains(snap: Snapshot): string[] {
+  return [...new Set([snap.trustDomain, ...snap.mesh.trustDomainAliases])];
+}
+
 /** The protocol of a service port in the snapshot; http when the port is unknown. */
 export function portProtocol(snap: Snapshot, hostname: string, port: number): ServiceProtocol {
   return snap.services.get(hostname)?.ports.find((p) => p.port === port)?.protocol ?? 'http';
@@ -76,7 +100,26 @@ export function httpFilters(client: 'sidecar' | 'proxyless'): HttpFilter[] {
 /** The websocket entry of `upgrade_configs`. */
 export const WEBSOCKET_UPGRADE = Object.freeze({ upgrade_type: 'websocket' as const });
 
-export function rdsConnectionManager(statPrefix: string, routeConfigName: string, client: 'sidecar' | 'proxyless'): HttpConnectionManager {
+/**
+ * The HCM fields of Istio's meshConfig `pathNormalization`, as istiod sets them: NONE leaves the
+ * path alone; BASE is `normalize_path`; MERGE_SLASHES adds `merge_slashes`;
+ * DECODE_AND_MERGE_SLASHES adds `path_with_escaped_slashes_action: UNESCAPE_AND_FORWARD`.
+ * Always written, so a sidecar never falls back on a default of its own.
+ */
+export function pathNormalizationFields(mode: MeshPathNormalization): Pick<HttpConnectionManager, 'normalize_path' | 'merge_slashes' | 'path_with_escaped_slashes_action'> {
+  return {
+    normalize_path: { value: mode !== 'NONE' },
+    merge_slashes: mode === 'MERGE_SLASHES' || mode === 'DECODE_AND_MERGE_SLASHES',
+    path_with_escaped_slashes_action: mode === 'DECODE_AND_MERGE_SLASHES' ? 'UNESCAPE_AND_FORWARD' : 'KEEP_UNCHANGED',
+  };
+}
+
+export function rdsConnectionManager(
+  statPrefix: string,
+  routeConfigName: string,
+  client: 'sidecar' | 'proxyless',
+  normalization?: MeshPathNormalization,
+): HttpConnectionManager {
   return {
     '@type': TYPED_CONFIG.httpConnectionManager,
     stat_prefix: statPrefix,
@@ -85,6 +128,7 @@ export function rdsConnectionManager(statPrefix: string, routeConfigName: string
     http_filters: [...httpFilters(client), routerFilter()],
     // Istio lets websocket upgrades through every sidecar HTTP connection manager.
     ...(client === 'sidecar' ? { upgrade_configs: [WEBSOCKET_UPGRADE] } : {}),
+    ...(normalization !== undefined ? pathNormalizationFields(normalization) : {}),
   };
 }
 

@@ -1,19 +1,21 @@
 import { PORTS } from '../../common/ports.ts';
 import { BLACKHOLE_CLUSTER, inboundClusterName, LISTENER, PASSTHROUGH_CLUSTER, ROUTE_OUTBOUND } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import type { FilterChain, HttpFilter, Listener, XdsResource } from '../../xds/resources.ts';
+import type { FilterChain, HttpFilter, Listener, NetworkFilter, XdsResource } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import { isIP } from 'node:net';
 import type { LocalEndpoint, ServiceModel, Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
 import { type EffectiveMtlsMode, workloadMtlsMode } from '../model/peer-authentication.ts';
 import { isHttpProtocol } from '../../common/service-protocol.ts';
-import { durationFromMs, gatewaySnis, meshTlsContext, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
+import { durationFromMs, gatewaySnis, inboundMeshTlsContext, meshTrustDomains, pathNormalizationFields, portProtocol, rdsConnectionManager, routerFilter, WEBSOCKET_UPGRADE } from './generator-common.ts';
+import type { MeshConfig } from '../config/mesh-config.ts';
 import { inboundPlaintextTcpChain, inboundTcpChain, outboundTcpListeners, TCP_IDLE_TIMEOUT_MS } from './generator-tcp-listeners.ts';
 import { hostPortName, httpPorts } from './generator-routes.ts';
-import { authorizationPoliciesFor } from '../model/authorization-scope.ts';
-import type { AuthorizationPolicyConfig } from '../config/config-types.ts';
-import { rbacHttpFilters } from './generator-rbac.ts';
+import { authorizationPoliciesFor, requestAuthenticationsFor } from '../model/authorization-scope.ts';
+import type { AuthorizationPolicyConfig, RequestAuthenticationConfig } from '../config/config-types.ts';
+import { jwtAuthnHttpFilters } from './generator-jwt-authn.ts';
+import { rbacHttpFilters, rbacNetworkFilters } from './generator-rbac.ts';
 
 function socketAddress(address: string, port: number): Listener['address'] {
   return { socket_address: { address, port_value: port } };
@@ -53,7 +55,14 @@ export function inboundDomains(services: readonly ServiceModel[], port: number, 
  * `:authority` b) gets 421 Misdirected Request from the catch-all virtual host and never reaches
  * the app.
  */
-function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: readonly HttpFilter[], domains: readonly string[]): FilterChain {
+function inboundChain(
+  port: number,
+  transport: 'tls' | 'raw_buffer',
+  authz: readonly HttpFilter[],
+  mesh: MeshConfig,
+  trustDomains: readonly string[],
+  domains: readonly string[],
+): FilterChain {
   const cluster = inboundClusterName(port);
   const tls: Pick<FilterChain, 'transport_socket'> =
     transport === 'tls'
@@ -62,7 +71,7 @@ function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: read
             name: 'envoy.transport_sockets.tls',
             typed_config: {
               '@type': TYPED_CONFIG.downstreamTls,
-              common_tls_context: meshTlsContext(),
+              common_tls_context: inboundMeshTlsContext(trustDomains),
               require_client_certificate: { value: true },
             },
           },
@@ -96,13 +105,14 @@ function inboundChain(port: number, transport: 'tls' | 'raw_buffer', authz: read
               },
             ],
           },
-          // AuthorizationPolicy (generator-rbac.ts) runs before the router.
+          // RequestAuthentication (generator-jwt-authn.ts), then AuthorizationPolicy (generator-rbac.ts), before the router.
           http_filters: [...authz, routerFilter()],
           forward_client_cert_details: 'SANITIZE_SET',
           set_current_client_cert_details: { uri: true },
           // Websocket from another sidecar arrives as RFC 8441 extended CONNECT over the mesh's HTTP/2.
           upgrade_configs: [WEBSOCKET_UPGRADE],
           http2_protocol_options: { allow_connect: true },
+          ...pathNormalizationFields(mesh.pathNormalization),
         },
       },
     ],
@@ -116,7 +126,8 @@ function sidecarListeners(proxy: ProxyNode, snap: Snapshot): Listener[] {
   const tcp = outboundTcpListeners(proxy, snap, capture ? '0.0.0.0' : ip);
   // Capture: the per-port listeners bind nothing; virtualOutbound hands them their connections.
   const policies = authorizationPoliciesFor(snap, proxy);
-  return [...sidecarVirtualListeners(snap, own, ip, capture, policies), ...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp)];
+  const authn = requestAuthenticationsFor(snap, proxy);
+  return [...sidecarVirtualListeners(snap, own, ip, capture, policies, authn), ...(capture ? tcp.map((l): Listener => ({ ...l, bind_to_port: { value: false } })) : tcp)];
 }
 
 /** One memo entry: the inputs besides the workload's endpoint list, and the listeners made of them. */
@@ -128,8 +139,13 @@ interface VirtualListenersEntry {
   readonly services: readonly unknown[];
   /** The AuthorizationPolicies of the workload (authorization-scope.ts memoises them per snapshot). */
   readonly policies: readonly AuthorizationPolicyConfig[];
+  /** The RequestAuthentications of the workload, and the snapshot's fetched key sets. */
+  readonly authn: readonly RequestAuthenticationConfig[];
+  readonly jwks: Snapshot['jwks'];
   /** The snapshot's PeerAuthentications (the inbound chains follow the workload's mTLS modes). */
   readonly peerAuthentications: readonly unknown[];
+  /** The snapshot's mesh config (path normalization, trust domain aliases). */
+  readonly mesh: MeshConfig;
   readonly listeners: readonly Listener[];
 }
 
@@ -148,9 +164,10 @@ function sidecarVirtualListeners(
   ip: string,
   capture: boolean,
   policies: readonly AuthorizationPolicyConfig[],
+  authn: readonly RequestAuthenticationConfig[],
 ): readonly Listener[] {
   // A capture proxy's virtualOutbound also reads every service's HTTP ports and the traffic policy.
-  if (capture) return virtualListeners(snap, own, ip, capture, policies);
+  if (capture) return virtualListeners(snap, own, ip, capture, policies, authn);
   const services = own.map((e) => snap.services.get(e.hostname));
   const hit = virtualListenersMemo.get(own);
   if (
@@ -158,19 +175,25 @@ function sidecarVirtualListeners(
     hit.ip === ip &&
     hit.capture === capture &&
     hit.policies === policies &&
+    hit.authn === authn &&
+    hit.jwks === snap.jwks &&
     hit.peerAuthentications === snap.peerAuthentications &&
+    hit.mesh === snap.mesh &&
     hit.services.length === services.length &&
     hit.services.every((s, i) => s === services[i])
   ) {
     return hit.listeners;
   }
-  const listeners = Object.freeze(virtualListeners(snap, own, ip, capture, policies));
-  virtualListenersMemo.set(own, { ip, capture, services, policies, peerAuthentications: snap.peerAuthentications, listeners });
+  const listeners = Object.freeze(virtualListeners(snap, own, ip, capture, policies, authn));
+  virtualListenersMemo.set(own, { ip, capture, services, policies, authn, jwks: snap.jwks, peerAuthentications: snap.peerAuthentications, mesh: snap.mesh, listeners });
   return listeners;
 }
 
-function outboundHttpFilter(): FilterChain['filters'][number] {
-  return { name: 'envoy.filters.network.http_connection_manager', typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND, 'sidecar') };
+function outboundHttpFilter(mesh: MeshConfig): FilterChain['filters'][number] {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: rdsConnectionManager(`outbound_0.0.0.0_${PORTS.sidecarOutbound}`, ROUTE_OUTBOUND, 'sidecar', mesh.pathNormalization),
+  };
 }
 
 /**
@@ -186,7 +209,7 @@ function captureOutboundChains(snap: Snapshot): FilterChain[] {
   const http = [...ports].sort((a, b) => a - b).map((port): FilterChain => ({
     name: `${LISTENER.virtualOutbound}_${port}`,
     filter_chain_match: { destination_port: { value: port } },
-    filters: [outboundHttpFilter()],
+    filters: [outboundHttpFilter(snap.mesh)],
   }));
   const cluster = snap.outboundTrafficPolicy === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
   const passthrough: FilterChain = {
@@ -207,8 +230,12 @@ function virtualListeners(
   ip: string,
   capture: boolean,
   policies: readonly AuthorizationPolicyConfig[],
+  authn: readonly RequestAuthenticationConfig[],
 ): Listener[] {
-  const authz = rbacHttpFilters(policies);
+  // RequestAuthentication's JWT filter runs before AuthorizationPolicy's RBAC, which reads its facts.
+  const authz = [...jwtAuthnHttpFilters(authn, snap.jwks), ...rbacHttpFilters(policies, meshTrustDomains(snap))];
+  // AuthorizationPolicy on TCP ports: network RBAC with the L4 part of each rule (tcpRule).
+  const tcpAuthz = rbacNetworkFilters(policies, meshTrustDomains(snap));
   const ports = [...new Set(own.map((e) => e.port))].sort((a, b) => a - b);
   const listeners: Listener[] = [
     {
@@ -223,7 +250,7 @@ function virtualListeners(
         : [
             {
               name: LISTENER.virtualOutbound,
-              filters: [outboundHttpFilter()],
+              filters: [outboundHttpFilter(snap.mesh)],
             },
           ],
     },
@@ -239,7 +266,8 @@ function virtualListeners(
       traffic_direction: 'INBOUND',
       filter_chains: ports.flatMap((port) => {
         const services = own.filter((e) => e.port === port).flatMap((e) => snap.services.get(e.hostname) ?? []);
-        return inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz, inboundDomains(services, port, ip, snap.domainSuffix));
+        const domains = inboundDomains(services, port, ip, snap.domainSuffix);
+        return inboundChains(port, tcp(port), workloadMtlsMode(snap, workload, port), authz, tcpAuthz, snap.mesh, meshTrustDomains(snap), domains);
       }),
     });
   }
@@ -250,9 +278,18 @@ function virtualListeners(
  * The inbound chains of one app port under its PeerAuthentication mode: STRICT only the mTLS
  * chain, PERMISSIVE the mTLS chain and its plaintext twin, DISABLE only the plaintext chain.
  */
-function inboundChains(port: number, tcp: boolean, mode: EffectiveMtlsMode, authz: readonly HttpFilter[], domains: readonly string[]): FilterChain[] {
-  const secure = tcp ? inboundTcpChain(port) : inboundChain(port, 'tls', authz, domains);
-  const plain = tcp ? inboundPlaintextTcpChain(port) : inboundChain(port, 'raw_buffer', authz, domains);
+function inboundChains(
+  port: number,
+  tcp: boolean,
+  mode: EffectiveMtlsMode,
+  authz: readonly HttpFilter[],
+  tcpAuthz: readonly NetworkFilter[],
+  mesh: MeshConfig,
+  trustDomains: readonly string[],
+  domains: readonly string[],
+): FilterChain[] {
+  const secure = tcp ? inboundTcpChain(port, trustDomains, tcpAuthz) : inboundChain(port, 'tls', authz, mesh, trustDomains, domains);
+  const plain = tcp ? inboundPlaintextTcpChain(port, tcpAuthz) : inboundChain(port, 'raw_buffer', authz, mesh, trustDomains, domains);
   return mode === 'STRICT' ? [secure] : mode === 'DISABLE' ? [plain] : [secure, plain];
 }
 

@@ -1,5 +1,5 @@
 import type { AuthorizationCondition, AuthorizationOperation, AuthorizationPolicyConfig, AuthorizationRule, AuthorizationSource } from '../config/config-types.ts';
-import type { HttpFilter } from '../../xds/resources.ts';
+import type { HttpFilter, NetworkFilter } from '../../xds/resources.ts';
 import { TYPED_CONFIG } from '../../xds/type-urls.ts';
 
 /**
@@ -42,6 +42,19 @@ function cidr(text: string): Json {
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A principal under every trust domain of the mesh, as Istio's authz builder expands them: a value
+ * whose trust domain is the mesh's or one of its aliases (meshConfig `trustDomainAliases`) matches
+ * the same namespace and service account in each of them.
+ */
+function principalNames(value: string, trustDomains: readonly string[]): Json[] {
+  const slash = value.indexOf('/');
+  const td = slash > 0 ? value.slice(0, slash) : '';
+  if (value.startsWith('*') || !trustDomains.includes(td) || trustDomains.length < 2) return [principalName(value)];
+  const rest = value.slice(slash);
+  return trustDomains.map((d) => principalName(`${d}${rest}`));
 }
 
 function principalName(value: string): Json {
@@ -95,12 +108,12 @@ function operationPermission(o: AuthorizationOperation): Json {
   return parts.length === 0 ? { any: true } : and('rules', parts);
 }
 
-function sourcePrincipal(s: AuthorizationSource): Json {
+function sourcePrincipal(s: AuthorizationSource, trustDomains: readonly string[]): Json {
   const ip = (kind: string) => (v: string) => [{ [kind]: cidr(v) }];
   const rp = (v: string) => [metadataId(['request.auth.principal'], v, false)];
   const parts = [
-    anyOf('ids', s.principals, (v) => [principalName(v)], false),
-    anyOf('ids', s.notPrincipals, (v) => [principalName(v)], true),
+    anyOf('ids', s.principals, (v) => principalNames(v, trustDomains), false),
+    anyOf('ids', s.notPrincipals, (v) => principalNames(v, trustDomains), true),
     anyOf('ids', s.requestPrincipals, rp, false),
     anyOf('ids', s.notRequestPrincipals, rp, true),
     anyOf('ids', s.namespaces, (v) => [namespaceId(v)], false),
@@ -114,7 +127,7 @@ function sourcePrincipal(s: AuthorizationSource): Json {
 }
 
 /** A `when` condition: on the request (permission side) or on the peer (principal side). */
-function condition(c: AuthorizationCondition): { side: 'rules' | 'ids'; match: (v: string) => Json[] } {
+function condition(c: AuthorizationCondition, trustDomains: readonly string[]): { side: 'rules' | 'ids'; match: (v: string) => Json[] } {
   const k = c.key;
   const headerName = /^request\.headers\[(.+)\]$/.exec(k)?.[1];
   if (headerName !== undefined) return { side: 'ids', match: (v) => [header(headerName.toLowerCase(), v)] };
@@ -131,7 +144,7 @@ function condition(c: AuthorizationCondition): { side: 'rules' | 'ids'; match: (
     case 'source.namespace':
       return { side: 'ids', match: (v) => [namespaceId(v)] };
     case 'source.principal':
-      return { side: 'ids', match: (v) => [principalName(v)] };
+      return { side: 'ids', match: (v) => principalNames(v, trustDomains) };
     case 'request.auth.principal':
     case 'request.auth.presenter':
       return { side: 'ids', match: (v) => [metadataId([k], v, false)] };
@@ -147,13 +160,13 @@ function condition(c: AuthorizationCondition): { side: 'rules' | 'ids'; match: (
   }
 }
 
-function rulePolicy(rule: AuthorizationRule): Json {
+function rulePolicy(rule: AuthorizationRule, trustDomains: readonly string[]): Json {
   const perms: Json[] = [];
   const ids: Json[] = [];
   if (rule.to !== undefined) perms.push(or('rules', rule.to.map((t) => operationPermission(t.operation))));
-  if (rule.from !== undefined) ids.push(or('ids', rule.from.map((f) => sourcePrincipal(f.source))));
+  if (rule.from !== undefined) ids.push(or('ids', rule.from.map((f) => sourcePrincipal(f.source, trustDomains))));
   for (const c of rule.when ?? []) {
-    const { side, match } = condition(c);
+    const { side, match } = condition(c, trustDomains);
     const target = side === 'rules' ? perms : ids;
     const values = anyOf(side, c.values, match, false);
     const notValues = anyOf(side, c.notValues, match, true);
@@ -166,18 +179,21 @@ function rulePolicy(rule: AuthorizationRule): Json {
   };
 }
 
-function policiesOf(policies: readonly AuthorizationPolicyConfig[]): Json {
+function policiesOf(policies: readonly AuthorizationPolicyConfig[], trustDomains: readonly string[]): Json {
   const out: Json = {};
   for (const p of policies) {
     (p.spec.rules ?? []).forEach((rule, i) => {
-      out[`ns[${p.metadata.namespace}]-policy[${p.metadata.name}]-rule[${i}]`] = rulePolicy(rule);
+      out[`ns[${p.metadata.namespace}]-policy[${p.metadata.name}]-rule[${i}]`] = rulePolicy(rule, trustDomains);
     });
   }
   return out;
 }
 
-/** The HCM filter entries (before the router) enforcing `policies`; none when there are no policies. */
-export function rbacHttpFilters(policies: readonly AuthorizationPolicyConfig[]): HttpFilter[] {
+/**
+ * The HCM filter entries (before the router) enforcing `policies`; none when there are no policies.
+ * `trustDomains`: the mesh's trust domain and its aliases (principals match across them).
+ */
+export function rbacHttpFilters(policies: readonly AuthorizationPolicyConfig[], trustDomains: readonly string[] = []): HttpFilter[] {
   const out: HttpFilter[] = [];
   const of = (action: 'AUDIT' | 'DENY' | 'ALLOW') => policies.filter((p) => p.spec.action === action);
   const audit = of('AUDIT');
@@ -185,10 +201,62 @@ export function rbacHttpFilters(policies: readonly AuthorizationPolicyConfig[]):
   const allow = of('ALLOW');
   const filter = (action: string, ps: readonly AuthorizationPolicyConfig[]): HttpFilter => ({
     name: 'envoy.filters.http.rbac',
-    typed_config: { '@type': TYPED_CONFIG.rbac, rules: { action, policies: policiesOf(ps) } },
+    typed_config: { '@type': TYPED_CONFIG.rbac, rules: { action, policies: policiesOf(ps, trustDomains) } },
   });
   if (audit.length > 0) out.push(filter('LOG', audit));
   if (deny.length > 0) out.push(filter('DENY', deny));
   if (allow.length > 0) out.push(filter('ALLOW', allow));
+  return out;
+}
+
+/** `when` keys only a request has (Istio's HTTP-only conditions). */
+const HTTP_ONLY_KEY = /^(request\.headers\[|request\.auth\.)/;
+
+/**
+ * A rule as Istio applies it to a TCP port, where HTTP-only fields (`requestPrincipals`,
+ * `hosts`, `methods`, `paths` and their `not*` forms; `when` on `request.headers[..]` and
+ * `request.auth.*`) cannot be evaluated: an ALLOW rule using any is dropped (it matches nothing),
+ * a DENY or AUDIT rule is kept without them (so it matches more: Istio's restrictive choice).
+ */
+export function tcpRule(rule: AuthorizationRule, action: 'ALLOW' | 'DENY' | 'AUDIT'): AuthorizationRule | undefined {
+  const source = (s: AuthorizationSource): AuthorizationSource => {
+    const { requestPrincipals: _r, notRequestPrincipals: _n, ...rest } = s;
+    return rest;
+  };
+  const operation = (o: AuthorizationOperation): AuthorizationOperation => {
+    const { hosts: _h, notHosts: _nh, methods: _m, notMethods: _nm, paths: _p, notPaths: _np, ...rest } = o;
+    return rest;
+  };
+  const stripped: AuthorizationRule = {
+    ...(rule.from !== undefined ? { from: rule.from.map((f) => ({ source: source(f.source) })) } : {}),
+    ...(rule.to !== undefined ? { to: rule.to.map((t) => ({ operation: operation(t.operation) })) } : {}),
+    ...(rule.when !== undefined ? { when: rule.when.filter((c) => !HTTP_ONLY_KEY.test(c.key)) } : {}),
+  };
+  if (JSON.stringify(stripped) === JSON.stringify(rule)) return rule;
+  return action === 'ALLOW' ? undefined : stripped;
+}
+
+/**
+ * The network RBAC filters (`envoy.extensions.filters.network.rbac.v3.RBAC`, stat prefix `tcp.`)
+ * enforcing `policies` on an inbound TCP chain, in Istio's order (AUDIT as LOG, DENY, ALLOW), with
+ * each rule made L4 by tcpRule; policy names as on HTTP chains. None without policies.
+ */
+export function rbacNetworkFilters(policies: readonly AuthorizationPolicyConfig[], trustDomains: readonly string[] = []): NetworkFilter[] {
+  const out: NetworkFilter[] = [];
+  for (const action of ['AUDIT', 'DENY', 'ALLOW'] as const) {
+    const ps = policies.filter((p) => p.spec.action === action);
+    if (ps.length === 0) continue;
+    const tcpPolicies: Json = {};
+    for (const p of ps) {
+      (p.spec.rules ?? []).forEach((rule, i) => {
+        const r = tcpRule(rule, action);
+        if (r) tcpPolicies[`ns[${p.metadata.namespace}]-policy[${p.metadata.name}]-rule[${i}]`] = rulePolicy(r, trustDomains);
+      });
+    }
+    out.push({
+      name: 'envoy.filters.network.rbac',
+      typed_config: { '@type': TYPED_CONFIG.networkRbac, stat_prefix: 'tcp.', rules: { action: action === 'AUDIT' ? 'LOG' : action, policies: tcpPolicies } },
+    });
+  }
   return out;
 }

@@ -2,12 +2,12 @@ import { isHttpProtocol } from '../../common/service-protocol.ts';
 import { PORTS } from '../../common/ports.ts';
 import { inboundClusterName, outboundClusterName } from '../../xds/naming.ts';
 import type { ProxyNode } from '../../xds/node.ts';
-import type { FilterChain, Listener, TcpProxy } from '../../xds/resources.ts';
+import type { FilterChain, Listener, NetworkFilter, TcpProxy } from '../../xds/resources.ts';
 import { TYPE_URL, TYPED_CONFIG } from '../../xds/type-urls.ts';
 import type { L4MatchRequest, TlsRoute } from '../config/config-types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ownEndpoints } from '../model/snapshot-queries.ts';
-import { durationFromMs, MESH_TCP_ALPN, meshTlsContext } from './generator-common.ts';
+import { durationFromMs, inboundMeshTlsContext, MESH_TCP_ALPN } from './generator-common.ts';
 
 /** Istio's default tcp_proxy idle timeout (1 h), stated so the receiver's view is explicit. */
 export const TCP_IDLE_TIMEOUT_MS = 3_600_000;
@@ -152,9 +152,9 @@ export function outboundTcpListeners(proxy: ProxyNode, snap: Snapshot, ip: strin
 /**
  * The inbound filter chain of a TCP or TLS app port on `virtualInbound`: matched by destination
  * port and the mesh TCP ALPN (`istio-peer-exchange`, `istio`: HTTP chains are reached with `h2`),
- * mesh mTLS with a client certificate required, tcp_proxy to `inbound|<port>||`.
+ * mesh mTLS with a client certificate required (peers of `trustDomains` only), tcp_proxy to `inbound|<port>||`.
  */
-export function inboundTcpChain(port: number): FilterChain {
+export function inboundTcpChain(port: number, trustDomains: readonly string[], authz: readonly NetworkFilter[] = []): FilterChain {
   const cluster = inboundClusterName(port);
   return {
     name: cluster,
@@ -163,11 +163,11 @@ export function inboundTcpChain(port: number): FilterChain {
       name: 'envoy.transport_sockets.tls',
       typed_config: {
         '@type': TYPED_CONFIG.downstreamTls,
-        common_tls_context: meshTlsContext(['meshfed-peer-exchange', 'istio']),
+        common_tls_context: inboundMeshTlsContext(trustDomains, ['meshfed-peer-exchange', 'istio']),
         require_client_certificate: { value: true },
       },
     },
-    filters: [tcpProxyFilter(`inbound_0.0.0.0_${port}`, [{ name: cluster, weight: 1 }])],
+    filters: [...authz, tcpProxyFilter(`inbound_0.0.0.0_${port}`, [{ name: cluster, weight: 1 }])],
   };
 }
 
@@ -177,11 +177,11 @@ export function inboundTcpChain(port: number): FilterChain {
  * the same `inbound|<port>||` cluster. It takes callers whose DestinationRule sets tls DISABLE and
  * callers outside the mesh (src/sidecar/inbound-tcp.ts).
  */
-export function inboundPlaintextTcpChain(port: number): FilterChain {
+export function inboundPlaintextTcpChain(port: number, authz: readonly NetworkFilter[] = []): FilterChain {
   const cluster = inboundClusterName(port);
   return {
     name: `${cluster}-plaintext`,
     filter_chain_match: { destination_port: { value: port }, transport_protocol: 'raw_buffer' },
-    filters: [tcpProxyFilter(`inbound_0.0.0.0_${port}`, [{ name: cluster, weight: 1 }])],
+    filters: [...authz, tcpProxyFilter(`inbound_0.0.0.0_${port}`, [{ name: cluster, weight: 1 }])],
   };
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../config/mesh-config.ts';
 import { CLUSTER_LABEL } from '../../xds/naming.ts';
 import type {
   AuthorizationPolicyConfig,
@@ -5,6 +6,7 @@ import type {
   DestinationRuleConfig,
   ExportTo,
   PeerAuthenticationConfig,
+  RequestAuthenticationConfig,
   ServiceEntryConfig,
   SidecarConfig,
   VirtualServiceConfig,
@@ -27,6 +29,10 @@ import {
 export interface SnapshotInput {
   cluster: string;
   trustDomain: string;
+  /** Absent: Istio's defaults (DEFAULT_MESH_CONFIG). */
+  mesh?: MeshConfig;
+  /** Fetched key sets by jwksUri (Snapshot.jwks); absent: none fetched yet. */
+  jwks?: ReadonlyMap<string, string | undefined>;
   domainSuffix: string;
   gatewayAddress?: string;
   dns?: DnsSettings;
@@ -39,6 +45,8 @@ export interface SnapshotInput {
    */
   previous?: Snapshot;
 }
+
+const NO_JWKS: ReadonlyMap<string, string | undefined> = new Map();
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -167,6 +175,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     version: input.version,
     cluster,
     trustDomain: input.trustDomain,
+    mesh: input.mesh ?? DEFAULT_MESH_CONFIG,
     domainSuffix,
     ...(input.gatewayAddress !== undefined ? { gatewayAddress: input.gatewayAddress } : {}),
     ...(input.dns !== undefined ? { dns: input.dns } : {}),
@@ -179,6 +188,8 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     sidecars: Object.freeze(config.filter((o): o is SidecarConfig => o.kind === 'Sidecar')),
     authorizationPolicies: Object.freeze(config.filter((o): o is AuthorizationPolicyConfig => o.kind === 'AuthorizationPolicy')),
     peerAuthentications: Object.freeze(config.filter((o): o is PeerAuthenticationConfig => o.kind === 'PeerAuthentication')),
+    requestAuthentications: Object.freeze(config.filter((o): o is RequestAuthenticationConfig => o.kind === 'RequestAuthentication')),
+    jwks: input.jwks ?? NO_JWKS,
     exported: new Set([...exported].sort()),
     workloads: maps.workloads,
   });

@@ -1,7 +1,7 @@
 import type { MtlsMode, PeerAuthenticationConfig } from '../config/config-types.ts';
 import type { Snapshot } from './snapshot.ts';
 import { matchesLabels } from './snapshot-queries.ts';
-import { ROOT_NAMESPACE } from './sidecar-scope.ts';
+import { DEFAULT_MESH_CONFIG } from '../config/mesh-config.ts';
 
 /** The mTLS mode that applies on an inbound port once `UNSET` is resolved: Istio's default is PERMISSIVE. */
 export type EffectiveMtlsMode = Exclude<MtlsMode, 'UNSET'>;
@@ -27,7 +27,11 @@ export interface ApplicablePolicies {
  * then name; file configuration has no creation time, so name decides (`policies` is sorted by
  * namespace/name). Pure.
  */
-export function applicablePolicies(policies: readonly PeerAuthenticationConfig[], workload: MtlsWorkload): ApplicablePolicies {
+export function applicablePolicies(
+  policies: readonly PeerAuthenticationConfig[],
+  workload: MtlsWorkload,
+  rootNamespace: string = DEFAULT_MESH_CONFIG.rootNamespace,
+): ApplicablePolicies {
   let mesh: PeerAuthenticationConfig | undefined;
   let namespace: PeerAuthenticationConfig | undefined;
   let selected: PeerAuthenticationConfig | undefined;
@@ -38,7 +42,7 @@ export function applicablePolicies(policies: readonly PeerAuthenticationConfig[]
       if (ns === workload.namespace && selected === undefined && matchesLabels(selector.matchLabels, workload.labels)) selected = pa;
       continue;
     }
-    if (ns === ROOT_NAMESPACE) mesh ??= pa;
+    if (ns === rootNamespace) mesh ??= pa;
     if (ns === workload.namespace) namespace ??= pa;
   }
   return { ...(mesh ? { mesh } : {}), ...(namespace ? { namespace } : {}), ...(selected ? { workload: selected } : {}) };
@@ -82,7 +86,7 @@ export function workloadMtlsMode(snap: Snapshot, workload: MtlsWorkload, port: n
   }
   let mode = byPort.get(port);
   if (mode === undefined) {
-    mode = effectiveMtlsMode(applicablePolicies(snap.peerAuthentications, workload), port);
+    mode = effectiveMtlsMode(applicablePolicies(snap.peerAuthentications, workload, snap.mesh.rootNamespace), port);
     byPort.set(port, mode);
   }
   return mode;

@@ -2,11 +2,6 @@ import type { SidecarConfig, SidecarEgressHost } from '../config/config-types.ts
 import type { Snapshot } from './snapshot.ts';
 import { matchesLabels } from './snapshot-queries.ts';
 
-/**
- * The mesh's root namespace (Istio's `rootNamespace`, default `istio-system`): a Sidecar there
- * without a workloadSelector is the default of every namespace that has no Sidecar of its own.
- */
-export const ROOT_NAMESPACE = 'istio-system';
 
 /** The proxy fields a Sidecar's selection reads. */
 export interface ScopedProxy {
@@ -18,7 +13,8 @@ export interface ScopedProxy {
 /**
  * The Sidecar that applies to a proxy, as Istio picks it: in the proxy's namespace the first (by
  * name) whose workloadSelector matches its labels, else the first without a selector there, else
- * the first without a selector in the root namespace; none for gateways (routers). Istio breaks
+ * the first without a selector in the root namespace (meshConfig `rootNamespace`, default
+ * `istio-system`); none for gateways (routers). Istio breaks
  * ties by creation time, then name; file configuration has no creation time, so name decides.
  * `snap.sidecars` is sorted by namespace/name, which gives that order. Pure.
  */
@@ -33,7 +29,7 @@ export function sidecarFor(snap: Snapshot, proxy: ScopedProxy): SidecarConfig | 
       if (selector) {
         if (matchesLabels(selector.labels, proxy.labels)) return sc;
       } else namespaceDefault ??= sc;
-    } else if (ns === ROOT_NAMESPACE && !selector) rootDefault ??= sc;
+    } else if (ns === snap.mesh.rootNamespace && !selector) rootDefault ??= sc;
   }
   return namespaceDefault ?? rootDefault;
 }

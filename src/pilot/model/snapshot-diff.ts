@@ -66,6 +66,12 @@ export function diffSnapshots(prev: Snapshot, next: Snapshot): SnapshotChange {
   const full =
     prev.cluster !== next.cluster ||
     prev.trustDomain !== next.trustDomain ||
+    !sameJson(prev.mesh, next.mesh) ||
+    // AuthorizationPolicies are the inbound chains' RBAC filters (LDS).
+    !sameJson(prev.authorizationPolicies, next.authorizationPolicies) ||
+    // RequestAuthentications and their fetched key sets are the inbound chains' JWT filters (LDS).
+    !sameJson(prev.requestAuthentications, next.requestAuthentications) ||
+    !sameJson([...prev.jwks], [...next.jwks]) ||
     prev.domainSuffix !== next.domainSuffix ||
     prev.gatewayAddress !== next.gatewayAddress ||
     changedKeys(prev.services, next.services, sameJson).size > 0 ||

@@ -1,4 +1,6 @@
+import type { MeshConfig } from '../config/mesh-config.ts';
 import type { ServiceProtocol } from '../../common/service-protocol.ts';
+import type { RequestAuthenticationConfig } from '../config/config-types.ts';
 import type { AuthorizationPolicyConfig, DestinationRuleConfig, ExportTo, PeerAuthenticationConfig, SidecarConfig, VirtualServiceConfig } from '../config/config-types.ts';
 
 /**
@@ -89,6 +91,12 @@ export interface Snapshot {
   /** The cluster this Pilot serves. */
   readonly cluster: string;
   readonly trustDomain: string;
+  /**
+   * The mesh config (`--mesh-config`, Istio's meshConfig subset): root namespace, trust domain
+   * aliases, path normalization, extension providers. Its `trustDomain` is already folded into
+   * `trustDomain` above.
+   */
+  readonly mesh: MeshConfig;
   readonly domainSuffix: string;
   /** This cluster's east-west gateway address, if it has one. */
   readonly gatewayAddress?: string;
@@ -114,6 +122,14 @@ export interface Snapshot {
   readonly sidecars: readonly SidecarConfig[];
   /** Every AuthorizationPolicy, sorted by namespace/name (selection: authorization-scope.ts). */
   readonly authorizationPolicies: readonly AuthorizationPolicyConfig[];
+  /** Every RequestAuthentication, sorted by namespace/name (selection: authorization-scope.ts). */
+  readonly requestAuthentications: readonly RequestAuthenticationConfig[];
+  /**
+   * The key sets of the RequestAuthentications' `jwksUri`s, as Pilot fetched them (istiod inlines
+   * them the same way): the JWKS text, or undefined while it could not be fetched (then the
+   * generator inlines a set without keys, so no token verifies).
+   */
+  readonly jwks: ReadonlyMap<string, string | undefined>;
   /** Every PeerAuthentication, sorted by namespace/name (peer-authentication.ts picks per workload). */
   readonly peerAuthentications: readonly PeerAuthenticationConfig[];
   /**

@@ -58,3 +58,21 @@ export function discoveryMetrics(registry: Registry, connected: () => number, al
     },
   };
 }
+
+/**
+ * istiod's JWKS resolver counters, `pilot_jwks_resolver_network_fetch_success_total` and
+ * `pilot_jwks_resolver_network_fetch_fail_total`, as the resolver's `onFetch`.
+ */
+export function jwksFetchMetrics(registry: Registry): (ok: boolean) => void {
+  const success = new Counter({
+    name: 'pilot_jwks_resolver_network_fetch_success_total',
+    help: 'Total number of successfully network fetch by pilot jwks resolver',
+    registers: [registry],
+  });
+  const failure = new Counter({
+    name: 'pilot_jwks_resolver_network_fetch_fail_total',
+    help: 'Total number of failed network fetch by pilot jwks resolver',
+    registers: [registry],
+  });
+  return (ok) => (ok ? success : failure).inc();
+}

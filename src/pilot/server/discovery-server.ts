@@ -1,3 +1,4 @@
+import type { MeshConfig } from '../config/mesh-config.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { DnsSettings } from '../model/snapshot.ts';
@@ -13,7 +14,7 @@ import { workloadKey } from '../model/snapshot.ts';
 import { createPilot, type Pilot, type PilotOptions, PilotOptionsError } from '../pilot.ts';
 import { MemoryCertificateProvider } from '../../citadel/certificate-provider.ts';
 import { meshServerCredentials } from '../../citadel/mesh-credentials.ts';
-import { discoveryMetrics } from './discovery-metrics.ts';
+import { discoveryMetrics, jwksFetchMetrics } from './discovery-metrics.ts';
 import { xdsPeerAuthorizer } from './xds-peer-authorizer.ts';
 import { proxylessFindingsReport } from './proxyless-findings-report.ts';
 
@@ -44,6 +45,8 @@ export interface DiscoveryServerOptions {
   gatewayAddress?: string;
   /** Mesh-wide DNS settings of DNS-resolved clusters (see PilotOptions). */
   dns?: DnsSettings;
+  /** The mesh config (PilotOptions.mesh). */
+  mesh?: MeshConfig;
   /** Reads imports written by a federation controller in another process. */
   importsDir?: string;
   /** The 15012 serving certificate chain and key, PEM (issued by the cluster's CA); replace it with `setServing`. */
@@ -133,6 +136,8 @@ export async function createDiscoveryServer(opts: DiscoveryServerOptions): Promi
     ...(opts.configStatus !== undefined ? { configStatus: opts.configStatus } : {}),
     ...(opts.gatewayAddress !== undefined ? { gatewayAddress: opts.gatewayAddress } : {}),
     ...(opts.dns !== undefined ? { dns: opts.dns } : {}),
+    ...(opts.mesh !== undefined ? { mesh: opts.mesh } : {}),
+    jwks: { onFetch: jwksFetchMetrics(opts.metrics) },
     ...(opts.importsDir !== undefined ? { importsDir: opts.importsDir } : {}),
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
     logger: log.child({ component: 'pilot' }),

@@ -216,6 +216,31 @@ function policy(name: string, v: unknown, path: string, issues: Issues): RbacPol
   return { name, permissions, principals };
 }
 
+/**
+ * The network RBAC filter's typed_config (`envoy.extensions.filters.network.rbac.v3.RBAC`):
+ * `stat_prefix` (required, as Envoy) and `rules`; matchers only a request has (headers, paths,
+ * dynamic metadata) are NACKed, since a TCP connection carries none.
+ */
+export function networkRbacConfig(tc: Obj, path: string, issues: Issues): { statPrefix: string; rules: RbacRulesConfig } | undefined {
+  onlyKeys(tc, ['@type', 'stat_prefix', 'rules'], path, issues);
+  const statPrefix = reqString(tc, 'stat_prefix', path, issues);
+  const r = rules(tc, 'rules', path, issues);
+  if (!r) {
+    issues.add(join(path, 'rules'), 'missing');
+    return undefined;
+  }
+  const l7 = (kind: string): boolean => kind === 'header' || kind === 'urlPath' || kind === 'metadata';
+  const walkPerm = (p: RbacPermission): boolean =>
+    p.kind === 'and' || p.kind === 'or' ? p.rules.some(walkPerm) : p.kind === 'not' ? walkPerm(p.rule) : l7(p.kind);
+  const walkPrin = (p: RbacPrincipal): boolean => (p.kind === 'and' || p.kind === 'or' ? p.ids.some(walkPrin) : p.kind === 'not' ? walkPrin(p.id) : l7(p.kind));
+  for (const pol of r.policies) {
+    if (pol.permissions.some(walkPerm) || pol.principals.some(walkPrin)) {
+      issues.add(join(join(join(path, 'rules'), 'policies'), pol.name), 'headers, paths and metadata are not supported on a network RBAC filter');
+    }
+  }
+  return statPrefix === undefined ? undefined : { statPrefix, rules: r };
+}
+
 function rules(o: Obj, key: string, path: string, issues: Issues): RbacRulesConfig | undefined {
   const r = optObj(o, key, path, issues);
   if (!r) return undefined;

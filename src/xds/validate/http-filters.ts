@@ -3,6 +3,7 @@ import { TYPED_CONFIG } from '../type-urls.ts';
 import { type Issues, type Obj, isObj, join, list, onlyKeys, optDurationMs, optInt, optObj, optString, optWrappedBool } from './reader.ts';
 import { localRateLimitConfig } from './http-filter-local-ratelimit.ts';
 import { rbacFilterConfig } from './http-filter-rbac.ts';
+import { jwtAuthnFilterConfig } from './http-filter-jwt-authn.ts';
 import { fractionPerMillion } from './route-action.ts';
 import { stringMatcherAt } from './route-matchers.ts';
 
@@ -16,7 +17,7 @@ import { stringMatcherAt } from './route-matchers.ts';
  * Filters meshfed runs. Fault and CORS take all their settings per route (their listener-level
  * config must be empty); the local rate limit also has listener-level settings.
  */
-const FILTER_TYPES: ReadonlySet<string> = new Set([TYPED_CONFIG.fault, TYPED_CONFIG.cors, TYPED_CONFIG.localRateLimit, TYPED_CONFIG.rbac]);
+const FILTER_TYPES: ReadonlySet<string> = new Set([TYPED_CONFIG.fault, TYPED_CONFIG.cors, TYPED_CONFIG.localRateLimit, TYPED_CONFIG.rbac, TYPED_CONFIG.jwtAuthn]);
 
 /** The HCM's `http_filters`: known filters, then the router, last. */
 export function httpFilterList(hcm: Obj, path: string, issues: Issues): HttpFilterConfig[] {
@@ -46,6 +47,10 @@ export function httpFilterList(hcm: Obj, path: string, issues: Issues): HttpFilt
     const name = typeof f['name'] === 'string' ? f['name'] : type;
     if (type === TYPED_CONFIG.localRateLimit && tc) {
       out.push({ name, typeUrl: type, localRateLimit: localRateLimitConfig(tc, join(fp, 'typed_config'), 'listener', issues) });
+      return;
+    }
+    if (type === TYPED_CONFIG.jwtAuthn) {
+      out.push({ name, typeUrl: type, jwtAuthn: jwtAuthnFilterConfig(tc ?? {}, join(fp, 'typed_config'), issues) });
       return;
     }
     if (type === TYPED_CONFIG.rbac) {

@@ -1,5 +1,5 @@
 import type { Result } from '../../common/result.ts';
-import type { FilterChainConfig, HttpFilterChain, HttpFilterConfig, ListenerConfig, RouteTable, TcpClusterWeight } from '../config-types.ts';
+import type { FilterChainConfig, HttpFilterChain, TcpFilterChain, HttpFilterConfig, ListenerConfig, RouteTable, TcpClusterWeight } from '../config-types.ts';
 import { LISTENER } from '../naming.ts';
 import { websocketUpgrade } from './upgrade-configs.ts';
 import { httpFilterList } from './http-filters.ts';
@@ -26,6 +26,7 @@ import {
 } from './reader.ts';
 import { routeTableAt } from './route-configuration.ts';
 import { downstreamTls } from './tls-context.ts';
+import { networkRbacConfig } from './http-filter-rbac.ts';
 
 /** What an HTTP connection manager contributes to a filter chain. */
 interface HcmConfig {
@@ -35,9 +36,13 @@ interface HcmConfig {
   httpFilters: HttpFilterConfig[];
   websocket?: boolean;
   allowConnect?: boolean;
+  pathNormalization?: HttpFilterChain['pathNormalization'];
 }
 
 const HCM_KEYS = [
+  'normalize_path',
+  'merge_slashes',
+  'path_with_escaped_slashes_action',
   'stat_prefix',
   'codec_type',
   'rds',
@@ -83,7 +88,43 @@ function httpConnectionManager(hcm: Obj, path: string, issues: Issues): HcmConfi
     if (h2['allow_connect'] !== undefined && typeof h2['allow_connect'] !== 'boolean') issues.add(join(hp, 'allow_connect'), 'not a boolean');
     if (h2['allow_connect'] === true) out.allowConnect = true;
   }
+  const normalization = pathNormalization(hcm, path, issues);
+  if (normalization !== undefined) out.pathNormalization = normalization;
   return out;
+}
+
+/**
+ * The HCM's path handling as one of Istio's meshConfig `pathNormalization` options (what the
+ * sidecar implements, dataplane/http/path-normalize.ts): `normalize_path` false → NONE, true →
+ * BASE, plus `merge_slashes` → MERGE_SLASHES, plus `path_with_escaped_slashes_action:
+ * UNESCAPE_AND_FORWARD` → DECODE_AND_MERGE_SLASHES. Combinations no option has (merging slashes
+ * without normalizing, unescaping without merging, rejecting or redirecting escaped slashes) are
+ * NACKed. Undefined when none of the three fields is set.
+ */
+function pathNormalization(hcm: Obj, path: string, issues: Issues): HcmConfig['pathNormalization'] {
+  if (hcm['normalize_path'] === undefined && hcm['merge_slashes'] === undefined && hcm['path_with_escaped_slashes_action'] === undefined) return undefined;
+  const normalize = optWrappedBool(hcm, 'normalize_path', path, issues) ?? false;
+  const merge = hcm['merge_slashes'];
+  if (merge !== undefined && typeof merge !== 'boolean') issues.add(join(path, 'merge_slashes'), 'not a boolean');
+  const action = enumOf(
+    hcm,
+    'path_with_escaped_slashes_action',
+    ['IMPLEMENTATION_SPECIFIC_DEFAULT', 'KEEP_UNCHANGED', 'UNESCAPE_AND_FORWARD'],
+    'KEEP_UNCHANGED',
+    path,
+    issues,
+  );
+  const decodeSlashes = action === 'UNESCAPE_AND_FORWARD';
+  if (!normalize) {
+    if (merge === true) issues.add(join(path, 'merge_slashes'), 'not supported without normalize_path (meshConfig has no such option)');
+    if (decodeSlashes) issues.add(join(path, 'path_with_escaped_slashes_action'), 'UNESCAPE_AND_FORWARD is supported only with normalize_path and merge_slashes (DECODE_AND_MERGE_SLASHES)');
+    return 'NONE';
+  }
+  if (decodeSlashes) {
+    if (merge !== true) issues.add(join(path, 'path_with_escaped_slashes_action'), 'UNESCAPE_AND_FORWARD is supported only with merge_slashes (DECODE_AND_MERGE_SLASHES)');
+    return 'DECODE_AND_MERGE_SLASHES';
+  }
+  return merge === true ? 'MERGE_SLASHES' : 'BASE';
 }
 
 /**
@@ -181,17 +222,31 @@ function tcpProxy(tcp: Obj, path: string, issues: Issues): TcpProxyConfig | unde
   return { statPrefix, clusters, weighted: true, idleTimeoutMs };
 }
 
-type NetworkFilterConfig = { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
+type NetworkFilterConfig = { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig; rbac: NonNullable<TcpFilterChain['rbac']> };
 
-/** The single terminal network filter of a chain (HCM or tcp_proxy). */
+/**
+ * A chain's network filters: network RBAC filters (before a tcp_proxy only), then exactly one
+ * terminal filter (HCM or tcp_proxy), last.
+ */
 function networkFilter(chain: Obj, path: string, issues: Issues): NetworkFilterConfig | undefined {
   const filters = list(chain, 'filters', path, issues);
-  if (filters.length !== 1) {
-    issues.add(join(path, 'filters'), `exactly one network filter is supported, found ${filters.length}`);
+  const rbac: NonNullable<TcpFilterChain['rbac']> = [];
+  const isRbac = (f: unknown): f is Obj => isObj(f) && isObj(f['typed_config']) && f['typed_config']['@type'] === TYPED_CONFIG.networkRbac;
+  const terminals = filters.filter((f) => !isRbac(f)).length;
+  if (terminals !== 1) {
+    issues.add(join(path, 'filters'), `exactly one network filter is supported (after any network RBAC filters), found ${terminals}`);
     if (filters.length === 0) return undefined;
   }
-  const fp = join(join(path, 'filters'), 0);
-  const f = filters[0];
+  filters.slice(0, -1).forEach((f, i) => {
+    if (!isRbac(f)) return;
+    const fp = join(join(path, 'filters'), i);
+    onlyKeys(f, ['name', 'typed_config'], fp, issues);
+    const r = networkRbacConfig(f['typed_config'] as Obj, join(fp, 'typed_config'), issues);
+    if (r) rbac.push(r);
+  });
+  const last = filters.length - 1;
+  const fp = join(join(path, 'filters'), last);
+  const f = filters[last];
   if (!isObj(f)) {
     issues.add(fp, 'not an object');
     return undefined;
@@ -200,10 +255,13 @@ function networkFilter(chain: Obj, path: string, issues: Issues): NetworkFilterC
   const tc = reqObj(f, 'typed_config', fp, issues);
   if (!tc) return undefined;
   const tp = join(fp, 'typed_config');
-  if (tc['@type'] === TYPED_CONFIG.httpConnectionManager) return { kind: 'http', hcm: httpConnectionManager(tc, tp, issues) };
+  if (tc['@type'] === TYPED_CONFIG.httpConnectionManager) {
+    if (rbac.length > 0) issues.add(join(path, 'filters'), 'network RBAC before an HTTP connection manager is not supported (use the HTTP RBAC filter)');
+    return { kind: 'http', hcm: httpConnectionManager(tc, tp, issues) };
+  }
   if (tc['@type'] === TYPED_CONFIG.tcpProxy) {
     const tcp = tcpProxy(tc, tp, issues);
-    return tcp === undefined ? undefined : { kind: 'tcp', tcp };
+    return tcp === undefined ? undefined : { kind: 'tcp', tcp, rbac };
   }
   issues.add(tp, `unsupported network filter ${JSON.stringify(tc['@type'] ?? f['name'])}`);
   return undefined;
@@ -251,6 +309,7 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
       applicationProtocols,
       ...(transportProtocol !== undefined ? { transportProtocol } : {}),
       ...nf.tcp,
+      ...(nf.rbac.length > 0 ? { rbac: nf.rbac } : {}),
       ...(destinationPort !== undefined ? { destinationPort } : {}),
       ...(tls ? { tls } : {}),
     };
@@ -259,6 +318,7 @@ function filterChain(c: unknown, index: number, path: string, issues: Issues): F
   if (applicationProtocols.length > 0) out.applicationProtocols = applicationProtocols;
   if (nf.hcm.websocket !== undefined) out.websocket = nf.hcm.websocket;
   if (nf.hcm.allowConnect) out.allowConnect = true;
+  if (nf.hcm.pathNormalization !== undefined) out.pathNormalization = nf.hcm.pathNormalization;
   if (destinationPort !== undefined) out.destinationPort = destinationPort;
   if (transportProtocol !== undefined) out.transportProtocol = transportProtocol;
   if (nf.hcm.routeConfigName !== undefined) out.routeConfigName = nf.hcm.routeConfigName;

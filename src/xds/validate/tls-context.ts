@@ -1,4 +1,5 @@
 import type { DownstreamTls, OriginationTls, UpstreamTls, UriSanMatcher } from '../config-types.ts';
+import { stringMatcherAt } from './route-matchers.ts';
 import { TYPED_CONFIG } from '../type-urls.ts';
 import { type Issues, type Obj, isObj, join, list, onlyKeys, optObj, optString, optWrappedBool, reqObj, reqString, stringList } from './reader.ts';
 
@@ -73,7 +74,8 @@ function commonTls(ctx: Obj, path: string, issues: Issues, upstream = false): { 
   const common = reqObj(ctx, 'common_tls_context', path, issues);
   if (!common) return { alpn: [], serverSans: [] };
   const p = join(path, 'common_tls_context');
-  onlyKeys(common, upstream ? [...COMMON_TLS_KEYS, 'combined_validation_context'] : COMMON_TLS_KEYS, p, issues);
+  // Upstream: the server's SPIFFE IDs; downstream: the accepted peer trust domains (peerTrustDomains).
+  onlyKeys(common, [...COMMON_TLS_KEYS, 'combined_validation_context'], p, issues);
   list(common, 'tls_certificate_sds_secret_configs', p, issues).forEach((s, i) => {
     sdsSecret(s, join(join(p, 'tls_certificate_sds_secret_configs'), i), issues);
   });
@@ -106,7 +108,53 @@ export function downstreamTls(chain: Obj, path: string, issues: Issues): Downstr
   onlyKeys(found.ctx, ['common_tls_context', 'require_client_certificate'], found.path, issues);
   const { alpn } = commonTls(found.ctx, found.path, issues);
   const requireClientCertificate = optWrappedBool(found.ctx, 'require_client_certificate', found.path, issues) ?? false;
-  return { requireClientCertificate, alpn };
+  const common = isObj(found.ctx['common_tls_context']) ? found.ctx['common_tls_context'] : undefined;
+  const trustDomains = common ? peerTrustDomains(common, join(found.path, 'common_tls_context'), issues) : undefined;
+  return { requireClientCertificate, alpn, ...(trustDomains !== undefined ? { trustDomains } : {}) };
+}
+const SPIFFE_PREFIX = /^spiffe:\/\/([a-z0-9.\-_]+)\/$/;
+
+/**
+ * `combined_validation_context` of a downstream (inbound) context: the trust bundle over SDS and
+ * the accepted peer trust domains, one `URI` SAN matcher `{ prefix: "spiffe://<td>/" }` each. Any
+ * other matcher, or another validation setting, is refused: the sidecar checks trust domains only.
+ * Absent: undefined (peers of the proxy's own trust domain only). Exclusive with
+ * `validation_context_sds_secret_config`.
+ */
+function peerTrustDomains(common: Obj, path: string, issues: Issues): string[] | undefined {
+  const combined = optObj(common, 'combined_validation_context', path, issues);
+  if (!combined) return undefined;
+  const p = join(path, 'combined_validation_context');
+  onlyKeys(combined, ['default_validation_context', 'validation_context_sds_secret_config'], p, issues);
+  const sds = reqObj(combined, 'validation_context_sds_secret_config', p, issues);
+  if (sds && (typeof sds['name'] !== 'string' || sds['name'] === '')) issues.add(join(join(p, 'validation_context_sds_secret_config'), 'name'), 'missing');
+  const dvc = reqObj(combined, 'default_validation_context', p, issues);
+  if (!dvc) return [];
+  const dp = join(p, 'default_validation_context');
+  onlyKeys(dvc, ['match_typed_subject_alt_names'], dp, issues);
+  const out: string[] = [];
+  const mp = join(dp, 'match_typed_subject_alt_names');
+  list(dvc, 'match_typed_subject_alt_names', dp, issues).forEach((m, i) => {
+    const ip = join(mp, i);
+    if (!isObj(m)) {
+      issues.add(ip, 'not an object');
+      return;
+    }
+    onlyKeys(m, ['san_type', 'matcher'], ip, issues);
+    if (m['san_type'] !== 'URI') issues.add(join(ip, 'san_type'), 'must be URI (peers are matched by SPIFFE trust domain)');
+    const matcher = isObj(m['matcher']) ? m['matcher'] : undefined;
+    const sm = matcher ? stringMatcherAt(matcher, join(ip, 'matcher'), issues) : undefined;
+    const prefix = sm?.prefix;
+    if (!sm || sm.ignoreCase || prefix === undefined) {
+      issues.add(join(ip, 'matcher'), 'must be { prefix: "spiffe://<trust-domain>/" }');
+      return;
+    }
+    const td = SPIFFE_PREFIX.exec(prefix)?.[1];
+    if (td === undefined) issues.add(join(join(ip, 'matcher'), 'prefix'), `${JSON.stringify(prefix)} is not spiffe://<trust-domain>/`);
+    else out.push(td);
+  });
+  if (out.length === 0) issues.add(mp, 'must name at least one trust domain');
+  return out;
 }
 
 /** A `DataSource` that must name a file (inline bytes and environment variables are not honoured). */

@@ -19,11 +19,13 @@ export class SnapshotBuilder {
   private readonly config: ConfigObject[] = [];
 
   private readonly dns: Snapshot['dns'];
+  private readonly mesh: Snapshot['mesh'] | undefined;
 
-  constructor(opts: { cluster?: string; gatewayAddress?: string; dns?: Snapshot['dns'] } = {}) {
+  constructor(opts: { cluster?: string; gatewayAddress?: string; dns?: Snapshot['dns']; mesh?: Snapshot['mesh'] } = {}) {
     this.cluster = opts.cluster ?? 'east';
     this.gatewayAddress = opts.gatewayAddress;
     this.dns = opts.dns;
+    this.mesh = opts.mesh;
   }
 
   gateway(address: string): this {
@@ -115,6 +117,7 @@ export class SnapshotBuilder {
       domainSuffix: 'cluster.local',
       ...(this.gatewayAddress !== undefined ? { gatewayAddress: this.gatewayAddress } : {}),
       ...(this.dns !== undefined ? { dns: this.dns } : {}),
+      ...(this.mesh !== undefined ? { mesh: this.mesh } : {}),
       shards: this.shards(),
       config: this.config,
       version,

@@ -18,6 +18,9 @@ export const CRD_KINDS: readonly CrdKind[] = Object.freeze([
   { group: 'networking.istio.io', version: 'v1', plural: 'destinationrules', kind: 'DestinationRule', status: 'istio' },
   { group: 'networking.istio.io', version: 'v1', plural: 'serviceentries', kind: 'ServiceEntry', status: 'istio' },
   { group: 'networking.istio.io', version: 'v1', plural: 'sidecars', kind: 'Sidecar', status: 'istio' },
+  { group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies', kind: 'AuthorizationPolicy', status: 'istio' },
+  { group: 'security.istio.io', version: 'v1', plural: 'peerauthentications', kind: 'PeerAuthentication', status: 'istio' },
+  { group: 'security.istio.io', version: 'v1', plural: 'requestauthentications', kind: 'RequestAuthentication', status: 'istio' },
   { group: 'multicluster.x-k8s.io', version: 'v1alpha1', plural: 'serviceexports', kind: 'ServiceExport', status: 'mcs-export' },
 ]);
 

@@ -3,14 +3,9 @@ import tls from 'node:tls';
 import test from 'ava';
 import { createLogger } from '../../src/common/log.ts';
 import { createGatewayDataPlane, type GatewayDataPlane } from '../../src/gateway/data-plane.ts';
-import { generate } from '../../src/pilot/generators/index.ts';
-import type { ClusterConfig, ClusterLoadAssignmentConfig, ListenerConfig, ProxyConfig } from '../../src/xds/config-types.ts';
-import { validateCluster, validateClusterLoadAssignment, validateListener } from '../../src/xds/index.ts';
+import type { ProxyConfig } from '../../src/xds/config-types.ts';
 import { endpointIdOf, endpointSniFor, sniFor } from '../../src/xds/naming.ts';
-import { TYPE_URL } from '../../src/xds/type-urls.ts';
-import type { Result } from '../../src/common/result.ts';
-import { proxyNode, SnapshotBuilder } from '../pilot/support/snapshot-builder.ts';
-import { decoded } from '../xds/support/decode.ts';
+import { gatewayConfig, REVIEWS_EXPORT } from './gateway-config-fixture.ts';
 import { type SelfSigned, selfSigned } from './tls-fixtures.ts';
 
 /**
@@ -32,28 +27,15 @@ const backends: tls.Server[] = [];
 let plane: GatewayDataPlane;
 let port = 0;
 
-function must<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(r.errors.join('; '));
-  return r.value;
-}
-
 /** west's snapshot: reviews (exported) on w1 (version v1) and w2 (v2), ratings (not exported) on w1; `extra` YAML. */
-function gatewayConfig(extra = ''): ProxyConfig {
-  const b = new SnapshotBuilder({ cluster: 'west', gatewayAddress: GATEWAY });
-  b.workload('reviews-w1', 'reviews', 9080, { address: PODS['reviews-w1'], labels: { app: 'reviews', version: 'v1' } });
-  b.workload('reviews-w2', 'reviews', 9080, { address: PODS['reviews-w2'], labels: { app: 'reviews', version: 'v2' } });
-  b.workload('ratings-w1', 'ratings', 9080, { address: PODS['ratings-w1'] });
-  b.yaml('apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\nmetadata: {name: reviews, namespace: default}\n');
-  if (extra) b.yaml(extra);
-  const snap = b.build();
-  const router = proxyNode('router', { cluster: 'west', ip: GATEWAY, workload: 'istio-eastwestgateway', namespace: 'istio-system' });
-  const listeners = new Map<string, ListenerConfig>();
-  for (const r of generate(router, TYPE_URL.listener, snap)) listeners.set(r.name, must(validateListener(decoded(r.resource))));
-  const clusters = new Map<string, ClusterConfig>();
-  for (const r of generate(router, TYPE_URL.cluster, snap)) clusters.set(r.name, must(validateCluster(decoded(r.resource))));
-  const endpoints = new Map<string, ClusterLoadAssignmentConfig>();
-  for (const r of generate(router, TYPE_URL.endpoint, snap)) endpoints.set(r.name, must(validateClusterLoadAssignment(decoded(r.resource))));
-  return { listeners, routes: new Map(), clusters, endpoints, versions: { listener: '1', route: '1', cluster: '1', endpoint: '1' } };
+function westConfig(extra = ''): ProxyConfig {
+  return gatewayConfig(GATEWAY, (b) => {
+    b.workload('reviews-w1', 'reviews', 9080, { address: PODS['reviews-w1'], labels: { app: 'reviews', version: 'v1' } });
+    b.workload('reviews-w2', 'reviews', 9080, { address: PODS['reviews-w2'], labels: { app: 'reviews', version: 'v2' } });
+    b.workload('ratings-w1', 'ratings', 9080, { address: PODS['ratings-w1'] });
+    b.yaml(REVIEWS_EXPORT);
+    if (extra) b.yaml(extra);
+  });
 }
 
 test.before(async () => {
@@ -69,7 +51,7 @@ test.before(async () => {
     backends.push(server);
   }
   plane = createGatewayDataPlane({ address: GATEWAY, port: 0, cluster: 'west', logger });
-  plane.applyConfig(gatewayConfig());
+  plane.applyConfig(westConfig());
   port = await plane.listen();
 });
 
@@ -158,7 +140,7 @@ spec:
 `;
   const second = createGatewayDataPlane({ address: '127.68.1.2', port: 0, cluster: 'west', logger });
   t.teardown(() => second.close());
-  second.applyConfig(gatewayConfig(dr));
+  second.applyConfig(westConfig(dr));
   const at = { host: '127.68.1.2', port: await second.listen() };
   const service = sniFor(9080, '', REVIEWS);
   const preferred: string[] = [];

@@ -2,15 +2,9 @@ import { once } from 'node:events';
 import tls from 'node:tls';
 import test from 'ava';
 import { createLogger } from '../../src/common/log.ts';
-import type { Result } from '../../src/common/result.ts';
 import { createGatewayDataPlane, type GatewayDataPlane } from '../../src/gateway/data-plane.ts';
-import { generate } from '../../src/pilot/generators/index.ts';
-import type { ClusterConfig, ClusterLoadAssignmentConfig, ListenerConfig, ProxyConfig } from '../../src/xds/config-types.ts';
-import { validateCluster, validateClusterLoadAssignment, validateListener } from '../../src/xds/index.ts';
 import { sniFor } from '../../src/xds/naming.ts';
-import { TYPE_URL } from '../../src/xds/type-urls.ts';
-import { proxyNode, SnapshotBuilder } from '../pilot/support/snapshot-builder.ts';
-import { decoded } from '../xds/support/decode.ts';
+import { reviewsGatewayConfig, startEchoBackend } from './gateway-config-fixture.ts';
 import { type SelfSigned, selfSigned } from './tls-fixtures.ts';
 
 /**
@@ -31,38 +25,13 @@ let backend: tls.Server;
 let plane: GatewayDataPlane;
 let port = 0;
 
-function must<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(r.errors.join('; '));
-  return r.value;
-}
-
-function gatewayConfig(): ProxyConfig {
-  const b = new SnapshotBuilder({ cluster: 'west', gatewayAddress: GATEWAY });
-  b.workload('reviews-w1', 'reviews', 9080, { address: POD, labels: { app: 'reviews', version: 'v1' } });
-  b.yaml('apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\nmetadata: {name: reviews, namespace: default}\n');
-  const snap = b.build();
-  const router = proxyNode('router', { cluster: 'west', ip: GATEWAY, workload: 'istio-eastwestgateway', namespace: 'istio-system' });
-  const listeners = new Map<string, ListenerConfig>();
-  for (const r of generate(router, TYPE_URL.listener, snap)) listeners.set(r.name, must(validateListener(decoded(r.resource))));
-  const clusters = new Map<string, ClusterConfig>();
-  for (const r of generate(router, TYPE_URL.cluster, snap)) clusters.set(r.name, must(validateCluster(decoded(r.resource))));
-  const endpoints = new Map<string, ClusterLoadAssignmentConfig>();
-  for (const r of generate(router, TYPE_URL.endpoint, snap)) endpoints.set(r.name, must(validateClusterLoadAssignment(decoded(r.resource))));
-  return { listeners, routes: new Map(), clusters, endpoints, versions: { listener: '1', route: '1', cluster: '1', endpoint: '1' } };
-}
 
 test.before(async () => {
   cert = selfSigned('backend');
   // An echo backend that never closes on its own: only the gateway's bounds end a connection.
-  backend = tls.createServer({ key: cert.keyPem, cert: cert.certPem }, (sock) => {
-    sock.on('error', () => {});
-    sock.on('data', (d: Buffer) => sock.write(d));
-  });
-  backend.on('tlsClientError', () => {});
-  backend.listen(15006, POD);
-  await once(backend, 'listening');
+  backend = await startEchoBackend(POD, cert);
   plane = createGatewayDataPlane({ address: GATEWAY, port: 0, cluster: 'west', logger, idleTimeoutMs: IDLE_MS, maxConnections: MAX_CONNECTIONS });
-  plane.applyConfig(gatewayConfig());
+  plane.applyConfig(reviewsGatewayConfig(GATEWAY, POD));
   port = await plane.listen();
 });
 

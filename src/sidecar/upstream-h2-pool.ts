@@ -25,7 +25,10 @@ import type { Readable } from 'node:stream';
  *   finish, new requests open new sessions with the new material;
  * - a request with `maxRequestsPerConnection` takes its session out of the pool once the session
  *   has carried that many streams (it closes gracefully); with `idleTimeoutMs` a session with no
- *   stream in flight for that long is closed.
+ *   stream in flight for that long is closed;
+ * - a session that has sent `RESET_BUDGET` RST_STREAMs (callers aborting: downstream resets,
+ *   timeouts) leaves the pool the same way, before the server's rapid-reset bound (nghttp2: a
+ *   burst of 1,000, then 33/s) ends it with every stream on it.
  */
 
 /** Where and how to dial. */
@@ -64,7 +67,9 @@ interface PooledSession {
   active: number;
   /** Streams opened on this session. */
   served: number;
-  /** Out of the pool (maxRequestsPerConnection reached): closes once its last stream ends. */
+  /** RST_STREAMs this end sent (`abort()`, a failed request body). */
+  resetsSent: number;
+  /** Out of the pool (maxRequestsPerConnection or the reset budget reached): closes once its last stream ends. */
   retiring?: boolean;
   idleTimer?: NodeJS.Timeout;
   peer?: PeerIdentity;
@@ -80,6 +85,13 @@ export interface H2Tunnel {
 }
 
 const DEFAULT_MAX_STREAMS = 100;
+/**
+ * RST_STREAMs one session may send before it is replaced: half of nghttp2's default burst (1,000),
+ * the bound a Node or Envoy server applies to a session (CVE-2023-44487). Counting all resets
+ * since the session opened, not a refilling bucket, keeps this below the server's bound at any
+ * rate; the price is one handshake per 500 aborted streams.
+ */
+export const RESET_BUDGET = 500;
 /**
  * Connection-level receive window of mesh HTTP/2 sessions, set by both ends (this pool and the
  * inbound listener). With Node's default (64 KiB) the receiver sends a WINDOW_UPDATE, a TLS record
@@ -183,16 +195,25 @@ export class H2SessionPool {
         failed();
       });
     });
+    const cancel = (): void => {
+      if (stream.closed) return;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      this.#countReset(target, pooled);
+    };
     if (req.body) {
       req.body.pipe(stream);
-      req.body.once('error', () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      req.body.once('error', cancel);
     }
-    return {
-      response,
-      abort: () => {
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      },
-    };
+    return { response, abort: cancel };
+  }
+
+  /** One more RST_STREAM sent on `pooled`: at the budget it leaves the pool and closes after its last stream. */
+  #countReset(target: H2Target, pooled: PooledSession): void {
+    pooled.resetsSent++;
+    if (pooled.resetsSent < RESET_BUDGET || pooled.retiring) return;
+    this.#unpool(target, pooled);
+    pooled.retiring = true;
+    if (pooled.active === 0 && !pooled.session.closed) pooled.session.close();
   }
 
   /**
@@ -280,6 +301,7 @@ export class H2SessionPool {
       connected: false,
       active: 0,
       served: 0,
+      resetsSent: 0,
       settings: new Promise((resolve) => {
         session.once('remoteSettings', () => resolve());
         session.once('close', () => resolve());

@@ -34,6 +34,14 @@ async function sourceRequests(state: MeshState, labels: Record<string, string>):
   return samples(text, 'istio_requests_total', { reporter: 'source', ...labels }).reduce((a, b) => a + b, 0);
 }
 
+/** The client's source series with `code`, as `flags=value` (a failure message's evidence). */
+async function sourceFlagsOf(state: MeshState, code: string): Promise<string> {
+  const w = state.clusters.find((c) => c.name === 'east')?.workloads.find((x) => x.name === 'client');
+  const text = await fetchText(w?.sidecar?.metrics ?? '');
+  const lines = text.split('\n').filter((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="source"') && l.includes(`response_code="${code}"`));
+  return lines.map((l) => `${/response_flags="([^"]*)"/.exec(l)?.[1] ?? '?'}=${l.slice(l.lastIndexOf('}') + 1).trim()}`).join(' ');
+}
+
 async function destinationRequests(state: MeshState, clusterName: string, workloadName: string, labels: Record<string, string>): Promise<number> {
   const w = state.clusters.find((c) => c.name === clusterName)?.workloads.find((x) => x.name === workloadName);
   const text = await fetchText(w?.sidecar?.metrics ?? '');
@@ -160,7 +168,9 @@ spec:
   const urxAfter = await eventually(`URX counted (the call got ${first.status} ${JSON.stringify(first.headers[FLAGS] ?? null)})`, async () => {
     const n = await sourceRequests(state, { response_flags: 'URX' });
     return n > urxBefore ? n : undefined;
-  }, 10_000);
+  }, 10_000).catch(async (e: unknown) => {
+    throw new Error(`${String(e)}; the client's source 503 series (flags=count): ${await sourceFlagsOf(state, '503')}`);
+  });
   t.is(urxAfter - urxBefore, 1);
   const before = await destinationRequests(state, 'west', 'ratings-v1', labels);
   const r = await call(state, `${RATINGS}/retry?status=503`);

@@ -81,7 +81,7 @@ spec:
     outlierDetection:
       consecutive5xxErrors: 1
       interval: 1s
-      baseEjectionTime: 30s
+      baseEjectionTime: 10s
       maxEjectionPercent: 50
 `,
   );
@@ -93,7 +93,7 @@ spec:
     'the DestinationRule pushed to east’s client sidecar',
     async () => {
       const text = await fetch(`${admin}/config_dump`).then((r) => r.text()).catch(() => '');
-      return /"baseEjectionTimeMs":\s*30000/.test(text) ? text : undefined;
+      return /"baseEjectionTimeMs":\s*10000/.test(text) ? text : undefined;
     },
     45_000,
   );
@@ -120,7 +120,7 @@ spec:
   const restarted = spawn(command, args, { env: recipe.env, cwd: recipe.cwd, stdio: 'ignore' });
   // This file owns the restarted app: it serves the next test too, and is stopped by PID after all.
   owned.push(restarted);
-  // Back once its ejection (30 s, doubled per ejection) has run out.
+  // Back once its ejection (10 s, longer per repeated ejection) has run out.
   const back = await until(state, 'reviews-w1 back in rotation', (b) => (b['reviews-w1'] ?? 0) >= 3 && (b['reviews-w2'] ?? 0) >= 3, 150_000);
   t.log(`app restarted (pid ${restarted.pid}), first batch with both: ${JSON.stringify(back)}`);
   const recovered = await batch(state, 40);

@@ -5,7 +5,8 @@ import { constants } from 'node:crypto';
  * Istio's shape for mesh traffic: TLS 1.2 or newer; on TLS 1.2 only ECDHE with AEAD ciphers
  * (Envoy's server default list without its CBC suites, as Istio's mesh-wide `cipherSuites` default);
  * TLS 1.3 keeps OpenSSL's three AEAD suites; no renegotiation at all (Envoy never renegotiates).
- * Checked by testssl (the closing note of the security issue records its output).
+ * Checked by test/sidecar/testssl.test.ts (protocols, cipher categories) and mesh-tls-policy.test.ts
+ * (suites, and renegotiation refused where a control server without the option renegotiates).
  */
 export const MESH_TLS_SERVER_POLICY = Object.freeze({
   minVersion: 'TLSv1.2' as const,

@@ -1,5 +1,6 @@
 import tls from 'node:tls';
 import test from 'ava';
+import { MESH_TLS_SERVER_POLICY } from '../../src/sidecar/mesh-tls-policy.ts';
 import { startSidecarPair } from './support-pair.ts';
 
 // Loopback range of this file: 127.164.1.x.
@@ -47,5 +48,55 @@ test.serial('the inbound mesh listener offers TLS 1.2+ with ECDHE AEAD suites on
       socket.once('error', () => resolve(undefined));
     });
     t.deepEqual(got, row.expected, row.name);
+  }
+});
+
+const CONTROL = '127.164.1.3';
+
+/**
+ * Client-initiated TLS 1.2 renegotiation on an established connection (what testssl's `R` probe
+ * does): resolves with the error that ended it, or undefined when the server renegotiated. A refusal
+ * arrives as the server's no_renegotiation alert, a socket error rather than the callback's.
+ */
+function renegotiate(options: tls.ConnectionOptions): Promise<Error | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ ...options, maxVersion: 'TLSv1.2', checkServerIdentity: () => undefined });
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      socket.off('error', reject);
+      const timer = setTimeout(() => done(new Error('no answer to the renegotiation within 5 s')), 5_000);
+      const done = (err: Error | undefined): void => {
+        clearTimeout(timer);
+        resolve(err);
+        socket.destroy();
+      };
+      socket.on('error', done);
+      socket.renegotiate({ rejectUnauthorized: false }, (err) => done(err ?? undefined));
+    });
+  });
+}
+
+test.serial('client-initiated renegotiation: the inbound mesh listener refuses it, and a server without the policy option renegotiates (control)', async (t) => {
+  const pair = await startSidecarPair({ client: CLIENT, server: SERVER, service: 'reviews', appPort: 9080 });
+  t.teardown(() => pair.close());
+  const client = pair.ca.issue('default', 'caller');
+  const credentials = { key: client.privateKeyPem, cert: client.certChainPem, ca: client.rootsPem };
+  const refused = await renegotiate({ host: SERVER, port: 15006, ALPNProtocols: ['h2'], ...credentials });
+  t.regex(refused?.message ?? 'renegotiated', /no renegotiation/, 'the inbound listener');
+  const serverCert = pair.ca.issue('default', 'control');
+  for (const [name, secureOptions, renegotiates] of [
+    ['the mesh policy', MESH_TLS_SERVER_POLICY.secureOptions, false],
+    ['the mesh policy without SSL_OP_NO_RENEGOTIATION', 0, true],
+  ] as const) {
+    const server = tls.createServer({ ...MESH_TLS_SERVER_POLICY, secureOptions, key: serverCert.privateKeyPem, cert: serverCert.certChainPem }, (s) => {
+      s.on('error', () => {});
+      s.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(0, CONTROL, resolve));
+    const port = (server.address() as { port: number }).port;
+    const err = await renegotiate({ host: CONTROL, port, ca: client.rootsPem });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (renegotiates) t.is(err, undefined, name);
+    else t.regex(err?.message ?? 'renegotiated', /no renegotiation/, name);
   }
 });

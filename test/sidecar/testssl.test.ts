@@ -15,9 +15,18 @@ import { type SidecarPair, startSidecarPair } from './support-pair.ts';
  * testssl.sh (Debian's `testssl.sh`, the real scanner) against the mesh's TLS endpoints (issue 8):
  * a sidecar's inbound listener 15006 directly, and the east-west gateway, which passes the TLS
  * through by SNI to that same inbound. Each must offer TLS 1.2 or newer only, no weak cipher
- * category and no client-initiated renegotiation. The inbound asks for a mesh client certificate;
+ * category. The inbound asks for a mesh client certificate;
  * testssl 3.0 has no option for one, so its `openssl s_client` runs get one through `--openssl`
- * (a wrapper adding `-cert`/`-key`); its socket probes read the ServerHello, which comes first.
+ * (a wrapper adding `-cert`, `-cert_chain` and `-key`); its socket probes read the ServerHello, which comes first.
+ *
+ * `s_client -cert` sends only the file's first certificate, so the wrapper also passes the file as
+ * `-cert_chain`: without the intermediate the inbound refused the scanner after each handshake.
+ *
+ * testssl's client-renegotiation probe (`-R`) is not run: it offers no ALPN, and the inbound speaks
+ * only h2 (or Istio's TCP ALPNs) and ends such a connection, so its verdict is a race with that close
+ * (on Node 24 it reported "VULNERABLE" and "client x509-based authentication prevents this from
+ * being tested" on the same build). mesh-tls-policy.test.ts makes the same probe with ALPN h2 on the
+ * inbound, with a control server that does renegotiate.
  *
  * Skipped only when testssl is not installed, and MESHFED_REQUIRE_TOOLS=1 (.ci/run sets it and
  * installs the package) makes that a failure. Addresses: 127.196.0.0/24 (client .1, server .2,
@@ -28,7 +37,7 @@ const SERVER = '127.196.0.2';
 const GATEWAY = '127.196.0.3';
 const APP_PORT = 9080;
 const SNI = sniFor(APP_PORT, '', 'reviews.default.svc.cluster.local');
-const TITLE = 'testssl.sh: the inbound listener and the gateway offer TLS 1.2+ only, no weak ciphers, no client renegotiation';
+const TITLE = 'testssl.sh: the inbound listener and the gateway offer TLS 1.2+ only and no weak cipher category';
 const required = process.env['MESHFED_REQUIRE_TOOLS'] === '1' || process.env['CI'] === '1' || process.env['CI'] === 'true';
 
 function testsslVersion(): string | undefined {
@@ -43,11 +52,11 @@ interface Finding {
   finding: string;
 }
 
-/** One scan: protocols, cipher categories and renegotiation; resolves with testssl's JSON findings. */
+/** One scan: protocols and cipher categories; resolves with testssl's JSON findings. */
 function scan(dir: string, name: string, ip: string, port: number): Promise<Finding[]> {
   const json = path.join(dir, `${name}.json`);
   const args = ['--quiet', '--color', '0', '--warnings', 'off', '--nodns', 'none', '--openssl', path.join(dir, 'openssl')];
-  args.push('--ip', ip, '-p', '-s', '-R', '--jsonfile', json, `${SNI}:${port}`);
+  args.push('--ip', ip, '-p', '-s', '--jsonfile', json, `${SNI}:${port}`);
   return new Promise((resolve, reject) => {
     execFile('testssl', args, { timeout: 180_000 }, async (err, stdout) => {
       // testssl exits non-zero for findings too; no JSON at all is a failure to run.
@@ -82,7 +91,7 @@ if (version === undefined && !required) {
     const client = pair.ca.issue('default', 'scanner');
     await writeFile(path.join(dir, 'key.pem'), client.privateKeyPem, { mode: 0o600 });
     await writeFile(path.join(dir, 'cert.pem'), client.certChainPem);
-    const wrapper = `#!/bin/sh\nif [ "$1" = s_client ]; then shift; exec openssl s_client -cert '${dir}/cert.pem' -key '${dir}/key.pem' "$@"; fi\nexec openssl "$@"\n`;
+    const wrapper = `#!/bin/sh\nif [ "$1" = s_client ]; then shift; exec openssl s_client -cert '${dir}/cert.pem' -cert_chain '${dir}/cert.pem' -key '${dir}/key.pem' "$@"; fi\nexec openssl "$@"\n`;
     await writeFile(path.join(dir, 'openssl'), wrapper);
     await chmod(path.join(dir, 'openssl'), 0o755);
   });
@@ -104,7 +113,7 @@ if (version === undefined && !required) {
     targets.forEach((target, i) => {
       const findings = results[i] ?? [];
       const of = (id: string): string => findings.find((f) => f.id === id)?.finding ?? `(no ${id} finding)`;
-      t.log(`testssl ${version} ${target.name}: ${findings.filter((f) => /^(SSLv|TLS1|cipherlist_|secure_)/.test(f.id)).map((f) => `${f.id}=${f.finding}`).join(', ')}`);
+      t.log(`testssl ${version} ${target.name}: ${findings.filter((f) => /^(SSLv|TLS1|cipherlist_)/.test(f.id)).map((f) => `${f.id}=${f.finding}`).join(', ')}`);
       for (const id of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1']) t.regex(of(id), /^not offered/, `${target.name}: ${id}`);
       t.regex(of('TLS1_2'), /^offered/, `${target.name}: TLS 1.2`);
       t.regex(of('TLS1_3'), /^offered/, `${target.name}: TLS 1.3`);
@@ -112,7 +121,6 @@ if (version === undefined && !required) {
         t.is(of(id), 'not offered', `${target.name}: ${id}`);
       }
       t.is(of('cipherlist_STRONG'), 'offered', `${target.name}: AEAD ciphers (positive control: the scan completed handshakes)`);
-      t.is(of('secure_client_renego'), 'not vulnerable', `${target.name}: client-initiated renegotiation`);
       const serious = findings.filter((f) => ['MEDIUM', 'HIGH', 'CRITICAL'].includes(f.severity));
       t.deepEqual(serious, [], `${target.name}: no medium, high or critical finding`);
     });

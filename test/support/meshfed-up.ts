@@ -101,7 +101,11 @@ export async function startMeshfedUp(opts: StartUpOptions): Promise<UpProcessHan
   let state: MeshState | undefined;
   const stop = async (): Promise<string[]> => {
     if (!exitedEarly(child)) child.kill('SIGINT');
-    const runnerGone = await Promise.race([childExit.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+    // The grace timer is cleared once the runner exits: left pending, it kept the test worker alive
+    // for its whole 20 s after every file's last test.
+    let grace: NodeJS.Timeout | undefined;
+    const runnerGone = await Promise.race([childExit.then(() => true), new Promise<boolean>((r) => (grace = setTimeout(() => r(false), 20_000)))]);
+    clearTimeout(grace);
     const leftovers: string[] = [];
     if (!runnerGone) {
       leftovers.push(`meshfed up (${pid})`);

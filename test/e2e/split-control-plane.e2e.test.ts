@@ -120,4 +120,13 @@ test.serial('with Pilot, Citadel and Mixer gone too, sidecars keep routing on th
   t.deepEqual(statuses, Array(20).fill(200));
   const body = JSON.parse((await request(state, 'east/default/client', RATINGS)).body) as Record<string, unknown>;
   t.is(body['peer'], 'spiffe://cluster.local/ns/default/sa/client', 'still mutual TLS with the caller\'s identity');
+  // Case 23: the operator sees it. The client's sidecar reports Pilot lost, and the age of its config.
+  const metrics = state.clusters.flatMap((c) => c.workloads).find((w) => w.cluster === 'east' && w.name === 'client')?.sidecar?.metrics;
+  if (!metrics) return t.fail('no metrics address for east/default/client');
+  const text = await eventually('east/default/client reports envoy_control_plane_connected_state 0', async () => {
+    const page = await fetchText(metrics);
+    return /^envoy_control_plane_connected_state(\{[^}]*\})? 0$/m.test(page) ? page : undefined;
+  });
+  const age = Number(/^meshfed_xds_seconds_since_last_config(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]);
+  t.true(age > 0, `meshfed_xds_seconds_since_last_config is ${age}`);
 });

@@ -104,7 +104,10 @@ export async function startMeshfedUp(opts: StartUpOptions): Promise<UpProcessHan
     // The grace timer is cleared once the runner exits: left pending, it kept the test worker alive
     // for its whole 20 s after every file's last test.
     let grace: NodeJS.Timeout | undefined;
-    const runnerGone = await Promise.race([childExit.then(() => true), new Promise<boolean>((r) => (grace = setTimeout(() => r(false), 20_000)))]);
+    const graceOver = new Promise<boolean>((r) => {
+      grace = setTimeout(() => r(false), 20_000);
+    });
+    const runnerGone = await Promise.race([childExit.then(() => true), graceOver]);
     clearTimeout(grace);
     const leftovers: string[] = [];
     if (!runnerGone) {

@@ -92,10 +92,10 @@ test.serial('client-initiated renegotiation: the inbound mesh listener refuses i
       s.on('error', () => {});
       s.resume();
     });
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
     await new Promise<void>((resolve) => server.listen(0, CONTROL, resolve));
     const port = (server.address() as { port: number }).port;
     const err = await renegotiate({ host: CONTROL, port, ca: client.rootsPem });
-    await new Promise<void>((resolve) => server.close(() => resolve()));
     if (renegotiates) t.is(err, undefined, name);
     else t.regex(err?.message ?? 'renegotiated', /no renegotiation/, name);
   }

@@ -1,14 +1,16 @@
 // Addresses: 127.163.4.1 (control plane), ports from listen(0).
 // Attack case 30: garbage and oversized frames to 15010 and 15012 (ADS, Citadel, Mixer share it),
-// unauthenticated: each is refused and the process keeps serving.
+// unauthenticated: each is refused and the process keeps serving. The same for the ports of a
+// standalone Citadel (`meshfed citadel`) and a standalone Mixer (`meshfed mixer`, gRPC and /metrics).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import test from 'ava';
 import { Registry } from 'prom-client';
-import { createCitadelService, initCa, issueServingCertificate, loadCa } from '../../../src/citadel/index.ts';
-import { createMixerService } from '../../../src/mixer/index.ts';
+import { createCitadelService, initCa, issueServingCertificate, loadCa, requestCertificate, startCitadel } from '../../../src/citadel/index.ts';
+import { CONTROL_PLANE_SERVER_NAME } from '../../../src/cli/control-plane-name.ts';
+import { createMixerService, startMixer } from '../../../src/mixer/index.ts';
 import { createDiscoveryServer } from '../../../src/pilot/index.ts';
 import { TYPE_URL } from '../../../src/xds/type-urls.ts';
 import { silentLogger, tempDir } from '../../citadel/fixtures.ts';
@@ -97,5 +99,59 @@ test('garbage, HTTP/1.1 and malformed or oversized HTTP/2 frames to 15010 and 15
     sock.on('error', reject);
   });
   t.regex(subject, /DNS:istiod\.istio-system\.svc/);
+  t.is(mixer.stats().entriesAccepted, 0);
+});
+
+/** The serving certificate's DNS SANs, from a TLS handshake that verifies it against `rootPem`. */
+function servedNames(port: number, rootPem: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const sock = tls.connect({ host: ADDRESS, port, servername: CONTROL_PLANE_SERVER_NAME, ca: rootPem, ALPNProtocols: ['h2'] }, () => {
+      const alt = sock.getPeerCertificate().subjectaltname;
+      sock.destroy();
+      resolve(alt ?? '');
+    });
+    sock.on('error', reject);
+  });
+}
+
+test('garbage, HTTP/1.1 and malformed or oversized HTTP/2 frames to a standalone Citadel and a standalone Mixer are refused and both keep serving', async (t) => {
+  const dir = await tempDir(t);
+  await initCa({ dir: path.join(dir, 'ca'), clusters: ['east'], trustDomain: 'cluster.local' });
+  const ca = await loadCa(path.join(dir, 'ca', 'east'));
+  const serving = () => issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [ADDRESS], ttlSeconds: 600 });
+  const citadel = await startCitadel({
+    host: ADDRESS,
+    port: 0,
+    ca,
+    trustDomain: 'cluster.local',
+    authenticate: (md) => (md.get('authorization')[0] === 'Bearer probe-token' ? { namespace: 'default', serviceAccount: 'probe' } : undefined),
+    servingCert: serving(),
+    logger: silentLogger,
+  });
+  t.teardown(() => citadel.close());
+  const mixer = await startMixer({ host: ADDRESS, grpcPort: 0, metricsPort: 0, tls: { ...serving(), clientRootsPem: ca.rootPem, trustDomain: 'cluster.local' }, logger: silentLogger });
+  t.teardown(() => mixer.close());
+  for (const p of PAYLOADS) {
+    for (const port of [citadel.port, mixer.grpcPort]) {
+      await blast(port, p.bytes, true);
+      await blast(port, p.bytes, false);
+    }
+    await blast(mixer.metricsPort, p.bytes, false);
+  }
+  // Citadel still signs: a CSR with the token it accepts gets a certificate for that identity.
+  const issued = await requestCertificate({
+    target: `${ADDRESS}:${citadel.port}`,
+    rootsPem: ca.rootPem,
+    serverName: CONTROL_PLANE_SERVER_NAME,
+    token: 'probe-token',
+    identity: { trustDomain: 'cluster.local', namespace: 'default', serviceAccount: 'probe' },
+    ttlSeconds: 600,
+  });
+  t.is(issued.spiffeId, 'spiffe://cluster.local/ns/default/sa/probe');
+  // Mixer still completes handshakes on its gRPC port and answers /metrics, and counted no junk.
+  t.regex(await servedNames(mixer.grpcPort, ca.rootPem), /DNS:istiod\.istio-system\.svc/);
+  const res = await fetch(`http://${ADDRESS}:${mixer.metricsPort}/metrics`);
+  t.is(res.status, 200);
+  t.regex(await res.text(), /# TYPE /);
   t.is(mixer.stats().entriesAccepted, 0);
 });

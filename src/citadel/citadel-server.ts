@@ -30,6 +30,13 @@ export interface RunningCitadel {
   port: number;
   /** The serving certificate in use (renewed when `renewServing` was given). */
   serving(): ServingCertificate;
+  /**
+   * Replaces the CA in use (a root rotation changed the CA folder): CSRs are signed with `next`,
+   * client certificates are checked against its bundle, and when its intermediate differs and
+   * `renewServing` was given, a serving certificate from it replaces the old one at once (open
+   * connections keep going). `renewServing` must issue from the CA in use.
+   */
+  setCa(next: CaMaterial): void;
   close(): Promise<void>;
 }
 
@@ -37,11 +44,12 @@ export interface RunningCitadel {
 export async function startCitadel(opts: StartCitadelOptions): Promise<RunningCitadel> {
   const logger = opts.logger ?? createLogger('citadel');
   const server = new grpc.Server();
-  const svc = createCitadelService({ ca: opts.ca, trustDomain: opts.trustDomain, authenticate: opts.authenticate, logger });
+  let ca = opts.ca;
+  const svc = createCitadelService({ ca: () => ca, trustDomain: opts.trustDomain, authenticate: opts.authenticate, logger });
   server.addService(svc.definition, svc.implementation);
   // The identity comes from a provider, so a renewed certificate replaces it without a restart. Client
   // certificates are asked for (against the mesh root) but never required: callers authenticate with tokens.
-  const provider = new MemoryCertificateProvider({ identity: opts.servingCert, rootsPem: opts.ca.rootPem });
+  const provider = new MemoryCertificateProvider({ identity: opts.servingCert, rootsPem: opts.ca.bundlePem });
   const credentials = meshServerCredentials(provider);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, credentials, (err, bound) =>
@@ -49,12 +57,24 @@ export async function startCitadel(opts: StartCitadelOptions): Promise<RunningCi
     );
   });
   logger.info({ host: opts.host, port }, 'citadel listening');
-  const renewal = opts.renewServing
-    ? renewServingCertificate(opts.servingCert, { issue: opts.renewServing, apply: (c) => provider.setIdentity(c), what: 'citadel', logger })
-    : undefined;
+  const renew = opts.renewServing;
+  const startRenewal = (first: ServingCertificate) =>
+    renew ? renewServingCertificate(first, { issue: renew, apply: (c) => provider.setIdentity(c), what: 'citadel', logger }) : undefined;
+  let renewal = startRenewal(opts.servingCert);
   return {
     port,
     serving: () => renewal?.current() ?? opts.servingCert,
+    setCa: (next) => {
+      const intermediateChanged = !next.cert.raw.equals(ca.cert.raw);
+      ca = next;
+      provider.setRoots(next.bundlePem);
+      if (intermediateChanged && renew) {
+        renewal?.stop();
+        const fresh = renew();
+        provider.setIdentity(fresh);
+        renewal = startRenewal(fresh);
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         renewal?.stop();

@@ -5,6 +5,7 @@
  */
 export type { CaMaterial } from './ca-files.ts';
 export { loadCa } from './ca-files.ts';
+export { watchCaFolder } from './ca-folder-watch.ts';
 export type { InitCaOptions } from './ca-init.ts';
 export {
   type CaRotationOptions,

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { MeshConfig } from '../pilot/config/mesh-config.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from '../common/prom.ts';
@@ -14,8 +13,7 @@ import {
   loadCa,
   tokenReviewAuthenticator,
 } from '../citadel/index.ts';
-import { CA_FILES, caMaterialFromPem } from '../citadel/ca-files.ts';
-import { watchFileContents } from '../common/file-content-watch.ts';
+import { watchCaFolder } from '../citadel/ca-folder-watch.ts';
 import { loadKubeConfig } from '../common/kube-config.ts';
 import type { Logger } from '../common/log.ts';
 import { PORTS } from '../common/ports.ts';
@@ -149,7 +147,7 @@ function inKubernetes(opts: ControlPlaneOptions): boolean {
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.logger;
-  // Replaced live when the CA folder changes (a root rotation): see `reloadCa` below.
+  // Replaced live when the CA folder changes (a root rotation): see `watchCaFolder` below.
   let ca = await loadCa(opts.caDir);
   const kube = inKubernetes(opts);
   const namespace = opts.namespace ?? opts.webhooks?.namespace ?? 'meshfed-system';
@@ -364,25 +362,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // federation, Citadel signs with the new intermediate, and 15012 gets a serving certificate
   // from it, all without a restart (open connections keep going). Inconsistent files (a phase
   // half written) are logged and the material in use is kept until the next change.
-  const caWatch = watchFileContents(
-    [CA_FILES.cert, CA_FILES.key, CA_FILES.chain, CA_FILES.root].map((f) => path.join(opts.caDir, f)),
-    log,
-    { what: 'CA folder' },
-    ([certPem = '', keyPem = '', chainPem = '', rootPem = '']) => {
-      const next = caMaterialFromPem({ certPem, keyPem, chainPem, rootPem });
-      const chainChanged = !next.cert.raw.equals(ca.cert.raw);
-      ca = next;
-      discovery.setClientRoots(next.bundlePem);
-      federation?.setRoots(next.bundlePem);
-      if (chainChanged) {
-        servingRenewal?.stop();
-        serving = issueServing();
-        discovery.setServing(serving);
-        servingRenewal = startServingRenewal();
-      }
-      log.info({ roots: next.roots.map((r) => r.fingerprint256), signingRoot: next.root.fingerprint256, intermediateChanged: chainChanged }, 'CA folder reloaded');
-    },
-  );
+  const caWatch = watchCaFolder(opts.caDir, ca, log, (next, intermediateChanged) => {
+    ca = next;
+    discovery.setClientRoots(next.bundlePem);
+    federation?.setRoots(next.bundlePem);
+    if (intermediateChanged) {
+      servingRenewal?.stop();
+      serving = issueServing();
+      discovery.setServing(serving);
+      servingRenewal = startServingRenewal();
+    }
+  });
 
   pilot.onPush(() => {
     const state = pilot.exportState();

@@ -38,6 +38,13 @@ export interface MixerHandle {
   metricsPort: number;
   registry: Registry;
   stats(): MixerStats;
+  /**
+   * A root rotation changed the CA folder: sidecars' certificates are checked against
+   * `clientRootsPem` from now on, and with `reissue` (its intermediate changed) a serving
+   * certificate from `renewServing`, which must issue from the CA in use, replaces the old one at
+   * once. Open streams keep going. Throws for a Mixer started without mesh TLS (a programmer error).
+   */
+  setTrust(clientRootsPem: string, reissue: boolean): void;
   close(): Promise<void>;
 }
 
@@ -108,18 +115,26 @@ export async function startMixer(opts: StartMixerOptions): Promise<MixerHandle> 
   logger.info({ host: opts.host, grpcPort, metricsPort, tls: opts.tls !== undefined }, 'mixer listening');
   const tls = opts.tls;
   const identity = provider;
-  const renewal =
-    opts.renewServing && tls?.notAfter && identity
-      ? renewServingCertificate(
-          { ...tls, rootPem: tls.clientRootsPem ?? '', notAfter: tls.notAfter },
-          { issue: opts.renewServing, apply: (c) => identity.setIdentity(c), what: 'mixer', logger, metrics: new CertificateMetrics(registry) },
-        )
-      : undefined;
+  const renew = opts.renewServing;
+  const certMetrics = renew && identity ? new CertificateMetrics(registry) : undefined;
+  const startRenewal = (first: ServingCertificate) =>
+    renew && identity ? renewServingCertificate(first, { issue: renew, apply: (c) => identity.setIdentity(c), what: 'mixer', logger, ...(certMetrics ? { metrics: certMetrics } : {}) }) : undefined;
+  let renewal = tls?.notAfter ? startRenewal({ ...tls, rootPem: tls.clientRootsPem ?? '', notAfter: tls.notAfter }) : undefined;
   return {
     grpcPort,
     metricsPort,
     registry,
     stats: service.stats,
+    setTrust: (clientRootsPem, reissue) => {
+      if (!identity) throw new MixerOptionsError('setTrust: this Mixer was started without mesh TLS');
+      identity.setRoots(clientRootsPem);
+      if (reissue && renew) {
+        renewal?.stop();
+        const fresh = renew();
+        identity.setIdentity(fresh);
+        renewal = startRenewal(fresh);
+      }
+    },
     close: async () => {
       renewal?.stop();
       server.forceShutdown();

@@ -16,10 +16,13 @@ import { addCitadelAuthOptions, citadelAuthChoice } from './citadel-auth.ts';
  */
 
 /** A control-plane serving certificate from the cluster's CA, for the name sidecars verify. */
-/** Issues the serving certificate of a standalone Citadel or Mixer (24 h; they renew it at half its life). */
-async function servingIssuer(ca: CaMaterial, address: string): Promise<() => ReturnType<typeof issueServingCertificate>> {
+/**
+ * Issues the serving certificate of a standalone Citadel or Mixer (24 h; they renew it at half its
+ * life) from the CA in use, which `caInUse` returns (it changes when the CA folder does).
+ */
+async function servingIssuer(caInUse: () => CaMaterial, address: string): Promise<() => ReturnType<typeof issueServingCertificate>> {
   const { issueServingCertificate } = await import('../../citadel/index.ts');
-  return () => issueServingCertificate({ ca, dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
+  return () => issueServingCertificate({ ca: caInUse(), dnsNames: [CONTROL_PLANE_SERVER_NAME], ipAddresses: [address], ttlSeconds: 24 * 3600 });
 }
 
 /** `--labels`: a JSON object of strings, or undefined. */
@@ -59,7 +62,7 @@ export function registerComponentCommands(program: Command): void {
   addCitadelAuthOptions(citadel)
     .option('--kubeconfig <file>', 'with --auth kube: the API server and credentials for TokenReview (default: in-cluster, then KUBECONFIG)')
     .action(async (o: Record<string, string>) => {
-      const { loadCa, startCitadel, bootstrapTokenAuthenticator, boundTokenAuthenticator, tokenReviewAuthenticator } = await import('../../citadel/index.ts');
+      const { loadCa, startCitadel, bootstrapTokenAuthenticator, boundTokenAuthenticator, tokenReviewAuthenticator, watchCaFolder } = await import('../../citadel/index.ts');
       const log = createLogger('citadel');
       const choice = citadelAuthChoice(o, 'meshfed citadel');
       if (choice.auth !== 'kube' && o['kubeconfig'] !== undefined) exitWith('meshfed citadel: --kubeconfig is used only with --auth kube');
@@ -75,8 +78,9 @@ export function registerComponentCommands(program: Command): void {
       } else {
         authenticate = bootstrapTokenAuthenticator(choice.tokensFile, log);
       }
-      const ca = await loadCa(o['caDir'] ?? '');
-      const issue = await servingIssuer(ca, o['address'] ?? '');
+      const caDir = o['caDir'] ?? '';
+      let ca = await loadCa(caDir);
+      const issue = await servingIssuer(() => ca, o['address'] ?? '');
       const c = await startCitadel({
         host: o['address'] ?? '',
         port: Number(o['port']),
@@ -87,8 +91,16 @@ export function registerComponentCommands(program: Command): void {
         renewServing: issue,
         logger: log,
       });
+      // A root rotation edits the CA folder: sign with the new intermediate and serve from it, no restart.
+      const caWatch = watchCaFolder(caDir, ca, log, (next) => {
+        ca = next;
+        c.setCa(next);
+      });
       log.info({ port: c.port }, 'citadel ready');
-      runUntilSignal('citadel', log, () => c.close());
+      runUntilSignal('citadel', log, async () => {
+        caWatch.close();
+        await c.close();
+      });
     });
 
   program
@@ -105,12 +117,19 @@ export function registerComponentCommands(program: Command): void {
       const caDir = o['caDir'];
       let tls: (ReturnType<typeof issueServingCertificate> & { clientRootsPem: string; trustDomain: string }) | undefined;
       let issue: (() => ReturnType<typeof issueServingCertificate>) | undefined;
+      let follow: ((m: { setTrust(roots: string, reissue: boolean): void }) => { close(): void }) | undefined;
       if (caDir) {
-        const { loadCa } = await import('../../citadel/index.ts');
-        const ca = await loadCa(caDir);
-        issue = await servingIssuer(ca, o['address'] ?? '');
+        const { loadCa, watchCaFolder } = await import('../../citadel/index.ts');
+        let ca = await loadCa(caDir);
+        issue = await servingIssuer(() => ca, o['address'] ?? '');
         // Access logs only from mesh identities, each for its own workloads.
-        tls = { ...issue(), clientRootsPem: ca.rootPem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
+        tls = { ...issue(), clientRootsPem: ca.bundlePem, trustDomain: o['trustDomain'] ?? 'cluster.local' };
+        // A root rotation edits the CA folder: trust its bundle and serve from its intermediate, no restart.
+        follow = (m) =>
+          watchCaFolder(caDir, ca, log, (next, intermediateChanged) => {
+            ca = next;
+            m.setTrust(next.bundlePem, intermediateChanged);
+          });
       }
       const m = await startMixer({
         host: o['address'] ?? '',
@@ -120,7 +139,11 @@ export function registerComponentCommands(program: Command): void {
         ...(issue ? { renewServing: issue } : {}),
         logger: log,
       });
-      runUntilSignal('mixer', log, () => m.close());
+      const caWatch = follow?.(m);
+      runUntilSignal('mixer', log, async () => {
+        caWatch?.close();
+        await m.close();
+      });
     });
 
   program

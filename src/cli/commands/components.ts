@@ -15,7 +15,6 @@ import { addCitadelAuthOptions, citadelAuthChoice } from './citadel-auth.ts';
  * component: `meshfed sidecar` never loads Pilot, Consul or Mixer, `meshfed echo` none of them.
  */
 
-/** A control-plane serving certificate from the cluster's CA, for the name sidecars verify. */
 /**
  * Issues the serving certificate of a standalone Citadel or Mixer (24 h; they renew it at half its
  * life) from the CA in use, which `caInUse` returns (it changes when the CA folder does).

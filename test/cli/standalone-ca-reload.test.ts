@@ -14,28 +14,13 @@ import * as grpc from '@grpc/grpc-js';
 import test from 'ava';
 import { type CertBundle, initCa, requestCertificate, runRotationPhase } from '../../src/citadel/index.ts';
 import { CONTROL_PLANE_SERVER_NAME } from '../../src/cli/control-plane-name.ts';
-import { serviceClient } from '../../src/xds/protos.ts';
 import { randomToken, tempDir, writeTokenFile } from '../citadel/fixtures.ts';
+import { streamAccessLogs } from '../mixer/support-als.ts';
 import { pollUntil } from '../pilot/support/wait.ts';
 import { startMeshfed } from '../support/cli.ts';
+import { eventually } from '../support/eventually.ts';
 
 const HOST = '127.175.4.1';
-
-/** Calls `fn` every 100 ms until it returns a value, failing with `what` after `limitMs`. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, limitMs = 10_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e: unknown) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The leaf a server presents on `port` (verified against `rootsPem`, the bundle of both roots). */
 function servedLeaf(port: number, rootsPem: string): Promise<X509Certificate> {
@@ -52,18 +37,8 @@ function servedLeaf(port: number, rootsPem: string): Promise<X509Certificate> {
 
 /** An empty access-log stream to Mixer with a sidecar's certificate: resolves with its status (null: accepted). */
 function accessLogStream(port: number, rootsPem: string, cert: CertBundle): Promise<grpc.ServiceError | null> {
-  const Ctor = serviceClient('envoy.service.accesslog.v3.AccessLogService');
   const creds = grpc.credentials.createSsl(Buffer.from(rootsPem), Buffer.from(cert.privateKeyPem), Buffer.from(cert.certChainPem));
-  const client = new Ctor(`${HOST}:${port}`, creds, { 'grpc.ssl_target_name_override': CONTROL_PLANE_SERVER_NAME });
-  return new Promise((resolve) => {
-    const method = (client as unknown as Record<string, (cb: (e: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<unknown>>)['StreamAccessLogs'];
-    const stream = method!.call(client, (e) => {
-      client.close();
-      resolve(e);
-    });
-    stream.on('error', () => {});
-    stream.end();
-  });
+  return streamAccessLogs(`${HOST}:${port}`, creds, CONTROL_PLANE_SERVER_NAME, []);
 }
 
 test('a standalone Citadel and a standalone Mixer follow their CA folder through a root rotation, without a restart', async (t) => {
@@ -101,10 +76,10 @@ test('a standalone Citadel and a standalone Mixer follow their CA folder through
   const next = await intermediate();
   // Both serve from the new intermediate once they have read the folder.
   for (const [name, port] of [['citadel', citadelPort], ['mixer', mixerPort]] as const) {
-    const leaf = await until(`${name} serves from the new intermediate`, async () => {
+    const leaf = await eventually(`${name} serves from the new intermediate`, async () => {
       const l = await servedLeaf(port, await bundle());
       return l.verify(next.publicKey) ? l : undefined;
-    });
+    }, 10_000);
     t.true(leaf.verify(next.publicKey), `${name}'s serving certificate is signed by the new intermediate`);
   }
   const newCert = await ask();
@@ -114,7 +89,7 @@ test('a standalone Citadel and a standalone Mixer follow their CA folder through
   const onlyNew = await bundle();
   // Mixer trusts the new root alone: the old sidecar certificate no longer verifies, so the call is
   // UNAUTHENTICATED (Mixer asks for a client certificate and checks it per call).
-  const refused = await until('mixer refuses a certificate from the old root', async () => (await accessLogStream(mixerPort, onlyNew, oldCert)) ?? undefined);
+  const refused = await eventually('mixer refuses a certificate from the old root', async () => (await accessLogStream(mixerPort, onlyNew, oldCert)) ?? undefined, 10_000);
   t.is(refused.code, grpc.status.UNAUTHENTICATED, refused.message);
   t.is(await accessLogStream(mixerPort, onlyNew, newCert), null, 'a certificate from the new root is taken');
   t.false(citadel.exited() || mixer.exited(), 'neither process restarted');

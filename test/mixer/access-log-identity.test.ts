@@ -5,9 +5,9 @@ import test, { type ExecutionContext } from 'ava';
 import { type CaMaterial, initCa, issueServingCertificate, loadCa } from '../../src/citadel/index.ts';
 import { type MixerHandle, startMixer } from '../../src/mixer/index.ts';
 import { nodeMessage } from '../../src/xds/node.ts';
-import { serviceClient } from '../../src/xds/protos.ts';
 import { type JsonValue, toStruct } from '../../src/xds/struct.ts';
 import { silentLogger, tempDir } from '../citadel/fixtures.ts';
+import { streamAccessLogs } from './support-als.ts';
 
 const HOST = '127.163.3.1';
 const SERVER_NAME = 'mixer.test';
@@ -39,21 +39,6 @@ async function start(t: ExecutionContext): Promise<{ mixer: MixerHandle; ca: CaM
   const mixer = await startMixer({ host: HOST, grpcPort: 0, metricsPort: 0, tls: { ...serving, clientRootsPem: ca.rootPem, trustDomain: 'cluster.local' }, logger: silentLogger });
   t.teardown(() => mixer.close());
   return { mixer, ca };
-}
-
-function send(port: number, creds: grpc.ChannelCredentials, messages: Record<string, unknown>[]): Promise<grpc.ServiceError | null> {
-  const Ctor = serviceClient('envoy.service.accesslog.v3.AccessLogService');
-  const client = new Ctor(`${HOST}:${port}`, creds, { 'grpc.ssl_target_name_override': SERVER_NAME });
-  return new Promise((resolve) => {
-    const method = (client as unknown as Record<string, (cb: (e: grpc.ServiceError | null) => void) => grpc.ClientWritableStream<unknown>>)['StreamAccessLogs'];
-    const stream = method!.call(client, (e) => {
-      client.close();
-      resolve(e);
-    });
-    stream.on('error', () => {});
-    for (const m of messages) stream.write(m);
-    stream.end();
-  });
 }
 
 async function sample(mixer: MixerHandle, name: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -123,7 +108,7 @@ for (const row of ROWS) {
             const c = issueServingCertificate({ ca, dnsNames: ['productpage'], spiffeId: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage', ttlSeconds: 600 });
             return grpc.credentials.createSsl(Buffer.from(ca.rootPem), Buffer.from(c.privateKeyPem), Buffer.from(c.certChainPem));
           })();
-    const err = await send(mixer.grpcPort, creds, [{ identifier: { node: node(row.nodeSa), log_name: 'meshfed' }, http_logs: { log_entry: [entry(row.attrs)] } }]);
+    const err = await streamAccessLogs(`${HOST}:${mixer.grpcPort}`, creds, SERVER_NAME, [{ identifier: { node: node(row.nodeSa), log_name: 'meshfed' }, http_logs: { log_entry: [entry(row.attrs)] } }]);
     t.is(err?.code ?? null, row.wantCode, err?.details);
     const [name, labels, want] = row.counter;
     t.is(await sample(mixer, name, labels), want);
